@@ -1,0 +1,61 @@
+"""The typed errors poseboard raises for bad input, and the one shape-checking helper."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+class PoseboardError(Exception):
+    """Base class of every error poseboard raises on purpose."""
+
+
+class ShapeError(PoseboardError, ValueError):
+    """An array does not have the documented shape."""
+
+
+class InputError(PoseboardError, ValueError):
+    """Input values are invalid (NaN, wrong units, unknown ids, degenerate cameras, ...)."""
+
+
+class CapabilityError(PoseboardError, ValueError):
+    """A method's capabilities do not fit what a protocol asks of it."""
+
+
+class ResultFileError(PoseboardError, ValueError):
+    """A result, prediction or rig file is missing, unreadable or does not validate."""
+
+
+def check_shape(x: Any, expected: Sequence[str | int], name: str = "tensor") -> dict[str, int]:
+    """Check ``x.shape`` against a pattern and return the sizes bound to named dimensions.
+
+    ``expected`` holds ints (fixed sizes), names (any size, but equal wherever the name
+    repeats) and at most one leading ``"*"`` (any number of batch dimensions).
+
+    Example:
+        >>> import numpy as np
+        >>> check_shape(np.zeros((2, 4, 3)), ["*", "V", 3], "points")
+        {'V': 4}
+    """
+    shape = tuple(int(s) for s in x.shape)
+    pattern = list(expected)
+    star = bool(pattern) and pattern[0] == "*"
+    tail = pattern[1:] if star else pattern
+    if "*" in tail:
+        raise ValueError("check_shape: '*' may only lead the pattern")
+    ok = len(shape) >= len(tail) if star else len(shape) == len(tail)
+    sizes: dict[str, int] = {}
+    if ok:
+        for dim, want in zip(shape[len(shape) - len(tail) :], tail, strict=True):
+            if isinstance(want, int):
+                ok = dim == want
+            elif want in sizes:
+                ok = sizes[want] == dim
+            else:
+                sizes[want] = dim
+            if not ok:
+                break
+    if not ok:
+        want_txt = "(" + ", ".join(str(p) for p in pattern) + ")"
+        raise ShapeError(f"{name}: expected shape {want_txt}, got {shape}")
+    return sizes
