@@ -78,7 +78,9 @@ class MultiViewSample:
         """The same instant seen by a subset of the cameras (in the given order)."""
         idx = np.asarray(indices, dtype=int)
         if idx.size == 0 or idx.min() < 0 or idx.max() >= self.num_views:
-            raise InputError(f"sample {self.meta.sample_id}: view indices {indices} out of range 0..{self.num_views - 1}")
+            raise InputError(
+                f"sample {self.meta.sample_id}: view indices {indices} out of range 0..{self.num_views - 1}"
+            )
         assert self.view_valid is not None
         return MultiViewSample(
             images=self.images[idx], cameras=[self.cameras[i] for i in idx], boxes=self.boxes[idx],

@@ -1,0 +1,38 @@
+# Two entry points for a fresh machine (see README):
+#   make repro   set up the venv, then run the main job (`dvc repro` on the synthetic default)
+#   make test    set up the venv, then run the test suite and the linter
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+TORCH_VERSION ?= 2.13.0
+export DVC_NO_ANALYTICS := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: setup repro test lint bench clean-venv
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch first, pinned: any other version pulls gigabytes of CUDA packages.
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet "torch==$(TORCH_VERSION)"
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+repro: setup
+	$(BIN)/dvc repro
+
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q -n 2
+
+lint: setup
+	$(BIN)/ruff check .
+
+bench: setup
+	$(BIN)/pytest benchmarks --benchmark-only --benchmark-group-by=group
+
+clean-venv:
+	rm -rf $(VENV)

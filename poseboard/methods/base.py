@@ -1,0 +1,148 @@
+"""The ``Method`` interface every pose estimator implements, and the metadata it carries.
+
+A method turns views (and whatever cameras its capabilities say it needs) into 3D joints
+or a 3D root. It owns its training pipeline (``fit``), does pure inference (``predict``)
+and saves itself without pickle (``save``/``load``: weights through ``torch.save`` of a
+state dict, read back with ``weights_only=True``; configuration as JSON).
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from poseboard.errors import ResultFileError
+from poseboard.io import atomic_open, atomic_write_text
+
+OutputFrame = Literal["world", "reference_camera", "camera"]
+
+
+class Capabilities(BaseModel):
+    """What a method needs and what it produces; protocols check these before running it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    needs_intrinsics: bool
+    needs_extrinsics: bool
+    multi_view: bool = Field(description="consumes several synchronised views of one instant")
+    min_views: int = Field(ge=1)
+    max_views: int | None = Field(description="None: any number of views")
+    multi_person: bool
+    output_frame: OutputFrame
+    outputs: tuple[Literal["joints_3d", "root"], ...]
+    trainable: bool
+
+
+class MethodCard(BaseModel):
+    """Citation and description shown on the leaderboard's method card."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str
+    paper: str | None = Field(description="e.g. 'Iskakov et al., ICCV 2019'; None for a non-paper method")
+    url: str | None
+    code_url: str | None
+    bibtex: str | None
+    description: str
+
+
+class Tracker(Protocol):
+    """What ``fit`` may log to (MLflow in the pipeline, nothing in tests)."""
+
+    def log_params(self, params: dict[str, Any]) -> None: ...
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None: ...
+
+    def log_artifact(self, path: str | Path) -> None: ...
+
+
+class NullTracker:
+    """A tracker that records nothing (tests, and runs without MLflow)."""
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        return None
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        return None
+
+    def log_artifact(self, path: str | Path) -> None:
+        return None
+
+
+class Method(ABC):
+    """Abstract base of every method. Subclasses set the class attributes and implement
+    ``fit``, ``predict`` and the state hooks; construction validates the configuration.
+
+    Attributes:
+        name: registry name (lower-case, e.g. ``"algebraic"``).
+        card: citation and description.
+        capabilities: what the method needs and produces.
+        config_model: pydantic model of its hyper-parameters (``extra="forbid"``).
+    """
+
+    name: ClassVar[str]
+    card: ClassVar[MethodCard]
+    capabilities: ClassVar[Capabilities]
+    config_model: ClassVar[type[BaseModel]]
+
+    WEIGHTS_FILE: ClassVar[str] = "weights.pt"
+    CONFIG_FILE: ClassVar[str] = "config.json"
+
+    def __init__(self, config: BaseModel | dict[str, Any] | None = None) -> None:
+        if isinstance(config, BaseModel):
+            config = config.model_dump()
+        self.config = self.config_model.model_validate(config or {})
+
+    @abstractmethod
+    def fit(self, train: Any, val: Any, tracker: Tracker | None = None, workdir: Path | None = None) -> None:
+        """Train on ``train`` (validating on ``val``), resuming from ``workdir``'s last
+        checkpoint if there is one. A method with nothing to learn returns at once."""
+
+    @abstractmethod
+    def predict(self, batch: Any) -> Any:
+        """Pure inference on a collated batch; returns a :class:`poseboard.samples.Prediction`."""
+
+    @abstractmethod
+    def state_dict(self) -> dict[str, Any]:
+        """Tensors (and plain numbers) that, with the config, restore the method."""
+
+    @abstractmethod
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Inverse of :meth:`state_dict`."""
+
+    def save(self, directory: str | Path) -> None:
+        """Write ``config.json`` and ``weights.pt`` into ``directory`` (atomically, no pickle)."""
+        import torch
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        config = {"method": self.name, "config": self.config.model_dump(mode="json")}
+        atomic_write_text(directory / self.CONFIG_FILE, json.dumps(config, indent=2, sort_keys=True))
+        with atomic_open(directory / self.WEIGHTS_FILE, "wb") as handle:
+            torch.save(self.state_dict(), handle)
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Method:
+        """Rebuild a saved method; the weights are read with ``weights_only=True``."""
+        import torch
+
+        directory = Path(directory)
+        config_path = directory / cls.CONFIG_FILE
+        try:
+            saved = json.loads(config_path.read_text())
+        except FileNotFoundError:
+            raise ResultFileError(f"{config_path}: no saved configuration (was the method saved here?)") from None
+        except json.JSONDecodeError as exc:
+            raise ResultFileError(f"{config_path}: not valid JSON ({exc})") from None
+        if saved.get("method") != cls.name:
+            raise ResultFileError(f"{config_path}: holds method {saved.get('method')!r}, not {cls.name!r}")
+        method = cls(saved.get("config", {}))
+        weights_path = directory / cls.WEIGHTS_FILE
+        if not weights_path.exists():
+            raise ResultFileError(f"{weights_path}: weights file missing")
+        method.load_state_dict(torch.load(weights_path, map_location="cpu", weights_only=True))
+        return method

@@ -1,0 +1,335 @@
+"""Scoring: predictions + ground truth + a protocol → the metrics of a result file.
+
+Every number on the leaderboard passes through here, so the evaluation choices are
+explicit: the frame selection (skip list, stride), the coordinate frame, the alignment
+of each metric, frame- versus action-weighted means, and sequence-bootstrap intervals.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from poseboard.errors import InputError, ResultFileError
+from poseboard.protocols import metrics as M
+from poseboard.protocols.aggregate import bootstrap_ci, merge_trial_name, summarize
+from poseboard.protocols.predictions import (
+    PoseGroundTruth,
+    PosePredictions,
+    RootGroundTruth,
+    RootPredictions,
+)
+from poseboard.protocols.protocol import METRIC_ALIGNMENT, ProtocolDef
+from poseboard.protocols.results import (
+    DatasetInfo,
+    GroupStats,
+    MethodInfo,
+    MetricBlock,
+    Metrics,
+    Result,
+    SpeedInfo,
+)
+
+#: Metrics reported as percentages (fractions × 100), as the papers' tables print them.
+PERCENT_METRICS = {"pck3d", "auc_pck", "ap_root"}
+HIGHER_IS_BETTER = {"mpjpe": False, "pa_mpjpe": False, "n_mpjpe": False, "pck3d": True,
+                    "auc_pck": True, "mrpe": False, "ap_root": True}
+
+
+def select_frames(protocol: ProtocolDef, meta: pd.DataFrame) -> np.ndarray:
+    """Boolean mask of the rows of ``meta`` a protocol scores.
+
+    Drops the sequences of the skip list (exact match on ``sequence`` or
+    ``subject/sequence`` — never a prefix), then keeps every ``frame_stride``-th frame
+    of each remaining sequence, in frame order.
+    """
+    seq = meta["sequence"].astype(str)
+    full = meta["subject"].astype(str) + "/" + seq
+    skip = set(protocol.skip_sequences)
+    keep = ~(seq.isin(skip) | full.isin(skip)).to_numpy()
+    if protocol.frame_stride > 1:
+        order = meta.assign(_full=full).sort_values(["_full", "frame"], kind="stable")
+        rank = order.groupby("_full", sort=False).cumcount()
+        strided = pd.Series(False, index=meta.index)
+        strided.loc[order.index] = (rank % protocol.frame_stride == 0).to_numpy()
+        keep &= strided.to_numpy()
+    return keep
+
+
+def _match_ids(pred_ids: np.ndarray, gt_ids: pd.Series, selected: np.ndarray, where: str) -> np.ndarray:
+    """Row index into ground truth of each prediction; unknown ids and missing frames are errors."""
+    index = pd.Index(gt_ids.astype(str))
+    rows = index.get_indexer(pred_ids)
+    unknown = pred_ids[rows < 0]
+    if len(unknown):
+        raise InputError(
+            f"{where}: {len(unknown)} sample id(s) are not in the dataset, e.g. {list(unknown[:3])}"
+        )
+    wanted = set(np.flatnonzero(selected))
+    missing = sorted(wanted - set(rows.tolist()))
+    if missing:
+        ids = gt_ids.iloc[missing[:3]].tolist()
+        raise InputError(
+            f"{where}: {len(missing)} of the protocol's {len(wanted)} frames have no prediction, e.g. {ids}"
+        )
+    return rows
+
+
+def _block(values: dict[str, np.ndarray], meta: pd.DataFrame, protocol: ProtocolDef,
+           extra: dict[str, float] | None = None) -> MetricBlock:
+    """Summarise per-frame values into a :class:`MetricBlock` (percent metrics scaled ×100)."""
+    scaled = {k: v * 100.0 if k in PERCENT_METRICS else v for k, v in values.items()}
+    table = summarize(scaled, meta[["subject", "action", "sequence"]].reset_index(drop=True),
+                      merge_trials=protocol.merge_trials)
+    overall: dict[str, float] = {}
+    action_weighted: dict[str, float] = {}
+    per_action: dict[str, dict[str, GroupStats]] = {}
+    per_subject: dict[str, dict[str, GroupStats]] = {}
+    for r in table.itertuples(index=False):
+        if r.level == "overall":
+            (overall if r.weighting == "frame" else action_weighted)[r.metric] = float(r.value)
+        else:
+            target = per_action if r.level == "action" else per_subject
+            target.setdefault(r.metric, {})[r.group] = GroupStats(value=float(r.value), count=int(r.frames))
+    ci: dict[str, tuple[float, float]] = {}
+    if protocol.bootstrap_resamples > 0:
+        seqs = (meta["subject"].astype(str) + "/" + meta["sequence"].astype(str)).to_numpy()
+        actions = meta["action"].astype(str).map(merge_trial_name if protocol.merge_trials else str)
+        for name, v in scaled.items():
+            lo, hi, _ = bootstrap_ci(
+                v, seqs, protocol.weighting, actions.to_numpy() if protocol.weighting == "action" else None,
+                n_resamples=protocol.bootstrap_resamples, seed=protocol.bootstrap_seed,
+            )
+            ci[name] = (lo, hi)
+    return MetricBlock(overall=overall, action_weighted=action_weighted, per_action=per_action,
+                       per_subject=per_subject, ci95=ci, num_frames=len(meta), extra=extra or {})
+
+
+def _pose_values(protocol: ProtocolDef, pred: np.ndarray, gt: np.ndarray) -> dict[str, np.ndarray]:
+    values: dict[str, np.ndarray] = {}
+    root = protocol.root_index
+    for name in protocol.metrics:
+        alignment = METRIC_ALIGNMENT.get(name, protocol.alignment)
+        if name in ("mpjpe", "pa_mpjpe", "n_mpjpe"):
+            values[name] = M.mpjpe(pred, gt, alignment, root)
+        elif name == "pck3d":
+            values[name] = M.pck3d(pred, gt, protocol.pck_threshold_mm, protocol.alignment, root)
+        elif name == "auc_pck":
+            values[name] = M.auc_pck_per_frame(pred, gt, alignment=protocol.alignment, root=root)
+    return values
+
+
+def _to_evaluation_frame(protocol: ProtocolDef, frame: str, joints: np.ndarray,
+                         gt: PoseGroundTruth, rows: np.ndarray, what: str) -> np.ndarray:
+    if frame == protocol.evaluation_frame:
+        return joints
+    if frame == "world" and protocol.evaluation_frame == "reference_camera":
+        if gt.reference_R is None or gt.reference_t is None:
+            raise InputError(f"{what}: the ground truth carries no reference cameras")
+        R, t = gt.reference_R[rows], gt.reference_t[rows]
+        return np.einsum("nij,nkj->nki", R, joints) + t[:, None, :]
+    raise InputError(
+        f"{what}: predictions in the {frame!r} frame cannot be scored in the "
+        f"{protocol.evaluation_frame!r} frame of protocol {protocol.id}"
+    )
+
+
+def score_pose(protocol: ProtocolDef, gt: PoseGroundTruth, preds: PosePredictions,
+               where: str = "predictions") -> Metrics:
+    """Score pose predictions under a ``multiview_pose`` protocol."""
+    if protocol.task != "multiview_pose":
+        raise InputError(f"protocol {protocol.id} is a {protocol.task} protocol, not a pose protocol")
+    if preds.frame not in protocol.accepted_output_frames:
+        raise InputError(f"{where}: frame {preds.frame!r} is not accepted by {protocol.id} "
+                         f"(accepts {list(protocol.accepted_output_frames)})")
+    selected = select_frames(protocol, gt.meta)
+    if protocol.camera_sweep is not None and preds.num_views is None:
+        raise InputError(f"{where}: protocol {protocol.id} is a camera sweep; the file needs 'num_views'")
+    groups: dict[int | None, np.ndarray]
+    if protocol.camera_sweep is not None:
+        assert preds.num_views is not None
+        groups = {int(n): np.flatnonzero(preds.num_views == n) for n in np.unique(preds.num_views)}
+        unknown = sorted(set(groups) - set(protocol.camera_sweep.sizes))
+        if unknown:
+            sizes = protocol.camera_sweep.sizes
+            raise InputError(f"{where}: num_views {unknown} are not among the sweep sizes {sizes}")
+    else:
+        groups = {None: np.arange(len(preds.sample_ids))}
+    blocks: dict[int | None, MetricBlock] = {}
+    for size, idx in groups.items():
+        label = where if size is None else f"{where} ({size} views)"
+        rows = _match_ids(preds.sample_ids[idx], gt.meta["sample_id"], selected, label)
+        keep = selected[rows]  # frames outside the protocol's selection are ignored
+        rows, idx = rows[keep], idx[keep]
+        gt_joints = gt.joints_3d[rows]
+        pred_joints = preds.joints_3d[idx]
+        if protocol.evaluation_frame == "reference_camera":
+            gt_joints = _to_evaluation_frame(protocol, "world", gt_joints, gt, rows, "ground truth")
+        pred_joints = _to_evaluation_frame(protocol, preds.frame, pred_joints, gt, rows, label)
+        values = _pose_values(protocol, pred_joints, gt_joints)
+        blocks[size] = _block(values, gt.meta.iloc[rows], protocol)
+    main = blocks[max(blocks, key=lambda s: -1 if s is None else s)]
+    sweep = None
+    if protocol.camera_sweep is not None:
+        sweep = {str(size): block for size, block in sorted(blocks.items())}
+    return _metrics(protocol, main, sweep)
+
+
+def score_roots(protocol: ProtocolDef, gt: RootGroundTruth, preds: RootPredictions,
+                where: str = "predictions") -> Metrics:
+    """Score root predictions under a ``root_localisation`` protocol (AP_root, MRPE)."""
+    if protocol.task != "root_localisation":
+        raise InputError(f"protocol {protocol.id} is a {protocol.task} protocol, not a root protocol")
+    images = gt.people.drop_duplicates("sample_id").reset_index(drop=True)
+    selected_images = images[select_frames(protocol, images)]
+    known = set(images["sample_id"].astype(str))
+    unknown = sorted(set(preds.sample_ids) - known)
+    if unknown:
+        raise InputError(f"{where}: {len(unknown)} image id(s) are not in the dataset, e.g. {unknown[:3]}")
+    chosen = set(selected_images["sample_id"].astype(str))
+    in_scope = np.isin(preds.sample_ids, list(chosen))
+    people = gt.people.reset_index(drop=True)
+    people_in = people["sample_id"].astype(str).isin(chosen).to_numpy()
+
+    def ap_for(image_ids: set[str]) -> tuple[M.APRootResult, int]:
+        annotations = []
+        for image_id, part in people[people_in & people["sample_id"].astype(str).isin(image_ids)].groupby(
+            "sample_id", sort=True
+        ):
+            annotations.append(M.RootAnnotations(image_id, gt.roots[part.index], part["valid"].to_numpy()))
+        detections = []
+        mask = in_scope & np.isin(preds.sample_ids, list(image_ids))
+        for image_id in pd.unique(preds.sample_ids[mask]):
+            rows = np.flatnonzero(mask & (preds.sample_ids == image_id))
+            detections.append(M.RootDetections(image_id, preds.root[rows], preds.score[rows]))
+        res = M.ap_root(detections, annotations, protocol.ap_threshold_mm)
+        return res, res.num_gt
+
+    extra: dict[str, float] = {}
+    values: dict[str, np.ndarray] = {}
+    meta_rows = people.iloc[0:0]
+    if "mrpe" in protocol.metrics:
+        with_box = in_scope & (preds.person_index >= 0)
+        key = pd.MultiIndex.from_arrays([people["sample_id"].astype(str), people["person_index"].astype(int)])
+        rows = key.get_indexer(pd.MultiIndex.from_arrays([preds.sample_ids[with_box], preds.person_index[with_box]]))
+        if (rows < 0).any():
+            raise InputError(
+                f"{where}: {int((rows < 0).sum())} prediction(s) name a person_index the image does not have"
+            )
+        valid = people["valid"].to_numpy()[rows]
+        rows = rows[valid]
+        pred_roots = preds.root[with_box][valid]
+        if len(rows) == 0:
+            raise InputError(f"{where}: MRPE needs predictions with person_index >= 0 (ground-truth boxes)")
+        per = M.mrpe_per_sample(pred_roots, gt.roots[rows])
+        values["mrpe"] = per["mrpe"]
+        meta_rows = people.iloc[rows]
+        for axis in ("x", "y", "z"):
+            extra[f"mrpe_{axis}"] = float(per[f"mrpe_{axis}"].mean())
+    if values:
+        block = _block(values, meta_rows, protocol, extra)
+    else:
+        block = MetricBlock(overall={}, action_weighted={}, per_action={}, per_subject={}, ci95={},
+                            num_frames=len(selected_images), extra=extra)
+    if "ap_root" in protocol.metrics:
+        overall, num_gt = ap_for(chosen)
+        block.overall["ap_root"] = overall.ap * 100.0
+        block.extra["ap_root_rootnet_script"] = overall.ap_rootnet_script * 100.0
+        block.extra["ap_root_num_gt"] = float(num_gt)
+        per_action: dict[str, GroupStats] = {}
+        action_of = selected_images.set_index(selected_images["sample_id"].astype(str))["action"].astype(str)
+        if protocol.merge_trials:
+            action_of = action_of.map(merge_trial_name)
+        for action, ids in action_of.groupby(action_of).groups.items():
+            res, n = ap_for(set(ids))
+            if n:
+                per_action[str(action)] = GroupStats(value=res.ap * 100.0, count=n)
+        block.per_action["ap_root"] = per_action
+        if per_action:
+            block.action_weighted["ap_root"] = float(np.mean([g.value for g in per_action.values()]))
+        block.num_frames = len(selected_images)
+    return _metrics(protocol, block, None)
+
+
+def _metrics(protocol: ProtocolDef, main: MetricBlock, sweep: dict[str, MetricBlock] | None) -> Metrics:
+    source = main.overall if protocol.weighting == "frame" else main.action_weighted
+    if protocol.headline not in source:
+        raise InputError(f"protocol {protocol.id}: headline {protocol.headline!r} was not computed")
+    names = list(protocol.metrics)
+    return Metrics(
+        headline=protocol.headline,
+        headline_value=source[protocol.headline],
+        weighting=protocol.weighting,
+        units={n: "%" if n in PERCENT_METRICS else "mm" for n in names},
+        higher_is_better={n: HIGHER_IS_BETTER[n] for n in names},
+        main=main,
+        sweep=sweep,
+    )
+
+
+def build_result(
+    *,
+    protocol: ProtocolDef,
+    method: MethodInfo,
+    dataset: DatasetInfo,
+    metrics: Metrics,
+    sample_ids: np.ndarray,
+    seeds: dict[str, int],
+    speed: SpeedInfo,
+    notes: list[str] | None = None,
+) -> Result:
+    """Assemble a result record with its provenance (versions, commit, hardware, id hash)."""
+    from poseboard.provenance import git_commit, hardware, hash_ids, package_versions
+
+    return Result(
+        protocol=protocol, method=method, dataset=dataset, seeds=seeds,
+        versions=package_versions(), git=git_commit(), sample_ids_hash=hash_ids(set(map(str, sample_ids))),
+        num_samples=len(set(map(str, sample_ids))), hardware=hardware(), speed=speed, metrics=metrics,
+        notes=notes or [],
+    )
+
+
+def evaluate_predictions_file(
+    predictions: Path,
+    protocol_key: str,
+    *,
+    method: str = "external",
+    data_dir: Path = Path("data"),
+    ground_truth: Path | None = None,
+    results_dir: Path = Path("results"),
+    method_config: dict[str, Any] | None = None,
+) -> tuple[Result, Path]:
+    """The ``poseboard evaluate`` command: validate, score, and write a result file."""
+    from poseboard.protocols.ground_truth import load_ground_truth
+    from poseboard.protocols.predictions import load_pose_predictions, load_root_predictions
+    from poseboard.protocols.registry import get_protocol
+    from poseboard.protocols.results import result_path, write_result
+
+    protocol = get_protocol(protocol_key)
+    if not Path(predictions).exists():
+        raise ResultFileError(f"{predictions}: predictions file not found")
+    gt_dir = ground_truth or Path(data_dir) / protocol.dataset / protocol.split
+    gt = load_ground_truth(protocol, gt_dir)
+    if protocol.task == "root_localisation":
+        root_preds = load_root_predictions(predictions)
+        metrics = score_roots(protocol, gt, root_preds, where=str(predictions))
+        ids = root_preds.sample_ids
+    else:
+        pose_preds = load_pose_predictions(predictions)
+        metrics = score_pose(protocol, gt, pose_preds, where=str(predictions))
+        ids = pose_preds.sample_ids
+    result = build_result(
+        protocol=protocol,
+        method=MethodInfo(name=method, config=method_config or {"predictions_file": str(predictions)},
+                          capabilities=None),
+        dataset=DatasetInfo(name=protocol.dataset, split=protocol.split, source=gt.source, data_hash=gt.data_hash),
+        metrics=metrics,
+        sample_ids=ids,
+        seeds={"bootstrap": protocol.bootstrap_seed},
+        speed=SpeedInfo(samples_per_s=None, ms_per_sample=None, batch_size=None, device=None),
+    )
+    path = write_result(result, result_path(results_dir, method, protocol.id))
+    return result, path

@@ -1,0 +1,144 @@
+"""A protocol is data: which dataset split, which cameras, which frames, which metrics.
+
+Protocols are versioned (``name@version``); results of different versions are never
+mixed. Every evaluation choice that research code tends to hide in a loop (root
+alignment, frame- vs action-weighted averaging, merged trials, skipped scenes) is a
+named field here.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from poseboard.errors import CapabilityError
+from poseboard.methods.base import Capabilities, OutputFrame
+
+MetricName = Literal["mpjpe", "pa_mpjpe", "n_mpjpe", "pck3d", "auc_pck", "mrpe", "ap_root"]
+Alignment = Literal["none", "root", "scale", "procrustes"]
+Task = Literal["multiview_pose", "root_localisation"]
+
+#: The alignment each pose metric implies (mpjpe's is the protocol's ``alignment``).
+METRIC_ALIGNMENT: dict[str, Alignment] = {"pa_mpjpe": "procrustes", "n_mpjpe": "scale"}
+
+
+class PaperAnchor(BaseModel):
+    """A published number to print beside the reproduced one."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    method: str
+    value: float
+    source: str = Field(description="paper/README and table, e.g. 'Iskakov et al. 2019, Table 1'")
+    dataset: str = Field(description="the dataset the number was measured on, e.g. 'Human3.6M'")
+
+
+class CameraSweep(BaseModel):
+    """Evaluate with subsets of ``sizes`` cameras: ``subsets_per_size`` random subsets each."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sizes: tuple[int, ...] = Field(min_length=1)
+    subsets_per_size: int = Field(default=3, ge=1)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _sorted_positive(self) -> CameraSweep:
+        if any(s < 1 for s in self.sizes) or list(self.sizes) != sorted(set(self.sizes)):
+            raise ValueError("sizes must be positive, increasing and unique")
+        return self
+
+
+class ProtocolDef(BaseModel):
+    """One versioned evaluation protocol."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    version: int = Field(ge=1)
+    title: str
+    description: str
+    task: Task
+    dataset: str
+    split: str = "test"
+    cameras: tuple[int, ...] | None = Field(description="camera indices handed to the method; None = all")
+    camera_sweep: CameraSweep | None = None
+    frame_stride: int = Field(default=1, ge=1)
+    skip_sequences: tuple[str, ...] = Field(
+        default=(), description="sequences with invalid ground truth, matched by exact name"
+    )
+    provides_extrinsics: bool = True
+    evaluation_frame: OutputFrame = "world"
+    accepted_output_frames: tuple[OutputFrame, ...] = ("world",)
+    metrics: tuple[MetricName, ...] = Field(min_length=1)
+    alignment: Alignment = Field(description="alignment of 'mpjpe'")
+    headline: MetricName
+    weighting: Literal["frame", "action"] = Field(
+        default="frame", description="headline average: frame-weighted (the papers') or action-weighted"
+    )
+    merge_trials: bool = Field(default=True, description="'Walking-2' counts as 'Walking' per action")
+    root_index: int = 6
+    pck_threshold_mm: float = 150.0
+    ap_threshold_mm: float = 250.0
+    bootstrap_resamples: int = Field(default=1000, ge=0)
+    bootstrap_seed: int = 0
+    paper: tuple[PaperAnchor, ...] = ()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ProtocolDef:
+        if self.headline not in self.metrics:
+            raise ValueError(f"headline {self.headline!r} is not among metrics {self.metrics}")
+        pose_metrics = {"mpjpe", "pa_mpjpe", "n_mpjpe", "pck3d", "auc_pck"}
+        if self.task == "root_localisation" and pose_metrics & set(self.metrics):
+            raise ValueError("a root_localisation protocol scores roots: use mrpe / ap_root")
+        if self.task == "multiview_pose" and {"mrpe", "ap_root"} & set(self.metrics):
+            raise ValueError("mrpe / ap_root belong to root_localisation protocols")
+        if self.evaluation_frame not in self.accepted_output_frames:
+            raise ValueError("evaluation_frame must be one of accepted_output_frames")
+        return self
+
+    @property
+    def id(self) -> str:
+        """``name@version``: the key results are filed under."""
+        return f"{self.name}@{self.version}"
+
+    def view_counts(self) -> tuple[int, ...]:
+        """The numbers of views a method receives under this protocol."""
+        if self.camera_sweep is not None:
+            return self.camera_sweep.sizes
+        if self.task == "root_localisation":
+            return (1,)
+        return (len(self.cameras),) if self.cameras is not None else ()
+
+    def check_method(self, method_name: str, caps: Capabilities) -> tuple[int, ...]:
+        """Refuse, with a message saying why, a method whose capabilities do not fit.
+
+        Returns the view counts the method will be run with (a camera sweep keeps the sizes
+        the method supports, e.g. 2+ for a method that needs two views).
+        """
+        why: list[str] = []
+        wanted = "root" if self.task == "root_localisation" else "joints_3d"
+        if wanted not in caps.outputs:
+            why.append(f"the protocol scores {wanted!r} but the method outputs {list(caps.outputs)}")
+        if caps.needs_extrinsics and not self.provides_extrinsics:
+            why.append("the method needs camera extrinsics, which this protocol withholds (uncalibrated)")
+        if caps.output_frame not in self.accepted_output_frames:
+            why.append(
+                f"the method predicts in the {caps.output_frame!r} frame; this protocol accepts "
+                f"{list(self.accepted_output_frames)}"
+            )
+        if self.task == "root_localisation" and not caps.multi_person:
+            why.append("the protocol has several people per image; the method is single-person")
+        counts = self.view_counts()
+        supported = tuple(
+            n for n in counts if n >= caps.min_views and (caps.max_views is None or n <= caps.max_views)
+        )
+        if counts and not supported:
+            limit = f"{caps.min_views}..{caps.max_views if caps.max_views is not None else 'any'}"
+            why.append(f"the protocol gives {list(counts)} view(s); the method takes {limit}")
+        if why:
+            raise CapabilityError(
+                f"method {method_name!r} cannot run under protocol {self.id}: " + "; ".join(why)
+            )
+        return supported

@@ -1,0 +1,148 @@
+"""Self-describing result files: one JSON per (method, protocol).
+
+A result embeds everything needed to trust and rebuild a leaderboard row: the protocol
+definition, the method's config and capabilities, seeds, package versions, the git
+commit, a hash of the evaluated sample ids, the hardware, inference speed and the
+metrics. Files are written atomically and validated on read.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from poseboard.errors import ResultFileError
+from poseboard.io import atomic_write_text
+from poseboard.methods.base import Capabilities
+from poseboard.protocols.protocol import ProtocolDef
+
+RESULT_SCHEMA_VERSION = 1
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MethodInfo(_Record):
+    name: str
+    config: dict[str, Any]
+    capabilities: Capabilities | None = Field(
+        description="None when predictions came from outside poseboard (evaluate --predictions)"
+    )
+    checkpoint: str | None = None
+
+
+class DatasetInfo(_Record):
+    name: str
+    split: str
+    source: Literal["synthetic", "real", "user"]
+    data_hash: str | None = Field(description="content hash of the dataset's manifest, if known")
+
+
+class SpeedInfo(_Record):
+    samples_per_s: float | None
+    ms_per_sample: float | None
+    batch_size: int | None
+    device: str | None
+
+
+class GroupStats(_Record):
+    """One metric over a group of frames."""
+
+    value: float
+    count: int
+
+
+class MetricBlock(_Record):
+    """The metrics of one evaluation (the whole protocol, or one camera count of a sweep)."""
+
+    overall: dict[str, float] = Field(description="frame-weighted means over all scored frames")
+    action_weighted: dict[str, float] = Field(description="mean of per-action means")
+    per_action: dict[str, dict[str, GroupStats]] = Field(description="metric → action → stats")
+    per_subject: dict[str, dict[str, GroupStats]] = Field(description="metric → subject → stats")
+    ci95: dict[str, tuple[float, float]] = Field(
+        description="metric → bootstrap 95% interval of the headline-weighted mean (whole sequences resampled)"
+    )
+    num_frames: int
+    extra: dict[str, float] = Field(default_factory=dict, description="scalars such as mrpe_x, ap_rootnet_script")
+
+
+class Metrics(_Record):
+    headline: str = Field(description="the metric name of the protocol's headline")
+    headline_value: float
+    weighting: Literal["frame", "action"]
+    units: dict[str, str]
+    higher_is_better: dict[str, bool]
+    main: MetricBlock
+    sweep: dict[str, MetricBlock] | None = Field(
+        default=None, description="number of cameras (as a string key) → metrics, for camera sweeps"
+    )
+
+
+class Result(_Record):
+    """One result file."""
+
+    schema_version: int = RESULT_SCHEMA_VERSION
+    created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    protocol: ProtocolDef
+    method: MethodInfo
+    dataset: DatasetInfo
+    seeds: dict[str, int]
+    versions: dict[str, str]
+    git: dict[str, Any]
+    sample_ids_hash: str
+    num_samples: int
+    hardware: dict[str, Any]
+    speed: SpeedInfo
+    metrics: Metrics
+    notes: list[str] = Field(default_factory=list)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.method.name, self.protocol.id)
+
+
+def result_path(results_dir: str | Path, method: str, protocol_id: str) -> Path:
+    """Where the result of ``method`` under ``protocol_id`` lives: ``<dir>/<method>/<protocol_id>.json``."""
+    return Path(results_dir) / method / f"{protocol_id}.json"
+
+
+def write_result(result: Result, path: str | Path) -> Path:
+    """Validate and write ``result`` atomically (a crash never leaves half a file)."""
+    path = Path(path)
+    text = result.model_dump_json(indent=2)
+    Result.model_validate_json(text)  # refuse to write what we could not read back
+    atomic_write_text(path, text + "\n")
+    return path
+
+
+def read_result(path: str | Path) -> Result:
+    """Read and validate a result file; a bad one raises :class:`ResultFileError`
+    naming the file and the offending field."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ResultFileError(f"{path}: result file not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ResultFileError(f"{path}: not valid JSON ({exc})") from None
+    if isinstance(data, dict) and data.get("schema_version") not in (None, RESULT_SCHEMA_VERSION):
+        raise ResultFileError(
+            f"{path}: field 'schema_version': {data.get('schema_version')} is not supported "
+            f"(this poseboard reads {RESULT_SCHEMA_VERSION})"
+        )
+    try:
+        return Result.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
+        raise ResultFileError(f"{path}: field {loc!r}: {err['msg']}") from None
+
+
+def read_results(results_dir: str | Path) -> list[Result]:
+    """Every ``<method>/<name>@<version>.json`` result under ``results_dir`` (validated; any bad file is an error)."""
+    return [read_result(p) for p in sorted(Path(results_dir).rglob("*@*.json"))]
