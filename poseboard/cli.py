@@ -23,6 +23,7 @@ def _console():
     """A rich console at least 140 columns wide, so tables stay readable in logs and pipes."""
     import shutil
 
+    from rich.console import Console
 
     return Console(width=max(shutil.get_terminal_size((140, 24)).columns, 140))
 

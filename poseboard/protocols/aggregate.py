@@ -212,9 +212,7 @@ def _check_meta(meta: Any, n: int) -> pd.DataFrame:
         raise InputError(f"meta must be a pandas DataFrame, got {type(meta).__name__}")
     missing = [c for c in REQUIRED_COLUMNS if c not in meta.columns]
     if missing:
-        raise InputError(
-            f"meta lacks column(s) {missing}; needs {list(REQUIRED_COLUMNS)} (+ optional sample_id)"
-        )
+        raise InputError(f"meta lacks column(s) {missing}; needs {list(REQUIRED_COLUMNS)} (+ optional sample_id)")
     if len(meta) != n:
         raise ShapeError(f"meta has {len(meta)} rows but there are {n} per-frame errors")
     if "sample_id" in meta.columns:

@@ -67,7 +67,7 @@ AUC_THRESHOLDS_MM = np.linspace(0.0, 150.0, 31)
 
 # ----------------------------------------------------------------------------- helpers
 def _as_float64(x: Any, name: str) -> np.ndarray:
-    """NumPy float64 copy-free view of an array-like or torch tensor (never in place)."""
+    """An array-like or torch tensor as a float64 NumPy array (no copy if already one; never modified)."""
     if hasattr(x, "detach"):  # torch.Tensor, without importing torch here
         x = x.detach().cpu().numpy()
     try:
@@ -94,11 +94,12 @@ def _check_finite(x: np.ndarray, name: str, joints: bool = True, unit: str = "fr
 
     frames = list(dict.fromkeys(frame(r) for r in where))
     listed = ", ".join(frames[:20]) + (" ..." if len(frames) > 20 else "")
+    if joints and not lead:  # a single (J, 3) pose
+        raise InputError(f"{name}: NaN or inf at joint(s) {[int(r[-1]) for r in where[:20]]}")
     if joints:
         first = "; ".join(f"{unit} {frame(r)} joint {int(r[-1])}" for r in where[:5])
         raise InputError(
-            f"{name}: {len(where)} joint position(s) contain NaN or inf, in {unit}(s) "
-            f"[{listed}] (first: {first})"
+            f"{name}: {len(where)} joint position(s) contain NaN or inf, in {unit}(s) [{listed}] (first: {first})"
         )
     raise InputError(f"{name}: NaN or inf in {unit}(s) [{listed}]")
 
@@ -200,9 +201,7 @@ def align(pred: Any, gt: Any, alignment: Alignment = "none", root: int = 6) -> A
 
 
 # ----------------------------------------------------------------------------- MPJPE family
-def per_joint_errors(
-    pred: Any, gt: Any, alignment: Alignment = "none", root: int = 6
-) -> np.ndarray:
+def per_joint_errors(pred: Any, gt: Any, alignment: Alignment = "none", root: int = 6) -> np.ndarray:
     """Euclidean error of every joint after ``alignment`` (see :func:`align`).
 
     Args:
@@ -525,9 +524,7 @@ def ap_root(
     num_ignored = 0
     for det in predictions:
         if det.image_id not in gt_by_image:
-            raise InputError(
-                f"ap_root: predictions for image {det.image_id!r}, which has no annotation"
-            )
+            raise InputError(f"ap_root: predictions for image {det.image_id!r}, which has no annotation")
         if det.image_id in image_slot:
             raise InputError(f"ap_root: predictions for image {det.image_id!r} given twice")
         image_slot[det.image_id] = slot = len(image_slot)

@@ -111,9 +111,7 @@ def test_root_alignment_removes_any_translation(t, seed):
     np.testing.assert_allclose(mpjpe(shifted, gt, "root"), 0.0, atol=1e-8)
     # and for the relative error of a noisy pose, a shift changes nothing
     noisy = gt + rng.normal(scale=20.0, size=gt.shape)
-    np.testing.assert_allclose(
-        mpjpe(noisy + np.asarray(t), gt, "root"), mpjpe(noisy, gt, "root"), atol=1e-8
-    )
+    np.testing.assert_allclose(mpjpe(noisy + np.asarray(t), gt, "root"), mpjpe(noisy, gt, "root"), atol=1e-8)
 
 
 # ----------------------------------------------------------------------------- N-MPJPE
