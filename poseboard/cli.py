@@ -131,6 +131,16 @@ def evaluate_command(
     typer.echo(f"wrote {path}")
 
 
+def _mount_subcommands() -> None:
+    """Command groups defined next to the code they drive (their bodies import lazily)."""
+    from poseboard.datasets.real_commands import datasets_app
+
+    app.add_typer(datasets_app, name="datasets", help="Real datasets: check a layout, convert Human3.6M labels.")
+
+
+_mount_subcommands()
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 
