@@ -1,0 +1,163 @@
+"""A user's own motion: an ``.npz`` of 17-joint poses to render into the synthetic world.
+
+The archive holds (read with ``allow_pickle=False``: nothing is ever unpickled):
+
+``poses``      (N, 17, 3) float mm, world frame with Z up and the floor at z = 0, in the
+               H36M17 order (0 RAnkle … 6 Pelvis … 9 Head top … 16 Neck/Nose). Required.
+``sequence``   (N,) strings: the sequence of each frame. Optional; without it the frames are
+               one sequence ``"user/000"`` (or, if ``action`` changes along the file, one
+               sequence per run of equal action: ``"user/000"``, ``"user/001"``, …).
+``action``     (N,) strings, constant within a sequence. Optional (``"Unknown"``).
+``subject``    a string, or (N,) strings constant within a sequence. Optional (``"user"``).
+``fps``        a positive scalar. Optional (50).
+
+Strings must be stored as NumPy unicode or bytes arrays (``np.array(["a", "b"])``), not
+object arrays. Example of writing one::
+
+    np.savez("mine.npz", poses=poses_mm, action=np.array(["Walking"] * len(poses_mm)))
+"""
+
+from __future__ import annotations
+
+import difflib
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from poseboard.datasets.motion import MotionSequence
+from poseboard.errors import InputError
+from poseboard.skeleton import H36M17
+
+KEYS: tuple[str, ...] = ("poses", "sequence", "action", "subject", "fps")
+DEFAULT_SEQUENCE = "user/000"
+DEFAULT_ACTION = "Unknown"
+DEFAULT_SUBJECT = "user"
+DEFAULT_FPS = 50.0
+#: the median lowest joint of a frame must be this close to z = 0, mm
+FLOOR_TOLERANCE_MM = 300.0
+
+
+def _strings(name: str, value: np.ndarray, n: int, where: str) -> np.ndarray:
+    if value.dtype.kind not in "USiu":
+        raise InputError(f"{where}: {name!r} must hold strings, got dtype {value.dtype}")
+    if value.dtype.kind == "S":
+        value = np.char.decode(value, "utf-8")
+    if value.shape != (n,):
+        raise InputError(
+            f"{where}: {name!r} must have one entry per frame: expected shape ({n},), "
+            f"got {value.shape}"
+        )
+    return value.astype(str)
+
+
+def load_user_motion(path: str | Path) -> list[MotionSequence]:
+    """Read and validate a user's motion ``.npz``; one :class:`MotionSequence` per sequence,
+    in the order sequences first appear in the file.
+
+    Raises:
+        InputError: naming the file and the problem: unreadable or not an ``.npz``, pickled
+            object arrays, unknown keys, missing ``poses``, wrong shape, NaN/inf (and where),
+            units that look like metres or centimetres, a floor far from z = 0 (Y up?),
+            ``sequence``/``action``/``subject`` of the wrong length or inconsistent within a
+            sequence.
+    """
+    where = str(path)
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise InputError(f"{where}: no such file") from None
+    except (OSError, ValueError, zipfile.BadZipFile) as e:
+        raise InputError(f"{where}: not a readable .npz archive ({e})") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise InputError(f"{where}: expected an .npz archive (np.savez), got a single .npy array")
+    with archive:
+        keys = sorted(archive.files)
+        if "poses" not in keys:
+            raise InputError(f"{where}: missing required key 'poses' ((N, 17, 3) mm); found {keys}")
+        unknown = sorted(set(keys) - set(KEYS))
+        if unknown:
+            hints = [f"{k!r} → {m[0]!r}" for k in unknown
+                     if (m := difflib.get_close_matches(k, KEYS, n=1))]
+            hint = f" (did you mean {', '.join(hints)}?)" if hints else ""
+            raise InputError(
+                f"{where}: unknown key(s) {unknown}{hint}; allowed keys are {list(KEYS)}"
+            )
+        data: dict[str, Any] = {}
+        for key in keys:
+            try:
+                data[key] = archive[key]
+            except ValueError as e:
+                raise InputError(
+                    f"{where}: {key!r} is a pickled object array, which poseboard never loads; "
+                    f"store strings as a unicode array, e.g. np.array(['a', 'b']) ({e})"
+                ) from None
+    poses = data["poses"]
+    if poses.ndim != 3 or poses.shape[1:] != (17, 3) or poses.shape[0] == 0:
+        raise InputError(
+            f"{where}: 'poses' must have shape (N, 17, 3) with N ≥ 1 (joints in the H36M17 "
+            f"order, xyz in mm), got {poses.shape}"
+        )
+    if poses.dtype.kind not in "fiu":
+        raise InputError(f"{where}: 'poses' must be numbers, got dtype {poses.dtype}")
+    poses = poses.astype(np.float64)  # float64 throughout, like the generated motion
+    bad = ~np.isfinite(poses).all(axis=(1, 2))
+    if bad.any():
+        frames = np.flatnonzero(bad)
+        listed = ", ".join(str(f) for f in frames[:10]) + (", …" if len(frames) > 10 else "")
+        raise InputError(f"{where}: 'poses' has NaN or inf in {len(frames)} frame(s): {listed}")
+    n = len(poses)
+    median_bone = float(np.median(H36M17.bone_lengths(poses)))
+    if median_bone == 0.0:
+        raise InputError(f"{where}: every bone has zero length; are the poses all zeros?")
+    if median_bone < 10.0:
+        raise InputError(
+            f"{where}: the median bone is {median_bone:.3g} long, which looks like metres; "
+            f"poses must be in millimetres (multiply by 1000)"
+        )
+    if median_bone < 60.0:
+        raise InputError(
+            f"{where}: the median bone is {median_bone:.3g} long, which looks like "
+            f"centimetres; poses must be in millimetres (multiply by 10)"
+        )
+    floor = float(np.median(poses[..., 2].min(axis=1)))
+    if abs(floor) > FLOOR_TOLERANCE_MM:
+        raise InputError(
+            f"{where}: the lowest joint is at z = {floor:.0f} mm (median over frames); the "
+            f"world must have Z up with the floor at z = 0 (Y-up data must be rotated, and "
+            f"the floor shifted to 0)"
+        )
+    fps = DEFAULT_FPS
+    if "fps" in data:
+        fps_arr = data["fps"]
+        if fps_arr.shape != () or fps_arr.dtype.kind not in "fiu" or not float(fps_arr) > 0:
+            raise InputError(f"{where}: 'fps' must be one positive number, got {fps_arr!r}")
+        fps = float(fps_arr)
+    action = (_strings("action", data["action"], n, where) if "action" in data
+              else np.full(n, DEFAULT_ACTION))  # fmt: skip
+    if "sequence" in data:
+        sequence = _strings("sequence", data["sequence"], n, where)
+    else:  # one sequence per run of equal action
+        run = np.concatenate([[0], np.cumsum(action[1:] != action[:-1])])
+        sequence = np.array([f"user/{r:03d}" for r in run])
+    if "subject" in data and data["subject"].shape == ():
+        subject = np.full(n, str(_strings("subject", data["subject"][None], 1, where)[0]))
+    elif "subject" in data:
+        subject = _strings("subject", data["subject"], n, where)
+    else:
+        subject = np.full(n, DEFAULT_SUBJECT)
+    names, first = np.unique(sequence, return_index=True)
+    out = []
+    for name in names[np.argsort(first)]:
+        idx = np.flatnonzero(sequence == name)
+        for label, values in (("action", action), ("subject", subject)):
+            distinct = np.unique(values[idx])
+            if len(distinct) > 1:
+                raise InputError(
+                    f"{where}: sequence {name!r} has more than one {label}: "
+                    f"{[str(v) for v in distinct[:5]]}"
+                )
+        out.append(MotionSequence(subject=str(subject[idx[0]]), action=str(action[idx[0]]),
+                                  sequence=str(name), poses=poses[idx], fps=fps))
+    return out

@@ -1,0 +1,226 @@
+"""Procedural actions: rigid, within joint limits, smooth, grounded, varied, deterministic."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from scipy.ndimage import binary_erosion
+
+from poseboard.datasets.body import ANGLE_LIMITS_DEG, SHOULDER_SWING_MAX_DEG, SUBJECTS
+from poseboard.datasets.motion import (
+    ACTIONS,
+    AIRBORNE_ACTIONS,
+    MAX_JOINT_SPEED_MM_S,
+    MotionSequence,
+    generate_motion_set,
+    generate_sequence,
+    generate_sequence_and_angles,
+    joint_angles_deg,
+)
+from poseboard.errors import InputError, ShapeError
+from poseboard.skeleton import H36M17
+
+FRAMES = 400
+CASES = [("S1", 0), ("S11", 1), ("S5", 2)]  # (subject, seed): short, tall, the smallest
+CENTER, RADIUS = np.array([400.0, -250.0]), 1300.0
+J = {name: i for i, name in enumerate(H36M17.joint_names)}
+ANKLES = [J["RAnkle"], J["LAnkle"]]
+
+
+@pytest.fixture(scope="module")
+def generated() -> dict[str, list[tuple[MotionSequence, dict[str, np.ndarray]]]]:
+    return {
+        action: [generate_sequence_and_angles(SUBJECTS[s], action, FRAMES, np.random.default_rng(seed),
+                                              area_center=CENTER, area_radius_mm=RADIUS)
+                 for s, seed in CASES]
+        for action in ACTIONS
+    }  # fmt: skip
+
+
+def test_action_list():
+    assert len(ACTIONS) >= 8 and len(set(ACTIONS)) == len(ACTIONS)
+    assert set(AIRBORNE_ACTIONS) <= set(ACTIONS) and set(MAX_JOINT_SPEED_MM_S) == set(ACTIONS)
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+def test_shapes_and_rigid_bones(generated, action):
+    for seq, _ in generated[action]:
+        body = SUBJECTS[seq.subject]
+        assert seq.poses.shape == (FRAMES, 17, 3) and seq.poses.dtype == np.float64
+        assert seq.action == action and seq.fps == 50.0 and seq.num_frames == FRAMES
+        assert np.isfinite(seq.poses).all()
+        np.testing.assert_allclose(H36M17.bone_lengths(seq.poses),
+                                   np.broadcast_to(body.bone_lengths, (FRAMES, 16)), atol=1e-6)
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+def test_joint_angles_within_anatomical_limits(generated, action):
+    for seq, angles in generated[action]:
+        for name, (lo, hi) in ANGLE_LIMITS_DEG.items():  # as asked for: clipping never acts
+            value = angles.get(name, np.zeros(1))
+            assert lo - 1e-6 <= value.min() and value.max() <= hi + 1e-6, (name, value.min(),
+                                                                           value.max())
+        for side in "rl":
+            swing = np.hypot(angles[f"{side}_shoulder_flexion"], angles[f"{side}_shoulder_abduction"])
+            assert swing.max() <= SHOULDER_SWING_MAX_DEG
+        measured = joint_angles_deg(seq.poses)  # and as the joints show them
+        for name in ("r_knee_flexion", "l_knee_flexion", "r_elbow_flexion", "l_elbow_flexion"):
+            assert measured[name].max() <= 150.0 + 1e-6, name
+            np.testing.assert_allclose(measured[name], angles[name], atol=1e-5)
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+def test_smooth_in_time(generated, action):
+    for seq, _ in generated[action]:
+        speed = np.linalg.norm(np.diff(seq.poses, axis=0), axis=-1) * seq.fps
+        assert speed.max() < MAX_JOINT_SPEED_MM_S[action]
+        accel = np.linalg.norm(np.diff(seq.poses[:, J["Pelvis"]], 2, axis=0), axis=-1) * seq.fps**2
+        assert accel.max() < 60_000.0  # < 6 g at the pelvis (landing from a jump is the worst)
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+def test_feet_on_the_floor(generated, action):
+    for seq, _ in generated[action]:
+        body = SUBJECTS[seq.subject]
+        lowest = seq.poses[:, ANKLES, 2].min(1) - body.ankle_height_mm
+        assert lowest.min() > -1e-6  # never through the floor
+        assert seq.poses[..., 2].min() > 0
+        if action in AIRBORNE_ACTIONS:
+            airborne = lowest > 50.0
+            assert airborne.sum() >= 10  # both feet well off the floor at times
+            assert (lowest < 1e-6).mean() > 0.4  # and on it most of the time
+        else:
+            assert lowest.max() < 80.0  # only the heels rise (walking, reaching up)
+            assert (lowest < 1e-6).mean() > 0.3
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+def test_planted_feet_do_not_slide(generated, action):
+    for seq, _ in generated[action]:
+        body = SUBJECTS[seq.subject]
+        for j in ANKLES:
+            flat = np.abs(seq.poses[:, j, 2] - body.ankle_height_mm) < 0.5
+            core = binary_erosion(flat, np.ones(5, bool))
+            moving = np.linalg.norm(np.diff(seq.poses[:, j, :2], axis=0), axis=-1) * seq.fps
+            assert moving[core[1:] & core[:-1]].max(initial=0.0) < 10.0  # mm/s
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+def test_pelvis_stays_in_the_capture_area(generated, action):
+    for seq, _ in generated[action]:
+        dist = np.linalg.norm(seq.poses[:, J["Pelvis"], :2] - CENTER, axis=-1)
+        assert dist.max() <= RADIUS + 1e-6
+
+
+def test_walking_travels_at_walking_speed(generated):
+    for seq, _ in generated["Walking"]:
+        path = np.linalg.norm(np.diff(seq.poses[:, J["Pelvis"], :2], axis=0), axis=-1).sum()
+        assert 700.0 < path / (seq.num_frames / seq.fps) < 1600.0  # mm/s
+        knee = joint_angles_deg(seq.poses)["r_knee_flexion"]
+        assert knee.max() > 45.0  # the swing leg bends
+
+
+def test_sitting_down_reaches_the_chair(generated):
+    for seq, _ in generated["SittingDown"]:
+        h = SUBJECTS[seq.subject].height_mm
+        pelvis = seq.poses[:, J["Pelvis"], 2]
+        assert pelvis.min() < 0.36 * h and pelvis.max() > 0.5 * h
+        assert (pelvis < 0.36 * h).sum() / seq.fps > 1.0  # sits for a while
+        knee = joint_angles_deg(seq.poses)["r_knee_flexion"]
+        assert knee.max() > 70.0
+
+
+def test_squatting_and_picking_up_bend(generated):
+    for action in ("Squatting", "PickingUp"):
+        for seq, _ in generated[action]:
+            a = joint_angles_deg(seq.poses)
+            assert a["r_knee_flexion"].max() > 40.0 or a["trunk_inclination"].max() > 45.0
+
+
+def test_sequences_vary_within_an_action():
+    body = SUBJECTS["S6"]
+    for action in ACTIONS:
+        a, b = (generate_sequence(body, action, 200, np.random.default_rng(s)) for s in (10, 11))
+        start = np.linalg.norm(a.poses[0, J["Pelvis"], :2] - b.poses[0, J["Pelvis"], :2])
+        hips_a = a.poses[0, J["RHip"], :2] - a.poses[0, J["LHip"], :2]
+        hips_b = b.poses[0, J["RHip"], :2] - b.poses[0, J["LHip"], :2]
+        cos = hips_a @ hips_b / np.linalg.norm(hips_a) / np.linalg.norm(hips_b)
+        assert start > 100.0, action  # a different place
+        assert cos < np.cos(np.radians(5.0)), action  # facing another way
+
+
+def test_deterministic():
+    body = SUBJECTS["S9"]
+    for action in ACTIONS:
+        a = generate_sequence(body, action, 120, np.random.default_rng(5))
+        b = generate_sequence(body, action, 120, np.random.default_rng(5))
+        np.testing.assert_array_equal(a.poses, b.poses)
+
+
+def test_motion_set_ids_determinism_and_independence():
+    kw = dict(actions=("Walking", "Boxing"), sequences_per_action=2, frames_per_sequence=60)
+    one = generate_motion_set(["S1", "S9"], seed=7, **kw)
+    assert [s.sequence for s in one] == [f"{s}/{a}/{k:03d}" for s in ("S1", "S9")
+                                         for a in ("Walking", "Boxing") for k in range(2)]
+    again = generate_motion_set(["S1", "S9"], seed=7, **kw)
+    for x, y in zip(one, again, strict=True):
+        np.testing.assert_array_equal(x.poses, y.poses)
+    alone = generate_motion_set([SUBJECTS["S9"]], seed=7, **kw)  # a sequence depends on its names
+    np.testing.assert_array_equal(alone[0].poses, one[4].poses)
+    other = generate_motion_set(["S1"], seed=8, **kw)
+    assert not np.array_equal(other[0].poses, one[0].poses)
+    assert len(generate_motion_set(["S1"], None, 1, 10, 0)) == len(ACTIONS)
+
+
+def test_generation_is_fast():
+    start = time.perf_counter()
+    generate_motion_set(["S1", "S5", "S6", "S7", "S8"], None, 1, 500, seed=0)  # 45 × 500 frames
+    assert time.perf_counter() - start < 5.0
+
+
+def test_small_areas_and_other_frame_rates():
+    body = SUBJECTS["S7"]
+    for action in ACTIONS:  # a MuPoTS-like crowd: each person within 35 cm of a spot
+        seq, angles = generate_sequence_and_angles(body, action, 150, np.random.default_rng(0),
+                                                   fps=25.0, area_center=(3000.0, 0.0),
+                                                   area_radius_mm=350.0)
+        assert seq.fps == 25.0
+        assert np.linalg.norm(seq.poses[:, J["Pelvis"], :2] - [3000.0, 0.0], axis=-1).max() < 350.0
+        np.testing.assert_allclose(H36M17.bone_lengths(seq.poses),
+                                   np.broadcast_to(body.bone_lengths, (150, 16)), atol=1e-6)
+        for name, (lo, hi) in ANGLE_LIMITS_DEG.items():
+            value = angles.get(name, np.zeros(1))
+            assert lo - 1e-6 <= value.min() and value.max() <= hi + 1e-6, (action, name)
+        if action not in AIRBORNE_ACTIONS:
+            lowest = seq.poses[:, ANKLES, 2].min(1) - body.ankle_height_mm
+            assert -1e-6 < lowest.min() and lowest.max() < 80.0
+
+
+def test_errors_name_the_problem():
+    body = SUBJECTS["S1"]
+    rng = np.random.default_rng(0)
+    with pytest.raises(InputError, match="did you mean 'Walking'"):
+        generate_sequence(body, "walking", 10, rng)
+    with pytest.raises(InputError, match="num_frames"):
+        generate_sequence(body, "Walking", 1, rng)
+    with pytest.raises(InputError, match="area_radius_mm"):
+        generate_sequence(body, "Walking", 10, rng, area_radius_mm=0.0)
+    with pytest.raises(ShapeError, match="area_center"):
+        generate_sequence(body, "Walking", 10, rng, area_center=(0.0, 0.0, 0.0))
+    with pytest.raises(InputError, match="did you mean 'S1'"):
+        generate_motion_set(["S01"], None, 1, 10, 0)
+    with pytest.raises(ShapeError, match="poses"):
+        MotionSequence("S1", "Walking", "x", np.zeros((5, 16, 3)), 50.0)
+
+
+def test_joint_angles_of_the_rest_pose():
+    body = SUBJECTS["S8"]
+    a = joint_angles_deg(body.rest_pose())
+    for name in ("r_knee_flexion", "l_knee_flexion", "r_elbow_flexion", "r_hip_flexion",
+                 "l_hip_abduction", "trunk_inclination", "trunk_twist"):
+        assert abs(float(a[name])) < 1e-6, name
+    assert float(a["r_shoulder_elevation"]) == pytest.approx(20.0, abs=3.0)
+    batch = joint_angles_deg(np.stack([body.rest_pose()] * 4).reshape(2, 2, 17, 3))
+    assert batch["l_knee_flexion"].shape == (2, 2)
