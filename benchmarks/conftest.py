@@ -1,0 +1,77 @@
+"""Shared set-up of the pytest-benchmark suites: collection, threads, the speed-up summary.
+
+* ``bench_*.py`` files are collected from this folder (they are not ``test_*.py``, so the
+  test run never picks them up);
+* torch runs on one thread: with two OpenMP threads on a loaded 2-core machine, batched
+  kernels stall at ~40 ms per call (learnable-triangulation reference notes §6);
+* the ``throughput`` fixture records points/s of every benchmark in ``extra_info``, and the
+  terminal summary prints, per group, the speed-up of the torch kernel over its loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Module | None:
+    if file_path.suffix == ".py" and file_path.name.startswith("bench_"):
+        return pytest.Module.from_parent(parent, path=file_path)
+    return None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    torch.set_num_threads(1)
+
+
+# ---------------------------------------------------------------------------- throughput
+_RESULTS: dict[str, dict[str, dict[str, Any]]] = {}
+
+
+class Throughput:
+    """Turns a finished benchmark's timings into points/s (median and best round)."""
+
+    def record(self, benchmark: Any, impl: str, n_points: int, **extra: Any) -> None:
+        stats = benchmark.stats.stats
+        info = {
+            "impl": impl,
+            "points_per_call": n_points,
+            "points_per_s_median": n_points / stats.median,
+            "points_per_s_best": n_points / stats.min,
+            **extra,
+        }
+        benchmark.extra_info.update(info)
+        _RESULTS.setdefault(benchmark.group, {})[impl] = info
+
+
+@pytest.fixture(scope="session")
+def throughput() -> Iterator[Throughput]:
+    yield Throughput()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not _RESULTS:
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section("speed-up over the per-point loops (points/s, 1 torch thread)")
+    write(f"{'group':<28}{'torch pts/s':>14}{'loop pts/s':>13}{'ratio (median)':>16}{'(best)':>9}")
+    for group, impls in sorted(_RESULTS.items()):
+        fast, loop = impls.get("torch"), impls.get("loop")
+        if fast is None or loop is None:
+            continue
+        med = fast["points_per_s_median"] / loop["points_per_s_median"]
+        best = fast["points_per_s_best"] / loop["points_per_s_best"]
+        write(
+            f"{group:<28}{fast['points_per_s_median']:>14,.0f}{loop['points_per_s_median']:>13,.0f}"
+            f"{med:>15.0f}×{best:>8.0f}×"
+        )
+        for impl, info in (("torch", fast), ("loop", loop)):
+            if "note" in info:
+                write(f"    {impl}: {info['note']}")
+        for key in ("mean_error_mm", "median_error_mm"):
+            if key in loop or key in fast:
+                write(f"    {key}: torch {fast.get(key, '-')}, loop {loop.get(key, '-')}")
