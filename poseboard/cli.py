@@ -133,8 +133,11 @@ def evaluate_command(
 
 def _mount_subcommands() -> None:
     """Command groups defined next to the code they drive (their bodies import lazily)."""
+    from poseboard.datasets.commands import generate, show
     from poseboard.datasets.real_commands import datasets_app
 
+    app.command("generate")(generate)
+    app.command("show")(show)
     app.add_typer(datasets_app, name="datasets", help="Real datasets: check a layout, convert Human3.6M labels.")
 
 

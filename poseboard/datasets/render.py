@@ -58,6 +58,7 @@ NOTHING = -1
 
 _NEAR_MM = 10.0  # primitives with a corner closer than this to the camera plane are never culled
 _COARSE_STEP_PX = 8  # spacing of the exact undistortion grid that is interpolated per pixel
+_PIXELS_PER_CHUNK = 1 << 17  # images are assembled this many pixels at a time
 
 Color = tuple[float, float, float]
 
@@ -85,6 +86,11 @@ def skin_tone(rng: np.random.Generator) -> Color:
     return tuple(float(c) for c in np.clip(base * rng.uniform(0.93, 1.07), 0, 1))  # type: ignore[return-value]
 
 
+def hair_color(rng: np.random.Generator) -> Color:
+    """A hair colour (RGB in [0, 1]) from a small palette."""
+    return _HAIR[int(rng.integers(len(_HAIR)))]
+
+
 @dataclass(frozen=True)
 class Appearance:
     """How a person is dressed (RGB albedos in [0, 1]); the same on the left and right sides."""
@@ -107,7 +113,7 @@ class Appearance:
             trousers = _hsv(rng, (0.0, 1.0), (0.0, 0.5), (0.1, 0.7))
         return cls(
             skin=skin if skin is not None else skin_tone(rng),
-            hair=hair if hair is not None else _HAIR[rng.integers(len(_HAIR))],
+            hair=hair if hair is not None else hair_color(rng),
             shirt=shirt, trousers=trousers, shoes=_SHOES[rng.integers(len(_SHOES))],
             long_sleeves=bool(rng.random() < 0.55), shorts=bool(rng.random() < 0.2),
         )
@@ -203,6 +209,13 @@ class BodyShapeLike:  # documentation only: what the renderer reads from a body 
     head_radius_mm: float
 
 
+def _segment_distances(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Distances (M,) from a point (3,) to segments a[k]–b[k] (M, 3)."""
+    ab, ap = b - a, p - a
+    h = np.clip((ap * ab).sum(1) / np.maximum((ab * ab).sum(1), 1e-12), 0.0, 1.0)
+    return np.linalg.norm(ap - h[:, None] * ab, axis=1)
+
+
 def _unit(v: np.ndarray, fallback: np.ndarray) -> np.ndarray:
     n = np.linalg.norm(v)
     return v / n if n > 1e-6 else fallback
@@ -241,9 +254,12 @@ def figure_primitives(
     thighs = {(J["RHip"], J["RKnee"]), (J["LHip"], J["LKnee"])}
     forearms = {(J["RElbow"], J["RWrist"]), (J["LElbow"], J["LWrist"])}
     pelvis_bones = {(J["Pelvis"], J["RHip"]), (J["Pelvis"], J["LHip"])}
-    skin_bones = {(J["Thorax"], J["Neck"]), (J["Neck"], J["Head"])}
+    skin_bones = {(J["Thorax"], J["Neck"])}
+    torso_bones = pelvis_bones | {(J["Pelvis"], J["Spine"]), (J["Spine"], J["Thorax"])}
+    torso_bones |= {(J["Thorax"], J["RShoulder"]), (J["Thorax"], J["LShoulder"])}
 
     a_list, b_list, r_list, c_list = [], [], [], []
+    torso: list[int] = []  # indices of the primitives that make up the trunk
     tol = np.zeros(NUM_JOINTS)
 
     def add(a: np.ndarray, b: np.ndarray, r: float, color: Color, joints_in: Sequence[int] = ()) -> None:
@@ -256,6 +272,8 @@ def figure_primitives(
 
     for (p, c), r in bone_radius.items():
         bone = (p, c)
+        if bone == (J["Neck"], J["Head"]):
+            continue  # the head is drawn below as a sphere (with the face and hair)
         if bone in legs:
             color = ap.skin if ap.shorts else ap.trousers
         elif bone in thighs or bone in pelvis_bones:
@@ -266,6 +284,8 @@ def figure_primitives(
             color = ap.skin
         else:  # spine, thorax, shoulders, upper arms
             color = ap.shirt
+        if bone in torso_bones:
+            torso.append(len(a_list))
         add(x[p], x[c], r, color, (p, c))
 
     # Torso fill: hip-to-shoulder side capsules (shirt) and a hip bar (trousers).
@@ -273,33 +293,46 @@ def figure_primitives(
     side_r = 0.75 * spine_r
     for hip, shoulder in ((J["RHip"], J["RShoulder"]), (J["LHip"], J["LShoulder"])):
         a = x[hip] + 0.25 * (x[shoulder] - x[hip])
-        add(a, x[shoulder] + 0.15 * (x[hip] - x[shoulder]), side_r, ap.shirt)
+        torso.append(len(a_list))
+        add(a, x[shoulder] + 0.15 * (x[hip] - x[shoulder]), side_r, ap.shirt, (hip, shoulder))
     hip_r = 0.9 * max(bone_radius[(J["RHip"], J["RKnee"])], bone_radius[(J["LHip"], J["LKnee"])])
-    add(x[J["RHip"]], x[J["LHip"]], hip_r, ap.trousers, (J["RHip"], J["LHip"], J["Pelvis"]))
-    tol[J["Pelvis"]] = max(tol[J["Pelvis"]], spine_r)
+    torso.append(len(a_list))
+    add(x[J["RHip"]], x[J["LHip"]], hip_r, ap.trousers, (J["Pelvis"],))
+    # The joints at the centre of the trunk are as deep inside the body as the trunk is wide:
+    # seen from the side, the pelvis lies behind the near hip and still counts as visible.
+    ta, tb = np.array([a_list[k] for k in torso]), np.array([b_list[k] for k in torso])
+    tr = np.array([r_list[k] for k in torso])
+    for j in (J["Pelvis"], J["Spine"], J["Thorax"]):
+        tol[j] = max(tol[j], float((_segment_distances(x[j], ta, tb) + tr).max()))
 
     # Facing direction from the hips (right-to-left across the body, then up × it).
     lateral = _unit(x[J["RHip"]] - x[J["LHip"]], np.array([1.0, 0.0, 0.0]))
     forward = _unit(np.cross(up, lateral), np.array([0.0, 1.0, 0.0]))
 
-    # Head: a sphere between the nose and the head top, with hair on the back and top.
+    # Head: a sphere just below the head top (so the Head joint is inside it), a face/jaw
+    # capsule from it to the nose point (Neck), and hair on the back and top.
     head_axis = _unit(x[J["Head"]] - x[J["Neck"]], up)
-    centre = x[J["Neck"]] + 0.45 * (x[J["Head"]] - x[J["Neck"]])
+    centre = x[J["Head"]] - 0.8 * head_r * head_axis
     face_fwd = _unit(forward - np.dot(forward, head_axis) * head_axis, forward)
-    add(centre - 0.5 * head_axis, centre + 0.5 * head_axis, head_r, ap.skin, (J["Neck"], J["Head"]))
-    hair_c = centre + 0.14 * head_r * head_axis - 0.16 * head_r * face_fwd
-    add(hair_c - 0.5 * head_axis, hair_c + 0.5 * head_axis, 0.96 * head_r, ap.hair, (J["Head"],))
+    add(centre - 0.5 * head_axis, centre + 0.5 * head_axis, head_r, ap.skin, (J["Head"],))
+    add(x[J["Neck"]], centre, 0.62 * head_r, ap.skin, (J["Neck"],))
+    hair_c = centre + 0.12 * head_r * head_axis - 0.2 * head_r * face_fwd
+    add(hair_c - 0.5 * head_axis, hair_c + 0.5 * head_axis, 0.95 * head_r, ap.hair, (J["Head"],))
 
-    # Hands continue the forearms (skin); shoes point forward and down from the ankles.
+    # Hands continue the forearms (skin).
     for elbow, wrist in ((J["RElbow"], J["RWrist"]), (J["LElbow"], J["LWrist"])):
         r_fore = bone_radius[(elbow, wrist)]
         direction = _unit(x[wrist] - x[elbow], -up)
         add(x[wrist], x[wrist] + 0.055 * height * direction, 0.95 * r_fore, ap.skin, (wrist,))
-    foot_len, foot_r = 0.11 * height, 0.026 * height
-    foot_dir = _unit(forward - 0.35 * up, forward)
-    for ankle in (J["RAnkle"], J["LAnkle"]):
-        a = x[ankle] - 0.3 * foot_r * up
-        add(a, a + foot_len * foot_dir, foot_r, ap.shoes, (ankle,))
+    # Shoes: heel below the ankle along the shin, toes forward (perpendicular to the shin).
+    ankle_h = float(getattr(shape, "ankle_height_mm", None) or 0.039 * height)
+    foot_len = float(getattr(shape, "foot_length_mm", None) or 0.152 * height)
+    foot_r = 0.55 * ankle_h
+    for knee, ankle in ((J["RKnee"], J["RAnkle"]), (J["LKnee"], J["LAnkle"])):
+        shin = _unit(x[ankle] - x[knee], -up)
+        toe_dir = _unit(forward - np.dot(forward, shin) * shin, forward)
+        heel = x[ankle] + (ankle_h - foot_r) * shin - 0.18 * foot_len * toe_dir
+        add(heel, heel + (foot_len - 2 * foot_r) * toe_dir, foot_r, ap.shoes, (ankle,))
 
     n = len(a_list)
     prims = Primitives(
@@ -455,11 +488,17 @@ def _undistort_batch(xd: np.ndarray, yd: np.ndarray, dist: np.ndarray, iteration
 def pixel_rays(cameras: Sequence[Camera], height: int, width: int) -> torch.Tensor:
     """(N, height, width, 2) float32 undistorted normalised coordinates (x, y) of each pixel
     centre; the pixel's ray is ``(x, y, 1)`` in the camera frame (mm per mm of depth)."""
-    n = len(cameras)
-    nx = max(2, math.ceil((width - 1) / _COARSE_STEP_PX) + 1)
-    ny = max(2, math.ceil((height - 1) / _COARSE_STEP_PX) + 1)
-    u = np.linspace(0.0, width - 1.0, nx)
-    v = np.linspace(0.0, height - 1.0, ny)
+    return _ray_grids(cameras, height, width)[1]
+
+
+def _ray_grids(cameras: Sequence[Camera], height: int, width: int) -> tuple[np.ndarray, torch.Tensor]:
+    """The exact undistorted coordinates on a coarse grid (pixels 0, 8, 16, …, covering the
+    image; (N, ny, nx, 2) float64) and their bilinear interpolation at every pixel."""
+    g = _COARSE_STEP_PX
+    nx = max(2, math.ceil((width - 1) / g) + 1)
+    ny = max(2, math.ceil((height - 1) / g) + 1)
+    u = np.arange(nx, dtype=np.float64) * g
+    v = np.arange(ny, dtype=np.float64) * g
     K = np.stack([c.K for c in cameras])
     fx, s, cx = K[:, 0, 0, None, None], K[:, 0, 1, None, None], K[:, 0, 2, None, None]
     fy, cy = K[:, 1, 1, None, None], K[:, 1, 2, None, None]
@@ -468,12 +507,28 @@ def pixel_rays(cameras: Sequence[Camera], height: int, width: int) -> torch.Tens
     dist = np.stack([c.dist for c in cameras])
     if np.any(dist != 0):
         xd, yd = _undistort_batch(xd, yd, dist)
-    coarse = torch.from_numpy(np.stack([xd, yd], axis=1).astype(np.float32))  # (N, 2, ny, nx)
-    if (ny, nx) == (height, width):
-        fine = coarse
-    else:
-        fine = torch.nn.functional.interpolate(coarse, size=(height, width), mode="bilinear", align_corners=True)
-    return fine.permute(0, 2, 3, 1).contiguous().reshape(n, height, width, 2)
+    coarse = np.stack([xd, yd], axis=-1)  # (N, ny, nx, 2)
+    grid = torch.from_numpy(coarse.astype(np.float32)).permute(0, 3, 1, 2)
+    size = ((ny - 1) * g + 1, (nx - 1) * g + 1)
+    fine = torch.nn.functional.interpolate(grid, size=size, mode="bilinear", align_corners=True)
+    fine = fine[:, :, :height, :width].permute(0, 2, 3, 1).contiguous()
+    return coarse, fine
+
+
+def _tile_bounds(coarse: np.ndarray, tile: int, ty: int, tx: int) -> np.ndarray:
+    """(N, ty*tx, 4) [xmin, xmax, ymin, ymax] of each tile's rays. A bilinear patch takes its
+    extremes at its corners, so the bounds are those of the coarse points around the tile."""
+    m = tile // _COARSE_STEP_PX
+    lo = np.full((coarse.shape[0], ty, tx, 2), np.inf)
+    hi = np.full((coarse.shape[0], ty, tx, 2), -np.inf)
+    for di in range(m + 1):
+        for dj in range(m + 1):
+            corner = coarse[:, di : di + ty * m : m, dj : dj + tx * m : m]
+            lo = np.minimum(lo, corner)
+            hi = np.maximum(hi, corner)
+    pad = 1e-6 * (1.0 + np.abs(lo) + np.abs(hi))  # float32 interpolation may overshoot by an ulp
+    lo, hi = lo - pad, hi + pad
+    return np.stack([lo[..., 0], hi[..., 0], lo[..., 1], hi[..., 1]], axis=-1).reshape(coarse.shape[0], ty * tx, 4)
 
 
 # --------------------------------------------------------------------------- intersection kernels
@@ -494,17 +549,15 @@ def _capsule_hits(x, y, a, b, r, cap_scalars):
     bard = x * bax + y * bay + baz  # d·(b - a)
     qa = baba * dd - bard * bard
     qb = ba_a * bard - baba * da
-    h = qb * qb - qa * qc
-    s_cyl = (-qb - torch.sqrt(torch.clamp(h, min=0.0))) / torch.clamp(qa, min=1e-30)
+    # A negative discriminant gives NaN through sqrt, and every NaN ends as a miss below
+    # (comparisons with NaN are False; fmin ignores a NaN cap), which saves masking passes.
+    s_cyl = (-qb - torch.sqrt(qb * qb - qa * qc)) / qa
     yy = s_cyl * bard - ba_a  # position of the hit along the axis, times |b - a|
-    cyl_ok = (h >= 0) & (qa > 1e-6 * baba * dd) & (yy > 0) & (yy < baba)
-    inf = torch.tensor(float("inf"), dtype=x.dtype)
-    ha = da * da - dd * ra2
-    hb = db * db - dd * rb2
-    s_a = torch.where(ha >= 0, (da - torch.sqrt(torch.clamp(ha, min=0.0))) / dd, inf)
-    s_b = torch.where(hb >= 0, (db - torch.sqrt(torch.clamp(hb, min=0.0))) / dd, inf)
-    z = torch.where(cyl_ok, s_cyl, torch.minimum(s_a, s_b))
-    return torch.where((h >= 0) & (z > _NEAR_MM), z, inf)
+    cyl_ok = (qa > 1e-6 * baba * dd) & (yy > 0) & (yy < baba)
+    s_a = (da - torch.sqrt(da * da - dd * ra2)) / dd
+    s_b = (db - torch.sqrt(db * db - dd * rb2)) / dd
+    z = torch.where(cyl_ok, s_cyl, torch.fmin(s_a, s_b))
+    return torch.where(z > _NEAR_MM, z, torch.tensor(float("inf"), dtype=x.dtype))
 
 
 def _capsule_constants(a: np.ndarray, b: np.ndarray, r: np.ndarray) -> np.ndarray:
@@ -564,8 +617,8 @@ def render_views(
     jobs: Sequence[ViewJob],
     *,
     noise_bank: np.ndarray | None = None,
-    tile: int = 16,
-    max_pair_pixels: int = 4_000_000,
+    tile: int = 8,
+    max_pair_pixels: int = 1 << 18,
 ) -> RenderResult:
     """Render a batch of views (all with the same output size) of some scenes.
 
@@ -588,11 +641,11 @@ def render_views(
     ty, tx = math.ceil(height / tile), math.ceil(width / tile)
     hp, wp = ty * tile, tx * tile
     npix = hp * wp
-    rays = pixel_rays([j.camera for j in jobs], hp, wp)  # (n, hp, wp, 2)
+    if tile % _COARSE_STEP_PX:
+        raise InputError(f"render_views: tile must be a multiple of {_COARSE_STEP_PX} pixels, got {tile}")
+    coarse, rays = _ray_grids([j.camera for j in jobs], hp, wp)  # rays: (n, hp, wp, 2)
     tiles = rays.reshape(n, ty, tile, tx, tile, 2).permute(0, 1, 3, 2, 4, 5).reshape(n * ty * tx, tile * tile, 2)
-    tile_bounds = torch.stack(
-        [tiles[..., 0].amin(1), tiles[..., 0].amax(1), tiles[..., 1].amin(1), tiles[..., 1].amax(1)], dim=1
-    ).numpy().astype(np.float64)  # (n*T, 4)
+    tile_bounds = _tile_bounds(coarse, tile, ty, tx)  # (n, T, 4)
     num_tiles = ty * tx
     ii, jj = np.meshgrid(np.arange(tile), np.arange(tile), indexing="ij")
     tile_origin = (np.arange(ty)[:, None] * tile * wp + np.arange(tx)[None, :] * tile).reshape(-1)
@@ -636,7 +689,7 @@ def render_views(
     def run_pairs(views: np.ndarray, bounds: np.ndarray, kernel, params: list[torch.Tensor], id_offset: int):
         if views.size == 0:
             return
-        tb = tile_bounds.reshape(n, num_tiles, 4)[views]  # (P, T, 4)
+        tb = tile_bounds[views]  # (P, T, 4)
         overlap = (
             (bounds[:, None, 0] <= tb[..., 1]) & (bounds[:, None, 1] >= tb[..., 0])
             & (bounds[:, None, 2] <= tb[..., 3]) & (bounds[:, None, 3] >= tb[..., 2])
@@ -683,10 +736,14 @@ def render_views(
     light_cam = torch.from_numpy(np.einsum("nij,nj->ni", Rs, light_world).astype(np.float32))
     ambient = torch.tensor([scenes[j.scene].background.ambient for j in jobs], dtype=torch.float32)
 
-    color = _background(scenes, jobs, rays, Rs, ts).reshape(n * npix, 3)
-    hit_pix = torch.nonzero(prim_id >= 0).squeeze(1)
+    # Shade the hit pixels (a compact list), then assemble the images a few views at a time
+    # (pixel-sized temporaries stay in cache and in the allocator's pool).
+    hit_pix = torch.nonzero(prim_id >= 0).squeeze(1)  # sorted
+    shaded = torch.zeros(0, 3)
+    owner_flat = torch.full((n * npix,), NOTHING, dtype=torch.int16)
     if hit_pix.numel():
         pid = prim_id[hit_pix].long()
+        owner_flat[hit_pix] = torch.from_numpy(owners)[pid]
         view = hit_pix // npix
         ray = flat_rays[hit_pix]
         z = depth[hit_pix]
@@ -717,69 +774,81 @@ def render_views(
         fill = torch.clamp((normal * view_dir).sum(1, keepdim=True), min=0.0)
         shade = amb + (1.0 - amb) * 0.8 * diffuse + 0.25 * fill
         albedo = torch.from_numpy(colors.astype(np.float32))[pid]
-        color[hit_pix] = albedo * shade
+        shaded = albedo * shade
 
-    # --- camera: colour jitter, noise, zero padding outside the frame, 8 bits
-    color = color.reshape(n, hp, wp, 3)[:, :height, :width].permute(0, 3, 1, 2)
-    gain = torch.tensor([j.gain for j in jobs], dtype=torch.float32)[:, :, None, None]
-    bias = torch.tensor([j.bias for j in jobs], dtype=torch.float32)[:, None, None, None]
-    img = (color * gain + bias) * 255.0
-    if noise_bank is not None:
-        img = img + _noise(noise_bank, jobs, height, width)
-    img = torch.clamp(torch.floor(img + 0.5), 0.0, 255.0)
-    valid = _valid_mask(jobs, height, width)
-    img = torch.where(valid[:, None], img, torch.zeros(()))
-    images = img.to(torch.uint8).numpy()
-
-    depth_img = depth.reshape(n, hp, wp)[:, :height, :width]
-    depth_img = torch.where(valid, depth_img, torch.tensor(float("inf")))
-    owner = torch.full((n * npix,), NOTHING, dtype=torch.int16)
-    if hit_pix.numel():
-        owner[hit_pix] = torch.from_numpy(owners)[prim_id[hit_pix].long()]
-    owner_img = owner.reshape(n, hp, wp)[:, :height, :width]
-    owner_img = torch.where(valid, owner_img, torch.tensor(NOTHING, dtype=torch.int16))
-    return RenderResult(images=images, depth=depth_img.contiguous().numpy(), owner=owner_img.contiguous().numpy())
+    images = np.empty((n, 3, height, width), dtype=np.uint8)
+    depth_out = np.empty((n, height, width), dtype=np.float32)
+    owner_out = np.empty((n, height, width), dtype=np.int16)
+    gain_all = torch.tensor([j.gain for j in jobs], dtype=torch.float32)[:, :, None, None]
+    bias_all = torch.tensor([j.bias for j in jobs], dtype=torch.float32)[:, None, None, None]
+    tiled_noise = None if noise_bank is None else _tiled_noise(noise_bank, height, width)
+    step = max(1, _PIXELS_PER_CHUNK // npix)
+    for v0 in range(0, n, step):
+        v1 = min(n, v0 + step)
+        color = _background(scenes, jobs[v0:v1], rays[v0:v1], Rs[v0:v1], ts[v0:v1]).reshape(-1, 3)
+        lo, hi = (int(torch.searchsorted(hit_pix, q * npix)) for q in (v0, v1))
+        color[hit_pix[lo:hi] - v0 * npix] = shaded[lo:hi]
+        # camera: colour jitter, noise, zero padding outside the frame, 8 bits
+        color = color.reshape(v1 - v0, hp, wp, 3)[:, :height, :width].permute(0, 3, 1, 2)
+        img = (color * gain_all[v0:v1] + bias_all[v0:v1]) * 255.0
+        if tiled_noise is not None:
+            img = img + _noise(tiled_noise, noise_bank.shape[1], jobs[v0:v1], height, width)
+        img = torch.clamp(torch.floor(img + 0.5), 0.0, 255.0)
+        valid = _valid_mask(jobs[v0:v1], height, width)
+        img = torch.where(valid[:, None], img, torch.zeros(()))
+        images[v0:v1] = img.to(torch.uint8).numpy()
+        dz = depth[v0 * npix : v1 * npix].reshape(v1 - v0, hp, wp)[:, :height, :width]
+        depth_out[v0:v1] = torch.where(valid, dz, torch.tensor(float("inf"))).numpy()
+        ow = owner_flat[v0 * npix : v1 * npix].reshape(v1 - v0, hp, wp)[:, :height, :width]
+        owner_out[v0:v1] = torch.where(valid, ow, torch.tensor(NOTHING, dtype=torch.int16)).numpy()
+    return RenderResult(images=images, depth=depth_out, owner=owner_out)
 
 
 def _background(scenes, jobs, rays: torch.Tensor, Rs: np.ndarray, ts: np.ndarray) -> torch.Tensor:
-    """(n, hp, wp, 3) colours of the room: floor tiles where the ray hits the floor in the room,
-    wall panels elsewhere (brighter towards the top)."""
+    """(n, hp, wp, 3) colours of the room: floor tiles where the ray hits the floor inside the
+    room, a wall elsewhere (brighter towards the top, with vertical panels)."""
     x, y = rays[..., 0], rays[..., 1]
     R = torch.from_numpy(Rs.astype(np.float32))
     centres = torch.from_numpy(np.einsum("nji,nj->ni", Rs, -ts).astype(np.float32))  # (n, 3) world
-    # World direction of each ray: Rᵀ (x, y, 1).
+    # World direction of each ray, Rᵀ (x, y, 1), not normalised.
     dw = [R[:, 0, k, None, None] * x + R[:, 1, k, None, None] * y + R[:, 2, k, None, None] for k in range(3)]
-    cz = centres[:, 2, None, None]
-    down = dw[2] < -1e-6
-    tau = torch.where(down, -cz / torch.where(down, dw[2], torch.full_like(dw[2], -1.0)), torch.zeros_like(x))
+    bgs = [scenes[j.scene].background for j in jobs]
+
+    def per_view(values) -> torch.Tensor:  # (n, 1, 1) scalars or (n, 1, 1, 3) colours
+        t = torch.tensor(values, dtype=torch.float32)
+        return t[:, None, None]
+
+    # Rays going down meet the floor at tau = -c_z / d_z; upward rays give tau < 0 → wall.
+    tau = -centres[:, 2, None, None] / dw[2]
     fx = centres[:, 0, None, None] + tau * dw[0]
     fy = centres[:, 1, None, None] + tau * dw[1]
-    bgs = [scenes[j.scene].background for j in jobs]
-    tile_mm = torch.tensor([b.tile_mm for b in bgs], dtype=torch.float32)[:, None, None]
-    radius = torch.tensor([b.room_radius_mm for b in bgs], dtype=torch.float32)[:, None, None]
-    on_floor = down & (fx * fx + fy * fy < radius * radius)
-    checker = (torch.floor(fx / tile_mm) + torch.floor(fy / tile_mm)) % 2
-    fa = torch.tensor([b.floor_a for b in bgs], dtype=torch.float32)[:, None, None, :]
-    fb = torch.tensor([b.floor_b for b in bgs], dtype=torch.float32)[:, None, None, :]
-    floor = torch.where(checker[..., None] > 0.5, fa, fb)
-    # Wall: panels by the sign pattern of the ray's horizontal direction, gradient by elevation.
-    horiz = torch.sqrt(dw[0] * dw[0] + dw[1] * dw[1]) + 1e-9
-    elevation = dw[2] / horiz
-    panel = (torch.floor(4.0 * dw[0] / horiz) + torch.floor(4.0 * dw[1] / horiz)) % 2
-    wall = torch.tensor([b.wall for b in bgs], dtype=torch.float32)[:, None, None, :]
-    wall_shade = (0.82 + 0.12 * torch.clamp(elevation, -1.0, 1.0) + 0.06 * panel)[..., None]
-    return torch.where(on_floor[..., None], floor, wall * wall_shade)
+    radius = per_view([b.room_radius_mm for b in bgs])
+    on_floor = (tau > 0) & (fx * fx + fy * fy < radius * radius)
+    inv_tile = per_view([1.0 / b.tile_mm for b in bgs])
+    checker = (torch.floor(fx * inv_tile) + torch.floor(fy * inv_tile)).remainder(2.0)[..., None]
+    fa, fb = per_view([b.floor_a for b in bgs]), per_view([b.floor_b for b in bgs])
+    floor = fb + checker * (fa - fb)
+    panel = (torch.floor(3.0 * dw[0]) + torch.floor(3.0 * dw[1])).remainder(2.0)
+    wall_shade = (0.84 + 0.1 * torch.clamp(dw[2], -1.0, 1.0) + 0.05 * panel)[..., None]
+    wall = per_view([b.wall for b in bgs]) * wall_shade
+    return torch.where(on_floor[..., None], floor, wall)
 
 
-def _noise(bank: np.ndarray, jobs, height: int, width: int) -> torch.Tensor:
+def _tiled_noise(bank: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The noise bank repeated so that any (height, width) window at an offset < B fits."""
     check_shape(bank, [3, "B", "B"], "noise bank")
     size = bank.shape[1]
-    flat = torch.from_numpy(np.ascontiguousarray(bank, dtype=np.float32)).reshape(3, size * size)
-    offsets = torch.tensor([j.noise_offset for j in jobs], dtype=torch.int64)  # (n, 2)
-    rows = (torch.arange(height)[None, :] + offsets[:, 0:1]) % size  # (n, H)
-    cols = (torch.arange(width)[None, :] + offsets[:, 1:2]) % size  # (n, W)
-    index = rows[:, :, None] * size + cols[:, None, :]  # (n, H, W)
-    return flat[:, index.reshape(-1)].reshape(3, len(jobs), height, width).permute(1, 0, 2, 3)
+    reps = math.ceil((size + max(height, width)) / size)
+    return np.tile(np.asarray(bank, dtype=np.float32), (1, reps, reps))
+
+
+def _noise(tiled: np.ndarray, size: int, jobs, height: int, width: int) -> torch.Tensor:
+    """(n, 3, H, W) windows of the (tiled) noise bank of side ``size`` at each job's offset."""
+    windows = []
+    for job in jobs:
+        oy, ox = (int(o) % size for o in job.noise_offset)
+        windows.append(tiled[:, oy : oy + height, ox : ox + width])
+    return torch.from_numpy(np.stack(windows))
 
 
 def _valid_mask(jobs, height: int, width: int) -> torch.Tensor:

@@ -90,8 +90,8 @@ def _h36m_nominal() -> list[_Nominal]:
 def _panoptic_nominal() -> list[_Nominal]:
     # 31 HD-like cameras (1920 x 1080, f 1400–1700 px) on a dome of ~5.5 m diameter, in three
     # rings at different heights, all looking at the centre of the floor area.
-    rings = [(12, 650.0, 0.0), (12, 1750.0, 15.0), (7, 2800.0, 8.0)]  # count, height mm, azimuth offset
-    dome_radius, dome_centre_z = 2900.0, 500.0
+    rings = [(12, 1000.0, 0.0), (12, 1900.0, 15.0), (7, 2800.0, 8.0)]  # count, height mm, azimuth offset
+    dome_radius, dome_centre_z = 2900.0, 400.0
     out, k = [], 0
     for ring, (count, height, offset) in enumerate(rings):
         rho = math.sqrt(dome_radius**2 - (height - dome_centre_z) ** 2)
@@ -101,7 +101,7 @@ def _panoptic_nominal() -> list[_Nominal]:
             focal = 1550.0 + 140.0 * math.sin(2.3 * k + 0.4)  # spread over ~1410–1690 px
             k1 = -0.06 - 0.02 * math.cos(1.7 * k)
             out.append(_Nominal(
-                name=f"hd_{ring:02d}_{j:02d}", eye=eye, target=(0.0, 0.0, RIG_TARGET_Z_MM + 50.0),
+                name=f"hd_{ring:02d}_{j:02d}", eye=eye, target=(0.0, 0.0, RIG_TARGET_Z_MM - 50.0),
                 focal=focal, image_size=(1920, 1080), dist=(k1, 0.04, 0.0004, -0.0003, 0.0),
                 principal_offset=(6.0 * math.sin(k), 4.0 * math.cos(k)),
             ))

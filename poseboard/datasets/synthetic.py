@@ -1,0 +1,915 @@
+"""Generation of the synthetic datasets: ``synth-h36m``, ``synth-panoptic``, ``synth-mupots``.
+
+* ``synth-h36m``: the 4-camera Human3.6M-like rig (calibrated per subject, jittered), train
+  subjects S1 S5 S6 S7 S8 and test subjects S9 S11; multi-view person crops.
+* ``synth-panoptic``: the 31-camera dome; the test split keeps every camera (for the
+  MPJPE-versus-number-of-cameras sweep), the train split a subset (``views``).
+* ``synth-mupots``: single images (one tripod per scene) of 1–4 people 1.5–7.5 m away, with
+  per-person boxes, joints and root in camera mm.
+
+Frames are taken from 50 fps procedural sequences (:mod:`poseboard.datasets.motion`) at a
+stride (train denser than test, as the papers subsample their test sets). Every random choice
+comes from a ``SeedSequence`` keyed by (seed, dataset, split, purpose, names…), so the same
+seed and config give byte-identical files, and a dataset does not depend on which other
+datasets were generated with it.
+
+A user's rig JSON (``rig_path``) and motion ``.npz`` (``motion_path``) replace the built-in rig
+and the procedural motion; see ``docs/synthetic_world.md``.
+
+Example:
+    >>> cfg = SynthConfig.preset("smoke")
+    >>> cfg.h36m.train.samples > 0, cfg.crop_size
+    (True, 64)
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import itertools
+import math
+import os
+import time
+import zlib
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from poseboard.camera import Camera
+from poseboard.datasets import render as R
+from poseboard.datasets.rigs import build_rig, rig_from_file
+from poseboard.datasets.storage import DatasetWriter, Manifest
+from poseboard.errors import InputError
+
+Split = Literal["train", "test"]
+SPLITS: tuple[str, ...] = ("train", "test")
+DATASET_NAMES: tuple[str, ...] = ("synth-h36m", "synth-panoptic", "synth-mupots")
+PRESETS: tuple[str, ...] = ("smoke", "default", "large")
+
+
+# --------------------------------------------------------------------------- configuration
+class MultiViewSplit(BaseModel):
+    """Size of one multi-view split."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    samples: int = Field(ge=0, description="multi-view frames (0: do not generate this split)")
+    stride: int = Field(ge=1, description="frames between samples of a sequence (50 fps)")
+    sequences_per_action: int = Field(1, ge=1, description="sequences per subject and action")
+    views: list[int] | None = Field(None, description="subset of the built-in rig's cameras (None: all)")
+
+
+class MultiViewSpec(BaseModel):
+    """A multi-view dataset: its rig's capture area, occluders and split sizes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    train: MultiViewSplit
+    test: MultiViewSplit
+    area_radius_mm: float = Field(gt=0, description="the pelvis stays this close to the area centre")
+    distractor_probability: float = Field(0.5, ge=0, le=1, description="chance a sequence has occluders")
+    max_distractors: int = Field(2, ge=0)
+
+
+class SingleViewSplit(BaseModel):
+    """Size of one single-view multi-person split."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    images: int = Field(ge=0, description="images (0: do not generate this split)")
+    scenes: int = Field(ge=1, description="scenes (a tripod and its people), images spread over them")
+    stride: int = Field(ge=1, description="frames between images of a scene (50 fps)")
+
+
+class SingleViewSpec(BaseModel):
+    """The MuPoTS-like dataset."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    train: SingleViewSplit
+    test: SingleViewSplit
+    image_size: int = Field(256, ge=32, description="stored image width (from 2048 px; height keeps the aspect)")
+    min_people: int = Field(1, ge=1)
+    max_people: int = Field(4, ge=1)
+    min_depth_mm: float = Field(1500.0, gt=0)
+    max_depth_mm: float = Field(7500.0, gt=0)
+    area_radius_mm: float = Field(350.0, gt=0, description="how far each person moves around")
+    distractor_probability: float = Field(0.3, ge=0, le=1)
+
+
+class SynthConfig(BaseModel):
+    """Everything that decides the generated data besides the seed (``params.yaml`` block).
+
+    Example:
+        >>> SynthConfig.preset("default").h36m.test.samples >= 1000
+        True
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    profile: str = Field("custom", description="the preset this config came from (informative)")
+    crop_size: int = Field(128, ge=16, description="square network-input crop size, pixels")
+    box_scale: float = Field(1.25, ge=1.0, le=2.0, description="crop side / tight body extent")
+    fps: float = Field(50.0, gt=0)
+    h36m: MultiViewSpec
+    panoptic: MultiViewSpec
+    mupots: SingleViewSpec
+    rig_path: Path | None = Field(None, description="user rig JSON replacing the built-in rig")
+    motion_path: Path | None = Field(None, description="user motion .npz replacing procedural motion")
+    test_subjects: list[str] | None = Field(
+        None, description="user-motion subjects that form the test split (default: S9, S11)"
+    )
+    batch_views: int = Field(256, ge=1, description="views rendered per batch (memory vs. speed)")
+    undistort: bool = Field(
+        True,
+        description=(
+            "store pre-undistorted images, as learnable triangulation's Human3.6M data: rendered through "
+            "the pinhole part of each camera, whose stored distortion is then zero, so projection matrices "
+            "are exact for the images; False keeps the lens distortion in images and cameras"
+        ),
+    )
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> SynthConfig:
+        """The ``smoke`` (CI, seconds), ``default`` (laptop CPU, minutes) or ``large`` (10×
+        default) configuration, with optional top-level field overrides."""
+        if name not in _PRESETS:
+            raise InputError(f"unknown preset {name!r}; choose one of {list(PRESETS)}")
+        data = _PRESETS[name]()
+        data.update(overrides)
+        return cls.model_validate(data)
+
+
+def _smoke() -> dict[str, Any]:
+    return {
+        "profile": "smoke", "crop_size": 64,
+        "h36m": {"train": {"samples": 120, "stride": 5}, "test": {"samples": 48, "stride": 16},
+                 "area_radius_mm": 1500.0},
+        "panoptic": {"train": {"samples": 24, "stride": 5, "views": list(range(0, 31, 4))},
+                     "test": {"samples": 16, "stride": 16}, "area_radius_mm": 500.0},
+        "mupots": {"train": {"images": 32, "scenes": 4, "stride": 10},
+                   "test": {"images": 24, "scenes": 4, "stride": 25}, "image_size": 128},
+    }  # fmt: skip
+
+
+def _default() -> dict[str, Any]:
+    return {
+        "profile": "default", "crop_size": 128,
+        "h36m": {"train": {"samples": 1800, "stride": 5}, "test": {"samples": 1000, "stride": 16},
+                 "area_radius_mm": 1500.0},
+        "panoptic": {"train": {"samples": 200, "stride": 5, "views": list(range(0, 31, 4))},
+                     "test": {"samples": 100, "stride": 16}, "area_radius_mm": 500.0},
+        "mupots": {"train": {"images": 800, "scenes": 16, "stride": 10},
+                   "test": {"images": 400, "scenes": 20, "stride": 25}, "image_size": 256},
+    }  # fmt: skip
+
+
+def _large() -> dict[str, Any]:
+    data = _default()
+    data["profile"] = "large"
+    for key in ("h36m", "panoptic"):
+        for split in SPLITS:
+            data[key][split]["samples"] *= 10
+            data[key][split]["sequences_per_action"] = 4
+    for split in SPLITS:
+        data["mupots"][split]["images"] *= 10
+        data["mupots"][split]["scenes"] *= 5
+    return data
+
+
+_PRESETS: dict[str, Callable[[], dict[str, Any]]] = {"smoke": _smoke, "default": _default, "large": _large}
+
+
+# --------------------------------------------------------------------------- seeds
+def _pinhole(camera: Camera) -> Camera:
+    """The camera of an undistorted image: same K, R, t; no lens distortion."""
+    return Camera(K=camera.K, R=camera.R, t=camera.t, dist=np.zeros(5), image_size=camera.image_size, name=camera.name)
+
+
+def _key(*parts: object) -> list[int]:
+    return [zlib.crc32(str(p).encode()) for p in parts]
+
+
+def _rng(seed: int, *parts: object) -> np.random.Generator:
+    """The generator of one purpose: a function of the seed and the purpose's names only."""
+    return np.random.default_rng(np.random.SeedSequence([int(seed), *_key(*parts)]))
+
+
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+# --------------------------------------------------------------------------- motion
+@dataclass
+class _Sequence:
+    subject: str
+    action: str
+    sequence: str
+    poses: np.ndarray  # (N, 17, 3) world mm
+    body: Any  # BodyShape
+    frames: list[int]
+
+
+def _user_body(subject: str, poses: np.ndarray):
+    from poseboard.datasets.body import SUBJECTS, make_body
+
+    if subject in SUBJECTS:
+        return SUBJECTS[subject]
+    lowest_ankle = poses[:, [0, 5], 2].min(axis=1)
+    stature = float(np.percentile(poses[:, 9, 2] - lowest_ankle, 95)) / (1 - 0.039)
+    return make_body(subject, float(np.clip(stature, 1000.0, 2500.0)), np.random.default_rng(_key("body", subject)))
+
+
+def _split_frame_counts(total: int, num_sequences: int) -> list[int]:
+    base, extra = divmod(total, num_sequences)
+    return [base + (1 if k < extra else 0) for k in range(num_sequences)]
+
+
+def _procedural_sequences(name: str, split: str, cfg: MultiViewSplit, spec_area: float, fps: float,
+                          seed: int) -> list[_Sequence]:
+    from poseboard.datasets.body import SUBJECTS, TEST_SUBJECTS, TRAIN_SUBJECTS
+    from poseboard.datasets.motion import ACTIONS, generate_sequence
+
+    subjects = TRAIN_SUBJECTS if split == "train" else TEST_SUBJECTS
+    keys = [(s, a, k) for s in subjects for a in ACTIONS for k in range(cfg.sequences_per_action)]
+    out = []
+    for (subject, action, k), count in zip(keys, _split_frame_counts(cfg.samples, len(keys)), strict=True):
+        if count == 0:
+            continue
+        num_frames = max(2, (count - 1) * cfg.stride + 1)
+        seq = generate_sequence(
+            SUBJECTS[subject], action, num_frames, _rng(seed, name, split, "motion", subject, action, k),
+            fps=fps, area_radius_mm=spec_area, sequence_id=f"{subject}/{action}/{k:03d}",
+        )
+        frames = list(range(0, num_frames, cfg.stride))[:count]
+        out.append(_Sequence(subject, action, seq.sequence, seq.poses, SUBJECTS[subject], frames))
+    return out
+
+
+def _user_sequences(path: Path, split: str, samples: int, stride: int, test_subjects: Sequence[str],
+                    recentre: bool) -> list[_Sequence]:
+    """The user's sequences that belong to ``split`` (test: subjects in ``test_subjects``;
+    train: the others), frames at ``stride``, at most ``samples`` (0: all) spread evenly."""
+    from poseboard.datasets.user_motion import load_user_motion
+
+    motion = load_user_motion(path)
+    chosen = [m for m in motion if (m.subject in test_subjects) == (split == "test")]
+    frames_all = [(i, f) for i, m in enumerate(chosen) for f in range(0, m.num_frames, stride)]
+    if samples and len(frames_all) > samples:  # spread the cap evenly over all sequences
+        pick = np.unique(np.round(np.linspace(0, len(frames_all) - 1, samples)).astype(int))
+        frames_all = [frames_all[p] for p in pick]
+    out = []
+    for i, m in enumerate(chosen):
+        frames = [f for j, f in frames_all if j == i]
+        if not frames:
+            continue
+        poses = np.asarray(m.poses, dtype=np.float64).copy()
+        if recentre:  # built-in rigs look at the origin: move the capture there
+            poses[..., :2] -= poses[:, 6, :2].mean(axis=0)
+        out.append(_Sequence(m.subject, m.action, m.sequence, poses, _user_body(m.subject, poses), frames))
+    return out
+
+
+def _test_subjects(config: SynthConfig) -> list[str]:
+    from poseboard.datasets.body import TEST_SUBJECTS
+
+    return list(config.test_subjects) if config.test_subjects is not None else list(TEST_SUBJECTS)
+
+
+# --------------------------------------------------------------------------- the per-sequence look
+def _subject_look(seed: int, subject: str) -> tuple[R.Color, R.Color]:
+    rng = _rng(seed, "look", subject)
+    return R.skin_tone(rng), R.hair_color(rng)
+
+
+def _jitter(rng: np.random.Generator, noise_size: int) -> dict[str, Any]:
+    gain = tuple(float(g) for g in rng.uniform(0.85, 1.15) * rng.uniform(0.94, 1.06, 3))
+    return {"gain": gain, "bias": float(rng.uniform(-0.05, 0.05)),
+            "noise_offset": (int(rng.integers(noise_size)), int(rng.integers(noise_size)))}
+
+
+# --------------------------------------------------------------------------- multi-view
+@dataclass
+class SplitReport:
+    """What one generated split holds (also in its manifest)."""
+
+    name: str
+    split: str
+    path: Path
+    samples: int
+    views: int
+    bytes: int
+    seconds: float
+    occluded_fraction: float  # of joints inside the frame, hidden by the body, others or occluders
+    outside_fraction: float  # of joints outside the camera frame
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="img", disable=not enabled, leave=False, dynamic_ncols=True)
+
+
+def _generator_name() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"poseboard {version('poseboard')}"
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "poseboard (source)"
+
+
+def _config_record(config: SynthConfig, name: str, motion_source: str) -> dict[str, Any]:
+    record = config.model_dump(mode="json")
+    inputs = {}
+    if config.rig_path is not None:
+        inputs["rig_sha256"] = _file_sha256(config.rig_path)
+    if config.motion_path is not None:
+        inputs["motion_sha256"] = _file_sha256(config.motion_path)
+    record["input_hashes"] = inputs
+    record["dataset"] = name
+    record["motion_source"] = motion_source  # "user" or "procedural" (this split's motion)
+    return record
+
+
+@dataclass
+class _MultiViewItem:
+    """One multi-view sample to render (picklable: sent to worker processes)."""
+
+    pose: np.ndarray  # (17, 3) world mm
+    body: Any  # BodyShape
+    appearance: R.Appearance
+    background: R.Background
+    occluders: R.Primitives
+    cameras: list[Camera]  # full-frame
+    rng_key: tuple[Any, ...]
+
+
+@dataclass
+class _MultiViewTask:
+    items: list[_MultiViewItem]
+    size: int
+    box_scale: float
+    seed: int
+    noise: np.ndarray
+
+
+def _render_multiview_task(task: _MultiViewTask) -> dict[str, np.ndarray]:
+    """Render the crops of a batch of samples: images (n, V, 3, S, S), boxes, 2D joints,
+    visibility and view validity."""
+    size, n = task.size, len(task.items)
+    v = len(task.items[0].cameras)
+    boxes = np.zeros((n, v, 4), dtype=np.int32)
+    valid = np.ones((n, v), dtype=bool)
+    scenes, jobs, tolerances = [], [], []
+    for i, item in enumerate(task.items):
+        body, tol = R.figure_primitives(item.pose, item.body, item.appearance)
+        scenes.append(R.Scene(R.Primitives.concat([body, item.occluders]), item.background))
+        tolerances.append(tol)
+        rng = _rng(task.seed, *item.rng_key)
+        for k, cam in enumerate(item.cameras):
+            box, ok = _crop_box(cam, body, task.box_scale)
+            boxes[i, k], valid[i, k] = box, ok
+            crop = cam.crop_and_resize(box, (size, size))
+            rect = R.crop_valid_rect(box, cam.image_size, (size, size))
+            jobs.append(R.ViewJob(crop, i, rect, **_jitter(rng, task.noise.shape[1])))
+    result = R.render_views(scenes, jobs, noise_bank=task.noise)
+    joints_2d = np.zeros((n, v, 17, 2))
+    visibility = np.zeros((n, v, 17), dtype=bool)
+    for i, item in enumerate(task.items):
+        for k in range(v):
+            job = jobs[i * v + k]
+            uv, vis = R.joint_visibility(job.camera, item.pose, result.depth[i * v + k], tolerances[i], job.valid_rect)
+            joints_2d[i, k] = uv
+            visibility[i, k] = vis & valid[i, k]
+    return {"images": result.images.reshape(n, v, 3, size, size), "boxes": boxes, "joints_2d": joints_2d,
+            "visibility": visibility, "view_valid": valid}
+
+
+def _worker_init() -> None:
+    import torch
+
+    # One thread per process: torch's parallel loops stall badly when a core is busy elsewhere.
+    torch.set_num_threads(1)
+
+
+class _Runner:
+    """Runs render tasks in order, inline (``workers`` ≤ 1) or in worker processes."""
+
+    def __init__(self, workers: int):
+        self.workers = max(1, int(workers))
+        self._pool = None
+
+    def __enter__(self) -> _Runner:
+        if self.workers > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            ctx = multiprocessing.get_context("spawn")  # fork is unsafe once torch has threads
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_worker_init)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def map(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
+        if self._pool is None:
+            import torch
+
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                for task in tasks:
+                    yield fn(task)
+            finally:
+                torch.set_num_threads(threads)
+            return
+        pending: deque = deque()
+        it = iter(tasks)
+        for task in itertools.islice(it, 2 * self.workers):
+            pending.append(self._pool.submit(fn, task))
+        while pending:
+            result = pending.popleft().result()
+            nxt = next(it, None)
+            if nxt is not None:
+                pending.append(self._pool.submit(fn, nxt))
+            yield result
+
+
+def _generate_multiview(name: str, split: str, config: SynthConfig, seed: int, out: Path, progress: bool,
+                        runner: _Runner) -> SplitReport | None:
+    spec: MultiViewSpec = config.h36m if name == "synth-h36m" else config.panoptic
+    rig_name = "h36m" if name == "synth-h36m" else "panoptic"
+    cfg: MultiViewSplit = getattr(spec, split)
+    if cfg.samples == 0:
+        return None
+    start = time.perf_counter()
+    user_rig = rig_from_file(config.rig_path) if config.rig_path is not None else None
+    sequences: list[_Sequence] = []
+    if config.motion_path is not None:
+        sequences = _user_sequences(config.motion_path, split, cfg.samples, cfg.stride, _test_subjects(config),
+                                    recentre=user_rig is None)
+    motion_source = "user" if sequences else "procedural"
+    if not sequences:  # no user motion, or none of it for this split
+        sequences = _procedural_sequences(name, split, cfg, spec.area_radius_mm, config.fps, seed)
+
+    size = config.crop_size
+    rigs: dict[str, list[Camera]] = {}
+    for s in sequences:
+        if s.subject in rigs:
+            continue
+        if user_rig is not None:
+            rigs[s.subject] = user_rig
+        else:  # Human3.6M calibrates per subject: so does this world (jittered per subject)
+            full = build_rig(rig_name, _rng(seed, name, split, "rig", s.subject))
+            if cfg.views is not None:
+                bad = [v for v in cfg.views if not 0 <= v < len(full)]
+                if bad:
+                    raise InputError(f"{name} {split}: views {bad} out of range 0..{len(full) - 1}")
+                full = [full[v] for v in cfg.views]
+            rigs[s.subject] = full
+    if config.undistort:
+        rigs = {subject: [_pinhole(c) for c in cams] for subject, cams in rigs.items()}
+    first = next(iter(rigs.values()))
+    num_views = len(first)
+    writer = DatasetWriter(out / name / split, "multiview", (num_views, 3, size, size))
+    try:
+        rig_index = {subject: writer.add_rig(cams) for subject, cams in rigs.items()}
+        noise = R.make_noise_bank(_rng(seed, name, split, "noise"))
+        looks = []  # per sequence: clothes, room and light, occluders
+        for s in sequences:
+            rng = _rng(seed, name, split, "look", s.sequence)
+            skin, hair = _subject_look(seed, s.subject)
+            appearance = R.Appearance.random(rng, skin=skin, hair=hair)
+            background = R.Background.random(rng)
+            distractors: list[R.Distractor] = []
+            if rng.random() < spec.distractor_probability and spec.max_distractors > 0:
+                centres = np.stack([c.center for c in rigs[s.subject]])
+                mid = s.poses[:, 6, :2].mean(axis=0)
+                distractors = R.random_distractors(rng, centres, mid, int(rng.integers(1, spec.max_distractors + 1)))
+            looks.append((appearance, background, R.Primitives.concat([d.primitives() for d in distractors])))
+        items = [(q, f) for q, s in enumerate(sequences) for f in s.frames]
+        n = len(items)
+        per_task = max(1, config.batch_views // num_views)
+
+        def tasks() -> Iterator[_MultiViewTask]:
+            for b0 in range(0, n, per_task):
+                batch = []
+                for q, f in items[b0 : b0 + per_task]:
+                    s = sequences[q]
+                    appearance, background, occluders = looks[q]
+                    batch.append(_MultiViewItem(s.poses[f], s.body, appearance, background, occluders,
+                                                rigs[s.subject], (name, split, "view", s.sequence, f)))
+                yield _MultiViewTask(batch, size, config.box_scale, seed, noise)
+
+        parts: dict[str, list[np.ndarray]] = {k: [] for k in ("boxes", "joints_2d", "visibility", "view_valid")}
+        bar = _progress(n * num_views, f"{name} {split}", progress)
+        for result in runner.map(_render_multiview_task, tasks()):
+            writer.add_images(result["images"])
+            for key in parts:
+                parts[key].append(result[key])
+            bar.update(result["images"].shape[0] * num_views)
+        bar.close()
+        arrays = {key: np.concatenate(value) for key, value in parts.items()}
+        arrays["joints_3d"] = np.stack([sequences[q].poses[f] for q, f in items]).astype(np.float64)
+        rows = []
+        for (q, f), (shard, offset) in zip(items, writer.locations, strict=True):
+            s = sequences[q]
+            rows.append({"sample_id": f"{s.sequence}/{f:06d}", "subject": s.subject, "action": s.action,
+                         "sequence": s.sequence, "frame": f, "scene": "", "shard": shard, "offset": offset,
+                         "rig": rig_index[s.subject]})
+        columns = ["sample_id", "subject", "action", "sequence", "frame", "scene", "shard", "offset", "rig"]
+        writer.write_table("samples.csv", pd.DataFrame(rows, columns=columns))
+        for key in ("boxes", "joints_3d", "joints_2d", "visibility", "view_valid"):
+            writer.write_array(key, arrays[key])
+        stats = _visibility_stats(arrays["joints_2d"], arrays["visibility"], arrays["boxes"], arrays["view_valid"],
+                                  first, size)
+        manifest = writer.finish(
+            name=name, split=split, seed=seed, config=_config_record(config, name, motion_source),
+            counts={"samples": n, "views": num_views, "joints": 17, "people": None},
+            image_size=(size, size), camera_names=[c.name for c in first], generator=_generator_name(),
+            stats=stats,
+        )
+    except BaseException:
+        writer.abort()
+        raise
+    return _report(name, split, out, manifest, n, num_views, time.perf_counter() - start)
+
+
+def _crop_box(camera: Camera, body: R.Primitives, scale: float) -> tuple[np.ndarray, bool]:
+    """The square crop box of a person in a camera, and whether the view is usable."""
+    w, h = camera.image_size
+    try:
+        extent = R.projected_extent(camera, body)
+    except InputError:  # the person is (partly) behind this camera: a missing view
+        side = max(w, h)
+        return np.array([0, 0, side, side]), False
+    box = R.square_box(extent, scale)
+    overlaps = box[0] < w and box[1] < h and box[2] > 0 and box[3] > 0
+    return box, bool(overlaps)
+
+
+def _visibility_stats(joints_2d, visibility, boxes, view_valid, cameras, size) -> dict[str, float]:
+    """Fractions of joints hidden (inside the frame but occluded) and outside the frame."""
+    left, top = boxes[..., 0:1].astype(np.float64), boxes[..., 1:2].astype(np.float64)
+    scale = (boxes[..., 2:3] - boxes[..., 0:1]).astype(np.float64) / size
+    frame_u = left + joints_2d[..., 0] * scale
+    frame_v = top + joints_2d[..., 1] * scale
+    w = np.array([c.image_size[0] for c in cameras])[None, :, None]
+    h = np.array([c.image_size[1] for c in cameras])[None, :, None]
+    inside = (frame_u >= -0.5) & (frame_u < w - 0.5) & (frame_v >= -0.5) & (frame_v < h - 0.5)
+    valid = np.broadcast_to(view_valid[..., None], inside.shape)
+    total = max(int(valid.sum()), 1)
+    return {
+        "occluded_fraction": float((inside & ~visibility & valid).sum() / total),
+        "outside_fraction": float((~inside & valid).sum() / total),
+        "visible_fraction": float((visibility & valid).sum() / total),
+    }
+
+
+def _report(name, split, out, manifest: Manifest, n, views, seconds) -> SplitReport:
+    return SplitReport(
+        name=name, split=split, path=out / name / split, samples=n, views=views,
+        bytes=sum(f.bytes for f in manifest.files.values()), seconds=seconds,
+        occluded_fraction=manifest.stats.get("occluded_fraction", 0.0),
+        outside_fraction=manifest.stats.get("outside_fraction", 0.0),
+    )
+
+
+# --------------------------------------------------------------------------- single-view
+@dataclass
+class _ScenePlan:
+    name: str
+    camera: Camera  # full resolution
+    people: list[_Sequence]
+    looks: list[R.Appearance]
+    background: R.Background
+    occluders: R.Primitives
+    frames: list[int]
+
+
+def _plan_scenes(name: str, split: str, config: SynthConfig, seed: int) -> tuple[list[_ScenePlan], str]:
+    from poseboard.datasets.body import SUBJECTS, TEST_SUBJECTS, TRAIN_SUBJECTS
+    from poseboard.datasets.motion import ACTIONS, generate_sequence
+
+    spec = config.mupots
+    cfg: SingleViewSplit = getattr(spec, split)
+    if spec.max_people < spec.min_people or spec.max_depth_mm <= spec.min_depth_mm + 2 * spec.area_radius_mm:
+        raise InputError("mupots: need min_people ≤ max_people and a depth range wider than 2 × area_radius_mm")
+    user_rig = rig_from_file(config.rig_path) if config.rig_path is not None else None
+    user_seqs: list[_Sequence] | None = None
+    if config.motion_path is not None:
+        user_seqs = _user_sequences(config.motion_path, split, 0, 1, _test_subjects(config), recentre=True) or None
+    subjects = TRAIN_SUBJECTS if split == "train" else TEST_SUBJECTS
+    plans = []
+    counts = _split_frame_counts(cfg.images, cfg.scenes)
+    for k, count in enumerate(counts):
+        if count == 0:
+            continue
+        rng = _rng(seed, name, split, "scene", k)
+        camera = user_rig[k % len(user_rig)] if user_rig is not None else build_rig("mupots", rng)[0]
+        if config.undistort:
+            camera = _pinhole(camera)
+        num_frames = max(2, (count - 1) * cfg.stride + 1)
+        n_people = int(rng.integers(spec.min_people, spec.max_people + 1))
+        centres = _place_people(rng, camera, n_people, spec)
+        people, looks = [], []
+        for p, centre in enumerate(centres):
+            if user_seqs is not None:
+                src = user_seqs[int(rng.integers(len(user_seqs)))]
+                start = int(rng.integers(max(1, src.poses.shape[0] - num_frames + 1)))
+                idx = np.minimum(np.arange(start, start + num_frames), src.poses.shape[0] - 1)
+                poses = src.poses[idx].copy()
+                poses[..., :2] += centre - poses[:, 6, :2].mean(axis=0)
+                seq = _Sequence(src.subject, src.action, src.sequence, poses, src.body, [])
+            else:
+                subject = subjects[int(rng.integers(len(subjects)))]
+                action = ACTIONS[int(rng.integers(len(ACTIONS)))]
+                motion = generate_sequence(
+                    SUBJECTS[subject], action, num_frames, _rng(seed, name, split, "motion", k, p),
+                    fps=config.fps, area_center=centre, area_radius_mm=spec.area_radius_mm,
+                    sequence_id=f"{subject}/{action}/scene{k:03d}p{p}",
+                )
+                seq = _Sequence(subject, action, motion.sequence, motion.poses, SUBJECTS[subject], [])
+            skin, hair = _subject_look(seed, seq.subject)
+            looks.append(R.Appearance.random(rng, skin=skin, hair=hair))
+            people.append(seq)
+        background = R.Background.random(rng)
+        occluders: list[R.Distractor] = []
+        if rng.random() < spec.distractor_probability:
+            target = centres[int(rng.integers(len(centres)))]
+            occluders = R.random_distractors(rng, camera.center[None], target, 1)
+        frames = list(range(0, num_frames, cfg.stride))[:count]
+        plans.append(_ScenePlan(f"scene_{k:03d}", camera, people, looks, background,
+                                R.Primitives.concat([d.primitives() for d in occluders]), frames))
+    return plans, "user" if user_seqs is not None else "procedural"
+
+
+def _place_people(rng: np.random.Generator, camera: Camera, count: int, spec: SingleViewSpec) -> list[np.ndarray]:
+    """Floor points (world mm) in front of the camera, at depths within the spec, inside the
+    horizontal field of view, at least 1.1 m apart."""
+    forward = camera.R[2].copy()
+    forward[2] = 0.0
+    forward /= np.linalg.norm(forward)
+    right = np.array([forward[1], -forward[0], 0.0])
+    half_fov = math.atan2(camera.image_size[0] / 2, camera.K[0, 0])
+    lo, hi = spec.min_depth_mm + spec.area_radius_mm, spec.max_depth_mm - spec.area_radius_mm
+    placed: list[np.ndarray] = []
+    for _ in range(count):
+        for _attempt in range(200):
+            depth = rng.uniform(lo, hi)
+            lateral = depth * math.tan(rng.uniform(-0.7, 0.7) * half_fov)
+            point = camera.center[:2] + depth * forward[:2] + lateral * right[:2]
+            if all(np.linalg.norm(point - q) > 1100.0 for q in placed):
+                placed.append(point)
+                break
+    return placed
+
+
+@dataclass
+class _SingleViewItem:
+    """One multi-person image to render (picklable)."""
+
+    poses: list[np.ndarray]  # per person (17, 3) world mm
+    bodies: list[Any]
+    looks: list[R.Appearance]
+    background: R.Background
+    occluders: R.Primitives
+    camera: Camera  # at the stored image size
+    rng_key: tuple[Any, ...]
+
+
+@dataclass
+class _SingleViewTask:
+    items: list[_SingleViewItem]
+    seed: int
+    noise: np.ndarray
+
+
+def _render_singleview_task(task: _SingleViewTask) -> dict[str, Any]:
+    """Render whole images; per person: box, root and joints in camera mm, 2D joints,
+    visibility (against everything in the image) and validity."""
+    scenes, jobs, bodies = [], [], []
+    for i, item in enumerate(task.items):
+        parts, tols = [], []
+        for p, (pose, body, look) in enumerate(zip(item.poses, item.bodies, item.looks, strict=True)):
+            prims, tol = R.figure_primitives(pose, body, look, owner=p)
+            parts.append(prims)
+            tols.append(tol)
+        bodies.append((parts, tols))
+        scenes.append(R.Scene(R.Primitives.concat([*parts, item.occluders]), item.background))
+        jobs.append(R.ViewJob(item.camera, i, None, **_jitter(_rng(task.seed, *item.rng_key), task.noise.shape[1])))
+    result = R.render_views(scenes, jobs, noise_bank=task.noise)
+    people = []
+    for i, item in enumerate(task.items):
+        cam = item.camera
+        w, h = cam.image_size
+        parts, tols = bodies[i]
+        rows = []
+        for p, pose in enumerate(item.poses):
+            uv, vis = R.joint_visibility(cam, pose, result.depth[i], tols[p])
+            box = _person_box(cam, parts[p])
+            cam_joints = cam.world_to_camera(pose)
+            root_inside = bool(np.all(np.isfinite(uv[6])) and 0 <= uv[6, 0] < w and 0 <= uv[6, 1] < h)
+            rows.append({"box": box, "root_cam": cam_joints[6], "joints_cam": cam_joints, "joints_2d": uv,
+                         "visibility": vis, "valid": root_inside and box[2] > box[0] and box[3] > box[1]})
+        people.append(rows)
+    return {"images": result.images, "people": people}
+
+
+def _generate_singleview(name: str, split: str, config: SynthConfig, seed: int, out: Path, progress: bool,
+                         runner: _Runner) -> SplitReport | None:
+    spec = config.mupots
+    cfg: SingleViewSplit = getattr(spec, split)
+    if cfg.images == 0:
+        return None
+    start = time.perf_counter()
+    plans, plans_source = _plan_scenes(name, split, config, seed)
+    # The stored width is image_size; the height keeps the (first) camera's aspect ratio.
+    w0, h0 = plans[0].camera.image_size
+    width, height = spec.image_size, max(1, round(spec.image_size * h0 / w0))
+    writer = DatasetWriter(out / name / split, "singleview", (3, height, width))
+    try:
+        cams = [p.camera.resize((width, height)) for p in plans]
+        rig_index = [writer.add_rig([c]) for c in cams]
+        noise = R.make_noise_bank(_rng(seed, name, split, "noise"))
+        items = [(s, f) for s, plan in enumerate(plans) for f in plan.frames]
+        n = len(items)
+        per_task = max(1, config.batch_views // 4)
+
+        def tasks() -> Iterator[_SingleViewTask]:
+            for b0 in range(0, n, per_task):
+                batch = []
+                for s, f in items[b0 : b0 + per_task]:
+                    plan = plans[s]
+                    batch.append(_SingleViewItem(
+                        [q.poses[f] for q in plan.people], [q.body for q in plan.people], plan.looks,
+                        plan.background, plan.occluders, cams[s], (name, split, "view", s, f),
+                    ))
+                yield _SingleViewTask(batch, seed, noise)
+
+        people: list[dict[str, Any]] = []
+        people_rows, rows = [], []
+        bar = _progress(n, f"{name} {split}", progress)
+        k = 0
+        for result in runner.map(_render_singleview_task, tasks()):
+            writer.add_images(result["images"])
+            for per_image in result["people"]:
+                s, f = items[k]
+                plan = plans[s]
+                rows.append({
+                    "sample_id": f"{plan.name}/{f:06d}", "subject": ",".join(q.subject for q in plan.people),
+                    "action": ",".join(q.action for q in plan.people), "sequence": plan.name, "frame": f,
+                    "scene": plan.name, "rig": rig_index[s], "people_start": len(people),
+                    "people_count": len(per_image),
+                })
+                for q, person in zip(plan.people, per_image, strict=True):
+                    people.append(person)
+                    people_rows.append({"image": k, "subject": q.subject, "action": q.action, "sequence": q.sequence})
+                k += 1
+            bar.update(result["images"].shape[0])
+        bar.close()
+        for row, (shard, offset) in zip(rows, writer.locations, strict=True):
+            row["shard"], row["offset"] = shard, offset
+        columns = ["sample_id", "subject", "action", "sequence", "frame", "scene", "shard", "offset", "rig",
+                   "people_start", "people_count"]
+        writer.write_table("samples.csv", pd.DataFrame(rows, columns=columns))
+        writer.write_table("people.csv", pd.DataFrame(people_rows, columns=["image", "subject", "action", "sequence"]))
+        p = len(people)
+
+        def stack(key: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+            return np.array([q[key] for q in people], dtype=dtype).reshape(p, *shape)
+
+        writer.write_array("people_boxes", stack("box", (4,), np.float64))
+        writer.write_array("people_root_cam", stack("root_cam", (3,), np.float64))
+        writer.write_array("people_joints_cam", stack("joints_cam", (17, 3), np.float64))
+        uv = stack("joints_2d", (17, 2), np.float64)
+        writer.write_array("people_joints_2d", uv)
+        vis = stack("visibility", (17,), bool)
+        writer.write_array("people_visibility", vis)
+        writer.write_array("people_valid", stack("valid", (), bool))
+        inside = np.all((uv >= -0.5) & (uv < np.array([width, height]) - 0.5), axis=-1)
+        total = max(vis.size, 1)
+        stats = {
+            "occluded_fraction": float((inside & ~vis).sum() / total),
+            "outside_fraction": float((~inside).sum() / total),
+            "visible_fraction": float(vis.sum() / total),
+            "people_per_image": float(p / max(n, 1)),
+        }
+        manifest = writer.finish(
+            name=name, split=split, seed=seed, config=_config_record(config, name, plans_source),
+            counts={"samples": n, "views": 1, "joints": 17, "people": p}, image_size=(width, height),
+            camera_names=[cams[0].name] if cams else [], generator=_generator_name(), stats=stats,
+        )
+    except BaseException:
+        writer.abort()
+        raise
+    return _report(name, split, out, manifest, n, 1, time.perf_counter() - start)
+
+
+def _person_box(camera: Camera, body: R.Primitives) -> np.ndarray:
+    """Tight box (left, top, right, bottom) of a person's projection, clipped to the image."""
+    w, h = camera.image_size
+    try:
+        left, top, right, bottom = R.projected_extent(camera, body)
+    except InputError:
+        return np.zeros(4)
+    return np.array([np.clip(left, 0, w), np.clip(top, 0, h), np.clip(right, 0, w), np.clip(bottom, 0, h)])
+
+
+# --------------------------------------------------------------------------- entry points
+def default_workers() -> int:
+    """Worker processes for rendering: the CPU cores this process may use, at most 8."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 8))
+
+
+def _rendered_views(config: SynthConfig, names: Sequence[str], splits: Sequence[str]) -> int:
+    """About how many 128²-pixel crops' worth of rendering a generation asks for."""
+    total = 0
+    for name in names:
+        for split in splits:
+            if name == "synth-mupots":
+                cfg = getattr(config.mupots, split)
+                total += cfg.images * (config.mupots.image_size / 128) ** 2
+            else:
+                spec = config.h36m if name == "synth-h36m" else config.panoptic
+                cfg = getattr(spec, split)
+                views = len(cfg.views) if cfg.views is not None else (4 if name == "synth-h36m" else 31)
+                total += cfg.samples * views * (config.crop_size / 128) ** 2
+    return int(total)
+
+
+def generate_dataset(
+    name: str,
+    config: SynthConfig,
+    out: str | Path = "data",
+    seed: int = 0,
+    splits: Sequence[str] = SPLITS,
+    progress: bool = False,
+    workers: int | None = 1,
+) -> list[SplitReport]:
+    """Generate the splits of one named dataset into ``out/<name>/<split>/``.
+
+    Args:
+        name: ``synth-h36m``, ``synth-panoptic`` or ``synth-mupots``.
+        config: sizes and inputs (see :class:`SynthConfig`).
+        out: the data folder.
+        seed: a non-negative integer; the same seed and config give byte-identical files
+            (whatever the number of workers).
+        splits: which of ``train``/``test`` to generate (a split of size 0 is skipped).
+        progress: show a progress bar (stderr).
+        workers: rendering processes (1: in this process; None: :func:`default_workers` for
+            large jobs, 1 for small ones).
+    """
+    return generate_datasets([name], config, out, seed, splits, progress, workers)
+
+
+def generate_datasets(
+    names: Sequence[str],
+    config: SynthConfig,
+    out: str | Path = "data",
+    seed: int = 0,
+    splits: Sequence[str] = SPLITS,
+    progress: bool = False,
+    workers: int | None = 1,
+) -> list[SplitReport]:
+    """:func:`generate_dataset` for several datasets, sharing one pool of workers."""
+    for name in names:
+        if name not in DATASET_NAMES:
+            close = difflib.get_close_matches(str(name), DATASET_NAMES, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise InputError(f"unknown dataset {name!r}{hint}; choose one of {list(DATASET_NAMES)}")
+    if int(seed) < 0:
+        raise InputError(f"seed must be a non-negative integer, got {seed}")
+    for split in splits:
+        if split not in SPLITS:
+            raise InputError(f"unknown split {split!r}; choose from {list(SPLITS)}")
+    for label, path in (("rig", config.rig_path), ("motion", config.motion_path)):
+        if path is not None and not Path(path).is_file():
+            raise InputError(f"{path}: {label} file not found")
+    out = Path(out)
+    reports = []
+    if workers is None:  # worker start-up (~ seconds) pays off only for thousands of images
+        workers = default_workers() if _rendered_views(config, names, splits) >= 4000 else 1
+    with _Runner(workers) as runner:
+        for name in names:
+            for split in splits:
+                if name == "synth-mupots":
+                    rep = _generate_singleview(name, split, config, int(seed), out, progress, runner)
+                else:
+                    rep = _generate_multiview(name, split, config, int(seed), out, progress, runner)
+                if rep is not None:
+                    reports.append(rep)
+    return reports

@@ -1,0 +1,144 @@
+"""torch ``Dataset`` views of generated datasets, and the collate functions that batch them.
+
+Images stay uint8 and memory-mapped until a sample is read; the collate functions turn a
+list of samples into float tensors normalised with the ImageNet mean/std of *RGB* images
+(learnable triangulation feeds BGR images with RGB constants; poseboard does not).
+
+Example:
+    >>> from torch.utils.data import DataLoader  # doctest: +SKIP
+    >>> ds = MultiViewDataset("data/synth-h36m/test", cameras=[0, 1])  # doctest: +SKIP
+    >>> batch = next(iter(DataLoader(ds, batch_size=8, collate_fn=collate_multiview)))  # doctest: +SKIP
+    >>> batch["images"].shape, batch["proj_matrices"].shape  # doctest: +SKIP
+    (torch.Size([8, 2, 3, 128, 128]), torch.Size([8, 2, 3, 4]))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from poseboard.errors import InputError
+from poseboard.samples import MultiViewSample, SingleViewScene
+
+#: ImageNet statistics of RGB images in [0, 1].
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def normalize_images(images: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """(..., 3, H, W) uint8 RGB → float32 ``(x / 255 - mean) / std``."""
+    x = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
+    if x.ndim < 3 or x.shape[-3] != 3:
+        raise InputError(f"images: expected (..., 3, H, W), got {tuple(x.shape)}")
+    mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float32).reshape(3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, dtype=torch.float32).reshape(3, 1, 1)
+    return (x.to(torch.float32) / 255.0 - mean) / std
+
+
+class MultiViewDataset(Dataset):
+    """Multi-view samples of a generated split (``data/<name>/<split>``), any subset of cameras.
+
+    Args:
+        path: the split folder.
+        cameras: indices into the split's cameras (``camera_names``), in the order wanted;
+            None: all.
+        verify: check every file's sha256 against the manifest when opening.
+    """
+
+    def __init__(self, path: str | Path, cameras: Sequence[int] | None = None, verify: bool = False):
+        from poseboard.datasets.storage import MultiViewStore
+
+        self.store = MultiViewStore(path, verify=verify)
+        if cameras is not None:
+            cams = [int(c) for c in cameras]
+            bad = [c for c in cams if not 0 <= c < self.store.num_views]
+            if not cams or bad:
+                raise InputError(
+                    f"{path}: camera indices {list(cameras)} invalid; the split has cameras "
+                    f"0..{self.store.num_views - 1} ({', '.join(self.store.camera_names)})"
+                )
+            self.cameras: list[int] | None = cams
+        else:
+            self.cameras = None
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def __getitem__(self, index: int) -> MultiViewSample:
+        return self.store.sample(int(index), views=self.cameras)
+
+    @property
+    def camera_names(self) -> list[str]:
+        names = self.store.camera_names
+        return names if self.cameras is None else [names[c] for c in self.cameras]
+
+
+def collate_multiview(samples: Sequence[MultiViewSample], normalize: bool = True) -> dict[str, Any]:
+    """Batch multi-view samples (same number of views).
+
+    Returns a dict of:
+        images: (B, V, 3, H, W) float32 normalised (uint8 if ``normalize`` is False);
+        proj_matrices: (B, V, 3, 4) float32, world mm → crop pixels (no distortion);
+        K: (B, V, 3, 3), R: (B, V, 3, 3), t: (B, V, 3) float64 crop cameras; dist: (B, V, 5);
+        boxes: (B, V, 4) float64 crop boxes, original pixels;
+        joints_3d: (B, J, 3) float32 world mm; joints_2d: (B, V, J, 2) float32 crop pixels;
+        visibility: (B, V, J) bool; view_valid: (B, V) bool;
+        cameras: the ``Camera`` objects, (B lists of V); meta: B ``SampleMeta``.
+    """
+    if not samples:
+        raise InputError("collate_multiview: empty batch")
+    views = {s.num_views for s in samples}
+    if len(views) != 1:
+        raise InputError(f"collate_multiview: samples have different numbers of views {sorted(views)}")
+    images = np.stack([s.images for s in samples])
+    out: dict[str, Any] = {
+        "images": normalize_images(images) if normalize else torch.from_numpy(images),
+        "proj_matrices": torch.from_numpy(np.stack([s.projection_matrices for s in samples]).astype(np.float32)),
+        "K": torch.from_numpy(np.stack([[c.K for c in s.cameras] for s in samples])),
+        "R": torch.from_numpy(np.stack([[c.R for c in s.cameras] for s in samples])),
+        "t": torch.from_numpy(np.stack([[c.t for c in s.cameras] for s in samples])),
+        "dist": torch.from_numpy(np.stack([[c.dist for c in s.cameras] for s in samples])),
+        "boxes": torch.from_numpy(np.stack([s.boxes for s in samples]).astype(np.float64)),
+        "joints_3d": torch.from_numpy(np.stack([s.joints_3d for s in samples]).astype(np.float32)),
+        "joints_2d": torch.from_numpy(np.stack([s.joints_2d for s in samples]).astype(np.float32)),
+        "visibility": torch.from_numpy(np.stack([s.visibility for s in samples]).astype(bool)),
+        "view_valid": torch.from_numpy(np.stack([np.asarray(s.view_valid) for s in samples]).astype(bool)),
+        "cameras": [list(s.cameras) for s in samples],
+        "meta": [s.meta for s in samples],
+    }
+    return out
+
+
+class SingleViewSceneDataset(Dataset):
+    """Single-view multi-person scenes of a generated split (``data/synth-mupots/<split>``)."""
+
+    def __init__(self, path: str | Path, verify: bool = False):
+        from poseboard.datasets.storage import SingleViewStore
+
+        self.store = SingleViewStore(path, verify=verify)
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def __getitem__(self, index: int) -> SingleViewScene:
+        return self.store.scene(int(index))
+
+
+def collate_scenes(scenes: Sequence[SingleViewScene], normalize: bool = True) -> dict[str, Any]:
+    """Batch single-view scenes: ``images`` (B, 3, H, W), ``K`` (B, 3, 3) and per image the
+    lists ``people`` (``Person`` records), ``cameras`` and ``meta``."""
+    if not scenes:
+        raise InputError("collate_scenes: empty batch")
+    images = np.stack([s.image for s in scenes])
+    return {
+        "images": normalize_images(images) if normalize else torch.from_numpy(images),
+        "K": torch.from_numpy(np.stack([s.camera.K for s in scenes])),
+        "people": [list(s.people) for s in scenes],
+        "cameras": [s.camera for s in scenes],
+        "meta": [s.meta for s in scenes],
+    }
