@@ -21,8 +21,9 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 
 setup: $(VENV)/.installed
 
+# dvc runs each stage in a shell: put the venv first on PATH so stages use its python.
 repro: setup
-	$(BIN)/dvc repro
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
 
 test: setup
 	$(BIN)/ruff check .

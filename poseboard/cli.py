@@ -135,9 +135,18 @@ def _mount_subcommands() -> None:
     """Command groups defined next to the code they drive (their bodies import lazily)."""
     from poseboard.datasets.commands import generate, show
     from poseboard.datasets.real_commands import datasets_app
+    from poseboard.params import params_app
+    from poseboard.report.commands import report
+    from poseboard.scaffold import new_method
+    from poseboard.tracking.commands import track, ui
 
     app.command("generate")(generate)
     app.command("show")(show)
+    app.command("report")(report)
+    app.command("track")(track)
+    app.command("ui")(ui)
+    app.command("new-method")(new_method)
+    app.add_typer(params_app, name="params", help="Check params.yaml.")
     app.add_typer(datasets_app, name="datasets", help="Real datasets: check a layout, convert Human3.6M labels.")
 
 

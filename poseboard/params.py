@@ -1,0 +1,354 @@
+"""``params.yaml``: the pipeline's parameters, validated on load.
+
+Every record is strict (``extra="forbid"``): a misspelt key or a wrong type stops with one
+message naming the key, e.g. ``params.yaml: profiles.smoke.data.presett: unknown key (did
+you mean 'preset'?)``. The layout (one group per stage, so ``dvc.yaml`` lists exactly the
+params each stage reads, and changing one method's block re-runs only that method):
+
+.. code-block:: yaml
+
+    profile: smoke                  # smoke | default | paper: which block of `profiles` is active
+    seed: 0
+    profiles:                       # what `generate` renders per profile (dataset sizes, crop size)
+      smoke: {description: ..., data: {preset: smoke, crop_size: 64}}
+    real_data: {...}                # poseboard.datasets.real.RealDataConfig
+    backbone:                       # pretrain_backbone: per profile, merged over PretrainConfig.preset
+      smoke: {train: {steps: 150}}
+    methods:                        # train@<name>: per profile, merged over config_model.preset
+      algebraic: {smoke: {train: {steps: 60}}, default: {}, paper: {}}
+    evaluations:                    # predict@<method>-<protocol>
+      ransac-synth-h36m-relative: {method: ransac, protocol: synth-h36m-relative, version: 1}
+    report: {...}
+    tracking: {...}
+
+``dvc.yaml`` expands ``train`` over ``methods`` and ``predict`` over ``evaluations`` with
+``foreach``. A method block is handed as is to the method's ``config_model`` (its own
+pydantic model, also ``extra="forbid"``): :func:`check_params` validates it there when the
+method can be imported.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from poseboard.datasets.real import RealDataConfig
+from poseboard.errors import PoseboardError
+
+PARAMS_FILE = "params.yaml"
+DATASETS = ("synth-h36m", "synth-panoptic", "synth-mupots")
+
+
+class ParamsError(PoseboardError, ValueError):
+    """``params.yaml`` is missing, unreadable or does not validate (the message names the key)."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataProfile(_Strict):
+    """What ``generate`` renders: a synthetic preset plus overrides."""
+
+    preset: Literal["smoke", "default", "large"] = Field(
+        description="poseboard.datasets.synthetic.SynthConfig.preset: dataset sizes"
+    )
+    crop_size: int | None = Field(default=None, ge=16, description="network-input crop side (px); None: preset's")
+    datasets: list[Literal["synth-h36m", "synth-panoptic", "synth-mupots"]] = Field(
+        default_factory=lambda: list(DATASETS), min_length=1
+    )
+
+
+class Profile(_Strict):
+    """One profile: what ``generate`` renders. Training lengths and resolutions are the
+    per-profile blocks of ``backbone`` and ``methods`` (merged over each config model's
+    ``preset(profile)``)."""
+
+    description: str
+    data: DataProfile
+
+
+class MethodBlock(BaseModel):
+    """``methods.<name>``: what ``train@<name>`` starts from and trains on, plus one block of
+    hyper-parameter overrides per profile (merged over the method's ``config_model.preset``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    init: str = Field(
+        description="'backbone' (the pre-trained 2D backbone) or the method whose checkpoint it starts from"
+    )
+    dataset: Literal["synth-h36m", "synth-panoptic", "synth-mupots"] = Field(description="training dataset")
+
+    @model_validator(mode="after")
+    def _profiles_are_mappings(self) -> MethodBlock:
+        for key, value in (self.model_extra or {}).items():
+            if not isinstance(value, dict):
+                raise ValueError(f"{key}: a profile block must be a mapping of overrides, got {value!r}")
+        return self
+
+    @property
+    def profiles(self) -> dict[str, dict[str, Any]]:
+        return dict(self.model_extra or {})
+
+
+class Evaluation(_Strict):
+    """One ``predict@<method>-<protocol>`` stage: score ``method`` under ``protocol@version``."""
+
+    method: str
+    protocol: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", description="protocol name, without @version")
+    version: int = Field(ge=1)
+
+    @property
+    def protocol_id(self) -> str:
+        return f"{self.protocol}@{self.version}"
+
+    def result_file(self, results_dir: str | Path = "results") -> Path:
+        return Path(results_dir) / self.method / f"{self.protocol_id}.json"
+
+
+class ReportParams(_Strict):
+    title: str = "poseboard leaderboard"
+    significance: float = Field(default=0.05, gt=0, lt=1, description="two-sided level for 'not significant' marks")
+
+
+class TrackingParams(_Strict):
+    experiment_prefix: str = Field(default="poseboard", description="MLflow experiments are '<prefix>/<family>'")
+
+
+class Params(_Strict):
+    profile: str = Field(description="the active block of `profiles`")
+    seed: int = Field(ge=0)
+    profiles: dict[str, Profile] = Field(min_length=1)
+    real_data: RealDataConfig = Field(default_factory=RealDataConfig)
+    backbone: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="profile → overrides of PretrainConfig.preset(profile) (pretrain_backbone)"
+    )
+    methods: dict[str, MethodBlock] = Field(default_factory=dict)
+    evaluations: dict[str, Evaluation] = Field(default_factory=dict)
+    report: ReportParams = Field(default_factory=ReportParams)
+    tracking: TrackingParams = Field(default_factory=TrackingParams)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Params:
+        if self.profile not in self.profiles:
+            raise ValueError(
+                f"profile {self.profile!r} is not defined under `profiles` (defined: {sorted(self.profiles)})"
+                + _hint(self.profile, self.profiles)
+            )
+        blocks = {"backbone": self.backbone} if self.backbone else {}
+        for name in self.methods:
+            if not name or name.lower() != name or " " in name:
+                raise ValueError(f"methods.{name}: a method name is lower-case without spaces")
+            blocks[f"methods.{name}"] = self.methods[name].profiles
+            init = self.methods[name].init
+            if init != "backbone" and init not in self.methods:
+                raise ValueError(f"methods.{name}.init: {init!r} is neither 'backbone' nor a method under `methods`"
+                                 + _hint(init, [*self.methods, "backbone"]))
+        for name in self.methods:  # no cycles in `init`
+            seen, cur = [name], self.methods[name].init
+            while cur != "backbone":
+                if cur in seen:
+                    raise ValueError(f"methods.{name}.init: a cycle {' → '.join([*seen, cur])}")
+                seen.append(cur)
+                cur = self.methods[cur].init
+        for where, block in blocks.items():
+            for prof in block:
+                if prof not in self.profiles:
+                    raise ValueError(f"{where}.{prof}: not a profile (profiles: {sorted(self.profiles)})"
+                                     + _hint(prof, self.profiles))
+            if self.profile not in block:
+                raise ValueError(f"{where}: has no block for the active profile {self.profile!r} "
+                                 f"(write `{self.profile}: {{}}` to take the preset as is)")
+        for key, ev in self.evaluations.items():
+            if ev.method not in self.methods:
+                raise ValueError(
+                    f"evaluations.{key}.method: {ev.method!r} has no block under `methods`"
+                    + _hint(ev.method, self.methods)
+                )
+            if key != f"{ev.method}-{ev.protocol}":
+                raise ValueError(
+                    f"evaluations.{key}: the key must be '<method>-<protocol>' = {ev.method}-{ev.protocol!s} "
+                    "(it names the stage predict@<key>)"
+                )
+        return self
+
+    @property
+    def active(self) -> Profile:
+        return self.profiles[self.profile]
+
+    def protocols_of(self, method: str) -> list[str]:
+        return [ev.protocol_id for ev in self.evaluations.values() if ev.method == method]
+
+    def method_block(self, name: str, profile: str | None = None) -> dict[str, Any]:
+        return self.methods[name].profiles.get(profile or self.profile, {})
+
+    def section_hash(self, *keys: str) -> str:
+        """Short SHA-256 of the named top-level sections (canonical JSON), e.g. for MLflow tags."""
+        data = self.model_dump(mode="json")
+        picked = {k: data[k] for k in keys} if keys else data
+        return hashlib.sha256(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _hint(name: str, choices: Any) -> str:
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _format_error(exc: ValidationError, where: str, model: type[BaseModel]) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            fields = _known_fields_path(model, loc)
+            lines.append(f"{where}: {key}: unknown key" + (_hint(loc[-1], fields) if fields else ""))
+        elif err["type"] == "missing":
+            lines.append(f"{where}: {key}: required key is missing")
+        elif err["type"] == "value_error":
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            lines.append(f"{where}: {msg}" if not loc else f"{where}: {key}: {msg}")
+        else:
+            got = err.get("input")
+            shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
+            lines.append(f"{where}: {key}: {err['msg']}{shown}")
+    return "\n".join(lines)
+
+
+def _known_fields_path(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Walk ``loc`` through nested models and ``dict[str, Model]`` fields."""
+    current: Any = model
+    parts = list(loc[:-1])
+    i = 0
+    while i < len(parts):
+        fields = getattr(current, "model_fields", None)
+        if fields is None or parts[i] not in fields:
+            return []
+        ann = fields[parts[i]].annotation
+        origin = getattr(ann, "__origin__", None)
+        args = getattr(ann, "__args__", ())
+        if origin is dict and args and isinstance(args[1], type) and issubclass(args[1], BaseModel):
+            current = args[1]
+            i += 2  # the field, then the free key
+            continue
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            current = ann
+            i += 1
+            continue
+        return []
+    return list(getattr(current, "model_fields", {}))
+
+
+def parse_params(data: Any, where: str = PARAMS_FILE) -> Params:
+    """Validate already-parsed YAML data; :class:`ParamsError` names every offending key."""
+    if not isinstance(data, dict):
+        raise ParamsError(f"{where}: expected a mapping at the top level, got {type(data).__name__}")
+    try:
+        return Params.model_validate(data)
+    except ValidationError as exc:
+        raise ParamsError(_format_error(exc, where, Params)) from None
+
+
+def load_params(path: str | Path = PARAMS_FILE) -> Params:
+    """Read and validate ``params.yaml``."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: not found (run from the repository root, or pass --params)") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: not valid YAML ({exc})") from None
+    return parse_params(data, str(path))
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = _deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def check_params(params: Params, deep: bool = False, where: str = PARAMS_FILE) -> list[str]:
+    """Cross-checks against the registries; returns the problems (empty: all good).
+
+    Always: every evaluated protocol exists at that version, every method is registered.
+    ``deep``: also import each method, validate its block with its ``config_model`` and check
+    its capabilities against each protocol it is evaluated under.
+    """
+    from poseboard.methods.registry import REGISTRY
+    from poseboard.protocols.registry import all_protocols
+
+    problems: list[str] = []
+    protocols = all_protocols()
+    for key, ev in params.evaluations.items():
+        if ev.protocol_id not in protocols:
+            known = sorted(protocols)
+            problems.append(
+                f"{where}: evaluations.{key}: protocol {ev.protocol_id!r} does not exist" + _hint(ev.protocol_id, known)
+            )
+    names = REGISTRY.names()
+    for name in params.methods:
+        if name not in names:
+            problems.append(
+                f"{where}: methods.{name}: no such registered method" + _hint(name, names)
+                + f" (registered: {', '.join(names) or 'none'})"
+            )
+    if deep:
+        for name, block in params.methods.items():
+            if name not in names:
+                continue
+            try:
+                cls = REGISTRY.get(name)
+                override = block.profiles.get(params.profile, {})
+                preset = getattr(cls.config_model, "preset", None)
+                base = preset(params.profile).model_dump() if callable(preset) else {}
+                cls.config_model.model_validate(_deep_merge(base, override))
+            except ValidationError as exc:
+                problems.append(_format_error(exc, f"{where}: methods.{name}.{params.profile}", cls.config_model))
+                continue
+            except PoseboardError as exc:
+                problems.append(f"{where}: methods.{name}: {exc}")
+                continue
+            for key, ev in params.evaluations.items():
+                if ev.method == name and ev.protocol_id in protocols:
+                    try:
+                        protocols[ev.protocol_id].check_method(name, cls.capabilities)
+                    except PoseboardError as exc:
+                        problems.append(f"{where}: evaluations.{key}: {exc}")
+    return problems
+
+
+def params_check(
+    params_file: Annotated[Path, typer.Option("--params", help="the parameters file")] = Path(PARAMS_FILE),
+    shallow: Annotated[
+        bool, typer.Option("--shallow", help="skip importing the methods (no config_model / capability checks)")
+    ] = False,
+) -> None:
+    """Validate params.yaml: keys and types, protocols, registered methods, each method's config."""
+    try:
+        params = load_params(params_file)
+        problems = check_params(params, deep=not shallow, where=str(params_file))
+    except PoseboardError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2) from None
+    if problems:
+        for p in problems:
+            typer.secho(f"error: {p}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2)
+    typer.echo(
+        f"{params_file}: ok — profile {params.profile}, {len(params.methods)} method(s), "
+        f"{len(params.evaluations)} evaluation(s)"
+    )
+
+
+#: ``poseboard params …`` (the CLI mounts it: ``app.add_typer(params_app, name="params")``).
+params_app = typer.Typer(no_args_is_help=True, help="Validate params.yaml.")
+params_app.command("check")(params_check)

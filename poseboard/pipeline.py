@@ -1,0 +1,73 @@
+"""Stage commands that need the *active profile* of ``params.yaml`` resolved.
+
+``dvc.yaml`` cannot look up ``profiles.${profile}.data.preset`` (DVC does not nest
+interpolations), so the stages whose arguments depend on the profile run through here::
+
+    python -m poseboard.pipeline generate --params params.yaml --out data
+
+Each command validates ``params.yaml`` first (a typo stops the stage, naming the key).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from poseboard.errors import PoseboardError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Pipeline stages driven by params.yaml's active profile.")
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code=2)
+
+
+@app.command("generate")
+def generate_stage(
+    params_file: Annotated[Path, typer.Option("--params", help="the parameters file")] = Path("params.yaml"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="data folder")] = Path("data"),
+    workers: Annotated[int, typer.Option("--workers", "-j", help="rendering processes (0: per core, ≤ 8)")] = 0,
+) -> None:
+    """Render the synthetic datasets of the active profile (``profiles.<profile>.data``)."""
+    from poseboard.datasets.synthetic import SynthConfig, generate_datasets
+    from poseboard.params import load_params
+
+    try:
+        params = load_params(params_file)
+        data = params.active.data
+        overrides = {} if data.crop_size is None else {"crop_size": data.crop_size}
+        config = SynthConfig.preset(data.preset, **overrides)
+        reports = generate_datasets(list(data.datasets), config, out, seed=params.seed, progress=False,
+                                    workers=None if workers <= 0 else workers)
+    except (PoseboardError, ValueError) as exc:
+        raise _fail(exc) from None
+    for r in reports:
+        typer.echo(f"{r.name}/{r.split}: {r.samples} samples, {r.bytes / 1e6:.1f} MB, {r.seconds:.1f} s → {r.path}")
+
+
+def _mount() -> None:
+    from poseboard.report.commands import report
+    from poseboard.tracking.commands import track
+
+    app.command("report")(report)
+    app.command("track")(track)
+
+
+@app.command("check")
+def check_stage(
+    params_file: Annotated[Path, typer.Option("--params", help="the parameters file")] = Path("params.yaml"),
+) -> None:
+    """Validate params.yaml (keys, types, protocols, registered methods and their configs)."""
+    from poseboard.params import params_check
+
+    params_check(params_file)
+
+
+_mount()
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,229 @@
+"""``poseboard report``: result files → ``report/index.html``, ``report/tables/*.md``, ``report/figures/``.
+
+The leaderboard is rebuilt only from ``results/**/<protocol>@<version>.json``. The page is
+self-contained (inline CSS, JS and figures as data URIs; no CDN, fonts or scripts from
+elsewhere, and a Content-Security-Policy that forbids loading any), so it renders offline and
+in a headless browser. Every string from a result file or a method card goes through Jinja's
+autoescape.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import platform
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from poseboard.io import atomic_write_text
+from poseboard.protocols.results import Result, read_results
+from poseboard.report.figures import Figure, MissingFigure, build_figures
+from poseboard.report.model import Board, badges, build_boards, dataset_label, metric_label, provenance
+from poseboard.report.tables import RenderedTable, render_tables
+
+
+@dataclass
+class MethodCardView:
+    name: str
+    title: str
+    paper: str | None
+    url: str | None
+    code_url: str | None
+    bibtex: str | None
+    description: str
+    badges: list[str]
+    trained_on: str
+    checkpoint: str | None
+    config: str
+    protocols: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ReportSummary:
+    out: Path
+    boards: list[Board]
+    tables: list[RenderedTable]
+    figures: list[Figure]
+    missing_figures: list[MissingFigure]
+    num_results: int
+
+
+def _card(name: str, results: list[Result], params: Any = None) -> MethodCardView:
+    """The method card: citation from the registry when the method is registered (metadata,
+    not numbers), everything else from its result files."""
+    first = results[0]
+    meta: Any = None
+    try:
+        from poseboard.methods.registry import REGISTRY
+
+        if name in REGISTRY.names():
+            meta = REGISTRY.get(name).card
+    except Exception:  # a broken plug-in must not take the leaderboard down
+        meta = None
+    config = first.method.config
+    trained_on = config.get("trained_on") if isinstance(config, dict) else None
+    block = params.methods.get(name) if params is not None else None
+    if not trained_on and block is not None and first.method.capabilities is not None:
+        start = "the pre-trained 2D backbone" if block.init == "backbone" else f"the `{block.init}` checkpoint"
+        trained_on = (f"{dataset_label(block.dataset)}, train split (profile {params.profile}), starting from "
+                      f"{start}")
+        if not first.method.capabilities.trainable:
+            trained_on = f"nothing of its own; uses {start}"
+    if not trained_on:
+        if first.method.capabilities is None:
+            trained_on = "unknown (predictions scored by `poseboard evaluate`)"
+        elif not first.method.capabilities.trainable:
+            trained_on = "nothing (no learned parameters)"
+        else:
+            sets = sorted({dataset_label(r.dataset.name) + " (train split)" for r in results})
+            trained_on = ", ".join(sets) + " (assumed: not recorded in the result files)"
+    return MethodCardView(
+        name=name,
+        title=getattr(meta, "title", None) or name,
+        paper=getattr(meta, "paper", None),
+        url=getattr(meta, "url", None),
+        code_url=getattr(meta, "code_url", None),
+        bibtex=getattr(meta, "bibtex", None),
+        description=getattr(meta, "description", None) or (
+            "External predictions scored by `poseboard evaluate`." if first.method.capabilities is None
+            else "No method card registered."),
+        badges=badges(first),
+        trained_on=str(trained_on),
+        checkpoint=first.method.checkpoint,
+        config=json.dumps(config, indent=2, sort_keys=True, default=str),
+        protocols=sorted(r.protocol.id for r in results),
+    )
+
+
+def _anchor(text: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9_-]+", "-", str(text)).strip("-").lower()
+
+
+def _environment():
+    import jinja2
+    from markupsafe import Markup
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("poseboard.report", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["anchor"] = _anchor
+    env.filters["dataset_label"] = dataset_label
+    env.filters["metric_label"] = metric_label
+    return env, Markup
+
+
+def _read_template_file(name: str) -> str:
+    return resources.files("poseboard.report").joinpath("templates", name).read_text()
+
+
+def render_html(
+    boards: list[Board],
+    results: list[Result],
+    tables: list[RenderedTable],
+    figures: list[Figure],
+    missing_figures: list[MissingFigure],
+    *,
+    title: str = "poseboard leaderboard",
+    profile: str = "unknown",
+    profile_description: str = "",
+    data_sources: list[str] | None = None,
+    significance: float = 0.05,
+    params_hash: str = "unknown",
+    expected: dict[str, list[str]] | None = None,
+    built_at: str | None = None,
+    params: Any = None,
+) -> str:
+    env, Markup = _environment()
+    by_method: dict[str, list[Result]] = {}
+    for r in results:
+        by_method.setdefault(r.method.name, []).append(r)
+    figs = [
+        {"name": f.name, "title": f.title, "caption": f.caption, "data": base64.b64encode(f.png.read_bytes()).decode()}
+        for f in figures
+    ]
+    return env.get_template("index.html.j2").render(
+        title=title,
+        profile=profile,
+        profile_description=profile_description,
+        data_sources=data_sources or [],
+        boards=boards,
+        significance=significance,
+        expected=expected or {},
+        figures=figs,
+        missing_figures=missing_figures,
+        tables=tables,
+        cards=[_card(m, rs, params) for m, rs in sorted(by_method.items())],
+        provenance=provenance(results),
+        params_hash=params_hash,
+        built_at=built_at or datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        build_machine=f"{platform.node() or 'unknown host'} ({platform.machine()}, {platform.system()})",
+        num_results=len(results),
+        css=Markup(_read_template_file("style.css")),
+        js=Markup(_read_template_file("sort.js")),
+    )
+
+
+def _tables_index(tables: list[RenderedTable]) -> str:
+    lines = ["# Paper tables", "", "Regenerated by `dvc repro` (stage `report`) from `results/` only.", "",
+             "| file | table | status |", "|---|---|---|"]
+    for t in tables:
+        status = "reproduced" if t.filled else "not yet"
+        if t.filled and t.missing_methods:
+            status += " (not run: " + ", ".join(t.missing_methods) + ")"
+        lines.append(f"| [{t.name}.md]({t.name}.md) | {t.title} | {status} |")
+    return "\n".join(lines) + "\n"
+
+
+def _write(path: Path, text: str) -> None:
+    atomic_write_text(path, text)
+    path.chmod(0o644)  # committed and served: world-readable like any checked-out file
+
+
+def build_report(
+    results_dir: str | Path = "results",
+    out: str | Path = "report",
+    params_file: str | Path | None = "params.yaml",
+) -> ReportSummary:
+    """Write the whole report from ``results_dir``; ``params_file`` (optional) adds the profile,
+    the data sources, the significance level and which expected results are missing."""
+    out = Path(out)
+    results = read_results(results_dir) if Path(results_dir).exists() else []
+    title, profile, profile_desc, sources, level, phash = "poseboard leaderboard", "unknown", "", [], 0.05, "unknown"
+    expected: dict[str, list[str]] = {}
+    params = None
+    if params_file is not None and Path(params_file).exists():
+        from poseboard.params import load_params
+
+        params = load_params(params_file)
+        title, level, profile = params.report.title, params.report.significance, params.profile
+        profile_desc = params.active.description
+        sources = params.real_data.describe()
+        phash = params.section_hash()
+        have = {(r.method.name, r.protocol.id) for r in results}
+        for ev in params.evaluations.values():
+            if (ev.method, ev.protocol_id) not in have:
+                expected.setdefault(ev.protocol_id, []).append(ev.method)
+    boards = build_boards(results, level=level)
+    tables = render_tables(boards)
+    tables_dir = out / "tables"
+    tables_dir.mkdir(parents=True, exist_ok=True)
+    for old in tables_dir.glob("*.md"):
+        old.unlink()
+    for t in tables:
+        _write(tables_dir / f"{t.name}.md", t.markdown)
+    _write(tables_dir / "README.md", _tables_index(tables))
+    figures, missing = build_figures(boards, out / "figures")
+    html = render_html(boards, results, tables, figures, missing, title=title, profile=profile,
+                       profile_description=profile_desc, data_sources=sources, significance=level,
+                       params_hash=phash, expected=expected, params=params)
+    _write(out / "index.html", html)
+    return ReportSummary(out=out, boards=boards, tables=tables, figures=figures, missing_figures=missing,
+                         num_results=len(results))

@@ -1,0 +1,191 @@
+"""The report's figures (matplotlib Agg + seaborn), written as PNG and SVG.
+
+Deterministic: the same boards give byte-identical files (no dates in the metadata, a fixed
+SVG hash salt), so regenerating the report does not churn git.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from poseboard.report.model import Board, dataset_label, metric_label
+
+
+@dataclass
+class Figure:
+    name: str  # file stem under report/figures/
+    title: str
+    caption: str
+    png: Path
+    svg: Path
+
+
+@dataclass
+class MissingFigure:
+    name: str
+    title: str
+    needs: str
+
+
+def _setup():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="paper")
+    plt.rcParams.update({"svg.hashsalt": "poseboard", "figure.dpi": 100, "savefig.dpi": 120,
+                         "font.family": "DejaVu Sans"})
+    return plt, sns
+
+
+def _save(fig, out: Path, name: str) -> tuple[Path, Path]:
+    from poseboard.io import atomic_open
+
+    out.mkdir(parents=True, exist_ok=True)
+    png, svg = out / f"{name}.png", out / f"{name}.svg"
+    with atomic_open(png, "wb") as f:
+        fig.savefig(f, format="png", bbox_inches="tight", metadata={"Software": None})
+    with atomic_open(svg, "wb") as f:
+        fig.savefig(f, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    png.chmod(0o644)
+    svg.chmod(0o644)
+    return png, svg
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)
+
+
+def camera_sweep(board: Board, out: Path) -> Figure | None:
+    curves = board.sweep()
+    if not curves:
+        return None
+    plt, sns = _setup()
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    palette = sns.color_palette("colorblind", len(curves))
+    for color, (method, curve) in zip(palette, sorted(curves.items()), strict=False):
+        sizes = list(curve)
+        values = [curve[n][0] for n in sizes]
+        ax.plot(sizes, values, marker="o", color=color, label=method)
+        lo = [curve[n][1][0] if curve[n][1] else curve[n][0] for n in sizes]
+        hi = [curve[n][1][1] if curve[n][1] else curve[n][0] for n in sizes]
+        ax.fill_between(sizes, lo, hi, color=color, alpha=0.15, linewidth=0)
+    for anchor in board.protocol.paper:
+        ax.scatter([4], [anchor.value], marker="x", color="black", zorder=5)
+        ax.annotate(f"paper {anchor.method} ({anchor.dataset})", (4, anchor.value), fontsize=6,
+                    xytext=(4, 2), textcoords="offset points")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(board.sweep_sizes, [str(s) for s in board.sweep_sizes])
+    ax.set_xlabel("number of cameras")
+    ax.set_ylabel(f"{metric_label(board.protocol.headline, board.protocol)} ({board.unit})")
+    ax.set_title(f"{board.id}: {dataset_label(board.protocol.dataset)}", fontsize=9)
+    ax.legend(fontsize=7)
+    name = f"mpjpe_vs_cameras_{_slug(board.protocol.name)}"
+    png, svg = _save(fig, out, name)
+    plt.close(fig)
+    return Figure(name, "MPJPE versus number of cameras",
+                  f"{board.id}: mean over random camera subsets of each size, 95% bootstrap band; "
+                  "crosses: the papers' 4-camera numbers (on their dataset).", png, svg)
+
+
+def per_action(board: Board, out: Path) -> Figure | None:
+    actions, table = board.per_action()
+    if not actions or not table:
+        return None
+    import pandas as pd
+
+    plt, sns = _setup()
+    rows = [{"method": m, "action": a, "value": v} for m, per in table.items() for a, v in per.items()]
+    df = pd.DataFrame(rows)
+    fig, ax = plt.subplots(figsize=(max(6.4, 0.55 * len(actions) * max(1, len(table)) ** 0.5), 3.8))
+    sns.barplot(data=df, x="action", y="value", hue="method", ax=ax, palette="colorblind",
+                order=actions, hue_order=sorted(table), errorbar=None)
+    ax.set_xlabel("")
+    ax.set_ylabel(f"{metric_label(board.protocol.headline, board.protocol)} ({board.unit})")
+    ax.set_title(f"{board.id}: per action", fontsize=9)
+    ax.tick_params(axis="x", rotation=35, labelsize=7)
+    ax.legend(fontsize=7)
+    name = f"per_action_{_slug(board.protocol.name)}"
+    png, svg = _save(fig, out, name)
+    plt.close(fig)
+    return Figure(name, f"Per-action {metric_label(board.protocol.headline)}",
+                  f"{board.id}: frame-weighted mean of each action (trials merged as the protocol says).", png, svg)
+
+
+def pareto_front(points: list[tuple[float, float, str]], higher_is_better: bool) -> list[tuple[float, float, str]]:
+    """The (speed ms, accuracy, method) points no other point beats on both axes, by speed."""
+    def better_or_equal(a, b):
+        acc_ok = a[1] >= b[1] if higher_is_better else a[1] <= b[1]
+        return a[0] <= b[0] and acc_ok and (a[0] < b[0] or a[1] != b[1])
+
+    front = [p for p in points if not any(better_or_equal(q, p) for q in points if q is not p)]
+    return sorted(front)
+
+
+def accuracy_vs_speed(board: Board, out: Path) -> Figure | None:
+    points = [(r.ms_per_sample, r.value, r.method) for r in board.rows if r.ms_per_sample]
+    if len(points) < 2:  # a front needs two methods
+        return None
+    plt, sns = _setup()
+    fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    front = pareto_front(points, board.higher_is_better)
+    ax.scatter([p[0] for p in points], [p[1] for p in points], color=sns.color_palette("colorblind")[0], zorder=3)
+    for x, y, m in points:
+        ax.annotate(m, (x, y), fontsize=7, xytext=(4, 3), textcoords="offset points")
+    ax.plot([p[0] for p in front], [p[1] for p in front], linestyle="--", color="grey", label="Pareto front")
+    ax.set_xscale("log")
+    ax.set_xlabel("inference time per multi-view frame (ms, log scale)")
+    ax.set_ylabel(f"{board.headline_label} ({board.unit})")
+    devices = sorted({r.device for r in board.rows if r.device})
+    ax.set_title(f"{board.id}: accuracy versus speed" + (f" ({', '.join(devices)})" if devices else ""), fontsize=9)
+    ax.legend(fontsize=7)
+    name = f"accuracy_vs_speed_{_slug(board.protocol.name)}"
+    png, svg = _save(fig, out, name)
+    plt.close(fig)
+    return Figure(name, "Accuracy versus inference speed",
+                  f"{board.id}: the dashed line joins the methods no other method beats on both axes.", png, svg)
+
+
+MISSING: tuple[MissingFigure, ...] = (
+    MissingFigure("per_joint_errors", "Error distribution per joint",
+                  "per-joint errors in the result files (e.g. a `per_joint` block: metric → joint → mean and "
+                  "quantiles, written by the scorer from the per-frame, per-joint errors it already computes)."),
+    MissingFigure("rootnet_depth_error_vs_distance", "RootNet depth error versus distance",
+                  "per-person root errors with their ground-truth distance in the result of a root protocol "
+                  "(e.g. binned in `extra` as `depth_error@<metres>`), and a `rootnet` result."),
+    MissingFigure("calibration_robustness", "MPJPE versus calibration error",
+                  "protocols that perturb the test extrinsics by increasing rotation/translation noise, and "
+                  "results of the multi-view methods under them."),
+)
+
+
+def build_figures(boards: list[Board], out: Path) -> tuple[list[Figure], list[MissingFigure]]:
+    """Write every figure the boards support; return them and what could not be drawn."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for old in [*out.glob("*.png"), *out.glob("*.svg")]:
+        old.unlink()  # figures of protocols without results any more must not linger
+    figures: list[Figure] = []
+    for board in boards:
+        if board.sweep_sizes:
+            fig = camera_sweep(board, out)
+            if fig:
+                figures.append(fig)
+    for board in boards:
+        if board.protocol.task == "multiview_pose" and not board.sweep_sizes:
+            fig = per_action(board, out)
+            if fig:
+                figures.append(fig)
+    missing = list(MISSING)
+    speed_figs = [f for b in boards if b.protocol.task == "multiview_pose" for f in [accuracy_vs_speed(b, out)] if f]
+    figures += speed_figs
+    if not speed_figs:
+        missing.append(MissingFigure("accuracy_vs_speed", "Accuracy versus inference speed",
+                                     "inference speed (`speed.ms_per_sample`) in the result files."))
+    if not any(b.sweep_sizes for b in boards):
+        missing.append(MissingFigure("mpjpe_vs_cameras", "MPJPE versus number of cameras",
+                                     "results of a camera-sweep protocol (synth-panoptic-sweep)."))
+    return figures, missing

@@ -1,0 +1,317 @@
+"""The papers' tables as Markdown: ``report/tables/<name>.md``, one per table the benchmark covers.
+
+Each table names the protocols that reproduce it (the synthetic stand-in and, with the real
+data, the real protocol), the methods the paper reports, and the published numbers (from the
+protocol definitions' ``paper`` anchors, or from this file where the anchor is not a
+protocol's headline). A row has a "paper" column (number, dataset, source) and one
+"poseboard" column per protocol with results; where the data differ (synthetic vs the
+paper's dataset, a different metric definition) a note says so. Methods without results are
+listed as "not run" — no row is ever invented — and a table whose protocol has no results yet
+says what would fill it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from poseboard.report.model import Board, dataset_label, metric_label
+
+
+@dataclass(frozen=True)
+class Published:
+    """A published number not carried by a protocol's anchors."""
+
+    value: float | None
+    dataset: str
+    source: str
+
+
+@dataclass(frozen=True)
+class TableRow:
+    method: str
+    label: str
+    published: Published | None = None  # None: take the protocol's paper anchor
+
+
+@dataclass(frozen=True)
+class PaperTable:
+    name: str
+    title: str
+    paper: str
+    protocols: tuple[str, ...]  # protocol names, synthetic first
+    rows: tuple[TableRow, ...]
+    metric: str | None = None  # None: the protocol's headline
+    sweep_size: int | None = None  # read the camera-sweep block of this size
+    kind: str = "rows"  # rows | sweep | root | missing
+    notes: tuple[str, ...] = ()
+    needs: str = ""  # for kind == "missing": what would produce the results
+
+
+_NOT_FOUND = "not found (the reference notes hold no published number)"
+
+TABLES: tuple[PaperTable, ...] = (
+    PaperTable(
+        name="iskakov2019_relative_mpjpe",
+        title="Multi-view Human3.6M, MPJPE relative to the pelvis (4 cameras)",
+        paper="Iskakov et al., Learnable Triangulation of Human Pose, ICCV 2019",
+        protocols=("synth-h36m-relative", "human36m-relative"),
+        rows=(TableRow("ransac", "RANSAC baseline"), TableRow("algebraic", "Algebraic (learnable weights)"),
+              TableRow("volumetric", "Volumetric (softmax aggregation)")),
+        notes=("Released models give 22.4 (algebraic) and 20.5 (volumetric) per the repository README.",),
+    ),
+    PaperTable(
+        name="iskakov2019_absolute_mpjpe",
+        title="Multi-view Human3.6M, absolute MPJPE (scenes with invalid ground truth excluded)",
+        paper="Iskakov et al., Learnable Triangulation of Human Pose, ICCV 2019",
+        protocols=("synth-h36m-absolute", "human36m-absolute"),
+        rows=(TableRow("ransac", "RANSAC baseline"), TableRow("algebraic", "Algebraic"),
+              TableRow("volumetric", "Volumetric (softmax)")),
+    ),
+    PaperTable(
+        name="iskakov2019_single_view",
+        title="Single view (one camera), MPJPE relative to the pelvis",
+        paper="Iskakov et al., Learnable Triangulation of Human Pose, ICCV 2019",
+        protocols=("synth-h36m-single-view", "human36m-single-view"),
+        rows=(TableRow("volumetric", "Volumetric, one camera"),),
+    ),
+    PaperTable(
+        name="iskakov2019_panoptic_4cam",
+        title="CMU Panoptic-style rig, 4 cameras, MPJPE relative to the pelvis",
+        paper="Iskakov et al., Learnable Triangulation of Human Pose, ICCV 2019",
+        protocols=("synth-panoptic-sweep", "panoptic-relative"),
+        sweep_size=4,
+        rows=(TableRow("ransac", "RANSAC baseline"), TableRow("algebraic", "Algebraic"),
+              TableRow("volumetric", "Volumetric (softmax)")),
+        notes=("The synthetic column is the 4-camera point of the dome's camera sweep "
+               "(random 4-camera subsets, not the paper's fixed cameras).",),
+    ),
+    PaperTable(
+        name="iskakov2019_mpjpe_vs_cameras",
+        title="MPJPE versus number of cameras",
+        paper="Iskakov et al., Learnable Triangulation of Human Pose, ICCV 2019",
+        protocols=("synth-panoptic-sweep", "panoptic-sweep"),
+        kind="sweep",
+        rows=(TableRow("ransac", "RANSAC baseline"), TableRow("algebraic", "Algebraic"),
+              TableRow("volumetric", "Volumetric (softmax)")),
+        notes=("The paper plots this curve; the only published points in the reference notes are the "
+               "4-camera Panoptic numbers (RANSAC 39.5, algebraic 21.3, volumetric 13.7).",),
+    ),
+    PaperTable(
+        name="he2020_epipolar_transformer",
+        title="Triangulation alone versus + epipolar transformer (Human3.6M, MPJPE)",
+        paper="He et al., Epipolar Transformers, CVPR 2020",
+        protocols=("synth-h36m-absolute", "human36m-absolute"),
+        rows=(
+            TableRow("ransac", "triangulate only (baseline; poseboard: ransac)",
+                     Published(45.3, "Human3.6M", "epipolar-transformers README (R-50 256², benchmark config)")),
+            TableRow("epipolar", "+ epipolar transformer",
+                     Published(33.1, "Human3.6M", "epipolar-transformers README (R-50 256², +ET)")),
+        ),
+        notes=("He et al.'s MPJPE is absolute (world frame) with each joint clipped at 150 mm, every 64th frame; "
+               "the +ET number uses ground truth re-triangulated from 2D, the baseline mocap ground truth. "
+               "poseboard scores both on the same frames and ground truth, without clipping.",),
+    ),
+    PaperTable(
+        name="jiang2023_uncalibrated",
+        title="Uncalibrated versus calibrated triangulation (reference-camera frame, MPJPE relative to the pelvis)",
+        paper=("Jiang et al., Probabilistic Triangulation for Uncalibrated Multi-View 3D Human Pose Estimation, "
+               "ICCV 2023"),
+        protocols=("synth-h36m-uncalibrated", "synth-h36m-relative", "human36m-uncalibrated", "human36m-relative"),
+        rows=(
+            TableRow("probabilistic", "Probabilistic triangulation (no extrinsics)",
+                     Published(None, "Human3.6M", _NOT_FOUND)),
+            TableRow("algebraic", "Algebraic (true extrinsics)", Published(None, "Human3.6M", _NOT_FOUND)),
+            TableRow("volumetric", "Volumetric (true extrinsics)", Published(None, "Human3.6M", _NOT_FOUND)),
+            TableRow("ransac", "RANSAC (true extrinsics)", Published(None, "Human3.6M", _NOT_FOUND)),
+        ),
+        notes=("The uncalibrated protocol withholds the extrinsics, so the calibrated methods are scored under "
+               "the calibrated relative protocol on the same test frames; MPJPE relative to the pelvis does not "
+               "depend on the frame (world or reference camera) it is computed in, so the columns compare. The "
+               "calibrated methods see the true extrinsics: an upper bound for the uncalibrated one.",),
+    ),
+    PaperTable(
+        name="moon2019_rootnet",
+        title="Root localisation: AP_root@25 cm and MRPE (x, y, z)",
+        paper="Moon et al., Camera Distance-aware Top-down Approach for 3D Multi-person Pose Estimation, ICCV 2019",
+        protocols=("synth-mupots-root", "mupots-root"),
+        kind="root",
+        rows=(TableRow("rootnet", "RootNet"),),
+        notes=("Published: AP_root@25 31.0 on MuPoTS-3D (DetectNet boxes); MRPE 120.0 mm (x 23.3, y 23.0, "
+               "z 108.1) on Human3.6M protocol 2 — a different dataset from the AP number, with the box setting "
+               "unstated (3DMPPE_ROOTNET_RELEASE README; a reproduction got 97.15, issue #31).",),
+    ),
+    PaperTable(
+        name="iskakov2019_transfer_panoptic_to_h36m",
+        title="Transfer: trained on the dome rig, tested on the 4-camera rig without fine-tuning",
+        paper="Iskakov et al., Learnable Triangulation of Human Pose, ICCV 2019 (CMU Panoptic → Human3.6M)",
+        protocols=(),
+        kind="missing",
+        rows=(TableRow("algebraic", "Algebraic"), TableRow("volumetric", "Volumetric")),
+        needs=("results of methods trained on synth-panoptic (e.g. an `algebraic-dome` params block whose "
+               "training set is the dome) scored under synth-h36m-relative; no result file carries a training "
+               "dataset other than the protocol's own yet. Published numbers: " + _NOT_FOUND + "."),
+    ),
+    PaperTable(
+        name="poseboard_calibration_robustness",
+        title="Robustness (not in the papers): MPJPE versus calibration error",
+        paper="poseboard (no paper reports it)",
+        protocols=(),
+        kind="missing",
+        rows=(),
+        needs=("a protocol family that perturbs the test extrinsics with increasing rotation/translation "
+               "noise (e.g. synth-h36m-calib-noise-<level>); no such protocol is defined yet."),
+    ),
+)
+
+ROOT_METRICS = (("ap_root", 31.0, "MuPoTS-3D"), ("mrpe", 120.0, "Human3.6M"), ("mrpe_x", 23.3, "Human3.6M"),
+                ("mrpe_y", 23.0, "Human3.6M"), ("mrpe_z", 108.1, "Human3.6M"))
+
+
+def _fmt(value: float | None, ci: tuple[float, float] | None = None) -> str:
+    if value is None:
+        return "—"
+    text = f"{value:.1f}"
+    if ci is not None:
+        text += f" [{ci[0]:.1f}, {ci[1]:.1f}]"
+    return text
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(_md_escape(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+@dataclass
+class RenderedTable:
+    name: str
+    title: str
+    markdown: str
+    filled: bool  # at least one poseboard number
+    missing_methods: list[str] = field(default_factory=list)
+
+
+def render_table(spec: PaperTable, boards: dict[str, Board]) -> RenderedTable:
+    """Markdown of one paper table from the boards keyed by protocol *name* (latest version)."""
+    lines = [f"# {spec.title}", "", f"Paper: {spec.paper}.", ""]
+    present = [boards[p] for p in spec.protocols if p in boards]
+    filled = False
+    missing: list[str] = []
+    if spec.kind == "missing" or not present:
+        why = spec.needs or (
+            "no results yet for protocol(s) " + ", ".join(f"`{p}`" for p in spec.protocols)
+            + ": add evaluations for them to params.yaml and run `dvc repro`."
+        )
+        lines += [f"**Not reproduced yet.** Needs {why}", ""]
+        if spec.rows:
+            lines += ["Methods the paper reports: " + ", ".join(f"{r.label} (`{r.method}`)" for r in spec.rows) + "."]
+        lines += [""] + [f"Note: {n}" for n in spec.notes]
+        return RenderedTable(spec.name, spec.title, "\n".join(lines).rstrip() + "\n", False,
+                             [r.method for r in spec.rows])
+    for board in present:
+        p = board.protocol
+        lines.append(f"- `{p.id}`: {p.title} — data: {dataset_label(p.dataset)}.")
+    lines.append("")
+    if spec.kind == "sweep":
+        for board in present:
+            curves = board.sweep()
+            sizes = board.sweep_sizes
+            header = ["method", *[f"{n} cam" for n in sizes]]
+            rows = []
+            methods = [r.method for r in spec.rows] + sorted(set(curves) - {r.method for r in spec.rows})
+            for m in methods:
+                if m not in curves:
+                    missing.append(m)
+                    continue
+                rows.append([f"`{m}`", *[_fmt(curves[m][n][0]) if n in curves[m] else "—" for n in sizes]])
+            lines += [f"## `{board.id}` ({metric_label(board.protocol.headline, board.protocol)}, {board.unit})", ""]
+            lines += _table(header, rows) if rows else ["No method has results under this protocol yet."]
+            lines.append("")
+            filled |= bool(rows)
+    elif spec.kind == "root":
+        header = ["metric", "paper", "paper's dataset"] + [f"poseboard `{b.id}`" for b in present]
+        rows = []
+        listed = {r.method for r in spec.rows}
+        extra = sorted({r.method for b in present for r in b.rows} - listed)
+        for tr in [*spec.rows, *(TableRow(m, f"`{m}`") for m in extra)]:
+            have = [b for b in present if any(r.method == tr.method for r in b.rows)]
+            if not have:
+                missing.append(tr.method)
+                continue
+            for metric, published, pdata in ROOT_METRICS:
+                cells = []
+                for b in present:
+                    row = next((r for r in b.rows if r.method == tr.method), None)
+                    value = None if row is None else row.metrics.get(metric)
+                    ci = None
+                    if row is not None and metric in row.result.metrics.main.ci95:
+                        ci = tuple(row.result.metrics.main.ci95[metric])
+                    cells.append(_fmt(value, ci))
+                paper = (_fmt(published), pdata) if tr.method in listed else ("—", "not in the paper")
+                rows.append([f"{tr.label}: {metric_label(metric)}", *paper, *cells])
+        lines += _table(header, rows) if rows else []
+        filled = bool(rows)
+    else:
+        header = ["method", "paper", "paper's dataset", "source"] + [
+            f"poseboard `{b.id}`" + (f" ({spec.sweep_size} cameras)" if spec.sweep_size else "") for b in present
+        ]
+        rows = []
+        listed = {r.method for r in spec.rows}
+        extra = sorted({r.method for b in present for r in b.rows} - listed)
+        for tr in [*spec.rows, *(TableRow(m, m, Published(None, "—", "not in the paper")) for m in extra)]:
+            cells, any_value = [], False
+            for b in present:
+                row = next((r for r in b.rows if r.method == tr.method), None)
+                value, ci = None, None
+                if row is not None:
+                    if spec.sweep_size is not None and row.result.metrics.sweep:
+                        point = b.sweep().get(tr.method, {}).get(spec.sweep_size)
+                        value, ci = (point if point else (None, None))
+                    elif spec.sweep_size is None or not row.result.metrics.sweep:
+                        value, ci = row.value, row.ci95
+                any_value |= value is not None
+                cells.append(_fmt(value, ci) if row is not None else "not run")
+            if tr.published is not None:
+                pub = tr.published
+            else:
+                anchor = next((a for b in present for a in b.protocol.paper if a.method == tr.method), None)
+                pub = (Published(anchor.value, anchor.dataset, anchor.source) if anchor
+                       else Published(None, "—", _NOT_FOUND))
+            if not any_value:
+                missing.append(tr.method)
+            rows.append([f"{tr.label} (`{tr.method}`)" if tr.label != tr.method else f"`{tr.method}`",
+                         _fmt(pub.value), pub.dataset, pub.source, *cells])
+            filled |= any_value
+        lines += _table(header, rows)
+        lines.append("")
+        metric = spec.metric or present[0].protocol.headline
+        lines.append(f"Values: {metric_label(metric, present[0].protocol)} in {present[0].unit}, "
+                     "poseboard numbers with their 95% sequence-bootstrap interval.")
+    lines.append("")
+    synthetic = [b.id for b in present if b.protocol.dataset.startswith("synth-")]
+    if synthetic:
+        lines.append("Note: the data differ — the paper's numbers come from the real dataset, poseboard's "
+                     f"`{'`, `'.join(synthetic)}` from its synthetic stand-in; compare rankings and gaps, not values.")
+    if missing:
+        lines.append(f"Not run yet (no result file): {', '.join(f'`{m}`' for m in dict.fromkeys(missing))}.")
+    lines += [f"Note: {n}" for n in spec.notes]
+    return RenderedTable(spec.name, spec.title, "\n".join(lines).rstrip() + "\n", filled, list(dict.fromkeys(missing)))
+
+
+def latest_boards(boards: list[Board]) -> dict[str, Board]:
+    """Protocol name → the board of its highest version with results."""
+    out: dict[str, Board] = {}
+    for b in boards:
+        cur = out.get(b.protocol.name)
+        if cur is None or b.protocol.version > cur.protocol.version:
+            out[b.protocol.name] = b
+    return out
+
+
+def render_tables(boards: list[Board]) -> list[RenderedTable]:
+    latest = latest_boards(boards)
+    return [render_table(spec, latest) for spec in TABLES]

@@ -1,0 +1,76 @@
+"""report/index.html in headless Chromium: the tables render and sort, nothing is fetched
+from another machine, and a screenshot is saved.
+
+Needs Debian's ``chromium`` (``apt-get install -y chromium``); skipped when it is missing.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import json
+import re
+
+import pytest
+
+from poseboard.report.browser import chromium_path, run
+from poseboard.report.build import build_report
+
+pytestmark = pytest.mark.skipif(chromium_path() is None,
+                                reason="chromium is not installed (apt-get install -y chromium)")
+
+PROBE = r"""
+(function () {
+  var out = {errors: []};
+  try {
+    var tables = document.querySelectorAll("table.leaderboard");
+    out.tables = tables.length;
+    out.rows = Array.prototype.map.call(tables, function (t) { return t.tBodies[0].rows.length; });
+    var t = tables[0];
+    var heads = t.tHead.rows[0].cells;
+    function col(prefix) {
+      for (var i = 0; i < heads.length; i++) if (heads[i].textContent.trim().indexOf(prefix) === 0) return i;
+      return -1;
+    }
+    function order() {
+      return Array.prototype.map.call(t.tBodies[0].rows, function (r) { return r.getAttribute("data-method"); });
+    }
+    out.initial = order();
+    var m = heads[col("method")];
+    m.click(); out.method_asc = order();
+    m.click(); out.method_desc = order();
+    var h = heads[col("MPJPE")];
+    h.click(); out.headline_asc = order();
+    h.click(); out.headline_desc = order();
+    out.visible = t.getBoundingClientRect().height > 0 && t.getBoundingClientRect().width > 0;
+    out.images = Array.prototype.map.call(document.images,
+                                          function (im) { return im.complete && im.naturalWidth > 0; });
+    out.resources = performance.getEntriesByType("resource").map(function (e) { return e.name; });
+  } catch (e) { out.errors.push(String(e)); }
+  document.body.setAttribute("data-probe", JSON.stringify(out));
+})();
+"""
+
+
+def _probe(dom: str) -> dict:
+    m = re.search(r'data-probe="([^"]*)"', dom)
+    assert m, "the probe did not run"
+    return json.loads(html_lib.unescape(m.group(1)))
+
+
+def test_leaderboard_renders_sorts_and_stays_offline(results_dir, tmp_path):
+    build_report(results_dir, tmp_path / "report", params_file=None)
+    shot = tmp_path / "leaderboard.png"
+    res = run(tmp_path / "report" / "index.html", inject=PROBE, screenshot=shot)
+    probe = _probe(res.dom)
+    assert probe["errors"] == []
+    assert probe["tables"] == 3 and probe["rows"] == [3, 3, 3]
+    assert probe["visible"]
+    assert probe["initial"] == ["noise-8mm", "noise-20mm", "noise-20.5mm"]
+    assert probe["method_asc"] == sorted(probe["initial"])
+    assert probe["method_desc"] == sorted(probe["initial"], reverse=True)
+    assert probe["headline_asc"] == ["noise-8mm", "noise-20mm", "noise-20.5mm"]
+    assert probe["headline_desc"] == ["noise-20.5mm", "noise-20mm", "noise-8mm"]
+    assert probe["images"] and all(probe["images"])  # inline figures decoded
+    leaving = [u for u in probe["resources"] + res.resources if not u.startswith(("file:", "data:"))]
+    assert leaving == [], f"the page requested {leaving}"
+    assert shot.exists() and shot.stat().st_size > 20_000

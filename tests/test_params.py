@@ -1,0 +1,115 @@
+"""params.yaml: the repository's file validates; typos and wrong types stop with the key named."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from poseboard.params import ParamsError, check_params, load_params, parse_params
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def data() -> dict:
+    return yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def _error(data: dict) -> str:
+    with pytest.raises(ParamsError) as info:
+        parse_params(data)
+    return str(info.value)
+
+
+def test_repository_params_are_valid():
+    params = load_params(ROOT / "params.yaml")
+    assert params.profile in {"smoke", "default", "paper"}
+    assert {"smoke", "default", "paper"} <= set(params.profiles)
+    assert check_params(params, deep=False) == []
+
+
+def test_repository_params_deep_check():
+    """Every method block validates against its config model; every evaluation fits its protocol."""
+    params = load_params(ROOT / "params.yaml")
+    assert check_params(params, deep=True) == []
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda d: d["profiles"]["smoke"]["data"].update(presett="smoke"),
+         "profiles.smoke.data.presett: unknown key (did you mean 'preset'?)"),
+        (lambda d: d["profiles"]["smoke"]["data"].update(crop_size="big"), "profiles.smoke.data.crop_size"),
+        (lambda d: d.update(sead=1), "sead: unknown key (did you mean 'seed'?)"),
+        (lambda d: d.update(seed=-1), "seed: Input should be greater than or equal to 0"),
+        (lambda d: d.update(profile="smok"), "(did you mean 'smoke'?)"),
+        (lambda d: d["report"].update(significance=2), "report.significance"),
+        (lambda d: d.pop("seed"), "seed: required key is missing"),
+        (lambda d: d["profiles"]["smoke"]["data"].update(preset="huge"), "profiles.smoke.data.preset"),
+    ],
+)
+def test_typos_and_types_name_the_key(data, mutate, expected):
+    bad = copy.deepcopy(data)
+    mutate(bad)
+    assert expected in _error(bad)
+
+
+def test_method_and_evaluation_consistency(data):
+    d = copy.deepcopy(data)
+    d["methods"] = {"mine": {"init": "backbone", "dataset": "synth-h36m", "smoke": {}, "default": {}, "paper": {}}}
+    d["evaluations"] = {"mine-synth-h36m-relative": {"method": "mien", "protocol": "synth-h36m-relative",
+                                                     "version": 1}}
+    assert "evaluations.mine-synth-h36m-relative.method: 'mien' has no block under `methods` (did you mean 'mine'?)" \
+        in _error(d)
+    d["evaluations"] = {"wrong-key": {"method": "mine", "protocol": "synth-h36m-relative", "version": 1}}
+    assert "the key must be '<method>-<protocol>'" in _error(d)
+    d["evaluations"] = {}
+    del d["methods"]["mine"][d["profile"]]
+    assert "has no block for the active profile" in _error(d)
+    d["methods"]["mine"][d["profile"]] = {}
+    d["methods"]["mine"]["init"] = "algebraik"
+    assert "methods.mine.init" in _error(d)
+    d["methods"]["mine"]["init"] = "mine"
+    assert "cycle" in _error(d)
+    d["methods"]["mine"]["init"] = "backbone"
+    d["methods"]["mine"]["smokey"] = {}
+    assert "methods.mine.smokey: not a profile" in _error(d)
+
+
+def test_registry_cross_checks(data):
+    d = copy.deepcopy(data)
+    d["methods"]["nosuchmethod"] = {"init": "backbone", "dataset": "synth-h36m", "smoke": {}, "default": {},
+                                    "paper": {}}
+    d["evaluations"]["nosuchmethod-synth-h36m-relative"] = {"method": "nosuchmethod",
+                                                            "protocol": "synth-h36m-relative", "version": 9}
+    problems = check_params(parse_params(d), deep=False)
+    assert any("methods.nosuchmethod: no such registered method" in p for p in problems)
+    assert any("'synth-h36m-relative@9' does not exist" in p for p in problems)
+
+
+def test_dvc_yaml_reads_only_declared_groups():
+    """Every params key dvc.yaml lists exists in params.yaml (for the active profile)."""
+    dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    profile = raw["profile"]
+    for name, stage in dvc["stages"].items():
+        body = stage.get("do", stage)
+        keys = {"key": None}
+        if "foreach" in stage:
+            group = stage["foreach"].strip("${}")
+            keys = dict(raw[group])
+        for key, item in keys.items():
+            for p in body.get("params", []):
+                path = p.replace("${profile}", profile)
+                if key is not None:
+                    path = path.replace("${key}", key)
+                    if isinstance(item, dict):
+                        for k, v in item.items():
+                            path = path.replace("${item." + k + "}", str(v))
+                node = raw
+                for part in path.split("."):
+                    assert isinstance(node, dict) and part in node, f"stage {name}: params key {path} missing"
+                    node = node[part]

@@ -1,0 +1,115 @@
+"""The whole path on the smoke profile, in a fresh copy of the working tree: scaffold a method,
+`dvc repro` (generate → pretrain → train → predict → report → track), the new method on the
+leaderboard, a second `dvc repro` that only re-checks MLflow, and the runs found through the
+REST API of `poseboard ui`'s server.
+
+Minutes, not seconds (about 6 on a loaded 2-core machine): it runs when
+``POSEBOARD_PIPELINE_TEST=1`` (``.ci/run`` sets it) and is skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(os.environ.get("POSEBOARD_PIPELINE_TEST") != "1",
+                       reason="the smoke `dvc repro` takes minutes: set POSEBOARD_PIPELINE_TEST=1 (.ci/run does)"),
+]
+
+
+def _copy_tree(dst: Path) -> None:
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, check=True,
+                           capture_output=True).stdout.decode().split("\0")
+    for rel in filter(None, files):
+        src = ROOT / rel
+        if src.is_file():
+            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst / rel)
+    shutil.copytree(ROOT / ".dvc", dst / ".dvc", ignore=shutil.ignore_patterns("tmp", "cache"), dirs_exist_ok=True)
+
+
+def _run(cmd: list[str], cwd: Path, env: dict, timeout: float) -> str:
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{out[-6000:]}"
+    return out
+
+
+def test_scaffold_repro_leaderboard(tmp_path):
+    from poseboard.scaffold import scaffold_method
+    from poseboard.tracking.commands import start_server
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _copy_tree(repo)
+    params = repo / "params.yaml"
+    params.write_text(re.sub(r"^profile: \w+", "profile: smoke", params.read_text(), flags=re.MULTILINE))
+    scaffold_method("mean-pose", repo)
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "PYTHONPATH")}
+    env |= {"DVC_NO_ANALYTICS": "1", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+            "GIT_CONFIG_NOSYSTEM": "1"}
+    dvc = str(Path(sys.executable).with_name("dvc"))
+    _run(["git", "init", "-q"], repo, env, 60)
+
+    t0 = time.monotonic()
+    first = _run([dvc, "repro"], repo, env, 1500)
+    wall = time.monotonic() - t0
+    print(f"smoke dvc repro: {wall:.0f} s")
+    assert "Running stage 'train@mean-pose'" in first
+    assert "Running stage 'predict@mean-pose-synth-h36m-relative'" in first
+
+    result = json.loads((repo / "results" / "mean-pose" / "synth-h36m-relative@1.json").read_text())
+    assert result["method"]["name"] == "mean-pose" and result["metrics"]["headline_value"] > 0
+    html = (repo / "report" / "index.html").read_text()
+    assert 'data-method="mean-pose"' in html
+    tables = {p.name for p in (repo / "report" / "tables").glob("*.md")}
+    assert "iskakov2019_relative_mpjpe.md" in tables and "README.md" in tables
+    assert any((repo / "report" / "figures").glob("*.png"))
+    metrics = json.loads(_run([dvc, "metrics", "show", "--json"], repo, env, 120))
+    shown = json.dumps(metrics)
+    assert "results/mean-pose/synth-h36m-relative@1.json" in shown
+
+    second = _run([dvc, "repro"], repo, env, 300)
+    ran = re.findall(r"Running stage '([^']+)'", second)
+    assert ran == ["track"], f"a second repro re-ran {ran}"
+    assert "logged 0 new result(s)" in second
+
+    proc, url = start_server(f"sqlite:///{(repo / 'mlflow.db').as_posix()}", log=tmp_path / "server.log")
+    try:
+        runs = _search(url, "tags.method = 'mean-pose'")
+        kinds = sorted(next(t["value"] for t in r["data"]["tags"] if t["key"] == "poseboard.kind") for r in runs)
+        assert kinds == ["result", "training"]  # its result, and its training (curves from metrics.jsonl)
+        (run,) = _search(url, "tags.method = 'mean-pose' and tags.`poseboard.kind` = 'result'")
+        metrics = {m["key"]: m["value"] for m in run["data"]["metrics"]}
+        assert abs(metrics["mpjpe"] - result["metrics"]["main"]["overall"]["mpjpe"]) < 1e-6
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _search(url: str, filter_string: str) -> list[dict]:
+    body = {"experiment_ids": _experiment_ids(url), "filter": filter_string, "max_results": 1000}
+    req = urllib.request.Request(f"{url}/api/2.0/mlflow/runs/search", data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read()).get("runs", [])
+
+
+def _experiment_ids(url: str) -> list[str]:
+    req = urllib.request.Request(f"{url}/api/2.0/mlflow/experiments/search", data=b'{"max_results": 100}',
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return [e["experiment_id"] for e in json.loads(resp.read())["experiments"]]

@@ -1,0 +1,61 @@
+"""`poseboard new-method`: the module, test, params block and registry entry it writes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from poseboard.errors import InputError
+from poseboard.params import load_params
+from poseboard.scaffold import scaffold_method
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def repo(tmp_path) -> Path:
+    """A copy of what the scaffold reads and writes (the package, tests/methods, params.yaml)."""
+    shutil.copytree(ROOT / "poseboard", tmp_path / "poseboard", ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "tests" / "methods").mkdir(parents=True)
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    return tmp_path
+
+
+def test_scaffold_writes_everything(repo):
+    before = load_params(repo / "params.yaml")
+    rep = scaffold_method("my-baseline", repo)
+    assert rep.module == repo / "poseboard" / "methods" / "my_baseline.py"
+    assert rep.test.exists() and rep.module.exists()
+    params = load_params(repo / "params.yaml")
+    assert "my-baseline" in params.methods and set(params.methods) - {"my-baseline"} == set(before.methods)
+    assert params.methods["my-baseline"].init == "backbone"
+    assert set(params.methods["my-baseline"].profiles) == set(params.profiles)
+    ev = params.evaluations["my-baseline-synth-h36m-relative"]
+    assert (ev.method, ev.protocol_id) == ("my-baseline", "synth-h36m-relative@1")
+    assert '"my-baseline": "poseboard.methods.my_baseline:MyBaselineMethod"' in rep.registry.read_text()
+    # comments of params.yaml survive
+    assert "# Which method is scored under which protocol" in (repo / "params.yaml").read_text()
+    with pytest.raises(InputError, match="already exists"):
+        scaffold_method("my-baseline", repo)
+    with pytest.raises(InputError, match="lower-case"):
+        scaffold_method("My Method", repo)
+
+
+def test_generated_method_passes_its_test_and_lint(repo):
+    rep = scaffold_method("tiny", repo, protocol="synth-h36m-absolute")
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(repo),
+                           str(rep.test)], cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "4 passed" in proc.stdout
+    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    if Path(ruff).exists():
+        lint = subprocess.run([ruff, "check", str(rep.module), str(rep.test)], cwd=repo, capture_output=True,
+                              text=True)
+        assert lint.returncode == 0, lint.stdout
