@@ -20,7 +20,14 @@ if TYPE_CHECKING:
 ENTRY_POINT_GROUP = "poseboard.methods"
 
 #: name → "module:Class" of the methods shipped with poseboard.
-BUILTIN_METHODS: dict[str, str] = {}
+BUILTIN_METHODS: dict[str, str] = {
+    "ransac": "poseboard.methods.ransac:RansacMethod",
+    "algebraic": "poseboard.methods.algebraic:AlgebraicMethod",
+    "volumetric": "poseboard.methods.volumetric:VolumetricMethod",
+    "probabilistic": "poseboard.methods.probabilistic:ProbabilisticMethod",
+    "epipolar": "poseboard.methods.epipolar:EpipolarMethod",
+    "rootnet": "poseboard.methods.rootnet:RootNetMethod",
+}
 
 
 class RegistryError(PoseboardError, LookupError):

@@ -1,0 +1,147 @@
+"""Speed (and, for the posterior, accuracy) of the core operators of ``probabilistic``,
+``epipolar`` and ``rootnet``.
+
+* ``posterior M=… it=…``: the Monte-Carlo camera-pose posterior
+  (:func:`~poseboard.methods.pose_posterior.monte_carlo_posterior`) and the triangulation
+  under it, on 8 frames of a walking subject seen by an H36M-like rig of 4 cameras (1000×1000,
+  f = 1145 px) with σ = 4 px Gaussian noise on the 2D joints (≈ 1 px of a 128 px crop, the
+  error of a good 2D backbone). ``extra_info`` records, beside the time, the median rotation
+  error of the posterior mode (degrees), the root-relative MPJPE after the bone-length scale
+  and the PA-MPJPE (mm), so the table of accuracy and time versus sample count and
+  iterations comes from one run. ``sequence`` pools the 8 frames into one posterior (the
+  ``pose_sharing="sequence"`` option).
+* ``epipolar-attention``: the sampler + attention + z-residual on a batch of 8 reference /
+  source feature maps of 64 channels at 32×32 (a 128 px crop), 64 samples per line,
+  forward and forward+backward.
+* ``rootnet``: crops, the default backbone and both heads for 16 person boxes.
+
+Run with ``.venv/bin/pytest benchmarks/bench_methods_p5.py --benchmark-only
+--benchmark-group-by=group`` (about a minute on a 2-core CPU).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+import pytest
+import torch
+
+from poseboard.camera import Camera
+from poseboard.methods.pose_posterior import (
+    PosteriorConfig,
+    monte_carlo_posterior,
+    rotation_angle_deg,
+    triangulate_under_posterior,
+)
+from poseboard.protocols import metrics as M
+
+NOISE_PX = 4.0
+
+
+@cache
+def _frames() -> dict[str, torch.Tensor]:
+    from poseboard.datasets.body import SUBJECTS
+    from poseboard.datasets.motion import generate_sequence
+    from poseboard.geometry import project_points
+
+    seq = generate_sequence(SUBJECTS["S9"], "Walking", 80, np.random.default_rng(0), area_radius_mm=1500.0)
+    X = torch.tensor(seq.poses[::10])  # (8, 17, 3) world mm
+    cams = []
+    for i, (sx, sy) in enumerate([(1, 1), (-1, 1), (-1, -1), (1, -1)]):
+        cams.append(Camera.look_at(eye=[sx * 3500.0, sy * 3500.0, 1500.0 + 100 * i], target=[0.0, 0.0, 900.0],
+                                   focal=1145.0, image_size=(1000, 1000), name=f"cam{i}"))
+    P = torch.tensor(np.stack([c.projection_matrix for c in cams]))
+    uv = project_points(P[:, None, None], X[None]).permute(1, 0, 2, 3)  # (B, V, J, 2)
+    uv = uv + NOISE_PX * torch.randn(uv.shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    R = torch.tensor(np.stack([c.R for c in cams]))
+    t = torch.tensor(np.stack([c.t for c in cams]))
+    R_rel = R @ R[:1].transpose(-1, -2)
+    gt_ref = X @ R[0].T + t[0]
+    return {"uv": uv, "K": torch.tensor(np.stack([c.K for c in cams])).expand(len(X), -1, -1, -1),
+            "R_rel": R_rel, "gt_ref": gt_ref}
+
+
+def _accuracy(post, uv: torch.Tensor, K: torch.Tensor, data: dict[str, torch.Tensor]) -> dict[str, float]:
+    from poseboard.methods.probabilistic import bone_scale, default_bone_prior
+
+    conf = torch.ones(uv.shape[:-1], dtype=torch.float64)
+    X = triangulate_under_posterior(uv, conf, K, post)
+    X = X * bone_scale(X, torch.as_tensor(default_bone_prior()))[:, None, None]
+    pred, gt = X.numpy(), data["gt_ref"].numpy()
+    return {
+        "rotation_error_deg_median": float(rotation_angle_deg(post.rotations, data["R_rel"])[:, 1:].median()),
+        "mpjpe_root_mm": float(M.mpjpe(pred, gt, "root", 6).mean()),
+        "pa_mpjpe_mm": float(M.mpjpe(pred, gt, "procrustes", 6).mean()),
+    }
+
+
+@pytest.mark.parametrize(("samples", "iterations", "refine"), [
+    (64, 0, 0), (64, 4, 0), (64, 8, 0), (256, 8, 0),
+    (16, 0, 15), (16, 4, 15), (64, 0, 15), (64, 2, 15), (64, 4, 15), (64, 8, 15), (256, 4, 15),
+])
+def test_posterior(benchmark, samples, iterations, refine):
+    """``refine``: LM steps of the joint refinement after the essential-matrix/PnP init (0: the
+    Monte-Carlo iterations alone move the init, as in the reference's V1)."""
+    data = _frames()
+    uv, K = data["uv"], data["K"]
+    conf = torch.ones(uv.shape[:-1], dtype=torch.float64)
+    cfg = PosteriorConfig(samples=samples, iterations=iterations, refine_iterations=refine, temperature_px=2.0,
+                          error_cap_px=60.0, ransac_threshold_px=15.0)
+    benchmark.group = "posterior (8 frames, 4 views)"
+    post = benchmark(monte_carlo_posterior, uv, conf, K, cfg)
+    benchmark.extra_info.update({"samples": samples, "iterations": iterations, "refine_iterations": refine,
+                                 "frames": 8, **_accuracy(post, uv, K, data)})
+
+
+def test_posterior_sequence(benchmark):
+    from poseboard.methods.probabilistic import _shared_posterior
+
+    data = _frames()
+    uv, K = data["uv"], data["K"]
+    conf = torch.ones(uv.shape[:-1], dtype=torch.float64)
+    cfg = PosteriorConfig(samples=64, iterations=4, temperature_px=2.0, error_cap_px=60.0, ransac_threshold_px=15.0)
+    benchmark.group = "posterior (8 frames, 4 views)"
+    post = benchmark(lambda: _shared_posterior(uv, conf, K, cfg, torch.Generator().manual_seed(0), [list(range(8))]))
+    benchmark.extra_info.update({"samples": 64, "iterations": 4, "frames": 8, "pose_sharing": "sequence",
+                                 **_accuracy(post, uv, K, data)})
+
+
+@pytest.mark.parametrize("backward", [False, True])
+def test_epipolar_attention(benchmark, backward):
+    from poseboard.methods.epipolar_attention import EpipolarAttention, fundamental_ref_to_src
+
+    torch.manual_seed(0)
+    cams = [Camera.look_at(eye=[sx * 3500.0, sy * 3500.0, 1500.0], target=[0.0, 0.0, 900.0], focal=1145.0,
+                           image_size=(1000, 1000)) for sx, sy in [(1, 1), (-1, 1)]]
+    crops = [c.crop_and_resize(np.array([250.0, 250.0, 750.0, 750.0]), (128, 128)) for c in cams]
+    P = torch.tensor(np.stack([c.projection_matrix for c in crops]))
+    fund = fundamental_ref_to_src(P[:1], P[1:]).expand(8, 3, 3)
+    att = EpipolarAttention(64, 64)
+    f_ref = torch.randn(8, 64, 32, 32, requires_grad=backward)
+    f_src = torch.randn(8, 64, 32, 32, requires_grad=backward)
+
+    def run() -> None:
+        out = att(f_ref, f_src, fund, 4.0)
+        if backward:
+            out.square().mean().backward()
+
+    benchmark.group = "epipolar-attention (8 × 64 ch × 32², S=64)"
+    benchmark.extra_info["pass"] = "forward+backward" if backward else "forward"
+    if backward:
+        benchmark(run)
+    else:
+        with torch.no_grad():
+            benchmark(run)
+
+
+def test_rootnet_localise(benchmark):
+    from poseboard.methods.rootnet import RootNetConfig, RootNetNet
+
+    net = RootNetNet(RootNetConfig.preset("default")).eval()
+    images = torch.randn(4, 3, 256, 256)
+    boxes = torch.tensor([[60.0, 40.0, 100.0, 160.0]]).repeat(16, 1) + torch.arange(16.0)[:, None]
+    K = torch.tensor([[190.0, 0, 128], [0, 190, 128], [0, 0, 1]], dtype=torch.float64).expand(16, 3, 3)
+    benchmark.group = "rootnet (16 boxes, 128² crops)"
+    with torch.no_grad():
+        benchmark(net.localise, images, torch.arange(16) % 4, boxes, K, (256, 256))

@@ -1,0 +1,218 @@
+"""``poseboard pretrain``, ``poseboard train METHOD`` and ``poseboard predict METHOD``.
+
+Plain functions with typer annotations; the main CLI registers them
+(``app.command("pretrain")(pretrain)`` …). Heavy modules (torch, the methods) are imported
+inside the bodies, so importing this module is cheap. ``python -m poseboard.methods.commands``
+runs them standalone.
+
+Folders (all arguments, so DVC stages can name them):
+
+* ``--data-dir``: holds ``<dataset>/<split>/`` (``poseboard generate``);
+* ``--checkpoints``: ``backbone/`` (pretrain), ``<method>/`` (a saved method: ``config.json``
+  + ``weights.pt``) and ``<method>/work/`` (the resumable run: ``checkpoint.pt``,
+  ``metrics.jsonl``);
+* ``--results``: ``<method>/<protocol>@<v>.json`` and ``<method>/<protocol>@<v>.npz``.
+
+Hyper-parameters: the ``--profile`` preset (``smoke``, ``default``, ``paper``) of the stage's
+config model, then the mapping at ``--config-key`` (dotted, e.g. ``methods.algebraic``) of
+the YAML/JSON file ``--config`` merged over it, key by key.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from poseboard.errors import PoseboardError
+
+ProfileOpt = Annotated[str, typer.Option("--profile", help="hyper-parameter preset: smoke, default or paper")]
+DataDirOpt = Annotated[Path, typer.Option("--data-dir", help="folder holding <dataset>/<split>/")]
+CheckpointsOpt = Annotated[Path, typer.Option("--checkpoints", help="folder of backbone/ and <method>/")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML/JSON file of hyper-parameter overrides")]
+ConfigKeyOpt = Annotated[
+    str | None, typer.Option("--config-key", help="dotted key of the block in --config, e.g. methods.algebraic")
+]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="training seed (overrides the config's)")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")]
+ThreadsOpt = Annotated[
+    int | None, typer.Option("--threads", help="torch CPU threads (default: POSEBOARD_THREADS or 1)")
+]
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code=2)
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``override`` merged in, recursively for nested mappings."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def read_override(path: Path | None, key: str | None) -> dict[str, Any]:
+    """The mapping at dotted ``key`` of a YAML/JSON file (the whole file if ``key`` is None)."""
+    from poseboard.errors import InputError
+
+    if path is None:
+        if key is not None:
+            raise InputError("--config-key needs --config")
+        return {}
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except FileNotFoundError:
+        raise InputError(f"{path}: config file not found") from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML/JSON ({exc})") from None
+    for part in (key.split(".") if key else []):
+        if not isinstance(data, dict) or part not in data:
+            raise InputError(f"{path}: no key {key!r} (stopped at {part!r})")
+        data = data[part]
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: {key or '(root)'} is not a mapping")
+    return data
+
+
+def build_config(model: Any, profile: str, path: Path | None = None, key: str | None = None,
+                 seed: int | None = None) -> Any:
+    """``model.preset(profile)`` with the file override merged in and the seed applied."""
+    from pydantic import ValidationError
+
+    from poseboard.errors import InputError
+
+    base = model.preset(profile).model_dump()
+    merged = deep_merge(base, read_override(path, key))
+    if seed is not None:
+        if "train" in merged and isinstance(merged["train"], dict):
+            merged["train"]["seed"] = seed
+        if "seed" in merged:
+            merged["seed"] = seed
+    try:
+        return model.model_validate(merged)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
+        raise InputError(f"{path or 'config'}{'/' + key if key else ''}: field {loc!r}: {err['msg']}") from None
+
+
+def _threads(threads: int | None) -> None:
+    import torch
+
+    from poseboard.methods.training import env_threads
+
+    torch.set_num_threads(threads or env_threads(1))
+
+
+def pretrain(
+    data_dir: DataDirOpt = Path("data"),
+    checkpoints: CheckpointsOpt = Path("checkpoints"),
+    dataset: Annotated[str, typer.Option("--dataset", help="multi-view dataset to pre-train on")] = "synth-h36m",
+    profile: ProfileOpt = "default",
+    config: ConfigOpt = None,
+    config_key: ConfigKeyOpt = None,
+    seed: SeedOpt = None,
+    val: Annotated[bool, typer.Option("--val/--no-val", help="log 2D error curves on the test split")] = True,
+    threads: ThreadsOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Pre-train the shared 2D backbone on DATASET/train into CHECKPOINTS/backbone (resumable)."""
+    try:
+        _threads(threads)
+        from poseboard.methods.pretrain import PretrainConfig, pretrain_backbone
+        from poseboard.methods.training import JsonlTracker
+
+        cfg = build_config(PretrainConfig, profile, config, config_key, seed)
+        out = checkpoints / "backbone"
+        val_path = data_dir / dataset / "test" if val else None
+        if val_path is not None and not val_path.exists():
+            val_path = None
+        _, summary = pretrain_backbone(
+            cfg, data_dir / dataset / "train", out, val=val_path,
+            tracker=JsonlTracker(out / "metrics.jsonl"), progress=not quiet,
+        )
+    except PoseboardError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"pretrain: steps {summary.start_step}→{summary.end_step} in {summary.seconds:.0f} s; "
+               f"val {json.dumps(summary.val)} → {out}")
+
+
+def train(
+    method: Annotated[str, typer.Argument(help="ransac, algebraic or volumetric")],
+    data_dir: DataDirOpt = Path("data"),
+    checkpoints: CheckpointsOpt = Path("checkpoints"),
+    dataset: Annotated[str, typer.Option("--dataset", help="multi-view dataset to train on")] = "synth-h36m",
+    profile: ProfileOpt = "default",
+    config: ConfigOpt = None,
+    config_key: ConfigKeyOpt = None,
+    seed: SeedOpt = None,
+    val: Annotated[bool, typer.Option("--val/--no-val", help="log validation curves on the test split")] = True,
+    threads: ThreadsOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Train METHOD from the pre-trained backbone; saves CHECKPOINTS/METHOD (resumable from
+    CHECKPOINTS/METHOD/work)."""
+    try:
+        _threads(threads)
+        from poseboard.methods.runner import train_method
+
+        summary = train_method(
+            method, data_dir=data_dir, checkpoints=checkpoints, dataset=dataset, profile=profile,
+            config_path=config, config_key=config_key, seed=seed, val=val, progress=not quiet,
+        )
+    except PoseboardError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"train {method}: {json.dumps(summary)} → {checkpoints / method}")
+
+
+def predict(
+    method: Annotated[str, typer.Argument(help="a trained method (CHECKPOINTS/METHOD)")],
+    protocol: Annotated[str, typer.Option("--protocol", help="protocol name or name@version")],
+    data_dir: DataDirOpt = Path("data"),
+    checkpoints: CheckpointsOpt = Path("checkpoints"),
+    results: Annotated[Path, typer.Option("--results", help="results folder")] = Path("results"),
+    batch_size: Annotated[int, typer.Option("--batch-size", help="samples per forward pass")] = 8,
+    seed: Annotated[int, typer.Option("--seed", help="seed of any random choice made at inference")] = 0,
+    threads: ThreadsOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Run a trained METHOD under PROTOCOL: predictions .npz and the scored result JSON."""
+    try:
+        _threads(threads)
+        from poseboard.methods.runner import run_protocol
+
+        result, path = run_protocol(
+            method, protocol, data_dir=data_dir, checkpoints=checkpoints, results_dir=results,
+            batch_size=batch_size, seed=seed, progress=not quiet,
+        )
+    except PoseboardError as exc:
+        raise _fail(exc) from None
+    m = result.metrics
+    line = f"{result.protocol.id}  {method}: {m.headline} = {m.headline_value:.2f} {m.units.get(m.headline, '')}"
+    if m.sweep:
+        line += "  sweep: " + ", ".join(f"{k}: {b.overall.get(m.headline, float('nan')):.1f}"
+                                        for k, b in m.sweep.items())
+    speed = result.speed
+    typer.echo(f"{line}  ({speed.samples_per_s:.2f} frames/s on {speed.device})")
+    typer.echo(f"wrote {path}")
+
+
+def _standalone_app() -> typer.Typer:
+    app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False)
+    app.command("pretrain")(pretrain)
+    app.command("train")(train)
+    app.command("predict")(predict)
+    return app
+
+
+if __name__ == "__main__":  # pragma: no cover
+    _standalone_app()()

@@ -1,0 +1,146 @@
+"""``ransac``: learnable triangulation's baseline (Iskakov et al., ICCV 2019, "our
+implementation" of RANSAC triangulation).
+
+Per view, the pre-trained 2D backbone's heatmaps give each joint by **hard argmax** (a grid
+of ``stride`` crop pixels, as the reference's 4-px grid); detections are undistorted,
+mapped to original-image pixels, and each joint is triangulated by RANSAC over view
+pairs (:func:`poseboard.geometry.triangulate_ransac`: hypotheses from pairs, inliers
+under ``threshold_px``, DLT on the largest inlier set, optional robust refinement).
+
+Thresholds are stated in pixels of the **original** image, not of the crop: the views are
+triangulated in original-image coordinates (crop projection matrices and detections are
+mapped back through the crop boxes), so one threshold means the same thing in every view
+whatever its crop scale. The reference's ``reprojection_error_epsilon`` of 15 thresholds
+*half* the pixel distance (reference notes §4), i.e. 30 px here, the default.
+
+Nothing is trained: ``fit`` only takes the pre-trained backbone (``backbone_checkpoint``).
+Views marked invalid get detections far outside the image, so they are never inliers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from poseboard.errors import InputError
+from poseboard.geometry import hard_argmax_2d, triangulate_ransac
+from poseboard.methods.backbone import Backbone, BackboneConfig, init_from_pretrained
+from poseboard.methods.base import Capabilities, Method, MethodCard, Tracker
+from poseboard.methods.multiview import (
+    crop_to_original,
+    original_projection,
+    read_batch,
+    run_backbone,
+    undistort_pixels,
+)
+from poseboard.samples import Prediction
+
+ISKAKOV_BIBTEX = """@inproceedings{iskakov2019learnable,
+  title={Learnable Triangulation of Human Pose},
+  author={Iskakov, Karim and Burkov, Egor and Lempitsky, Victor and Malkov, Yury},
+  booktitle={International Conference on Computer Vision (ICCV)},
+  year={2019}
+}"""
+
+
+class RansacConfig(BaseModel):
+    """Hyper-parameters of the RANSAC baseline (``params.yaml``: ``methods.ransac``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backbone: BackboneConfig = Field(default_factory=BackboneConfig)
+    backbone_checkpoint: str | None = Field(None, description="folder of the pre-trained backbone (used by fit)")
+    threshold_px: float = Field(30.0, gt=0, description="inlier threshold, full reprojection distance, ORIGINAL px")
+    huber_px: float = Field(2.0, gt=0, description="Huber threshold of the refinement, ORIGINAL px")
+    n_iters: int = Field(10, ge=1, description="random pair hypotheses per joint (when not all pairs)")
+    pairs: Literal["auto", "all", "random"] = "auto"
+    pair_inliers: Literal["threshold", "always"] = "threshold"
+    refine: bool = True
+    refine_iters: int = Field(5, ge=0)
+    undistort: bool = Field(True, description="undistort detections before triangulating")
+    seed: int = Field(0, ge=0, description="seed of the random pair draws")
+
+    @classmethod
+    def preset(cls, profile: str) -> RansacConfig:
+        if profile not in ("smoke", "default", "paper"):
+            raise InputError(f"unknown profile {profile!r}; choose smoke, default or paper")
+        return cls(backbone=BackboneConfig.preset(profile))
+
+
+class RansacMethod(Method):
+    """Hard-argmax detections + per-joint RANSAC triangulation (no learning)."""
+
+    name = "ransac"
+    card = MethodCard(
+        title="RANSAC triangulation (learnable triangulation's baseline)",
+        paper="Iskakov et al., ICCV 2019",
+        url="https://arxiv.org/abs/1905.05754",
+        code_url="https://github.com/karfly/learnable-triangulation-pytorch",
+        bibtex=ISKAKOV_BIBTEX,
+        description="Hard argmax of the pre-trained 2D backbone's heatmaps in every view, per-joint RANSAC over "
+                    "view pairs with the inlier threshold in original-image pixels, DLT on the inliers and a "
+                    "robust (Huber) refinement. Nothing is trained beyond the shared backbone.",
+    )
+    capabilities = Capabilities(
+        needs_intrinsics=True, needs_extrinsics=True, multi_view=True, min_views=2, max_views=None,
+        multi_person=False, output_frame="world", outputs=("joints_3d",), trainable=False,
+    )
+    config_model = RansacConfig
+    config: RansacConfig
+
+    def __init__(self, config: BaseModel | dict[str, Any] | None = None) -> None:
+        super().__init__(config)
+        self.backbone = Backbone(self.config.backbone).eval()
+        self.progress = True
+
+    def fit(self, train: Any, val: Any, tracker: Tracker | None = None, workdir: Path | None = None) -> None:
+        """Nothing to learn: take the pre-trained backbone's weights."""
+        info = init_from_pretrained(self.backbone, self.config.backbone_checkpoint)
+        self.backbone.eval()
+        if tracker is not None and info:
+            tracker.log_params({"ransac/backbone_steps": info.get("steps")})
+
+    @torch.no_grad()
+    def detect(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Hard-argmax detections (B, V, J, 2) in original-image pixels (undistorted if
+        configured) and the original-image projection matrices (B, V, 3, 4)."""
+        vb = read_batch(batch)
+        self.backbone.eval()
+        heatmaps = run_backbone(self.backbone, vb.images).heatmaps
+        stride = vb.size / heatmaps.shape[-1]
+        pts = hard_argmax_2d(heatmaps).to(torch.float64) * stride  # (B, V, J, 2) crop px
+        if self.config.undistort:
+            pts = undistort_pixels(pts, vb.K[:, :, None], vb.dist[:, :, None])
+        assert vb.proj is not None
+        pts = crop_to_original(pts, vb.boxes[:, :, None], vb.size)
+        pts = torch.where(vb.view_valid[:, :, None, None], pts, torch.full_like(pts, -1e6))
+        return pts, original_projection(vb.proj, vb.boxes, vb.size)
+
+    def triangulate(self, points: torch.Tensor, proj: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-joint RANSAC of detections (B, V, J, 2) in original-image pixels with the
+        original-image projections (B, V, 3, 4) → joints (B, J, 3) world mm and inliers
+        (B, J, V) bool."""
+        if points.shape[1] < 2:
+            raise InputError(f"ransac needs at least 2 views, got {points.shape[1]}")
+        c = self.config
+        result = triangulate_ransac(
+            proj[:, None], points.transpose(1, 2), threshold_px=c.threshold_px, n_iters=c.n_iters, refine=c.refine,
+            seed=c.seed, pairs=c.pairs, refine_iters=c.refine_iters, huber_px=c.huber_px,
+            pair_inliers=c.pair_inliers,
+        )
+        return result.points, result.inliers
+
+    def predict(self, batch: dict[str, Any]) -> Prediction:
+        joints, inliers = self.triangulate(*self.detect(batch))
+        inlier_share = inliers.to(torch.float32).mean(-1)  # (B, J)
+        return Prediction(joints_3d=joints.to(torch.float32), frame="world", confidence=inlier_share)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"backbone": self.backbone.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.backbone.load_state_dict(state["backbone"])
+        self.backbone.eval()

@@ -1,0 +1,271 @@
+"""Run a method under a protocol, and train a method from the command line's folders.
+
+:func:`evaluate_method` is the core: it checks the method's capabilities against the
+protocol (``ProtocolDef.check_method``), builds the test set with the protocol's cameras —
+or, for a camera sweep, ``subsets_per_size`` seeded random subsets of each size the method
+supports — predicts in batches (timing only the ``predict`` calls), writes the predictions
+``.npz`` and scores them into a result JSON (``<results>/<method>/<protocol>@<v>.json``)
+that embeds the capabilities, config, seeds, checkpoint and speed.
+
+What a method receives: the images, intrinsics (``K``, ``dist``) and crop boxes; the
+extrinsics (``proj_matrices``, ``R``, ``t``) only when the protocol provides them *and*
+the method needs them; never the ground truth (``joints_3d``, ``joints_2d``,
+``visibility``) nor the ``Camera`` objects (which carry extrinsics).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from poseboard.errors import InputError
+from poseboard.methods.base import Method
+from poseboard.protocols.protocol import ProtocolDef
+from poseboard.protocols.results import Result
+
+#: Keys of a collated batch that never reach ``predict``.
+GROUND_TRUTH_KEYS = ("joints_3d", "joints_2d", "visibility", "cameras")
+EXTRINSIC_KEYS = ("proj_matrices", "R", "t")
+
+
+def method_inputs(batch: dict[str, Any], method: Method, protocol: ProtocolDef) -> dict[str, Any]:
+    """The part of a collated batch the method may see under the protocol."""
+    caps = method.capabilities
+    out = {k: v for k, v in batch.items() if k not in GROUND_TRUTH_KEYS}
+    if not (protocol.provides_extrinsics and caps.needs_extrinsics):
+        for key in EXTRINSIC_KEYS:
+            out.pop(key, None)
+    if not caps.needs_intrinsics:
+        out.pop("K", None)
+        out.pop("dist", None)
+    return out
+
+
+def camera_subsets(protocol: ProtocolDef, num_cameras: int, sizes: Sequence[int]) -> list[tuple[int, ...]]:
+    """The camera subsets a protocol evaluates: its fixed cameras, or for a sweep
+    ``subsets_per_size`` distinct random subsets per size (fewer when fewer exist), drawn
+    from ``np.random.default_rng([seed, size])`` — the same for every method."""
+    if protocol.camera_sweep is None:
+        cams = tuple(protocol.cameras) if protocol.cameras is not None else tuple(range(num_cameras))
+        bad = [c for c in cams if not 0 <= c < num_cameras]
+        if bad:
+            raise InputError(f"protocol {protocol.id}: cameras {bad} not in the split's 0..{num_cameras - 1}")
+        return [cams]
+    sweep = protocol.camera_sweep
+    subsets: list[tuple[int, ...]] = []
+    for size in sizes:
+        if size > num_cameras:
+            raise InputError(
+                f"protocol {protocol.id}: sweep size {size} exceeds the split's {num_cameras} cameras"
+            )
+        rng = np.random.default_rng([sweep.seed, size])
+        n_possible = _n_choose_k(num_cameras, size)
+        chosen: list[tuple[int, ...]] = []
+        while len(chosen) < min(sweep.subsets_per_size, n_possible):
+            pick = tuple(sorted(int(c) for c in rng.choice(num_cameras, size=size, replace=False)))
+            if pick not in chosen:
+                chosen.append(pick)
+        subsets += chosen
+    return subsets
+
+
+def _n_choose_k(n: int, k: int) -> int:
+    from math import comb
+
+    return comb(n, k)
+
+
+def predict_dataset(method: Method, dataset: Any, indices: Sequence[int], protocol: ProtocolDef,
+                    batch_size: int = 8, progress: bool = False, desc: str = "predict"
+                    ) -> tuple[np.ndarray, float]:
+    """Joints (N, J, 3) of ``method.predict`` on ``dataset[indices]`` and the seconds spent
+    inside ``predict`` (data loading excluded)."""
+    from tqdm.auto import tqdm
+
+    from poseboard.datasets.torch_dataset import collate_multiview
+
+    out, seconds = [], 0.0
+    starts = range(0, len(indices), batch_size)
+    for start in tqdm(starts, desc=desc, disable=not progress, leave=False, mininterval=1.0):
+        batch = collate_multiview([dataset[int(i)] for i in indices[start : start + batch_size]])
+        inputs = method_inputs(batch, method, protocol)
+        t0 = time.perf_counter()
+        pred = method.predict(inputs)
+        seconds += time.perf_counter() - t0
+        joints = torch.as_tensor(pred.joints_3d).detach().cpu().to(torch.float64).numpy()
+        if pred.frame not in protocol.accepted_output_frames:
+            raise InputError(f"method {method.name} predicts in {pred.frame!r}; {protocol.id} accepts "
+                             f"{list(protocol.accepted_output_frames)}")
+        out.append(joints)
+    return (np.concatenate(out) if out else np.zeros((0, 17, 3))), seconds
+
+
+def _method_config(method: Method) -> dict[str, Any]:
+    return method.config.model_dump(mode="json")
+
+
+def evaluate_method(
+    method: Method,
+    protocol: ProtocolDef | str,
+    *,
+    data_dir: str | Path = "data",
+    results_dir: str | Path = "results",
+    batch_size: int = 8,
+    seed: int = 0,
+    checkpoint: str | None = None,
+    progress: bool = False,
+    split_path: str | Path | None = None,
+) -> tuple[Result, Path]:
+    """Predict with ``method`` on the protocol's frames and cameras, score, and write the
+    predictions (``.npz``) and the result (``.json``) under ``results_dir/<method>/``.
+
+    Args:
+        method: a ready (trained or loaded) method.
+        protocol: a protocol or its key (``name`` or ``name@version``).
+        data_dir: holds ``<dataset>/<split>/``; ``split_path`` overrides the split folder.
+        batch_size: samples per ``predict`` call.
+        seed: seeds torch before predicting (for methods with random inference choices).
+        checkpoint: recorded in the result (where the method's weights came from).
+    """
+    from poseboard.datasets.torch_dataset import MultiViewDataset
+    from poseboard.protocols.evaluate import build_result, score_pose, select_frames
+    from poseboard.protocols.ground_truth import load_ground_truth
+    from poseboard.protocols.predictions import PosePredictions, save_pose_predictions
+    from poseboard.protocols.registry import get_protocol
+    from poseboard.protocols.results import DatasetInfo, MethodInfo, SpeedInfo, result_path, write_result
+
+    if isinstance(protocol, str):
+        protocol = get_protocol(protocol)
+    if protocol.task != "multiview_pose":
+        raise InputError(f"protocol {protocol.id} is a {protocol.task} protocol; these methods predict poses")
+    sizes = protocol.check_method(method.name, method.capabilities)
+    path = Path(split_path) if split_path is not None else Path(data_dir) / protocol.dataset / protocol.split
+    gt = load_ground_truth(protocol, path)
+    indices = np.flatnonzero(select_frames(protocol, gt.meta))
+    full = MultiViewDataset(path)
+    subsets = camera_subsets(protocol, full.store.num_views, sizes)
+    torch.manual_seed(seed)
+    ids_all, joints_all, views_all = [], [], []
+    seconds, frames = 0.0, 0
+    for subset in subsets:
+        dataset = MultiViewDataset(path, cameras=list(subset))
+        joints, secs = predict_dataset(method, dataset, indices, protocol, batch_size, progress,
+                                       desc=f"{method.name} {protocol.name} {len(subset)} views")
+        ids_all.append(gt.meta["sample_id"].to_numpy()[indices].astype(str))
+        joints_all.append(joints)
+        views_all.append(np.full(len(indices), len(subset), dtype=np.int64))
+        seconds += secs
+        frames += len(indices)
+    preds = PosePredictions(
+        sample_ids=np.concatenate(ids_all), joints_3d=np.concatenate(joints_all),
+        frame=method.capabilities.output_frame,
+        num_views=np.concatenate(views_all) if protocol.camera_sweep is not None else None,
+    )
+    out_json = result_path(results_dir, method.name, protocol.id)
+    out_json.parent.mkdir(parents=True, exist_ok=True)
+    save_pose_predictions(out_json.with_suffix(".npz"), preds)
+    metrics = score_pose(protocol, gt, preds, where=f"{method.name} predictions")
+    config = _method_config(method)
+    seeds = {"inference": int(seed), "bootstrap": protocol.bootstrap_seed}
+    train_seed = config.get("train", {}).get("seed") if isinstance(config.get("train"), dict) else None
+    if train_seed is not None:
+        seeds["train"] = int(train_seed)
+    if protocol.camera_sweep is not None:
+        seeds["camera_sweep"] = protocol.camera_sweep.seed
+    notes = [f"camera subsets: {[list(s) for s in subsets]}"] if protocol.camera_sweep is not None else []
+    speed = SpeedInfo(
+        samples_per_s=frames / seconds if seconds > 0 else None,
+        ms_per_sample=1000 * seconds / frames if frames else None,
+        batch_size=batch_size,
+        device=f"cpu ({torch.get_num_threads()} torch thread{'s' if torch.get_num_threads() > 1 else ''})",
+    )
+    result = build_result(
+        protocol=protocol,
+        method=MethodInfo(name=method.name, config=config, capabilities=method.capabilities, checkpoint=checkpoint),
+        dataset=DatasetInfo(name=protocol.dataset, split=protocol.split, source=gt.source, data_hash=gt.data_hash),
+        metrics=metrics, sample_ids=preds.sample_ids, seeds=seeds, speed=speed, notes=notes,
+    )
+    return result, write_result(result, out_json)
+
+
+def run_protocol(
+    method_name: str,
+    protocol_key: str,
+    *,
+    data_dir: str | Path = "data",
+    checkpoints: str | Path = "checkpoints",
+    results_dir: str | Path = "results",
+    batch_size: int = 8,
+    seed: int = 0,
+    progress: bool = False,
+) -> tuple[Result, Path]:
+    """``poseboard predict``: load ``<checkpoints>/<method>`` and :func:`evaluate_method`."""
+    from poseboard.methods.registry import get_method
+    from poseboard.protocols.registry import get_protocol
+
+    cls = get_method(method_name)
+    protocol = get_protocol(protocol_key)
+    protocol.check_method(method_name, cls.capabilities)  # refuse before loading anything
+    directory = Path(checkpoints) / method_name
+    method = cls.load(directory)
+    return evaluate_method(method, protocol, data_dir=data_dir, results_dir=results_dir, batch_size=batch_size,
+                           seed=seed, checkpoint=str(directory), progress=progress)
+
+
+def train_method(
+    method_name: str,
+    *,
+    data_dir: str | Path = "data",
+    checkpoints: str | Path = "checkpoints",
+    dataset: str = "synth-h36m",
+    profile: str = "default",
+    config_path: str | Path | None = None,
+    config_key: str | None = None,
+    seed: int | None = None,
+    val: bool = True,
+    progress: bool = True,
+    tracker: Any = None,
+) -> dict[str, Any]:
+    """``poseboard train``: build the config, train from ``<checkpoints>/backbone``
+    (resuming from ``<checkpoints>/<method>/work``), save to ``<checkpoints>/<method>``."""
+    from poseboard.datasets.torch_dataset import MultiViewDataset
+    from poseboard.methods.commands import build_config
+    from poseboard.methods.registry import get_method
+    from poseboard.methods.training import JsonlTracker
+
+    cls = get_method(method_name)
+    checkpoints = Path(checkpoints)
+    cfg = build_config(cls.config_model, profile, Path(config_path) if config_path else None, config_key, seed)
+    updates: dict[str, Any] = {}
+    fields = type(cfg).model_fields
+    if "backbone_checkpoint" in fields and cfg.backbone_checkpoint is None:
+        updates["backbone_checkpoint"] = str(checkpoints / "backbone")
+    if "algebraic_checkpoint" in fields and cfg.algebraic_checkpoint is None:
+        updates["algebraic_checkpoint"] = str(checkpoints / "algebraic")
+    cfg = cfg.model_copy(update=updates)
+    train = MultiViewDataset(Path(data_dir) / dataset / "train")
+    test_path = Path(data_dir) / dataset / "test"
+    val_set = MultiViewDataset(test_path) if val and test_path.exists() else None
+    out = checkpoints / method_name
+    workdir = out / "work"
+    method = cls(cfg)
+    method.progress = progress  # type: ignore[attr-defined]
+    tracker = JsonlTracker(workdir / "metrics.jsonl", inner=tracker)
+    tracker.log_params({"method": method_name, "profile": profile, "config": cfg.model_dump(mode="json")})
+    t0 = time.perf_counter()
+    method.fit(train, val_set, tracker=tracker, workdir=workdir)
+    seconds = time.perf_counter() - t0
+    method.save(out)
+    summary: dict[str, Any] = {"method": method_name, "profile": profile, "seconds": round(seconds, 1)}
+    last = getattr(method, "last_summary", None)
+    if last is not None:
+        summary |= {"steps": last.end_step, "resumed_from": last.start_step,
+                    "seconds_total": round(last.seconds_total, 1), "val": last.val}
+    (out / "train_summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
+    return summary

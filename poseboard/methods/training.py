@@ -1,0 +1,416 @@
+"""Shared training machinery: configuration, seeding, deterministic batches, resumable
+checkpoints, progress and batched logging.
+
+Every learned method trains through :func:`train_loop` with a *step function* (batch,
+step, generator → losses) and gets, for free:
+
+* **determinism** on the CPU under a seed: the batch order is a pure function of
+  ``(seed, epoch)`` (:class:`StepBatchSampler`), and every random choice a step makes
+  (augmentation, jitter, view subsets) comes from ``step_generator(seed, step)``, so a
+  resumed run draws exactly what the uninterrupted run drew;
+* **resumption**: ``checkpoint.pt`` in the work folder holds the model(s), the optimiser,
+  the global torch RNG state and the step, written atomically (a crash mid-write leaves the
+  previous checkpoint); ``train_loop`` continues from it;
+* **curves**: losses averaged over ``log_every`` steps go to the tracker in one call (not
+  one call per step), validation metrics every ``val_every`` steps;
+* **progress**: a tqdm bar (stderr), off with ``progress=False``.
+
+The learning rate is a pure function of the step (:func:`learning_rate`), set on the
+optimiser before each step, so there is no scheduler state to save.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch import Tensor, nn
+
+from poseboard.errors import InputError, ResultFileError
+from poseboard.io import atomic_open
+
+CHECKPOINT_FILE = "checkpoint.pt"
+
+
+class TrainConfig(BaseModel):
+    """How long and how a stage trains (one block per method in ``params.yaml``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    steps: int = Field(1000, ge=0, description="optimiser steps in total (a resumed run stops here too)")
+    batch_size: int = Field(8, ge=1)
+    lr: float = Field(1e-4, gt=0, description="peak learning rate")
+    weight_decay: float = Field(0.0, ge=0)
+    schedule: Literal["constant", "cosine", "step"] = "constant"
+    warmup_steps: int = Field(0, ge=0, description="linear warm-up from 0 to lr")
+    min_lr_ratio: float = Field(0.05, ge=0, le=1, description="cosine: final lr / lr")
+    step_milestones: tuple[float, ...] = Field((0.7, 0.9), description="step: fractions of `steps` where lr × 0.1")
+    grad_clip: float | None = Field(None, gt=0, description="max global gradient norm (None: no clipping)")
+    seed: int = Field(0, ge=0)
+    checkpoint_every: int = Field(200, ge=1, description="steps between checkpoints (and one at the end)")
+    log_every: int = Field(10, ge=1, description="steps averaged into one tracker call")
+    val_every: int = Field(0, ge=0, description="steps between validations (0: only at the end)")
+    val_samples: int = Field(64, ge=0, description="validation samples (the first N; 0: no validation)")
+    num_workers: int = Field(0, ge=0, description="DataLoader worker processes")
+    threads: int | None = Field(None, ge=1, description="torch CPU threads while training (None: leave as is)")
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """The learning rate at ``step`` (0-based): warm-up, then constant / cosine / step decay."""
+    lr = config.lr
+    if config.warmup_steps and step < config.warmup_steps:
+        return lr * (step + 1) / config.warmup_steps
+    if config.schedule == "cosine" and config.steps > config.warmup_steps:
+        t = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+        floor = lr * config.min_lr_ratio
+        return floor + 0.5 * (lr - floor) * (1 + math.cos(math.pi * min(t, 1.0)))
+    if config.schedule == "step":
+        drops = sum(step >= m * config.steps for m in config.step_milestones)
+        return lr * 0.1**drops
+    return lr
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (the global generators; steps use their own)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 - seeds the legacy global generator third-party code may use
+    torch.manual_seed(seed)
+
+
+def _mix(*parts: object) -> int:
+    digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") & ((1 << 63) - 1)
+
+
+def step_generator(seed: int, step: int, purpose: str = "step") -> torch.Generator:
+    """A CPU generator that depends only on (seed, step, purpose): the random draws of one
+    training step, identical in a resumed run."""
+    return torch.Generator().manual_seed(_mix(seed, step, purpose))
+
+
+class StepBatchSampler(torch.utils.data.Sampler[list[int]]):
+    """Batches of indices for steps ``start_step, start_step + 1, …, stop_step - 1``.
+
+    Epoch ``e`` is a permutation of the dataset drawn from ``(seed, e)``; incomplete last
+    batches are dropped, so step ``s`` is always batch ``s mod n_batches`` of epoch
+    ``s div n_batches``, whatever step a run starts from.
+    """
+
+    def __init__(self, n: int, batch_size: int, seed: int, start_step: int, stop_step: int,
+                 shuffle: bool = True) -> None:
+        if n < batch_size:
+            raise InputError(f"training set of {n} samples is smaller than the batch size {batch_size}")
+        self.n, self.batch_size, self.seed = n, batch_size, seed
+        self.start, self.stop, self.shuffle = start_step, stop_step, shuffle
+        self.per_epoch = n // batch_size
+
+    def _order(self, epoch: int) -> Tensor:
+        if not self.shuffle:
+            return torch.arange(self.n)
+        return torch.randperm(self.n, generator=torch.Generator().manual_seed(_mix(self.seed, epoch, "epoch")))
+
+    def __iter__(self) -> Iterator[list[int]]:
+        epoch, order = -1, None
+        for step in range(self.start, self.stop):
+            e, b = divmod(step, self.per_epoch)
+            if e != epoch:
+                epoch, order = e, self._order(e)
+            assert order is not None
+            yield order[b * self.batch_size : (b + 1) * self.batch_size].tolist()
+
+    def __len__(self) -> int:
+        return max(0, self.stop - self.start)
+
+
+def make_loader(dataset: Any, config: TrainConfig, collate: Callable[[list[Any]], Any], start_step: int,
+                stop_step: int) -> torch.utils.data.DataLoader:
+    """A DataLoader yielding the batches of steps ``start_step … stop_step - 1`` in order."""
+    sampler = StepBatchSampler(len(dataset), config.batch_size, config.seed, start_step, stop_step)
+    return torch.utils.data.DataLoader(
+        dataset, batch_sampler=sampler, collate_fn=collate, num_workers=config.num_workers,
+        persistent_workers=False,
+    )
+
+
+def eval_batches(dataset: Any, batch_size: int, collate: Callable[[list[Any]], Any],
+                 limit: int | None = None) -> Iterator[Any]:
+    """The first ``limit`` samples of ``dataset`` (all if None), in order, in batches."""
+    n = len(dataset) if limit is None else min(limit, len(dataset))
+    for start in range(0, n, batch_size):
+        yield collate([dataset[i] for i in range(start, min(n, start + batch_size))])
+
+
+# ---------------------------------------------------------------------------- checkpoints
+def save_checkpoint(path: str | Path, *, step: int, modules: Mapping[str, nn.Module],
+                    optimizer: torch.optim.Optimizer | None, extra: dict[str, Any] | None = None) -> None:
+    """Write the state of a run atomically: module state dicts, optimiser, torch RNG, step.
+
+    The file holds only tensors, numbers and strings, so :func:`load_checkpoint` reads it
+    with ``weights_only=True``.
+    """
+    state: dict[str, Any] = {
+        "step": int(step),
+        "modules": {name: m.state_dict() for name, m in modules.items()},
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "torch_rng": torch.get_rng_state(),
+        "extra": extra or {},
+    }
+    with atomic_open(path, "wb") as handle:
+        torch.save(state, handle)
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint written by :func:`save_checkpoint` (no pickle)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ResultFileError(f"{path}: checkpoint not found") from None
+    except Exception as exc:  # a truncated or foreign file
+        raise ResultFileError(f"{path}: not a readable checkpoint ({exc})") from exc
+
+
+def restore_checkpoint(state: dict[str, Any], modules: Mapping[str, nn.Module],
+                       optimizer: torch.optim.Optimizer | None) -> int:
+    """Load a checkpoint's states into ``modules`` and ``optimizer``; returns its step."""
+    saved = state["modules"]
+    missing = sorted(set(modules) - set(saved))
+    if missing:
+        raise ResultFileError(f"checkpoint has no state for {missing} (saved: {sorted(saved)})")
+    for name, module in modules.items():
+        module.load_state_dict(saved[name])
+    if optimizer is not None and state.get("optimizer") is not None:
+        optimizer.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["torch_rng"])
+    return int(state["step"])
+
+
+# ---------------------------------------------------------------------------- logging
+class _Averager:
+    """Running sums of scalar losses between two tracker calls."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.count = 0
+
+    def add(self, values: Mapping[str, float]) -> None:
+        for k, v in values.items():
+            self.sums[k] = self.sums.get(k, 0.0) + float(v)
+        self.count += 1
+
+    def pop(self) -> dict[str, float]:
+        out = {k: v / max(1, self.count) for k, v in self.sums.items()}
+        self.sums, self.count = {}, 0
+        return out
+
+
+def _progress(total: int, initial: int, desc: str, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, disable=not enabled, dynamic_ncols=True,
+                mininterval=1.0, leave=False)
+
+
+@dataclass
+class TrainSummary:
+    """What a call of :func:`train_loop` did."""
+
+    start_step: int
+    end_step: int
+    seconds: float
+    """Wall time of this call."""
+    resumed: bool
+    seconds_total: float = 0.0
+    """Wall time of the whole run, over every resumed call (as recorded in the checkpoints)."""
+    history: list[dict[str, float]] = field(default_factory=list)
+    """One entry per logged window: ``{"step": s, "loss": …, …}`` (train) plus ``val/…`` entries."""
+    val: dict[str, float] = field(default_factory=dict)
+
+
+StepFn = Callable[[Any, int, torch.Generator], dict[str, Tensor]]
+ValFn = Callable[[], dict[str, float]]
+
+
+def train_loop(
+    *,
+    name: str,
+    config: TrainConfig,
+    modules: Mapping[str, nn.Module],
+    optimizer: torch.optim.Optimizer,
+    step_fn: StepFn,
+    dataset: Any,
+    collate: Callable[[list[Any]], Any],
+    workdir: str | Path | None,
+    tracker: Any = None,
+    val_fn: ValFn | None = None,
+    progress: bool = True,
+    on_checkpoint: Callable[[int], None] | None = None,
+) -> TrainSummary:
+    """Train ``modules`` for ``config.steps`` optimiser steps, resuming from ``workdir``.
+
+    Args:
+        name: stage name (progress bar, metric prefix in the tracker: ``<name>/loss``).
+        config: the :class:`TrainConfig`.
+        modules: every module whose state a checkpoint must hold (the trained ones and any
+            frozen one whose BN statistics could change), by name.
+        optimizer: over the trainable parameters; its lr is set from :func:`learning_rate`.
+        step_fn: ``(batch, step, generator) -> {"loss": scalar tensor, other: tensors}``;
+            ``loss`` is back-propagated, everything is logged (averaged per window).
+        dataset: a map-style dataset; batches come from :class:`StepBatchSampler`.
+        collate: list of samples → batch.
+        workdir: holds ``checkpoint.pt``; ``None`` trains without checkpoints.
+        tracker: ``log_metrics(dict, step)`` receiver (``None``: nothing logged).
+        val_fn: called every ``val_every`` steps and at the end (modules in eval mode,
+            under ``no_grad``); its metrics are logged as ``<name>/val_<key>``.
+        progress: show a progress bar.
+        on_checkpoint: called with the step after each checkpoint is written.
+
+    Returns:
+        a :class:`TrainSummary`. The modules hold the final weights, in eval mode.
+    """
+    t0 = time.perf_counter()
+    old_threads = torch.get_num_threads()
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    seed_everything(config.seed)
+    ckpt_path = Path(workdir) / CHECKPOINT_FILE if workdir is not None else None
+    start, resumed, before = 0, False, 0.0
+    if ckpt_path is not None and ckpt_path.exists():
+        state = load_checkpoint(ckpt_path)
+        start = restore_checkpoint(state, modules, optimizer)
+        before = float(state.get("extra", {}).get("seconds_total", 0.0))
+        resumed = True
+    summary = TrainSummary(start_step=start, end_step=start, seconds=0.0, resumed=resumed)
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    averager = _Averager()
+    bar = _progress(config.steps, start, name, progress)
+
+    def checkpoint(step: int) -> None:
+        if ckpt_path is None:
+            return
+        save_checkpoint(ckpt_path, step=step, modules=modules, optimizer=optimizer,
+                        extra={"stage": name, "seconds_total": before + time.perf_counter() - t0})
+        if on_checkpoint is not None:
+            on_checkpoint(step)
+
+    def validate(step: int) -> None:
+        if val_fn is None or config.val_samples == 0:
+            return
+        for m in modules.values():
+            m.eval()
+        with torch.no_grad():
+            metrics = val_fn()
+        summary.val = metrics
+        summary.history.append({"step": float(step), **{f"val_{k}": v for k, v in metrics.items()}})
+        if tracker is not None:
+            tracker.log_metrics({f"{name}/val_{k}": v for k, v in metrics.items()}, step=step)
+
+    try:
+        step = start
+        if start < config.steps:
+            for batch in make_loader(dataset, config, collate, start, config.steps):
+                for m in modules.values():
+                    m.train()
+                _set_frozen_eval(modules)
+                lr = learning_rate(config, step)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr * group.get("lr_scale", 1.0)
+                losses = step_fn(batch, step, step_generator(config.seed, step))
+                loss = losses["loss"]
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"{name}: loss is {float(loss)} at step {step}")
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if config.grad_clip is not None:
+                    torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
+                optimizer.step()
+                step += 1
+                summary.end_step = step
+                averager.add({k: float(v.detach()) for k, v in losses.items()} | {"lr": lr})
+                bar.update(1)
+                if step % config.checkpoint_every == 0 and step < config.steps:
+                    checkpoint(step)
+                if step % config.log_every == 0 or step == config.steps:
+                    window = averager.pop()
+                    summary.history.append({"step": float(step), **window})
+                    bar.set_postfix(loss=f"{window['loss']:.4g}")
+                    if tracker is not None:
+                        tracker.log_metrics({f"{name}/{k}": v for k, v in window.items()}, step=step)
+                if config.val_every and step % config.val_every == 0 and step < config.steps:
+                    validate(step)
+            checkpoint(step)
+        validate(step)
+    finally:
+        bar.close()
+        for m in modules.values():
+            m.eval()
+        torch.set_num_threads(old_threads)
+    summary.seconds = time.perf_counter() - t0
+    summary.seconds_total = before + summary.seconds
+    return summary
+
+
+def _set_frozen_eval(modules: Mapping[str, nn.Module]) -> None:
+    """Modules whose parameters are all frozen stay in eval mode (fixed BN statistics)."""
+    for m in modules.values():
+        params = list(m.parameters())
+        if params and not any(p.requires_grad for p in params):
+            m.eval()
+
+
+def history_losses(summary: TrainSummary, key: str = "loss") -> list[float]:
+    """The logged training ``key`` values of a summary, in step order."""
+    return [h[key] for h in summary.history if key in h]
+
+
+def env_threads(default: int = 1) -> int:
+    """Torch threads for a command: ``POSEBOARD_THREADS`` or ``default``."""
+    try:
+        return max(1, int(os.environ.get("POSEBOARD_THREADS", default)))
+    except ValueError:
+        return default
+
+
+def parameter_groups(groups: Sequence[tuple[Sequence[nn.Parameter], float]]) -> list[dict[str, Any]]:
+    """Optimiser parameter groups with an ``lr_scale`` each (lr = schedule × scale)."""
+    return [{"params": [p for p in params if p.requires_grad], "lr_scale": scale}
+            for params, scale in groups if any(p.requires_grad for p in params)]
+
+
+class JsonlTracker:
+    """A tracker that appends every call to a JSON-lines file (curves kept beside the
+    checkpoints, whatever else tracks the run); wraps another tracker if given."""
+
+    def __init__(self, path: str | Path, inner: Any = None) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.inner = inner
+
+    def _write(self, record: dict[str, Any]) -> None:
+        import json
+
+        with self.path.open("a") as handle:
+            handle.write(json.dumps(record, sort_keys=True, default=str) + "\n")
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        self._write({"params": params})
+        if self.inner is not None:
+            self.inner.log_params(params)
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        self._write({"step": step, "time": time.time(), **metrics})
+        if self.inner is not None:
+            self.inner.log_metrics(metrics, step=step)
+
+    def log_artifact(self, path: str | Path) -> None:
+        if self.inner is not None:
+            self.inner.log_artifact(path)

@@ -1,0 +1,129 @@
+"""Shared, session-cached inputs of the method tests: a tiny synthetic world, a pre-trained
+smoke backbone and a trained smoke algebraic method.
+
+Test modules import this file through ``sys.path`` (pytest runs with
+``--import-mode=importlib``) and wrap the helpers in their own fixtures; the helpers memoise
+on the module, so the data are generated and the backbone trained once per test process
+whichever modules ask for them.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+_ROOT: Path | None = None
+_CACHE: dict[str, Any] = {}
+
+#: Sizes of the tiny world: enough frames for the methods to learn something in seconds.
+TRAIN_SAMPLES = 96
+TEST_SAMPLES = 24
+
+
+def root() -> Path:
+    global _ROOT
+    if _ROOT is None:
+        _ROOT = Path(tempfile.mkdtemp(prefix="poseboard-methods-"))
+    return _ROOT
+
+
+def data_dir() -> Path:
+    """``<root>/data`` with ``synth-h36m/{train,test}`` (64-px crops, 4 views) and
+    ``synth-panoptic/test`` (31 cameras)."""
+    if "data" not in _CACHE:
+        from poseboard.datasets.synthetic import SynthConfig, generate_datasets
+
+        cfg = SynthConfig.preset("smoke")
+        cfg.h36m.train.samples = TRAIN_SAMPLES
+        cfg.h36m.test.samples = TEST_SAMPLES
+        cfg.panoptic.test.samples = 6
+        out = root() / "data"
+        generate_datasets(["synth-h36m"], cfg, out, seed=0, workers=1)
+        generate_datasets(["synth-panoptic"], cfg, out, seed=0, splits=["test"], workers=1)
+        _CACHE["data"] = out
+    return _CACHE["data"]
+
+
+def h36m(split: str, cameras: list[int] | None = None):
+    from poseboard.datasets.torch_dataset import MultiViewDataset
+
+    return MultiViewDataset(data_dir() / "synth-h36m" / split, cameras=cameras)
+
+
+def backbone_dir() -> Path:
+    """A smoke backbone pre-trained on the tiny train split (``<root>/checkpoints/backbone``)."""
+    if "backbone" not in _CACHE:
+        from poseboard.methods.pretrain import PretrainConfig, pretrain_backbone
+
+        cfg = PretrainConfig.preset("smoke")
+        out = root() / "checkpoints" / "backbone"
+        pretrain_backbone(cfg, data_dir() / "synth-h36m" / "train", out, progress=False)
+        _CACHE["backbone"] = out
+    return _CACHE["backbone"]
+
+
+def algebraic_dir() -> Path:
+    """A smoke algebraic method trained from :func:`backbone_dir`, saved to
+    ``<root>/checkpoints/algebraic``."""
+    if "algebraic" not in _CACHE:
+        from poseboard.methods.algebraic import AlgebraicConfig, AlgebraicMethod
+
+        cfg = AlgebraicConfig.preset("smoke").model_copy(update={"backbone_checkpoint": str(backbone_dir())})
+        method = AlgebraicMethod(cfg)
+        method.progress = False
+        method.fit(h36m("train"), None)
+        out = root() / "checkpoints" / "algebraic"
+        method.save(out)
+        _CACHE["algebraic"] = out
+    return _CACHE["algebraic"]
+
+
+def eval_batch(n: int = 8, cameras: list[int] | None = None, start: int = 0) -> dict[str, Any]:
+    from poseboard.datasets.torch_dataset import collate_multiview
+
+    ds = h36m("test", cameras)
+    return collate_multiview([ds[i] for i in range(start, start + n)])
+
+
+def train_batch(n: int = 16) -> dict[str, Any]:
+    from poseboard.datasets.torch_dataset import collate_multiview
+
+    ds = h36m("train")
+    return collate_multiview([ds[i] for i in range(n)])
+
+
+def mpjpe(pred: Any, batch: dict[str, Any], relative: bool = False) -> float:
+    p = torch.as_tensor(pred, dtype=torch.float64)
+    g = torch.as_tensor(batch["joints_3d"], dtype=torch.float64)
+    if relative:
+        p, g = p - p[:, 6:7], g - g[:, 6:7]
+    return float((p - g).norm(dim=-1).mean())
+
+
+def eval_mpjpe(method: Any, cameras: list[int] | None = None, relative: bool = False) -> float:
+    """MPJPE (mm) of ``method`` over the whole tiny test split."""
+    from poseboard.methods.algebraic import evaluate_mpjpe
+
+    metrics = evaluate_mpjpe(method, h36m("test", cameras), None)
+    return metrics["mpjpe_rel" if relative else "mpjpe_abs"]
+
+
+class RaiseAfter:
+    """A tracker that raises ``KeyboardInterrupt`` at the first log past ``step`` (a
+    simulated interruption after the checkpoint of ``step`` was written)."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        return None
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        if step is not None and step > self.step:
+            raise KeyboardInterrupt(f"simulated interruption at step {step}")
+
+    def log_artifact(self, path: Any) -> None:
+        return None

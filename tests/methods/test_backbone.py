@@ -1,0 +1,209 @@
+"""The shared 2D backbone, its pre-training stage and the training machinery."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).parent))
+import method_fixtures as F  # noqa: E402
+
+from poseboard.errors import InputError, ResultFileError, ShapeError  # noqa: E402
+from poseboard.geometry import hard_argmax_2d, soft_argmax_2d  # noqa: E402
+from poseboard.methods.backbone import (  # noqa: E402
+    Backbone,
+    BackboneConfig,
+    count_parameters,
+    load_backbone,
+    save_backbone,
+)
+from poseboard.methods.pretrain import (  # noqa: E402
+    CropDataset,
+    PretrainConfig,
+    evaluate_2d,
+    flip_batch,
+    gaussian_heatmaps,
+    joint_weights,
+)
+from poseboard.methods.training import (  # noqa: E402
+    StepBatchSampler,
+    TrainConfig,
+    learning_rate,
+    load_checkpoint,
+    save_checkpoint,
+    step_generator,
+    train_loop,
+)
+from poseboard.skeleton import H36M17  # noqa: E402
+
+
+# ---------------------------------------------------------------------------- architecture
+@pytest.mark.parametrize("preset", ["smoke", "default"])
+def test_output_shapes(preset):
+    cfg = BackboneConfig.preset(preset)
+    net = Backbone(cfg).eval()
+    out = net(torch.zeros(2, 3, 128, 128))
+    assert out.heatmaps.shape == (2, 17, 32, 32)
+    assert out.features.shape == (2, cfg.feature_channels, 32, 32)
+    assert out.bottleneck.shape == (2, cfg.bottleneck_channels, 4, 4)
+    assert cfg.heatmap_stride == 4
+
+
+def test_paper_preset_has_poseresnet152_size():
+    # PoseResNet-152 (learnable triangulation's backbone) has 68.6 M parameters (reference notes §2).
+    n = count_parameters(Backbone(BackboneConfig.preset("paper")))
+    assert abs(n - 68.6e6) / 68.6e6 < 0.02
+
+
+def test_bad_input_size_and_shape():
+    net = Backbone(BackboneConfig.preset("smoke"))
+    with pytest.raises(InputError, match="multiple of 32"):
+        net(torch.zeros(1, 3, 48, 48))
+    with pytest.raises(ShapeError):
+        net(torch.zeros(3, 64, 64))
+    with pytest.raises(InputError, match="unknown backbone preset"):
+        BackboneConfig.preset("huge")
+
+
+def test_save_load_round_trip(tmp_path):
+    net = Backbone(BackboneConfig.preset("smoke")).eval()
+    save_backbone(tmp_path, net, {"steps": 3})
+    again = load_backbone(tmp_path, expect=net.config).eval()
+    x = torch.randn(1, 3, 64, 64)
+    assert torch.equal(net(x).heatmaps, again(x).heatmaps)
+    with pytest.raises(ResultFileError, match="configured"):
+        load_backbone(tmp_path, expect=BackboneConfig.preset("default"))
+    with pytest.raises(ResultFileError, match="pretrain"):
+        load_backbone(tmp_path / "missing")
+
+
+# ---------------------------------------------------------------------------- targets
+def test_gaussian_target_peaks_where_the_soft_argmax_reads():
+    pts = torch.tensor([[[3.0, 7.0], [10.25, 2.5]]])
+    hm = gaussian_heatmaps(pts, (16, 16), sigma=1.5)
+    assert hm.shape == (1, 2, 16, 16)
+    assert torch.equal(hard_argmax_2d(hm)[0, 0], torch.tensor([3, 7]))
+    torch.testing.assert_close(soft_argmax_2d(hm, multiplier=20.0), pts, atol=0.2, rtol=0)
+
+
+def test_flip_mirrors_pixels_and_swaps_sides():
+    images = torch.arange(2 * 3 * 4 * 4, dtype=torch.float32).reshape(2, 3, 4, 4)
+    joints = torch.rand(2, 17, 2) * 3
+    vis = torch.rand(2, 17) > 0.5
+    mask = torch.tensor([True, False])
+    fi, fj, fv = flip_batch(images, joints, vis, mask)
+    perm = list(H36M17.left_right_swap)
+    assert torch.equal(fi[0], images[0].flip(-1)) and torch.equal(fi[1], images[1])
+    assert torch.allclose(fj[0, :, 0], 3 - joints[0, perm, 0]) and torch.equal(fj[1], joints[1])
+    assert torch.equal(fv[0], vis[0, perm])
+    bi, bj, bv = flip_batch(fi, fj, fv, mask)
+    assert torch.equal(bi, images) and torch.allclose(bj, joints) and torch.equal(bv, vis)
+
+
+def test_joint_weights():
+    joints = torch.tensor([[[5.0, 5.0], [5.0, 5.0], [-1.0, 5.0]]])
+    vis = torch.tensor([[True, False, True]])
+    assert joint_weights(joints, vis, 64, 0.5).tolist() == [[1.0, 0.5, 0.0]]
+
+
+# ---------------------------------------------------------------------------- training machinery
+def test_learning_rate_schedules():
+    cfg = TrainConfig(steps=100, lr=1.0, warmup_steps=10, schedule="cosine", min_lr_ratio=0.0)
+    assert learning_rate(cfg, 0) == pytest.approx(0.1)
+    assert learning_rate(cfg, 10) == pytest.approx(1.0)
+    assert learning_rate(cfg, 100) == pytest.approx(0.0, abs=1e-9)
+    step = TrainConfig(steps=100, lr=1.0, schedule="step", step_milestones=(0.5,))
+    assert learning_rate(step, 49) == 1.0 and learning_rate(step, 50) == pytest.approx(0.1)
+
+
+def test_batches_do_not_depend_on_the_start_step():
+    full = list(StepBatchSampler(10, 3, seed=4, start_step=0, stop_step=12))
+    tail = list(StepBatchSampler(10, 3, seed=4, start_step=5, stop_step=12))
+    assert full[5:] == tail
+    assert sorted(sum(full[:3], [])) == sorted(set(sum(full[:3], [])))  # an epoch has no repeats
+    assert full[:3] != full[3:6]  # epochs are reshuffled
+    with pytest.raises(InputError):
+        StepBatchSampler(2, 3, 0, 0, 1)
+    a = torch.rand(3, generator=step_generator(1, 7))
+    assert torch.equal(a, torch.rand(3, generator=step_generator(1, 7)))
+
+
+def test_checkpoint_file_is_weights_only(tmp_path):
+    model = nn.Linear(3, 2)
+    opt = torch.optim.Adam(model.parameters())
+    model(torch.ones(1, 3)).sum().backward()
+    opt.step()
+    save_checkpoint(tmp_path / "c.pt", step=5, modules={"m": model}, optimizer=opt, extra={"note": "x"})
+    state = load_checkpoint(tmp_path / "c.pt")  # weights_only=True inside
+    assert state["step"] == 5 and state["extra"]["note"] == "x"
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ResultFileError):
+        load_checkpoint(tmp_path / "bad.pt")
+
+
+class _Points(torch.utils.data.Dataset):
+    def __init__(self) -> None:
+        g = torch.Generator().manual_seed(0)
+        self.x = torch.randn(40, 4, generator=g)
+        self.y = self.x @ torch.tensor([1.0, -2.0, 0.5, 3.0]) + 0.1
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, i):
+        return self.x[i], self.y[i]
+
+
+def _fit_linear(workdir, steps, tracker=None):
+    torch.manual_seed(123)
+    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 1))
+    opt = torch.optim.Adam(model.parameters(), lr=0.05)
+    cfg = TrainConfig(steps=steps, batch_size=8, lr=0.05, checkpoint_every=3, log_every=1, schedule="cosine")
+
+    def step_fn(batch, step, gen):
+        x, y = batch
+        x = x + 0.01 * torch.randn(x.shape, generator=gen)  # step-seeded "augmentation"
+        return {"loss": (model(x)[:, 0] - y).square().mean()}
+
+    summary = train_loop(name="lin", config=cfg, modules={"m": model}, optimizer=opt, step_fn=step_fn,
+                         dataset=_Points(), collate=lambda items: tuple(torch.stack(t) for t in zip(*items)),
+                         workdir=workdir, tracker=tracker, progress=False)
+    return model, summary
+
+
+def test_train_loop_resumes_exactly(tmp_path):
+    straight, summary = _fit_linear(tmp_path / "a", 12)
+    losses = [h["loss"] for h in summary.history if "loss" in h]
+    assert losses[-1] < losses[0]
+    with pytest.raises(KeyboardInterrupt):
+        _fit_linear(tmp_path / "b", 12, tracker=F.RaiseAfter(6))
+    assert load_checkpoint(tmp_path / "b" / "checkpoint.pt")["step"] == 6
+    resumed, rsummary = _fit_linear(tmp_path / "b", 12)
+    assert rsummary.resumed and rsummary.start_step == 6 and rsummary.end_step == 12
+    for p, q in zip(straight.state_dict().values(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(p, q)
+    _, again = _fit_linear(tmp_path / "b", 12)  # finished: nothing left to do
+    assert again.start_step == again.end_step == 12
+
+
+# ---------------------------------------------------------------------------- pre-training
+def test_pretraining_learns_2d_joints():
+    directory = F.backbone_dir()
+    record = load_backbone(directory)
+    info = (directory / "backbone.json").read_text()
+    assert '"stage": "pretrain"' in info
+    test = CropDataset(F.data_dir() / "synth-h36m" / "test")
+    trained = evaluate_2d(record, test, None)
+    untrained = evaluate_2d(Backbone(record.config), test, None)
+    assert trained["px_hard"] < 0.5 * untrained["px_hard"]
+    assert trained["px_soft"] < 8.0  # crop pixels of a 64-px crop
+
+
+def test_pretrain_config_presets():
+    assert PretrainConfig.preset("default").backbone == BackboneConfig.preset("default")
+    with pytest.raises(InputError):
+        PretrainConfig.preset("nope")

@@ -1,0 +1,211 @@
+"""``epipolar``: the epipolar sampler (core operator) against an independent fundamental
+matrix, the attention and z-residual, peak decoding, and the method (save/load,
+determinism, learning with and without the transformer)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from poseboard.camera import Camera
+from poseboard.datasets.torch_dataset import MultiViewDataset, collate_multiview
+from poseboard.methods.algebraic import evaluate_mpjpe
+from poseboard.methods.epipolar import (
+    EpipolarConfig,
+    EpipolarMethod,
+    local_soft_argmax,
+    select_views,
+)
+from poseboard.methods.epipolar_attention import (
+    EpipolarAttention,
+    cell_pixels,
+    epipolar_sample_points,
+    fundamental_ref_to_src,
+    nearest_views,
+)
+from poseboard.methods.training import history_losses
+
+# the shared fixtures module beside this file (pytest imports tests with --import-mode=importlib)
+sys.path.insert(0, str(Path(__file__).parent))
+import p5_fixtures
+from p5_fixtures import look_at_rig, rig_tensors
+
+p5_data = p5_fixtures.p5_data  # session fixtures, shared by the three modules
+p5_backbone = p5_fixtures.p5_backbone
+
+
+def _independent_fundamental(P1: np.ndarray, P2: np.ndarray) -> np.ndarray:
+    """F = [e']ₓ P' P⁺ (Hartley & Zisserman eq. 9.1), e' = P' C with C the null vector of P."""
+    C = np.linalg.svd(P1)[2][-1]
+    e = P2 @ C
+    ex = np.array([[0, -e[2], e[1]], [e[2], 0, -e[0]], [-e[1], e[0], 0]])
+    return ex @ P2 @ np.linalg.pinv(P1)
+
+
+def _crop_rig(size: int = 128) -> list[Camera]:
+    """The look-at rig cropped to a square around the capture area's centre in every view."""
+    out = []
+    for cam in look_at_rig():
+        c = cam.project(np.array([[0.0, 0.0, 900.0]]))[0]
+        box = np.array([c[0] - 300, c[1] - 300, c[0] + 300, c[1] + 300])
+        out.append(cam.crop_and_resize(box, (size, size)))
+    return out
+
+
+# ------------------------------------------------------------------------------ the sampler (core operator)
+@pytest.mark.parametrize(("ref", "src"), [(0, 1), (1, 2), (2, 0), (3, 1)])
+def test_sampler_points_lie_on_the_true_epipolar_line(ref, src):
+    cams = _crop_rig()
+    P1, P2 = cams[ref].projection_matrix, cams[src].projection_matrix
+    h = w = 32
+    stride = 4.0
+    fund = fundamental_ref_to_src(torch.tensor(P1)[None], torch.tensor(P2)[None])
+    pts, valid = epipolar_sample_points(fund, h, w, stride, 64)
+    assert pts.shape == (1, h * w, 64, 2) and valid.float().mean() > 0.3
+    F_ind = _independent_fundamental(P1, P2)
+    ref_px = cell_pixels(h, w, stride, torch.float64).numpy()
+    lines = np.concatenate([ref_px, np.ones((h * w, 1))], 1) @ F_ind.T  # (HW, 3) in the source view
+    lines /= np.hypot(lines[:, :1], lines[:, 1:2])
+    p = pts[0].numpy()  # (HW, S, 2)
+    dist = np.abs((p * lines[:, None, :2]).sum(-1) + lines[:, None, 2])
+    assert dist[valid[0].numpy()].max() < 0.5  # pixels
+    inside = p[valid[0].numpy()]
+    assert inside.min() >= -1e-6 and inside.max() <= stride * (w - 1) + 1e-6
+    # the samples span the clipped line: both ends on the border of the map
+    ends = np.concatenate([p[valid[0].numpy()][:, 0], p[valid[0].numpy()][:, -1]])
+    on_border = (np.abs(ends) < 1e-4) | (np.abs(ends - stride * (w - 1)) < 1e-4)
+    assert on_border.any(-1).all()
+
+
+def test_sampler_marks_lines_that_miss_the_map():
+    # rectified stereo with a vertical offset larger than the map: every line misses
+    K = np.array([[100.0, 0, 32], [0, 100, 32], [0, 0, 1]])
+    P1 = K @ np.hstack([np.eye(3), np.zeros((3, 1))])
+    P2 = K @ np.hstack([np.eye(3), np.array([[-100.0], [0], [0]])])
+    fund = fundamental_ref_to_src(torch.tensor(P1)[None], torch.tensor(P2)[None])
+    pts, valid = epipolar_sample_points(fund, 8, 8, 4.0, 16)
+    assert valid.all()  # horizontal lines y = const all cross the map
+    assert torch.allclose(pts[0, :, :, 1], cell_pixels(8, 8, 4.0, torch.float64)[:, 1:2].expand(64, 16))
+    P3 = K @ np.hstack([np.eye(3), np.array([[0.0], [-100], [0]])])  # vertical baseline
+    fund = fundamental_ref_to_src(torch.tensor(P1)[None], torch.tensor(P3)[None])
+    _, valid = epipolar_sample_points(fund, 8, 8, 4.0, 16)
+    assert valid.all()
+
+
+def test_nearest_views():
+    rt = rig_tensors(look_at_rig())
+    nn_idx = nearest_views(rt["P"])
+    centres = np.stack([c.center for c in look_at_rig()])
+    d = np.linalg.norm(centres[:, None] - centres[None], axis=-1) + np.eye(4) * 1e9
+    assert nn_idx.tolist() == d.argmin(1).tolist()
+
+
+# ------------------------------------------------------------------------------ attention
+def test_attention_matches_a_direct_computation_and_starts_as_plain_residual():
+    torch.manual_seed(0)
+    cams = _crop_rig(64)
+    P = torch.tensor(np.stack([c.projection_matrix for c in cams]))
+    fund = fundamental_ref_to_src(P[:1], P[1:2])
+    att = EpipolarAttention(channels=6, num_samples=8).eval()
+    f_ref, f_src = torch.randn(1, 6, 16, 16), torch.randn(1, 6, 16, 16)
+    fused = att(f_ref, f_src, fund, 4.0)
+    out, attn = att.attend(f_ref, f_src, fund, 4.0)
+    assert torch.allclose(fused, f_ref + out, atol=1e-6)  # zero-initialised BN: z-branch is 0
+    pts, valid = epipolar_sample_points(fund, 16, 16, 4.0, 8)
+    cell = int(torch.nonzero(valid[0])[len(torch.nonzero(valid[0])) // 2])
+    i, j = divmod(cell, 16)
+    feats = []
+    for s in range(8):  # bilinear interpolation by hand, cell coordinates = pixels / 4
+        x, y = (pts[0, cell, s] / 4.0).tolist()
+        x0, y0 = int(np.floor(x)), int(np.floor(y))
+        ax, ay = x - x0, y - y0
+        x1, y1 = min(x0 + 1, 15), min(y0 + 1, 15)
+        v = ((1 - ax) * (1 - ay) * f_src[0, :, y0, x0] + ax * (1 - ay) * f_src[0, :, y0, x1]
+             + (1 - ax) * ay * f_src[0, :, y1, x0] + ax * ay * f_src[0, :, y1, x1])
+        feats.append(v)
+    feats = torch.stack(feats)  # (S, C)
+    sim = feats @ f_ref[0, :, i, j] / np.sqrt(8)
+    expected = torch.softmax(sim, 0) @ feats
+    assert torch.allclose(out[0, :, i, j], expected, atol=1e-5)
+    assert torch.allclose(attn[0, cell].sum(), torch.tensor(1.0))
+
+
+def test_grid_sample_convention_reads_cell_values_exactly():
+    f = torch.arange(16.0).reshape(1, 1, 4, 4)
+    from poseboard.methods.epipolar_attention import pixels_to_grid
+
+    pix = torch.tensor([[[[8.0, 4.0]]]])  # stride 4: cell (x=2, y=1)
+    grid = pixels_to_grid(pix, 4, 4, 4.0)
+    assert float(F.grid_sample(f, grid, align_corners=True)) == 6.0
+
+
+# ------------------------------------------------------------------------------ decoding
+def test_local_soft_argmax_and_view_selection():
+    ys, xs = torch.meshgrid(torch.arange(16.0), torch.arange(16.0), indexing="ij")
+    h = torch.exp(-((xs - 5.3) ** 2 + (ys - 9.6) ** 2) / (2 * 1.5**2))
+    xy, score = local_soft_argmax(h[None], radius=3)
+    assert torch.allclose(xy[0], torch.tensor([5.3, 9.6]), atol=0.08) and float(score) > 0.9
+    s = torch.tensor([[0.9, 0.01, 0.5, 0.02], [0.01, 0.02, 0.03, 0.04]])
+    assert select_views(s, 0.05).tolist() == [[1, 0, 1, 0], [0, 0, 1, 1]]
+
+
+# ------------------------------------------------------------------------------ the method
+def _config(backbone: Path | None, use_transformer: bool = True, steps: int = 0) -> EpipolarConfig:
+    cfg = EpipolarConfig.preset("smoke")
+    cfg.backbone_checkpoint = str(backbone) if backbone is not None else None
+    cfg.use_transformer = use_transformer
+    cfg.train.steps = steps
+    cfg.train.batch_size = 8
+    cfg.train.lr = 5e-4
+    cfg.train.log_every = 5
+    return cfg
+
+
+def test_save_load_round_trip_and_determinism(tmp_path, p5_data):
+    ds = MultiViewDataset(p5_data / "synth-h36m" / "test")
+    batch = collate_multiview([ds[i] for i in range(2)])
+    method = EpipolarMethod(_config(None))
+    assert method.capabilities.needs_extrinsics and method.capabilities.output_frame == "world"
+    with torch.no_grad():
+        method.net.attention.bn_z.weight.fill_(0.5)  # a non-trivial z-branch
+    method.save(tmp_path)
+    loaded = EpipolarMethod.load(tmp_path)
+    a, b = method.predict(batch), loaded.predict(batch)
+    assert torch.equal(a.joints_3d, b.joints_3d) and torch.equal(a.joints_3d, method.predict(batch).joints_3d)
+    ransac = EpipolarMethod(_config(None).model_copy(update={"triangulation": "ransac"}))
+    ransac.load_state_dict(method.state_dict())
+    assert torch.isfinite(ransac.predict(batch).joints_3d).all()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("use_transformer", [True, False])
+def test_learns_on_a_tiny_world(tmp_path, p5_data, p5_backbone, use_transformer):
+    train = MultiViewDataset(p5_data / "synth-h36m" / "train")
+    test = MultiViewDataset(p5_data / "synth-h36m" / "test")
+    untrained = EpipolarMethod(_config(None, use_transformer))
+    fixed = collate_multiview([train[i] for i in range(16)])
+
+    def train_loss(m: EpipolarMethod) -> float:
+        m.net.eval()
+        pairs = m.training_pairs(fixed, torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            heat = m.net.reference_heatmaps(pairs["images_ref"], pairs["images_src"], pairs["proj_ref"],
+                                            pairs["proj_src"])
+        return float(m.heatmap_loss(heat, pairs))
+
+    start = EpipolarMethod(_config(p5_backbone, use_transformer, steps=0))
+    start.progress = False
+    start.fit(train, None)
+    method = EpipolarMethod(_config(p5_backbone, use_transformer, steps=60))
+    method.progress = False
+    method.fit(train, None, workdir=tmp_path / "work")
+    assert len(history_losses(method.last_summary)) == 12
+    assert train_loss(method) < train_loss(start)
+    before = evaluate_mpjpe(untrained, test, None)["mpjpe_abs"]
+    after = evaluate_mpjpe(method, test, None)["mpjpe_abs"]
+    assert after < 0.5 * before

@@ -1,0 +1,256 @@
+"""``probabilistic``: the camera-pose posterior (core operator), its distributions, the
+extrinsics-free inference, save/load, determinism, and learning on a tiny world."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from scipy.spatial.transform import Rotation
+
+from poseboard.datasets.torch_dataset import MultiViewDataset, collate_multiview
+from poseboard.geometry import project_points
+from poseboard.methods.pose_posterior import (
+    AngularCentralGaussian,
+    PosteriorConfig,
+    StudentT,
+    matrix_to_quaternion,
+    monte_carlo_posterior,
+    normalized_coordinates,
+    pnp_dlt,
+    quaternion_to_matrix,
+    relative_pose_two_views,
+    rotation_angle_deg,
+    triangulate_under_posterior,
+)
+from poseboard.methods.probabilistic import (
+    ProbabilisticConfig,
+    ProbabilisticMethod,
+    bone_scale,
+    reference_frame_joints,
+)
+from poseboard.protocols import metrics as M
+
+# the shared fixtures module beside this file (pytest imports tests with --import-mode=importlib)
+sys.path.insert(0, str(Path(__file__).parent))
+import p5_fixtures
+from p5_fixtures import body_like_points, look_at_rig, rig_tensors
+
+p5_data = p5_fixtures.p5_data  # session fixtures, shared by the three modules
+p5_backbone = p5_fixtures.p5_backbone
+
+
+def _true_relative(cams_R: np.ndarray, cams_t: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Independent (NumPy) reference-relative poses in the gauge ‖t_1‖ = 1."""
+    R_rel = np.stack([R @ cams_R[0].T for R in cams_R])
+    t_rel = np.stack([t - R_rel[v] @ cams_t[0] for v, t in enumerate(cams_t)])
+    base = float(np.linalg.norm(t_rel[1]))
+    return R_rel, t_rel / base, base
+
+
+# ------------------------------------------------------------------------------ rotations and distributions
+def test_quaternions_match_scipy():
+    rots = Rotation.random(50, random_state=0)
+    q = torch.tensor(rots.as_quat(scalar_first=True))
+    R = quaternion_to_matrix(q)
+    assert torch.allclose(R, torch.tensor(rots.as_matrix()), atol=1e-12)
+    back = matrix_to_quaternion(R)
+    assert torch.allclose(back, q * torch.sign(q[:, :1]), atol=1e-9)
+
+
+def test_acg_density_integrates_to_one_and_fit_finds_the_mode():
+    mode = torch.tensor([0.5, 0.5, -0.5, 0.5], dtype=torch.float64)
+    acg = AngularCentralGaussian.concentrated(mode, 0.3)
+    # Monte Carlo over the uniform distribution on S³: E[p] · area(S³) = 1
+    u = torch.randn(200_000, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    u = u / u.norm(dim=-1, keepdim=True)
+    integral = acg.log_prob(u).exp().mean() * 2 * np.pi**2
+    assert abs(float(integral) - 1.0) < 0.03
+    draws = acg.sample(4000, torch.Generator().manual_seed(1))
+    fitted = AngularCentralGaussian.fit(draws, torch.ones(4000, dtype=torch.float64), floor=1e-4)
+    assert float(torch.abs(fitted.mode @ mode)) > 0.999
+    assert abs(float(fitted.spread) - 0.3) < 0.05  # the M-estimator recovers the spread
+
+
+def test_student_t_moments():
+    loc = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    L = torch.tensor([[0.3, 0, 0], [0.1, 0.2, 0], [0, 0.05, 0.1]], dtype=torch.float64)
+    x = StudentT(loc, L, df=6).sample(100_000, torch.Generator().manual_seed(0))
+    assert torch.allclose(x.mean(0), loc, atol=0.01)
+    cov = torch.cov(x.T)
+    assert torch.allclose(cov, (L @ L.T) * 6 / 4, atol=0.01)  # Σ · df / (df − 2)
+
+
+# ------------------------------------------------------------------------------ two-view geometry
+def test_relative_pose_and_pnp_are_exact_without_noise():
+    cams = look_at_rig()
+    rt = rig_tensors(cams)
+    X = torch.tensor(body_like_points(3, seed=1))  # (3, 17, 3)
+    uv = project_points(rt["P"][:, None, None], X[None])  # (V, 3, 17, 2)
+    xn = normalized_coordinates(uv.permute(1, 0, 2, 3), rt["K"][None])  # (3, V, 17, 2)
+    R_rel, t_rel, base = _true_relative(rt["R"].numpy(), rt["t"].numpy())
+    w = torch.ones(3, 17, dtype=torch.float64)
+    R1, t1 = relative_pose_two_views(xn[:, 0], xn[:, 1], w, torch.full((3,), 1145.0, dtype=torch.float64),
+                                     PosteriorConfig())
+    assert rotation_angle_deg(R1, torch.tensor(R_rel[1])).max() < 1e-4
+    assert (t1 - torch.tensor(t_rel[1])).norm(dim=-1).max() < 1e-6
+    X0 = X @ rt["R"][0].T + rt["t"][0]  # reference-camera frame
+    R2, t2 = pnp_dlt(X0, xn[:, 2], w)
+    assert rotation_angle_deg(R2, torch.tensor(R_rel[2])).max() < 1e-4
+    assert (t2 - torch.tensor(t_rel[2] * base)).norm(dim=-1).max() < 1e-3  # mm
+
+
+# ------------------------------------------------------------------------------ the core operator
+def test_posterior_concentrates_on_the_true_relative_pose():
+    """Noise-free 2D joints of 4 views, intrinsics only: the posterior's samples lie within a
+    fraction of a degree of the true relative rotations and the triangulation under it
+    reproduces the points (in the reference frame, at the true baseline scale)."""
+    cams = look_at_rig()
+    rt = rig_tensors(cams)
+    X = torch.tensor(body_like_points(4, seed=2))  # (B, 17, 3) world mm
+    uv = project_points(rt["P"][:, None, None], X[None]).permute(1, 0, 2, 3)  # (B, V, 17, 2)
+    conf = torch.ones(uv.shape[:-1], dtype=torch.float64)
+    K = rt["K"].expand(4, -1, -1, -1)
+    post = monte_carlo_posterior(uv, conf, K, PosteriorConfig(samples=64, iterations=4))
+    R_rel, t_rel, base = _true_relative(rt["R"].numpy(), rt["t"].numpy())
+    R_true, t_true = torch.tensor(R_rel), torch.tensor(t_rel)
+    w = post.log_weights.exp()  # (B, M)
+    assert torch.allclose(w.sum(-1), torch.ones(4, dtype=torch.float64))
+    angle = rotation_angle_deg(post.sample_rotations, R_true[None, None])[..., 1:].amax(-1)  # (B, M)
+    assert float((w * angle).sum(-1).max()) < 0.5  # posterior-weighted rotation error, degrees
+    t_err = (post.sample_translations - t_true).norm(dim=-1)[..., 1:].amax(-1)
+    assert float((w * t_err).sum(-1).max()) < 0.01  # baseline units
+    assert rotation_angle_deg(post.rotations, R_true).max() < 0.2
+    assert float(post.rotation_spread.max()) < 0.01
+    assert float(post.mean_error_px[:, -1].max()) < 0.5
+    X_ref = triangulate_under_posterior(uv, conf, K, post) * base
+    gt_ref = X @ rt["R"][0].T + rt["t"][0]
+    assert (X_ref - gt_ref).norm(dim=-1).max() < 5.0  # mm
+
+
+def test_posterior_is_deterministic_and_gradients_reach_the_2d_input():
+    cams = look_at_rig()
+    rt = rig_tensors(cams)
+    X = torch.tensor(body_like_points(2, seed=3))
+    uv = project_points(rt["P"][:, None, None], X[None]).permute(1, 0, 2, 3)
+    uv = uv + torch.randn(uv.shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    conf = torch.ones(uv.shape[:-1], dtype=torch.float64)
+    K = rt["K"].expand(2, -1, -1, -1)
+    cfg = PosteriorConfig(samples=16, iterations=2)
+    a, b = monte_carlo_posterior(uv, conf, K, cfg), monte_carlo_posterior(uv, conf, K, cfg)
+    assert torch.equal(a.sample_rotations, b.sample_rotations) and torch.equal(a.log_weights, b.log_weights)
+    pts = uv.clone().requires_grad_(True)
+    weights = conf.clone().requires_grad_(True)
+    triangulate_under_posterior(pts, weights, K, a).sum().backward()
+    assert pts.grad is not None and torch.isfinite(pts.grad).all() and pts.grad.abs().sum() > 0
+    assert weights.grad is not None and weights.grad.abs().sum() > 0
+
+
+def test_bone_scale_recovers_a_known_factor():
+    X = torch.tensor(body_like_points(3, seed=4))
+    from poseboard.skeleton import H36M17
+
+    prior = torch.tensor(H36M17.bone_lengths(X.numpy()))[0]
+    s = bone_scale(X[:1] / 7.0, prior)
+    assert torch.allclose(s, torch.tensor([7.0], dtype=torch.float64))
+
+
+# ------------------------------------------------------------------------------ the method
+def _tiny_config(backbone: Path | None, steps: int = 0) -> ProbabilisticConfig:
+    cfg = ProbabilisticConfig.preset("smoke")
+    cfg.backbone_checkpoint = str(backbone) if backbone is not None else None
+    cfg.posterior = PosteriorConfig(samples=16, iterations=1, ransac_hypotheses=16, refine_iterations=6,
+                                    init_starts=2, temperature_px=2.0, error_cap_px=60.0, ransac_threshold_px=15.0)
+    cfg.train.steps = steps
+    cfg.train.batch_size = 4
+    cfg.train.lr = 1e-3
+    cfg.train.log_every = 5
+    return cfg
+
+
+def test_extrinsics_are_never_used(p5_data):
+    ds = MultiViewDataset(p5_data / "synth-h36m" / "test")
+    batch = collate_multiview([ds[i] for i in range(3)])
+    method = ProbabilisticMethod(_tiny_config(None))
+    assert not method.capabilities.needs_extrinsics
+    assert method.capabilities.output_frame == "reference_camera"
+    ref = method.predict(batch).joints_3d
+    gen = torch.Generator().manual_seed(0)
+    scrambled = dict(batch)
+    scrambled["R"] = torch.linalg.qr(torch.randn(batch["R"].shape, generator=gen, dtype=torch.float64))[0]
+    scrambled["t"] = torch.randn(batch["t"].shape, generator=gen, dtype=torch.float64) * 1e4
+    scrambled["proj_matrices"] = torch.randn(batch["proj_matrices"].shape, generator=gen)
+    scrambled["joints_3d"] = torch.zeros_like(batch["joints_3d"])
+    assert torch.equal(method.predict(scrambled).joints_3d, ref)
+    stripped = {k: v for k, v in batch.items() if k not in ("R", "t", "proj_matrices", "cameras", "joints_3d")}
+    assert torch.equal(method.predict(stripped).joints_3d, ref)
+
+
+def test_save_load_round_trip_and_determinism(tmp_path, p5_data):
+    ds = MultiViewDataset(p5_data / "synth-h36m" / "test")
+    batch = collate_multiview([ds[i] for i in range(2)])
+    method = ProbabilisticMethod(_tiny_config(None))
+    method.net.bone_prior.mul_(1.1)
+    method.save(tmp_path)
+    loaded = ProbabilisticMethod.load(tmp_path)
+    a, b = method.predict(batch), loaded.predict(batch)
+    assert torch.equal(a.joints_3d, b.joints_3d)
+    assert torch.equal(a.joints_3d, method.predict(batch).joints_3d)
+    assert torch.allclose(loaded.net.bone_prior, method.net.bone_prior)
+
+
+@pytest.mark.slow
+def test_learns_on_a_tiny_world(tmp_path, p5_data, p5_backbone):
+    train = MultiViewDataset(p5_data / "synth-h36m" / "train")
+    test = MultiViewDataset(p5_data / "synth-h36m" / "test")
+    test_batch = collate_multiview([test[i] for i in range(len(test))])
+    gt = reference_frame_joints(test_batch).numpy()
+
+    def errors(m: ProbabilisticMethod) -> tuple[float, float]:
+        pred = m.predict(test_batch).joints_3d.double().numpy()
+        return float(M.mpjpe(pred, gt, "procrustes", 6).mean()), float(M.mpjpe(pred, gt, "root", 6).mean())
+
+    untrained = ProbabilisticMethod(_tiny_config(None))
+    method = ProbabilisticMethod(_tiny_config(p5_backbone, steps=20))
+    method.progress = False
+    method.fit(train, None, workdir=tmp_path / "work")
+    assert (tmp_path / "work" / "checkpoint.pt").exists()
+    pa_untrained, rel_untrained = errors(untrained)
+    pa, rel = errors(method)
+    assert pa < 0.6 * pa_untrained
+    assert rel < rel_untrained
+    # the bone prior comes from the training set's ground truth
+    from poseboard.methods.probabilistic import training_bone_prior
+
+    assert torch.allclose(method.net.bone_prior, torch.as_tensor(training_bone_prior(train)))
+    # resuming a finished run does nothing more
+    again = ProbabilisticMethod(_tiny_config(p5_backbone, steps=20))
+    again.progress = False
+    again.fit(train, None, workdir=tmp_path / "work")
+    assert again.last_summary.start_step == 20 and again.last_summary.end_step == 20
+    assert torch.equal(again.predict(test_batch).joints_3d, method.predict(test_batch).joints_3d)
+
+
+@pytest.mark.slow
+def test_loss_falls_end_to_end(p5_data, p5_backbone):
+    """Gradients through the triangulation under the posterior lower the loss: a few steps on
+    one batch of 4 frames (the posterior's draws fixed by its seed when the loss is read)."""
+    train = MultiViewDataset(p5_data / "synth-h36m" / "train")
+    few = torch.utils.data.Subset(train, range(4))
+    batch = collate_multiview([train[i] for i in range(4)])
+
+    def loss(m: ProbabilisticMethod) -> float:
+        with torch.no_grad():
+            return float(m.loss(m.net(batch), batch)["loss"])
+
+    prior = tuple(ProbabilisticMethod(_tiny_config(None)).net.bone_prior.tolist())
+    start = ProbabilisticMethod(_tiny_config(p5_backbone, steps=0).model_copy(update={"bone_prior_mm": prior}))
+    start.progress = False
+    start.fit(few, None)
+    method = ProbabilisticMethod(_tiny_config(p5_backbone, steps=25).model_copy(update={"bone_prior_mm": prior}))
+    method.progress = False
+    method.fit(few, None)
+    assert loss(method) < 0.9 * loss(start)

@@ -1,0 +1,102 @@
+"""The RANSAC baseline: original-pixel thresholds, detections, save/load, determinism."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+import method_fixtures as F  # noqa: E402
+
+from poseboard.errors import CapabilityError  # noqa: E402
+from poseboard.geometry import project_points  # noqa: E402
+from poseboard.methods.multiview import (  # noqa: E402
+    crop_to_original,
+    original_projection,
+    read_batch,
+    undistort_pixels,
+)
+from poseboard.methods.ransac import RansacConfig, RansacMethod  # noqa: E402
+from poseboard.methods.registry import get_method  # noqa: E402
+from poseboard.protocols.registry import get_protocol  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def ransac() -> RansacMethod:
+    cfg = RansacConfig.preset("smoke").model_copy(update={"backbone_checkpoint": str(F.backbone_dir())})
+    method = RansacMethod(cfg)
+    method.fit(F.h36m("train"), None)
+    return method
+
+
+def _gt_original(batch):
+    """Ground-truth 2D joints undistorted and in original pixels, and the original projections."""
+    vb = read_batch(batch)
+    pts = undistort_pixels(batch["joints_2d"].double(), vb.K[:, :, None], vb.dist[:, :, None])
+    return crop_to_original(pts, vb.boxes[:, :, None], vb.size), original_projection(vb.proj, vb.boxes, vb.size)
+
+
+def test_original_pixels_are_consistent_with_the_crop():
+    batch = F.eval_batch(4)
+    vb = read_batch(batch)
+    X = batch["joints_3d"].double()
+    crop_uv = project_points(vb.proj[:, :, None], X[:, None])  # (B, V, J, 2)
+    orig_uv = project_points(original_projection(vb.proj, vb.boxes, vb.size)[:, :, None], X[:, None])
+    torch.testing.assert_close(crop_to_original(crop_uv, vb.boxes[:, :, None], vb.size), orig_uv)
+
+
+def test_threshold_is_in_original_pixels():
+    """A view off by 20 original px is an inlier under a 30 px threshold and an outlier under
+    10 px, whatever its crop scale (the crops here shrink 3-12×)."""
+    batch = F.eval_batch(6)
+    pts, proj = _gt_original(batch)
+    scale = read_batch(batch).boxes[..., 2] - read_batch(batch).boxes[..., 0]
+    assert float(scale.min()) > 64 * 2  # every crop is a real down-scaling
+    pts = pts.clone()
+    pts[:, 1, :, 0] += 20.0  # view 1 off by 20 original pixels
+    for threshold, expect in ((30.0, True), (10.0, False)):
+        method = RansacMethod(RansacConfig.preset("smoke").model_copy(update={"threshold_px": threshold,
+                                                                                "refine": False}))
+        _, inliers = method.triangulate(pts, proj)
+        assert bool((inliers[..., 1] == expect).all())
+        assert bool(inliers[..., [0, 2, 3]].all())
+
+
+def test_recovers_ground_truth_with_an_outlier_view():
+    batch = F.eval_batch(4)
+    pts, proj = _gt_original(batch)
+    pts[:, 2] += 400.0  # a gross outlier view
+    joints, inliers = RansacMethod(RansacConfig.preset("smoke")).triangulate(pts, proj)
+    assert F.mpjpe(joints, batch) < 0.5
+    assert not bool(inliers[..., 2].any())
+
+
+def test_pretrained_backbone_beats_random(ransac):
+    untrained = RansacMethod(RansacConfig.preset("smoke"))
+    assert F.eval_mpjpe(ransac) < 0.5 * F.eval_mpjpe(untrained)
+
+
+def test_predict_is_deterministic_and_survives_save_load(ransac, tmp_path):
+    batch = F.eval_batch(6)
+    first = ransac.predict(batch).joints_3d
+    assert torch.equal(first, ransac.predict(batch).joints_3d)
+    ransac.save(tmp_path)
+    again = get_method("ransac").load(tmp_path)
+    assert torch.equal(first, again.predict(batch).joints_3d)
+
+
+def test_invalid_views_are_never_inliers(ransac):
+    batch = F.eval_batch(4)
+    batch["view_valid"][:, 3] = False
+    pts, proj = ransac.detect(batch)
+    _, inliers = ransac.triangulate(pts, proj)
+    assert not bool(inliers[..., 3].any())
+
+
+def test_capabilities_refuse_a_single_view():
+    with pytest.raises(CapabilityError, match="2..any"):
+        get_protocol("synth-h36m-single-view").check_method("ransac", RansacMethod.capabilities)
+    assert get_protocol("synth-h36m-relative").check_method("ransac", RansacMethod.capabilities) == (4,)

@@ -1,0 +1,129 @@
+"""Running methods under protocols, camera sweeps, what a method may see, and the commands."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+sys.path.insert(0, str(Path(__file__).parent))
+import method_fixtures as F  # noqa: E402
+
+from poseboard.errors import CapabilityError, InputError  # noqa: E402
+from poseboard.methods.algebraic import AlgebraicConfig  # noqa: E402
+from poseboard.methods.base import Capabilities  # noqa: E402
+from poseboard.methods.commands import _standalone_app, build_config  # noqa: E402
+from poseboard.methods.registry import get_method  # noqa: E402
+from poseboard.methods.runner import camera_subsets, evaluate_method, method_inputs, run_protocol  # noqa: E402
+from poseboard.protocols.predictions import load_pose_predictions  # noqa: E402
+from poseboard.protocols.registry import get_protocol  # noqa: E402
+from poseboard.protocols.results import read_result  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory) -> Path:
+    """A checkpoints folder with the smoke backbone, ransac and algebraic."""
+    out = tmp_path_factory.mktemp("checkpoints")
+    shutil.copytree(F.backbone_dir(), out / "backbone")
+    shutil.copytree(F.algebraic_dir(), out / "algebraic")
+    return out
+
+
+def test_result_file_embeds_what_a_leaderboard_needs(checkpoints, tmp_path):
+    result, path = run_protocol("algebraic", "synth-h36m-relative", data_dir=F.data_dir(),
+                                checkpoints=checkpoints, results_dir=tmp_path)
+    assert path == tmp_path / "algebraic" / "synth-h36m-relative@1.json"
+    again = read_result(path)
+    assert again.method.capabilities == get_method("algebraic").capabilities
+    assert again.method.config["heatmap_multiplier"] == 100.0
+    assert again.method.checkpoint == str(checkpoints / "algebraic")
+    assert again.speed.samples_per_s > 0 and again.speed.batch_size == 8 and "cpu" in again.speed.device
+    assert again.seeds["train"] == 0 and again.num_samples == F.TEST_SAMPLES
+    assert set(again.metrics.main.per_action["mpjpe"]) <= {"Boxing", "Jumping", "PickingUp", "Reaching",
+                                                          "SittingDown", "Squatting", "Turning", "Walking", "Waving"}
+    preds = load_pose_predictions(path.with_suffix(".npz"))
+    assert len(preds.sample_ids) == F.TEST_SAMPLES and preds.frame == "world"
+    # the scored number is the MPJPE of the predictions file
+    assert result.metrics.headline_value == pytest.approx(F.eval_mpjpe(get_method("algebraic").load(
+        checkpoints / "algebraic"), relative=True), rel=1e-4)
+
+
+def test_camera_sweep_runs_every_supported_size(checkpoints, tmp_path):
+    ransac = get_method("ransac")(get_method("ransac").config_model.preset("smoke").model_copy(
+        update={"backbone_checkpoint": str(checkpoints / "backbone")}))
+    ransac.fit(None, None)
+    result, path = evaluate_method(ransac, "synth-panoptic-sweep", data_dir=F.data_dir(), results_dir=tmp_path)
+    sizes = [s for s in get_protocol("synth-panoptic-sweep").camera_sweep.sizes if s >= 2]
+    assert sorted(int(k) for k in result.metrics.sweep) == sizes
+    preds = load_pose_predictions(path.with_suffix(".npz"))
+    assert sorted(set(preds.num_views.tolist())) == sizes
+    assert "camera subsets" in result.notes[0] and result.seeds["camera_sweep"] == 0
+
+
+def test_camera_subsets_are_seeded_and_distinct():
+    proto = get_protocol("synth-panoptic-sweep")
+    a = camera_subsets(proto, 31, (1, 2, 16))
+    assert a == camera_subsets(proto, 31, (1, 2, 16))
+    assert len(a) == 9 and len(set(a)) == 9 and all(len(set(s)) == len(s) for s in a)
+    assert camera_subsets(proto, 2, (2,)) == [(0, 1)]  # only one subset exists
+    with pytest.raises(InputError, match="exceeds"):
+        camera_subsets(proto, 8, (12,))
+    assert camera_subsets(get_protocol("synth-h36m-single-view"), 4, (1,)) == [(0,)]
+
+
+class _Uncalibrated:
+    name = "toy"
+    capabilities = Capabilities(needs_intrinsics=True, needs_extrinsics=False, multi_view=True, min_views=2,
+                                max_views=None, multi_person=False, output_frame="reference_camera",
+                                outputs=("joints_3d",), trainable=False)
+
+
+def test_methods_never_see_ground_truth_or_withheld_extrinsics():
+    batch = F.eval_batch(2)
+    calibrated = method_inputs(batch, get_method("algebraic"), get_protocol("synth-h36m-relative"))
+    assert {"proj_matrices", "R", "t", "K", "images"} <= set(calibrated)
+    assert not {"joints_3d", "joints_2d", "visibility", "cameras"} & set(calibrated)
+    withheld = method_inputs(batch, _Uncalibrated(), get_protocol("synth-h36m-uncalibrated"))
+    assert not {"proj_matrices", "R", "t", "cameras", "joints_3d"} & set(withheld)
+    assert {"K", "dist", "images", "boxes"} <= set(withheld)
+    np.testing.assert_array_equal(withheld["K"], batch["K"])
+
+
+def test_incapable_methods_are_refused_before_loading(tmp_path):
+    with pytest.raises(CapabilityError, match="single-view"):
+        run_protocol("ransac", "synth-h36m-single-view", data_dir=F.data_dir(), checkpoints=tmp_path / "none")
+    with pytest.raises(CapabilityError, match="extrinsics"):
+        run_protocol("algebraic", "synth-h36m-uncalibrated", data_dir=F.data_dir(), checkpoints=tmp_path)
+
+
+def test_config_overrides(tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text("methods:\n  algebraic:\n    heatmap_multiplier: 50\n    train: {steps: 7}\n")
+    cfg = build_config(AlgebraicConfig, "smoke", params, "methods.algebraic", seed=3)
+    assert cfg.heatmap_multiplier == 50 and cfg.train.steps == 7 and cfg.train.seed == 3
+    assert cfg.train.batch_size == AlgebraicConfig.preset("smoke").train.batch_size  # the rest is the preset's
+    with pytest.raises(InputError, match="no key"):
+        build_config(AlgebraicConfig, "smoke", params, "methods.volumetric")
+    params.write_text("methods:\n  algebraic:\n    heatmap_multipler: 50\n")
+    with pytest.raises(InputError, match="heatmap_multipler"):
+        build_config(AlgebraicConfig, "smoke", params, "methods.algebraic")
+
+
+def test_train_and_predict_commands(checkpoints, tmp_path):
+    runner = CliRunner()
+    app = _standalone_app()
+    common = ["--data-dir", str(F.data_dir()), "--checkpoints", str(checkpoints), "-q"]
+    out = runner.invoke(app, ["train", "ransac", "--profile", "smoke", "--no-val", *common])
+    assert out.exit_code == 0, out.output
+    assert (checkpoints / "ransac" / "weights.pt").exists()
+    out = runner.invoke(app, ["predict", "ransac", "--protocol", "synth-h36m-absolute", "--results",
+                              str(tmp_path), *common])
+    assert out.exit_code == 0, out.output
+    assert "synth-h36m-absolute@1  ransac: mpjpe =" in out.output
+    assert (tmp_path / "ransac" / "synth-h36m-absolute@1.json").exists()
+    out = runner.invoke(app, ["predict", "ransac", "--protocol", "synth-h36m-single-view", *common])
+    assert out.exit_code == 2 and "cannot run" in out.output
