@@ -135,6 +135,7 @@ def _mount_subcommands() -> None:
     """Command groups defined next to the code they drive (their bodies import lazily)."""
     from poseboard.datasets.commands import generate, show
     from poseboard.datasets.real_commands import datasets_app
+    from poseboard.methods.commands import predict, pretrain, train
     from poseboard.params import params_app
     from poseboard.report.commands import report
     from poseboard.scaffold import new_method
@@ -142,6 +143,9 @@ def _mount_subcommands() -> None:
 
     app.command("generate")(generate)
     app.command("show")(show)
+    app.command("pretrain")(pretrain)
+    app.command("train")(train)
+    app.command("predict")(predict)
     app.command("report")(report)
     app.command("track")(track)
     app.command("ui")(ui)
