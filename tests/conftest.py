@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
+from poseboard.camera import Camera
+
 # One torch thread: with two on this 2-core class of machine, small ops stall under load
 # (the reference notes measured ~40 ms per call), and tests run in parallel processes anyway.
 torch.set_num_threads(1)
-
-from poseboard.camera import Camera
 
 
 def h36m_like_rig(distortion: bool = False) -> list[Camera]:

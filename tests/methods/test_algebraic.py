@@ -9,12 +9,12 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-import method_fixtures as F  # noqa: E402
+import method_fixtures as F
 
-from poseboard.methods.algebraic import AlgebraicConfig, AlgebraicMethod, mse_smooth_loss  # noqa: E402
-from poseboard.methods.backbone import init_from_pretrained  # noqa: E402
-from poseboard.methods.registry import get_method  # noqa: E402
-from poseboard.methods.training import TrainConfig  # noqa: E402
+from poseboard.methods.algebraic import AlgebraicConfig, AlgebraicMethod, mse_smooth_loss
+from poseboard.methods.backbone import init_from_pretrained
+from poseboard.methods.registry import get_method
+from poseboard.methods.training import TrainConfig
 
 
 @pytest.fixture(scope="module")

@@ -10,18 +10,18 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
-import method_fixtures as F  # noqa: E402
+import method_fixtures as F
 
-from poseboard.errors import InputError, ResultFileError, ShapeError  # noqa: E402
-from poseboard.geometry import hard_argmax_2d, soft_argmax_2d  # noqa: E402
-from poseboard.methods.backbone import (  # noqa: E402
+from poseboard.errors import InputError, ResultFileError, ShapeError
+from poseboard.geometry import hard_argmax_2d, soft_argmax_2d
+from poseboard.methods.backbone import (
     Backbone,
     BackboneConfig,
     count_parameters,
     load_backbone,
     save_backbone,
 )
-from poseboard.methods.pretrain import (  # noqa: E402
+from poseboard.methods.pretrain import (
     CropDataset,
     PretrainConfig,
     evaluate_2d,
@@ -29,7 +29,7 @@ from poseboard.methods.pretrain import (  # noqa: E402
     gaussian_heatmaps,
     joint_weights,
 )
-from poseboard.methods.training import (  # noqa: E402
+from poseboard.methods.training import (
     StepBatchSampler,
     TrainConfig,
     learning_rate,
@@ -38,7 +38,7 @@ from poseboard.methods.training import (  # noqa: E402
     step_generator,
     train_loop,
 )
-from poseboard.skeleton import H36M17  # noqa: E402
+from poseboard.skeleton import H36M17
 
 
 # ---------------------------------------------------------------------------- architecture
@@ -124,7 +124,8 @@ def test_batches_do_not_depend_on_the_start_step():
     full = list(StepBatchSampler(10, 3, seed=4, start_step=0, stop_step=12))
     tail = list(StepBatchSampler(10, 3, seed=4, start_step=5, stop_step=12))
     assert full[5:] == tail
-    assert sorted(sum(full[:3], [])) == sorted(set(sum(full[:3], [])))  # an epoch has no repeats
+    first_epoch = [i for batch in full[:3] for i in batch]
+    assert sorted(first_epoch) == sorted(set(first_epoch))  # an epoch has no repeats
     assert full[:3] != full[3:6]  # epochs are reshuffled
     with pytest.raises(InputError):
         StepBatchSampler(2, 3, 0, 0, 1)
@@ -169,8 +170,11 @@ def _fit_linear(workdir, steps, tracker=None):
         x = x + 0.01 * torch.randn(x.shape, generator=gen)  # step-seeded "augmentation"
         return {"loss": (model(x)[:, 0] - y).square().mean()}
 
+    def collate(items):
+        return tuple(torch.stack(t) for t in zip(*items, strict=True))
+
     summary = train_loop(name="lin", config=cfg, modules={"m": model}, optimizer=opt, step_fn=step_fn,
-                         dataset=_Points(), collate=lambda items: tuple(torch.stack(t) for t in zip(*items)),
+                         dataset=_Points(), collate=collate,
                          workdir=workdir, tracker=tracker, progress=False)
     return model, summary
 

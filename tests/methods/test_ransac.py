@@ -9,19 +9,19 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-import method_fixtures as F  # noqa: E402
+import method_fixtures as F
 
-from poseboard.errors import CapabilityError  # noqa: E402
-from poseboard.geometry import project_points  # noqa: E402
-from poseboard.methods.multiview import (  # noqa: E402
+from poseboard.errors import CapabilityError
+from poseboard.geometry import project_points
+from poseboard.methods.multiview import (
     crop_to_original,
     original_projection,
     read_batch,
     undistort_pixels,
 )
-from poseboard.methods.ransac import RansacConfig, RansacMethod  # noqa: E402
-from poseboard.methods.registry import get_method  # noqa: E402
-from poseboard.protocols.registry import get_protocol  # noqa: E402
+from poseboard.methods.ransac import RansacConfig, RansacMethod
+from poseboard.methods.registry import get_method
+from poseboard.protocols.registry import get_protocol
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +97,6 @@ def test_invalid_views_are_never_inliers(ransac):
 
 
 def test_capabilities_refuse_a_single_view():
-    with pytest.raises(CapabilityError, match="2..any"):
+    with pytest.raises(CapabilityError, match=r"2\.\.any"):
         get_protocol("synth-h36m-single-view").check_method("ransac", RansacMethod.capabilities)
     assert get_protocol("synth-h36m-relative").check_method("ransac", RansacMethod.capabilities) == (4,)

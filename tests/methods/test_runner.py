@@ -11,17 +11,17 @@ import pytest
 from typer.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).parent))
-import method_fixtures as F  # noqa: E402
+import method_fixtures as F
 
-from poseboard.errors import CapabilityError, InputError  # noqa: E402
-from poseboard.methods.algebraic import AlgebraicConfig  # noqa: E402
-from poseboard.methods.base import Capabilities  # noqa: E402
-from poseboard.methods.commands import _standalone_app, build_config  # noqa: E402
-from poseboard.methods.registry import get_method  # noqa: E402
-from poseboard.methods.runner import camera_subsets, evaluate_method, method_inputs, run_protocol  # noqa: E402
-from poseboard.protocols.predictions import load_pose_predictions  # noqa: E402
-from poseboard.protocols.registry import get_protocol  # noqa: E402
-from poseboard.protocols.results import read_result  # noqa: E402
+from poseboard.errors import CapabilityError, InputError
+from poseboard.methods.algebraic import AlgebraicConfig
+from poseboard.methods.base import Capabilities
+from poseboard.methods.commands import _standalone_app, build_config
+from poseboard.methods.registry import get_method
+from poseboard.methods.runner import camera_subsets, evaluate_method, method_inputs, run_protocol
+from poseboard.protocols.predictions import load_pose_predictions
+from poseboard.protocols.registry import get_protocol
+from poseboard.protocols.results import read_result
 
 
 @pytest.fixture(scope="module")

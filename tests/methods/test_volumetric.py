@@ -11,11 +11,11 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-import method_fixtures as F  # noqa: E402
+import method_fixtures as F
 
-from poseboard.methods.multiview import read_batch  # noqa: E402
-from poseboard.methods.registry import get_method  # noqa: E402
-from poseboard.methods.volumetric import (  # noqa: E402
+from poseboard.methods.multiview import read_batch
+from poseboard.methods.registry import get_method
+from poseboard.methods.volumetric import (
     VolumetricConfig,
     VolumetricMethod,
     aggregate,
@@ -24,7 +24,7 @@ from poseboard.methods.volumetric import (  # noqa: E402
     unproject,
     voxel_cross_entropy,
 )
-from poseboard.protocols.registry import get_protocol  # noqa: E402
+from poseboard.protocols.registry import get_protocol
 
 
 def _config(**train) -> VolumetricConfig:
