@@ -7,6 +7,9 @@ BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 export DVC_NO_ANALYTICS := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# torch threads per stage: fixed (not "all cores"), so that the same stage gives the same
+# floating-point results on machines of this kind. DVC runs stages one at a time.
+export POSEBOARD_THREADS ?= 2
 
 .PHONY: setup repro test lint bench clean-venv
 

@@ -81,6 +81,10 @@ class MethodBlock(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
+    method: str = Field(
+        description="the registered method this block trains; the block's key is the name its checkpoint and "
+        "results are filed under (the same, or a variant such as epipolar-baseline)"
+    )
     init: str = Field(
         description="'backbone' (the pre-trained 2D backbone) or the method whose checkpoint it starts from"
     )
@@ -295,18 +299,18 @@ def check_params(params: Params, deep: bool = False, where: str = PARAMS_FILE) -
                 f"{where}: evaluations.{key}: protocol {ev.protocol_id!r} does not exist" + _hint(ev.protocol_id, known)
             )
     names = REGISTRY.names()
-    for name in params.methods:
-        if name not in names:
+    for name, block in params.methods.items():
+        if block.method not in names:
             problems.append(
-                f"{where}: methods.{name}: no such registered method" + _hint(name, names)
-                + f" (registered: {', '.join(names) or 'none'})"
+                f"{where}: methods.{name}.method: {block.method!r} is not a registered method"
+                + _hint(block.method, names) + f" (registered: {', '.join(names) or 'none'})"
             )
     if deep:
         for name, block in params.methods.items():
-            if name not in names:
+            if block.method not in names:
                 continue
             try:
-                cls = REGISTRY.get(name)
+                cls = REGISTRY.get(block.method)
                 override = block.profiles.get(params.profile, {})
                 preset = getattr(cls.config_model, "preset", None)
                 base = preset(params.profile).model_dump() if callable(preset) else {}

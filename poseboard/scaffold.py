@@ -250,8 +250,8 @@ def scaffold_method(name: str, root: str | Path = ".", protocol: str = "synth-h3
     title = title or f"{cls} (mean-pose baseline)"
     key = f"{name}-{proto.name}"
     text = params_path.read_text()
-    text = _add_block(text, "methods", [f"  {name}:", "    init: backbone", "    dataset: synth-h36m"]
-                      + [f"    {p}: {{}}" for p in params.profiles])
+    block = [f"  {name}:", f"    method: {name}", "    init: backbone", "    dataset: synth-h36m"]
+    text = _add_block(text, "methods", block + [f"    {p}: {{}}" for p in params.profiles])
     text = _add_block(text, "evaluations",
                       [f"  {key}: {{method: {name}, protocol: {proto.name}, version: {proto.version}}}"])
     registry_text = _register(registry_path, name, f"poseboard.methods.{module}:{cls}Method")

@@ -59,7 +59,8 @@ def test_typos_and_types_name_the_key(data, mutate, expected):
 
 def test_method_and_evaluation_consistency(data):
     d = copy.deepcopy(data)
-    d["methods"] = {"mine": {"init": "backbone", "dataset": "synth-h36m", "smoke": {}, "default": {}, "paper": {}}}
+    d["methods"] = {"mine": {"method": "mine", "init": "backbone", "dataset": "synth-h36m",
+                             "smoke": {}, "default": {}, "paper": {}}}
     d["evaluations"] = {"mine-synth-h36m-relative": {"method": "mien", "protocol": "synth-h36m-relative",
                                                      "version": 1}}
     assert "evaluations.mine-synth-h36m-relative.method: 'mien' has no block under `methods` (did you mean 'mine'?)" \
@@ -81,12 +82,12 @@ def test_method_and_evaluation_consistency(data):
 
 def test_registry_cross_checks(data):
     d = copy.deepcopy(data)
-    d["methods"]["nosuchmethod"] = {"init": "backbone", "dataset": "synth-h36m", "smoke": {}, "default": {},
-                                    "paper": {}}
+    d["methods"]["nosuchmethod"] = {"method": "nosuchmethod", "init": "backbone", "dataset": "synth-h36m",
+                                    "smoke": {}, "default": {}, "paper": {}}
     d["evaluations"]["nosuchmethod-synth-h36m-relative"] = {"method": "nosuchmethod",
                                                             "protocol": "synth-h36m-relative", "version": 9}
     problems = check_params(parse_params(d), deep=False)
-    assert any("methods.nosuchmethod: no such registered method" in p for p in problems)
+    assert any("methods.nosuchmethod.method: 'nosuchmethod' is not a registered method" in p for p in problems)
     assert any("'synth-h36m-relative@9' does not exist" in p for p in problems)
 
 

@@ -58,7 +58,7 @@ class AlgebraicConfig(BaseModel):
                                          val_samples=16))
         if profile == "default":
             return cls(backbone=BackboneConfig.preset("default"), confidence_widths=(128, 64, 128),
-                       train=TrainConfig(steps=2000, batch_size=8, lr=1e-4, schedule="cosine", warmup_steps=100,
+                       train=TrainConfig(steps=1500, batch_size=8, lr=1e-4, schedule="cosine", warmup_steps=100,
                                          checkpoint_every=100, log_every=20, val_every=500, val_samples=64))
         if profile == "paper":
             return cls(backbone=BackboneConfig.preset("paper"),

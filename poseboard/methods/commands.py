@@ -37,6 +37,10 @@ ConfigKeyOpt = Annotated[
 ]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="training seed (overrides the config's)")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")]
+NameOpt = Annotated[
+    str | None,
+    typer.Option("--name", help="file the checkpoint and results under this variant name (default: the method)"),
+]
 ThreadsOpt = Annotated[
     int | None, typer.Option("--threads", help="torch CPU threads (default: POSEBOARD_THREADS or 1)")
 ]
@@ -147,7 +151,7 @@ def pretrain(
 
 
 def train(
-    method: Annotated[str, typer.Argument(help="ransac, algebraic or volumetric")],
+    method: Annotated[str, typer.Argument(help="a registered method (`poseboard methods`)")],
     data_dir: DataDirOpt = Path("data"),
     checkpoints: CheckpointsOpt = Path("checkpoints"),
     dataset: Annotated[str, typer.Option("--dataset", help="multi-view dataset to train on")] = "synth-h36m",
@@ -158,20 +162,21 @@ def train(
     val: Annotated[bool, typer.Option("--val/--no-val", help="log validation curves on the test split")] = True,
     threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
+    name: NameOpt = None,
 ) -> None:
-    """Train METHOD from the pre-trained backbone; saves CHECKPOINTS/METHOD (resumable from
-    CHECKPOINTS/METHOD/work)."""
+    """Train METHOD from the pre-trained backbone; saves CHECKPOINTS/NAME (NAME defaults to
+    METHOD; resumable from CHECKPOINTS/NAME/work)."""
     try:
         _threads(threads)
         from poseboard.methods.runner import train_method
 
         summary = train_method(
             method, data_dir=data_dir, checkpoints=checkpoints, dataset=dataset, profile=profile,
-            config_path=config, config_key=config_key, seed=seed, val=val, progress=not quiet,
+            config_path=config, config_key=config_key, seed=seed, val=val, progress=not quiet, name=name,
         )
     except PoseboardError as exc:
         raise _fail(exc) from None
-    typer.echo(f"train {method}: {json.dumps(summary)} → {checkpoints / method}")
+    typer.echo(f"train {name or method}: {json.dumps(summary)} → {checkpoints / (name or method)}")
 
 
 def predict(
@@ -184,20 +189,23 @@ def predict(
     seed: Annotated[int, typer.Option("--seed", help="seed of any random choice made at inference")] = 0,
     threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
+    name: NameOpt = None,
 ) -> None:
-    """Run a trained METHOD under PROTOCOL: predictions .npz and the scored result JSON."""
+    """Run a trained METHOD (CHECKPOINTS/NAME, NAME defaulting to METHOD) under PROTOCOL:
+    predictions .npz and the scored result JSON."""
     try:
         _threads(threads)
         from poseboard.methods.runner import run_protocol
 
         result, path = run_protocol(
             method, protocol, data_dir=data_dir, checkpoints=checkpoints, results_dir=results,
-            batch_size=batch_size, seed=seed, progress=not quiet,
+            batch_size=batch_size, seed=seed, progress=not quiet, name=name,
         )
     except PoseboardError as exc:
         raise _fail(exc) from None
     m = result.metrics
-    line = f"{result.protocol.id}  {method}: {m.headline} = {m.headline_value:.2f} {m.units.get(m.headline, '')}"
+    unit = m.units.get(m.headline, "")
+    line = f"{result.protocol.id}  {name or method}: {m.headline} = {m.headline_value:.2f} {unit}"
     if m.sweep:
         line += "  sweep: " + ", ".join(f"{k}: {b.overall.get(m.headline, float('nan')):.1f}"
                                         for k, b in m.sweep.items())

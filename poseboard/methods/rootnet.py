@@ -617,7 +617,8 @@ def evaluate_roots(
                                    if source == "detected" else " (ground truth, score 1)")]
     result = build_result(
         protocol=protocol,
-        method=MethodInfo(name=method.name, config=config, capabilities=method.capabilities, checkpoint=checkpoint),
+        method=MethodInfo(name=method.name, registered=getattr(method, "registered_as", None), config=config,
+                          capabilities=method.capabilities, checkpoint=checkpoint),
         dataset=DatasetInfo(name=protocol.dataset, split=protocol.split, source=gt.source, data_hash=gt.data_hash),
         metrics=metrics, sample_ids=np.unique(preds.sample_ids), seeds=seeds, speed=speed, notes=notes,
     )

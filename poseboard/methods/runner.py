@@ -187,7 +187,8 @@ def evaluate_method(
     )
     result = build_result(
         protocol=protocol,
-        method=MethodInfo(name=method.name, config=config, capabilities=method.capabilities, checkpoint=checkpoint),
+        method=MethodInfo(name=method.name, registered=getattr(method, "registered_as", None), config=config,
+                          capabilities=method.capabilities, checkpoint=checkpoint),
         dataset=DatasetInfo(name=protocol.dataset, split=protocol.split, source=gt.source, data_hash=gt.data_hash),
         metrics=metrics, sample_ids=preds.sample_ids, seeds=seeds, speed=speed, notes=notes,
     )
@@ -204,18 +205,47 @@ def run_protocol(
     batch_size: int = 8,
     seed: int = 0,
     progress: bool = False,
+    name: str | None = None,
 ) -> tuple[Result, Path]:
-    """``poseboard predict``: load ``<checkpoints>/<method>`` and :func:`evaluate_method`."""
-    from poseboard.methods.registry import get_method
+    """``poseboard predict``: load ``<checkpoints>/<name>`` (``name`` defaults to the method:
+    a variant such as ``epipolar-baseline`` is the registered ``epipolar`` trained under
+    another name) and score it, multi-view pose protocols with :func:`evaluate_method`,
+    root-localisation ones with RootNet's ``evaluate_roots``."""
+    from poseboard.methods.registry import REGISTRY, get_method
     from poseboard.protocols.registry import get_protocol
 
+    saved = Path(checkpoints) / method_name / "config.json"
+    if name is None and method_name not in REGISTRY.names() and saved.exists():
+        # a variant's checkpoint (e.g. epipolar-baseline) records the method it is
+        try:
+            name, method_name = method_name, str(json.loads(saved.read_text())["method"])
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise InputError(f"{saved}: cannot read the method this checkpoint holds ({exc})") from None
     cls = get_method(method_name)
     protocol = get_protocol(protocol_key)
     protocol.check_method(method_name, cls.capabilities)  # refuse before loading anything
-    directory = Path(checkpoints) / method_name
+    directory = Path(checkpoints) / (name or method_name)
     method = cls.load(directory)
+    if name and name != method_name:
+        method.name = name  # results and cards are filed under the variant
+        method.registered_as = method_name  # type: ignore[attr-defined]
+    if protocol.task == "root_localisation":
+        from poseboard.methods.rootnet import evaluate_roots
+
+        return evaluate_roots(method, protocol, data_dir=data_dir, results_dir=results_dir,  # type: ignore[arg-type]
+                              batch_size=batch_size, seed=seed, checkpoint=str(directory), progress=progress)
     return evaluate_method(method, protocol, data_dir=data_dir, results_dir=results_dir, batch_size=batch_size,
                            seed=seed, checkpoint=str(directory), progress=progress)
+
+
+def open_split(path: str | Path) -> Any:
+    """A split folder as the dataset its manifest says: single-view scenes (multi-person
+    images, RootNet's input) or multi-view frames."""
+    from poseboard.datasets.storage import open_dataset
+    from poseboard.datasets.torch_dataset import MultiViewDataset, SingleViewSceneDataset
+
+    kind = open_dataset(Path(path)).manifest.kind
+    return SingleViewSceneDataset(path) if kind == "singleview" else MultiViewDataset(path)
 
 
 def train_method(
@@ -231,10 +261,11 @@ def train_method(
     val: bool = True,
     progress: bool = True,
     tracker: Any = None,
+    name: str | None = None,
 ) -> dict[str, Any]:
     """``poseboard train``: build the config, train from ``<checkpoints>/backbone``
-    (resuming from ``<checkpoints>/<method>/work``), save to ``<checkpoints>/<method>``."""
-    from poseboard.datasets.torch_dataset import MultiViewDataset
+    (resuming from ``<checkpoints>/<name>/work``), save to ``<checkpoints>/<name>``
+    (``name``: the method, or a variant's name such as ``epipolar-baseline``)."""
     from poseboard.methods.commands import build_config
     from poseboard.methods.registry import get_method
     from poseboard.methods.training import JsonlTracker
@@ -249,20 +280,22 @@ def train_method(
     if "algebraic_checkpoint" in fields and cfg.algebraic_checkpoint is None:
         updates["algebraic_checkpoint"] = str(checkpoints / "algebraic")
     cfg = cfg.model_copy(update=updates)
-    train = MultiViewDataset(Path(data_dir) / dataset / "train")
+    train = open_split(Path(data_dir) / dataset / "train")
     test_path = Path(data_dir) / dataset / "test"
-    val_set = MultiViewDataset(test_path) if val and test_path.exists() else None
-    out = checkpoints / method_name
+    val_set = open_split(test_path) if val and test_path.exists() else None
+    out = checkpoints / (name or method_name)
     workdir = out / "work"
     method = cls(cfg)
     method.progress = progress  # type: ignore[attr-defined]
     tracker = JsonlTracker(workdir / "metrics.jsonl", inner=tracker)
-    tracker.log_params({"method": method_name, "profile": profile, "config": cfg.model_dump(mode="json")})
+    tracker.log_params({"method": name or method_name, "registered": method_name, "profile": profile,
+                        "config": cfg.model_dump(mode="json")})
     t0 = time.perf_counter()
     method.fit(train, val_set, tracker=tracker, workdir=workdir)
     seconds = time.perf_counter() - t0
     method.save(out)
-    summary: dict[str, Any] = {"method": method_name, "profile": profile, "seconds": round(seconds, 1)}
+    summary: dict[str, Any] = {"method": name or method_name, "registered": method_name, "profile": profile,
+                               "seconds": round(seconds, 1)}
     last = getattr(method, "last_summary", None)
     if last is not None:
         summary |= {"steps": last.end_step, "resumed_from": last.start_step,

@@ -39,6 +39,8 @@ class V2VConfig(BaseModel):
     front_kernel: int = Field(7, ge=1, description="kernel of the first convolution (odd)")
     full_res_blocks: int = Field(3, ge=1, description="Res3D blocks of the front, at full resolution")
     channels_last: bool = Field(True, description="channels-last 3D memory format (2-3× faster on CPUs)")
+    back_width: int | None = Field(None, ge=1, description="channels of the two 1×1×1 layers before the output "
+                                                      "(None: base); ≥ J lifts the rank limit of a narrow base")
     zero_init_output: bool = Field(False, description="start the output convolution at zero (uniform volumes)")
 
     @model_validator(mode="after")
@@ -113,8 +115,9 @@ class V2VNet(nn.Module):
         self.front = nn.Sequential(Basic3D(cin, c.front, c.front_kernel), Res3D(c.front, c.base),
                                    *[Res3D(c.base, c.base) for _ in range(c.full_res_blocks - 1)])
         self.hourglass = _Hourglass(c.base, c.levels)
-        self.back = nn.Sequential(Res3D(c.base, c.base), Basic3D(c.base, c.base, 1), Basic3D(c.base, c.base, 1))
-        self.output = nn.Conv3d(c.base, cout, 1)
+        wb = c.back_width or c.base
+        self.back = nn.Sequential(Res3D(c.base, c.base), Basic3D(c.base, wb, 1), Basic3D(wb, wb, 1))
+        self.output = nn.Conv3d(wb, cout, 1)
         for m in self.modules():
             if isinstance(m, (nn.Conv3d, nn.ConvTranspose3d)):
                 nn.init.xavier_normal_(m.weight)

@@ -28,7 +28,10 @@ class _Record(BaseModel):
 
 
 class MethodInfo(_Record):
-    name: str
+    name: str = Field(description="the name results are filed under: the registered method, or a variant of it")
+    registered: str | None = Field(
+        default=None, description="the registered method when ``name`` is a variant (e.g. epipolar-baseline)"
+    )
     config: dict[str, Any]
     capabilities: Capabilities | None = Field(
         description="None when predictions came from outside poseboard (evaluate --predictions)"
@@ -83,8 +86,16 @@ class Metrics(_Record):
     )
 
 
+RUN_FIELDS = ("created_at", "git", "hardware", "speed")
+"""Fields that describe one *run* (when, which commit, which machine, how fast) rather than
+the result: written to the ``.run.json`` sidecar, so that the committed result file is the
+same bytes whenever the same code, params and data are evaluated again."""
+
+RUN_SUFFIX = ".run.json"
+
+
 class Result(_Record):
-    """One result file."""
+    """One result file (plus its run sidecar, merged on read)."""
 
     schema_version: int = RESULT_SCHEMA_VERSION
     created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
@@ -111,12 +122,29 @@ def result_path(results_dir: str | Path, method: str, protocol_id: str) -> Path:
     return Path(results_dir) / method / f"{protocol_id}.json"
 
 
+def run_sidecar(path: str | Path) -> Path:
+    """``<dir>/<protocol>@<v>.json`` → ``<dir>/<protocol>@<v>.run.json`` (the run's provenance)."""
+    path = Path(path)
+    return path.with_name(path.name.removesuffix(".json") + RUN_SUFFIX)
+
+
+def is_result_file(path: str | Path) -> bool:
+    """A ``<name>@<version>.json`` result file (not a run sidecar)."""
+    name = Path(path).name
+    return "@" in name and name.endswith(".json") and not name.endswith(RUN_SUFFIX)
+
+
 def write_result(result: Result, path: str | Path) -> Path:
-    """Validate and write ``result`` atomically (a crash never leaves half a file)."""
+    """Validate and write ``result`` atomically (a crash never leaves half a file): the
+    reproducible part to ``path``, the run's provenance (:data:`RUN_FIELDS`) to its
+    :func:`run_sidecar`."""
     path = Path(path)
     text = result.model_dump_json(indent=2)
     Result.model_validate_json(text)  # refuse to write what we could not read back
-    atomic_write_text(path, text + "\n")
+    data = json.loads(text)
+    run = {k: data.pop(k) for k in RUN_FIELDS}
+    atomic_write_text(run_sidecar(path), json.dumps(run, indent=2) + "\n")
+    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
     return path
 
 
@@ -135,6 +163,17 @@ def read_result(path: str | Path) -> Result:
             f"{path}: field 'schema_version': {data.get('schema_version')} is not supported "
             f"(this poseboard reads {RESULT_SCHEMA_VERSION})"
         )
+    sidecar = run_sidecar(path)
+    if isinstance(data, dict):
+        run: dict[str, Any] = {"created_at": "unknown", "git": {"commit": None, "dirty": None}, "hardware": {},
+                               "speed": {"samples_per_s": None, "ms_per_sample": None, "batch_size": None,
+                                         "device": None}}
+        if sidecar.exists():
+            try:
+                run |= json.loads(sidecar.read_text())
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise ResultFileError(f"{sidecar}: not valid JSON ({exc})") from None
+        data = {**run, **data}
     try:
         return Result.model_validate(data)
     except ValidationError as exc:
@@ -145,4 +184,4 @@ def read_result(path: str | Path) -> Result:
 
 def read_results(results_dir: str | Path) -> list[Result]:
     """Every ``<method>/<name>@<version>.json`` result under ``results_dir`` (validated; any bad file is an error)."""
-    return [read_result(p) for p in sorted(Path(results_dir).rglob("*@*.json"))]
+    return [read_result(p) for p in sorted(Path(results_dir).rglob("*@*.json")) if is_result_file(p)]

@@ -56,12 +56,13 @@ def _card(name: str, results: list[Result], params: Any = None) -> MethodCardVie
     """The method card: citation from the registry when the method is registered (metadata,
     not numbers), everything else from its result files."""
     first = results[0]
+    registered = first.method.registered or name
     meta: Any = None
     try:
         from poseboard.methods.registry import REGISTRY
 
-        if name in REGISTRY.names():
-            meta = REGISTRY.get(name).card
+        if registered in REGISTRY.names():
+            meta = REGISTRY.get(registered).card
     except Exception:  # a broken plug-in must not take the leaderboard down
         meta = None
     config = first.method.config
@@ -83,7 +84,7 @@ def _card(name: str, results: list[Result], params: Any = None) -> MethodCardVie
             trained_on = ", ".join(sets) + " (assumed: not recorded in the result files)"
     return MethodCardView(
         name=name,
-        title=getattr(meta, "title", None) or name,
+        title=(getattr(meta, "title", None) or name) + (f" — variant {name}" if registered != name else ""),
         paper=getattr(meta, "paper", None),
         url=getattr(meta, "url", None),
         code_url=getattr(meta, "code_url", None),

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from poseboard.protocols.results import Result, read_result
+from poseboard.protocols.results import Result, is_result_file, read_result
 from poseboard.tracking.client import client, ensure_experiment, flatten, log_batch, log_file
 from poseboard.tracking.store import experiment_name, protocol_family, tracking_uri
 
@@ -112,7 +112,8 @@ def track_results(results_dir: str | Path = "results", params: Any = None, uri: 
 
     uri = uri or tracking_uri()
     prefix = prefix or (params.tracking.experiment_prefix if params is not None else "poseboard")
-    files = sorted(Path(results_dir).rglob("*@*.json")) if Path(results_dir).exists() else []
+    root = Path(results_dir)
+    files = sorted(p for p in root.rglob("*@*.json") if is_result_file(p)) if root.exists() else []
     report = TrackReport(uri=uri, logged=[], skipped=[])
     if not files:
         return report
