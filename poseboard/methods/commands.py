@@ -11,7 +11,10 @@ Folders (all arguments, so DVC stages can name them):
 * ``--checkpoints``: ``backbone/`` (pretrain), ``<method>/`` (a saved method: ``config.json``
   + ``weights.pt``) and ``<method>/work/`` (the resumable run: ``checkpoint.pt``,
   ``metrics.jsonl``);
-* ``--results``: ``<method>/<protocol>@<v>.json`` and ``<method>/<protocol>@<v>.npz``.
+* ``--results``: ``<method>/<protocol>@<v>.json`` and ``<method>/<protocol>@<v>.npz``;
+* ``--params``: the ``params.yaml`` whose ``real_data`` block says where the real datasets
+  (``human36m``, ``panoptic``, ``mupots``) are (default ``./params.yaml`` if present; the
+  ``POSEBOARD_*_ROOT`` environment variables fill in unset paths).
 
 Hyper-parameters: the ``--profile`` preset (``smoke``, ``default``, ``paper``) of the stage's
 config model, then the mapping at ``--config-key`` (dotted, e.g. ``methods.algebraic``) of
@@ -43,6 +46,11 @@ NameOpt = Annotated[
 ]
 ThreadsOpt = Annotated[
     int | None, typer.Option("--threads", help="torch CPU threads (default: POSEBOARD_THREADS or 1)")
+]
+ParamsOpt = Annotated[
+    Path | None,
+    typer.Option("--params", help="params.yaml whose real_data block locates the real datasets "
+                                   "(default: ./params.yaml if present, else the POSEBOARD_*_ROOT variables)"),
 ]
 
 
@@ -109,6 +117,16 @@ def build_config(model: Any, profile: str, path: Path | None = None, key: str | 
         raise InputError(f"{path or 'config'}{'/' + key if key else ''}: field {loc!r}: {err['msg']}") from None
 
 
+def real_data_params(params: Path | None) -> Path | None:
+    """The ``params.yaml`` the real datasets are located from: ``--params``, else
+    ``./params.yaml`` when it exists, else None (environment variables only). The file is
+    read only when a real dataset is asked for."""
+    if params is not None:
+        return params
+    default = Path("params.yaml")
+    return default if default.is_file() else None
+
+
 def _threads(threads: int | None) -> None:
     import torch
 
@@ -163,9 +181,11 @@ def train(
     threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
     name: NameOpt = None,
+    params: ParamsOpt = None,
 ) -> None:
     """Train METHOD from the pre-trained backbone; saves CHECKPOINTS/NAME (NAME defaults to
-    METHOD; resumable from CHECKPOINTS/NAME/work)."""
+    METHOD; resumable from CHECKPOINTS/NAME/work). DATASET is a generated one
+    (DATA_DIR/DATASET/train) or a real one (human36m, panoptic) located by --params."""
     try:
         _threads(threads)
         from poseboard.methods.runner import train_method
@@ -173,6 +193,7 @@ def train(
         summary = train_method(
             method, data_dir=data_dir, checkpoints=checkpoints, dataset=dataset, profile=profile,
             config_path=config, config_key=config_key, seed=seed, val=val, progress=not quiet, name=name,
+            real_data=real_data_params(params),
         )
     except PoseboardError as exc:
         raise _fail(exc) from None
@@ -190,16 +211,18 @@ def predict(
     threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
     name: NameOpt = None,
+    params: ParamsOpt = None,
 ) -> None:
     """Run a trained METHOD (CHECKPOINTS/NAME, NAME defaulting to METHOD) under PROTOCOL:
-    predictions .npz and the scored result JSON."""
+    predictions .npz and the scored result JSON. A real protocol's dataset (human36m-*,
+    panoptic-*, mupots-root) is located by --params."""
     try:
         _threads(threads)
         from poseboard.methods.runner import run_protocol
 
         result, path = run_protocol(
             method, protocol, data_dir=data_dir, checkpoints=checkpoints, results_dir=results,
-            batch_size=batch_size, seed=seed, progress=not quiet, name=name,
+            batch_size=batch_size, seed=seed, progress=not quiet, name=name, real_data=real_data_params(params),
         )
     except PoseboardError as exc:
         raise _fail(exc) from None

@@ -119,12 +119,25 @@ class RansacMethod(Method):
         pts = torch.where(vb.view_valid[:, :, None, None], pts, torch.full_like(pts, -1e6))
         return pts, original_projection(vb.proj, vb.boxes, vb.size)
 
-    def triangulate(self, points: torch.Tensor, proj: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def triangulate(self, points: torch.Tensor, proj: torch.Tensor,
+                    view_valid: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-joint RANSAC of detections (B, V, J, 2) in original-image pixels with the
         original-image projections (B, V, 3, 4) → joints (B, J, 3) world mm and inliers
-        (B, J, V) bool."""
+        (B, J, V) bool. A sample with missing views (``view_valid`` (B, V) False, e.g. a
+        zero box) is triangulated from its other views alone; with fewer than 2 its
+        joints are NaN."""
         if points.shape[1] < 2:
             raise InputError(f"ransac needs at least 2 views, got {points.shape[1]}")
+        if view_valid is not None and not bool(view_valid.all()):
+            joints = torch.full((points.shape[0], points.shape[2], 3), float("nan"), dtype=torch.float64)
+            inliers = torch.zeros(points.shape[0], points.shape[2], points.shape[1], dtype=torch.bool)
+            for b in range(points.shape[0]):
+                views = torch.nonzero(view_valid[b]).flatten()
+                if len(views) >= 2:
+                    jb, ib = self.triangulate(points[b : b + 1, views], proj[b : b + 1, views])
+                    joints[b] = jb[0].to(joints.dtype)
+                    inliers[b][:, views] = ib[0]
+            return joints, inliers
         c = self.config
         result = triangulate_ransac(
             proj[:, None], points.transpose(1, 2), threshold_px=c.threshold_px, n_iters=c.n_iters, refine=c.refine,
@@ -134,7 +147,7 @@ class RansacMethod(Method):
         return result.points, result.inliers
 
     def predict(self, batch: dict[str, Any]) -> Prediction:
-        joints, inliers = self.triangulate(*self.detect(batch))
+        joints, inliers = self.triangulate(*self.detect(batch), read_batch(batch).view_valid)
         inlier_share = inliers.to(torch.float32).mean(-1)  # (B, J)
         return Prediction(joints_3d=joints.to(torch.float32), frame="world", confidence=inlier_share)
 

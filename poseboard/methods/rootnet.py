@@ -542,6 +542,21 @@ def box_source_for(protocol: Any) -> str:
     return "detected" if "-detected" in protocol.name else "gt"
 
 
+def scene_batches(scenes: Any, indices: Any, batch_size: int) -> Any:
+    """The scenes ``scenes[i]`` for ``i`` in ``indices``, in order, in lists of at most
+    ``batch_size`` that share one image size (a batch is one tensor; MuPoTS-3D mixes 2048²
+    and 1920×1080 sequences): a list ends early where the image size changes."""
+    chunk: list[Any] = []
+    for i in indices:
+        scene = scenes[int(i)]
+        if chunk and (len(chunk) == batch_size or scene.image.shape != chunk[0].image.shape):
+            yield chunk
+            chunk = []
+        chunk.append(scene)
+    if chunk:
+        yield chunk
+
+
 def evaluate_roots(
     method: RootNetMethod,
     protocol: Any,
@@ -554,21 +569,22 @@ def evaluate_roots(
     progress: bool = False,
     split_path: str | Path | None = None,
     box_source: str | None = None,
+    real_data: Any = None,
 ) -> tuple[Any, Path]:
     """Predict roots on a ``root_localisation`` protocol's images, write the root predictions
     ``.npz`` and the scored result ``.json`` under ``results_dir/<method>/`` (the runner's
     :func:`~poseboard.methods.runner.evaluate_method` for root protocols).
 
     ``box_source``: ``"gt"`` or ``"detected"``; None: :func:`box_source_for` the protocol.
-    The box source is recorded in the result's notes.
+    The box source is recorded in the result's notes. ``real_data``: where a real dataset
+    (``mupots``) is, as for :func:`~poseboard.methods.runner.evaluate_method`.
     """
     import time
 
     from tqdm.auto import tqdm
 
-    from poseboard.datasets.torch_dataset import SingleViewSceneDataset
+    from poseboard.datasets.sources import locate_protocol
     from poseboard.protocols.evaluate import build_result, score_roots, select_frames
-    from poseboard.protocols.ground_truth import load_ground_truth
     from poseboard.protocols.predictions import RootPredictions, save_root_predictions
     from poseboard.protocols.registry import get_protocol
     from poseboard.protocols.results import DatasetInfo, MethodInfo, SpeedInfo, result_path, write_result
@@ -579,17 +595,18 @@ def evaluate_roots(
         raise InputError(f"protocol {protocol.id} is a {protocol.task} protocol; rootnet predicts roots")
     protocol.check_method(method.name, method.capabilities)
     source = box_source or box_source_for(protocol)
-    path = Path(split_path) if split_path is not None else Path(data_dir) / protocol.dataset / protocol.split
-    gt = load_ground_truth(protocol, path)
-    scenes = SingleViewSceneDataset(path)
-    images = scenes.store.table.reset_index(drop=True)
+    data = locate_protocol(protocol, real_data, data_dir=data_dir, path=split_path)
+    gt = data.ground_truth(protocol)
+    scenes = data.dataset
+    images = data.table
     indices = np.flatnonzero(select_frames(protocol, images))
     torch.manual_seed(seed)
     ids, roots, scores, persons = [], [], [], []
     seconds = 0.0
-    for start in tqdm(range(0, len(indices), batch_size), disable=not progress, leave=False,
-                      desc=f"{method.name} {protocol.name}"):
-        batch = collate_scenes([scenes[int(i)] for i in indices[start : start + batch_size]])
+    bar = tqdm(total=len(indices), disable=not progress, leave=False, desc=f"{method.name} {protocol.name}")
+    for chunk in scene_batches(scenes, indices, batch_size):
+        bar.update(len(chunk))
+        batch = collate_scenes(chunk)
         batch["box_source"] = source
         t0 = time.perf_counter()
         pred = method.predict(batch)
@@ -598,6 +615,7 @@ def evaluate_roots(
         roots.append(torch.as_tensor(pred.root).double().numpy())
         scores.append(torch.as_tensor(pred.score).double().numpy())
         persons.append(torch.as_tensor(pred.extras["person_index"]).numpy().astype(np.int64))
+    bar.close()
     preds = RootPredictions(sample_ids=np.concatenate(ids), root=np.concatenate(roots).reshape(-1, 3),
                             score=np.concatenate(scores), person_index=np.concatenate(persons))
     out_json = result_path(results_dir, method.name, protocol.id)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from poseboard.datasets.sources import RealDataLike
 from poseboard.errors import InputError
 from poseboard.methods.base import Method
 from poseboard.protocols.protocol import ProtocolDef
@@ -41,6 +42,10 @@ def method_inputs(batch: dict[str, Any], method: Method, protocol: ProtocolDef) 
     if not (protocol.provides_extrinsics and caps.needs_extrinsics):
         for key in EXTRINSIC_KEYS:
             out.pop(key, None)
+    if protocol.calibration_noise is not None:  # robustness protocols: miscalibrated extrinsics
+        from poseboard.protocols.perturb import perturb_extrinsics
+
+        out = perturb_extrinsics(out, protocol.calibration_noise)
     if not caps.needs_intrinsics:
         out.pop("K", None)
         out.pop("dist", None)
@@ -121,6 +126,7 @@ def evaluate_method(
     checkpoint: str | None = None,
     progress: bool = False,
     split_path: str | Path | None = None,
+    real_data: RealDataLike = None,
 ) -> tuple[Result, Path]:
     """Predict with ``method`` on the protocol's frames and cameras, score, and write the
     predictions (``.npz``) and the result (``.json``) under ``results_dir/<method>/``.
@@ -128,14 +134,16 @@ def evaluate_method(
     Args:
         method: a ready (trained or loaded) method.
         protocol: a protocol or its key (``name`` or ``name@version``).
-        data_dir: holds ``<dataset>/<split>/``; ``split_path`` overrides the split folder.
+        data_dir: holds ``<dataset>/<split>/``; ``split_path`` overrides the split folder
+            (for a real dataset: its root folder).
         batch_size: samples per ``predict`` call.
         seed: seeds torch before predicting (for methods with random inference choices).
         checkpoint: recorded in the result (where the method's weights came from).
+        real_data: where the real datasets are (:func:`poseboard.datasets.sources.locate`):
+            a ``RealDataConfig``, a ``params.yaml`` path, or None (environment variables).
     """
-    from poseboard.datasets.torch_dataset import MultiViewDataset
+    from poseboard.datasets.sources import locate_protocol
     from poseboard.protocols.evaluate import build_result, score_pose, select_frames
-    from poseboard.protocols.ground_truth import load_ground_truth
     from poseboard.protocols.predictions import PosePredictions, save_pose_predictions
     from poseboard.protocols.registry import get_protocol
     from poseboard.protocols.results import DatasetInfo, MethodInfo, SpeedInfo, result_path, write_result
@@ -145,17 +153,17 @@ def evaluate_method(
     if protocol.task != "multiview_pose":
         raise InputError(f"protocol {protocol.id} is a {protocol.task} protocol; these methods predict poses")
     sizes = protocol.check_method(method.name, method.capabilities)
-    path = Path(split_path) if split_path is not None else Path(data_dir) / protocol.dataset / protocol.split
-    gt = load_ground_truth(protocol, path)
+    data = locate_protocol(protocol, real_data, data_dir=data_dir, path=split_path)
+    gt = data.ground_truth(protocol)
     indices = np.flatnonzero(select_frames(protocol, gt.meta))
-    full = MultiViewDataset(path)
-    subsets = camera_subsets(protocol, full.store.num_views, sizes)
+    rows = data.rows(gt, indices)
+    subsets = camera_subsets(protocol, data.num_cameras, sizes)
     torch.manual_seed(seed)
     ids_all, joints_all, views_all = [], [], []
     seconds, frames = 0.0, 0
     for subset in subsets:
-        dataset = MultiViewDataset(path, cameras=list(subset))
-        joints, secs = predict_dataset(method, dataset, indices, protocol, batch_size, progress,
+        dataset = data.with_cameras(subset)
+        joints, secs = predict_dataset(method, dataset, rows, protocol, batch_size, progress,
                                        desc=f"{method.name} {protocol.name} {len(subset)} views")
         ids_all.append(gt.meta["sample_id"].to_numpy()[indices].astype(str))
         joints_all.append(joints)
@@ -179,6 +187,11 @@ def evaluate_method(
     if protocol.camera_sweep is not None:
         seeds["camera_sweep"] = protocol.camera_sweep.seed
     notes = [f"camera subsets: {[list(s) for s in subsets]}"] if protocol.camera_sweep is not None else []
+    if protocol.calibration_noise is not None:
+        n = protocol.calibration_noise
+        notes.append(f"extrinsics handed to the method perturbed: {n.rotation_deg:g}° rotation and "
+                     f"{n.translation_mm:g} mm centre error per camera (seed {n.seed})"
+                     + ("" if method.capabilities.needs_extrinsics else "; this method takes no extrinsics"))
     speed = SpeedInfo(
         samples_per_s=frames / seconds if seconds > 0 else None,
         ms_per_sample=1000 * seconds / frames if frames else None,
@@ -206,11 +219,15 @@ def run_protocol(
     seed: int = 0,
     progress: bool = False,
     name: str | None = None,
+    real_data: RealDataLike = None,
 ) -> tuple[Result, Path]:
     """``poseboard predict``: load ``<checkpoints>/<name>`` (``name`` defaults to the method:
     a variant such as ``epipolar-baseline`` is the registered ``epipolar`` trained under
     another name) and score it, multi-view pose protocols with :func:`evaluate_method`,
-    root-localisation ones with RootNet's ``evaluate_roots``."""
+    root-localisation ones with RootNet's ``evaluate_roots``. A real protocol's data come
+    from ``real_data`` (see :func:`evaluate_method`); a missing or wrong path fails before
+    the checkpoint is loaded."""
+    from poseboard.datasets.sources import is_real, locate_protocol
     from poseboard.methods.registry import REGISTRY, get_method
     from poseboard.protocols.registry import get_protocol
 
@@ -224,6 +241,8 @@ def run_protocol(
     cls = get_method(method_name)
     protocol = get_protocol(protocol_key)
     protocol.check_method(method_name, cls.capabilities)  # refuse before loading anything
+    if is_real(protocol.dataset):
+        locate_protocol(protocol, real_data, data_dir=data_dir)  # no path / no folder: say so first
     directory = Path(checkpoints) / (name or method_name)
     method = cls.load(directory)
     if name and name != method_name:
@@ -233,19 +252,18 @@ def run_protocol(
         from poseboard.methods.rootnet import evaluate_roots
 
         return evaluate_roots(method, protocol, data_dir=data_dir, results_dir=results_dir,  # type: ignore[arg-type]
-                              batch_size=batch_size, seed=seed, checkpoint=str(directory), progress=progress)
+                              batch_size=batch_size, seed=seed, checkpoint=str(directory), progress=progress,
+                              real_data=real_data)
     return evaluate_method(method, protocol, data_dir=data_dir, results_dir=results_dir, batch_size=batch_size,
-                           seed=seed, checkpoint=str(directory), progress=progress)
+                           seed=seed, checkpoint=str(directory), progress=progress, real_data=real_data)
 
 
 def open_split(path: str | Path) -> Any:
-    """A split folder as the dataset its manifest says: single-view scenes (multi-person
-    images, RootNet's input) or multi-view frames."""
-    from poseboard.datasets.storage import open_dataset
-    from poseboard.datasets.torch_dataset import MultiViewDataset, SingleViewSceneDataset
+    """A generated split folder as the dataset its manifest says: single-view scenes
+    (multi-person images, RootNet's input) or multi-view frames."""
+    from poseboard.datasets.sources import open_generated
 
-    kind = open_dataset(Path(path)).manifest.kind
-    return SingleViewSceneDataset(path) if kind == "singleview" else MultiViewDataset(path)
+    return open_generated(path)
 
 
 def train_method(
@@ -262,10 +280,16 @@ def train_method(
     progress: bool = True,
     tracker: Any = None,
     name: str | None = None,
+    real_data: RealDataLike = None,
 ) -> dict[str, Any]:
     """``poseboard train``: build the config, train from ``<checkpoints>/backbone``
     (resuming from ``<checkpoints>/<name>/work``), save to ``<checkpoints>/<name>``
-    (``name``: the method, or a variant's name such as ``epipolar-baseline``)."""
+    (``name``: the method, or a variant's name such as ``epipolar-baseline``).
+
+    ``dataset``: a generated one (``<data_dir>/<dataset>/{train,test}``) or a real one
+    (``human36m``, ``panoptic``: its ``train`` split, validated on ``test``), found through
+    ``real_data`` as in :func:`evaluate_method`."""
+    from poseboard.datasets.sources import locate
     from poseboard.methods.commands import build_config
     from poseboard.methods.registry import get_method
     from poseboard.methods.training import JsonlTracker
@@ -280,9 +304,11 @@ def train_method(
     if "algebraic_checkpoint" in fields and cfg.algebraic_checkpoint is None:
         updates["algebraic_checkpoint"] = str(checkpoints / "algebraic")
     cfg = cfg.model_copy(update=updates)
-    train = open_split(Path(data_dir) / dataset / "train")
-    test_path = Path(data_dir) / dataset / "test"
-    val_set = open_split(test_path) if val and test_path.exists() else None
+    train = locate(dataset, "train", real_data, data_dir=data_dir).dataset
+    test = locate(dataset, "test", real_data, data_dir=data_dir)
+    val_set = None
+    if val and (test.path.exists() if test.source == "synthetic" else len(test) > 0):
+        val_set = test.dataset
     out = checkpoints / (name or method_name)
     workdir = out / "work"
     method = cls(cfg)

@@ -50,6 +50,19 @@ class CameraSweep(BaseModel):
         return self
 
 
+class CalibrationNoise(BaseModel):
+    """Extrinsics perturbed at test time (the calibration-robustness protocols): every
+    camera is rotated about its centre by ``rotation_deg`` about a random axis and its centre
+    moved by ``translation_mm`` in a random direction, one draw per camera from
+    ``seed`` (a fixed calibration error, the same for every frame and every method)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rotation_deg: float = Field(ge=0, description="rotation error of every camera, degrees")
+    translation_mm: float = Field(ge=0, description="error of every camera centre, mm")
+    seed: int = 0
+
+
 class ProtocolDef(BaseModel):
     """One versioned evaluation protocol."""
 
@@ -69,6 +82,9 @@ class ProtocolDef(BaseModel):
         default=(), description="sequences with invalid ground truth, matched by exact name"
     )
     provides_extrinsics: bool = True
+    calibration_noise: CalibrationNoise | None = Field(
+        default=None, description="perturb the extrinsics handed to methods (robustness protocols)"
+    )
     evaluation_frame: OutputFrame = "world"
     accepted_output_frames: tuple[OutputFrame, ...] = ("world",)
     metrics: tuple[MetricName, ...] = Field(min_length=1)
@@ -96,6 +112,8 @@ class ProtocolDef(BaseModel):
             raise ValueError("mrpe / ap_root belong to root_localisation protocols")
         if self.evaluation_frame not in self.accepted_output_frames:
             raise ValueError("evaluation_frame must be one of accepted_output_frames")
+        if self.calibration_noise is not None and not self.provides_extrinsics:
+            raise ValueError("calibration_noise perturbs extrinsics: it needs provides_extrinsics: true")
         return self
 
     @property

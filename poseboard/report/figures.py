@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from poseboard.report.model import Board, dataset_label, metric_label
+from poseboard.report.model import Board, calibration_curves, dataset_label, metric_label
 
 
 @dataclass
@@ -156,10 +156,38 @@ MISSING: tuple[MissingFigure, ...] = (
     MissingFigure("rootnet_depth_error_vs_distance", "RootNet depth error versus distance",
                   "per-person root errors with their ground-truth distance in the result of a root protocol "
                   "(e.g. binned in `extra` as `depth_error@<metres>`), and a `rootnet` result."),
-    MissingFigure("calibration_robustness", "MPJPE versus calibration error",
-                  "protocols that perturb the test extrinsics by increasing rotation/translation noise, and "
-                  "results of the multi-view methods under them."),
 )
+
+
+def calibration_robustness(boards: list[Board], out: Path) -> Figure | None:
+    """MPJPE versus the calibration error of the robustness protocols, one line per method."""
+    latest: dict[str, Board] = {}
+    for b in boards:
+        if b.protocol.name not in latest or b.protocol.version > latest[b.protocol.name].protocol.version:
+            latest[b.protocol.name] = b
+    levels, curves = calibration_curves(latest)
+    if not curves:
+        return None
+    plt, sns = _setup()
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    palette = sns.color_palette("colorblind", len(curves))
+    for color, (method, points) in zip(palette, curves.items(), strict=False):
+        x = [p[0] for p in points]
+        ax.plot(x, [p[2] for p in points], marker="o", color=color, label=method)
+        lo = [p[3][0] if p[3] else p[2] for p in points]
+        hi = [p[3][1] if p[3] else p[2] for p in points]
+        ax.fill_between(x, lo, hi, color=color, alpha=0.15, linewidth=0)
+    ax.set_xticks([rot for rot, _ in levels], [f"{rot:g}°\n{trans:g} mm" for rot, trans in levels])
+    ax.set_xlabel("calibration error of every camera (rotation, centre)")
+    ax.set_ylabel("MPJPE relative to the pelvis (mm)")
+    ax.set_title("Robustness to calibration error (synthetic 4-camera rig)", fontsize=9)
+    ax.legend(fontsize=7)
+    name = "mpjpe_vs_calibration_error"
+    png, svg = _save(fig, out, name)
+    plt.close(fig)
+    return Figure(name, "MPJPE versus calibration error",
+                  "Extrinsics handed to the methods perturbed at test time (one fixed error per camera); "
+                  "95% bootstrap band. Methods that take no extrinsics should stay flat.", png, svg)
 
 
 def build_figures(boards: list[Board], out: Path) -> tuple[list[Figure], list[MissingFigure]]:
@@ -180,6 +208,12 @@ def build_figures(boards: list[Board], out: Path) -> tuple[list[Figure], list[Mi
             if fig:
                 figures.append(fig)
     missing = list(MISSING)
+    robustness = calibration_robustness(boards, out)
+    if robustness:
+        figures.append(robustness)
+    else:
+        missing.append(MissingFigure("calibration_robustness", "MPJPE versus calibration error",
+                                     "results under the synth-h36m-calibration-* protocols."))
     speed_figs = [f for b in boards if b.protocol.task == "multiview_pose" for f in [accuracy_vs_speed(b, out)] if f]
     figures += speed_figs
     if not speed_figs:

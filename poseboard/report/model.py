@@ -170,6 +170,41 @@ class Board:
         return out
 
 
+#: Where the error-free point of a calibration-robustness curve comes from: the calibrated
+#: protocol on the same rig, or (for methods it refuses) the uncalibrated one.
+CALIBRATION_BASELINES = ("synth-h36m-relative", "synth-h36m-uncalibrated")
+
+CalibrationCurves = dict[str, list[tuple[float, float, float, tuple[float, float] | None]]]
+
+
+def calibration_curves(boards: dict[str, Board]) -> tuple[list[tuple[float, float]], CalibrationCurves]:
+    """The robustness protocols' levels ``[(rotation_deg, translation_mm), ...]`` (the
+    error-free level 0 first) and method → ``[(rotation_deg, translation_mm, mpjpe, ci95)]``
+    from the boards keyed by protocol name. Level 0 is the method's row under
+    :data:`CALIBRATION_BASELINES` (every frame rather than every 4th)."""
+    noisy = sorted((b for b in boards.values() if b.protocol.calibration_noise is not None),
+                   key=lambda b: (b.protocol.calibration_noise.rotation_deg,  # type: ignore[union-attr]
+                                  b.protocol.calibration_noise.translation_mm))  # type: ignore[union-attr]
+    if not noisy:
+        return [], {}
+    levels = [(0.0, 0.0)] + [(b.protocol.calibration_noise.rotation_deg,  # type: ignore[union-attr]
+                              b.protocol.calibration_noise.translation_mm) for b in noisy]  # type: ignore[union-attr]
+    methods = sorted({r.method for b in noisy for r in b.rows})
+    curves: CalibrationCurves = {}
+    for m in methods:
+        points = []
+        base = next((r for name in CALIBRATION_BASELINES if name in boards for r in boards[name].rows
+                     if r.method == m), None)
+        if base is not None:
+            points.append((0.0, 0.0, base.value, base.ci95))
+        for b, (rot, trans) in zip(noisy, levels[1:], strict=True):
+            row = next((r for r in b.rows if r.method == m), None)
+            if row is not None:
+                points.append((rot, trans, row.value, row.ci95))
+        curves[m] = points
+    return levels, curves
+
+
 def _block_value(block: MetricBlock, metric: str, weighting: str) -> float | None:
     source = block.overall if weighting == "frame" else block.action_weighted
     value = source.get(metric)

@@ -100,3 +100,23 @@ def test_capabilities_refuse_a_single_view():
     with pytest.raises(CapabilityError, match=r"2\.\.any"):
         get_protocol("synth-h36m-single-view").check_method("ransac", RansacMethod.capabilities)
     assert get_protocol("synth-h36m-relative").check_method("ransac", RansacMethod.capabilities) == (4,)
+
+
+def test_a_missing_view_is_left_out_not_propagated():
+    """A zero box (a missing view, as S11 Directions-2 camera 54138969 on Human3.6M) must not
+    turn the joints NaN: the sample is triangulated from its other views."""
+    batch = F.eval_batch(4)
+    pts, proj = _gt_original(batch)
+    valid = torch.ones(pts.shape[:2], dtype=torch.bool)
+    valid[1, 2] = False
+    pts[1, 2] = float("nan")  # whatever the missing view holds
+    proj = proj.clone()
+    proj[1, 2] = 0.0  # a degenerate camera
+    method = RansacMethod(RansacConfig.preset("smoke"))
+    joints, inliers = method.triangulate(pts, proj, valid)
+    assert bool(torch.isfinite(joints).all())
+    assert F.mpjpe(joints, batch) < 0.5
+    assert not bool(inliers[1, :, 2].any())
+    valid[2, 1:] = False  # one view left: nothing to triangulate
+    joints, _ = method.triangulate(pts, proj, valid)
+    assert bool(torch.isnan(joints[2]).all()) and bool(torch.isfinite(joints[[0, 1, 3]]).all())

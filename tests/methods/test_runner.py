@@ -127,3 +127,34 @@ def test_train_and_predict_commands(checkpoints, tmp_path):
     assert (tmp_path / "ransac" / "synth-h36m-absolute@1.json").exists()
     out = runner.invoke(app, ["predict", "ransac", "--protocol", "synth-h36m-single-view", *common])
     assert out.exit_code == 2 and "cannot run" in out.output
+
+
+def test_calibration_noise_reaches_calibrated_methods_only(checkpoints, tmp_path):
+    """Under a robustness protocol the algebraic method sees perturbed extrinsics (its
+    predictions move on the same frames); a variant name files the result."""
+    clean, clean_path = run_protocol("algebraic", "synth-h36m-relative", data_dir=F.data_dir(),
+                                     checkpoints=checkpoints, results_dir=tmp_path / "clean")
+    noisy, path = run_protocol("algebraic", "synth-h36m-calibration-3", data_dir=F.data_dir(),
+                               checkpoints=checkpoints, results_dir=tmp_path / "noisy")
+    a, b = load_pose_predictions(clean_path.with_suffix(".npz")), load_pose_predictions(path.with_suffix(".npz"))
+    common = np.intersect1d(a.sample_ids, b.sample_ids)
+    assert len(common) > 0 and len(b.sample_ids) < len(a.sample_ids)  # every 4th frame
+    ia, ib = ({str(k): i for i, k in enumerate(p.sample_ids)} for p in (a, b))
+    ja = a.joints_3d[[ia[str(k)] for k in common]]
+    jb = b.joints_3d[[ib[str(k)] for k in common]]
+    assert np.linalg.norm(ja - jb, axis=-1).mean() > 10.0  # mm: a 3°/75 mm error moves the triangulation
+    assert any("3° rotation" in n for n in noisy.notes)
+    batch = F.eval_batch(2)
+    protocol = get_protocol("synth-h36m-calibration-3")
+    alg = get_method("algebraic").load(checkpoints / "algebraic")
+    seen = method_inputs(batch, alg, protocol)
+    assert not np.allclose(seen["R"].numpy(), batch["R"].numpy())
+    # a variant: the checkpoint folder's name files the result, its config.json the method
+    shutil.copytree(checkpoints / "algebraic", tmp_path / "ck" / "algebraic-copy")
+    result, path = run_protocol("algebraic-copy", "synth-h36m-relative", data_dir=F.data_dir(),
+                                checkpoints=tmp_path / "ck", results_dir=tmp_path / "variant")
+    assert path == tmp_path / "variant" / "algebraic-copy" / "synth-h36m-relative@1.json"
+    assert result.method.name == "algebraic-copy" and result.method.registered == "algebraic"
+    assert result.metrics.headline_value == clean.metrics.headline_value
+    assert path.with_name("synth-h36m-relative@1.run.json").exists()
+    assert "speed" not in path.read_text() and read_result(path).speed.batch_size == 8
