@@ -1,0 +1,62 @@
+"""The calibration-robustness table and figure, from real scored result files."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from poseboard.protocols.evaluate import build_result, score_pose
+from poseboard.protocols.ground_truth import load_ground_truth
+from poseboard.protocols.predictions import PosePredictions
+from poseboard.protocols.registry import get_protocol
+from poseboard.protocols.results import DatasetInfo, MethodInfo, SpeedInfo, read_results, result_path, write_result
+from poseboard.report.figures import build_figures
+from poseboard.report.model import build_boards, calibration_curves
+from poseboard.report.tables import TABLES, latest_boards, render_table
+
+LEVELS = ("synth-h36m-calibration-05", "synth-h36m-calibration-1", "synth-h36m-calibration-3")
+
+
+def _robustness_results(results_dir: Path, out: Path) -> Path:
+    """The shared results plus ``noise-8mm`` under the robustness protocols, its noise growing
+    with the calibration error (as a calibrated method's would)."""
+    shutil.copytree(results_dir, out)
+    data = results_dir.parent / "data"
+    rng = np.random.default_rng(0)
+    for pid in LEVELS:
+        protocol = get_protocol(pid)
+        assert protocol.calibration_noise is not None
+        sigma = 8.0 + 10.0 * protocol.calibration_noise.rotation_deg
+        gt = load_ground_truth(protocol, data / protocol.dataset / protocol.split)
+        ids = gt.meta["sample_id"].astype(str).to_numpy()
+        preds = PosePredictions(sample_ids=ids, joints_3d=gt.joints_3d + rng.normal(0, sigma, gt.joints_3d.shape))
+        result = build_result(
+            protocol=protocol, method=MethodInfo(name="noise-8mm", config={}, capabilities=None),
+            dataset=DatasetInfo(name=protocol.dataset, split=protocol.split, source=gt.source, data_hash=gt.data_hash),
+            metrics=score_pose(protocol, gt, preds), sample_ids=ids, seeds={}, speed=SpeedInfo(
+                samples_per_s=None, ms_per_sample=None, batch_size=None, device=None),
+        )
+        write_result(result, result_path(out, "noise-8mm", protocol.id))
+    return out
+
+
+def test_curves_table_and_figure(results_dir, tmp_path):
+    results = _robustness_results(results_dir, tmp_path / "results")
+    boards = build_boards(read_results(results))
+    latest = latest_boards(boards)
+    levels, curves = calibration_curves(latest)
+    assert levels == [(0.0, 0.0), (0.5, 10.0), (1.0, 25.0), (3.0, 75.0)]
+    values = [p[2] for p in curves["noise-8mm"]]
+    assert len(values) == 4 and values == sorted(values)  # level 0 from synth-h36m-relative, then growing
+    assert set(curves) == {"noise-8mm"}  # methods without robustness results are not drawn
+    spec = next(t for t in TABLES if t.name == "poseboard_calibration_robustness")
+    table = render_table(spec, latest)
+    assert table.filled
+    assert "| method | exact | 0.5° / 10 mm | 1° / 25 mm | 3° / 75 mm |" in table.markdown
+    assert "`noise-8mm`" in table.markdown
+    figures, missing = build_figures(boards, tmp_path / "figures")
+    assert "mpjpe_vs_calibration_error" in {f.name for f in figures}
+    assert "calibration_robustness" not in {m.name for m in missing}
+    assert (tmp_path / "figures" / "mpjpe_vs_calibration_error.png").stat().st_size > 1000
