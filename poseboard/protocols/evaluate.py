@@ -7,6 +7,7 @@ of each metric, frame- versus action-weighted means, and sequence-bootstrap inte
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -171,6 +172,7 @@ def score_pose(protocol: ProtocolDef, gt: PoseGroundTruth, preds: PosePrediction
         pred_joints = _to_evaluation_frame(protocol, preds.frame, pred_joints, gt, rows, label)
         values = _pose_values(protocol, pred_joints, gt_joints)
         blocks[size] = _block(values, gt.meta.iloc[rows], protocol)
+        blocks[size].per_joint = per_joint_stats(pred_joints, gt_joints, protocol)
     main = blocks[max(blocks, key=lambda s: -1 if s is None else s)]
     sweep = None
     if protocol.camera_sweep is not None:
@@ -229,6 +231,7 @@ def score_roots(protocol: ProtocolDef, gt: RootGroundTruth, preds: RootPredictio
         meta_rows = people.iloc[rows]
         for axis in ("x", "y", "z"):
             extra[f"mrpe_{axis}"] = float(per[f"mrpe_{axis}"].mean())
+        extra |= depth_error_by_distance(pred_roots, gt.roots[rows])
     if values:
         block = _block(values, meta_rows, protocol, extra)
     else:
@@ -237,6 +240,14 @@ def score_roots(protocol: ProtocolDef, gt: RootGroundTruth, preds: RootPredictio
     if "ap_root" in protocol.metrics:
         overall, num_gt = ap_for(chosen)
         block.overall["ap_root"] = overall.ap * 100.0
+        if protocol.bootstrap_resamples > 0:
+            sequence_of = people.drop_duplicates("sample_id").set_index(
+                people.drop_duplicates("sample_id")["sample_id"].astype(str))["sequence"].astype(str)
+            lo, hi = M.ap_root_bootstrap_ci(
+                overall, sequence_of.loc[[str(i) for i in overall.image_ids]].to_numpy(),
+                n_resamples=protocol.bootstrap_resamples, seed=protocol.bootstrap_seed,
+            )
+            block.ci95["ap_root"] = (lo * 100.0, hi * 100.0)
         block.extra["ap_root_rootnet_script"] = overall.ap_rootnet_script * 100.0
         block.extra["ap_root_num_gt"] = float(num_gt)
         per_action: dict[str, GroupStats] = {}
@@ -252,6 +263,38 @@ def score_roots(protocol: ProtocolDef, gt: RootGroundTruth, preds: RootPredictio
             block.action_weighted["ap_root"] = float(np.mean([g.value for g in per_action.values()]))
         block.num_frames = len(selected_images)
     return _metrics(protocol, block, None)
+
+
+def per_joint_stats(pred: np.ndarray, gt: np.ndarray, protocol: ProtocolDef) -> dict[str, dict[str, float]]:
+    """Joint name → mean, median and 90th percentile of its error (mm) over the frames,
+    under the protocol's ``alignment`` (the root joint of a root-aligned protocol is 0)."""
+    from poseboard.skeleton import H36M17
+
+    err = M.per_joint_errors(pred, gt, protocol.alignment, protocol.root_index)  # (N, J)
+    names = H36M17.joint_names if err.shape[1] == len(H36M17.joint_names) else tuple(map(str, range(err.shape[1])))
+    return {name: {"mean": float(e.mean()), "median": float(np.median(e)), "p90": float(np.quantile(e, 0.9))}
+            for name, e in zip(names, err.T, strict=True)} if len(err) else {}
+
+
+#: Distance bins (camera z, metres) of RootNet's depth error versus distance.
+DEPTH_BINS_M: tuple[float, ...] = (0.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 100.0)
+
+
+def depth_error_by_distance(pred_roots: np.ndarray, gt_roots: np.ndarray) -> dict[str, float]:
+    """Mean |z error| (mm) and count of people per ground-truth distance bin
+    (:data:`DEPTH_BINS_M`): ``depth_error_mm@<lo>-<hi>m`` and ``depth_people@<lo>-<hi>m``,
+    for bins that hold anyone. Depth dominates a single image's root error, and grows with
+    distance; this is the curve the report draws."""
+    z_m = gt_roots[:, 2] / 1000.0
+    err = np.abs(pred_roots[:, 2] - gt_roots[:, 2])
+    out: dict[str, float] = {}
+    for lo, hi in itertools.pairwise(DEPTH_BINS_M):
+        inside = (z_m >= lo) & (z_m < hi)
+        if inside.any():
+            key = f"{lo:g}-{hi:g}m"
+            out[f"depth_error_mm@{key}"] = float(err[inside].mean())
+            out[f"depth_people@{key}"] = float(inside.sum())
+    return out
 
 
 def _metrics(protocol: ProtocolDef, main: MetricBlock, sweep: dict[str, MetricBlock] | None) -> Metrics:

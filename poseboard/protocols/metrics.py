@@ -30,7 +30,7 @@ AP_root           :func:`ap_root`         none; score-ranked greedy matching (Ro
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, get_args
 
 import numpy as np
@@ -449,6 +449,11 @@ class APRootResult:
     num_gt: int
     num_ignored: int
     threshold_mm: float
+    #: (P,) rank order: the slot (position in ``image_ids``) of each counted prediction's image.
+    image_of: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    #: image ids of the ground truth, in the given order, and their valid ground-truth roots.
+    image_ids: tuple[Hashable, ...] = ()
+    gt_per_image: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def to_dict(self) -> dict[str, Any]:
         """Scalars only, JSON-ready (the curves stay in the object)."""
@@ -521,13 +526,15 @@ def ap_root(
     # Per prediction, in pooled input order: score, image slot, nearest valid GT, distance.
     scores, slots, nearest, dists = [], [], [], []
     image_slot: dict[Hashable, int] = {}
+    gt_slot = {image_id: k for k, image_id in enumerate(gt_by_image)}
     num_ignored = 0
     for det in predictions:
         if det.image_id not in gt_by_image:
             raise InputError(f"ap_root: predictions for image {det.image_id!r}, which has no annotation")
         if det.image_id in image_slot:
             raise InputError(f"ap_root: predictions for image {det.image_id!r} given twice")
-        image_slot[det.image_id] = slot = len(image_slot)
+        image_slot[det.image_id] = len(image_slot)
+        slot = gt_slot[det.image_id]
         gts = gt_by_image[det.image_id]
         k = len(det.scores)
         if len(gts) == 0:
@@ -575,7 +582,53 @@ def ap_root(
         num_gt=int(num_gt),
         num_ignored=int(num_ignored),
         threshold_mm=float(threshold_mm),
+        image_of=slot_of[order].astype(np.int64),
+        image_ids=tuple(gt_by_image),
+        gt_per_image=np.array([len(r) for r in gt_by_image.values()], dtype=np.int64),
     )
+
+
+def ap_root_bootstrap_ci(
+    result: APRootResult,
+    groups: Any,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of :func:`ap_root`'s ``ap`` (a fraction), resampling
+    whole groups of images (sequences: frames of one sequence are correlated).
+
+    A prediction can only match the ground truth of its own image, so each prediction's
+    TP/FP flag does not depend on the other images: a resample repeats each drawn
+    image's predictions (in rank order) and ground truth as many times as its group was
+    drawn, and the AP of the pooled, re-ranked list is recomputed exactly.
+
+    Args:
+        result: the :func:`ap_root` result on the full data.
+        groups: (len(result.image_ids),) group label of each image, in ``image_ids`` order.
+        n_resamples, confidence, seed: as :func:`poseboard.protocols.aggregate.bootstrap_ci`.
+    """
+    labels = np.asarray(groups)
+    if labels.shape != (len(result.image_ids),):
+        raise InputError(f"ap_root_bootstrap_ci: {labels.shape[0] if labels.ndim else 0} group labels for "
+                         f"{len(result.image_ids)} images")
+    names, group_of = np.unique(labels, return_inverse=True)
+    rng = np.random.default_rng(seed)
+    draws = rng.multinomial(len(names), np.full(len(names), 1.0 / len(names)), size=n_resamples)
+    values = np.empty(n_resamples)
+    for k, counts in enumerate(draws):
+        weight = counts[group_of]  # per image
+        num_gt = float((weight * result.gt_per_image).sum())
+        if num_gt == 0:
+            values[k] = np.nan
+            continue
+        rep = np.repeat(np.arange(len(result.is_tp)), weight[result.image_of])
+        tp = result.is_tp[rep]
+        precision = np.cumsum(tp) / np.arange(1, len(tp) + 1)
+        values[k] = float(precision[tp].sum() / num_gt)
+    alpha = (1.0 - confidence) / 2.0
+    lo, hi = np.nanquantile(values, [alpha, 1.0 - alpha])
+    return float(lo), float(hi)
 
 
 # ----------------------------------------------------------------------------- units

@@ -72,6 +72,10 @@ class MetricBlock(_Record):
     )
     num_frames: int
     extra: dict[str, float] = Field(default_factory=dict, description="scalars such as mrpe_x, ap_rootnet_script")
+    per_joint: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description="joint → error statistics (mean, median, p90; mm) under the protocol's alignment, pose protocols",
+    )
 
 
 class Metrics(_Record):

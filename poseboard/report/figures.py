@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from poseboard.report.model import Board, calibration_curves, dataset_label, metric_label
 
 
@@ -115,6 +117,73 @@ def per_action(board: Board, out: Path) -> Figure | None:
                   f"{board.id}: frame-weighted mean of each action (trials merged as the protocol says).", png, svg)
 
 
+def per_joint(board: Board, out: Path) -> Figure | None:
+    """Mean error of every joint per method (bars) with its 90th percentile (ticks)."""
+    rows = [{"method": r.method, "joint": j, "mean": st["mean"], "p90": st["p90"]}
+            for r in board.rows for j, st in r.result.metrics.main.per_joint.items()]
+    if not rows:
+        return None
+    import pandas as pd
+
+    plt, sns = _setup()
+    df = pd.DataFrame(rows)
+    joints = list(dict.fromkeys(df["joint"]))
+    methods = sorted(df["method"].unique())
+    fig, ax = plt.subplots(figsize=(max(6.4, 0.45 * len(joints) * max(1, len(methods)) ** 0.5), 3.8))
+    sns.barplot(data=df, x="joint", y="mean", hue="method", ax=ax, palette="colorblind",
+                order=joints, hue_order=methods, errorbar=None)
+    width = 0.8 / len(methods)
+    for k, m in enumerate(methods):
+        part = df[df["method"] == m].set_index("joint").reindex(joints)
+        xs = np.arange(len(joints)) - 0.4 + width * (k + 0.5)
+        ax.scatter(xs, part["p90"], marker="_", color="black", s=40, zorder=5, linewidths=1)
+    ax.set_xlabel("")
+    ax.set_ylabel(f"joint error ({board.unit}); tick: 90th percentile")
+    ax.set_title(f"{board.id}: error per joint ({board.protocol.alignment} alignment)", fontsize=9)
+    ax.tick_params(axis="x", rotation=45, labelsize=7)
+    ax.legend(fontsize=7)
+    name = f"per_joint_{_slug(board.protocol.name)}"
+    png, svg = _save(fig, out, name)
+    plt.close(fig)
+    return Figure(name, "Error distribution per joint",
+                  f"{board.id}: mean error of each joint (bars) and its 90th percentile over frames (ticks).",
+                  png, svg)
+
+
+def depth_vs_distance(board: Board, out: Path) -> Figure | None:
+    """Root depth error versus the person's distance, per method (root protocols)."""
+    curves: dict[str, list[tuple[float, float, float]]] = {}
+    for r in board.rows:
+        extra = r.result.metrics.main.extra
+        points = []
+        for key, value in extra.items():
+            if key.startswith("depth_error_mm@"):
+                lo, hi = (float(x) for x in key.split("@")[1].removesuffix("m").split("-"))
+                people = extra.get(key.replace("depth_error_mm@", "depth_people@"), 0.0)
+                points.append(((lo + min(hi, lo + 2.0)) / 2.0, value, people))
+        if points:
+            curves[r.method] = sorted(points)
+    if not curves:
+        return None
+    plt, sns = _setup()
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    for color, (method, pts) in zip(sns.color_palette("colorblind", len(curves)), sorted(curves.items()),
+                                    strict=False):
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", color=color, label=method)
+        for x, y, n in pts:
+            ax.annotate(f"{n:.0f}", (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
+    ax.set_xlabel("ground-truth distance of the root from the camera (m, bin centre)")
+    ax.set_ylabel("mean |depth error| (mm)")
+    ax.set_title(f"{board.id}: depth error versus distance (numbers: people per bin)", fontsize=9)
+    ax.legend(fontsize=7)
+    name = f"depth_vs_distance_{_slug(board.protocol.name)}"
+    png, svg = _save(fig, out, name)
+    plt.close(fig)
+    return Figure(name, "Root depth error versus distance",
+                  f"{board.id}: mean absolute error of the root's camera z per ground-truth distance bin "
+                  "(people with a ground-truth box).", png, svg)
+
+
 def pareto_front(points: list[tuple[float, float, str]], higher_is_better: bool) -> list[tuple[float, float, str]]:
     """The (speed ms, accuracy, method) points no other point beats on both axes, by speed."""
     def better_or_equal(a, b):
@@ -149,14 +218,7 @@ def accuracy_vs_speed(board: Board, out: Path) -> Figure | None:
                   f"{board.id}: the dashed line joins the methods no other method beats on both axes.", png, svg)
 
 
-MISSING: tuple[MissingFigure, ...] = (
-    MissingFigure("per_joint_errors", "Error distribution per joint",
-                  "per-joint errors in the result files (e.g. a `per_joint` block: metric → joint → mean and "
-                  "quantiles, written by the scorer from the per-frame, per-joint errors it already computes)."),
-    MissingFigure("rootnet_depth_error_vs_distance", "RootNet depth error versus distance",
-                  "per-person root errors with their ground-truth distance in the result of a root protocol "
-                  "(e.g. binned in `extra` as `depth_error@<metres>`), and a `rootnet` result."),
-)
+MISSING: tuple[MissingFigure, ...] = ()
 
 
 def calibration_robustness(boards: list[Board], out: Path) -> Figure | None:
@@ -203,11 +265,23 @@ def build_figures(boards: list[Board], out: Path) -> tuple[list[Figure], list[Mi
             if fig:
                 figures.append(fig)
     for board in boards:
-        if board.protocol.task == "multiview_pose" and not board.sweep_sizes:
+        plain = board.protocol.calibration_noise is None and not board.sweep_sizes
+        if board.protocol.task == "multiview_pose" and plain:
             fig = per_action(board, out)
             if fig:
                 figures.append(fig)
     missing = list(MISSING)
+    joint_figs = [f for b in boards if b.protocol.task == "multiview_pose" and not b.sweep_sizes
+                  and b.protocol.calibration_noise is None for f in [per_joint(b, out)] if f]
+    figures += joint_figs
+    if not joint_figs:
+        missing.append(MissingFigure("per_joint_errors", "Error distribution per joint",
+                                     "pose results with per-joint statistics (written by the scorer)."))
+    depth_figs = [f for b in boards if b.protocol.task == "root_localisation" for f in [depth_vs_distance(b, out)] if f]
+    figures += depth_figs
+    if not depth_figs:
+        missing.append(MissingFigure("rootnet_depth_error_vs_distance", "RootNet depth error versus distance",
+                                     "results of a root protocol scored with ground-truth boxes (MRPE)."))
     robustness = calibration_robustness(boards, out)
     if robustness:
         figures.append(robustness)

@@ -450,3 +450,27 @@ def test_h36m17_root_is_the_default():
     pred = gt + rng.normal(scale=20.0, size=gt.shape)
     np.testing.assert_allclose(mpjpe(pred, gt, "root"), mpjpe(pred, gt, "root", root=H36M17.root))
     assert np.all(per_joint_errors(pred, gt, "root")[:, 6] == 0.0)
+
+
+def test_ap_root_bootstrap_reproduces_ap_and_brackets_it():
+    """Resampling every group exactly once gives back ``ap``; the interval holds it."""
+    from poseboard.protocols.metrics import RootAnnotations, RootDetections, ap_root, ap_root_bootstrap_ci
+
+    rng = np.random.default_rng(0)
+    anns, dets = [], []
+    for i in range(40):
+        gts = rng.uniform(-2000, 2000, (3, 3)) + [0, 0, 5000]
+        anns.append(RootAnnotations(f"img{i}", gts, np.array([True, True, i % 5 != 0])))
+        noise = rng.normal(0, 200, gts.shape)
+        dets.append(RootDetections(f"img{i}", gts + noise, rng.uniform(0, 1, 3)))
+    res = ap_root(dets, anns, 250.0)
+    groups = np.array([f"seq{i // 4}" for i in range(40)])
+    # one draw of each group once is the data itself: recompute through the bootstrap path
+    lo, hi = ap_root_bootstrap_ci(res, groups, n_resamples=400, seed=1)
+    assert 0 <= lo <= res.ap <= hi <= 1
+    assert ap_root_bootstrap_ci(res, groups, n_resamples=400, seed=1) == (lo, hi)
+    ones = np.ones(len(res.image_ids), dtype=np.int64)
+    rep = np.repeat(np.arange(len(res.is_tp)), ones[res.image_of])
+    tp = res.is_tp[rep]
+    precision = np.cumsum(tp) / np.arange(1, len(tp) + 1)
+    assert float(precision[tp].sum() / res.gt_per_image.sum()) == pytest.approx(res.ap)
