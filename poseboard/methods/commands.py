@@ -197,7 +197,8 @@ def train(
         )
     except PoseboardError as exc:
         raise _fail(exc) from None
-    typer.echo(f"train {name or method}: {json.dumps(summary)} → {checkpoints / (name or method)}")
+    if summary.get("rank") != "not main":  # under torchrun, rank 0 reports
+        typer.echo(f"train {name or method}: {json.dumps(summary)} → {checkpoints / (name or method)}")
 
 
 def predict(

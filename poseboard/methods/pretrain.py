@@ -257,7 +257,11 @@ def pretrain_backbone(
         "config": config.model_dump(mode="json"), "train": [str(p) for p in _as_list(train)],
         "val": summary.val, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-    save_backbone(out, net, info)
+    from poseboard.methods.distributed import barrier, is_main_process
+
+    if is_main_process():  # under torchrun rank 0 saves; the others wait for it
+        save_backbone(out, net, info)
+    barrier()
     return net, summary
 
 

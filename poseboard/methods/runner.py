@@ -319,6 +319,11 @@ def train_method(
     t0 = time.perf_counter()
     method.fit(train, val_set, tracker=tracker, workdir=workdir)
     seconds = time.perf_counter() - t0
+    from poseboard.methods.distributed import barrier, is_main_process
+
+    if not is_main_process():  # under torchrun rank 0 saves; the others wait for it
+        barrier()
+        return {"method": name or method_name, "registered": method_name, "rank": "not main"}
     method.save(out)
     summary: dict[str, Any] = {"method": name or method_name, "registered": method_name, "profile": profile,
                                "seconds": round(seconds, 1)}
@@ -327,4 +332,5 @@ def train_method(
         summary |= {"steps": last.end_step, "resumed_from": last.start_step,
                     "seconds_total": round(last.seconds_total, 1), "val": last.val}
     (out / "train_summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
+    barrier()
     return summary

@@ -13,7 +13,9 @@ step, generator → losses) and gets, for free:
   previous checkpoint); ``train_loop`` continues from it;
 * **curves**: losses averaged over ``log_every`` steps go to the tracker in one call (not
   one call per step), validation metrics every ``val_every`` steps;
-* **progress**: a tqdm bar (stderr), off with ``progress=False``.
+* **progress**: a tqdm bar (stderr), off with ``progress=False``;
+* **data parallelism** under ``torchrun`` (:mod:`poseboard.methods.distributed`): each
+  process takes its share of every step's batch, gradients are averaged, rank 0 writes.
 
 The learning rate is a pure function of the step (:func:`learning_rate`), set on the
 optimiser before each step, so there is no scheduler state to save.
@@ -107,11 +109,14 @@ class StepBatchSampler(torch.utils.data.Sampler[list[int]]):
     """
 
     def __init__(self, n: int, batch_size: int, seed: int, start_step: int, stop_step: int,
-                 shuffle: bool = True) -> None:
+                 shuffle: bool = True, rank: int = 0, world_size: int = 1) -> None:
         if n < batch_size:
             raise InputError(f"training set of {n} samples is smaller than the batch size {batch_size}")
+        if batch_size % world_size:
+            raise InputError(f"batch size {batch_size} does not divide over {world_size} processes")
         self.n, self.batch_size, self.seed = n, batch_size, seed
         self.start, self.stop, self.shuffle = start_step, stop_step, shuffle
+        self.rank, self.world_size = rank, world_size
         self.per_epoch = n // batch_size
 
     def _order(self, epoch: int) -> Tensor:
@@ -126,16 +131,19 @@ class StepBatchSampler(torch.utils.data.Sampler[list[int]]):
             if e != epoch:
                 epoch, order = e, self._order(e)
             assert order is not None
-            yield order[b * self.batch_size : (b + 1) * self.batch_size].tolist()
+            batch = order[b * self.batch_size : (b + 1) * self.batch_size]
+            yield (batch if self.world_size == 1 else batch[self.rank :: self.world_size]).tolist()
 
     def __len__(self) -> int:
         return max(0, self.stop - self.start)
 
 
 def make_loader(dataset: Any, config: TrainConfig, collate: Callable[[list[Any]], Any], start_step: int,
-                stop_step: int) -> torch.utils.data.DataLoader:
-    """A DataLoader yielding the batches of steps ``start_step … stop_step - 1`` in order."""
-    sampler = StepBatchSampler(len(dataset), config.batch_size, config.seed, start_step, stop_step)
+                stop_step: int, rank: int = 0, world_size: int = 1) -> torch.utils.data.DataLoader:
+    """A DataLoader yielding the batches of steps ``start_step … stop_step - 1`` in order
+    (this process's share of each under data parallelism)."""
+    sampler = StepBatchSampler(len(dataset), config.batch_size, config.seed, start_step, stop_step,
+                               rank=rank, world_size=world_size)
     return torch.utils.data.DataLoader(
         dataset, batch_sampler=sampler, collate_fn=collate, num_workers=config.num_workers,
         persistent_workers=False,
@@ -277,10 +285,16 @@ def train_loop(
     Returns:
         a :class:`TrainSummary`. The modules hold the final weights, in eval mode.
     """
+    from poseboard.methods import distributed as ddp
+
     t0 = time.perf_counter()
     old_threads = torch.get_num_threads()
     if config.threads is not None:
         torch.set_num_threads(config.threads)
+    rank, world = ddp.setup()
+    main = rank == 0
+    if not main:
+        tracker, progress = None, False
     seed_everything(config.seed)
     ckpt_path = Path(workdir) / CHECKPOINT_FILE if workdir is not None else None
     start, resumed, before = 0, False, 0.0
@@ -289,13 +303,14 @@ def train_loop(
         start = restore_checkpoint(state, modules, optimizer)
         before = float(state.get("extra", {}).get("seconds_total", 0.0))
         resumed = True
+    ddp.broadcast_modules(modules)
     summary = TrainSummary(start_step=start, end_step=start, seconds=0.0, resumed=resumed)
     params = [p for group in optimizer.param_groups for p in group["params"]]
     averager = _Averager()
     bar = _progress(config.steps, start, name, progress)
 
     def checkpoint(step: int) -> None:
-        if ckpt_path is None:
+        if ckpt_path is None or not main:
             return
         save_checkpoint(ckpt_path, step=step, modules=modules, optimizer=optimizer,
                         extra={"stage": name, "seconds_total": before + time.perf_counter() - t0})
@@ -303,7 +318,7 @@ def train_loop(
             on_checkpoint(step)
 
     def validate(step: int) -> None:
-        if val_fn is None or config.val_samples == 0:
+        if val_fn is None or config.val_samples == 0 or not main:
             return
         for m in modules.values():
             m.eval()
@@ -317,25 +332,28 @@ def train_loop(
     try:
         step = start
         if start < config.steps:
-            for batch in make_loader(dataset, config, collate, start, config.steps):
+            for batch in make_loader(dataset, config, collate, start, config.steps, rank, world):
                 for m in modules.values():
                     m.train()
                 _set_frozen_eval(modules)
                 lr = learning_rate(config, step)
                 for group in optimizer.param_groups:
                     group["lr"] = lr * group.get("lr_scale", 1.0)
-                losses = step_fn(batch, step, step_generator(config.seed, step))
+                gen = step_generator(config.seed, step) if main else step_generator(config.seed, step, f"rank{rank}")
+                losses = step_fn(batch, step, gen)
                 loss = losses["loss"]
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"{name}: loss is {float(loss)} at step {step}")
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                ddp.average_gradients(params)
                 if config.grad_clip is not None:
                     torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
                 optimizer.step()
+                ddp.broadcast_modules(modules, buffers_only=True)
                 step += 1
                 summary.end_step = step
-                averager.add({k: float(v.detach()) for k, v in losses.items()} | {"lr": lr})
+                averager.add(ddp.average_scalars({k: float(v.detach()) for k, v in losses.items()}) | {"lr": lr})
                 bar.update(1)
                 if step % config.checkpoint_every == 0 and step < config.steps:
                     checkpoint(step)
@@ -347,8 +365,10 @@ def train_loop(
                         tracker.log_metrics({f"{name}/{k}": v for k, v in window.items()}, step=step)
                 if config.val_every and step % config.val_every == 0 and step < config.steps:
                     validate(step)
+                    ddp.barrier()
             checkpoint(step)
         validate(step)
+        ddp.barrier()
     finally:
         bar.close()
         for m in modules.values():
@@ -398,6 +418,10 @@ class JsonlTracker:
     def _write(self, record: dict[str, Any]) -> None:
         import json
 
+        from poseboard.methods.distributed import is_main_process
+
+        if not is_main_process():  # under torchrun only rank 0 keeps the curves
+            return
         with self.path.open("a") as handle:
             handle.write(json.dumps(record, sort_keys=True, default=str) + "\n")
 
