@@ -22,7 +22,16 @@ from typing import Any
 from poseboard.io import atomic_write_text
 from poseboard.protocols.results import Result, read_results
 from poseboard.report.figures import Figure, MissingFigure, build_figures
-from poseboard.report.model import Board, badges, build_boards, dataset_label, metric_label, provenance
+from poseboard.report.model import (
+    Board,
+    apply_speed,
+    badges,
+    build_boards,
+    dataset_label,
+    metric_label,
+    provenance,
+    read_speed_benchmarks,
+)
 from poseboard.report.tables import RenderedTable, render_tables
 
 
@@ -192,9 +201,11 @@ def build_report(
     results_dir: str | Path = "results",
     out: str | Path = "report",
     params_file: str | Path | None = "params.yaml",
+    speed_file: str | Path | None = None,
 ) -> ReportSummary:
     """Write the whole report from ``results_dir``; ``params_file`` (optional) adds the profile,
-    the data sources, the significance level and which expected results are missing."""
+    the data sources, the significance level and which expected results are missing;
+    ``speed_file`` (the ``speed`` stage's benchmark JSON) the speed column."""
     out = Path(out)
     results = read_results(results_dir) if Path(results_dir).exists() else []
     title, profile, profile_desc, sources, level, phash = "poseboard leaderboard", "unknown", "", [], 0.05, "unknown"
@@ -213,6 +224,7 @@ def build_report(
             if (ev.method, ev.protocol_id) not in have:
                 expected.setdefault(ev.protocol_id, []).append(ev.method)
     boards = build_boards(results, level=level)
+    apply_speed(boards, read_speed_benchmarks(speed_file))
     tables = render_tables(boards)
     tables_dir = out / "tables"
     tables_dir.mkdir(parents=True, exist_ok=True)

@@ -22,12 +22,16 @@ def report(
     params_file: Annotated[
         Path, typer.Option("--params", help="params.yaml (profile, title, significance level); skipped if absent")
     ] = Path("params.yaml"),
+    speed: Annotated[
+        Path, typer.Option("--speed", help="the speed stage's benchmark JSON (the speed column); skipped if absent")
+    ] = Path("speed/benchmarks.json"),
 ) -> None:
     """Build report/index.html (self-contained, offline), report/tables/*.md and report/figures/."""
     from poseboard.report.build import build_report
 
     try:
-        summary = build_report(results, out, params_file if params_file.exists() else None)
+        summary = build_report(results, out, params_file if params_file.exists() else None,
+                               speed if speed.exists() else None)
     except PoseboardError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(code=2) from None

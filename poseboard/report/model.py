@@ -16,9 +16,11 @@ import itertools
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from statistics import NormalDist
 from typing import Any
 
+from poseboard.errors import ResultFileError
 from poseboard.protocols.protocol import PaperAnchor, ProtocolDef
 from poseboard.protocols.results import MetricBlock, Result
 
@@ -203,6 +205,41 @@ def calibration_curves(boards: dict[str, Board]) -> tuple[list[tuple[float, floa
                 points.append((rot, trans, row.value, row.ci95))
         curves[m] = points
     return levels, curves
+
+
+def read_speed_benchmarks(path: str | Path | None) -> dict[str, tuple[float, str]]:
+    """Method → ``(ms per frame, how and where measured)`` from the ``speed`` stage's
+    pytest-benchmark JSON (``benchmarks/bench_speed.py``); empty when there is none."""
+    import json
+
+    if path is None or not Path(path).exists():
+        return {}
+    try:
+        data = json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ResultFileError(f"{path}: not valid JSON ({exc})") from None
+    machine = data.get("machine_info", {}) if isinstance(data, dict) else {}
+    cpu = (machine.get("cpu") or {}).get("brand_raw") or machine.get("processor") or "unknown CPU"
+    out: dict[str, tuple[float, str]] = {}
+    for bench in data.get("benchmarks", []) if isinstance(data, dict) else []:
+        info = bench.get("extra_info", {})
+        if "method" in info and "ms_per_frame" in info:
+            threads = info.get("torch_threads", "?")
+            out[str(info["method"])] = (
+                float(info["ms_per_frame"]),
+                f"{cpu}, {threads} torch thread(s): median of {bench.get('stats', {}).get('rounds', '?')} rounds of "
+                f"{info.get('frames_per_call', '?')} frames (benchmarks/bench_speed.py)",
+            )
+    return out
+
+
+def apply_speed(boards: list[Board], speed: dict[str, tuple[float, str]]) -> None:
+    """Give every row the benchmark suite's speed of its method (the leaderboard's speed
+    column is measured once, by the benchmark); rows without one keep the run's own timing."""
+    for board in boards:
+        for row in board.rows:
+            if row.method in speed:
+                row.ms_per_sample, row.device = speed[row.method]
 
 
 def _block_value(block: MetricBlock, metric: str, weighting: str) -> float | None:

@@ -124,3 +124,18 @@ def test_report_reads_params(results_dir, tmp_path):
     summary = build_report(results_dir, tmp_path / "report", params_file=repo_params)
     html = (tmp_path / "report" / "index.html").read_text()
     assert "Profile <code>" in html and summary.num_results == 9
+
+
+def test_speed_column_comes_from_the_benchmark_suite(results_dir, tmp_path):
+    """The `speed` stage's pytest-benchmark JSON replaces the run's own timing of a method."""
+    speed = tmp_path / "benchmarks.json"
+    speed.write_text(json.dumps({
+        "machine_info": {"cpu": {"brand_raw": "Test CPU 9000"}},
+        "benchmarks": [{"stats": {"rounds": 5}, "extra_info": {"method": "noise-8mm", "ms_per_frame": 123.25,
+                                                                "frames_per_call": 8, "torch_threads": 1}}],
+    }))
+    summary = build_report(results_dir, tmp_path / "out", params_file=None, speed_file=speed)
+    rows = {r.method: r for r in next(b for b in summary.boards if b.protocol.name == "synth-h36m-relative").rows}
+    assert rows["noise-8mm"].ms_per_sample == 123.25 and "Test CPU 9000" in rows["noise-8mm"].device
+    assert rows["noise-20mm"].ms_per_sample == 10.0  # no benchmark: the result's own timing stays
+    assert "Test CPU 9000" in (tmp_path / "out" / "index.html").read_text()
