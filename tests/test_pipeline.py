@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(os.environ.get("POSEBOARD_PIPELINE_TEST") != "1",
-                       reason="the smoke `dvc repro` takes minutes: set POSEBOARD_PIPELINE_TEST=1 (CI runs scripts/smoke_repro.sh instead)"),
+                       reason="the smoke `dvc repro` takes minutes: set POSEBOARD_PIPELINE_TEST=1"),
 ]
 
 
