@@ -223,11 +223,9 @@ MISSING: tuple[MissingFigure, ...] = ()
 
 def calibration_robustness(boards: list[Board], out: Path) -> Figure | None:
     """MPJPE versus the calibration error of the robustness protocols, one line per method."""
-    latest: dict[str, Board] = {}
-    for b in boards:
-        if b.protocol.name not in latest or b.protocol.version > latest[b.protocol.name].protocol.version:
-            latest[b.protocol.name] = b
-    levels, curves = calibration_curves(latest)
+    from poseboard.report.tables import latest_boards
+
+    levels, curves = calibration_curves(latest_boards(boards))
     if not curves:
         return None
     plt, sns = _setup()
