@@ -9,7 +9,8 @@ One case per block under ``methods`` (variants included, e.g. ``epipolar-baselin
 method built from ``preset(profile)`` merged with the block's overrides, random weights
 (speed does not depend on them), timed on ``predict`` of a batch of 8 real frames of the
 generated test split (4 views of the Human3.6M-like rig; for root methods 8 images of the
-multi-person scenes with their ground-truth boxes), median of 5 rounds after a warm-up,
+multi-person scenes with their ground-truth boxes, or, for a root method trained on the rig
+(``rootnet-h36m``), 8 of its views alone), median of 5 rounds after a warm-up,
 reported per frame (``extra_info``: ``method``, ``ms_per_frame``, ``frames_per_s``).
 
     POSEBOARD_PARAMS=params.yaml POSEBOARD_DATA=data \\
@@ -56,12 +57,16 @@ def _data_dir() -> Path:
     return out
 
 
-def _batch(dataset: str) -> dict[str, Any]:
+def _batch(dataset: str, roots: bool = False) -> dict[str, Any]:
     from poseboard.methods.runner import open_split
 
     data = open_split(_data_dir() / dataset / "test")
+    if roots and dataset != "synth-mupots":  # a root method on the rig: every view alone
+        from poseboard.methods.rootnet import ViewScenes
+
+        data = ViewScenes(data)
     items = [data[i % len(data)] for i in range(FRAMES)]
-    if dataset == "synth-mupots":
+    if roots or dataset == "synth-mupots":
         from poseboard.datasets.torch_dataset import collate_scenes
 
         batch = collate_scenes(items)
@@ -99,7 +104,7 @@ def test_inference(benchmark, key):
     block = _params().methods[key]
     dataset = "synth-mupots" if block.dataset == "synth-mupots" else "synth-h36m"
     method = _method(key)
-    batch = _batch(dataset)
+    batch = _batch(dataset, roots="root" in method.capabilities.outputs)
     benchmark.group = f"inference, profile {_params().profile} ({FRAMES} frames per call)"
     with torch.no_grad():
         benchmark.pedantic(method.predict, args=(batch,), rounds=ROUNDS, iterations=1, warmup_rounds=1)

@@ -55,7 +55,7 @@ from poseboard.geometry import soft_argmax_2d
 from poseboard.methods.backbone import Backbone, BackboneConfig, init_from_pretrained
 from poseboard.methods.base import Capabilities, Method, MethodCard, Tracker
 from poseboard.methods.training import TrainConfig, train_loop
-from poseboard.samples import Prediction
+from poseboard.samples import Person, Prediction, SampleMeta, SingleViewScene
 from poseboard.skeleton import H36M17
 
 MOON_BIBTEX = """@inproceedings{moon2019camera,
@@ -230,11 +230,20 @@ class PersonDataset(torch.utils.data.Dataset):
                 "root_2d": person.joints_2d[H36M17.root], "image_size": scene.camera.image_size}
 
 
+def view_person_box(joints_2d: np.ndarray, size: int) -> np.ndarray:
+    """The person box of one view of a multi-view frame (no person boxes are stored there):
+    the extent of the 2D joints (J, 2) crop px, widened by 10% per side, clipped to the
+    ``size``² crop → (4,) (left, top, right, bottom)."""
+    lo, hi = joints_2d.min(0), joints_2d.max(0)
+    pad = 0.1 * (hi - lo)
+    return np.concatenate([np.clip(lo - pad, 0, size), np.clip(hi + pad, 0, size)])
+
+
 class ViewPersonDataset(torch.utils.data.Dataset):
     """Every valid view of a multi-view dataset as a single-person image (the Human3.6M-like
     single-view setting, "every view treated alone"): the view's crop and crop intrinsics,
-    the person's tight box (the extent of the 2D joints, widened by 10% per side), the root
-    in that camera's frame (``R X + t``, mm) and in the crop's pixels."""
+    the person's tight box (:func:`view_person_box`), the root in that camera's frame
+    (``R X + t``, mm) and in the crop's pixels."""
 
     def __init__(self, multiview: Any) -> None:
         self.data = multiview
@@ -251,13 +260,60 @@ class ViewPersonDataset(torch.utils.data.Dataset):
         cam = sample.cameras[0]
         size = sample.images.shape[-1]
         j2d = sample.joints_2d[0]
-        lo, hi = j2d.min(0), j2d.max(0)
-        pad = 0.1 * (hi - lo)
-        box = np.concatenate([np.clip(lo - pad, 0, size), np.clip(hi + pad, 0, size)])
+        box = view_person_box(j2d, size)
         root = cam.R @ sample.joints_3d[H36M17.root] + cam.t
         return {"image": sample.images[0], "K": cam.K, "box": box, "root_cam": root, "root_2d": j2d[H36M17.root],
                 "image_size": (size, size), "sample_id": sample.meta.sample_id, "view": v,
                 "action": sample.meta.action, "subject": sample.meta.subject}
+
+
+class ViewScenes(torch.utils.data.Dataset):
+    """The views a root protocol scores on a multi-view split, each as a single-view scene
+    (what :func:`~poseboard.datasets.torch_dataset.collate_scenes` and ``predict`` take):
+    the view's crop, its crop camera, one :class:`~poseboard.samples.Person` with the box of
+    :class:`ViewPersonDataset` (:func:`view_person_box`) and the root in that camera's
+    frame, and the id :func:`~poseboard.datasets.ground_truth.view_sample_id`. The views are
+    :func:`~poseboard.datasets.ground_truth.root_views` of ``cameras``, as the ground truth's.
+
+    ``table``: one row per item (``sample_id``, ``subject``, ``action``, ``sequence``,
+    ``frame``), what ``select_frames`` reads.
+    """
+
+    def __init__(self, multiview: Any, cameras: tuple[int, ...] | list[int] | None = None) -> None:
+        import pandas as pd
+
+        from poseboard.datasets.ground_truth import root_views, view_sample_id
+        from poseboard.datasets.storage import MultiViewStore
+
+        store = getattr(multiview, "store", None)
+        if not isinstance(store, MultiViewStore):
+            raise InputError("rootnet: scoring every view alone needs a generated multi-view split "
+                             f"(got {type(multiview).__name__})")
+        self.store = store
+        self.items = root_views(store, cameras)
+        table = store.table.reset_index(drop=True)
+        rows = table.iloc[[i for i, _ in self.items]].reset_index(drop=True)
+        ids = [view_sample_id(str(sid), v) for sid, (_, v) in zip(rows["sample_id"], self.items, strict=True)]
+        self.table = pd.DataFrame({"sample_id": ids, "subject": rows["subject"].astype(str),
+                                   "action": rows["action"].astype(str), "sequence": rows["sequence"].astype(str),
+                                   "frame": rows["frame"].astype("int64")})
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, n: int) -> SingleViewScene:
+        i, v = self.items[n]
+        sample = self.store.sample(i, views=[v])
+        cam = sample.cameras[0]
+        j2d = sample.joints_2d[0]
+        joints_cam = sample.joints_3d @ cam.R.T + cam.t
+        root = cam.R @ sample.joints_3d[H36M17.root] + cam.t  # as ViewPersonDataset and the ground truth
+        person = Person(box=view_person_box(j2d, sample.images.shape[-1]), root_cam=root,
+                        joints_cam=joints_cam, joints_2d=j2d, visibility=sample.visibility[0], valid=True)
+        m = sample.meta
+        meta = SampleMeta(sample_id=str(self.table.at[n, "sample_id"]), subject=m.subject, action=m.action,
+                          sequence=m.sequence, frame=m.frame, scene=m.scene)
+        return SingleViewScene(image=sample.images[0], camera=cam, people=[person], meta=meta)
 
 
 def person_dataset(data: Any) -> torch.utils.data.Dataset:
@@ -392,8 +448,8 @@ class RootNetMethod(Method):
     def fit(self, train: Any, val: Any, tracker: Tracker | None = None, workdir: Path | None = None) -> None:
         """Train on the valid people of ``train`` with GT boxes, resuming from
         ``workdir/checkpoint.pt``: a single-view scene dataset (MuPoTS-like), or a multi-view
-        dataset whose every view is one single-person image (Human3.6M-like). ``val`` (a scene
-        dataset) gives MRPE curves."""
+        dataset whose every view is one single-person image (Human3.6M-like: the ``rootnet-h36m``
+        variant). ``val`` (a scene or a multi-view dataset) gives MRPE curves."""
         c = self.config
         init_from_pretrained(self.net.backbone, c.backbone_checkpoint)
         people = person_dataset(train)
@@ -578,12 +634,17 @@ def evaluate_roots(
     ``box_source``: ``"gt"`` or ``"detected"``; None: :func:`box_source_for` the protocol.
     The box source is recorded in the result's notes. ``real_data``: where a real dataset
     (``mupots``) is, as for :func:`~poseboard.methods.runner.evaluate_method`.
+
+    A multi-view split (``synth-h36m-root``) is scored view by view: every valid view of the
+    protocol's cameras is one single-person image (:class:`ViewScenes`), as the ground truth
+    of :func:`~poseboard.datasets.ground_truth.load_synthetic_ground_truth` lists them.
     """
     import time
 
     from tqdm.auto import tqdm
 
     from poseboard.datasets.sources import locate_protocol
+    from poseboard.datasets.storage import MultiViewStore
     from poseboard.protocols.evaluate import build_result, score_roots, select_frames
     from poseboard.protocols.predictions import RootPredictions, save_root_predictions
     from poseboard.protocols.registry import get_protocol
@@ -599,6 +660,10 @@ def evaluate_roots(
     gt = data.ground_truth(protocol)
     scenes = data.dataset
     images = data.table
+    per_view = isinstance(getattr(scenes, "store", None), MultiViewStore)
+    if per_view:  # the Human3.6M-like single-view test: every view alone
+        scenes = ViewScenes(scenes, protocol.cameras)
+        images = scenes.table
     indices = np.flatnonzero(select_frames(protocol, images))
     torch.manual_seed(seed)
     ids, roots, scores, persons = [], [], [], []
@@ -633,6 +698,10 @@ def evaluate_roots(
         seeds["detections"] = int(method.config.detection.seed)
     notes = [f"boxes: {source}" + (f" (simulated detector {method.config.detection.model_dump()})"
                                    if source == "detected" else " (ground truth, score 1)")]
+    if per_view:
+        cams = list(protocol.cameras) if protocol.cameras is not None else "all"
+        notes.append(f"every valid view of cameras {cams} scored alone ({frames} single-person images); "
+                     "box: the extent of the 2D joints widened by 10% per side")
     result = build_result(
         protocol=protocol,
         method=MethodInfo(name=method.name, registered=getattr(method, "registered_as", None), config=config,
@@ -693,7 +762,7 @@ def _main(argv: list[str] | None = None) -> None:  # pragma: no cover - exercise
                   "resumed_from": summary.start_step, "seconds": round(summary.seconds, 1), "val": summary.val}
         (out / "train_summary.json").write_text(json.dumps(record, indent=2, sort_keys=True))
         print(f"train rootnet: {json.dumps(record)} → {out}")
-    elif args.command == "view-mrpe":
+    elif args.command == "view-mrpe":  # a quick check; the scored result is --protocol synth-h36m-root
         method = RootNetMethod.load(out)
         report = evaluate_view_mrpe(method, _open_split(args.data_dir / args.dataset / "test"))
         args.results.mkdir(parents=True, exist_ok=True)

@@ -45,7 +45,8 @@ def select_frames(protocol: ProtocolDef, meta: pd.DataFrame) -> np.ndarray:
 
     Drops the sequences of the skip list (exact match on ``sequence`` or
     ``subject/sequence`` — never a prefix), then keeps every ``frame_stride``-th frame
-    of each remaining sequence, in frame order.
+    of each remaining sequence, in frame order. Rows that share a frame (the views of one
+    multi-view frame, each scored alone by a root protocol) are kept or dropped together.
     """
     seq = meta["sequence"].astype(str)
     full = meta["subject"].astype(str) + "/" + seq
@@ -53,7 +54,8 @@ def select_frames(protocol: ProtocolDef, meta: pd.DataFrame) -> np.ndarray:
     keep = ~(seq.isin(skip) | full.isin(skip)).to_numpy()
     if protocol.frame_stride > 1:
         order = meta.assign(_full=full).sort_values(["_full", "frame"], kind="stable")
-        rank = order.groupby("_full", sort=False).cumcount()
+        # dense rank of the frame number: the cumulative count where frames are unique
+        rank = order.groupby("_full", sort=False)["frame"].rank(method="dense").astype(np.int64) - 1
         strided = pd.Series(False, index=meta.index)
         strided.loc[order.index] = (rank % protocol.frame_stride == 0).to_numpy()
         keep &= strided.to_numpy()
