@@ -9,6 +9,7 @@ from __future__ import annotations
 import html as html_lib
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -71,6 +72,26 @@ def test_leaderboard_renders_sorts_and_stays_offline(results_dir, tmp_path):
     assert probe["headline_asc"] == ["noise-8mm", "noise-20mm", "noise-20.5mm"]
     assert probe["headline_desc"] == ["noise-20.5mm", "noise-20mm", "noise-8mm"]
     assert probe["images"] and all(probe["images"])  # inline figures decoded
+    leaving = [u for u in probe["resources"] + res.resources if not u.startswith(("file:", "data:"))]
+    assert leaving == [], f"the page requested {leaving}"
+    assert shot.exists() and shot.stat().st_size > 20_000
+
+
+COMMITTED = Path(__file__).resolve().parents[2] / "report" / "index.html"
+
+
+@pytest.mark.skipif(not COMMITTED.exists(), reason="no committed report/index.html (run `make repro`)")
+def test_committed_leaderboard_renders_offline(tmp_path):
+    """The leaderboard committed with the repository (the default profile's) renders every
+    table and figure from the file alone; the same probe as above, on the real page."""
+    shot = tmp_path / "committed.png"
+    res = run(COMMITTED, inject=PROBE, screenshot=shot)
+    probe = _probe(res.dom)
+    assert probe["errors"] == []
+    assert probe["tables"] >= 5 and all(n >= 1 for n in probe["rows"])
+    assert probe["visible"]
+    assert probe["method_asc"] == sorted(probe["initial"])
+    assert probe["images"] and all(probe["images"])
     leaving = [u for u in probe["resources"] + res.resources if not u.startswith(("file:", "data:"))]
     assert leaving == [], f"the page requested {leaving}"
     assert shot.exists() and shot.stat().st_size > 20_000
