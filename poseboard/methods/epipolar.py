@@ -246,6 +246,9 @@ class EpipolarMethod(Method):
         """Fine-tune (backbone + transformer, or the backbone alone for the baseline) on the
         reference views' heatmaps, resuming from ``workdir/checkpoint.pt``."""
         c = self.config
+        with torch.random.fork_rng(devices=[]):  # the transformer's initialisation depends on the seed only
+            torch.manual_seed(c.train.seed)
+            self.net = EpipolarNet(c)
         init_from_pretrained(self.net.backbone, c.backbone_checkpoint)
         optimizer = torch.optim.Adam([p for p in self.net.parameters() if p.requires_grad], lr=c.train.lr,
                                      weight_decay=c.train.weight_decay)

@@ -314,6 +314,9 @@ class ProbabilisticMethod(Method):
         fine-tune the backbone and confidence head end-to-end on the root-relative 3D error in
         the reference camera's frame, resuming from ``workdir/checkpoint.pt``."""
         c = self.config
+        with torch.random.fork_rng(devices=[]):  # the heads' initialisation depends on the seed only
+            torch.manual_seed(c.train.seed)
+            self.net = ProbabilisticNet(c)
         init_from_pretrained(self.net.backbone, c.backbone_checkpoint)
         if c.bone_prior_mm is None:
             prior = training_bone_prior(train)

@@ -451,6 +451,9 @@ class RootNetMethod(Method):
         dataset whose every view is one single-person image (Human3.6M-like: the ``rootnet-h36m``
         variant). ``val`` (a scene or a multi-view dataset) gives MRPE curves."""
         c = self.config
+        with torch.random.fork_rng(devices=[]):  # the heads' initialisation depends on the seed only
+            torch.manual_seed(c.train.seed)
+            self.net = RootNetNet(c)
         init_from_pretrained(self.net.backbone, c.backbone_checkpoint)
         people = person_dataset(train)
         if len(people) == 0:
