@@ -219,7 +219,9 @@ def pretrain_backbone(
     out = Path(out)
     dataset = CropDataset(train)
     size = dataset.image_size[0]
-    net = Backbone(config.backbone)
+    with torch.random.fork_rng(devices=[]):  # the initialisation depends on the seed only
+        torch.manual_seed(config.train.seed)
+        net = Backbone(config.backbone)
     stride = config.backbone.heatmap_stride
     hm_size = (size // stride, size // stride)
     decay, no_decay = [], []

@@ -1,9 +1,10 @@
-"""Training depends on the configured seed only: two ``fit`` calls that start from different
+"""Training depends on the configured seed only: two ``fit`` (or backbone pre-training) calls that start from different
 global RNG states (as two processes of ``poseboard train`` do) give identical weights.
 
-A regression test: the heads of ``rootnet``, ``epipolar`` and ``probabilistic`` used to be
-initialised from the unseeded global generator when the method was built, so the same DVC
-stage trained different networks run to run.
+A regression test: the heads of ``rootnet``, ``epipolar`` and ``probabilistic``, and the
+pre-trained backbone itself, used to be initialised from the global generator, which torch
+seeds at random in every new process, so the same DVC stage trained different networks run
+to run.
 """
 
 from __future__ import annotations
@@ -55,3 +56,17 @@ def test_fit_depends_on_the_configured_seed_only(tmp_path, p5_data, p5_backbone,
     assert a.keys() == b.keys()
     different = [k for k in a if not torch.equal(a[k], b[k])]
     assert different == [], f"{name}: weights depend on the global RNG: {different[:5]}"
+
+
+def test_pretraining_depends_on_the_configured_seed_only(tmp_path, p5_data):
+    from poseboard.methods.pretrain import PretrainConfig, pretrain_backbone
+
+    weights = []
+    for global_seed in (1, 2):
+        cfg = PretrainConfig.preset("smoke")
+        cfg.train.steps = 2
+        torch.manual_seed(global_seed)
+        net, _ = pretrain_backbone(cfg, p5_data / "synth-h36m" / "train", tmp_path / str(global_seed), progress=False)
+        weights.append({k: v.detach().clone() for k, v in net.state_dict().items()})
+    different = [k for k in weights[0] if not torch.equal(weights[0][k], weights[1][k])]
+    assert different == [], f"pre-trained weights depend on the global RNG: {different[:5]}"
