@@ -30,7 +30,7 @@ from poseboard.methods.backbone import Backbone, BackboneConfig, init_from_pretr
 from poseboard.methods.base import Capabilities, Method, MethodCard, Tracker
 from poseboard.methods.multiview import ConfidenceHead, read_batch, run_backbone, undistort_pixels
 from poseboard.methods.ransac import ISKAKOV_BIBTEX
-from poseboard.methods.training import TrainConfig, eval_batches, parameter_groups, train_loop
+from poseboard.methods.training import TrainConfig, eval_batches, parameter_groups, seeded, train_loop
 from poseboard.samples import Prediction
 
 
@@ -155,8 +155,7 @@ class AlgebraicMethod(Method):
         The network is rebuilt first (heads initialised from ``train.seed``, the backbone
         from ``backbone_checkpoint``), so the result depends only on the config and data."""
         c = self.config
-        with torch.random.fork_rng(devices=[]):  # the heads' initialisation depends on the seed only
-            torch.manual_seed(c.train.seed)
+        with seeded(c.train.seed):
             self.net = AlgebraicNet(c)
         init_from_pretrained(self.net.backbone, c.backbone_checkpoint)
         groups = [(list(self.net.backbone.parameters()), 1.0)]

@@ -52,7 +52,7 @@ from poseboard.methods.multiview import (
     undistort_pixels,
 )
 from poseboard.methods.pretrain import gaussian_heatmaps, heatmap_loss, joint_weights
-from poseboard.methods.training import TrainConfig, train_loop
+from poseboard.methods.training import TrainConfig, seeded, train_loop
 from poseboard.samples import Prediction
 
 HE_BIBTEX = """@inproceedings{he2020epipolar,
@@ -246,8 +246,7 @@ class EpipolarMethod(Method):
         """Fine-tune (backbone + transformer, or the backbone alone for the baseline) on the
         reference views' heatmaps, resuming from ``workdir/checkpoint.pt``."""
         c = self.config
-        with torch.random.fork_rng(devices=[]):  # the transformer's initialisation depends on the seed only
-            torch.manual_seed(c.train.seed)
+        with seeded(c.train.seed):
             self.net = EpipolarNet(c)
         init_from_pretrained(self.net.backbone, c.backbone_checkpoint)
         optimizer = torch.optim.Adam([p for p in self.net.parameters() if p.requires_grad], lr=c.train.lr,

@@ -42,7 +42,7 @@ from poseboard.datasets.torch_dataset import normalize_images
 from poseboard.errors import InputError
 from poseboard.geometry import hard_argmax_2d, soft_argmax_2d
 from poseboard.methods.backbone import Backbone, BackboneConfig, save_backbone
-from poseboard.methods.training import TrainConfig, TrainSummary, eval_batches, train_loop
+from poseboard.methods.training import TrainConfig, TrainSummary, eval_batches, seeded, train_loop
 from poseboard.skeleton import H36M17
 
 
@@ -219,8 +219,7 @@ def pretrain_backbone(
     out = Path(out)
     dataset = CropDataset(train)
     size = dataset.image_size[0]
-    with torch.random.fork_rng(devices=[]):  # the initialisation depends on the seed only
-        torch.manual_seed(config.train.seed)
+    with seeded(config.train.seed):
         net = Backbone(config.backbone)
     stride = config.backbone.heatmap_stride
     hm_size = (size // stride, size // stride)

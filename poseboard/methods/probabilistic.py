@@ -61,7 +61,7 @@ from poseboard.methods.pose_posterior import (
     triangulate_under_posterior,
 )
 from poseboard.methods.pretrain import gaussian_heatmaps, heatmap_loss, joint_weights
-from poseboard.methods.training import TrainConfig, eval_batches, parameter_groups, train_loop
+from poseboard.methods.training import TrainConfig, eval_batches, parameter_groups, seeded, train_loop
 from poseboard.samples import Prediction
 from poseboard.skeleton import H36M17
 
@@ -314,8 +314,7 @@ class ProbabilisticMethod(Method):
         fine-tune the backbone and confidence head end-to-end on the root-relative 3D error in
         the reference camera's frame, resuming from ``workdir/checkpoint.pt``."""
         c = self.config
-        with torch.random.fork_rng(devices=[]):  # the heads' initialisation depends on the seed only
-            torch.manual_seed(c.train.seed)
+        with seeded(c.train.seed):
             self.net = ProbabilisticNet(c)
         init_from_pretrained(self.net.backbone, c.backbone_checkpoint)
         if c.bone_prior_mm is None:

@@ -54,7 +54,7 @@ from poseboard.errors import InputError, check_shape
 from poseboard.geometry import soft_argmax_2d
 from poseboard.methods.backbone import Backbone, BackboneConfig, init_from_pretrained
 from poseboard.methods.base import Capabilities, Method, MethodCard, Tracker
-from poseboard.methods.training import TrainConfig, train_loop
+from poseboard.methods.training import TrainConfig, seeded, train_loop
 from poseboard.samples import Person, Prediction, SampleMeta, SingleViewScene
 from poseboard.skeleton import H36M17
 
@@ -451,8 +451,7 @@ class RootNetMethod(Method):
         dataset whose every view is one single-person image (Human3.6M-like: the ``rootnet-h36m``
         variant). ``val`` (a scene or a multi-view dataset) gives MRPE curves."""
         c = self.config
-        with torch.random.fork_rng(devices=[]):  # the heads' initialisation depends on the seed only
-            torch.manual_seed(c.train.seed)
+        with seeded(c.train.seed):
             self.net = RootNetNet(c)
         init_from_pretrained(self.net.backbone, c.backbone_checkpoint)
         people = person_dataset(train)

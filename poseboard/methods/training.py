@@ -23,6 +23,7 @@ optimiser before each step, so there is no scheduler state to save.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
@@ -80,6 +81,16 @@ def learning_rate(config: TrainConfig, step: int) -> float:
         drops = sum(step >= m * config.steps for m in config.step_milestones)
         return lr * 0.1**drops
     return lr
+
+
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Inside, torch's global generator is seeded with ``seed``; outside, its state is as
+    before. Networks are built in it, so their initialisation depends on the configured seed
+    only (torch seeds the global generator at random in every process)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def seed_everything(seed: int) -> None:

@@ -67,7 +67,7 @@ from poseboard.methods.backbone import Backbone, BackboneConfig, init_from_pretr
 from poseboard.methods.base import Capabilities, Method, MethodCard, Tracker
 from poseboard.methods.multiview import ConfidenceHead, ViewBatch, read_batch, run_backbone, undistort_pixels
 from poseboard.methods.ransac import ISKAKOV_BIBTEX
-from poseboard.methods.training import TrainConfig, parameter_groups, train_loop
+from poseboard.methods.training import TrainConfig, parameter_groups, seeded, train_loop
 from poseboard.methods.v2v import V2VConfig, V2VNet
 from poseboard.samples import Prediction
 
@@ -392,8 +392,7 @@ class VolumetricMethod(Method):
                 raise InputError("volumetric: train_centre 'algebraic' needs algebraic_checkpoint")
             if c.train_centre == "algebraic":
                 self.attach_algebraic(c.algebraic_checkpoint)
-        with torch.random.fork_rng(devices=[]):  # the heads' initialisation depends on the seed only
-            torch.manual_seed(c.train.seed)
+        with seeded(c.train.seed):
             self.net = VolumetricNet(c)
         init_from_pretrained(self.net.backbone, c.backbone_checkpoint)
         if c.init_features_from_heatmaps:
