@@ -4,9 +4,11 @@
 
 1. Attention: at the reference cell of every ground-truth joint, the attention-weighted
    source location versus the joint's true source position (crop px), against uniform
-   attention over the line and the best of the line's samples; entropy and top weight.
-2. Fusion: each view's detected 2D joints (what is triangulated) with and without the
-   transformer, split by the joint's visibility in that view.
+   attention over the line and the best of the line's samples; entropy and top weight;
+   how much the fusion changes the reference feature (‖fused − f_ref‖ / ‖f_ref‖; BN_z's γ
+   alone understates it in the ungated ``z_residual`` form, where ``out`` enters at weight 1).
+2. Fusion: each view's detected 2D joints with and without the transformer against the
+   rendered (distorted) 2D joints, before undistortion, split by the joint's visibility.
 Prints one JSON object (the numbers quoted in issue 5's note).
 """
 
@@ -37,7 +39,7 @@ def attention_stats(method: EpipolarMethod, data: MultiViewDataset, frames: list
     net = method.net.eval()
     assert net.attention is not None, "this checkpoint has no transformer"
     res: dict[str, list[float]] = {"attention_px": [], "uniform_px": [], "best_sample_px": [],
-                                   "entropy_vs_uniform": [], "top_weight": []}
+                                   "entropy_vs_uniform": [], "top_weight": [], "fusion_change_vs_reference": []}
     for start in range(0, len(frames), 8):
         batch = collate_multiview([data[i] for i in frames[start : start + 8]])
         vb = read_batch(batch)
@@ -53,6 +55,9 @@ def attention_stats(method: EpipolarMethod, data: MultiViewDataset, frames: list
             p_ref, p_src = vb.proj[:, r], vb.proj[bi, src]
             fund = fundamental_ref_to_src(p_ref, p_src)
             _, attn = net.attention.attend(feats[:, r], feats[bi, src], fund, stride)
+            fused = net.attention(feats[:, r], feats[bi, src], fund, stride)
+            res["fusion_change_vs_reference"].append(
+                float((fused - feats[:, r]).norm() / feats[:, r].norm().clamp_min(1e-12)))
             pts, valid = epipolar_sample_points(fund, h, w, stride, net.attention.num_samples)
             uv_ref, uv_src = _project(p_ref, joints), _project(p_src, joints)
             cell = (uv_ref / stride).round().long()
@@ -77,6 +82,8 @@ def attention_stats(method: EpipolarMethod, data: MultiViewDataset, frames: list
 
 @torch.no_grad()
 def detection_errors(method: EpipolarMethod, data: MultiViewDataset, frames: list[int]) -> dict[str, float]:
+    # the rendered joints_2d are distorted: compare them with the detections before undistortion
+    method.config = method.config.model_copy(update={"undistort": False})
     errs, vis = [], []
     for start in range(0, len(frames), 16):
         batch = collate_multiview([data[i] for i in frames[start : start + 16]])

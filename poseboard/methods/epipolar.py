@@ -52,7 +52,7 @@ from poseboard.methods.multiview import (
     undistort_pixels,
 )
 from poseboard.methods.pretrain import gaussian_heatmaps, heatmap_loss, joint_weights
-from poseboard.methods.training import TrainConfig, seeded, train_loop
+from poseboard.methods.training import TrainConfig, parameter_groups, seeded, train_loop
 from poseboard.samples import Prediction
 
 HE_BIBTEX = """@inproceedings{he2020epipolar,
@@ -74,6 +74,9 @@ class EpipolarConfig(BaseModel):
     num_samples: int = Field(64, ge=2, description="points per epipolar line (paper: 64)")
     softmax_scale: float | None = Field(None, gt=0, description="None: 1/sqrt(num_samples), the reference's")
     z_residual: bool = Field(True, description="f_ref + out + BN(W_z·out) (True) or f_ref + BN(W_z·out)")
+    attention_lr_scale: float = Field(
+        1.0, gt=0, description="lr of the fusion block (attention, W_z) / lr of the backbone: fine-tuning "
+        "from a pre-trained head, the zero-initialised BN_z gate moves at most ~lr per Adam step")
     sigma: float = Field(1.5, gt=0, description="Gaussian target std, heatmap cells (the pre-training's)")
     occluded_weight: float = Field(0.5, ge=0, le=1, description="loss weight of occluded joints inside the crop")
     peak_radius: int = Field(2, ge=0, description="local soft-argmax window radius around the argmax, cells")
@@ -249,8 +252,13 @@ class EpipolarMethod(Method):
         with seeded(c.train.seed):
             self.net = EpipolarNet(c)
         init_from_pretrained(self.net.backbone, c.backbone_checkpoint)
-        optimizer = torch.optim.Adam([p for p in self.net.parameters() if p.requires_grad], lr=c.train.lr,
-                                     weight_decay=c.train.weight_decay)
+        params: Any = [p for p in self.net.parameters() if p.requires_grad]
+        if self.net.attention is not None and c.attention_lr_scale != 1.0:
+            fusion = list(self.net.attention.parameters())
+            fusion_ids = {id(p) for p in fusion}
+            params = parameter_groups([([p for p in params if id(p) not in fusion_ids], 1.0),
+                                       (fusion, c.attention_lr_scale)])
+        optimizer = torch.optim.Adam(params, lr=c.train.lr, weight_decay=c.train.weight_decay)
         if tracker is not None:
             tracker.log_params({"epipolar/use_transformer": c.use_transformer, "epipolar/num_samples": c.num_samples})
 
