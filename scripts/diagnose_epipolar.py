@@ -22,16 +22,10 @@ from pathlib import Path
 import torch
 
 from poseboard.datasets.torch_dataset import MultiViewDataset, collate_multiview
+from poseboard.geometry import project_points
 from poseboard.methods.epipolar import EpipolarMethod
 from poseboard.methods.epipolar_attention import epipolar_sample_points, fundamental_ref_to_src, nearest_views
 from poseboard.methods.multiview import read_batch, run_backbone
-
-
-def _project(proj: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-    """(B, 3, 4) projections, (B, J, 3) points → (B, J, 2) pixels."""
-    hom = torch.cat([points, torch.ones_like(points[..., :1])], -1)
-    uvw = (proj[:, None] @ hom[..., None])[..., 0]
-    return uvw[..., :2] / uvw[..., 2:]
 
 
 @torch.no_grad()
@@ -59,7 +53,7 @@ def attention_stats(method: EpipolarMethod, data: MultiViewDataset, frames: list
             res["fusion_change_vs_reference"].append(
                 float((fused - feats[:, r]).norm() / feats[:, r].norm().clamp_min(1e-12)))
             pts, valid = epipolar_sample_points(fund, h, w, stride, net.attention.num_samples)
-            uv_ref, uv_src = _project(p_ref, joints), _project(p_src, joints)
+            uv_ref, uv_src = project_points(p_ref[:, None], joints), project_points(p_src[:, None], joints)
             cell = (uv_ref / stride).round().long()
             inside = (cell[..., 0] >= 0) & (cell[..., 0] < w) & (cell[..., 1] >= 0) & (cell[..., 1] < h)
             n = cell[..., 1].clamp(0, h - 1) * w + cell[..., 0].clamp(0, w - 1)
