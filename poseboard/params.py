@@ -18,11 +18,14 @@ params each stage reads, and changing one method's block re-runs only that metho
       algebraic: {smoke: {train: {steps: 60}}, default: {}, paper: {}}
     evaluations:                    # predict@<method>-<protocol>
       ransac-synth-h36m-relative: {method: ransac, protocol: synth-h36m-relative, version: 1}
+    scores:                         # score@<method>-<protocol>: another protocol's predictions, re-scored
+      ransac-synth-h36m-absolute: {method: ransac, protocol: synth-h36m-absolute, version: 1,
+                                   predictions: synth-h36m-relative@1}
     report: {...}
     tracking: {...}
 
-``dvc.yaml`` expands ``train`` over ``methods`` and ``predict`` over ``evaluations`` with
-``foreach``. A method block is handed as is to the method's ``config_model`` (its own
+``dvc.yaml`` expands ``train`` over ``methods``, ``predict`` over ``evaluations`` and
+``score`` over ``scores`` with ``foreach``. A method block is handed as is to the method's ``config_model`` (its own
 pydantic model, also ``extra="forbid"``): :func:`check_params` validates it there when the
 method can be imported.
 """
@@ -117,6 +120,15 @@ class Evaluation(_Strict):
         return Path(results_dir) / self.method / f"{self.protocol_id}.json"
 
 
+class Score(Evaluation):
+    """One ``score@<method>-<protocol>`` stage: score ``method`` under ``protocol@version``
+    from the predictions its evaluation under ``predictions`` wrote (a protocol with the same
+    inputs; ``poseboard.protocols.rescore``), instead of running the method again."""
+
+    predictions: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*@[0-9]+$",
+                             description="name@version of the evaluation whose predictions are scored")
+
+
 class ReportParams(_Strict):
     title: str = "poseboard leaderboard"
     significance: float = Field(default=0.05, gt=0, lt=1, description="two-sided level for 'not significant' marks")
@@ -136,6 +148,7 @@ class Params(_Strict):
     )
     methods: dict[str, MethodBlock] = Field(default_factory=dict)
     evaluations: dict[str, Evaluation] = Field(default_factory=dict)
+    scores: dict[str, Score] = Field(default_factory=dict)
     report: ReportParams = Field(default_factory=ReportParams)
     tracking: TrackingParams = Field(default_factory=TrackingParams)
 
@@ -181,6 +194,20 @@ class Params(_Strict):
                     f"evaluations.{key}: the key must be '<method>-<protocol>' = {ev.method}-{ev.protocol!s} "
                     "(it names the stage predict@<key>)"
                 )
+        predicted = {(ev.method, ev.protocol_id) for ev in self.evaluations.values()}
+        for key, sc in self.scores.items():
+            if key != f"{sc.method}-{sc.protocol}":
+                raise ValueError(
+                    f"scores.{key}: the key must be '<method>-<protocol>' = {sc.method}-{sc.protocol!s} "
+                    "(it names the stage score@<key>)"
+                )
+            if key in self.evaluations:
+                raise ValueError(f"scores.{key}: also under `evaluations`; a result comes from one stage")
+            if (sc.method, sc.predictions) not in predicted:
+                raise ValueError(
+                    f"scores.{key}.predictions: no evaluation of {sc.method!r} under {sc.predictions!r} "
+                    "writes those predictions (add it under `evaluations`)"
+                )
         return self
 
     @property
@@ -188,7 +215,12 @@ class Params(_Strict):
         return self.profiles[self.profile]
 
     def protocols_of(self, method: str) -> list[str]:
-        return [ev.protocol_id for ev in self.evaluations.values() if ev.method == method]
+        """The protocols ``method`` gets a result under (its predict and score stages)."""
+        return [ev.protocol_id for ev in self.all_evaluations() if ev.method == method]
+
+    def all_evaluations(self) -> list[Evaluation]:
+        """Every (method, protocol) with a result: the ``evaluations`` then the ``scores``."""
+        return [*self.evaluations.values(), *self.scores.values()]
 
     def method_block(self, name: str, profile: str | None = None) -> dict[str, Any]:
         return self.methods[name].profiles.get(profile or self.profile, {})
@@ -298,6 +330,19 @@ def check_params(params: Params, deep: bool = False, where: str = PARAMS_FILE) -
             problems.append(
                 f"{where}: evaluations.{key}: protocol {ev.protocol_id!r} does not exist" + _hint(ev.protocol_id, known)
             )
+    for key, sc in params.scores.items():
+        if sc.protocol_id not in protocols:
+            known = sorted(protocols)
+            problems.append(
+                f"{where}: scores.{key}: protocol {sc.protocol_id!r} does not exist" + _hint(sc.protocol_id, known)
+            )
+        elif sc.predictions in protocols:
+            from poseboard.protocols.rescore import input_differences
+
+            diffs = input_differences(protocols[sc.predictions], protocols[sc.protocol_id])
+            if diffs:
+                problems.append(f"{where}: scores.{key}: {sc.protocol_id} cannot be scored from the predictions "
+                                f"of {sc.predictions}: their inputs differ ({'; '.join(diffs)})")
     names = REGISTRY.names()
     for name, block in params.methods.items():
         if block.method not in names:
@@ -321,12 +366,14 @@ def check_params(params: Params, deep: bool = False, where: str = PARAMS_FILE) -
             except PoseboardError as exc:
                 problems.append(f"{where}: methods.{name}: {exc}")
                 continue
-            for key, ev in params.evaluations.items():
+            stages = [("evaluations", k, e) for k, e in params.evaluations.items()]
+            stages += [("scores", k, e) for k, e in params.scores.items()]
+            for section, key, ev in stages:
                 if ev.method == name and ev.protocol_id in protocols:
                     try:
                         protocols[ev.protocol_id].check_method(name, cls.capabilities)
                     except PoseboardError as exc:
-                        problems.append(f"{where}: evaluations.{key}: {exc}")
+                        problems.append(f"{where}: {section}.{key}: {exc}")
     return problems
 
 

@@ -49,6 +49,33 @@ def generate_stage(
         typer.echo(f"{r.name}/{r.split}: {r.samples} samples, {r.bytes / 1e6:.1f} MB, {r.seconds:.1f} s → {r.path}")
 
 
+@app.command("score")
+def score_stage(
+    method: Annotated[str, typer.Argument(help="the method (or variant) whose predictions are scored")],
+    protocol: Annotated[str, typer.Option("--protocol", help="the protocol to score under, name@version")],
+    predictions: Annotated[str, typer.Option(
+        "--predictions", help="the protocol (name@version) whose run wrote the predictions")],
+    results: Annotated[Path, typer.Option("--results", help="results folder")] = Path("results"),
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="generated datasets folder")] = Path("data"),
+    params_file: Annotated[Path | None, typer.Option(
+        "--params", help="params.yaml whose real_data block locates real datasets (default: ./params.yaml)")] = None,
+) -> None:
+    """Score RESULTS/METHOD/PREDICTIONS.npz under PROTOCOL, whose inputs must be the same
+    (e.g. absolute MPJPE from the relative protocol's run): no second inference."""
+    from poseboard.methods.commands import real_data_params
+    from poseboard.protocols.rescore import rescore
+    from poseboard.protocols.results import result_path
+
+    try:
+        result, path = rescore(result_path(results, method, predictions), protocol, data_dir=data_dir,
+                               results_dir=results, real_data=real_data_params(params_file))
+    except PoseboardError as exc:
+        raise _fail(exc) from None
+    m = result.metrics
+    typer.echo(f"{result.protocol.id}  {method}: {m.headline} = {m.headline_value:.2f} "
+               f"{m.units.get(m.headline, '')} (from {predictions}) → {path}")
+
+
 def _mount() -> None:
     from poseboard.report.commands import report
     from poseboard.tracking.commands import track

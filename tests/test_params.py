@@ -114,3 +114,24 @@ def test_dvc_yaml_reads_only_declared_groups():
                 for part in path.split("."):
                     assert isinstance(node, dict) and part in node, f"stage {name}: params key {path} missing"
                     node = node[part]
+
+
+def test_scores_name_an_evaluation_with_the_same_inputs(data):
+    d = copy.deepcopy(data)
+    d["scores"] = {"ransac-synth-h36m-absolute": {"method": "ransac", "protocol": "synth-h36m-absolute",
+                                                  "version": 1, "predictions": "synth-h36m-relative@7"}}
+    assert "scores.ransac-synth-h36m-absolute.predictions: no evaluation of 'ransac' under " \
+        "'synth-h36m-relative@7'" in _error(d)
+    d["scores"] = {"ransac-absolute": {"method": "ransac", "protocol": "synth-h36m-absolute", "version": 1,
+                                       "predictions": "synth-h36m-relative@1"}}
+    assert "scores.ransac-absolute: the key must be '<method>-<protocol>'" in _error(d)
+    d["scores"] = {"ransac-synth-h36m-relative": {"method": "ransac", "protocol": "synth-h36m-relative",
+                                                  "version": 1, "predictions": "synth-h36m-relative@1"}}
+    assert "also under `evaluations`" in _error(d)
+    # a protocol whose inputs differ (perturbed extrinsics, every 4th frame) is refused by the check
+    d["scores"] = {"ransac-synth-h36m-calibration-1": {"method": "ransac", "protocol": "synth-h36m-calibration-1",
+                                                       "version": 1, "predictions": "synth-h36m-relative@1"}}
+    d["evaluations"].pop("ransac-synth-h36m-calibration-1")
+    problems = check_params(parse_params(d), deep=False)
+    assert any("scores.ransac-synth-h36m-calibration-1: synth-h36m-calibration-1@1 cannot be scored from the "
+               "predictions of synth-h36m-relative@1" in p and "calibration_noise" in p for p in problems)

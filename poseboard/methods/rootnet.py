@@ -597,7 +597,7 @@ def evaluate_view_mrpe(method: RootNetMethod, multiview: Any, limit: int | None 
 def box_source_for(protocol: Any) -> str:
     """The boxes a root protocol hands to methods: ``"detected"`` for the ``*-detected*``
     protocols (simulated detections with scores), ``"gt"`` otherwise."""
-    return "detected" if "-detected" in protocol.name else "gt"
+    return str(protocol.person_boxes)
 
 
 def scene_batches(scenes: Any, indices: Any, batch_size: int) -> Any:

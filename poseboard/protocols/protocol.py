@@ -121,6 +121,12 @@ class ProtocolDef(BaseModel):
         """``name@version``: the key results are filed under."""
         return f"{self.name}@{self.version}"
 
+    @property
+    def person_boxes(self) -> Literal["gt", "detected"]:
+        """The person boxes a root protocol hands to methods: simulated detections with
+        scores for the ``*-detected*`` protocols, the ground-truth boxes otherwise."""
+        return "detected" if "-detected" in self.name else "gt"
+
     def view_counts(self) -> tuple[int, ...]:
         """The numbers of views a method receives under this protocol."""
         if self.camera_sweep is not None:

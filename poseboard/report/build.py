@@ -220,7 +220,7 @@ def build_report(
         sources = params.real_data.describe()
         phash = params.section_hash()
         have = {(r.method.name, r.protocol.id) for r in results}
-        for ev in params.evaluations.values():
+        for ev in params.all_evaluations():
             if (ev.method, ev.protocol_id) not in have:
                 expected.setdefault(ev.protocol_id, []).append(ev.method)
     boards = build_boards(results, level=level)

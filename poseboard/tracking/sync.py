@@ -67,6 +67,9 @@ def result_metrics(result: Result) -> list[tuple[str, float, int]]:
 
 
 def result_tags(result: Result, sha: str, path: Path, params_hash: str | None) -> dict[str, Any]:
+    from poseboard.protocols.rescore import rescored_from
+
+    stage = "score" if rescored_from(result) else "predict"
     tags = {
         "poseboard.kind": "result",
         HASH_TAG: sha,
@@ -81,7 +84,7 @@ def result_tags(result: Result, sha: str, path: Path, params_hash: str | None) -
         "git_commit": result.git.get("commit") or "unknown",
         "git_dirty": result.git.get("dirty"),
         "params_hash": params_hash or "unknown",
-        "dvc_stage": f"predict@{result.method.name}-{result.protocol.name}",
+        "dvc_stage": f"{stage}@{result.method.name}-{result.protocol.name}",
         "result_file": path.as_posix(),
         "sample_ids_hash": result.sample_ids_hash,
         "mlflow.runName": f"{result.method.name} @ {result.protocol.id}",
