@@ -128,10 +128,14 @@ def real_data_params(params: Path | None) -> Path | None:
 
 
 def _threads(threads: int | None) -> None:
+    """Set up a computing command: its torch threads, and the allocator policy of
+    :mod:`poseboard.allocator` (large blocks kept after ``free``; results unchanged)."""
     import torch
 
+    from poseboard.allocator import keep_freed_memory
     from poseboard.methods.training import env_threads
 
+    keep_freed_memory()
     torch.set_num_threads(threads or env_threads(1))
 
 

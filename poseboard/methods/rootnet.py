@@ -745,6 +745,9 @@ def _main(argv: list[str] | None = None) -> None:  # pragma: no cover - exercise
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
+    from poseboard.allocator import keep_freed_memory
+
+    keep_freed_memory()
     torch.set_num_threads(args.threads or env_threads(1))
     out = args.checkpoints / "rootnet"
     if args.command == "train":
