@@ -81,6 +81,16 @@ def algebraic_dir() -> Path:
     return _CACHE["algebraic"]
 
 
+def checkpoints_copy(dst: Path) -> Path:
+    """``dst`` as a checkpoints folder holding copies of :func:`backbone_dir` and
+    :func:`algebraic_dir` (tests that write beside them do not touch the shared ones)."""
+    import shutil
+
+    shutil.copytree(backbone_dir(), dst / "backbone")
+    shutil.copytree(algebraic_dir(), dst / "algebraic")
+    return dst
+
+
 def eval_batch(n: int = 8, cameras: list[int] | None = None, start: int = 0) -> dict[str, Any]:
     from poseboard.datasets.torch_dataset import collate_multiview
 

@@ -4,7 +4,6 @@ running the method again gives, and protocols whose inputs differ are refused.""
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -24,10 +23,7 @@ from poseboard.protocols.results import read_result
 
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("checkpoints")
-    shutil.copytree(F.backbone_dir(), out / "backbone")
-    shutil.copytree(F.algebraic_dir(), out / "algebraic")
-    return out
+    return F.checkpoints_copy(tmp_path_factory.mktemp("checkpoints"))
 
 
 def test_input_differences_name_what_a_method_would_see_differently():

@@ -27,10 +27,7 @@ from poseboard.protocols.results import read_result
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory) -> Path:
     """A checkpoints folder with the smoke backbone, ransac and algebraic."""
-    out = tmp_path_factory.mktemp("checkpoints")
-    shutil.copytree(F.backbone_dir(), out / "backbone")
-    shutil.copytree(F.algebraic_dir(), out / "algebraic")
-    return out
+    return F.checkpoints_copy(tmp_path_factory.mktemp("checkpoints"))
 
 
 def test_result_file_embeds_what_a_leaderboard_needs(checkpoints, tmp_path):
