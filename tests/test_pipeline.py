@@ -58,7 +58,10 @@ def test_scaffold_repro_leaderboard(tmp_path):
     params = repo / "params.yaml"
     params.write_text(re.sub(r"^profile: \w+", "profile: smoke", params.read_text(), flags=re.MULTILINE))
     scaffold_method("mean-pose", repo)
-    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "PYTHONPATH")}
+    # a user's shell, not this pytest's: no PYTEST_XDIST_WORKER (pytest-benchmark, run by the
+    # `speed` stage, disables itself under xdist and then refuses --benchmark-only)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MLFLOW_TRACKING_URI", "PYTHONPATH") and not k.startswith("PYTEST_")}
     env |= {"DVC_NO_ANALYTICS": "1", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
             "GIT_CONFIG_NOSYSTEM": "1"}
     dvc = str(Path(sys.executable).with_name("dvc"))
