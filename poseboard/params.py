@@ -25,9 +25,9 @@ params each stage reads, and changing one method's block re-runs only that metho
     tracking: {...}
 
 ``dvc.yaml`` expands ``train`` over ``methods``, ``predict`` over ``evaluations`` and
-``score`` over ``scores`` with ``foreach``. A method block is handed as is to the method's ``config_model`` (its own
-pydantic model, also ``extra="forbid"``): :func:`check_params` validates it there when the
-method can be imported.
+``score`` over ``scores`` with ``foreach``. A method block is handed as is to the method's
+``config_model`` (its own pydantic model, also ``extra="forbid"``): :func:`check_params`
+validates it there when the method can be imported.
 """
 
 from __future__ import annotations
@@ -183,24 +183,20 @@ class Params(_Strict):
             if self.profile not in block:
                 raise ValueError(f"{where}: has no block for the active profile {self.profile!r} "
                                  f"(write `{self.profile}: {{}}` to take the preset as is)")
-        for key, ev in self.evaluations.items():
-            if ev.method not in self.methods:
-                raise ValueError(
-                    f"evaluations.{key}.method: {ev.method!r} has no block under `methods`"
-                    + _hint(ev.method, self.methods)
-                )
-            if key != f"{ev.method}-{ev.protocol}":
-                raise ValueError(
-                    f"evaluations.{key}: the key must be '<method>-<protocol>' = {ev.method}-{ev.protocol!s} "
-                    "(it names the stage predict@<key>)"
-                )
+        for section, stage, entries in (("evaluations", "predict", self.evaluations), ("scores", "score", self.scores)):
+            for key, ev in entries.items():
+                if ev.method not in self.methods:
+                    raise ValueError(
+                        f"{section}.{key}.method: {ev.method!r} has no block under `methods`"
+                        + _hint(ev.method, self.methods)
+                    )
+                if key != f"{ev.method}-{ev.protocol}":
+                    raise ValueError(
+                        f"{section}.{key}: the key must be '<method>-<protocol>' = {ev.method}-{ev.protocol!s} "
+                        f"(it names the stage {stage}@<key>)"
+                    )
         predicted = {(ev.method, ev.protocol_id) for ev in self.evaluations.values()}
         for key, sc in self.scores.items():
-            if key != f"{sc.method}-{sc.protocol}":
-                raise ValueError(
-                    f"scores.{key}: the key must be '<method>-<protocol>' = {sc.method}-{sc.protocol!s} "
-                    "(it names the stage score@<key>)"
-                )
             if key in self.evaluations:
                 raise ValueError(f"scores.{key}: also under `evaluations`; a result comes from one stage")
             if (sc.method, sc.predictions) not in predicted:
@@ -324,25 +320,20 @@ def check_params(params: Params, deep: bool = False, where: str = PARAMS_FILE) -
 
     problems: list[str] = []
     protocols = all_protocols()
-    for key, ev in params.evaluations.items():
+    stages = [("evaluations", k, e) for k, e in params.evaluations.items()]
+    stages += [("scores", k, e) for k, e in params.scores.items()]
+    for section, key, ev in stages:
         if ev.protocol_id not in protocols:
             known = sorted(protocols)
-            problems.append(
-                f"{where}: evaluations.{key}: protocol {ev.protocol_id!r} does not exist" + _hint(ev.protocol_id, known)
-            )
-    for key, sc in params.scores.items():
-        if sc.protocol_id not in protocols:
-            known = sorted(protocols)
-            problems.append(
-                f"{where}: scores.{key}: protocol {sc.protocol_id!r} does not exist" + _hint(sc.protocol_id, known)
-            )
-        elif sc.predictions in protocols:
+            problems.append(f"{where}: {section}.{key}: protocol {ev.protocol_id!r} does not exist"
+                            + _hint(ev.protocol_id, known))
+        elif isinstance(ev, Score) and ev.predictions in protocols:
             from poseboard.protocols.rescore import input_differences
 
-            diffs = input_differences(protocols[sc.predictions], protocols[sc.protocol_id])
+            diffs = input_differences(protocols[ev.predictions], protocols[ev.protocol_id])
             if diffs:
-                problems.append(f"{where}: scores.{key}: {sc.protocol_id} cannot be scored from the predictions "
-                                f"of {sc.predictions}: their inputs differ ({'; '.join(diffs)})")
+                problems.append(f"{where}: {section}.{key}: {ev.protocol_id} cannot be scored from the predictions "
+                                f"of {ev.predictions}: their inputs differ ({'; '.join(diffs)})")
     names = REGISTRY.names()
     for name, block in params.methods.items():
         if block.method not in names:
@@ -366,8 +357,6 @@ def check_params(params: Params, deep: bool = False, where: str = PARAMS_FILE) -
             except PoseboardError as exc:
                 problems.append(f"{where}: methods.{name}: {exc}")
                 continue
-            stages = [("evaluations", k, e) for k, e in params.evaluations.items()]
-            stages += [("scores", k, e) for k, e in params.scores.items()]
             for section, key, ev in stages:
                 if ev.method == name and ev.protocol_id in protocols:
                     try:
