@@ -21,6 +21,7 @@ from poseboard.methods.volumetric import (
     aggregate,
     cuboid_coords,
     rotation_z,
+    standardise_volume,
     unproject,
     voxel_cross_entropy,
 )
@@ -165,3 +166,19 @@ def test_interrupted_fit_resumes_to_the_same_weights(tmp_path):
 
 def test_single_view_protocol_is_accepted():
     assert get_protocol("synth-h36m-single-view").check_method("volumetric", VolumetricMethod.capabilities) == (1,)
+
+
+def test_standardised_volume_has_zero_mean_and_unit_variance_per_sample():
+    gen = torch.Generator().manual_seed(0)
+    volume = torch.randn(3, 4, 50, generator=gen) * torch.tensor([0.2, 1.0, 5.0])[:, None, None] + 2.0
+    out = standardise_volume(volume)
+    assert torch.allclose(out.mean(dim=(1, 2)), torch.zeros(3), atol=1e-5)
+    assert torch.allclose(out.var(dim=(1, 2), unbiased=False), torch.ones(3), atol=1e-3)
+    # invariant to the scale and offset a changing view count gives the aggregated volume
+    assert torch.allclose(standardise_volume(0.3 * volume - 1.0), out, atol=5e-3)  # up to eps
+
+
+def test_volume_norm_is_off_by_default_and_left_out_of_the_records():
+    assert VolumetricConfig().volume_norm == "none"
+    assert "volume_norm" not in VolumetricConfig().model_dump()
+    assert VolumetricConfig(volume_norm="standardise").model_dump()["volume_norm"] == "standardise"
