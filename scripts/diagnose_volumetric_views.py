@@ -28,31 +28,23 @@ import torch
 
 from poseboard.datasets.sources import locate_protocol
 from poseboard.datasets.torch_dataset import collate_multiview
-from poseboard.methods.multiview import read_batch, run_backbone
+from poseboard.methods.multiview import read_batch
 from poseboard.methods.runner import camera_subsets, method_inputs
-from poseboard.methods.volumetric import ROOT, VolumetricMethod, aggregate, cuboid_coords, soft_argmax_3d, unproject
+from poseboard.methods.volumetric import ROOT, VolumetricMethod
 from poseboard.protocols.registry import get_protocol
 
 
 @torch.no_grad()
 def aggregated_volume(method: VolumetricMethod, vb: Any, centre: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B, C, N) softmax-aggregated features and the (B, N, 3) voxel centres (no rotation)."""
-    net, c = method.net.eval(), method.config
-    out = run_backbone(net.backbone, vb.images)
-    b, v = out.features.shape[:2]
-    feats = net.process_features(out.features.flatten(0, 1)).unflatten(0, (b, v))
-    rotation = torch.eye(3, dtype=torch.float64).expand(b, 3, 3)
-    coords = cuboid_coords(centre, rotation, c.volume_size, c.cuboid_mm)
-    sampled, _ = unproject(feats, coords.flatten(1, 3), vb)
-    return aggregate(sampled, vb.view_valid, c.aggregation), coords
+    """(B, C, N) aggregated features and the voxel centres, cuboid unrotated."""
+    rotation = torch.eye(3, dtype=torch.float64).expand(centre.shape[0], 3, 3)
+    return method.net.eval().aggregated_volume(vb, centre, rotation)
 
 
 @torch.no_grad()
 def joints_from_volume(method: VolumetricMethod, volume: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
-    """(B, J, 3) world mm: the V2V network and 3D soft-argmax on an aggregated volume."""
-    c, n = method.config, method.config.volume_size
-    volumes = method.net.v2v(volume.unflatten(-1, (n, n, n)))
-    return soft_argmax_3d(volumes, coords[:, None].to(volumes.dtype), c.volume_multiplier).to(torch.float64)
+    """(B, J, 3) world mm: the method's V2V and 3D soft-argmax on an aggregated volume."""
+    return method.net.volume_to_joints(volume, coords)["joints_3d"].to(torch.float64)
 
 
 def relative_error(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:

@@ -256,6 +256,12 @@ class VolumetricNet(nn.Module):
         self.v2v = V2VNet(c.volume_channels, c.backbone.num_joints, c.v2v)
 
     def forward(self, vb: ViewBatch, centre: Tensor, rotation: Tensor) -> dict[str, Tensor]:
+        volume, coords = self.aggregated_volume(vb, centre, rotation)
+        return self.volume_to_joints(volume, coords)
+
+    def aggregated_volume(self, vb: ViewBatch, centre: Tensor, rotation: Tensor) -> tuple[Tensor, Tensor]:
+        """Steps 1–4: the (B, C, N) aggregated (and, with ``volume_norm``, standardised)
+        volume and the (B, n, n, n, 3) float64 voxel centres it was sampled at."""
         c = self.config
         out = run_backbone(self.backbone, vb.images)
         b, v = out.features.shape[:2]
@@ -268,7 +274,11 @@ class VolumetricNet(nn.Module):
         volume = aggregate(sampled, vb.view_valid, c.aggregation, weights)
         if c.volume_norm == "standardise":
             volume = standardise_volume(volume)
-        n = c.volume_size
+        return volume, coords
+
+    def volume_to_joints(self, volume: Tensor, coords: Tensor) -> dict[str, Tensor]:
+        """Step 5: V2V and 3D soft-argmax of an aggregated volume → joints (B, J, 3) world mm."""
+        c, n = self.config, self.config.volume_size
         volumes = self.v2v(volume.unflatten(-1, (n, n, n)))  # (B, J, n, n, n)
         joints = soft_argmax_3d(volumes, coords[:, None].to(volumes.dtype), c.volume_multiplier)
         return {"joints_3d": joints, "volumes": volumes, "coords": coords}
