@@ -17,10 +17,11 @@ params each stage reads, and changing one method's block re-runs only that metho
     methods:                        # train@<name>: per profile, merged over config_model.preset
       algebraic: {smoke: {train: {steps: 60}}, default: {}, paper: {}}
     evaluations:                    # predict@<method>-<protocol>
-      ransac-synth-h36m-relative: {method: ransac, protocol: synth-h36m-relative, version: 1}
+      ransac-synth-h36m-relative: {method: ransac, protocol: synth-h36m-relative, version: 1,
+                                   dataset: synth-h36m}   # the stage depends on data/synth-h36m only
     scores:                         # score@<method>-<protocol>: another protocol's predictions, re-scored
       ransac-synth-h36m-absolute: {method: ransac, protocol: synth-h36m-absolute, version: 1,
-                                   predictions: synth-h36m-relative@1}
+                                   dataset: synth-h36m, predictions: synth-h36m-relative@1}
     report: {...}
     tracking: {...}
 
@@ -111,6 +112,11 @@ class Evaluation(_Strict):
     method: str
     protocol: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", description="protocol name, without @version")
     version: int = Field(ge=1)
+    dataset: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_.-]*$",
+        description="the generated dataset (data/<dataset>) the stage depends on: the protocol's dataset, "
+                    "for a real-data protocol its synthetic stand-in; the stage refuses any other",
+    )
 
     @property
     def protocol_id(self) -> str:
@@ -315,6 +321,7 @@ def check_params(params: Params, deep: bool = False, where: str = PARAMS_FILE) -
     ``deep``: also import each method, validate its block with its ``config_model`` and check
     its capabilities against each protocol it is evaluated under.
     """
+    from poseboard.datasets.sources import stage_dataset
     from poseboard.methods.registry import REGISTRY
     from poseboard.protocols.registry import all_protocols
 
@@ -327,7 +334,13 @@ def check_params(params: Params, deep: bool = False, where: str = PARAMS_FILE) -
             known = sorted(protocols)
             problems.append(f"{where}: {section}.{key}: protocol {ev.protocol_id!r} does not exist"
                             + _hint(ev.protocol_id, known))
-        elif isinstance(ev, Score) and ev.predictions in protocols:
+            continue
+        expected = stage_dataset(protocols[ev.protocol_id].dataset)
+        if ev.dataset != expected:
+            problems.append(f"{where}: {section}.{key}.dataset: {ev.dataset!r}, but {ev.protocol_id} reads "
+                            f"{protocols[ev.protocol_id].dataset!r}; set it to {expected!r} (the stage depends "
+                            f"on data/{expected})")
+        if isinstance(ev, Score) and ev.predictions in protocols:
             from poseboard.protocols.rescore import input_differences
 
             diffs = input_differences(protocols[ev.predictions], protocols[ev.protocol_id])

@@ -59,6 +59,9 @@ def score_stage(
     data_dir: Annotated[Path, typer.Option("--data-dir", help="generated datasets folder")] = Path("data"),
     params_file: Annotated[Path | None, typer.Option(
         "--params", help="params.yaml whose real_data block locates real datasets (default: ./params.yaml)")] = None,
+    declared_dataset: Annotated[str | None, typer.Option(
+        "--declared-dataset", help="the dataset folder the calling DVC stage depends on (params.yaml: the "
+                                   "score's `dataset`); refused if the protocol reads another")] = None,
 ) -> None:
     """Score RESULTS/METHOD/PREDICTIONS.npz under PROTOCOL, whose inputs must be the same
     (e.g. absolute MPJPE from the relative protocol's run): no second inference."""
@@ -68,7 +71,8 @@ def score_stage(
 
     try:
         result, path = rescore(result_path(results, method, predictions), protocol, data_dir=data_dir,
-                               results_dir=results, real_data=real_data_params(params_file))
+                               results_dir=results, real_data=real_data_params(params_file),
+                               declared_dataset=declared_dataset)
     except PoseboardError as exc:
         raise _fail(exc) from None
     m = result.metrics

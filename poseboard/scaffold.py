@@ -231,6 +231,7 @@ def _register(registry: Path, name: str, target: str) -> str:
 def scaffold_method(name: str, root: str | Path = ".", protocol: str = "synth-h36m-relative",
                     title: str | None = None) -> ScaffoldReport:
     """Write the module, the test, the params block and the registry entry of method ``name``."""
+    from poseboard.datasets.sources import stage_dataset
     from poseboard.params import load_params
     from poseboard.protocols.registry import get_protocol
 
@@ -253,7 +254,8 @@ def scaffold_method(name: str, root: str | Path = ".", protocol: str = "synth-h3
     block = [f"  {name}:", f"    method: {name}", "    init: backbone", "    dataset: synth-h36m"]
     text = _add_block(text, "methods", block + [f"    {p}: {{}}" for p in params.profiles])
     text = _add_block(text, "evaluations",
-                      [f"  {key}: {{method: {name}, protocol: {proto.name}, version: {proto.version}}}"])
+                      [f"  {key}: {{method: {name}, protocol: {proto.name}, version: {proto.version}, "
+                       f"dataset: {stage_dataset(proto.dataset)}}}"])
     registry_text = _register(registry_path, name, f"poseboard.methods.{module}:{cls}Method")
     # validate the new params before writing anything
     import yaml

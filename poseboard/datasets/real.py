@@ -45,6 +45,13 @@ ENV_VARS: dict[str, str] = {
     "mupots": "POSEBOARD_MUPOTS_ROOT",
 }
 
+#: The generated dataset each real one replaces (``real_data`` swaps it in for its protocols).
+STAND_INS: dict[str, str] = {
+    "human36m": "synth-h36m",
+    "panoptic": "synth-panoptic",
+    "mupots": "synth-mupots",
+}
+
 #: The folder layout each loader expects (printed in every layout error).
 EXPECTED_LAYOUT: dict[str, str] = {
     "human36m": """\

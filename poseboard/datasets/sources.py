@@ -39,7 +39,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from poseboard.datasets.real import DATASET_NAMES, ENV_VARS, RealDataConfig, resolve_root
+from poseboard.datasets.real import DATASET_NAMES, ENV_VARS, STAND_INS, RealDataConfig, resolve_root
 from poseboard.errors import InputError
 
 #: What a ``real_data`` argument may be: a config, a ``params.yaml`` to read its ``real_data``
@@ -50,6 +50,28 @@ RealDataLike = RealDataConfig | str | Path | Mapping[str, Any] | None
 def is_real(name: str) -> bool:
     """Whether ``name`` is one of the real datasets (``human36m``, ``panoptic``, ``mupots``)."""
     return name in DATASET_NAMES
+
+
+def stage_dataset(name: str) -> str:
+    """The generated dataset (a folder under ``data/``) a pipeline stage reading dataset
+    ``name`` depends on: ``name`` itself, or for a real dataset its synthetic stand-in (whose
+    protocols it replaces; the real files are outside DVC's view)."""
+    return STAND_INS.get(name, name)
+
+
+def check_declared_dataset(protocol: Any, declared: str | None) -> None:
+    """Refuse a pipeline stage whose declared dataset (``params.yaml``: the evaluation's
+    ``dataset``, the folder DVC watches) is not the one ``protocol`` reads: that stage would not
+    re-run when its data change. ``declared`` None: nothing declared, nothing to check."""
+    if declared is None:
+        return
+    expected = stage_dataset(protocol.dataset)
+    if declared != expected:
+        raise InputError(
+            f"protocol {protocol.id} reads dataset {protocol.dataset!r}, but the stage declares "
+            f"{declared!r} (params.yaml: the evaluation's `dataset`); set it to {expected!r} so the "
+            f"stage depends on data/{expected}"
+        )
 
 
 def real_data_config(value: RealDataLike = None) -> RealDataConfig:
@@ -103,8 +125,7 @@ def real_root(name: str, real_data: RealDataLike = None) -> Path:
         raise InputError(
             f"dataset {name!r} is a real dataset and no path is set for it: set `real_data.{name}` in "
             f"params.yaml (`--params FILE`; default ./params.yaml) {env} to its folder "
-            "(see docs/real_datasets.md), or use the synthetic stand-in "
-            f"'synth-{'h36m' if name == 'human36m' else name}'"
+            f"(see docs/real_datasets.md), or use the synthetic stand-in {STAND_INS[name]!r}"
         )
     return resolve_root(name, root)
 

@@ -47,6 +47,11 @@ NameOpt = Annotated[
 ThreadsOpt = Annotated[
     int | None, typer.Option("--threads", help="torch CPU threads (default: POSEBOARD_THREADS or 1)")
 ]
+DeclaredDatasetOpt = Annotated[
+    str | None,
+    typer.Option("--declared-dataset", help="the dataset folder the calling DVC stage depends on (params.yaml: "
+                                            "the evaluation's `dataset`); refused if the protocol reads another"),
+]
 ParamsOpt = Annotated[
     Path | None,
     typer.Option("--params", help="params.yaml whose real_data block locates the real datasets "
@@ -217,6 +222,7 @@ def predict(
     quiet: QuietOpt = False,
     name: NameOpt = None,
     params: ParamsOpt = None,
+    declared_dataset: DeclaredDatasetOpt = None,
 ) -> None:
     """Run a trained METHOD (CHECKPOINTS/NAME, NAME defaulting to METHOD) under PROTOCOL:
     predictions .npz and the scored result JSON. A real protocol's dataset (human36m-*,
@@ -228,6 +234,7 @@ def predict(
         result, path = run_protocol(
             method, protocol, data_dir=data_dir, checkpoints=checkpoints, results_dir=results,
             batch_size=batch_size, seed=seed, progress=not quiet, name=name, real_data=real_data_params(params),
+            declared_dataset=declared_dataset,
         )
     except PoseboardError as exc:
         raise _fail(exc) from None

@@ -220,14 +220,16 @@ def run_protocol(
     progress: bool = False,
     name: str | None = None,
     real_data: RealDataLike = None,
+    declared_dataset: str | None = None,
 ) -> tuple[Result, Path]:
     """``poseboard predict``: load ``<checkpoints>/<name>`` (``name`` defaults to the method:
     a variant such as ``epipolar-baseline`` is the registered ``epipolar`` trained under
     another name) and score it, multi-view pose protocols with :func:`evaluate_method`,
     root-localisation ones with RootNet's ``evaluate_roots``. A real protocol's data come
     from ``real_data`` (see :func:`evaluate_method`); a missing or wrong path fails before
-    the checkpoint is loaded."""
-    from poseboard.datasets.sources import is_real, locate_protocol
+    the checkpoint is loaded, as does a ``declared_dataset`` (the pipeline stage's, see
+    :func:`~poseboard.datasets.sources.check_declared_dataset`) other than the protocol's."""
+    from poseboard.datasets.sources import check_declared_dataset, is_real, locate_protocol
     from poseboard.methods.registry import REGISTRY, get_method
     from poseboard.protocols.registry import get_protocol
 
@@ -240,6 +242,7 @@ def run_protocol(
             raise InputError(f"{saved}: cannot read the method this checkpoint holds ({exc})") from None
     cls = get_method(method_name)
     protocol = get_protocol(protocol_key)
+    check_declared_dataset(protocol, declared_dataset)
     protocol.check_method(method_name, cls.capabilities)  # refuse before loading anything
     if is_real(protocol.dataset):
         locate_protocol(protocol, real_data, data_dir=data_dir)  # no path / no folder: say so first

@@ -55,16 +55,18 @@ def rescore(
     data_dir: str | Path = "data",
     results_dir: str | Path = "results",
     real_data: RealDataLike = None,
+    declared_dataset: str | None = None,
 ) -> tuple[Result, Path]:
     """Score the predictions next to ``source_result`` (``<dir>/<method>/<protocol>@<v>.json``
     and its ``.npz``) under ``target``; write ``<results_dir>/<method>/<target>.json``.
 
     The method's record (config, capabilities, checkpoint), its seeds and its speed are the
     source run's; the bootstrap seed, the dataset record and the metrics are the target's.
-    Raises :class:`InputError` when the two protocols' inputs differ and
-    :class:`ResultFileError` when the source files are missing or malformed.
+    Raises :class:`InputError` when the two protocols' inputs differ or the pipeline stage's
+    ``declared_dataset`` is not the target's, and :class:`ResultFileError` when the source
+    files are missing or malformed.
     """
-    from poseboard.datasets.sources import locate_protocol
+    from poseboard.datasets.sources import check_declared_dataset, locate_protocol
     from poseboard.protocols.evaluate import build_result, score_pose, score_roots
     from poseboard.protocols.predictions import load_pose_predictions, load_root_predictions
     from poseboard.protocols.registry import get_protocol
@@ -73,6 +75,7 @@ def rescore(
     source_result = Path(source_result)
     if isinstance(target, str):
         target = get_protocol(target)
+    check_declared_dataset(target, declared_dataset)
     source = read_result(source_result)
     predictions = source_result.with_suffix(".npz")
     if not predictions.exists():
