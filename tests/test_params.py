@@ -136,7 +136,7 @@ def test_scores_name_an_evaluation_with_the_same_inputs(data):
     d["scores"] = {"ransac-synth-h36m-calibration-1": {"method": "ransac", "protocol": "synth-h36m-calibration-1",
                                                        "version": 1, "dataset": "synth-h36m",
                                                        "predictions": "synth-h36m-relative@1"}}
-    d["evaluations"].pop("ransac-synth-h36m-calibration-1")
+    d["evaluations"].pop("ransac-synth-h36m-calibration-1", None)
     problems = check_params(parse_params(d), deep=False)
     assert any("scores.ransac-synth-h36m-calibration-1: synth-h36m-calibration-1@1 cannot be scored from the "
                "predictions of synth-h36m-relative@1" in p and "calibration_noise" in p for p in problems)

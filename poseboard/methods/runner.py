@@ -27,7 +27,7 @@ import torch
 from poseboard.datasets.sources import RealDataLike
 from poseboard.errors import InputError
 from poseboard.methods.base import Method
-from poseboard.protocols.protocol import ProtocolDef
+from poseboard.protocols.protocol import CalibrationNoise, ProtocolDef
 from poseboard.protocols.results import Result
 
 #: Keys of a collated batch that never reach ``predict``.
@@ -35,17 +35,21 @@ GROUND_TRUTH_KEYS = ("joints_3d", "joints_2d", "visibility", "cameras")
 EXTRINSIC_KEYS = ("proj_matrices", "R", "t")
 
 
-def method_inputs(batch: dict[str, Any], method: Method, protocol: ProtocolDef) -> dict[str, Any]:
-    """The part of a collated batch the method may see under the protocol."""
+def method_inputs(batch: dict[str, Any], method: Method, protocol: ProtocolDef,
+                  noise: CalibrationNoise | None = None) -> dict[str, Any]:
+    """The part of a collated batch the method may see under the protocol, its extrinsics
+    perturbed by the protocol's ``calibration_noise`` or, in a calibration sweep, by ``noise``
+    (the level being evaluated; None or a zero error: exact)."""
     caps = method.capabilities
     out = {k: v for k, v in batch.items() if k not in GROUND_TRUTH_KEYS}
     if not (protocol.provides_extrinsics and caps.needs_extrinsics):
         for key in EXTRINSIC_KEYS:
             out.pop(key, None)
-    if protocol.calibration_noise is not None:  # robustness protocols: miscalibrated extrinsics
-        from poseboard.protocols.perturb import perturb_extrinsics
+    noise = noise if noise is not None else protocol.calibration_noise
+    if noise is not None and (noise.rotation_deg > 0 or noise.translation_mm > 0):
+        from poseboard.protocols.perturb import perturb_extrinsics  # robustness: miscalibrated extrinsics
 
-        out = perturb_extrinsics(out, protocol.calibration_noise)
+        out = perturb_extrinsics(out, noise)
     if not caps.needs_intrinsics:
         out.pop("K", None)
         out.pop("dist", None)
@@ -87,10 +91,10 @@ def _n_choose_k(n: int, k: int) -> int:
 
 
 def predict_dataset(method: Method, dataset: Any, indices: Sequence[int], protocol: ProtocolDef,
-                    batch_size: int = 8, progress: bool = False, desc: str = "predict"
-                    ) -> tuple[np.ndarray, float]:
+                    batch_size: int = 8, progress: bool = False, desc: str = "predict",
+                    noise: CalibrationNoise | None = None) -> tuple[np.ndarray, float]:
     """Joints (N, J, 3) of ``method.predict`` on ``dataset[indices]`` and the seconds spent
-    inside ``predict`` (data loading excluded)."""
+    inside ``predict`` (data loading excluded); ``noise``: see :func:`method_inputs`."""
     from tqdm.auto import tqdm
 
     from poseboard.datasets.torch_dataset import collate_multiview
@@ -99,7 +103,7 @@ def predict_dataset(method: Method, dataset: Any, indices: Sequence[int], protoc
     starts = range(0, len(indices), batch_size)
     for start in tqdm(starts, desc=desc, disable=not progress, leave=False, mininterval=1.0):
         batch = collate_multiview([dataset[int(i)] for i in indices[start : start + batch_size]])
-        inputs = method_inputs(batch, method, protocol)
+        inputs = method_inputs(batch, method, protocol, noise)
         t0 = time.perf_counter()
         pred = method.predict(inputs)
         seconds += time.perf_counter() - t0
@@ -158,22 +162,30 @@ def evaluate_method(
     indices = np.flatnonzero(select_frames(protocol, gt.meta))
     rows = data.rows(gt, indices)
     subsets = camera_subsets(protocol, data.num_cameras, sizes)
+    cal = protocol.calibration_sweep
+    levels = [lv.noise(cal.seed) for lv in cal.levels] if cal is not None else [None]
     torch.manual_seed(seed)
-    ids_all, joints_all, views_all = [], [], []
+    ids_all, joints_all, views_all, levels_all = [], [], [], []
     seconds, frames = 0.0, 0
-    for subset in subsets:
-        dataset = data.with_cameras(subset)
-        joints, secs = predict_dataset(method, dataset, rows, protocol, batch_size, progress,
-                                       desc=f"{method.name} {protocol.name} {len(subset)} views")
-        ids_all.append(gt.meta["sample_id"].to_numpy()[indices].astype(str))
-        joints_all.append(joints)
-        views_all.append(np.full(len(indices), len(subset), dtype=np.int64))
-        seconds += secs
-        frames += len(indices)
+    for level, noise in enumerate(levels):
+        for subset in subsets:
+            dataset = data.with_cameras(subset)
+            desc = f"{method.name} {protocol.name} {len(subset)} views"
+            if noise is not None:
+                desc += f" {noise.rotation_deg:g}°/{noise.translation_mm:g} mm"
+            joints, secs = predict_dataset(method, dataset, rows, protocol, batch_size, progress, desc=desc,
+                                           noise=noise)
+            ids_all.append(gt.meta["sample_id"].to_numpy()[indices].astype(str))
+            joints_all.append(joints)
+            views_all.append(np.full(len(indices), len(subset), dtype=np.int64))
+            levels_all.append(np.full(len(indices), level, dtype=np.int64))
+            seconds += secs
+            frames += len(indices)
     preds = PosePredictions(
         sample_ids=np.concatenate(ids_all), joints_3d=np.concatenate(joints_all),
         frame=method.capabilities.output_frame,
         num_views=np.concatenate(views_all) if protocol.camera_sweep is not None else None,
+        calibration_level=np.concatenate(levels_all) if cal is not None else None,
     )
     out_json = result_path(results_dir, method.name, protocol.id)
     out_json.parent.mkdir(parents=True, exist_ok=True)
@@ -191,6 +203,12 @@ def evaluate_method(
         n = protocol.calibration_noise
         notes.append(f"extrinsics handed to the method perturbed: {n.rotation_deg:g}° rotation and "
                      f"{n.translation_mm:g} mm centre error per camera (seed {n.seed})"
+                     + ("" if method.capabilities.needs_extrinsics else "; this method takes no extrinsics"))
+    if cal is not None:
+        seeds["calibration_sweep"] = cal.seed
+        notes.append("extrinsics handed to the method perturbed, per level: "
+                     + ", ".join(f"{lv.rotation_deg:g}° / {lv.translation_mm:g} mm" for lv in cal.levels)
+                     + f" per camera (seed {cal.seed})"
                      + ("" if method.capabilities.needs_extrinsics else "; this method takes no extrinsics"))
     speed = SpeedInfo(
         samples_per_s=frames / seconds if seconds > 0 else None,

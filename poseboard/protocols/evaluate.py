@@ -151,6 +151,9 @@ def score_pose(protocol: ProtocolDef, gt: PoseGroundTruth, preds: PosePrediction
     selected = select_frames(protocol, gt.meta)
     if protocol.camera_sweep is not None and preds.num_views is None:
         raise InputError(f"{where}: protocol {protocol.id} is a camera sweep; the file needs 'num_views'")
+    cal = protocol.calibration_sweep
+    if cal is not None and preds.calibration_level is None:
+        raise InputError(f"{where}: protocol {protocol.id} is a calibration sweep; the file needs 'calibration_level'")
     groups: dict[int | None, np.ndarray]
     if protocol.camera_sweep is not None:
         assert preds.num_views is not None
@@ -159,11 +162,26 @@ def score_pose(protocol: ProtocolDef, gt: PoseGroundTruth, preds: PosePrediction
         if unknown:
             sizes = protocol.camera_sweep.sizes
             raise InputError(f"{where}: num_views {unknown} are not among the sweep sizes {sizes}")
+    elif cal is not None:
+        assert preds.calibration_level is not None
+        groups = {int(n): np.flatnonzero(preds.calibration_level == n) for n in np.unique(preds.calibration_level)}
+        unknown = sorted(set(groups) - set(range(len(cal.levels))))
+        if unknown:
+            raise InputError(f"{where}: calibration_level {unknown} are not indices of the protocol's "
+                             f"{len(cal.levels)} levels")
+        if len(groups) != len(cal.levels):
+            missing = [cal.levels[i].label for i in range(len(cal.levels)) if i not in groups]
+            raise InputError(f"{where}: no predictions at calibration level(s) {missing}")
     else:
         groups = {None: np.arange(len(preds.sample_ids))}
     blocks: dict[int | None, MetricBlock] = {}
     for size, idx in groups.items():
-        label = where if size is None else f"{where} ({size} views)"
+        if size is None:
+            label = where
+        elif cal is not None:
+            label = f"{where} (calibration error {cal.levels[size].label})"
+        else:
+            label = f"{where} ({size} views)"
         rows = _match_ids(preds.sample_ids[idx], gt.meta["sample_id"], selected, label)
         keep = selected[rows]  # frames outside the protocol's selection are ignored
         rows, idx = rows[keep], idx[keep]
@@ -175,11 +193,13 @@ def score_pose(protocol: ProtocolDef, gt: PoseGroundTruth, preds: PosePrediction
         values = _pose_values(protocol, pred_joints, gt_joints)
         blocks[size] = _block(values, gt.meta.iloc[rows], protocol)
         blocks[size].per_joint = per_joint_stats(pred_joints, gt_joints, protocol)
-    main = blocks[max(blocks, key=lambda s: -1 if s is None else s)]
-    sweep = None
+    main = blocks[max(blocks, key=lambda s: -1 if s is None else s)]  # the most cameras / the largest error
+    sweep = calibration = None
     if protocol.camera_sweep is not None:
         sweep = {str(size): block for size, block in sorted(blocks.items())}
-    return _metrics(protocol, main, sweep)
+    if cal is not None:
+        calibration = {cal.levels[i].label: block for i, block in sorted(blocks.items())}
+    return _metrics(protocol, main, sweep, calibration)
 
 
 def score_roots(protocol: ProtocolDef, gt: RootGroundTruth, preds: RootPredictions,
@@ -299,7 +319,8 @@ def depth_error_by_distance(pred_roots: np.ndarray, gt_roots: np.ndarray) -> dic
     return out
 
 
-def _metrics(protocol: ProtocolDef, main: MetricBlock, sweep: dict[str, MetricBlock] | None) -> Metrics:
+def _metrics(protocol: ProtocolDef, main: MetricBlock, sweep: dict[str, MetricBlock] | None,
+             calibration: dict[str, MetricBlock] | None = None) -> Metrics:
     source = main.overall if protocol.weighting == "frame" else main.action_weighted
     if protocol.headline not in source:
         raise InputError(f"protocol {protocol.id}: headline {protocol.headline!r} was not computed")
@@ -312,6 +333,7 @@ def _metrics(protocol: ProtocolDef, main: MetricBlock, sweep: dict[str, MetricBl
         higher_is_better={n: HIGHER_IS_BETTER[n] for n in names},
         main=main,
         sweep=sweep,
+        calibration=calibration,
     )
 
 

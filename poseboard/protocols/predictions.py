@@ -7,6 +7,8 @@ Pose predictions (``multiview_pose`` protocols)::
     frame       ()          str    optional: "world" (default) or "reference_camera"
     num_views   (N,)        int    camera-sweep protocols only: how many cameras the row used;
                                    the same sample id may then appear once per subset
+    calibration_level (N,)  int    calibration-sweep protocols only: the index of the row's
+                                   calibration error in the protocol's levels (an id once per level)
 
 Root predictions (``root_localisation`` protocols), one row per detected person::
 
@@ -39,6 +41,7 @@ class PosePredictions:
     joints_3d: np.ndarray  # (N, J, 3) mm
     frame: str = "world"
     num_views: np.ndarray | None = None  # (N,) int
+    calibration_level: np.ndarray | None = None  # (N,) int
 
 
 @dataclass
@@ -128,16 +131,18 @@ def load_pose_predictions(path: str | Path, num_joints: int = 17) -> PosePredict
     frame = str(data["frame"]) if "frame" in data else "world"
     if frame not in ("world", "reference_camera", "camera"):
         raise ResultFileError(f"{path}: 'frame' must be world, reference_camera or camera, got {frame!r}")
-    num_views = None
-    if "num_views" in data:
-        num_views = data["num_views"]
-        if num_views.shape != (len(ids),) or num_views.dtype.kind not in "iu":
-            raise ResultFileError(f"{path}: 'num_views' must be an int array of shape ({len(ids)},)")
-    else:
+    groups: dict[str, np.ndarray | None] = {"num_views": None, "calibration_level": None}
+    for key in groups:
+        if key in data:
+            groups[key] = data[key]
+            if groups[key].shape != (len(ids),) or groups[key].dtype.kind not in "iu":
+                raise ResultFileError(f"{path}: '{key}' must be an int array of shape ({len(ids)},)")
+    if groups["num_views"] is None and groups["calibration_level"] is None:
         dup = pd.Series(ids).duplicated()
         if dup.any():
             raise ResultFileError(f"{path}: sample id {ids[dup.to_numpy()][0]!r} appears more than once")
-    return PosePredictions(sample_ids=ids, joints_3d=joints, frame=frame, num_views=num_views)
+    return PosePredictions(sample_ids=ids, joints_3d=joints, frame=frame, num_views=groups["num_views"],
+                           calibration_level=groups["calibration_level"])
 
 
 def save_pose_predictions(path: str | Path, preds: PosePredictions) -> None:
@@ -145,6 +150,8 @@ def save_pose_predictions(path: str | Path, preds: PosePredictions) -> None:
               "frame": np.array(preds.frame)}
     if preds.num_views is not None:
         arrays["num_views"] = np.asarray(preds.num_views, dtype=np.int64)
+    if preds.calibration_level is not None:
+        arrays["calibration_level"] = np.asarray(preds.calibration_level, dtype=np.int64)
     atomic_write_with(path, lambda f: np.savez(f, **arrays))
 
 

@@ -63,6 +63,41 @@ class CalibrationNoise(BaseModel):
     seed: int = 0
 
 
+class CalibrationLevel(BaseModel):
+    """One calibration error of a :class:`CalibrationSweep` (0 / 0: the exact extrinsics)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rotation_deg: float = Field(ge=0, description="rotation error of every camera, degrees")
+    translation_mm: float = Field(ge=0, description="error of every camera centre, mm")
+
+    @property
+    def label(self) -> str:
+        """The key of this level's metrics in a result (``Metrics.calibration``): ``1deg-25mm``."""
+        return f"{self.rotation_deg:g}deg-{self.translation_mm:g}mm"
+
+    def noise(self, seed: int) -> CalibrationNoise:
+        return CalibrationNoise(rotation_deg=self.rotation_deg, translation_mm=self.translation_mm, seed=seed)
+
+
+class CalibrationSweep(BaseModel):
+    """Evaluate the same frames once per calibration error in ``levels`` (increasing): the
+    robustness curve in one run. Each camera's error has the same direction at every level
+    (drawn from ``seed`` and the camera's position), only its size grows."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    levels: tuple[CalibrationLevel, ...] = Field(min_length=1)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _increasing(self) -> CalibrationSweep:
+        keys = [(lv.rotation_deg, lv.translation_mm) for lv in self.levels]
+        if keys != sorted(set(keys)):
+            raise ValueError("levels must be increasing and unique")
+        return self
+
+
 class ProtocolDef(BaseModel):
     """One versioned evaluation protocol."""
 
@@ -83,7 +118,11 @@ class ProtocolDef(BaseModel):
     )
     provides_extrinsics: bool = True
     calibration_noise: CalibrationNoise | None = Field(
-        default=None, description="perturb the extrinsics handed to methods (robustness protocols)"
+        default=None, description="perturb the extrinsics handed to methods (one calibration error)"
+    )
+    calibration_sweep: CalibrationSweep | None = Field(
+        default=None, exclude_if=lambda v: v is None,  # results of other protocols keep their bytes
+        description="evaluate once per calibration error (the robustness curve)",
     )
     evaluation_frame: OutputFrame = "world"
     accepted_output_frames: tuple[OutputFrame, ...] = ("world",)
@@ -112,8 +151,12 @@ class ProtocolDef(BaseModel):
             raise ValueError("mrpe / ap_root belong to root_localisation protocols")
         if self.evaluation_frame not in self.accepted_output_frames:
             raise ValueError("evaluation_frame must be one of accepted_output_frames")
-        if self.calibration_noise is not None and not self.provides_extrinsics:
-            raise ValueError("calibration_noise perturbs extrinsics: it needs provides_extrinsics: true")
+        perturbed = self.calibration_noise is not None or self.calibration_sweep is not None
+        if perturbed and not self.provides_extrinsics:
+            raise ValueError("calibration_noise / calibration_sweep perturb extrinsics: "
+                             "they need provides_extrinsics: true")
+        if self.calibration_sweep is not None and (self.calibration_noise is not None or self.camera_sweep is not None):
+            raise ValueError("calibration_sweep excludes calibration_noise and camera_sweep (one sweep per protocol)")
         return self
 
     @property

@@ -22,7 +22,7 @@ from poseboard.protocols.results import Result
 #: boxes): two protocols whose fields agree here receive identical inputs.
 INPUT_FIELDS: tuple[str, ...] = (
     "task", "dataset", "split", "cameras", "camera_sweep", "frame_stride", "skip_sequences",
-    "provides_extrinsics", "calibration_noise", "person_boxes",
+    "provides_extrinsics", "calibration_noise", "calibration_sweep", "person_boxes",
 )
 
 #: The note a rescored result carries; :func:`rescored_from` reads it back.

@@ -61,7 +61,8 @@ class GroupStats(_Record):
 
 
 class MetricBlock(_Record):
-    """The metrics of one evaluation (the whole protocol, or one camera count of a sweep)."""
+    """The metrics of one evaluation (the whole protocol, or one camera count or calibration
+    error of a sweep)."""
 
     overall: dict[str, float] = Field(description="frame-weighted means over all scored frames")
     action_weighted: dict[str, float] = Field(description="mean of per-action means")
@@ -87,6 +88,11 @@ class Metrics(_Record):
     main: MetricBlock
     sweep: dict[str, MetricBlock] | None = Field(
         default=None, description="number of cameras (as a string key) → metrics, for camera sweeps"
+    )
+    calibration: dict[str, MetricBlock] | None = Field(
+        default=None, exclude_if=lambda v: v is None,  # other protocols' result files keep their bytes
+        description="calibration error (CalibrationLevel.label, e.g. '1deg-25mm') → metrics, in the "
+                    "protocol's order, for calibration sweeps",
     )
 
 

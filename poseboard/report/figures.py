@@ -222,7 +222,7 @@ MISSING: tuple[MissingFigure, ...] = ()
 
 
 def calibration_robustness(boards: list[Board], out: Path) -> Figure | None:
-    """MPJPE versus the calibration error of the robustness protocols, one line per method."""
+    """MPJPE versus the calibration error of the calibration-sweep protocol, one line per method."""
     from poseboard.report.tables import latest_boards
 
     levels, curves = calibration_curves(latest_boards(boards))
@@ -263,7 +263,8 @@ def build_figures(boards: list[Board], out: Path) -> tuple[list[Figure], list[Mi
             if fig:
                 figures.append(fig)
     for board in boards:
-        plain = board.protocol.calibration_noise is None and not board.sweep_sizes
+        plain = (board.protocol.calibration_noise is None and board.protocol.calibration_sweep is None
+                 and not board.sweep_sizes)
         # per action: the pose protocols, and the root ones whose headline is the MRPE
         # (synth-h36m-root: Human3.6M's MRPE tables are per action)
         root_mrpe = board.protocol.task == "root_localisation" and board.protocol.headline == "mrpe"
@@ -273,7 +274,8 @@ def build_figures(boards: list[Board], out: Path) -> tuple[list[Figure], list[Mi
                 figures.append(fig)
     missing = list(MISSING)
     joint_figs = [f for b in boards if b.protocol.task == "multiview_pose" and not b.sweep_sizes
-                  and b.protocol.calibration_noise is None for f in [per_joint(b, out)] if f]
+                  and b.protocol.calibration_noise is None and b.protocol.calibration_sweep is None
+                  for f in [per_joint(b, out)] if f]
     figures += joint_figs
     if not joint_figs:
         missing.append(MissingFigure("per_joint_errors", "Error distribution per joint",
@@ -288,8 +290,9 @@ def build_figures(boards: list[Board], out: Path) -> tuple[list[Figure], list[Mi
         figures.append(robustness)
     else:
         missing.append(MissingFigure("calibration_robustness", "MPJPE versus calibration error",
-                                     "results under the synth-h36m-calibration-* protocols."))
-    speed_figs = [f for b in boards if b.protocol.task == "multiview_pose" for f in [accuracy_vs_speed(b, out)] if f]
+                                     "results under a calibration-sweep protocol (synth-h36m-calibration)."))
+    speed_figs = [f for b in boards if b.protocol.task == "multiview_pose" and b.protocol.calibration_sweep is None
+                  for f in [accuracy_vs_speed(b, out)] if f]
     figures += speed_figs
     if not speed_figs:
         missing.append(MissingFigure("accuracy_vs_speed", "Accuracy versus inference speed",

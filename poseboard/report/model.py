@@ -172,39 +172,34 @@ class Board:
         return out
 
 
-#: Where the error-free point of a calibration-robustness curve comes from: the calibrated
-#: protocol on the same rig, or (for methods it refuses) the uncalibrated one.
-CALIBRATION_BASELINES = ("synth-h36m-relative", "synth-h36m-uncalibrated")
-
 CalibrationCurves = dict[str, list[tuple[float, float, float, tuple[float, float] | None]]]
 
 
 def calibration_curves(boards: dict[str, Board]) -> tuple[list[tuple[float, float]], CalibrationCurves]:
-    """The robustness protocols' levels ``[(rotation_deg, translation_mm), ...]`` (the
-    error-free level 0 first) and method → ``[(rotation_deg, translation_mm, mpjpe, ci95)]``
-    from the boards keyed by protocol name. Level 0 is the method's row under
-    :data:`CALIBRATION_BASELINES` (every frame rather than every 4th)."""
-    noisy = sorted((b for b in boards.values() if b.protocol.calibration_noise is not None),
-                   key=lambda b: (b.protocol.calibration_noise.rotation_deg,  # type: ignore[union-attr]
-                                  b.protocol.calibration_noise.translation_mm))  # type: ignore[union-attr]
-    if not noisy:
+    """The calibration-sweep protocol's levels ``[(rotation_deg, translation_mm), ...]`` and
+    method → ``[(rotation_deg, translation_mm, headline value, ci95)]`` from the boards keyed
+    by protocol name (the first calibration-sweep protocol by name; none: empty)."""
+    sweeps = sorted((b for b in boards.values() if b.protocol.calibration_sweep is not None),
+                    key=lambda b: b.protocol.name)
+    if not sweeps:
         return [], {}
-    levels = [(0.0, 0.0)] + [(b.protocol.calibration_noise.rotation_deg,  # type: ignore[union-attr]
-                              b.protocol.calibration_noise.translation_mm) for b in noisy]  # type: ignore[union-attr]
-    methods = sorted({r.method for b in noisy for r in b.rows})
+    board = sweeps[0]
+    cal = board.protocol.calibration_sweep
+    assert cal is not None
+    metric = board.protocol.headline
     curves: CalibrationCurves = {}
-    for m in methods:
+    for row in board.rows:
+        blocks = row.result.metrics.calibration or {}
         points = []
-        base = next((r for name in CALIBRATION_BASELINES if name in boards for r in boards[name].rows
-                     if r.method == m), None)
-        if base is not None:
-            points.append((0.0, 0.0, base.value, base.ci95))
-        for b, (rot, trans) in zip(noisy, levels[1:], strict=True):
-            row = next((r for r in b.rows if r.method == m), None)
-            if row is not None:
-                points.append((rot, trans, row.value, row.ci95))
-        curves[m] = points
-    return levels, curves
+        for lv in cal.levels:
+            block = blocks.get(lv.label)
+            value = None if block is None else _block_value(block, metric, row.result.metrics.weighting)
+            if value is not None:
+                ci = block.ci95.get(metric) if block is not None else None
+                points.append((lv.rotation_deg, lv.translation_mm, value, (float(ci[0]), float(ci[1])) if ci else None))
+        if points:
+            curves[row.method] = points
+    return [(lv.rotation_deg, lv.translation_mm) for lv in cal.levels], curves
 
 
 def read_speed_benchmarks(path: str | Path | None) -> dict[str, tuple[float, str]]:

@@ -10,7 +10,8 @@ runs of the same (method, protocol) are tagged ``poseboard.latest = false``.
 One experiment per protocol family (``<prefix>/synth-h36m``, ``<prefix>/mupots``, …); one run
 per (method, protocol) result with its metrics (overall, action-weighted, 95% CI, per action,
 per subject, extras; a camera sweep also as the curve ``sweep.<metric>`` with the camera count
-as the step), the result JSON as an artifact, and tags: git commit, params hash, data hash,
+as the step, a calibration sweep as ``calibration.<metric>`` with the level's index as the step
+and ``calibration.<level>.<metric>``), the result JSON as an artifact, and tags: git commit, params hash, data hash,
 DVC stage, protocol, method.
 """
 
@@ -59,6 +60,10 @@ def result_metrics(result: Result) -> list[tuple[str, float, int]]:
     for size, block in sorted((m.sweep or {}).items(), key=lambda kv: int(kv[0])):
         source = block.overall if m.weighting == "frame" else block.action_weighted
         out += [(f"sweep.{k}", v, int(size)) for k, v in source.items()]
+    for level, (label, block) in enumerate((m.calibration or {}).items()):
+        source = block.overall if m.weighting == "frame" else block.action_weighted
+        out += [(f"calibration.{k}", v, level) for k, v in source.items()]
+        out += [(f"calibration.{label}.{k}", v, 0) for k, v in source.items()]
     if result.speed.ms_per_sample is not None:
         out.append(("speed.ms_per_sample", result.speed.ms_per_sample, 0))
     if result.speed.samples_per_s is not None:

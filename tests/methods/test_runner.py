@@ -155,3 +155,29 @@ def test_calibration_noise_reaches_calibrated_methods_only(checkpoints, tmp_path
     assert result.metrics.headline_value == clean.metrics.headline_value
     assert path.with_name("synth-h36m-relative@1.run.json").exists()
     assert "speed" not in path.read_text() and read_result(path).speed.batch_size == 8
+
+
+def test_a_calibration_sweep_is_the_single_level_protocols_in_one_run(checkpoints, tmp_path):
+    """synth-h36m-calibration evaluates the same frames once per level: its exact level is the
+    unperturbed prediction (to float rounding: the batches differ from the full test set's), its
+    3°/75 mm level the synth-h36m-calibration-3 one, bit for bit."""
+    sweep, path = run_protocol("algebraic", "synth-h36m-calibration", data_dir=F.data_dir(),
+                               checkpoints=checkpoints, results_dir=tmp_path / "sweep")
+    single, single_path = run_protocol("algebraic", "synth-h36m-calibration-3", data_dir=F.data_dir(),
+                                       checkpoints=checkpoints, results_dir=tmp_path / "single")
+    preds = load_pose_predictions(path.with_suffix(".npz"))
+    one = load_pose_predictions(single_path.with_suffix(".npz"))
+    assert preds.calibration_level is not None and set(preds.calibration_level.tolist()) == {0, 1, 2, 3}
+    last = preds.calibration_level == 3
+    assert np.array_equal(preds.sample_ids[last], one.sample_ids)
+    assert np.array_equal(preds.joints_3d[last], one.joints_3d)
+    assert list(sweep.metrics.calibration) == ["0deg-0mm", "0.5deg-10mm", "1deg-25mm", "3deg-75mm"]
+    assert sweep.metrics.headline_value == single.metrics.headline_value  # the headline: the largest error
+    clean = run_protocol("algebraic", "synth-h36m-relative", data_dir=F.data_dir(), checkpoints=checkpoints,
+                         results_dir=tmp_path / "clean")[1]
+    exact = load_pose_predictions(clean.with_suffix(".npz"))
+    at = {str(k): i for i, k in enumerate(exact.sample_ids)}
+    level0 = preds.calibration_level == 0
+    np.testing.assert_allclose(preds.joints_3d[level0], exact.joints_3d[[at[str(k)] for k in preds.sample_ids[level0]]],
+                               atol=1e-3)
+    assert any("0.5° / 10 mm" in n for n in sweep.notes) and sweep.seeds["calibration_sweep"] == 0

@@ -68,3 +68,26 @@ def test_noise_protocols_are_registered_and_consistent():
     assert p.provides_extrinsics
     with pytest.raises(ValueError, match="provides_extrinsics"):
         p.model_validate(p.model_dump() | {"provides_extrinsics": False})
+
+
+def test_the_calibration_sweep_protocol_validates_its_levels(tmp_path):
+    p = get_protocol("synth-h36m-calibration@1")
+    cal = p.calibration_sweep
+    assert cal is not None and [lv.label for lv in cal.levels] == ["0deg-0mm", "0.5deg-10mm", "1deg-25mm", "3deg-75mm"]
+    assert "calibration_sweep" not in get_protocol("synth-h36m-relative@1").model_dump()  # others keep their bytes
+    data = p.model_dump()
+    with pytest.raises(ValueError, match="increasing and unique"):
+        p.model_validate(data | {"calibration_sweep": {"levels": [{"rotation_deg": 1, "translation_mm": 25},
+                                                                  {"rotation_deg": 0.5, "translation_mm": 10}]}})
+    with pytest.raises(ValueError, match="excludes calibration_noise and camera_sweep"):
+        p.model_validate(data | {"calibration_noise": {"rotation_deg": 1, "translation_mm": 25}})
+    with pytest.raises(ValueError, match="provides_extrinsics"):
+        p.model_validate(data | {"provides_extrinsics": False})
+    # the predictions file keeps the level of each row
+    from poseboard.protocols.predictions import PosePredictions, load_pose_predictions, save_pose_predictions
+
+    ids = np.array(["a", "b", "a", "b"])
+    preds = PosePredictions(sample_ids=ids, joints_3d=np.zeros((4, 17, 3)), calibration_level=np.array([0, 0, 1, 1]))
+    save_pose_predictions(tmp_path / "p.npz", preds)
+    back = load_pose_predictions(tmp_path / "p.npz")
+    assert back.calibration_level is not None and back.calibration_level.tolist() == [0, 0, 1, 1]
