@@ -132,6 +132,19 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path, tiny):
     assert other.content_hash != read_manifest(tiny / "synth-h36m" / "test").content_hash
 
 
+def test_another_datasets_config_leaves_a_dataset_byte_identical(tmp_path, tiny):
+    """A manifest records the shared options and its own dataset's section only: changing
+    synth-mupots's scenes must not change synth-h36m's files (DVC would re-run its stages)."""
+    cfg = tiny_config()
+    mupots = cfg.mupots.model_copy(update={"train": cfg.mupots.train.model_copy(
+        update={"scenes": cfg.mupots.train.scenes + 1})})
+    changed = cfg.model_copy(update={"mupots": mupots})
+    generate_dataset("synth-h36m", changed, tmp_path / "a", seed=7, splits=["test"])
+    assert file_hashes(tmp_path / "a" / "synth-h36m" / "test") == file_hashes(tiny / "synth-h36m" / "test")
+    manifest = read_manifest(tmp_path / "a" / "synth-h36m" / "test")
+    assert "h36m" in manifest.config and not {"mupots", "panoptic"} & set(manifest.config)
+
+
 def test_worker_processes_give_the_same_bytes(tmp_path, tiny):
     generate_dataset("synth-panoptic", tiny_config(), tmp_path, seed=7, splits=["test"], workers=2)
     assert file_hashes(tmp_path / "synth-panoptic" / "test") == file_hashes(tiny / "synth-panoptic" / "test")
