@@ -44,7 +44,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from poseboard.datasets.real import RealDataConfig
-from poseboard.errors import PoseboardError
+from poseboard.errors import InputError, PoseboardError
 
 PARAMS_FILE = "params.yaml"
 DATASETS = ("synth-h36m", "synth-panoptic", "synth-mupots")
@@ -321,7 +321,7 @@ def check_params(params: Params, deep: bool = False, where: str = PARAMS_FILE) -
     ``deep``: also import each method, validate its block with its ``config_model`` and check
     its capabilities against each protocol it is evaluated under.
     """
-    from poseboard.datasets.sources import stage_dataset
+    from poseboard.datasets.sources import check_declared_dataset
     from poseboard.methods.registry import REGISTRY
     from poseboard.protocols.registry import all_protocols
 
@@ -335,11 +335,10 @@ def check_params(params: Params, deep: bool = False, where: str = PARAMS_FILE) -
             problems.append(f"{where}: {section}.{key}: protocol {ev.protocol_id!r} does not exist"
                             + _hint(ev.protocol_id, known))
             continue
-        expected = stage_dataset(protocols[ev.protocol_id].dataset)
-        if ev.dataset != expected:
-            problems.append(f"{where}: {section}.{key}.dataset: {ev.dataset!r}, but {ev.protocol_id} reads "
-                            f"{protocols[ev.protocol_id].dataset!r}; set it to {expected!r} (the stage depends "
-                            f"on data/{expected})")
+        try:
+            check_declared_dataset(protocols[ev.protocol_id], ev.dataset)
+        except InputError as exc:
+            problems.append(f"{where}: {section}.{key}.dataset: {exc}")
         if isinstance(ev, Score) and ev.predictions in protocols:
             from poseboard.protocols.rescore import input_differences
 

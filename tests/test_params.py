@@ -148,8 +148,9 @@ def test_an_evaluation_declares_the_dataset_its_protocol_reads(data):
     d = copy.deepcopy(data)
     d["evaluations"]["ransac-synth-h36m-relative"]["dataset"] = "synth-mupots"
     problems = check_params(parse_params(d), deep=False)
-    assert any("evaluations.ransac-synth-h36m-relative.dataset: 'synth-mupots', but synth-h36m-relative@1 "
-               "reads 'synth-h36m'; set it to 'synth-h36m'" in p for p in problems)
+    assert any("evaluations.ransac-synth-h36m-relative.dataset: protocol synth-h36m-relative@1 reads dataset "
+               "'synth-h36m', but the stage declares 'synth-mupots'" in p and "set it to 'synth-h36m'" in p
+               for p in problems)
     del d["evaluations"]["ransac-synth-h36m-relative"]["dataset"]
     assert "evaluations.ransac-synth-h36m-relative.dataset: required key is missing" in _error(d)
 

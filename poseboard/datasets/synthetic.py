@@ -165,7 +165,7 @@ def _default() -> dict[str, Any]:
                  "area_radius_mm": 1500.0},
         "panoptic": {"train": {"samples": 200, "stride": 5, "views": list(range(0, 31, 4))},
                      "test": {"samples": 100, "stride": 16}, "area_radius_mm": 500.0},
-        "mupots": {"train": {"images": 800, "scenes": 80, "stride": 10},
+        "mupots": {"train": {"images": 3200, "scenes": 80, "stride": 10},
                    "test": {"images": 400, "scenes": 20, "stride": 25}, "image_size": 256},
     }  # fmt: skip
 

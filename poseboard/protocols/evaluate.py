@@ -149,39 +149,9 @@ def score_pose(protocol: ProtocolDef, gt: PoseGroundTruth, preds: PosePrediction
         raise InputError(f"{where}: frame {preds.frame!r} is not accepted by {protocol.id} "
                          f"(accepts {list(protocol.accepted_output_frames)})")
     selected = select_frames(protocol, gt.meta)
-    if protocol.camera_sweep is not None and preds.num_views is None:
-        raise InputError(f"{where}: protocol {protocol.id} is a camera sweep; the file needs 'num_views'")
-    cal = protocol.calibration_sweep
-    if cal is not None and preds.calibration_level is None:
-        raise InputError(f"{where}: protocol {protocol.id} is a calibration sweep; the file needs 'calibration_level'")
-    groups: dict[int | None, np.ndarray]
-    if protocol.camera_sweep is not None:
-        assert preds.num_views is not None
-        groups = {int(n): np.flatnonzero(preds.num_views == n) for n in np.unique(preds.num_views)}
-        unknown = sorted(set(groups) - set(protocol.camera_sweep.sizes))
-        if unknown:
-            sizes = protocol.camera_sweep.sizes
-            raise InputError(f"{where}: num_views {unknown} are not among the sweep sizes {sizes}")
-    elif cal is not None:
-        assert preds.calibration_level is not None
-        groups = {int(n): np.flatnonzero(preds.calibration_level == n) for n in np.unique(preds.calibration_level)}
-        unknown = sorted(set(groups) - set(range(len(cal.levels))))
-        if unknown:
-            raise InputError(f"{where}: calibration_level {unknown} are not indices of the protocol's "
-                             f"{len(cal.levels)} levels")
-        if len(groups) != len(cal.levels):
-            missing = [cal.levels[i].label for i in range(len(cal.levels)) if i not in groups]
-            raise InputError(f"{where}: no predictions at calibration level(s) {missing}")
-    else:
-        groups = {None: np.arange(len(preds.sample_ids))}
+    groups = _sweep_groups(protocol, preds, where)
     blocks: dict[int | None, MetricBlock] = {}
-    for size, idx in groups.items():
-        if size is None:
-            label = where
-        elif cal is not None:
-            label = f"{where} (calibration error {cal.levels[size].label})"
-        else:
-            label = f"{where} ({size} views)"
+    for size, (idx, label) in groups.items():
         rows = _match_ids(preds.sample_ids[idx], gt.meta["sample_id"], selected, label)
         keep = selected[rows]  # frames outside the protocol's selection are ignored
         rows, idx = rows[keep], idx[keep]
@@ -195,12 +165,42 @@ def score_pose(protocol: ProtocolDef, gt: PoseGroundTruth, preds: PosePrediction
         blocks[size].per_joint = per_joint_stats(pred_joints, gt_joints, protocol)
     main = blocks[max(blocks, key=lambda s: -1 if s is None else s)]  # the most cameras / the largest error
     sweep = calibration = None
+    cal = protocol.calibration_sweep
     if protocol.camera_sweep is not None:
         sweep = {str(size): block for size, block in sorted(blocks.items())}
     if cal is not None:
         calibration = {cal.levels[i].label: block for i, block in sorted(blocks.items())}
     return _metrics(protocol, main, sweep, calibration)
 
+
+def _sweep_groups(protocol: ProtocolDef, preds: PosePredictions,
+                  where: str) -> dict[int | None, tuple[np.ndarray, str]]:
+    """The prediction rows of each sweep point, with the label an error about them names.
+
+    A camera sweep groups rows by ``num_views`` (each a size of the sweep), a calibration sweep
+    by ``calibration_level`` (every level present); any other protocol is one group, ``None``.
+    """
+    cameras, calibration = protocol.camera_sweep, protocol.calibration_sweep
+    if cameras is not None:
+        sweep, name, column = "camera", "num_views", preds.num_views
+        labels = {n: f"{where} ({n} views)" for n in cameras.sizes}
+        not_allowed = f"are not among the sweep sizes {cameras.sizes}"
+    elif calibration is not None:
+        sweep, name, column = "calibration", "calibration_level", preds.calibration_level
+        labels = {i: f"{where} (calibration error {level.label})" for i, level in enumerate(calibration.levels)}
+        not_allowed = f"are not indices of the protocol's {len(calibration.levels)} levels"
+    else:
+        return {None: (np.arange(len(preds.sample_ids)), where)}
+    if column is None:
+        raise InputError(f"{where}: protocol {protocol.id} is a {sweep} sweep; the file needs {name!r}")
+    groups = {int(n): np.flatnonzero(column == n) for n in np.unique(column)}
+    unknown = sorted(set(groups) - set(labels))
+    if unknown:
+        raise InputError(f"{where}: {name} {unknown} {not_allowed}")
+    if sweep == "calibration" and len(groups) < len(labels):
+        missing = [calibration.levels[i].label for i in labels if i not in groups]
+        raise InputError(f"{where}: no predictions at calibration level(s) {missing}")
+    return {key: (idx, labels[key]) for key, idx in groups.items()}
 
 def score_roots(protocol: ProtocolDef, gt: RootGroundTruth, preds: RootPredictions,
                 where: str = "predictions") -> Metrics:

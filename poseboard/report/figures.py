@@ -263,18 +263,15 @@ def build_figures(boards: list[Board], out: Path) -> tuple[list[Figure], list[Mi
             if fig:
                 figures.append(fig)
     for board in boards:
-        plain = (board.protocol.calibration_noise is None and board.protocol.calibration_sweep is None
-                 and not board.sweep_sizes)
         # per action: the pose protocols, and the root ones whose headline is the MRPE
         # (synth-h36m-root: Human3.6M's MRPE tables are per action)
         root_mrpe = board.protocol.task == "root_localisation" and board.protocol.headline == "mrpe"
-        if (board.protocol.task == "multiview_pose" and plain) or root_mrpe:
+        if (board.protocol.task == "multiview_pose" and board.plain) or root_mrpe:
             fig = per_action(board, out)
             if fig:
                 figures.append(fig)
     missing = list(MISSING)
-    joint_figs = [f for b in boards if b.protocol.task == "multiview_pose" and not b.sweep_sizes
-                  and b.protocol.calibration_noise is None and b.protocol.calibration_sweep is None
+    joint_figs = [f for b in boards if b.protocol.task == "multiview_pose" and b.plain
                   for f in [per_joint(b, out)] if f]
     figures += joint_figs
     if not joint_figs:

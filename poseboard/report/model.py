@@ -141,6 +141,12 @@ class Board:
         return self.protocol.id
 
     @property
+    def plain(self) -> bool:
+        """One condition per method: no camera or calibration sweep, exact extrinsics."""
+        p = self.protocol
+        return not self.sweep_sizes and p.calibration_noise is None and p.calibration_sweep is None
+
+    @property
     def headline_label(self) -> str:
         return metric_label(self.protocol.headline, self.protocol)
 
@@ -194,8 +200,8 @@ def calibration_curves(boards: dict[str, Board]) -> tuple[list[tuple[float, floa
         for lv in cal.levels:
             block = blocks.get(lv.label)
             value = None if block is None else _block_value(block, metric, row.result.metrics.weighting)
-            if value is not None:
-                ci = block.ci95.get(metric) if block is not None else None
+            if block is not None and value is not None:
+                ci = block.ci95.get(metric)
                 points.append((lv.rotation_deg, lv.translation_mm, value, (float(ci[0]), float(ci[1])) if ci else None))
         if points:
             curves[row.method] = points

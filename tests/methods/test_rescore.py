@@ -63,6 +63,10 @@ def test_rescoring_refuses_other_inputs_and_missing_predictions(checkpoints, tmp
     with pytest.raises(InputError, match=r"synth-h36m-calibration-1@1 cannot be scored .*calibration_noise"):
         rescore(source, "synth-h36m-calibration-1", data_dir=F.data_dir(), results_dir=tmp_path)
     assert not (tmp_path / "algebraic" / "synth-h36m-calibration-1@1.json").exists()
+    with pytest.raises(InputError, match=r"reads dataset 'synth-h36m', but the stage declares 'synth-panoptic'"):
+        rescore(source, "synth-h36m-absolute", data_dir=F.data_dir(), results_dir=tmp_path,
+                declared_dataset="synth-panoptic")
+    assert not (tmp_path / "algebraic" / "synth-h36m-absolute@1.json").exists()
     source.with_suffix(".npz").unlink()
     with pytest.raises(ResultFileError, match=r"predictions .* are missing"):
         rescore(source, "synth-h36m-absolute", data_dir=F.data_dir(), results_dir=tmp_path)

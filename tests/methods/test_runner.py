@@ -124,6 +124,11 @@ def test_train_and_predict_commands(checkpoints, tmp_path):
     assert (tmp_path / "ransac" / "synth-h36m-absolute@1.json").exists()
     out = runner.invoke(app, ["predict", "ransac", "--protocol", "synth-h36m-single-view", *common])
     assert out.exit_code == 2 and "cannot run" in out.output
+    # a DVC stage that declares another dataset than its protocol reads is refused, nothing written
+    out = runner.invoke(app, ["predict", "ransac", "--protocol", "synth-h36m-relative", "--results", str(tmp_path),
+                              "--declared-dataset", "synth-mupots", *common])
+    assert out.exit_code == 2 and "reads dataset 'synth-h36m', but the stage declares 'synth-mupots'" in out.output
+    assert not (tmp_path / "ransac" / "synth-h36m-relative@1.json").exists()
 
 
 def test_calibration_noise_reaches_calibrated_methods_only(checkpoints, tmp_path):
