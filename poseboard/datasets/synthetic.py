@@ -50,6 +50,8 @@ from poseboard.errors import InputError
 Split = Literal["train", "test"]
 SPLITS: tuple[str, ...] = ("train", "test")
 DATASET_NAMES: tuple[str, ...] = ("synth-h36m", "synth-panoptic", "synth-mupots")
+#: The ``SynthConfig`` section (and built-in rig) each dataset is generated from.
+_SECTIONS: dict[str, str] = {"synth-h36m": "h36m", "synth-panoptic": "panoptic", "synth-mupots": "mupots"}
 PRESETS: tuple[str, ...] = ("smoke", "default", "large")
 
 
@@ -325,10 +327,6 @@ def _generator_name() -> str:
         return "poseboard (source)"
 
 
-#: The ``SynthConfig`` section each dataset is generated from.
-_SECTIONS: dict[str, str] = {"synth-h36m": "h36m", "synth-panoptic": "panoptic", "synth-mupots": "mupots"}
-
-
 def _config_record(config: SynthConfig, name: str, motion_source: str) -> dict[str, Any]:
     """The configuration a split's manifest records: the shared options and this dataset's own
     section only, so that changing another dataset's section leaves this one byte-identical
@@ -455,8 +453,8 @@ class _Runner:
 
 def _generate_multiview(name: str, split: str, config: SynthConfig, seed: int, out: Path, progress: bool,
                         runner: _Runner) -> SplitReport | None:
-    spec: MultiViewSpec = config.h36m if name == "synth-h36m" else config.panoptic
-    rig_name = "h36m" if name == "synth-h36m" else "panoptic"
+    rig_name = _SECTIONS[name]
+    spec: MultiViewSpec = getattr(config, rig_name)
     cfg: MultiViewSplit = getattr(spec, split)
     if cfg.samples == 0:
         return None
@@ -853,8 +851,7 @@ def _rendered_views(config: SynthConfig, names: Sequence[str], splits: Sequence[
                 cfg = getattr(config.mupots, split)
                 total += cfg.images * (config.mupots.image_size / 128) ** 2
             else:
-                spec = config.h36m if name == "synth-h36m" else config.panoptic
-                cfg = getattr(spec, split)
+                cfg = getattr(getattr(config, _SECTIONS[name]), split)
                 views = len(cfg.views) if cfg.views is not None else (4 if name == "synth-h36m" else 31)
                 total += cfg.samples * views * (config.crop_size / 128) ** 2
     return int(total)
