@@ -238,13 +238,17 @@ def test_broadcasting_per_frame_cameras() -> None:
 
 
 def test_blocks_do_not_change_the_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Splitting the points into blocks changes nothing beyond float64 rounding: the
+    per-plane GEMMs of another width may round differently (last bits, ~1e-13 mm), so exact
+    equality is not promised; the same call on the same input is bit-identical."""
     cams = h36m_rig(crop=True)
     proj = proj_of(cams)
     uv = torch.tensor(np.stack([c.project(body_points(1000)) for c in cams], axis=1)) + 0.7
-    w = torch.rand(1000, 4, dtype=torch.float64)
+    w = torch.rand(1000, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
     full = triangulate_dlt(proj, uv, w)
-    monkeypatch.setattr(geometry, "_CPU_BLOCK", 97)
     torch.testing.assert_close(triangulate_dlt(proj, uv, w), full, atol=0, rtol=0)
+    monkeypatch.setattr(geometry, "_CPU_BLOCK", 97)
+    torch.testing.assert_close(triangulate_dlt(proj, uv, w), full, atol=1e-9, rtol=1e-12)
 
 
 def test_shape_errors() -> None:
