@@ -102,6 +102,51 @@ def test_scaffold_repro_leaderboard(tmp_path):
         proc.terminate()
         proc.wait(timeout=30)
 
+    _check_code_deps(repo, env)
+
+
+# Modules a stage imports that cannot change what it writes: package markers, error messages,
+# the allocator's memory policy, the CLI wiring that mounts other commands, and (for training)
+# the evaluation types the runner module imports at its top.
+_NOT_SHAPING = {"poseboard/errors.py", "poseboard/allocator.py", "poseboard/report/commands.py",
+                "poseboard/tracking/commands.py"}
+_NOT_SHAPING_BY_KIND = {"train": {"poseboard/protocols/protocol.py", "poseboard/protocols/results.py"}}
+
+
+def _check_code_deps(repo: Path, env: dict) -> None:
+    """Every poseboard module a stage's command imports is among the stage's DVC deps (or
+    in _NOT_SHAPING): one stage per command and method, re-run under ``python -X importtime``,
+    its deps read from the dvc.lock the repro wrote. A module missing there would let an edit
+    to it leave stale results in place."""
+    import shlex
+
+    import yaml
+
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+    seen: set[tuple[str, ...]] = set()
+    missing: dict[str, list[str]] = {}
+    for name, stage in lock.items():
+        argv = shlex.split(stage["cmd"])
+        if argv[:2] != ["python", "-m"]:
+            continue  # speed (pytest), not a poseboard command
+        kind = name.split("@")[0]
+        key = tuple(argv[2:5]) if kind in ("train", "predict") else (kind,)
+        if kind == "track" or key in seen:
+            continue
+        seen.add(key)
+        proc = subprocess.run([sys.executable, "-X", "importtime", *argv[1:]], cwd=repo, env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, f"{name}: {proc.stderr[-3000:]}"
+        deps = [d["path"] for d in stage.get("deps", [])]
+        for module in re.findall(r"\|\s+(poseboard[\w.]*)$", proc.stderr, flags=re.MULTILINE):
+            path = module.replace(".", "/")
+            path = f"{path}/__init__.py" if (repo / path).is_dir() else f"{path}.py"
+            if path.endswith("/__init__.py") or path in _NOT_SHAPING | _NOT_SHAPING_BY_KIND.get(kind, set()):
+                continue
+            if not any(path == d or path.startswith(f"{d}/") for d in deps):
+                missing.setdefault(name, []).append(path)
+    assert not missing, f"stages import code they do not depend on (add it to dvc.yaml): {missing}"
+
 
 def _search(url: str, filter_string: str) -> list[dict]:
     body = {"experiment_ids": _experiment_ids(url), "filter": filter_string, "max_results": 1000}
