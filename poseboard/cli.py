@@ -131,6 +131,51 @@ def evaluate_command(
     typer.echo(f"wrote {path}")
 
 
+@app.command("compare")
+def compare(
+    results: Annotated[Path, typer.Argument(help="the results folder to check")] = Path("results"),
+    against: Annotated[str, typer.Option(
+        "--against", help="git ref whose committed results are the reference")] = "HEAD",
+    reference: Annotated[Path | None, typer.Option(
+        "--reference", help="a results folder to compare with instead of a git ref")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="fail unless every file is byte-identical")] = False,
+) -> None:
+    """Compare RESULTS with the committed leaderboard (or --reference): per result file, the
+    headline metric, its change, and whether it is byte-identical, inside the reference's
+    95 % interval or outside it. Exits 1 on a change outside the interval (any change with
+    --strict) or a result missing on either side."""
+    import tempfile
+
+    from rich.table import Table
+
+    from poseboard.compare import committed_results, compare_results
+
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            ref_dir = reference if reference is not None else committed_results(results, against, tmp)
+            report = compare_results(results, ref_dir)
+    except PoseboardError as exc:
+        raise _fail(exc) from None
+    label = str(reference) if reference is not None else f"{against}:{results.as_posix()}"
+    table = Table(title=f"{results} against {label}")
+    for col in ("result", "metric", "reference", "ours", "change", "reference 95% CI", "data", "verdict"):
+        table.add_column(col, justify="right" if col in ("reference", "ours", "change") else "left")
+    for r in report.rows:
+        ci = f"[{r.ci95[0]:.1f}, {r.ci95[1]:.1f}]" if r.ci95 else "-"
+        table.add_row(r.path, r.metric, f"{r.reference:.2f}", f"{r.ours:.2f}", f"{r.delta:+.2f}", ci,
+                      "same" if r.same_data else "other", r.verdict)
+    _console().print(table)
+    for name, missing in (("only in the results checked", report.only_ours),
+                          ("only in the reference", report.only_reference)):
+        if missing:
+            typer.echo(f"{name}: {', '.join(missing)}")
+    counts = {v: report.count(v) for v in ("identical", "inside CI", "outside CI", "no interval")}
+    typer.echo(f"{len(report.rows)} results: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n))
+    bad = counts["outside CI"] or report.only_ours or report.only_reference
+    if bad or (strict and counts["identical"] < len(report.rows)):
+        raise typer.Exit(code=1)
+
+
 def _mount_subcommands() -> None:
     """Command groups defined next to the code they drive (their bodies import lazily)."""
     from poseboard.datasets.commands import generate, show
