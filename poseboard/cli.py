@@ -176,6 +176,78 @@ def compare(
         raise typer.Exit(code=1)
 
 
+@app.command("compare-methods")
+def compare_methods(
+    first: Annotated[str, typer.Argument(help="a method filed under RESULTS, or the path of a result file")],
+    second: Annotated[str, typer.Argument(help="the method (or result file) it is compared with")],
+    protocol: Annotated[str, typer.Option("--protocol", help="protocol name (newest version) or name@version")],
+    results: Annotated[Path, typer.Option("--results", help="results folder (seed replicates under seed-<k>/)")] = Path(
+        "results"),
+    point: Annotated[str | None, typer.Option(
+        "--point", help="a sweep point instead of the headline: a number of cameras, or a calibration level")] = None,
+    resamples: Annotated[int, typer.Option("--resamples", min=100, help="bootstrap draws")] = 10000,
+    level: Annotated[float, typer.Option("--level", min=0.0001, max=0.5, help="two-sided significance level")] = 0.05,
+) -> None:
+    """Paired comparison of two methods scored on the same test frames: the difference of their
+    headlines (FIRST − SECOND), its bootstrap interval resampling the same sequences for both
+    (and each method's training seeds where it has several) and a p-value. Results scored on
+    different sample sets or data are refused. Exits 0 whatever the verdict."""
+    from poseboard.comparison.paired import detectable_difference
+    from poseboard.comparison.results import compare_results, find_replicates
+
+    try:
+        a = find_replicates(results, first, protocol)
+        b = find_replicates(results, second, protocol)
+        c = compare_results(a, b, point=point, n_resamples=resamples, seed=a[0].protocol.bootstrap_seed)
+    except PoseboardError as exc:
+        raise _fail(exc) from None
+    m = a[0].metrics
+    unit = m.units.get(m.headline, "")
+    where = f"{a[0].protocol.id}" + (f" at {point}" if point else "")
+    verdict = "significant" if c.p_value < level else "not significant"
+    typer.echo(f"{where}, {m.headline} ({m.weighting}-weighted), {c.num_sequences} sequences, "
+               f"seeds {c.seeds[0]} vs {c.seeds[1]}, {c.resamples} paired bootstrap draws")
+    typer.echo(f"{a[0].method.name} − {b[0].method.name} = {c.difference:+.2f} {unit}, "
+               f"{c.confidence:.0%} CI [{c.ci95[0]:+.2f}, {c.ci95[1]:+.2f}], p = {c.p_value:.4g}: {verdict} "
+               f"at α = {level:g}")
+    typer.echo(f"smallest difference detectable at 80% power: {detectable_difference(c.se, level):.2f} {unit}")
+
+
+@app.command("replicate")
+def replicate_command(
+    seed: Annotated[int | None, typer.Option("--seed", help="the training seed of this replicate")] = None,
+    params_file: Annotated[Path, typer.Option("--params", help="the parameters file")] = Path("params.yaml"),
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="the pipeline's generated datasets")] = Path("data"),
+    checkpoints: Annotated[Path, typer.Option("--checkpoints", help="checkpoints root")] = Path("checkpoints"),
+    results: Annotated[Path, typer.Option("--results", help="results folder")] = Path("results"),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the commands, run nothing")] = False,
+) -> None:
+    """Train and score every method again with another training seed, on the pipeline's data
+    (after `dvc repro`): checkpoints/seed-K/, results/seed-K/. Without --seed, every seed of the
+    active profile's `seeds` list after the first. The leaderboard then averages each method over
+    its seeds and resamples seeds with sequences in its paired comparisons."""
+    from poseboard.params import load_params
+    from poseboard.replicates import replicate_steps, run_replicate
+
+    try:
+        seeds = [seed] if seed is not None else load_params(params_file).active.seeds[1:]
+        if not seeds:
+            raise PoseboardError(f"{params_file}: the active profile lists one seed; give --seed K or add seeds "
+                                 "to its `seeds` list")
+        plans = [(s, replicate_steps(params_file, s, data_dir, checkpoints, results)) for s in seeds]
+    except (PoseboardError, ValueError) as exc:
+        raise _fail(exc) from None
+    for s, steps in plans:
+        typer.echo(f"replicate seed {s}: {len(steps)} steps")
+        if dry_run:
+            for step in steps:
+                typer.echo(f"{step.name}: {step.command}")
+            continue
+        code = run_replicate(steps, echo=typer.echo)
+        if code:
+            raise typer.Exit(code=code)
+
+
 def _mount_subcommands() -> None:
     """Command groups defined next to the code they drive (their bodies import lazily)."""
     from poseboard.datasets.commands import generate, show

@@ -41,7 +41,7 @@ from typing import Annotated, Any, Literal
 
 import typer
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from poseboard.datasets.real import RealDataConfig
 from poseboard.errors import InputError, PoseboardError
@@ -77,6 +77,19 @@ class Profile(_Strict):
 
     description: str
     data: DataProfile
+    seeds: list[int] = Field(
+        default_factory=lambda: [0], min_length=1,
+        description="training seeds: the first is the pipeline's own run (the top-level `seed`); each other one "
+        "is a replicate (`python -m poseboard.pipeline replicate`): the backbone and every method trained again "
+        "with it, on the same data, scored on the same test frames, results under results/seed-<k>/",
+    )
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct_seeds(cls, seeds: list[int]) -> list[int]:
+        if any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+            raise ValueError(f"seeds must be distinct non-negative integers, got {seeds}")
+        return seeds
 
 
 class MethodBlock(BaseModel):
@@ -165,6 +178,10 @@ class Params(_Strict):
                 f"profile {self.profile!r} is not defined under `profiles` (defined: {sorted(self.profiles)})"
                 + _hint(self.profile, self.profiles)
             )
+        for name, prof in self.profiles.items():
+            if prof.seeds[0] != self.seed:
+                raise ValueError(f"profiles.{name}.seeds: the first seed is the pipeline's own run and must be the "
+                                 f"top-level `seed` ({self.seed}), got {prof.seeds}")
         blocks = {"backbone": self.backbone} if self.backbone else {}
         for name in self.methods:
             if not name or name.lower() != name or " " in name:

@@ -67,7 +67,7 @@ def batches(protocol_id: str, data_dir: Path, frames: int, subset: tuple[int, ..
 def training_rig_statistics(method: VolumetricMethod, data_dir: Path, frames: int) -> tuple[float, float]:
     """Mean and standard deviation of the aggregated volume on the training rig (4 views)."""
     values = []
-    for protocol, batch in batches("synth-h36m-relative@1", data_dir, frames, None):
+    for protocol, batch in batches("synth-h36m-relative@2", data_dir, frames, None):
         vb = read_batch(method_inputs(batch, method, protocol))
         gt = torch.as_tensor(batch["joints_3d"], dtype=torch.float64)
         volume, _ = aggregated_volume(method, vb, gt[:, ROOT])
@@ -78,7 +78,7 @@ def training_rig_statistics(method: VolumetricMethod, data_dir: Path, frames: in
 
 def diagnose(method: VolumetricMethod, data_dir: Path, frames: int, sizes: list[int]) -> list[dict[str, Any]]:
     ref_mean, ref_std = training_rig_statistics(method, data_dir, frames)
-    sweep = get_protocol("synth-panoptic-sweep@1")
+    sweep = get_protocol("synth-panoptic-sweep@2")
     num_cameras = locate_protocol(sweep, None, data_dir=data_dir).num_cameras
     rows = []
     for subset in camera_subsets(sweep, num_cameras, sizes):

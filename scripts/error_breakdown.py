@@ -6,7 +6,7 @@ shows up) and gross failures (a wrist taken for the other wrist, an occluded elb
 view-selection rule decides. This splits them:
 
     python scripts/error_breakdown.py --results results --data data \
-        --protocol synth-h36m-relative@1 ransac algebraic volumetric
+        --protocol synth-h36m-relative@2 ransac algebraic volumetric
 
 prints, per method, the mean / median / 90th percentile of the per-frame error, the share of
 joints over ``--gross`` mm, the mean over the joints that *every* listed method gets within
@@ -78,7 +78,7 @@ def main() -> None:
     parser.add_argument("methods", nargs="+", help="methods under RESULTS (the first is the reference)")
     parser.add_argument("--results", type=Path, default=Path("results"))
     parser.add_argument("--data", type=Path, default=Path("data"))
-    parser.add_argument("--protocol", default="synth-h36m-relative@1")
+    parser.add_argument("--protocol", default="synth-h36m-relative@2")
     parser.add_argument("--gross", type=float, default=150.0, help="a joint error this large (mm) is a failure")
     args = parser.parse_args()
     summary, joints = breakdown(joint_errors(args.results, args.data, args.protocol, args.methods), args.gross)

@@ -62,10 +62,10 @@ def test_method_and_evaluation_consistency(data):
     d["methods"] = {"mine": {"method": "mine", "init": "backbone", "dataset": "synth-h36m",
                              "smoke": {}, "default": {}, "paper": {}}}
     d["evaluations"] = {"mine-synth-h36m-relative": {"method": "mien", "protocol": "synth-h36m-relative",
-                                                     "version": 1, "dataset": "synth-h36m"}}
+                                                     "version": 2, "dataset": "synth-h36m"}}
     assert "evaluations.mine-synth-h36m-relative.method: 'mien' has no block under `methods` (did you mean 'mine'?)" \
         in _error(d)
-    d["evaluations"] = {"wrong-key": {"method": "mine", "protocol": "synth-h36m-relative", "version": 1,
+    d["evaluations"] = {"wrong-key": {"method": "mine", "protocol": "synth-h36m-relative", "version": 2,
                                        "dataset": "synth-h36m"}}
     assert "the key must be '<method>-<protocol>'" in _error(d)
     d["evaluations"] = {}
@@ -121,25 +121,25 @@ def test_dvc_yaml_reads_only_declared_groups():
 def test_scores_name_an_evaluation_with_the_same_inputs(data):
     d = copy.deepcopy(data)
     d["scores"] = {"ransac-synth-h36m-absolute": {"method": "ransac", "protocol": "synth-h36m-absolute",
-                                                  "version": 1, "dataset": "synth-h36m",
+                                                  "version": 2, "dataset": "synth-h36m",
                                                   "predictions": "synth-h36m-relative@7"}}
     assert "scores.ransac-synth-h36m-absolute.predictions: no evaluation of 'ransac' under " \
         "'synth-h36m-relative@7'" in _error(d)
-    d["scores"] = {"ransac-absolute": {"method": "ransac", "protocol": "synth-h36m-absolute", "version": 1,
-                                       "dataset": "synth-h36m", "predictions": "synth-h36m-relative@1"}}
+    d["scores"] = {"ransac-absolute": {"method": "ransac", "protocol": "synth-h36m-absolute", "version": 2,
+                                       "dataset": "synth-h36m", "predictions": "synth-h36m-relative@2"}}
     assert "scores.ransac-absolute: the key must be '<method>-<protocol>'" in _error(d)
     d["scores"] = {"ransac-synth-h36m-relative": {"method": "ransac", "protocol": "synth-h36m-relative",
-                                                  "version": 1, "dataset": "synth-h36m",
-                                                  "predictions": "synth-h36m-relative@1"}}
+                                                  "version": 2, "dataset": "synth-h36m",
+                                                  "predictions": "synth-h36m-relative@2"}}
     assert "also under `evaluations`" in _error(d)
     # a protocol whose inputs differ (perturbed extrinsics, every 4th frame) is refused by the check
     d["scores"] = {"ransac-synth-h36m-calibration-1": {"method": "ransac", "protocol": "synth-h36m-calibration-1",
-                                                       "version": 1, "dataset": "synth-h36m",
-                                                       "predictions": "synth-h36m-relative@1"}}
+                                                       "version": 2, "dataset": "synth-h36m",
+                                                       "predictions": "synth-h36m-relative@2"}}
     d["evaluations"].pop("ransac-synth-h36m-calibration-1", None)
     problems = check_params(parse_params(d), deep=False)
-    assert any("scores.ransac-synth-h36m-calibration-1: synth-h36m-calibration-1@1 cannot be scored from the "
-               "predictions of synth-h36m-relative@1" in p and "calibration_noise" in p for p in problems)
+    assert any("scores.ransac-synth-h36m-calibration-1: synth-h36m-calibration-1@2 cannot be scored from the "
+               "predictions of synth-h36m-relative@2" in p and "calibration_noise" in p for p in problems)
 
 
 def test_an_evaluation_declares_the_dataset_its_protocol_reads(data):
@@ -148,7 +148,7 @@ def test_an_evaluation_declares_the_dataset_its_protocol_reads(data):
     d = copy.deepcopy(data)
     d["evaluations"]["ransac-synth-h36m-relative"]["dataset"] = "synth-mupots"
     problems = check_params(parse_params(d), deep=False)
-    assert any("evaluations.ransac-synth-h36m-relative.dataset: protocol synth-h36m-relative@1 reads dataset "
+    assert any("evaluations.ransac-synth-h36m-relative.dataset: protocol synth-h36m-relative@2 reads dataset "
                "'synth-h36m', but the stage declares 'synth-mupots'" in p and "set it to 'synth-h36m'" in p
                for p in problems)
     del d["evaluations"]["ransac-synth-h36m-relative"]["dataset"]
@@ -162,6 +162,6 @@ def test_declared_dataset_check_maps_real_datasets_to_their_stand_ins():
 
     assert stage_dataset("human36m") == "synth-h36m" and stage_dataset("synth-mupots") == "synth-mupots"
     check_declared_dataset(get_protocol("human36m-relative@1"), "synth-h36m")
-    check_declared_dataset(get_protocol("synth-panoptic-sweep@1"), None)  # nothing declared
+    check_declared_dataset(get_protocol("synth-panoptic-sweep@2"), None)  # nothing declared
     with pytest.raises(InputError, match=r"reads dataset 'synth-panoptic', but the stage declares 'synth-h36m'"):
-        check_declared_dataset(get_protocol("synth-panoptic-sweep@1"), "synth-h36m")
+        check_declared_dataset(get_protocol("synth-panoptic-sweep@2"), "synth-h36m")

@@ -74,7 +74,7 @@ def test_scaffold_repro_leaderboard(tmp_path):
     assert "Running stage 'train@mean-pose'" in first
     assert "Running stage 'predict@mean-pose-synth-h36m-relative'" in first
 
-    result = json.loads((repo / "results" / "mean-pose" / "synth-h36m-relative@1.json").read_text())
+    result = json.loads((repo / "results" / "mean-pose" / "synth-h36m-relative@2.json").read_text())
     assert result["method"]["name"] == "mean-pose" and result["metrics"]["headline_value"] > 0
     html = (repo / "report" / "index.html").read_text()
     assert 'data-method="mean-pose"' in html
@@ -83,7 +83,7 @@ def test_scaffold_repro_leaderboard(tmp_path):
     assert any((repo / "report" / "figures").glob("*.png"))
     metrics = json.loads(_run([dvc, "metrics", "show", "--json"], repo, env, 120))
     shown = json.dumps(metrics)
-    assert "results/mean-pose/synth-h36m-relative@1.json" in shown
+    assert "results/mean-pose/synth-h36m-relative@2.json" in shown
 
     second = _run([dvc, "repro"], repo, env, 300)
     ran = re.findall(r"Running stage '([^']+)'", second)

@@ -37,7 +37,7 @@ def test_scaffold_writes_everything(repo):
     assert params.methods["my-baseline"].init == "backbone"
     assert set(params.methods["my-baseline"].profiles) == set(params.profiles)
     ev = params.evaluations["my-baseline-synth-h36m-relative"]
-    assert (ev.method, ev.protocol_id) == ("my-baseline", "synth-h36m-relative@1")
+    assert (ev.method, ev.protocol_id) == ("my-baseline", "synth-h36m-relative@2")
     assert '"my-baseline": "poseboard.methods.my_baseline:MyBaselineMethod"' in rep.registry.read_text()
     # comments of params.yaml survive
     assert "# Which method is scored under which protocol" in (repo / "params.yaml").read_text()

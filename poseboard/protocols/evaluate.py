@@ -31,6 +31,7 @@ from poseboard.protocols.results import (
     MetricBlock,
     Metrics,
     Result,
+    SequenceErrors,
     SpeedInfo,
 )
 
@@ -108,7 +109,27 @@ def _block(values: dict[str, np.ndarray], meta: pd.DataFrame, protocol: Protocol
             )
             ci[name] = (lo, hi)
     return MetricBlock(overall=overall, action_weighted=action_weighted, per_action=per_action,
-                       per_subject=per_subject, ci95=ci, num_frames=len(meta), extra=extra or {})
+                       per_subject=per_subject, ci95=ci, num_frames=len(meta), extra=extra or {},
+                       per_sequence=sequence_errors(scaled, meta, protocol))
+
+
+def sequence_errors(values: dict[str, np.ndarray], meta: pd.DataFrame, protocol: ProtocolDef) -> SequenceErrors | None:
+    """The headline's per-frame values summed per sequence (``subject/sequence``, sorted), with
+    each sequence's action as its stratum; None when the headline is not among ``values`` (it is
+    not a mean of per-frame values, as AP_root)."""
+    if protocol.headline not in values:
+        return None
+    seqs = (meta["subject"].astype(str) + "/" + meta["sequence"].astype(str)).to_numpy()
+    actions = meta["action"].astype(str).map(merge_trial_name if protocol.merge_trials else str).to_numpy()
+    table = pd.DataFrame({"seq": seqs, "action": actions, "v": np.asarray(values[protocol.headline], np.float64)})
+    grouped = table.groupby("seq", sort=True)
+    mixed = grouped["action"].nunique()
+    if (mixed > 1).any():
+        raise InputError(f"protocol {protocol.id}: sequence {mixed[mixed > 1].index[0]!r} spans several actions")
+    agg = grouped.agg(action=("action", "first"), total=("v", "sum"), frames=("v", "size"))
+    return SequenceErrors(metric=protocol.headline, sequences=[str(q) for q in agg.index],
+                          strata=[str(a) for a in agg["action"]], sums=[float(x) for x in agg["total"]],
+                          frames=[int(n) for n in agg["frames"]])
 
 
 def _pose_values(protocol: ProtocolDef, pred: np.ndarray, gt: np.ndarray) -> dict[str, np.ndarray]:

@@ -60,6 +60,23 @@ class GroupStats(_Record):
     count: int
 
 
+class SequenceErrors(_Record):
+    """One metric's per-sequence sums over the scored frames: what a paired comparison of two
+    results needs (:mod:`poseboard.comparison`).
+
+    A sequence is the independent unit of every interval (frames of one sequence are strongly
+    correlated), so two results scored on the same sequences are compared by resampling
+    sequences, the same ones for both. The frame-weighted mean is ``sum(sums) / sum(frames)``;
+    the action-weighted mean is the mean over strata of each stratum's sums / frames.
+    """
+
+    metric: str = Field(description="the metric these sums are of (the protocol's headline)")
+    sequences: list[str] = Field(description="'subject/sequence' labels, sorted, unique within the result")
+    strata: list[str] = Field(description="the action of each sequence (trials merged as the protocol says)")
+    sums: list[float] = Field(description="sum of the metric's per-frame values in each sequence (its units)")
+    frames: list[int] = Field(description="scored frames in each sequence")
+
+
 class MetricBlock(_Record):
     """The metrics of one evaluation (the whole protocol, or one camera count or calibration
     error of a sweep)."""
@@ -76,6 +93,11 @@ class MetricBlock(_Record):
     per_joint: dict[str, dict[str, float]] = Field(
         default_factory=dict,
         description="joint → error statistics (mean, median, p90; mm) under the protocol's alignment, pose protocols",
+    )
+    per_sequence: SequenceErrors | None = Field(
+        default=None, exclude_if=lambda v: v is None,
+        description="the headline's per-sequence sums, for paired comparisons; None for metrics that are not "
+                    "means of per-frame values (AP_root) and in result files written before it existed",
     )
 
 

@@ -109,6 +109,13 @@ def _card(name: str, results: list[Result], params: Any = None) -> MethodCardVie
     )
 
 
+def format_p(p: float | None) -> str:
+    """A p-value as the tables print it: ``< 0.001`` below that, three decimals above."""
+    if p is None:
+        return "—"
+    return "< 0.001" if p < 0.001 else f"= {p:.3f}"
+
+
 def _anchor(text: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_-]+", "-", str(text)).strip("-").lower()
 
@@ -125,6 +132,7 @@ def _environment():
         lstrip_blocks=True,
     )
     env.filters["anchor"] = _anchor
+    env.filters["pvalue"] = format_p
     env.filters["dataset_label"] = dataset_label
     env.filters["metric_label"] = metric_label
     return env, Markup

@@ -3,11 +3,14 @@
 Pure functions over :class:`~poseboard.protocols.results.Result` records (no I/O, no
 plotting), so the HTML page, the Markdown tables and the tests read the same numbers.
 
-Significance between neighbours: the result files carry each headline's 95% sequence
-bootstrap interval, not the per-frame errors, so two neighbouring methods are compared with
-a normal approximation of their intervals, ``z = |a − b| / sqrt(se_a² + se_b²)`` with
-``se = (hi − lo) / (2 · 1.96)``. The methods are scored on the same frames, so this unpaired
-test is conservative: a pair it calls "not significant" may still differ under a paired test.
+Significance between neighbours: every method is scored on the same frames, so two
+neighbours are compared **paired** (:mod:`poseboard.comparison`): the difference of their
+headlines with a bootstrap interval that resamples the same sequences for both (and each
+method's training seeds, where it has several replicates), a p-value, and Holm's correction
+over the board's family of neighbour comparisons. A result file without per-sequence errors
+(written before they were recorded, or an AP_root headline) falls back to the conservative
+unpaired rule on the two intervals, ``z = |a − b| / sqrt(se_a² + se_b²)`` with
+``se = (hi − lo) / (2 · 1.96)``, and the row says which test decided it.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from pathlib import Path
 from statistics import NormalDist
 from typing import Any
 
-from poseboard.errors import ResultFileError
+from poseboard.comparison.paired import PairedComparison, detectable_difference, holm, replicate_interval
+from poseboard.comparison.results import compare_results, sequence_table, train_seed
+from poseboard.errors import InputError, ResultFileError
 from poseboard.protocols.protocol import PaperAnchor, ProtocolDef
 from poseboard.protocols.results import MetricBlock, Result
 
@@ -123,6 +128,26 @@ class Row:
     result: Result
     #: False when this row and the next (one rank down) do not differ significantly.
     differs_from_next: bool | None = None
+    #: The seed replicates this row averages (``result`` is the first); one for a single run.
+    replicates: list[Result] = field(default_factory=list)
+    #: The headline of each replicate, in the order of ``replicates``.
+    seed_values: list[float] = field(default_factory=list)
+    #: Paired comparison with the next row (this − next), None where it cannot be made.
+    vs_next: PairedComparison | None = None
+    #: Holm-adjusted p-value of ``vs_next`` within the board's neighbour comparisons.
+    vs_next_p_holm: float | None = None
+    #: Which test decided ``differs_from_next``: "paired", "intervals" (no per-sequence errors), or None.
+    vs_next_test: str | None = None
+    #: Why no paired comparison could be made, when none was.
+    vs_next_unavailable: str | None = None
+
+    @property
+    def seed_sd(self) -> float | None:
+        """Standard deviation of the headline over the training seeds (None with one seed)."""
+        if len(self.seed_values) < 2:
+            return None
+        mean = sum(self.seed_values) / len(self.seed_values)
+        return math.sqrt(sum((v - mean) ** 2 for v in self.seed_values) / (len(self.seed_values) - 1))
 
 
 @dataclass
@@ -135,6 +160,24 @@ class Board:
     unit: str
     metric_names: list[str]
     sweep_sizes: list[int] = field(default_factory=list)
+    #: The smallest difference the board detects at 80 % power and its significance level:
+    #: the median over its paired neighbour comparisons (None: no paired comparison).
+    detectable: float | None = None
+    #: Independent test sequences the paired comparisons resample (None: not recorded).
+    num_sequences: int | None = None
+    #: Significance level of the verdicts (after Holm's correction).
+    level: float = 0.05
+
+    @property
+    def seeds(self) -> int:
+        """The most training-seed replicates any row averages."""
+        return max((len(r.replicates) for r in self.rows), default=1)
+
+    @property
+    def decided(self) -> tuple[int, int]:
+        """(neighbour pairs decided significant, neighbour pairs)."""
+        pairs = self.rows[:-1]
+        return sum(1 for r in pairs if r.differs_from_next), len(pairs)
 
     @property
     def id(self) -> str:
@@ -249,9 +292,84 @@ def _block_value(block: MetricBlock, metric: str, weighting: str) -> float | Non
     return None if value is None else float(value)
 
 
+def _replicates(group: list[Result]) -> dict[str, list[Result]]:
+    """Method → its results on one protocol, the seed replicates ordered by training seed (a
+    result without a recorded seed first). Two results of one method with the same seed are an
+    error: the board could not tell which one to show."""
+    by_method: dict[str, list[Result]] = defaultdict(list)
+    for r in group:
+        by_method[r.method.name].append(r)
+    out = {}
+    for name, rs in by_method.items():
+        rs = sorted(rs, key=lambda r: (train_seed(r) is not None, train_seed(r) or 0))
+        seeds = [train_seed(r) for r in rs]
+        if len(set(seeds)) != len(seeds):
+            raise ResultFileError(f"{name} under {rs[0].protocol.id}: {len(rs)} result files with the same training "
+                                  f"seed(s) {seeds}; keep one per seed (replicates go under results/seed-<k>/)")
+        out[name] = rs
+    return out
+
+
+def _mean(values: list[float]) -> float:
+    return float(sum(values) / len(values))
+
+
+def _row(rank: int, protocol: ProtocolDef, reps: list[Result]) -> Row:
+    r = reps[0]
+    metrics: dict[str, float] = {}
+    for rep in reps:
+        main = rep.metrics.main
+        source = main.overall if rep.metrics.weighting == "frame" else main.action_weighted
+        for k, v in [*source.items(), *((k, v) for k, v in main.extra.items() if k.startswith("mrpe_"))]:
+            metrics.setdefault(k, []).append(float(v))  # type: ignore[arg-type]
+    values = [float(rep.metrics.headline_value) for rep in reps]
+    ci = headline_ci(r)
+    if len(reps) > 1:
+        table = sequence_table(reps)
+        if table is None:
+            ci = None
+        else:
+            lo, hi, _ = replicate_interval(table, r.metrics.weighting, seed=r.protocol.bootstrap_seed)
+            ci = (lo, hi)
+    return Row(
+        rank=rank, method=r.method.name, value=_mean(values), ci95=ci,
+        metrics={k: _mean(v) for k, v in metrics.items()},  # type: ignore[arg-type]
+        paper=paper_anchor(protocol, r.method.name),
+        dataset=dataset_short(r.dataset.name), dataset_long=dataset_label(r.dataset.name), source=r.dataset.source,
+        ms_per_sample=r.speed.ms_per_sample, device=r.speed.device, badges=badges(r),
+        num_frames=r.metrics.main.num_frames, result=r, replicates=list(reps), seed_values=values,
+    )
+
+
+def _compare_neighbours(rows: list[Row], level: float) -> tuple[float | None, int | None]:
+    """Fill each row's comparison with the next one down; returns the board's detectable
+    difference and its number of sequences."""
+    ses, sequences = [], None
+    for a, b in itertools.pairwise(rows):
+        try:
+            a.vs_next = compare_results(a.replicates, b.replicates, seed=a.result.protocol.bootstrap_seed)
+        except InputError as exc:
+            a.vs_next_unavailable = str(exc)
+        if a.vs_next is not None:
+            ses.append(a.vs_next.se)
+            sequences = a.vs_next.num_sequences
+    paired = [a for a in rows[:-1] if a.vs_next is not None]
+    for a, p in zip(paired, holm([a.vs_next.p_value for a in paired]), strict=True):  # type: ignore[union-attr]
+        a.vs_next_p_holm = p
+        a.differs_from_next = p < level
+        a.vs_next_test = "paired"
+    for a, b in itertools.pairwise(rows):
+        if a.vs_next is None:
+            a.differs_from_next = significant(a.value, a.ci95, b.value, b.ci95, level)
+            a.vs_next_test = None if a.differs_from_next is None else "intervals"
+    detectable = detectable_difference(sorted(ses)[len(ses) // 2], level) if ses else None
+    return detectable, sequences
+
+
 def build_boards(results: list[Result], level: float = 0.05) -> list[Board]:
-    """Group results by protocol id (versions never mixed), rank by the headline, and mark
-    neighbouring rows whose difference is not significant at ``level``."""
+    """Group results by protocol id (versions never mixed) and method (seed replicates averaged),
+    rank by the headline, and compare each row with the next one down (paired, Holm-corrected
+    over the board at ``level``)."""
     by_protocol: dict[str, list[Result]] = defaultdict(list)
     protocols: dict[str, ProtocolDef] = {}
     for r in results:
@@ -263,30 +381,18 @@ def build_boards(results: list[Result], level: float = 0.05) -> list[Board]:
         group = by_protocol[pid]
         m0 = group[0].metrics
         hib = bool(m0.higher_is_better.get(m0.headline, False))
-        ordered = sorted(group, key=lambda r: (-r.metrics.headline_value if hib else r.metrics.headline_value,
-                                               r.method.name))
-        rows = []
-        for i, r in enumerate(ordered, start=1):
-            main = r.metrics.main
-            source = main.overall if r.metrics.weighting == "frame" else main.action_weighted
-            metrics = {k: float(v) for k, v in source.items()}
-            metrics.update({k: float(v) for k, v in r.metrics.main.extra.items() if k.startswith("mrpe_")})
-            rows.append(Row(
-                rank=i, method=r.method.name, value=float(r.metrics.headline_value), ci95=headline_ci(r),
-                metrics=metrics, paper=paper_anchor(protocol, r.method.name),
-                dataset=dataset_short(r.dataset.name), dataset_long=dataset_label(r.dataset.name),
-                source=r.dataset.source,
-                ms_per_sample=r.speed.ms_per_sample, device=r.speed.device, badges=badges(r),
-                num_frames=r.metrics.main.num_frames, result=r,
-            ))
-        for a, b in itertools.pairwise(rows):
-            a.differs_from_next = significant(a.value, a.ci95, b.value, b.ci95, level)
+        rows = [_row(0, protocol, reps) for reps in _replicates(group).values()]
+        rows.sort(key=lambda row: (-row.value if hib else row.value, row.method))
+        for i, row in enumerate(rows, start=1):
+            row.rank = i
+        detectable, sequences = _compare_neighbours(rows, level)
         names = list(protocol.metrics)
         if any(k.startswith("mrpe_") for row in rows for k in row.metrics):
             names += [k for k in ("mrpe_x", "mrpe_y", "mrpe_z") if any(k in row.metrics for row in rows)]
         sizes = sorted({int(s) for r in group for s in (r.metrics.sweep or {})})
         boards.append(Board(protocol=protocol, rows=rows, higher_is_better=hib,
-                            unit=m0.units.get(m0.headline, ""), metric_names=names, sweep_sizes=sizes))
+                            unit=m0.units.get(m0.headline, ""), metric_names=names, sweep_sizes=sizes,
+                            detectable=detectable, num_sequences=sequences, level=level))
     return boards
 
 

@@ -217,6 +217,52 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines
 
 
+def _p(p: float | None) -> str:
+    if p is None:
+        return "—"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def verdict_lines(board: Board) -> list[str]:
+    """The board's ranking with each method's paired comparison with the next one down (the
+    leaderboard's "vs next" column) and what the table can resolve, as Markdown lines."""
+    if len(board.rows) < 2:
+        return []
+    unit = board.unit
+    rows = []
+    for row in board.rows:
+        if row is board.rows[-1]:
+            verdict, delta, p = "", "", ""
+        elif row.vs_next is not None:
+            c = row.vs_next
+            verdict = "< sig." if row.differs_from_next else "≈ n.s."
+            delta = f"{c.difference:+.1f} [{c.ci95[0]:+.1f}, {c.ci95[1]:+.1f}]"
+            p = _p(row.vs_next_p_holm)
+        else:
+            verdict = {True: "< sig. (unpaired)", False: "≈ n.s. (unpaired)", None: "—"}[row.differs_from_next]
+            delta, p = "paired test unavailable", "—"
+        rows.append([str(row.rank), f"`{row.method}`", _fmt(row.value, row.ci95), delta, p, verdict])
+    decided, pairs = board.decided
+    lines = [f"Ranking under `{board.id}` ({metric_label(board.protocol.headline, board.protocol)}, {unit}) and "
+             "each method against the next one down, paired (the same test sequences resampled for both; "
+             "p-values Holm-corrected over the table's neighbour pairs):", ""]
+    lines += _table(["#", "method", f"value ({unit})", f"vs next: Δ [95% CI] ({unit})", "p (Holm)", "verdict"], rows)
+    lines.append("")
+    text = f"Neighbours decided: {decided} of {pairs}."
+    if board.num_sequences:
+        text += f" The paired tests resample {board.num_sequences} independent sequences"
+        text += (f" and up to {board.seeds} training seeds per method." if board.seeds > 1
+                 else " (one training seed per method: training noise is not in these intervals).")
+    if board.detectable is not None:
+        text += (f" Smallest difference this table detects at 80% power and α = {board.level:g}: "
+                 f"{board.detectable:.1f} {unit} (median over its neighbour pairs).")
+    spread = [r for r in board.rows if r.seed_sd is not None]
+    if spread:
+        text += " Training-seed SD: " + ", ".join(f"`{r.method}` {r.seed_sd:.1f}" for r in spread) + f" {unit}."
+    lines += [text, ""]
+    return lines
+
+
 @dataclass
 class RenderedTable:
     name: str
@@ -322,6 +368,8 @@ def render_table(spec: PaperTable, boards: dict[str, Board]) -> RenderedTable:
         lines.append(f"Values: {metric_label(metric, present[0].protocol)} in {present[0].unit}, "
                      "poseboard numbers with their 95% sequence-bootstrap interval.")
     lines.append("")
+    for board in present:
+        lines += verdict_lines(board)
     synthetic = [b.id for b in present if b.protocol.dataset.startswith("synth-")]
     if synthetic:
         lines.append("Note: the data differ — the paper's numbers come from the real dataset, poseboard's "

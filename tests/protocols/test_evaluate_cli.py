@@ -45,7 +45,7 @@ def test_evaluate_pose_predictions(data, tmp_path):
     result = runner.invoke(app, ["evaluate", "-p", str(preds), "--protocol", "synth-h36m-absolute",
                                  "--method", "gt-noise", "--data-dir", str(data), "--out", str(tmp_path / "results")])
     assert result.exit_code == 0, result.output
-    record = read_result(tmp_path / "results" / "gt-noise" / "synth-h36m-absolute@1.json")
+    record = read_result(tmp_path / "results" / "gt-noise" / "synth-h36m-absolute@2.json")
     expected = np.linalg.norm(noise, axis=-1).mean()
     assert record.metrics.headline_value == pytest.approx(expected)
     assert record.num_samples == len(ids)
@@ -89,7 +89,7 @@ def test_evaluate_root_predictions(data, tmp_path):
     result = runner.invoke(app, ["evaluate", "-p", str(preds), "--protocol", "synth-mupots-root", "--method", "shifted",
                                  "--data-dir", str(data), "--out", str(tmp_path / "results")])
     assert result.exit_code == 0, result.output
-    record = read_result(tmp_path / "results" / "shifted" / "synth-mupots-root@1.json")
+    record = read_result(tmp_path / "results" / "shifted" / "synth-mupots-root@2.json")
     assert record.metrics.main.overall["mrpe"] == pytest.approx(100.0)
     assert record.metrics.main.extra["mrpe_z"] == pytest.approx(100.0)
     # every valid person found within 250 mm, no false positive: AP_root is 100 %

@@ -24,17 +24,17 @@ def built(results_dir, tmp_path_factory):
 
 def test_boards_rank_and_ci(results_dir):
     boards = {b.id: b for b in build_boards(read_results(results_dir))}
-    assert set(boards) == {"synth-h36m-relative@1", "synth-panoptic-sweep@1", "synth-mupots-root@1"}
-    rel = boards["synth-h36m-relative@1"]
+    assert set(boards) == {"synth-h36m-relative@2", "synth-panoptic-sweep@2", "synth-mupots-root@2"}
+    rel = boards["synth-h36m-relative@2"]
     assert [r.method for r in rel.rows] == ["noise-8mm", "noise-20mm", "noise-20.5mm"]
     assert all(r.ci95 is not None and r.ci95[0] <= r.value <= r.ci95[1] for r in rel.rows)
     # 8 mm vs 20 mm noise differ; 20 vs 20.5 mm do not
     assert rel.rows[0].differs_from_next is True
     assert rel.rows[1].differs_from_next is False
     assert rel.rows[2].differs_from_next is None
-    root = boards["synth-mupots-root@1"]
+    root = boards["synth-mupots-root@2"]
     assert root.higher_is_better and root.rows[0].method == "noise-8mm"  # AP: higher first
-    assert boards["synth-panoptic-sweep@1"].sweep_sizes == [1, 2, 3, 4, 6, 8, 12, 16]
+    assert boards["synth-panoptic-sweep@2"].sweep_sizes == [1, 2, 3, 4, 6, 8, 12, 16]
 
 
 def test_significance_and_pareto():
@@ -62,7 +62,7 @@ def test_paper_tables(built):
     files = sorted(p.stem for p in (out / "tables").glob("*.md"))
     assert set(files) == {t.name for t in TABLES} | {"README"}
     rel = (out / "tables" / "iskakov2019_relative_mpjpe.md").read_text()
-    assert "| method | paper | paper's dataset | source | poseboard `synth-h36m-relative@1` |" in rel
+    assert "| method | paper | paper's dataset | source | poseboard `synth-h36m-relative@2` |" in rel
     assert "27.4" in rel and "not run" in rel  # the paper's RANSAC number, and no invented poseboard row
     assert "the data differ" in rel
     missing = (out / "tables" / "poseboard_calibration_robustness.md").read_text()
@@ -97,11 +97,11 @@ def test_deterministic_tables_and_figures(results_dir, tmp_path):
 def test_user_strings_are_escaped(results_dir, tmp_path):
     res = tmp_path / "results"
     shutil.copytree(results_dir, res)
-    path = res / "noise-8mm" / "synth-h36m-relative@1.json"
+    path = res / "noise-8mm" / "synth-h36m-relative@2.json"
     data = json.loads(path.read_text())
     data["method"]["name"] = "<script>alert('x')</script>"
     data["method"]["config"] = {"note": "<img src=x onerror=alert(1)>"}
-    evil = res / "evil" / "synth-h36m-relative@1.json"
+    evil = res / "evil" / "synth-h36m-relative@2.json"
     evil.parent.mkdir()
     evil.write_text(json.dumps(data))
     build_report(res, tmp_path / "report", params_file=None)

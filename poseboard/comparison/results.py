@@ -1,0 +1,116 @@
+"""Result files → paired comparisons: which results may be paired, and their sequence tables.
+
+Two results are paired only when they were scored on the same frames of the same data: the
+same protocol (``name@version``), the same hash of evaluated sample ids and the same dataset
+content hash (sample ids alone do not pin the data: another generation seed renders other
+images under the same ids). Seed replicates of one method are results of the same method and
+protocol that differ in their training seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from poseboard.comparison.paired import PairedComparison, SequenceTable, paired_bootstrap
+from poseboard.errors import InputError
+from poseboard.protocols.results import MetricBlock, Result
+
+__all__ = ["check_pairable", "compare_results", "find_replicates", "point_block", "sequence_table", "train_seed"]
+
+
+def train_seed(result: Result) -> int | None:
+    """The training seed a result records: ``seeds.train``, else its method config's ``seed``
+    (a method with nothing to train, such as RANSAC, whose replicates differ in the seed of the
+    backbone they were handed), else None."""
+    if "train" in result.seeds:
+        return int(result.seeds["train"])
+    seed = result.method.config.get("seed")
+    return int(seed) if isinstance(seed, int) and not isinstance(seed, bool) else None
+
+
+def point_block(result: Result, point: str | None = None) -> MetricBlock:
+    """The metric block compared: the protocol's main one, or one point of a sweep (a number
+    of cameras, or a calibration level's label)."""
+    if point is None:
+        return result.metrics.main
+    for blocks in (result.metrics.sweep, result.metrics.calibration):
+        if blocks and point in blocks:
+            return blocks[point]
+    known = sorted({*(result.metrics.sweep or {}), *(result.metrics.calibration or {})})
+    raise InputError(f"{result.method.name} under {result.protocol.id}: no sweep point {point!r}"
+                     + (f" (points: {', '.join(known)})" if known else " (the protocol has no sweep)"))
+
+
+def check_pairable(a: Result, b: Result) -> None:
+    """Raise :class:`InputError`, saying why, unless ``a`` and ``b`` were scored on the same frames."""
+    who = f"{a.method.name} and {b.method.name}"
+    if a.protocol.id != b.protocol.id:
+        raise InputError(f"{who} were scored under different protocols ({a.protocol.id} vs {b.protocol.id}): "
+                         "a paired comparison needs the same protocol and version")
+    if a.sample_ids_hash != b.sample_ids_hash or a.num_samples != b.num_samples:
+        raise InputError(f"{who} under {a.protocol.id} were scored on different sample sets "
+                         f"({a.num_samples} samples, hash {a.sample_ids_hash[:12]} vs {b.num_samples}, "
+                         f"{b.sample_ids_hash[:12]}): score both on the same test split")
+    if a.dataset.data_hash and b.dataset.data_hash and a.dataset.data_hash != b.dataset.data_hash:
+        raise InputError(f"{who} under {a.protocol.id} were scored on different data (dataset hash "
+                         f"{a.dataset.data_hash[:12]} vs {b.dataset.data_hash[:12]}), although their sample ids "
+                         "match: regenerate both with the same seed and configuration")
+
+
+def sequence_table(replicates: Sequence[Result], point: str | None = None) -> SequenceTable | None:
+    """The per-sequence sums of one method's seed replicates (first = the pipeline's own run),
+    or None when any of them lacks them (a result file from before they were recorded, or a
+    metric that is not a mean of per-frame values, such as AP_root)."""
+    if not replicates:
+        raise InputError("sequence_table: no results")
+    first = replicates[0]
+    blocks = [point_block(r, point) for r in replicates]
+    if any(b.per_sequence is None for b in blocks):
+        return None
+    for r in replicates[1:]:
+        check_pairable(first, r)
+    ref = blocks[0].per_sequence
+    assert ref is not None
+    rows = []
+    for r, block in zip(replicates, blocks, strict=True):
+        seq = block.per_sequence
+        assert seq is not None
+        if (seq.sequences, seq.strata, seq.frames, seq.metric) != (ref.sequences, ref.strata, ref.frames, ref.metric):
+            raise InputError(f"{r.method.name} under {r.protocol.id}: seed replicates were scored on different "
+                             "sequences or frames")
+        rows.append(seq.sums)
+    return SequenceTable(tuple(ref.sequences), tuple(ref.strata), rows, ref.frames,
+                         tuple(train_seed(r) for r in replicates))
+
+
+def compare_results(a: Sequence[Result], b: Sequence[Result], point: str | None = None,
+                    n_resamples: int = 10000, seed: int = 0) -> PairedComparison:
+    """``a − b`` (each a method's seed replicates, or one result) under their shared protocol."""
+    check_pairable(a[0], b[0])
+    ta, tb = sequence_table(a, point), sequence_table(b, point)
+    for name, table, res in (("first", ta, a[0]), ("second", tb, b[0])):
+        if table is None:
+            raise InputError(f"{res.method.name} under {res.protocol.id} ({name} result): the result file carries "
+                             "no per-sequence errors (written before they were recorded, or a headline such as "
+                             "AP_root that is not a mean of per-frame values): score it again to compare it paired")
+    assert ta is not None and tb is not None
+    return paired_bootstrap(ta, tb, a[0].metrics.weighting, n_resamples=n_resamples, seed=seed)
+
+
+def find_replicates(results_dir: str | Path, method: str, protocol: str) -> list[Result]:
+    """A method's results (its seed replicates, ordered by seed) under ``protocol`` (``name`` for
+    the newest version present, or ``name@version``) anywhere under ``results_dir``; or, when
+    ``method`` is the path of a result file, that file alone (a submission from elsewhere)."""
+    from poseboard.protocols.results import is_result_file, read_result, read_results
+
+    if method.endswith(".json") and Path(method).is_file() and is_result_file(method):
+        return [read_result(method)]
+    candidates = [r for r in read_results(results_dir) if r.method.name == method
+                  and (r.protocol.id == protocol or r.protocol.name == protocol)]
+    if not candidates:
+        raise InputError(f"{results_dir}: no result of method {method!r} under protocol {protocol!r} "
+                         "(give a method name filed there, or the path of a result file)")
+    newest = max(r.protocol.version for r in candidates)
+    chosen = [r for r in candidates if r.protocol.version == newest]
+    return sorted(chosen, key=lambda r: (train_seed(r) is not None, train_seed(r) or 0))

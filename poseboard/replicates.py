@@ -1,0 +1,114 @@
+"""Training-seed replicates: the pipeline's training and scoring again with another seed.
+
+A leaderboard built on one training run calls differences significant that another seed
+reverses: the intervals of a single run cover test-set sampling only. A replicate trains the
+backbone and every method of ``params.yaml`` again with seed ``k`` on the *same* data (the
+data stay those of the top-level ``seed``, so every replicate is scored on the same test
+frames and pairs with the others), writing checkpoints to ``checkpoints/seed-<k>/`` and result
+files to ``results/seed-<k>/<method>/``. The report then averages each method over its seeds,
+shows the seed spread, and resamples seeds with sequences in its paired comparisons.
+
+The commands are exactly the DVC stages' (``dvc.yaml``: pretrain_backbone, train, predict,
+score) with the seed, the checkpoint folder and the results folder changed, run one after the
+other in ``init`` order; a stage whose output already exists is skipped, so an interrupted
+replicate resumes.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from poseboard.errors import InputError
+
+__all__ = ["ReplicateStep", "replicate_steps", "run_replicate"]
+
+
+@dataclass(frozen=True)
+class ReplicateStep:
+    """One command of a replicate and the file whose existence means it is done."""
+
+    name: str
+    argv: tuple[str, ...]
+    done_when: Path
+
+    @property
+    def command(self) -> str:
+        return shlex.join(self.argv)
+
+
+def _training_order(methods: dict) -> list[str]:
+    order: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in order:
+            return
+        init = methods[name].init
+        if init != "backbone":
+            visit(init)
+        order.append(name)
+
+    for name in methods:
+        visit(name)
+    return order
+
+
+def replicate_steps(params_file: Path, seed: int, data_dir: Path = Path("data"),
+                    checkpoints: Path = Path("checkpoints"), results: Path = Path("results")) -> list[ReplicateStep]:
+    """The commands of the replicate with training seed ``seed``, in the order they run.
+
+    Raises:
+        InputError: ``seed`` is the pipeline's own seed (its results are the DVC pipeline's).
+    """
+    from poseboard.params import load_params
+
+    params = load_params(params_file)
+    if seed == params.seed:
+        raise InputError(f"seed {seed} is the pipeline's own run (params.yaml `seed`): `dvc repro` makes it; "
+                         "a replicate takes another seed")
+    if seed < 0:
+        raise InputError(f"a seed is a non-negative integer, got {seed}")
+    profile, py = params.profile, sys.executable
+    ckpt, res = checkpoints / f"seed-{seed}", results / f"seed-{seed}"
+    common = ("--data-dir", str(data_dir), "--checkpoints", str(ckpt))
+    steps = [ReplicateStep("pretrain_backbone", (
+        py, "-m", "poseboard.methods.commands", "pretrain", *common, "--dataset", "synth-h36m",
+        "--profile", profile, "--config", str(params_file), "--config-key", f"backbone.{profile}",
+        "--seed", str(seed), "--quiet"), ckpt / "backbone" / "backbone.pt")]
+    for key in _training_order(params.methods):
+        block = params.methods[key]
+        steps.append(ReplicateStep(f"train@{key}", (
+            py, "-m", "poseboard.methods.commands", "train", block.method, "--name", key, *common,
+            "--dataset", block.dataset, "--profile", profile, "--config", str(params_file),
+            "--config-key", f"methods.{key}.{profile}", "--seed", str(seed), "--quiet"),
+            ckpt / key / "weights.pt"))  # written after config.json
+    for key, ev in params.evaluations.items():
+        pid = f"{ev.protocol}@{ev.version}"
+        steps.append(ReplicateStep(f"predict@{key}", (
+            py, "-m", "poseboard.methods.commands", "predict", ev.method, "--protocol", pid, *common,
+            "--results", str(res), "--seed", str(seed), "--quiet", "--declared-dataset", ev.dataset),
+            res / ev.method / f"{pid}.json"))
+    for key, sc in params.scores.items():
+        pid = f"{sc.protocol}@{sc.version}"
+        steps.append(ReplicateStep(f"score@{key}", (
+            py, "-m", "poseboard.pipeline", "score", sc.method, "--protocol", pid, "--predictions", sc.predictions,
+            "--data-dir", str(data_dir), "--results", str(res), "--declared-dataset", sc.dataset),
+            res / sc.method / f"{pid}.json"))
+    return steps
+
+
+def run_replicate(steps: list[ReplicateStep], echo=print) -> int:
+    """Run the steps not yet done, in order; stop at the first that fails (its exit status)."""
+    for step in steps:
+        if step.done_when.exists():
+            echo(f"{step.name}: done ({step.done_when} exists)")
+            continue
+        echo(f"{step.name}: {step.command}")
+        code = subprocess.call(list(step.argv))
+        if code != 0:
+            echo(f"{step.name} failed (exit {code}); fix it and run the replicate again: finished steps are kept")
+            return code
+    return 0

@@ -1,0 +1,155 @@
+"""Paired comparisons on real result files: per-sequence errors round-trip, the leaderboard's
+"vs next" verdicts, seed replicates, older result files, refused pairings, and
+``poseboard compare-methods``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from poseboard.cli import app
+from poseboard.comparison.results import compare_results, find_replicates, sequence_table
+from poseboard.errors import InputError, ResultFileError
+from poseboard.protocols.results import read_result, read_results, write_result
+from poseboard.report.model import build_boards
+from poseboard.report.tables import verdict_lines
+
+PROTOCOL = "synth-h36m-relative@2"
+
+
+@pytest.fixture
+def results(results_dir, tmp_path) -> Path:
+    """A private copy of the session's scored results (tests here edit files)."""
+    out = tmp_path / "results"
+    shutil.copytree(results_dir, out)
+    return out
+
+
+def _path(results: Path, method: str) -> Path:
+    return results / method / f"{PROTOCOL}.json"
+
+
+def test_per_sequence_errors_round_trip_and_add_up(results):
+    r = read_result(_path(results, "noise-8mm"))
+    seq = r.metrics.main.per_sequence
+    assert seq is not None and seq.metric == "mpjpe"
+    assert seq.sequences == sorted(seq.sequences) and len(set(seq.sequences)) == len(seq.sequences)
+    # the smoke split: 2 test subjects × 9 actions × 2 sequences
+    assert len(seq.sequences) == 36 and sum(seq.frames) == r.metrics.main.num_frames
+    assert sum(seq.sums) / sum(seq.frames) == pytest.approx(r.metrics.headline_value, rel=1e-12)
+    again = read_result(write_result(r, results / "copy" / f"{PROTOCOL}.json"))
+    assert again.metrics.main.per_sequence == seq
+    # each sequence lies within one action: its stratum is that action
+    per_action = r.metrics.main.per_action["mpjpe"]
+    assert set(seq.strata) == set(per_action)
+
+
+def test_board_compares_neighbours_paired(results):
+    board = next(b for b in build_boards(read_results(results)) if b.id == PROTOCOL)
+    assert [row.method for row in board.rows] == ["noise-8mm", "noise-20mm", "noise-20.5mm"]
+    first = board.rows[0]
+    assert first.vs_next_test == "paired" and first.differs_from_next
+    assert first.vs_next.difference == pytest.approx(first.value - board.rows[1].value)
+    assert first.vs_next.ci95[1] < 0 and first.vs_next_p_holm < 0.05
+    assert board.num_sequences == 36 and board.detectable is not None and board.detectable > 0
+    assert board.rows[-1].vs_next is None
+    lines = "\n".join(verdict_lines(board))
+    assert "Neighbours decided:" in lines and "36 independent sequences" in lines and "p (Holm)" in lines
+
+
+def test_older_result_files_load_and_show_the_paired_columns_as_unavailable(results):
+    for method in ("noise-8mm", "noise-20mm", "noise-20.5mm"):
+        path = _path(results, method)
+        data = json.loads(path.read_text())
+        del data["metrics"]["main"]["per_sequence"]
+        path.write_text(json.dumps(data))
+    board = next(b for b in build_boards(read_results(results)) if b.id == PROTOCOL)
+    first = board.rows[0]
+    assert first.vs_next is None and first.vs_next_test == "intervals"
+    assert "no per-sequence errors" in first.vs_next_unavailable
+    assert board.detectable is None
+    assert "paired test unavailable" in "\n".join(verdict_lines(board))
+
+
+def test_seed_replicates_are_averaged_and_resampled(results):
+    """A second seed of noise-20mm (its per-sequence sums scaled by 1.1): the row averages the
+    two seeds, reports their spread, and its comparisons resample both seeds."""
+    base = read_result(_path(results, "noise-20mm"))
+    assert sequence_table([base]).num_seeds == 1
+    rep = base.model_copy(deep=True)
+    rep.seeds = {**rep.seeds, "train": 1}
+    seq = rep.metrics.main.per_sequence
+    seq.sums = [s * 1.1 for s in seq.sums]
+    rep.metrics.headline_value *= 1.1
+    rep.metrics.main.overall = {k: v * 1.1 for k, v in rep.metrics.main.overall.items()}
+    base.seeds = {**base.seeds, "train": 0}
+    write_result(base, _path(results, "noise-20mm"))
+    write_result(rep, results / "seed-1" / "noise-20mm" / f"{PROTOCOL}.json")
+    reps = find_replicates(results, "noise-20mm", "synth-h36m-relative")
+    assert [r.seeds["train"] for r in reps] == [0, 1]
+    board = next(b for b in build_boards(read_results(results)) if b.id == PROTOCOL)
+    row = next(r for r in board.rows if r.method == "noise-20mm")
+    assert row.value == pytest.approx(base.metrics.headline_value * 1.05)
+    assert row.seed_sd == pytest.approx(np.std([base.metrics.headline_value, rep.metrics.headline_value], ddof=1))
+    assert board.seeds == 2
+    assert row.ci95[0] <= base.metrics.headline_value and row.ci95[1] >= rep.metrics.headline_value * 0.99
+    c = compare_results(reps, find_replicates(results, "noise-8mm", PROTOCOL))
+    assert c.seeds == (2, 1)
+    # two results of one method with the same seed: the board refuses to guess
+    write_result(rep, results / "seed-1-again" / "noise-20mm" / f"{PROTOCOL}.json")
+    with pytest.raises(ResultFileError, match="same training seed"):
+        build_boards(read_results(results))
+
+
+def test_results_of_different_sample_sets_or_data_are_refused(results):
+    a = read_result(_path(results, "noise-8mm"))
+    b = read_result(_path(results, "noise-20mm"))
+    other = b.model_copy(deep=True)
+    other.sample_ids_hash = "0" * 64
+    with pytest.raises(InputError, match="different sample sets"):
+        compare_results([a], [other])
+    other = b.model_copy(deep=True)
+    other.dataset.data_hash = "f" * 64
+    with pytest.raises(InputError, match="different data"):
+        compare_results([a], [other])
+    sweep = find_replicates(results, "noise-8mm", "synth-panoptic-sweep")
+    with pytest.raises(InputError, match="different protocols"):
+        compare_results([a], sweep)
+
+
+def test_sweep_points_compare_paired(results):
+    a = find_replicates(results, "noise-8mm", "synth-panoptic-sweep")
+    b = find_replicates(results, "noise-20mm", "synth-panoptic-sweep")
+    c = compare_results(a, b, point="2")
+    assert c.difference < 0 and c.p_value < 0.05
+    with pytest.raises(InputError, match="no sweep point '99'"):
+        compare_results(a, b, point="99")
+
+
+def test_compare_methods_command(results):
+    runner = CliRunner()
+    out = runner.invoke(app, ["compare-methods", "noise-8mm", "noise-20mm", "--protocol", "synth-h36m-relative",
+                              "--results", str(results), "--resamples", "2000"])
+    assert out.exit_code == 0, out.output
+    assert "noise-8mm − noise-20mm = -" in out.output and "significant at α = 0.05" in out.output
+    assert "36 sequences" in out.output
+    # a result file from elsewhere, by path
+    out = runner.invoke(app, ["compare-methods", str(_path(results, "noise-20.5mm")), "noise-20mm",
+                              "--protocol", PROTOCOL, "--results", str(results), "--resamples", "2000"])
+    assert out.exit_code == 0, out.output
+    # different sample sets: refused, non-zero exit, the reason named
+    path = _path(results, "noise-20.5mm")
+    data = json.loads(path.read_text())
+    data["sample_ids_hash"] = "0" * 64
+    path.write_text(json.dumps(data))
+    out = runner.invoke(app, ["compare-methods", "noise-20.5mm", "noise-20mm", "--protocol", PROTOCOL,
+                              "--results", str(results)])
+    assert out.exit_code == 2 and "different sample sets" in out.output
+    out = runner.invoke(app, ["compare-methods", "nobody", "noise-20mm", "--protocol", PROTOCOL,
+                              "--results", str(results)])
+    assert out.exit_code == 2 and "no result of method 'nobody'" in out.output
