@@ -39,6 +39,9 @@ def data_dir() -> Path:
         cfg = SynthConfig.preset("smoke")
         cfg.h36m.train.samples = TRAIN_SAMPLES
         cfg.h36m.test.samples = TEST_SAMPLES
+        # a few long test sequences (the version-1 design): the runner's frame-stride tests need
+        # several frames per sequence
+        cfg.h36m.test.sequences_per_action, cfg.h36m.test.stride = 1, 16
         cfg.panoptic.test.samples = 6
         out = root() / "data"
         generate_datasets(["synth-h36m"], cfg, out, seed=0, workers=1)

@@ -1,0 +1,105 @@
+"""Training-seed replicates: the `seeds` list of a profile, the replicate's commands (the DVC
+stages' own, with the seed and folders changed), and resuming."""
+
+from __future__ import annotations
+
+import copy
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from poseboard.cli import app
+from poseboard.errors import InputError
+from poseboard.params import ParamsError, load_params
+from poseboard.replicates import ReplicateStep, replicate_steps, run_replicate
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def params_file(tmp_path) -> Path:
+    path = tmp_path / "params.yaml"
+    path.write_text((REPO / "params.yaml").read_text())
+    return path
+
+
+def _write(path: Path, data: dict) -> Path:
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_default_profile_runs_one_seed(params_file):
+    params = load_params(params_file)
+    assert params.active.seeds == [params.seed]
+
+
+def test_seeds_are_validated(params_file, tmp_path):
+    data = yaml.safe_load(params_file.read_text())
+    bad = copy.deepcopy(data)
+    bad["profiles"]["default"]["seeds"] = [1, 2]
+    with pytest.raises(ParamsError, match="first seed is the pipeline's own run"):
+        load_params(_write(tmp_path / "a.yaml", bad))
+    bad["profiles"]["default"]["seeds"] = [0, 1, 1]
+    with pytest.raises(ParamsError, match="distinct"):
+        load_params(_write(tmp_path / "b.yaml", bad))
+    good = copy.deepcopy(data)
+    good["profiles"]["default"]["seeds"] = [0, 1, 2]
+    assert load_params(_write(tmp_path / "c.yaml", good)).active.seeds == [0, 1, 2]
+
+
+def test_replicate_runs_the_stage_commands_with_its_seed(params_file):
+    params = load_params(params_file)
+    steps = replicate_steps(params_file, 3, Path("data"), Path("ck"), Path("res"))
+    names = [s.name for s in steps]
+    assert names[0] == "pretrain_backbone"
+    assert len(steps) == 1 + len(params.methods) + len(params.evaluations) + len(params.scores)
+    # a method trains after the checkpoint it starts from
+    for key, block in params.methods.items():
+        if block.init != "backbone":
+            assert names.index(f"train@{block.init}") < names.index(f"train@{key}")
+    # every training and inference step takes the replicate's seed and folders; the data stay
+    for step in steps:
+        argv = list(step.argv)
+        if "--seed" in argv:
+            assert argv[argv.index("--seed") + 1] == "3"
+        if "--checkpoints" in argv:
+            assert argv[argv.index("--checkpoints") + 1] == str(Path("ck") / "seed-3")
+        if "--results" in argv:
+            assert argv[argv.index("--results") + 1] == str(Path("res") / "seed-3")
+        assert argv[argv.index("--data-dir") + 1] == "data"
+    predict = next(s for s in steps if s.name == "predict@ransac-synth-h36m-relative")
+    assert predict.done_when == Path("res") / "seed-3" / "ransac" / "synth-h36m-relative@2.json"
+
+
+def test_the_pipelines_own_seed_is_not_a_replicate(params_file):
+    with pytest.raises(InputError, match="pipeline's own run"):
+        replicate_steps(params_file, 0)
+
+
+def test_run_replicate_resumes_and_stops_at_a_failure(tmp_path):
+    done = tmp_path / "done"
+    done.write_text("x")
+    marker = tmp_path / "ran"
+    steps = [
+        ReplicateStep("finished", (sys.executable, "-c", "raise SystemExit(9)"), done),
+        ReplicateStep("runs", (sys.executable, "-c", f"open({str(marker)!r}, 'w').write('y')"), marker),
+        ReplicateStep("fails", (sys.executable, "-c", "raise SystemExit(3)"), tmp_path / "never"),
+        ReplicateStep("not reached", (sys.executable, "-c", "raise SystemExit(4)"), tmp_path / "never2"),
+    ]
+    lines: list[str] = []
+    assert run_replicate(steps, echo=lines.append) == 3
+    assert marker.exists()
+    assert lines[0].startswith("finished: done") and any("fails failed (exit 3)" in line for line in lines)
+    assert not any(line.startswith("not reached") for line in lines)
+
+
+def test_replicate_command_dry_run(params_file):
+    runner = CliRunner()
+    out = runner.invoke(app, ["replicate", "--seed", "1", "--params", str(params_file), "--dry-run"])
+    assert out.exit_code == 0, out.output
+    assert "pretrain_backbone:" in out.output and "--checkpoints checkpoints/seed-1" in out.output
+    out = runner.invoke(app, ["replicate", "--params", str(params_file), "--dry-run"])
+    assert out.exit_code == 2 and "lists one seed" in out.output
