@@ -221,6 +221,13 @@ def replicate_command(
     checkpoints: Annotated[Path, typer.Option("--checkpoints", help="checkpoints root")] = Path("checkpoints"),
     results: Annotated[Path, typer.Option("--results", help="results folder")] = Path("results"),
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print the commands, run nothing")] = False,
+    reuse_backbone: Annotated[bool, typer.Option(
+        "--reuse-backbone", help="copy the pipeline's pre-trained backbone instead of training it again (the "
+                                 "methods' own training noise only: cheaper, a lower bound)")] = False,
+    only: Annotated[list[str] | None, typer.Option(
+        "--only", help="replicate only these methods (params.yaml keys; the ones they start from come along)")] = None,
+    protocols: Annotated[list[str] | None, typer.Option(
+        "--protocol", help="score only under these protocols (names; repeatable)")] = None,
 ) -> None:
     """Train and score every method again with another training seed, on the pipeline's data
     (after `dvc repro`): checkpoints/seed-K/, results/seed-K/. Without --seed, every seed of the
@@ -234,7 +241,9 @@ def replicate_command(
         if not seeds:
             raise PoseboardError(f"{params_file}: the active profile lists one seed; give --seed K or add seeds "
                                  "to its `seeds` list")
-        plans = [(s, replicate_steps(params_file, s, data_dir, checkpoints, results)) for s in seeds]
+        plans = [(s, replicate_steps(params_file, s, data_dir, checkpoints, results, reuse_backbone, only,
+                                                protocols))
+                 for s in seeds]
     except (PoseboardError, ValueError) as exc:
         raise _fail(exc) from None
     for s, steps in plans:

@@ -57,8 +57,17 @@ def _training_order(methods: dict) -> list[str]:
 
 
 def replicate_steps(params_file: Path, seed: int, data_dir: Path = Path("data"),
-                    checkpoints: Path = Path("checkpoints"), results: Path = Path("results")) -> list[ReplicateStep]:
+                    checkpoints: Path = Path("checkpoints"), results: Path = Path("results"),
+                    reuse_backbone: bool = False, only: list[str] | None = None,
+                    protocols: list[str] | None = None) -> list[ReplicateStep]:
     """The commands of the replicate with training seed ``seed``, in the order they run.
+
+    With ``reuse_backbone`` the pipeline's pre-trained backbone is copied instead of trained
+    again: the replicate then measures the methods' own training noise, not the backbone's
+    (cheaper, and a lower bound of the full seed spread). ``only`` limits the replicate to those
+    methods (``params.yaml`` keys): they and the methods they start from are trained, and only
+    their evaluations are scored; ``protocols`` (names) limits the evaluations and scores to
+    those protocols.
 
     Raises:
         InputError: ``seed`` is the pipeline's own seed (its results are the DVC pipeline's).
@@ -72,13 +81,31 @@ def replicate_steps(params_file: Path, seed: int, data_dir: Path = Path("data"),
     if seed < 0:
         raise InputError(f"a seed is a non-negative integer, got {seed}")
     profile, py = params.profile, sys.executable
+    wanted = set(params.methods) if not only else set(only)
+    unknown = sorted(wanted - set(params.methods))
+    if unknown:
+        raise InputError(f"--only: {', '.join(unknown)} not under `methods` in {params_file} "
+                         f"(known: {', '.join(params.methods)})")
+    needed = set()
+    for key in wanted:
+        while key != "backbone" and key not in needed:
+            needed.add(key)
+            key = params.methods[key].init
     ckpt, res = checkpoints / f"seed-{seed}", results / f"seed-{seed}"
     common = ("--data-dir", str(data_dir), "--checkpoints", str(ckpt))
-    steps = [ReplicateStep("pretrain_backbone", (
-        py, "-m", "poseboard.methods.commands", "pretrain", *common, "--dataset", "synth-h36m",
-        "--profile", profile, "--config", str(params_file), "--config-key", f"backbone.{profile}",
-        "--seed", str(seed), "--quiet"), ckpt / "backbone" / "backbone.pt")]
+    if reuse_backbone:
+        copy = ("import shutil, sys; shutil.copytree(sys.argv[1], sys.argv[2] + '.tmp', dirs_exist_ok=True); "
+                "shutil.rmtree(sys.argv[2], ignore_errors=True); shutil.move(sys.argv[2] + '.tmp', sys.argv[2])")
+        steps = [ReplicateStep("copy the pipeline's backbone", (
+            py, "-c", copy, str(checkpoints / "backbone"), str(ckpt / "backbone")), ckpt / "backbone" / "backbone.pt")]
+    else:
+        steps = [ReplicateStep("pretrain_backbone", (
+            py, "-m", "poseboard.methods.commands", "pretrain", *common, "--dataset", "synth-h36m",
+            "--profile", profile, "--config", str(params_file), "--config-key", f"backbone.{profile}",
+            "--seed", str(seed), "--quiet"), ckpt / "backbone" / "backbone.pt")]
     for key in _training_order(params.methods):
+        if key not in needed:
+            continue
         block = params.methods[key]
         steps.append(ReplicateStep(f"train@{key}", (
             py, "-m", "poseboard.methods.commands", "train", block.method, "--name", key, *common,
@@ -86,12 +113,16 @@ def replicate_steps(params_file: Path, seed: int, data_dir: Path = Path("data"),
             "--config-key", f"methods.{key}.{profile}", "--seed", str(seed), "--quiet"),
             ckpt / key / "weights.pt"))  # written after config.json
     for key, ev in params.evaluations.items():
+        if ev.method not in wanted or (protocols and ev.protocol not in protocols):
+            continue
         pid = f"{ev.protocol}@{ev.version}"
         steps.append(ReplicateStep(f"predict@{key}", (
             py, "-m", "poseboard.methods.commands", "predict", ev.method, "--protocol", pid, *common,
             "--results", str(res), "--seed", str(seed), "--quiet", "--declared-dataset", ev.dataset),
             res / ev.method / f"{pid}.json"))
     for key, sc in params.scores.items():
+        if sc.method not in wanted or (protocols and sc.protocol not in protocols):
+            continue
         pid = f"{sc.protocol}@{sc.version}"
         steps.append(ReplicateStep(f"score@{key}", (
             py, "-m", "poseboard.pipeline", "score", sc.method, "--protocol", pid, "--predictions", sc.predictions,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import time
 from pathlib import Path
 
 PROTOCOL = "synth-h36m-relative@2"
@@ -52,8 +53,11 @@ def main() -> None:
             update={"samples": args.frames, "stride": stride, "sequences_per_action": k})})
         config = base.model_copy(update={"h36m": h36m})
         data = args.out / design / "data"
+        seconds = float("nan")
         if not (data / "synth-h36m" / "test" / "manifest.json").exists():
+            start = time.perf_counter()
             generate_datasets(["synth-h36m"], config, data, seed=args.seed, splits=("test",), workers=None)
+            seconds = time.perf_counter() - start
         results = {}
         for method in args.methods:
             result, _ = run_protocol(method, PROTOCOL, data_dir=data, checkpoints=args.checkpoints,
@@ -61,11 +65,13 @@ def main() -> None:
             results[method] = result
         first = next(iter(results.values()))
         sequences = len(first.metrics.main.per_sequence.sequences)
-        line = {"design": design, "sequences": sequences, "frames/seq": args.frames / sequences}
+        line = {"design": design, "sequences": sequences, "frames/seq": args.frames / sequences,
+                "render s": seconds}
         for method, r in results.items():
             lo, hi = r.metrics.main.ci95["mpjpe"]
             line[f"{method} mm"] = r.metrics.headline_value
             line[f"{method} CI width"] = hi - lo
+            line[f"{method} ms/frame"] = r.speed.ms_per_sample
         for a, b in itertools.combinations(args.methods, 2):
             c = paired_bootstrap(sequence_table([results[a]]), sequence_table([results[b]]), n_resamples=10000)
             line[f"{a}−{b}"] = c.difference

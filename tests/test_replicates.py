@@ -103,3 +103,18 @@ def test_replicate_command_dry_run(params_file):
     assert "pretrain_backbone:" in out.output and "--checkpoints checkpoints/seed-1" in out.output
     out = runner.invoke(app, ["replicate", "--params", str(params_file), "--dry-run"])
     assert out.exit_code == 2 and "lists one seed" in out.output
+
+
+def test_a_replicate_can_be_limited_and_reuse_the_backbone(params_file, tmp_path):
+    steps = replicate_steps(params_file, 2, Path("data"), tmp_path / "ck", Path("res"), reuse_backbone=True,
+                            only=["volumetric"], protocols=["synth-h36m-relative"])
+    # volumetric starts from algebraic: both train; only volumetric's relative protocol is scored
+    assert [s.name for s in steps] == ["copy the pipeline's backbone", "train@algebraic", "train@volumetric",
+                                       "predict@volumetric-synth-h36m-relative"]
+    source = tmp_path / "ck" / "backbone"
+    source.mkdir(parents=True)
+    (source / "backbone.pt").write_bytes(b"weights")
+    assert run_replicate(steps[:1], echo=lambda _: None) == 0
+    assert (tmp_path / "ck" / "seed-2" / "backbone" / "backbone.pt").read_bytes() == b"weights"
+    with pytest.raises(InputError, match="volumetrc not under `methods`"):
+        replicate_steps(params_file, 2, only=["volumetrc"])
