@@ -257,6 +257,36 @@ def replicate_command(
             raise typer.Exit(code=code)
 
 
+@app.command("seed-spread")
+def seed_spread_command(
+    replicates: Annotated[list[Path], typer.Argument(help="folders of replicate results (replicate --results)")],
+    results: Annotated[Path, typer.Option("--results", help="the pipeline's results (its own seed)")] = Path("results"),
+    backbone: Annotated[str, typer.Option(
+        "--backbone", help="'shared' if the replicates reused the pipeline's backbone (--reuse-backbone), "
+                           "else 'retrained'")] = "retrained",
+    note: Annotated[str, typer.Option("--note", help="how and where it was measured")] = "",
+    out: Annotated[Path | None, typer.Option("--out", help="default: RESULTS/seed_spread.json")] = None,
+) -> None:
+    """Measure each method's training-seed spread from replicates and write the noise floor
+    the leaderboard adds to single-run comparisons (results/seed_spread.json)."""
+    from poseboard.comparison.seed_spread import SEED_SPREAD_FILE, measure_seed_spread, write_seed_spread
+    from poseboard.protocols.results import read_results
+
+    if backbone not in ("shared", "retrained"):
+        raise _fail(PoseboardError(f"--backbone: 'shared' or 'retrained', got {backbone!r}"))
+    try:
+        found = [r for folder in [results, *replicates] for r in read_results(folder)]
+        spread = measure_seed_spread(found, backbone, note)  # type: ignore[arg-type]
+        path = write_seed_spread(spread, out or results / SEED_SPREAD_FILE)
+    except PoseboardError as exc:
+        raise _fail(exc) from None
+    for pid, methods in spread.spread.items():
+        for method, m in methods.items():
+            typer.echo(f"{pid}  {method}: " + ", ".join(f"{v:.1f}" for v in m.values) + f" (seeds {m.seeds}) "
+                       f"→ SD {m.sd:.2f}")
+    typer.echo(f"wrote {path}")
+
+
 def _mount_subcommands() -> None:
     """Command groups defined next to the code they drive (their bodies import lazily)."""
     from poseboard.datasets.commands import generate, show

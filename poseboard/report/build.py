@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from poseboard.comparison.seed_spread import SEED_SPREAD_FILE, SeedSpread, read_seed_spread
 from poseboard.io import atomic_write_text
 from poseboard.protocols.results import Result, read_results
 from poseboard.report.figures import Figure, MissingFigure, build_figures
@@ -158,6 +159,7 @@ def render_html(
     expected: dict[str, list[str]] | None = None,
     built_at: str | None = None,
     params: Any = None,
+    seed_spread: SeedSpread | None = None,
 ) -> str:
     env, Markup = _environment()
     by_method: dict[str, list[Result]] = {}
@@ -174,6 +176,7 @@ def render_html(
         data_sources=data_sources or [],
         boards=boards,
         significance=significance,
+        seed_spread=seed_spread,
         expected=expected or {},
         figures=figs,
         missing_figures=missing_figures,
@@ -231,7 +234,8 @@ def build_report(
         for ev in params.all_evaluations():
             if (ev.method, ev.protocol_id) not in have:
                 expected.setdefault(ev.protocol_id, []).append(ev.method)
-    boards = build_boards(results, level=level)
+    spread = read_seed_spread(Path(results_dir) / SEED_SPREAD_FILE)
+    boards = build_boards(results, level=level, seed_spread=spread)
     apply_speed(boards, read_speed_benchmarks(speed_file))
     tables = render_tables(boards)
     tables_dir = out / "tables"
@@ -242,7 +246,7 @@ def build_report(
         _write(tables_dir / f"{t.name}.md", t.markdown)
     _write(tables_dir / "README.md", _tables_index(tables))
     figures, missing = build_figures(boards, out / "figures")
-    html = render_html(boards, results, tables, figures, missing, title=title, profile=profile,
+    html = render_html(boards, results, tables, figures, missing, title=title, profile=profile, seed_spread=spread,
                        profile_description=profile_desc, data_sources=sources, significance=level,
                        params_hash=phash, expected=expected, params=params)
     _write(out / "index.html", html)

@@ -25,6 +25,7 @@ from typing import Any
 
 from poseboard.comparison.paired import PairedComparison, detectable_difference, holm, replicate_interval
 from poseboard.comparison.results import compare_results, sequence_table, train_seed
+from poseboard.comparison.seed_spread import SeedSpread
 from poseboard.errors import InputError, ResultFileError
 from poseboard.protocols.protocol import PaperAnchor, ProtocolDef
 from poseboard.protocols.results import MetricBlock, Result
@@ -140,6 +141,10 @@ class Row:
     vs_next_test: str | None = None
     #: Why no paired comparison could be made, when none was.
     vs_next_unavailable: str | None = None
+    #: The method's training-seed SD measured once (results/seed_spread.json), for single-run rows.
+    seed_floor_sd: float | None = None
+    #: ``vs_next``'s 95 % interval widened by both methods' measured seed variance (None without it).
+    vs_next_ci_with_seeds: tuple[float, float] | None = None
 
     @property
     def seed_sd(self) -> float | None:
@@ -343,21 +348,35 @@ def _row(rank: int, protocol: ProtocolDef, reps: list[Result]) -> Row:
 
 def _compare_neighbours(rows: list[Row], level: float) -> tuple[float | None, int | None]:
     """Fill each row's comparison with the next one down; returns the board's detectable
-    difference and its number of sequences."""
-    ses, sequences = [], None
+    difference and its number of sequences.
+
+    Where both rows are single runs whose seed spread was measured (``seed_floor_sd``), the
+    seed variance is added to the paired one and the p-value comes from the normal
+    approximation, ``SE² = SE²_paired + SD²_a + SD²_b``: a difference another seed could
+    produce is not a finding."""
+    ses, sequences, p_values = [], None, {}
+    z = NormalDist().inv_cdf(1 - 0.05 / 2)
     for a, b in itertools.pairwise(rows):
         try:
             a.vs_next = compare_results(a.replicates, b.replicates, seed=a.result.protocol.bootstrap_seed)
         except InputError as exc:
             a.vs_next_unavailable = str(exc)
-        if a.vs_next is not None:
-            ses.append(a.vs_next.se)
-            sequences = a.vs_next.num_sequences
+        if a.vs_next is None:
+            continue
+        se, p = a.vs_next.se, a.vs_next.p_value
+        if a.seed_floor_sd is not None and b.seed_floor_sd is not None:
+            se = math.sqrt(se**2 + a.seed_floor_sd**2 + b.seed_floor_sd**2)
+            d = a.vs_next.difference
+            a.vs_next_ci_with_seeds = (d - z * se, d + z * se)
+            p = 2 * (1 - NormalDist().cdf(abs(d) / se)) if se > 0 else float(d == 0)
+        p_values[id(a)] = p
+        ses.append(se)
+        sequences = a.vs_next.num_sequences
     paired = [a for a in rows[:-1] if a.vs_next is not None]
-    for a, p in zip(paired, holm([a.vs_next.p_value for a in paired]), strict=True):  # type: ignore[union-attr]
+    for a, p in zip(paired, holm([p_values[id(a)] for a in paired]), strict=True):
         a.vs_next_p_holm = p
         a.differs_from_next = p < level
-        a.vs_next_test = "paired"
+        a.vs_next_test = "paired + seed noise" if a.vs_next_ci_with_seeds is not None else "paired"
     for a, b in itertools.pairwise(rows):
         if a.vs_next is None:
             a.differs_from_next = significant(a.value, a.ci95, b.value, b.ci95, level)
@@ -366,10 +385,11 @@ def _compare_neighbours(rows: list[Row], level: float) -> tuple[float | None, in
     return detectable, sequences
 
 
-def build_boards(results: list[Result], level: float = 0.05) -> list[Board]:
+def build_boards(results: list[Result], level: float = 0.05, seed_spread: SeedSpread | None = None) -> list[Board]:
     """Group results by protocol id (versions never mixed) and method (seed replicates averaged),
     rank by the headline, and compare each row with the next one down (paired, Holm-corrected
-    over the board at ``level``)."""
+    over the board at ``level``; with ``seed_spread``, single-run rows' measured seed variance
+    is part of each comparison)."""
     by_protocol: dict[str, list[Result]] = defaultdict(list)
     protocols: dict[str, ProtocolDef] = {}
     for r in results:
@@ -385,6 +405,8 @@ def build_boards(results: list[Result], level: float = 0.05) -> list[Board]:
         rows.sort(key=lambda row: (-row.value if hib else row.value, row.method))
         for i, row in enumerate(rows, start=1):
             row.rank = i
+            if seed_spread is not None and len(row.replicates) == 1:
+                row.seed_floor_sd = seed_spread.sd(pid, row.method)
         detectable, sequences = _compare_neighbours(rows, level)
         names = list(protocol.metrics)
         if any(k.startswith("mrpe_") for row in rows for k in row.metrics):

@@ -237,6 +237,9 @@ def verdict_lines(board: Board) -> list[str]:
             c = row.vs_next
             verdict = "< sig." if row.differs_from_next else "≈ n.s."
             delta = f"{c.difference:+.1f} [{c.ci95[0]:+.1f}, {c.ci95[1]:+.1f}]"
+            if row.vs_next_ci_with_seeds is not None:
+                lo, hi = row.vs_next_ci_with_seeds
+                delta += f"; with seed noise [{lo:+.1f}, {hi:+.1f}]"
             p = _p(row.vs_next_p_holm)
         else:
             verdict = {True: "< sig. (unpaired)", False: "≈ n.s. (unpaired)", None: "—"}[row.differs_from_next]
@@ -259,6 +262,11 @@ def verdict_lines(board: Board) -> list[str]:
     spread = [r for r in board.rows if r.seed_sd is not None]
     if spread:
         text += " Training-seed SD: " + ", ".join(f"`{r.method}` {r.seed_sd:.1f}" for r in spread) + f" {unit}."
+    floor = [r for r in board.rows if r.seed_floor_sd is not None]
+    if floor:
+        text += (" Noise floor, the training-seed SD measured once (`results/seed_spread.json`, docs/findings.md): "
+                 + ", ".join(f"`{r.method}` {r.seed_floor_sd:.1f}" for r in floor) + f" {unit}; the verdicts add "
+                 "it to the paired variance, so a difference another seed could produce is not a finding.")
     lines += [text, ""]
     return lines
 

@@ -153,3 +153,72 @@ def test_compare_methods_command(results):
     out = runner.invoke(app, ["compare-methods", "nobody", "noise-20mm", "--protocol", PROTOCOL,
                               "--results", str(results)])
     assert out.exit_code == 2 and "no result of method 'nobody'" in out.output
+
+
+def _replicate(results: Path, method: str, seed: int, scale: float, protocol: str = PROTOCOL) -> None:
+    """A seed replicate of ``method``: its per-sequence sums and headline scaled by ``scale``."""
+    rep = read_result(results / method / f"{protocol}.json").model_copy(deep=True)
+    rep.seeds = {**rep.seeds, "train": seed}
+    rep.metrics.main.per_sequence.sums = [s * scale for s in rep.metrics.main.per_sequence.sums]
+    rep.metrics.headline_value *= scale
+    write_result(rep, results.parent / "replicates" / f"seed-{seed}" / method / f"{protocol}.json")
+
+
+def test_measured_seed_spread_is_the_noise_floor_of_single_run_tables(results):
+    from poseboard.comparison.seed_spread import (
+        SEED_SPREAD_FILE,
+        measure_seed_spread,
+        read_seed_spread,
+        write_seed_spread,
+    )
+    from poseboard.report.build import build_report
+
+    for method in ("noise-8mm", "noise-20mm"):
+        base = read_result(_path(results, method))
+        base.seeds = {**base.seeds, "train": 0}
+        write_result(base, _path(results, method))
+        for seed, scale in ((1, 1.5), (2, 0.6)):  # a huge seed spread: ±45 % of the headline
+            _replicate(results, method, seed, scale)
+    found = read_results(results) + read_results(results.parent / "replicates")
+    spread = measure_seed_spread(found, "shared", note="test")
+    entry = spread.spread[PROTOCOL]["noise-8mm"]
+    h = read_result(_path(results, "noise-8mm")).metrics.headline_value
+    assert entry.seeds == [0, 1, 2] and entry.values == pytest.approx([h, 1.5 * h, 0.6 * h])
+    assert entry.sd == pytest.approx(np.std([h, 1.5 * h, 0.6 * h], ddof=1))
+    assert "noise-20.5mm" not in spread.spread[PROTOCOL]  # one seed: no spread
+    path = write_seed_spread(spread, results / SEED_SPREAD_FILE)
+    assert read_seed_spread(path) == spread
+
+    plain = next(b for b in build_boards(read_results(results)) if b.id == PROTOCOL)
+    floored = next(b for b in build_boards(read_results(results), seed_spread=spread) if b.id == PROTOCOL)
+    assert plain.rows[0].differs_from_next and plain.rows[0].vs_next_test == "paired"
+    first = floored.rows[0]
+    assert first.seed_floor_sd == pytest.approx(entry.sd)
+    assert first.vs_next_test == "paired + seed noise" and not first.differs_from_next  # within seed noise
+    lo, hi = first.vs_next_ci_with_seeds
+    assert lo < first.vs_next.ci95[0] and hi > first.vs_next.ci95[1]
+    assert floored.detectable > plain.detectable
+
+    summary = build_report(results, results.parent / "report", params_file=None)
+    page = (results.parent / "report" / "index.html").read_text()
+    assert "Noise floor" in page and "with seed noise" in page
+    table = next(t for t in summary.tables if t.name == "iskakov2019_relative_mpjpe")
+    assert "with seed noise" in table.markdown and "Noise floor" in table.markdown
+
+    (results / SEED_SPREAD_FILE).write_text('{"format": "poseboard-seed-spread", "version": 1}')
+    with pytest.raises(ResultFileError, match="seed_spread.json: field 'backbone'"):
+        read_seed_spread(results / SEED_SPREAD_FILE)
+
+
+def test_seed_spread_command(results):
+    base = read_result(_path(results, "noise-8mm"))
+    base.seeds = {**base.seeds, "train": 0}
+    write_result(base, _path(results, "noise-8mm"))
+    _replicate(results, "noise-8mm", 1, 1.1)
+    runner = CliRunner()
+    out = runner.invoke(app, ["seed-spread", str(results.parent / "replicates"), "--results", str(results),
+                              "--backbone", "shared"])
+    assert out.exit_code == 0, out.output
+    assert f"{PROTOCOL}  noise-8mm:" in out.output and (results / "seed_spread.json").exists()
+    out = runner.invoke(app, ["seed-spread", str(results.parent / "nothing"), "--results", str(results.parent / "x")])
+    assert out.exit_code == 2 and "two or more training seeds" in out.output

@@ -1,0 +1,104 @@
+"""The measured training-seed spread of each method: the noise floor of single-run tables.
+
+A profile that trains each method once (the CPU `default`) has intervals that cover test-set
+sampling only. Its seed spread is measured once, from replicates trained with other seeds on
+the same data (``poseboard replicate``), and stored beside the results in
+``results/seed_spread.json``. The leaderboard then adds each method's seed variance to its
+paired comparisons (``SE² = SE²_sequences + SD²_a + SD²_b``, normal approximation) so that a
+difference smaller than what another seed could produce is not called a finding, and prints
+the spread under the tables it covers.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from poseboard.comparison.results import check_pairable, train_seed
+from poseboard.errors import InputError, ResultFileError
+from poseboard.io import atomic_write_text
+from poseboard.protocols.results import Result
+
+__all__ = ["SEED_SPREAD_FILE", "MethodSpread", "SeedSpread", "measure_seed_spread", "read_seed_spread",
+           "write_seed_spread"]
+
+#: File name of the measured spread inside a results folder (not a ``name@version.json`` result).
+SEED_SPREAD_FILE = "seed_spread.json"
+
+
+class MethodSpread(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seeds: list[int] = Field(description="training seed of each value")
+    values: list[float] = Field(description="the protocol's headline for each seed")
+    sd: float = Field(ge=0, description="sample standard deviation of the values (n − 1)")
+
+
+class SeedSpread(BaseModel):
+    """``results/seed_spread.json``: per protocol id and method, the headline over seeds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["poseboard-seed-spread"] = "poseboard-seed-spread"
+    version: Literal[1] = 1
+    backbone: Literal["retrained", "shared"] = Field(
+        description="whether each replicate pre-trained its own backbone ('shared': the methods' own training "
+                    "noise only, a lower bound)")
+    note: str = Field("", description="how and where it was measured")
+    spread: dict[str, dict[str, MethodSpread]] = Field(description="protocol id → method → spread")
+
+    def sd(self, protocol_id: str, method: str) -> float | None:
+        entry = self.spread.get(protocol_id, {}).get(method)
+        return None if entry is None else entry.sd
+
+
+def measure_seed_spread(results: Sequence[Result], backbone: Literal["retrained", "shared"],
+                        note: str = "") -> SeedSpread:
+    """Group ``results`` by protocol and method and take the spread of each group that has two
+    or more training seeds scored on the same frames."""
+    groups: dict[tuple[str, str], list[Result]] = defaultdict(list)
+    for r in results:
+        groups[(r.protocol.id, r.method.name)].append(r)
+    spread: dict[str, dict[str, MethodSpread]] = {}
+    for (pid, method), rs in sorted(groups.items()):
+        if len(rs) < 2:
+            continue
+        seeds = [train_seed(r) for r in rs]
+        if None in seeds or len(set(seeds)) != len(seeds):
+            raise InputError(f"{method} under {pid}: results with missing or repeated training seeds {seeds}")
+        for r in rs[1:]:
+            check_pairable(rs[0], r)
+        order = sorted(range(len(rs)), key=lambda i: seeds[i])
+        values = [float(rs[i].metrics.headline_value) for i in order]
+        spread.setdefault(pid, {})[method] = MethodSpread(seeds=[int(seeds[i]) for i in order],  # type: ignore[arg-type]
+                                                          values=values, sd=statistics.stdev(values))
+    if not spread:
+        raise InputError("no method has results of two or more training seeds: run `poseboard replicate` first")
+    return SeedSpread(backbone=backbone, note=note, spread=spread)
+
+
+def write_seed_spread(spread: SeedSpread, path: str | Path) -> Path:
+    path = Path(path)
+    atomic_write_text(path, spread.model_dump_json(indent=2) + "\n")
+    return path
+
+
+def read_seed_spread(path: str | Path) -> SeedSpread | None:
+    """The spread file, or None when there is none; a malformed file is an error naming it."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        return SeedSpread.model_validate(json.loads(path.read_text()))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ResultFileError(f"{path}: not valid JSON ({exc})") from None
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
+        raise ResultFileError(f"{path}: field {loc!r}: {err['msg']}") from None
