@@ -206,7 +206,7 @@ def test_measured_seed_spread_is_the_noise_floor_of_single_run_tables(results):
     assert "with seed noise" in table.markdown and "Noise floor" in table.markdown
 
     (results / SEED_SPREAD_FILE).write_text('{"format": "poseboard-seed-spread", "version": 1}')
-    with pytest.raises(ResultFileError, match="seed_spread.json: field 'backbone'"):
+    with pytest.raises(ResultFileError, match=r"seed_spread\.json: field 'backbone'"):
         read_seed_spread(results / SEED_SPREAD_FILE)
 
 
