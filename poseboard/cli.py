@@ -265,6 +265,7 @@ def seed_spread_command(
         "--backbone", help="'shared' if the replicates reused the pipeline's backbone (--reuse-backbone), "
                            "else 'retrained'")] = "retrained",
     note: Annotated[str, typer.Option("--note", help="how and where it was measured")] = "",
+    profile: Annotated[str, typer.Option("--profile", help="the profile the replicates ran")] = "default",
     out: Annotated[Path | None, typer.Option("--out", help="default: RESULTS/seed_spread.json")] = None,
 ) -> None:
     """Measure each method's training-seed spread from replicates and write the noise floor
@@ -276,7 +277,7 @@ def seed_spread_command(
         raise _fail(PoseboardError(f"--backbone: 'shared' or 'retrained', got {backbone!r}"))
     try:
         found = [r for folder in [results, *replicates] for r in read_results(folder)]
-        spread = measure_seed_spread(found, backbone, note)  # type: ignore[arg-type]
+        spread = measure_seed_spread(found, backbone, profile, note)  # type: ignore[arg-type]
         path = write_seed_spread(spread, out or results / SEED_SPREAD_FILE)
     except PoseboardError as exc:
         raise _fail(exc) from None

@@ -47,6 +47,7 @@ class SeedSpread(BaseModel):
 
     format: Literal["poseboard-seed-spread"] = "poseboard-seed-spread"
     version: Literal[1] = 1
+    profile: str = Field(description="the params.yaml profile the replicates ran (the floor applies to it only)")
     backbone: Literal["retrained", "shared"] = Field(
         description="whether each replicate pre-trained its own backbone ('shared': the methods' own training "
                     "noise only, a lower bound)")
@@ -58,7 +59,7 @@ class SeedSpread(BaseModel):
         return None if entry is None else entry.sd
 
 
-def measure_seed_spread(results: Sequence[Result], backbone: Literal["retrained", "shared"],
+def measure_seed_spread(results: Sequence[Result], backbone: Literal["retrained", "shared"], profile: str,
                         note: str = "") -> SeedSpread:
     """Group ``results`` by protocol and method and take the spread of each group that has two
     or more training seeds scored on the same frames."""
@@ -80,7 +81,7 @@ def measure_seed_spread(results: Sequence[Result], backbone: Literal["retrained"
                                                           values=values, sd=statistics.stdev(values))
     if not spread:
         raise InputError("no method has results of two or more training seeds: run `poseboard replicate` first")
-    return SeedSpread(backbone=backbone, note=note, spread=spread)
+    return SeedSpread(profile=profile, backbone=backbone, note=note, spread=spread)
 
 
 def write_seed_spread(spread: SeedSpread, path: str | Path) -> Path:

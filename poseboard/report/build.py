@@ -235,6 +235,8 @@ def build_report(
             if (ev.method, ev.protocol_id) not in have:
                 expected.setdefault(ev.protocol_id, []).append(ev.method)
     spread = read_seed_spread(Path(results_dir) / SEED_SPREAD_FILE)
+    if spread is not None and spread.profile != profile:
+        spread = None  # measured on another profile's training: not this board's noise floor
     boards = build_boards(results, level=level, seed_spread=spread)
     apply_speed(boards, read_speed_benchmarks(speed_file))
     tables = render_tables(boards)

@@ -180,7 +180,7 @@ def test_measured_seed_spread_is_the_noise_floor_of_single_run_tables(results):
         for seed, scale in ((1, 1.5), (2, 0.6)):  # a huge seed spread: ±45 % of the headline
             _replicate(results, method, seed, scale)
     found = read_results(results) + read_results(results.parent / "replicates")
-    spread = measure_seed_spread(found, "shared", note="test")
+    spread = measure_seed_spread(found, "shared", "unknown", note="test")
     entry = spread.spread[PROTOCOL]["noise-8mm"]
     h = read_result(_path(results, "noise-8mm")).metrics.headline_value
     assert entry.seeds == [0, 1, 2] and entry.values == pytest.approx([h, 1.5 * h, 0.6 * h])
@@ -199,13 +199,18 @@ def test_measured_seed_spread_is_the_noise_floor_of_single_run_tables(results):
     assert lo < first.vs_next.ci95[0] and hi > first.vs_next.ci95[1]
     assert floored.detectable > plain.detectable
 
-    summary = build_report(results, results.parent / "report", params_file=None)
+    summary = build_report(results, results.parent / "report", params_file=None)  # profile "unknown"
     page = (results.parent / "report" / "index.html").read_text()
     assert "Noise floor" in page and "with seed noise" in page
     table = next(t for t in summary.tables if t.name == "iskakov2019_relative_mpjpe")
     assert "with seed noise" in table.markdown and "Noise floor" in table.markdown
 
-    (results / SEED_SPREAD_FILE).write_text('{"format": "poseboard-seed-spread", "version": 1}')
+    # measured on another profile: not this board's noise floor
+    write_seed_spread(spread.model_copy(update={"profile": "default"}), results / SEED_SPREAD_FILE)
+    build_report(results, results.parent / "report2", params_file=None)
+    assert "Noise floor" not in (results.parent / "report2" / "index.html").read_text()
+
+    (results / SEED_SPREAD_FILE).write_text('{"format": "poseboard-seed-spread", "version": 1, "profile": "x"}')
     with pytest.raises(ResultFileError, match=r"seed_spread\.json: field 'backbone'"):
         read_seed_spread(results / SEED_SPREAD_FILE)
 
@@ -217,7 +222,7 @@ def test_seed_spread_command(results):
     _replicate(results, "noise-8mm", 1, 1.1)
     runner = CliRunner()
     out = runner.invoke(app, ["seed-spread", str(results.parent / "replicates"), "--results", str(results),
-                              "--backbone", "shared"])
+                              "--backbone", "shared", "--profile", "smoke"])
     assert out.exit_code == 0, out.output
     assert f"{PROTOCOL}  noise-8mm:" in out.output and (results / "seed_spread.json").exists()
     out = runner.invoke(app, ["seed-spread", str(results.parent / "nothing"), "--results", str(results.parent / "x")])
