@@ -321,12 +321,12 @@ def _mean(values: list[float]) -> float:
 
 def _row(rank: int, protocol: ProtocolDef, reps: list[Result]) -> Row:
     r = reps[0]
-    metrics: dict[str, float] = {}
+    collected: dict[str, list[float]] = defaultdict(list)  # metric → its value for each seed
     for rep in reps:
         main = rep.metrics.main
         source = main.overall if rep.metrics.weighting == "frame" else main.action_weighted
         for k, v in [*source.items(), *((k, v) for k, v in main.extra.items() if k.startswith("mrpe_"))]:
-            metrics.setdefault(k, []).append(float(v))  # type: ignore[arg-type]
+            collected[k].append(float(v))
     values = [float(rep.metrics.headline_value) for rep in reps]
     ci = headline_ci(r)
     if len(reps) > 1:
@@ -338,7 +338,7 @@ def _row(rank: int, protocol: ProtocolDef, reps: list[Result]) -> Row:
             ci = (lo, hi)
     return Row(
         rank=rank, method=r.method.name, value=_mean(values), ci95=ci,
-        metrics={k: _mean(v) for k, v in metrics.items()},  # type: ignore[arg-type]
+        metrics={k: _mean(v) for k, v in collected.items()},
         paper=paper_anchor(protocol, r.method.name),
         dataset=dataset_short(r.dataset.name), dataset_long=dataset_label(r.dataset.name), source=r.dataset.source,
         ms_per_sample=r.speed.ms_per_sample, device=r.speed.device, badges=badges(r),
