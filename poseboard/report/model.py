@@ -172,6 +172,9 @@ class Board:
     num_sequences: int | None = None
     #: Significance level of the verdicts (after Holm's correction).
     level: float = 0.05
+    #: (pairs decided, pairs compared) over *all* pairs of rows, paired and Holm-corrected over
+    #: that family: a board whose neighbours are close may still separate into tiers.
+    all_pairs: tuple[int, int] | None = None
 
     @property
     def seeds(self) -> int:
@@ -385,6 +388,20 @@ def _compare_neighbours(rows: list[Row], level: float) -> tuple[float | None, in
     return detectable, sequences
 
 
+def _all_pairs(rows: list[Row], level: float) -> tuple[int, int] | None:
+    """How many of all row pairs a paired test decides, Holm-corrected over all of them (pairs
+    without per-sequence errors are left out); None when no pair can be compared."""
+    p_values = []
+    for a, b in itertools.combinations(rows, 2):
+        try:
+            p_values.append(compare_results(a.replicates, b.replicates, seed=a.result.protocol.bootstrap_seed).p_value)
+        except InputError:
+            continue
+    if not p_values:
+        return None
+    return sum(p < level for p in holm(p_values)), len(p_values)
+
+
 def build_boards(results: list[Result], level: float = 0.05, seed_spread: SeedSpread | None = None) -> list[Board]:
     """Group results by protocol id (versions never mixed) and method (seed replicates averaged),
     rank by the headline, and compare each row with the next one down (paired, Holm-corrected
@@ -408,13 +425,14 @@ def build_boards(results: list[Result], level: float = 0.05, seed_spread: SeedSp
             if seed_spread is not None and len(row.replicates) == 1:
                 row.seed_floor_sd = seed_spread.sd(pid, row.method)
         detectable, sequences = _compare_neighbours(rows, level)
+        all_pairs = _all_pairs(rows, level) if len(rows) > 2 else None
         names = list(protocol.metrics)
         if any(k.startswith("mrpe_") for row in rows for k in row.metrics):
             names += [k for k in ("mrpe_x", "mrpe_y", "mrpe_z") if any(k in row.metrics for row in rows)]
         sizes = sorted({int(s) for r in group for s in (r.metrics.sweep or {})})
         boards.append(Board(protocol=protocol, rows=rows, higher_is_better=hib,
                             unit=m0.units.get(m0.headline, ""), metric_names=names, sweep_sizes=sizes,
-                            detectable=detectable, num_sequences=sequences, level=level))
+                            detectable=detectable, num_sequences=sequences, level=level, all_pairs=all_pairs))
     return boards
 
 

@@ -252,6 +252,8 @@ def verdict_lines(board: Board) -> list[str]:
     lines += _table(["#", "method", f"value ({unit})", f"vs next: Δ [95% CI] ({unit})", "p (Holm)", "verdict"], rows)
     lines.append("")
     text = f"Neighbours decided: {decided} of {pairs}."
+    if board.all_pairs is not None:
+        text += f" All pairs decided: {board.all_pairs[0]} of {board.all_pairs[1]} (Holm over all pairs)."
     if board.num_sequences:
         text += f" The paired tests resample {board.num_sequences} independent sequences"
         text += (f" and up to {board.seeds} training seeds per method." if board.seeds > 1

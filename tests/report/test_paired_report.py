@@ -58,6 +58,7 @@ def test_board_compares_neighbours_paired(results):
     assert first.vs_next.ci95[1] < 0 and first.vs_next_p_holm < 0.05
     assert board.num_sequences == 36 and board.detectable is not None and board.detectable > 0
     assert board.rows[-1].vs_next is None
+    assert board.all_pairs is not None and board.all_pairs[1] == 3 and board.all_pairs[0] >= 2
     lines = "\n".join(verdict_lines(board))
     assert "Neighbours decided:" in lines and "36 independent sequences" in lines and "p (Holm)" in lines
 
