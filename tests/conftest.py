@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -41,3 +44,44 @@ def body_points() -> np.ndarray:
     rng = np.random.default_rng(0)
     centre = rng.uniform([-1000, -1000, 0], [1000, 1000, 0], size=(64, 1, 3))
     return centre + rng.uniform([-400, -400, 0], [400, 400, 1900], size=(64, 17, 3))
+
+
+# ---------------------------------------------------------------------------- devices
+#: ``POSEBOARD_TEST_DEVICE=cuda`` (or ``cuda:N``) runs the device-aware torch tests on that GPU;
+#: unset, they run on the CPU under :func:`device_guard`.
+TEST_DEVICE_ENV = "POSEBOARD_TEST_DEVICE"
+
+
+def selected_test_device() -> torch.device:
+    """The device the device-aware tests run on (the CPU unless ``POSEBOARD_TEST_DEVICE``)."""
+    from poseboard.device import resolve_device
+
+    return resolve_device(os.environ.get(TEST_DEVICE_ENV, "cpu"), option=TEST_DEVICE_ENV)
+
+
+@pytest.fixture
+def device() -> torch.device:
+    return selected_test_device()
+
+
+@contextlib.contextmanager
+def device_guard(device: torch.device):
+    """On the CPU, make every tensor created *without* an explicit device land on the ``meta``
+    device, so that mixing it with the real inputs fails ("Tensor on device meta is not on the
+    expected device cpu"): the CPU test of "tensors are created on the device of their inputs",
+    which a CUDA run would otherwise be the first to catch. On a GPU the run itself is the
+    test, and this does nothing."""
+    if device.type != "cpu":
+        yield
+        return
+    previous = torch.get_default_device()
+    torch.set_default_device("meta")
+    try:
+        yield
+    finally:
+        torch.set_default_device(previous)
+
+
+@pytest.fixture
+def guard():
+    return device_guard

@@ -97,6 +97,47 @@ class Method(ABC):
             config = config.model_dump()
         self.config = self.config_model.model_validate(config or {})
 
+    @property
+    def device(self) -> Any:
+        """The ``torch.device`` the method's networks live on (the CPU until :meth:`to`).
+        ``fit`` trains there and ``predict`` expects its batch's tensors there (the harness
+        moves them, :func:`poseboard.device.to_device`)."""
+        import torch
+
+        return getattr(self, "_device", None) or torch.device("cpu")
+
+    def networks(self) -> dict[str, Any]:
+        """The method's ``torch.nn.Module`` attributes by name (what :meth:`to` moves).
+        A method that keeps networks elsewhere (in a list, say) overrides this."""
+        from torch import nn
+
+        return {k: v for k, v in vars(self).items() if isinstance(v, nn.Module)}
+
+    @property
+    def precision(self) -> str:
+        """``fp32`` (default) or ``bf16``: what ``fit`` and ``predict`` compute in
+        (:func:`poseboard.device.autocast`). A run option, not a hyper-parameter: it is
+        recorded with the device in the result's speed block, not in the method's config."""
+        return getattr(self, "_precision", "fp32")
+
+    def to(self, device: Any, precision: str | None = None) -> Method:
+        """Move every network to ``device`` (a ``torch.device`` or its spelling) and, if
+        given, set the ``precision``; returns ``self``. Tensors a method keeps outside its
+        networks are its own to move (override and call ``super().to``)."""
+        import torch
+
+        from poseboard.device import PRECISIONS
+
+        device = torch.device(device)
+        for net in self.networks().values():
+            net.to(device)
+        self._device = device
+        if precision is not None:
+            if precision not in PRECISIONS:
+                raise ValueError(f"precision {precision!r} is not one of {PRECISIONS}")
+            self._precision = precision
+        return self
+
     @abstractmethod
     def fit(self, train: Any, val: Any, tracker: Tracker | None = None, workdir: Path | None = None) -> None:
         """Train on ``train`` (validating on ``val``), resuming from ``workdir``'s last
@@ -126,8 +167,10 @@ class Method(ABC):
             torch.save(self.state_dict(), handle)
 
     @classmethod
-    def load(cls, directory: str | Path) -> Method:
-        """Rebuild a saved method; the weights are read with ``weights_only=True``."""
+    def load(cls, directory: str | Path, device: Any = None) -> Method:
+        """Rebuild a saved method on ``device`` (default: the CPU); the weights are read
+        with ``weights_only=True`` onto the CPU first, so a checkpoint saved on any device
+        loads on any other."""
         import torch
 
         directory = Path(directory)
@@ -145,4 +188,4 @@ class Method(ABC):
         if not weights_path.exists():
             raise ResultFileError(f"{weights_path}: weights file missing")
         method.load_state_dict(torch.load(weights_path, map_location="cpu", weights_only=True))
-        return method
+        return method.to(device) if device is not None else method

@@ -29,16 +29,29 @@ import torch
 from torch import nn
 
 
-def setup() -> tuple[int, int]:
-    """``(rank, world_size)``; starts the process group when ``torchrun`` launched us
-    (gloo on the CPU, NCCL when CUDA is available) and it is not started yet."""
+def backend_for(device: torch.device | str | None) -> str:
+    """The collective backend for tensors on ``device``: NCCL for CUDA, gloo for the CPU.
+
+    Chosen from the device the run trains on, not from whether the machine has CUDA: a CPU run
+    on a GPU machine with NCCL stops at its first broadcast ("No backend type associated with
+    device type cpu")."""
+    return "nccl" if device is not None and torch.device(device).type == "cuda" else "gloo"
+
+
+def setup(device: torch.device | str | None = None) -> tuple[int, int]:
+    """``(rank, world_size)``; starts the process group when ``torchrun`` launched us and it is
+    not started yet, with the backend of ``device`` (:func:`backend_for`; one GPU per process,
+    ``cuda:LOCAL_RANK``, made the current device)."""
     import torch.distributed as dist
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1 or not dist.is_available():
         return 0, 1
     if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+        backend = backend_for(device)
+        if backend == "nccl":
+            torch.cuda.set_device(torch.device(device))
+        dist.init_process_group(backend=backend)
     return dist.get_rank(), dist.get_world_size()
 
 
@@ -108,7 +121,7 @@ def average_scalars(values: dict[str, float]) -> dict[str, float]:
     if world <= 1 or not values:
         return values
     keys = sorted(values)
-    device = "cuda" if dist.get_backend() == "nccl" else "cpu"
+    device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else "cpu"
     t = torch.tensor([values[k] for k in keys], dtype=torch.float64, device=device)
     dist.all_reduce(t, op=dist.ReduceOp.SUM)
     return {k: float(v) / world for k, v in zip(keys, t, strict=True)}

@@ -149,15 +149,35 @@ class StepBatchSampler(torch.utils.data.Sampler[list[int]]):
         return max(0, self.stop - self.start)
 
 
+def _seed_worker(seed: int, worker_id: int) -> None:
+    """A DataLoader worker's Python and NumPy generators, from (seed, worker): what a sample's
+    loading draws does not depend on which process loads it first."""
+    random.seed(_mix(seed, worker_id, "worker"))
+    np.random.seed(_mix(seed, worker_id, "worker") % 2**32)  # noqa: NPY002 - the legacy global generator
+
+
 def make_loader(dataset: Any, config: TrainConfig, collate: Callable[[list[Any]], Any], start_step: int,
-                stop_step: int, rank: int = 0, world_size: int = 1) -> torch.utils.data.DataLoader:
+                stop_step: int, rank: int = 0, world_size: int = 1,
+                pin_memory: bool = False) -> torch.utils.data.DataLoader:
     """A DataLoader yielding the batches of steps ``start_step … stop_step - 1`` in order
-    (this process's share of each under data parallelism)."""
+    (this process's share of each under data parallelism).
+
+    With ``num_workers`` > 0 the workers' seeds come from ``(seed, start_step)`` and each
+    worker's index, so a run is reproducible whatever the worker count; with none, nothing is
+    drawn from torch's global generator that was not drawn before (CPU results unchanged).
+    ``pin_memory`` (set when training on CUDA) lets batches be copied to the GPU
+    asynchronously."""
+    import functools
+
     sampler = StepBatchSampler(len(dataset), config.batch_size, config.seed, start_step, stop_step,
                                rank=rank, world_size=world_size)
+    workers: dict[str, Any] = {}
+    if config.num_workers > 0:
+        workers = {"worker_init_fn": functools.partial(_seed_worker, config.seed),
+                   "generator": torch.Generator().manual_seed(_mix(config.seed, start_step, rank, "loader"))}
     return torch.utils.data.DataLoader(
         dataset, batch_sampler=sampler, collate_fn=collate, num_workers=config.num_workers,
-        persistent_workers=False,
+        persistent_workers=False, pin_memory=pin_memory, **workers,
     )
 
 
@@ -215,19 +235,30 @@ def restore_checkpoint(state: dict[str, Any], modules: Mapping[str, nn.Module],
 
 # ---------------------------------------------------------------------------- logging
 class _Averager:
-    """Running sums of scalar losses between two tracker calls."""
+    """Running sums of the logged losses between two tracker calls, kept on the device.
+
+    Reading a CUDA tensor back to the host waits for the GPU, so the losses are summed where
+    they are (in float64, the precision Python's float sum had) and read back once per window
+    (:meth:`pop`), not once per step.
+    """
 
     def __init__(self) -> None:
-        self.sums: dict[str, float] = {}
+        self.sums: dict[str, Any] = {}
         self.count = 0
 
-    def add(self, values: Mapping[str, float]) -> None:
+    def add(self, values: Mapping[str, Any]) -> None:
         for k, v in values.items():
-            self.sums[k] = self.sums.get(k, 0.0) + float(v)
+            v = v.detach().to(torch.float64) if isinstance(v, Tensor) else float(v)
+            self.sums[k] = self.sums[k] + v if k in self.sums else v
         self.count += 1
 
+    def finite(self) -> bool:
+        """Whether every sum of the window is finite (one read-back)."""
+        tensors = [v.reshape(()) for v in self.sums.values() if isinstance(v, Tensor)]
+        return not tensors or bool(torch.isfinite(torch.stack(tensors)).all())
+
     def pop(self) -> dict[str, float]:
-        out = {k: v / max(1, self.count) for k, v in self.sums.items()}
+        out = {k: float(v) / max(1, self.count) for k, v in self.sums.items()}
         self.sums, self.count = {}, 0
         return out
 
@@ -273,6 +304,8 @@ def train_loop(
     val_fn: ValFn | None = None,
     progress: bool = True,
     on_checkpoint: Callable[[int], None] | None = None,
+    device: torch.device | str | None = None,
+    precision: str = "fp32",
 ) -> TrainSummary:
     """Train ``modules`` for ``config.steps`` optimiser steps, resuming from ``workdir``.
 
@@ -292,17 +325,30 @@ def train_loop(
             under ``no_grad``); its metrics are logged as ``<name>/val_<key>``.
         progress: show a progress bar.
         on_checkpoint: called with the step after each checkpoint is written.
+        device: where to train (default: where the modules' parameters are). The modules are
+            moved there, every batch is moved there before ``step_fn`` sees it, and losses are
+            read back to the host once per ``log_every`` steps (and before each checkpoint,
+            which is refused if a loss of the window was not finite), never per step.
+        precision: ``fp32`` or ``bf16`` (``step_fn`` runs under
+            :func:`poseboard.device.autocast`; the backward pass and the optimiser in float32).
 
     Returns:
         a :class:`TrainSummary`. The modules hold the final weights, in eval mode.
     """
+    from poseboard.device import autocast, to_device
     from poseboard.methods import distributed as ddp
 
     t0 = time.perf_counter()
+    if device is None:
+        first = next((p for m in modules.values() for p in m.parameters()), None)
+        device = first.device if first is not None else torch.device("cpu")
+    device = torch.device(device)
+    for m in modules.values():
+        m.to(device)
     old_threads = torch.get_num_threads()
     if config.threads is not None:
         torch.set_num_threads(config.threads)
-    rank, world = ddp.setup()
+    rank, world = ddp.setup(device)
     main = rank == 0
     if not main:
         tracker, progress = None, False
@@ -343,7 +389,10 @@ def train_loop(
     try:
         step = start
         if start < config.steps:
-            for batch in make_loader(dataset, config, collate, start, config.steps, rank, world):
+            loader = make_loader(dataset, config, collate, start, config.steps, rank, world,
+                                 pin_memory=device.type == "cuda")
+            for batch in loader:
+                batch = to_device(batch, device)
                 for m in modules.values():
                     m.train()
                 _set_frozen_eval(modules)
@@ -351,10 +400,9 @@ def train_loop(
                 for group in optimizer.param_groups:
                     group["lr"] = lr * group.get("lr_scale", 1.0)
                 gen = step_generator(config.seed, step) if main else step_generator(config.seed, step, f"rank{rank}")
-                losses = step_fn(batch, step, gen)
+                with autocast(device, precision):
+                    losses = step_fn(batch, step, gen)
                 loss = losses["loss"]
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(f"{name}: loss is {float(loss)} at step {step}")
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 ddp.average_gradients(params)
@@ -364,12 +412,17 @@ def train_loop(
                 ddp.broadcast_modules(modules, buffers_only=True)
                 step += 1
                 summary.end_step = step
-                averager.add(ddp.average_scalars({k: float(v.detach()) for k, v in losses.items()}) | {"lr": lr})
+                averager.add({**losses, "lr": lr})
                 bar.update(1)
-                if step % config.checkpoint_every == 0 and step < config.steps:
+                at_checkpoint = step % config.checkpoint_every == 0 and step < config.steps
+                at_log = step % config.log_every == 0 or step == config.steps
+                if (at_checkpoint or at_log) and not averager.finite():
+                    raise FloatingPointError(f"{name}: a loss was not finite in the {averager.count} steps "
+                                             f"up to step {step} ({averager.pop()})")
+                if at_checkpoint:
                     checkpoint(step)
-                if step % config.log_every == 0 or step == config.steps:
-                    window = averager.pop()
+                if at_log:
+                    window = ddp.average_scalars(averager.pop())
                     summary.history.append({"step": float(step), **window})
                     bar.set_postfix(loss=f"{window['loss']:.4g}")
                     if tracker is not None:

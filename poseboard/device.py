@@ -1,0 +1,154 @@
+"""Where computation runs: one ``--device`` option for every command, one code path.
+
+poseboard has no CPU path and no GPU path, only a *device*: nets are moved to it once, every
+batch is moved to it once (:func:`to_device`, by the harness and the training loop), and every
+tensor a method or kernel creates follows the device of its inputs. This module owns the
+spelling of the option and its checks, moving batches, waiting for the device before a clock
+is read (:func:`synchronize`), the precision a run computes in (:func:`autocast`) and how a
+result file names the hardware (:func:`describe_device`).
+
+Spellings of a device (``--device``, ``POSEBOARD_DEVICE``, a profile's ``device`` key):
+``auto`` (the first CUDA device when one is there, else the CPU), ``cpu``, ``cuda`` (the
+current CUDA device, ``cuda:0`` unless ``torchrun`` set ``LOCAL_RANK``) and ``cuda:N``.
+A spelling that cannot run here is refused before anything is written, with the devices
+that can.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+from poseboard.errors import InputError
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["DEVICE_ENV", "DEVICE_PATTERN", "PRECISIONS", "Precision", "autocast", "available_devices",
+           "check_device_spelling", "describe_device", "resolve_device", "synchronize", "to_device"]
+
+#: Environment variable read when no ``--device`` is given.
+DEVICE_ENV = "POSEBOARD_DEVICE"
+#: Every accepted spelling (checked before torch is imported, e.g. in ``params.yaml``).
+DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
+
+Precision = Literal["fp32", "bf16"]
+#: ``fp32``: plain float32 (bit-identical to a run without the option); ``bf16``: matrix
+#: products and convolutions under ``torch.autocast`` in bfloat16, the rest in float32.
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
+
+
+def check_device_spelling(spec: str, option: str = "--device") -> str:
+    """``spec`` if it is a device spelling (whether or not this machine has it), else an
+    :class:`InputError` naming ``option`` and the accepted forms."""
+    if not isinstance(spec, str) or not DEVICE_PATTERN.match(spec.strip().lower()):
+        raise InputError(f"{option}: {spec!r} is not a device; use auto, cpu, cuda or cuda:N "
+                         f"(available here: {', '.join(available_devices())})")
+    return spec.strip().lower()
+
+
+def available_devices() -> list[str]:
+    """The devices this process can run on: ``cpu`` and ``cuda:0`` … ``cuda:N-1``."""
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return ["cpu", *(f"cuda:{i}" for i in range(count))]
+
+
+def resolve_device(spec: str | None = None, option: str = "--device") -> torch.device:
+    """The :class:`torch.device` a command runs on.
+
+    ``spec`` None reads ``POSEBOARD_DEVICE`` (unset: ``auto``). ``auto`` is ``cuda`` when CUDA
+    is available, else ``cpu``; plain ``cuda`` is ``cuda:LOCAL_RANK`` under ``torchrun`` (one
+    GPU per process), else ``cuda:0``.
+
+    Raises:
+        InputError: a misspelt device, ``cuda`` on a machine without CUDA, or ``cuda:N`` past
+            the last GPU; the message names ``option`` and the devices available.
+    """
+    import torch
+
+    where = option
+    if spec is None:
+        spec = os.environ.get(DEVICE_ENV) or "auto"
+        if os.environ.get(DEVICE_ENV):
+            where = f"{option} (from {DEVICE_ENV})"
+    spec = check_device_spelling(spec, where)
+    has_cuda = torch.cuda.is_available()
+    if spec == "auto":
+        spec = "cuda" if has_cuda else "cpu"
+    if spec == "cpu":
+        return torch.device("cpu")
+    if not has_cuda:
+        raise InputError(f"{where}: {spec!r} asks for CUDA, but this machine has no usable CUDA device "
+                         f"(torch {torch.__version__}, built {'with' if torch.version.cuda else 'without'} CUDA); "
+                         f"available: {', '.join(available_devices())}")
+    index = int(spec.split(":")[1]) if ":" in spec else int(os.environ.get("LOCAL_RANK", "0"))
+    count = torch.cuda.device_count()
+    if index >= count:
+        raise InputError(f"{where}: {spec!r} is past the last GPU (this machine has {count}: "
+                         f"{', '.join(available_devices())})")
+    return torch.device("cuda", index)
+
+
+def to_device(obj: Any, device: torch.device | str, non_blocking: bool = True) -> Any:
+    """``obj`` with every tensor in it (nested in dicts, lists and tuples) on ``device``.
+
+    Everything else (NumPy arrays, strings, cameras, sample metadata) is returned as it is:
+    methods read tensors, the harness reads the rest. A tensor already on ``device`` is
+    returned unchanged (no copy), so on the CPU this is free and changes no bit.
+    ``non_blocking`` lets a copy from pinned memory overlap the computation.
+    """
+    import torch
+
+    if isinstance(obj, torch.Tensor):
+        return obj.to(device, non_blocking=non_blocking) if obj.device != torch.device(device) else obj
+    if isinstance(obj, Mapping):
+        return {k: to_device(v, device, non_blocking) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [to_device(v, device, non_blocking) for v in obj]
+    if isinstance(obj, tuple) and not hasattr(obj, "_fields"):
+        return tuple(to_device(v, device, non_blocking) for v in obj)
+    return obj
+
+
+def synchronize(device: torch.device | str) -> None:
+    """Wait until ``device`` has finished its queued work (CUDA runs asynchronously: a clock
+    read without this measures the launch, not the computation). No-op on the CPU."""
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+@contextlib.contextmanager
+def autocast(device: torch.device | str, precision: str = "fp32") -> Iterator[None]:
+    """Compute in ``precision`` on ``device``: ``fp32`` does nothing (bit-identical to no
+    context), ``bf16`` runs under ``torch.autocast(dtype=torch.bfloat16)``."""
+    import torch
+
+    if precision not in PRECISIONS:
+        raise InputError(f"--precision: {precision!r} is not one of {', '.join(PRECISIONS)}")
+    if precision == "fp32":
+        yield
+        return
+    with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16):
+        yield
+
+
+def describe_device(device: torch.device | str, precision: str = "fp32") -> str:
+    """How a result file names the hardware: ``cpu (2 torch threads)`` (unchanged from the
+    results written before devices existed), or ``NVIDIA H100 80GB HBM3 (CUDA 13.0, bf16)``."""
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return f"{torch.cuda.get_device_name(index)} (CUDA {torch.version.cuda}, {precision})"
+    n = torch.get_num_threads()
+    text = f"cpu ({n} torch thread{'s' if n > 1 else ''})"
+    return text if precision == "fp32" else f"{text[:-1]}, {precision})"
