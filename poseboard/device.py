@@ -27,8 +27,20 @@ from poseboard.errors import InputError
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["DEVICE_ENV", "DEVICE_PATTERN", "PRECISIONS", "Precision", "autocast", "available_devices",
-           "check_device_spelling", "describe_device", "resolve_device", "synchronize", "to_device"]
+__all__ = [
+    "DEVICE_ENV",
+    "DEVICE_PATTERN",
+    "PRECISIONS",
+    "Precision",
+    "autocast",
+    "available_devices",
+    "check_device_spelling",
+    "configure",
+    "describe_device",
+    "resolve_device",
+    "synchronize",
+    "to_device",
+]
 
 #: Environment variable read when no ``--device`` is given.
 DEVICE_ENV = "POSEBOARD_DEVICE"
@@ -152,3 +164,29 @@ def describe_device(device: torch.device | str, precision: str = "fp32") -> str:
     n = torch.get_num_threads()
     text = f"cpu ({n} torch thread{'s' if n > 1 else ''})"
     return text if precision == "fp32" else f"{text[:-1]}, {precision})"
+
+
+def configure(device: torch.device | str, deterministic: bool = True, tf32: bool = True) -> None:
+    """Set up a command's numerics on ``device`` once, before its first kernel runs.
+
+    On CUDA: TensorFloat-32 matrix products and convolutions (``tf32``: 8× the float32 rate on
+    an H100's tensor cores, 10 bits of mantissa in the products, float32 accumulation), and,
+    with ``deterministic``, the same seed on the same GPU model giving the same numbers:
+    cuDNN's autotuner off, ``torch.use_deterministic_algorithms(True, warn_only=True)`` (a
+    kernel without a deterministic implementation warns, naming itself, instead of stopping
+    the run) and the cuBLAS workspace that makes its reductions repeatable
+    (``CUBLAS_WORKSPACE_CONFIG=:4096:8``, unless already set). On the CPU nothing changes:
+    CPU results stay bit-identical to a run without devices.
+    """
+    import torch
+
+    device = torch.device(device)
+    if device.type != "cuda":
+        return
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+    torch.backends.cudnn.benchmark = not deterministic
+    torch.backends.cudnn.deterministic = deterministic
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
