@@ -11,7 +11,14 @@ method built from ``preset(profile)`` merged with the block's overrides, random 
 generated test split (4 views of the Human3.6M-like rig; for root methods 8 images of the
 multi-person scenes with their ground-truth boxes, or, for a root method trained on the rig
 (``rootnet-h36m``), 8 of its views alone), median of 5 rounds after a warm-up,
-reported per frame (``extra_info``: ``method``, ``ms_per_frame``, ``frames_per_s``).
+reported per frame (``extra_info``: ``method``, ``ms_per_frame``, ``frames_per_s``, and
+``device``, e.g. ``cpu (1 torch thread)``).
+
+Where: ``--device`` and ``--precision`` (``benchmarks/conftest.py``: the option, else
+``POSEBOARD_DEVICE``, else the profile's ``device`` and ``precision``, else ``auto``). The
+method and the batch are moved there once, before timing; each round is ``predict`` under the
+precision's autocast followed by a device synchronisation (on CUDA a round would otherwise
+time the kernel launches only).
 
     POSEBOARD_PARAMS=params.yaml POSEBOARD_DATA=data \\
         pytest benchmarks/bench_speed.py --benchmark-only --benchmark-json speed/benchmarks.json
@@ -77,7 +84,7 @@ def _batch(dataset: str, roots: bool = False) -> dict[str, Any]:
     return collate_multiview(items)
 
 
-def _method(key: str) -> Any:
+def _method(key: str, device: torch.device, precision: str) -> Any:
     from poseboard.methods.commands import deep_merge
     from poseboard.methods.registry import get_method
 
@@ -89,7 +96,7 @@ def _method(key: str) -> Any:
     method.progress = False
     if block.method == "volumetric":  # set by fit from the training set
         method.crop_extent_mm = torch.tensor(2100.0, dtype=torch.float64)
-    return method
+    return method.to(device, precision)
 
 
 def _keys() -> list[str]:
@@ -100,15 +107,26 @@ def _keys() -> list[str]:
 
 
 @pytest.mark.parametrize("key", _keys())
-def test_inference(benchmark, key):
+def test_inference(benchmark, run_device, key):
+    from poseboard.device import autocast, describe_device, synchronize, to_device
+
     block = _params().methods[key]
     dataset = "synth-mupots" if block.dataset == "synth-mupots" else "synth-h36m"
-    method = _method(key)
-    batch = _batch(dataset, roots="root" in method.capabilities.outputs)
+    device, precision = run_device
+    method = _method(key, device, precision)
+    batch = to_device(_batch(dataset, roots="root" in method.capabilities.outputs), device)
     benchmark.group = f"inference, profile {_params().profile} ({FRAMES} frames per call)"
+
+    def predict() -> Any:
+        with autocast(device, precision):
+            out = method.predict(batch)
+        synchronize(device)  # the round ends when the device has finished, not when it was asked
+        return out
+
     with torch.no_grad():
-        benchmark.pedantic(method.predict, args=(batch,), rounds=ROUNDS, iterations=1, warmup_rounds=1)
+        benchmark.pedantic(predict, rounds=ROUNDS, iterations=1, warmup_rounds=1)
     median = benchmark.stats.stats.median
     benchmark.extra_info.update({"method": key, "registered": block.method, "profile": _params().profile,
                                  "frames_per_call": FRAMES, "ms_per_frame": 1000 * median / FRAMES,
-                                 "frames_per_s": FRAMES / median, "torch_threads": torch.get_num_threads()})
+                                 "frames_per_s": FRAMES / median, "torch_threads": torch.get_num_threads(),
+                                 "device": describe_device(device, precision)})

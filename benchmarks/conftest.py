@@ -5,7 +5,12 @@
 * torch runs on one thread: with two OpenMP threads on a loaded 2-core machine, batched
   kernels stall at ~40 ms per call (learnable-triangulation reference notes §6);
 * the ``throughput`` fixture records points/s of every benchmark in ``extra_info``, and the
-  terminal summary prints, per group, the speed-up of the torch kernel over its loop.
+  terminal summary prints, per group, the speed-up of the torch kernel over its loop;
+* ``--device auto|cpu|cuda|cuda:N`` and ``--precision fp32|bf16``: where the speed suite
+  (``bench_speed.py``) runs, resolved as the pipeline's commands resolve it (the option, else
+  ``POSEBOARD_DEVICE``, else the active profile's ``device``/``precision`` of
+  ``POSEBOARD_PARAMS``, else ``auto``); a device this machine does not have stops the run
+  (exit 2) before anything is measured or written.
 """
 
 from __future__ import annotations
@@ -25,11 +30,47 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Mod
     return None
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("poseboard", "poseboard speed suite")
+    group.addoption("--device", default=None,
+                    help="where bench_speed.py runs: auto (CUDA when available), cpu, cuda or cuda:N (default: "
+                         "POSEBOARD_DEVICE, else the active profile's `device` in POSEBOARD_PARAMS, else auto)")
+    group.addoption("--precision", default=None,
+                    help="fp32 or bf16 (default: the active profile's `precision`, else fp32)")
+
+
+#: ``(torch.device, precision)`` of the run, resolved once in :func:`pytest_configure`.
+RUN_KEY = pytest.StashKey[tuple[torch.device, str]]()
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    import os
+
     from poseboard.allocator import keep_freed_memory
+    from poseboard.errors import PoseboardError
+    from poseboard.methods.commands import resolve_run
 
     keep_freed_memory()  # as the pipeline's commands run (the speed column is measured here)
     torch.set_num_threads(1)
+    params = Path(os.environ.get("POSEBOARD_PARAMS", ROOT / "params.yaml"))
+    try:
+        config.stash[RUN_KEY] = resolve_run(
+            config.getoption("--device"), config.getoption("--precision"),
+            params_file=params if params.is_file() else None)
+    except PoseboardError as exc:  # before a session starts: nothing measured, no JSON written
+        pytest.exit(f"error: {exc}", returncode=2)
+    from poseboard.device import configure
+
+    configure(config.stash[RUN_KEY][0])  # the pipeline's numerics on CUDA (nothing on the CPU)
+
+
+@pytest.fixture(scope="session")
+def run_device(pytestconfig: pytest.Config) -> tuple[torch.device, str]:
+    """``(device, precision)`` the speed suite runs in (``--device``, ``--precision``)."""
+    return pytestconfig.stash[RUN_KEY]
 
 
 # ---------------------------------------------------------------------------- throughput

@@ -228,6 +228,11 @@ def replicate_command(
         "--only", help="replicate only these methods (params.yaml keys; the ones they start from come along)")] = None,
     protocols: Annotated[list[str] | None, typer.Option(
         "--protocol", help="score only under these protocols (names; repeatable)")] = None,
+    device: Annotated[str | None, typer.Option(
+        "--device", help="passed to pretrain, train and predict: auto, cpu, cuda or cuda:N (default: each resolves "
+                         "its own: POSEBOARD_DEVICE, else the profile's `device`, else auto)")] = None,
+    precision: Annotated[str | None, typer.Option(
+        "--precision", help="passed to pretrain, train and predict: fp32 or bf16 (default: the profile's)")] = None,
 ) -> None:
     """Train and score every method again with another training seed, on the pipeline's data
     (after `dvc repro`): checkpoints/seed-K/, results/seed-K/. Without --seed, every seed of the
@@ -237,12 +242,23 @@ def replicate_command(
     from poseboard.replicates import replicate_steps, run_replicate
 
     try:
+        if dry_run:  # the spelling only: the commands may be meant for another machine
+            from poseboard.device import PRECISIONS, check_device_spelling
+
+            if device is not None:
+                device = check_device_spelling(device)
+            if precision is not None and precision not in PRECISIONS:
+                raise PoseboardError(f"--precision: {precision!r} is not one of {', '.join(PRECISIONS)}")
+        else:  # the device the commands will run on: refused here, before the first step writes
+            from poseboard.methods.commands import resolve_run
+
+            resolve_run(device, precision, params_file=params_file)
         seeds = [seed] if seed is not None else load_params(params_file).active.seeds[1:]
         if not seeds:
             raise PoseboardError(f"{params_file}: the active profile lists one seed; give --seed K or add seeds "
                                  "to its `seeds` list")
         plans = [(s, replicate_steps(params_file, s, data_dir, checkpoints, results, reuse_backbone, only,
-                                                protocols))
+                                     protocols, device=device, precision=precision))
                  for s in seeds]
     except (PoseboardError, ValueError) as exc:
         raise _fail(exc) from None

@@ -11,6 +11,8 @@ params each stage reads, and changing one method's block re-runs only that metho
     seed: 0
     profiles:                       # what `generate` renders per profile (dataset sizes, crop size)
       smoke: {description: ..., data: {preset: smoke, crop_size: 64}}
+      paper: {..., device: cuda, precision: bf16}   # where pretrain/train/predict compute (default
+                                                    # auto, fp32; --device/--precision come first)
     real_data: {...}                # poseboard.datasets.real.RealDataConfig
     backbone:                       # pretrain_backbone: per profile, merged over PretrainConfig.preset
       smoke: {train: {steps: 150}}
@@ -36,6 +38,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -61,7 +64,7 @@ class _Strict(BaseModel):
 class DataProfile(_Strict):
     """What ``generate`` renders: a synthetic preset plus overrides."""
 
-    preset: Literal["smoke", "default", "large"] = Field(
+    preset: Literal["smoke", "default", "large", "gpu"] = Field(
         description="poseboard.datasets.synthetic.SynthConfig.preset: dataset sizes"
     )
     crop_size: int | None = Field(default=None, ge=16, description="network-input crop side (px); None: preset's")
@@ -71,9 +74,9 @@ class DataProfile(_Strict):
 
 
 class Profile(_Strict):
-    """One profile: what ``generate`` renders. Training lengths and resolutions are the
-    per-profile blocks of ``backbone`` and ``methods`` (merged over each config model's
-    ``preset(profile)``)."""
+    """One profile: what ``generate`` renders, the training seeds, and where the computing
+    stages run. Training lengths and resolutions are the per-profile blocks of ``backbone``
+    and ``methods`` (merged over each config model's ``preset(profile)``)."""
 
     description: str
     data: DataProfile
@@ -83,6 +86,29 @@ class Profile(_Strict):
         "is a replicate (`python -m poseboard.pipeline replicate`): the backbone and every method trained again "
         "with it, on the same data, scored on the same test frames, results under results/seed-<k>/",
     )
+
+    device: str = Field(
+        default="auto",
+        description="where pretrain, train and predict compute under this profile: auto (CUDA when available), "
+        "cpu, cuda or cuda:N; their --device option and the POSEBOARD_DEVICE variable come first",
+    )
+    precision: Literal["fp32", "bf16"] = Field(
+        default="fp32",
+        description="what they compute in: fp32, or bf16 (matrix products and convolutions in bfloat16 under "
+        "autocast); their --precision option comes first",
+    )
+
+    @field_validator("device")
+    @classmethod
+    def _device_spelling(cls, spec: str) -> str:
+        # the spelling only: whether this machine has the device is checked when a stage runs
+        # there, so a GPU profile validates on a laptop
+        from poseboard.device import check_device_spelling
+
+        try:
+            return check_device_spelling(spec, option="device")
+        except InputError as exc:
+            raise ValueError(str(exc).removeprefix("device: ")) from None
 
     @field_validator("seeds")
     @classmethod
@@ -322,6 +348,59 @@ def load_params(path: str | Path = PARAMS_FILE) -> Params:
     except yaml.YAMLError as exc:
         raise ParamsError(f"{path}: not valid YAML ({exc})") from None
     return parse_params(data, str(path))
+
+
+def is_params_file(path: str | Path) -> bool:
+    """Whether ``path`` reads as a params file (a mapping with a ``profiles`` mapping) rather
+    than a file of hyper-parameter overrides; unreadable files are not."""
+    data = _read_yaml(path)
+    return isinstance(data, dict) and isinstance(data.get("profiles"), dict)
+
+
+def _read_yaml(path: str | Path) -> Any:
+    try:
+        return yaml.safe_load(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """A profile's ``device`` and ``precision`` (:func:`profile_run_options`)."""
+
+    device: str
+    precision: str
+    device_key: str
+    """Where the device spelling is written (``params.yaml: profiles.default.device``), for errors."""
+
+
+def profile_run_options(path: str | Path, profile: str | None = None) -> RunOptions | None:
+    """``profiles.<profile>.device`` and ``.precision`` of the params file ``path`` (``profile``
+    None: the file's active one; unset keys: ``auto``, ``fp32``), checked as :class:`Profile`
+    checks them. None when ``path`` is not a params file or has no such profile.
+
+    Only these two keys are read: a command that takes its device from params.yaml does not
+    stop on an unrelated key (``poseboard params check`` and the pipeline's stages do).
+
+    Raises:
+        ParamsError: a misspelt device or precision, naming the key.
+    """
+    data = _read_yaml(path)
+    if not isinstance(data, dict) or not isinstance(data.get("profiles"), dict):
+        return None
+    profile = profile if profile is not None else data.get("profile")
+    block = data["profiles"].get(profile) if isinstance(profile, str) else None
+    if not isinstance(block, dict):
+        return None
+    key = f"{path}: profiles.{profile}"
+    device, precision = block.get("device", "auto"), block.get("precision", "fp32")
+    try:
+        device = Profile._device_spelling(device)
+    except ValueError as exc:
+        raise ParamsError(f"{key}.device: {exc}") from None
+    if precision not in ("fp32", "bf16"):
+        raise ParamsError(f"{key}.precision: {precision!r} is not one of fp32, bf16")
+    return RunOptions(device=device, precision=precision, device_key=f"{key}.device")
 
 
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,9 @@ shows the seed spread, and resamples seeds with sequences in its paired comparis
 The commands are exactly the DVC stages' (``dvc.yaml``: pretrain_backbone, train, predict,
 score) with the seed, the checkpoint folder and the results folder changed, run one after the
 other in ``init`` order; a stage whose output already exists is skipped, so an interrupted
-replicate resumes.
+replicate resumes. A ``device`` or ``precision`` given to the replicate is passed to every
+command that computes (pretrain, train, predict); otherwise each resolves its own as a DVC stage
+does (``POSEBOARD_DEVICE``, then the profile's ``device`` and ``precision`` in the params file).
 """
 
 from __future__ import annotations
@@ -59,7 +61,8 @@ def _training_order(methods: dict) -> list[str]:
 def replicate_steps(params_file: Path, seed: int, data_dir: Path = Path("data"),
                     checkpoints: Path = Path("checkpoints"), results: Path = Path("results"),
                     reuse_backbone: bool = False, only: list[str] | None = None,
-                    protocols: list[str] | None = None) -> list[ReplicateStep]:
+                    protocols: list[str] | None = None, device: str | None = None,
+                    precision: str | None = None) -> list[ReplicateStep]:
     """The commands of the replicate with training seed ``seed``, in the order they run.
 
     With ``reuse_backbone`` the pipeline's pre-trained backbone is copied instead of trained
@@ -67,7 +70,8 @@ def replicate_steps(params_file: Path, seed: int, data_dir: Path = Path("data"),
     (cheaper, and a lower bound of the full seed spread). ``only`` limits the replicate to those
     methods (``params.yaml`` keys): they and the methods they start from are trained, and only
     their evaluations are scored; ``protocols`` (names) limits the evaluations and scores to
-    those protocols.
+    those protocols. ``device`` and ``precision`` (spellings of ``--device`` and
+    ``--precision``) are appended to the pretrain, train and predict commands when given.
 
     Raises:
         InputError: ``seed`` is the pipeline's own seed (its results are the DVC pipeline's).
@@ -93,6 +97,8 @@ def replicate_steps(params_file: Path, seed: int, data_dir: Path = Path("data"),
             key = params.methods[key].init
     ckpt, res = checkpoints / f"seed-{seed}", results / f"seed-{seed}"
     common = ("--data-dir", str(data_dir), "--checkpoints", str(ckpt))
+    on: tuple[str, ...] = (*(("--device", device) if device is not None else ()),
+                           *(("--precision", precision) if precision is not None else ()))
     if reuse_backbone:
         copy = ("import shutil, sys; shutil.copytree(sys.argv[1], sys.argv[2] + '.tmp', dirs_exist_ok=True); "
                 "shutil.rmtree(sys.argv[2], ignore_errors=True); shutil.move(sys.argv[2] + '.tmp', sys.argv[2])")
@@ -102,7 +108,7 @@ def replicate_steps(params_file: Path, seed: int, data_dir: Path = Path("data"),
         steps = [ReplicateStep("pretrain_backbone", (
             py, "-m", "poseboard.methods.commands", "pretrain", *common, "--dataset", "synth-h36m",
             "--profile", profile, "--config", str(params_file), "--config-key", f"backbone.{profile}",
-            "--seed", str(seed), "--quiet"), ckpt / "backbone" / "backbone.pt")]
+            "--seed", str(seed), "--quiet", *on), ckpt / "backbone" / "backbone.pt")]
     for key in _training_order(params.methods):
         if key not in needed:
             continue
@@ -110,7 +116,7 @@ def replicate_steps(params_file: Path, seed: int, data_dir: Path = Path("data"),
         steps.append(ReplicateStep(f"train@{key}", (
             py, "-m", "poseboard.methods.commands", "train", block.method, "--name", key, *common,
             "--dataset", block.dataset, "--profile", profile, "--config", str(params_file),
-            "--config-key", f"methods.{key}.{profile}", "--seed", str(seed), "--quiet"),
+            "--config-key", f"methods.{key}.{profile}", "--seed", str(seed), "--quiet", *on),
             ckpt / key / "weights.pt"))  # written after config.json
     for key, ev in params.evaluations.items():
         if ev.method not in wanted or (protocols and ev.protocol not in protocols):
@@ -118,7 +124,8 @@ def replicate_steps(params_file: Path, seed: int, data_dir: Path = Path("data"),
         pid = f"{ev.protocol}@{ev.version}"
         steps.append(ReplicateStep(f"predict@{key}", (
             py, "-m", "poseboard.methods.commands", "predict", ev.method, "--protocol", pid, *common,
-            "--results", str(res), "--seed", str(seed), "--quiet", "--declared-dataset", ev.dataset),
+            "--results", str(res), "--seed", str(seed), "--quiet", "--declared-dataset", ev.dataset,
+            "--params", str(params_file), *on),
             res / ev.method / f"{pid}.json"))
     for key, sc in params.scores.items():
         if sc.method not in wanted or (protocols and sc.protocol not in protocols):

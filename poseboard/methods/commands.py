@@ -19,17 +19,29 @@ Folders (all arguments, so DVC stages can name them):
 Hyper-parameters: the ``--profile`` preset (``smoke``, ``default``, ``paper``) of the stage's
 config model, then the mapping at ``--config-key`` (dotted, e.g. ``methods.algebraic``) of
 the YAML/JSON file ``--config`` merged over it, key by key.
+
+Where they compute (:func:`resolve_run`): ``--device auto|cpu|cuda|cuda:N``, else the
+``POSEBOARD_DEVICE`` environment variable, else the profile's ``device`` key in the params file
+(``--params``, else ``--config`` when it is a params file, else ``./params.yaml``; the profile
+is ``--profile``, for ``predict`` the file's active one), else ``auto`` (CUDA when available);
+``--precision fp32|bf16``, else the profile's ``precision``, else ``fp32``. A device this
+machine does not have stops the command (exit 2) before it writes anything, naming the
+option and the devices it has.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from poseboard.errors import PoseboardError
+
+if TYPE_CHECKING:
+    import torch
 
 ProfileOpt = Annotated[str, typer.Option("--profile", help="hyper-parameter preset: smoke, default or paper")]
 DataDirOpt = Annotated[Path, typer.Option("--data-dir", help="folder holding <dataset>/<split>/")]
@@ -56,6 +68,17 @@ ParamsOpt = Annotated[
     Path | None,
     typer.Option("--params", help="params.yaml whose real_data block locates the real datasets "
                                    "(default: ./params.yaml if present, else the POSEBOARD_*_ROOT variables)"),
+]
+
+DeviceOpt = Annotated[
+    str | None,
+    typer.Option("--device", help="where to compute: auto (CUDA when available), cpu, cuda or cuda:N (default: "
+                                   "POSEBOARD_DEVICE, else the profile's `device` in params.yaml, else auto)"),
+]
+PrecisionOpt = Annotated[
+    str | None,
+    typer.Option("--precision", help="fp32 or bf16 (bf16: matrix products and convolutions in bfloat16; default: "
+                                      "the profile's `precision` in params.yaml, else fp32)"),
 ]
 
 
@@ -132,16 +155,73 @@ def real_data_params(params: Path | None) -> Path | None:
     return default if default.is_file() else None
 
 
-def _threads(threads: int | None) -> None:
-    """Set up a computing command: its torch threads, and the allocator policy of
-    :mod:`poseboard.allocator` (large blocks kept after ``free``; results unchanged)."""
+def params_file_of(params: Path | None = None, config: Path | None = None) -> Path | None:
+    """The params file a command reads its profile's ``device`` and ``precision`` from:
+    ``--params``, else ``--config`` when it is a params file (a mapping with ``profiles``, as
+    the DVC stages pass ``--config params.yaml``), else ``./params.yaml`` when it exists."""
+    from poseboard.params import is_params_file
+
+    if params is not None:
+        return params
+    if config is not None and is_params_file(config):
+        return config
+    return real_data_params(None)
+
+
+def resolve_run(device: str | None = None, precision: str | None = None, *, profile: str | None = None,
+                params_file: Path | None = None) -> tuple[torch.device, str]:
+    """The device and precision a command runs in; call it first, before anything is written.
+
+    Device: ``device`` (``--device``), else ``POSEBOARD_DEVICE``, else ``profiles.<profile>.device``
+    of ``params_file`` (``profile`` None: the file's active one), else ``auto``. Precision:
+    ``precision``, else ``profiles.<profile>.precision``, else ``fp32``.
+
+    Raises:
+        InputError: a misspelt device or precision, or a device this machine does not have;
+            the message names where the spelling came from and the devices available.
+    """
+    from poseboard.device import DEVICE_ENV, PRECISIONS, resolve_device
+    from poseboard.errors import InputError
+    from poseboard.params import profile_run_options
+
+    options = profile_run_options(params_file, profile) if params_file is not None else None
+    if device is not None:
+        where: torch.device = resolve_device(device, "--device")
+    elif os.environ.get(DEVICE_ENV):
+        where = resolve_device(None, "--device")
+    elif options is not None:
+        where = resolve_device(options.device, options.device_key)
+    else:
+        where = resolve_device("auto", "--device")
+    if precision is not None:
+        if precision.strip().lower() not in PRECISIONS:
+            raise InputError(f"--precision: {precision!r} is not one of {', '.join(PRECISIONS)}")
+        precision = precision.strip().lower()
+    else:
+        precision = options.precision if options is not None else "fp32"
+    if precision == "bf16" and where.type == "cuda":
+        import torch
+
+        if not torch.cuda.is_bf16_supported():
+            raise InputError(f"--precision bf16: {torch.cuda.get_device_name(where)} ({where}) has no bfloat16 "
+                             "arithmetic; use --precision fp32")
+    return where, precision
+
+
+def _threads(threads: int | None, device: torch.device | None = None) -> None:
+    """Set up a computing command: its torch threads, the allocator policy of
+    :mod:`poseboard.allocator` (large blocks kept after ``free``; results unchanged) and the
+    numerics of its device (:func:`poseboard.device.configure`: nothing on the CPU)."""
     import torch
 
     from poseboard.allocator import keep_freed_memory
+    from poseboard.device import configure
     from poseboard.methods.training import env_threads
 
     keep_freed_memory()
     torch.set_num_threads(threads or env_threads(1))
+    if device is not None:
+        configure(device)
 
 
 def pretrain(
@@ -155,26 +235,31 @@ def pretrain(
     val: Annotated[bool, typer.Option("--val/--no-val", help="log 2D error curves on the test split")] = True,
     threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
+    device: DeviceOpt = None,
+    precision: PrecisionOpt = None,
 ) -> None:
     """Pre-train the shared 2D backbone on DATASET/train into CHECKPOINTS/backbone (resumable)."""
     try:
-        _threads(threads)
+        on, precision = resolve_run(device, precision, profile=profile, params_file=params_file_of(None, config))
+        _threads(threads, on)
         from poseboard.methods.pretrain import PretrainConfig, pretrain_backbone
+        from poseboard.methods.runner import device_kwargs
         from poseboard.methods.training import JsonlTracker
 
         cfg = build_config(PretrainConfig, profile, config, config_key, seed)
+        kwargs = device_kwargs(pretrain_backbone, on, precision, "pretrain_backbone")
         out = checkpoints / "backbone"
         val_path = data_dir / dataset / "test" if val else None
         if val_path is not None and not val_path.exists():
             val_path = None
         _, summary = pretrain_backbone(
             cfg, data_dir / dataset / "train", out, val=val_path,
-            tracker=JsonlTracker(out / "metrics.jsonl"), progress=not quiet,
+            tracker=JsonlTracker(out / "metrics.jsonl"), progress=not quiet, **kwargs,
         )
     except PoseboardError as exc:
         raise _fail(exc) from None
-    typer.echo(f"pretrain: steps {summary.start_step}→{summary.end_step} in {summary.seconds:.0f} s; "
-               f"val {json.dumps(summary.val)} → {out}")
+    typer.echo(f"pretrain on {on} ({precision}): steps {summary.start_step}→{summary.end_step} in "
+               f"{summary.seconds:.0f} s; val {json.dumps(summary.val)} → {out}")
 
 
 def train(
@@ -191,23 +276,27 @@ def train(
     quiet: QuietOpt = False,
     name: NameOpt = None,
     params: ParamsOpt = None,
+    device: DeviceOpt = None,
+    precision: PrecisionOpt = None,
 ) -> None:
     """Train METHOD from the pre-trained backbone; saves CHECKPOINTS/NAME (NAME defaults to
     METHOD; resumable from CHECKPOINTS/NAME/work). DATASET is a generated one
     (DATA_DIR/DATASET/train) or a real one (human36m, panoptic) located by --params."""
     try:
-        _threads(threads)
+        on, precision = resolve_run(device, precision, profile=profile, params_file=params_file_of(params, config))
+        _threads(threads, on)
         from poseboard.methods.runner import train_method
 
         summary = train_method(
             method, data_dir=data_dir, checkpoints=checkpoints, dataset=dataset, profile=profile,
             config_path=config, config_key=config_key, seed=seed, val=val, progress=not quiet, name=name,
-            real_data=real_data_params(params),
+            real_data=real_data_params(params), device=on, precision=precision,
         )
     except PoseboardError as exc:
         raise _fail(exc) from None
     if summary.get("rank") != "not main":  # under torchrun, rank 0 reports
-        typer.echo(f"train {name or method}: {json.dumps(summary)} → {checkpoints / (name or method)}")
+        typer.echo(f"train {name or method} on {on} ({precision}): {json.dumps(summary)} → "
+                   f"{checkpoints / (name or method)}")
 
 
 def predict(
@@ -223,18 +312,21 @@ def predict(
     name: NameOpt = None,
     params: ParamsOpt = None,
     declared_dataset: DeclaredDatasetOpt = None,
+    device: DeviceOpt = None,
+    precision: PrecisionOpt = None,
 ) -> None:
     """Run a trained METHOD (CHECKPOINTS/NAME, NAME defaulting to METHOD) under PROTOCOL:
     predictions .npz and the scored result JSON. A real protocol's dataset (human36m-*,
     panoptic-*, mupots-root) is located by --params."""
     try:
-        _threads(threads)
+        on, precision = resolve_run(device, precision, params_file=params_file_of(params))
+        _threads(threads, on)
         from poseboard.methods.runner import run_protocol
 
         result, path = run_protocol(
             method, protocol, data_dir=data_dir, checkpoints=checkpoints, results_dir=results,
             batch_size=batch_size, seed=seed, progress=not quiet, name=name, real_data=real_data_params(params),
-            declared_dataset=declared_dataset,
+            declared_dataset=declared_dataset, device=on, precision=precision,
         )
     except PoseboardError as exc:
         raise _fail(exc) from None

@@ -11,13 +11,21 @@ What a method receives: the images, intrinsics (``K``, ``dist``) and crop boxes;
 extrinsics (``proj_matrices``, ``R``, ``t``) only when the protocol provides them *and*
 the method needs them; never the ground truth (``joints_3d``, ``joints_2d``,
 ``visibility``) nor the ``Camera`` objects (which carry extrinsics).
+
+Where it runs (:mod:`poseboard.device`): the method is moved to the run's device once; each
+batch's tensors are moved there once (after the protocol has chosen and perturbed the inputs
+on the host, so what a method sees does not depend on the device); the clock around
+``predict`` starts and stops on a synchronised device; predictions come back to the host once
+per batch. On the CPU in fp32 every step is a no-op, and results are bit for bit those of a run
+without a device.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,18 +102,28 @@ def predict_dataset(method: Method, dataset: Any, indices: Sequence[int], protoc
                     batch_size: int = 8, progress: bool = False, desc: str = "predict",
                     noise: CalibrationNoise | None = None) -> tuple[np.ndarray, float]:
     """Joints (N, J, 3) of ``method.predict`` on ``dataset[indices]`` and the seconds spent
-    inside ``predict`` (data loading excluded); ``noise``: see :func:`method_inputs`."""
+    inside ``predict`` (data loading excluded); ``noise``: see :func:`method_inputs`.
+
+    Runs where the method is (``method.device``, in ``method.precision``): each batch's tensors
+    are moved there once, the device is synchronised before the clock starts and before it
+    stops (CUDA runs asynchronously: an unsynchronised clock times the kernel launches), and
+    the joints come back to the host once per batch, as float64."""
     from tqdm.auto import tqdm
 
     from poseboard.datasets.torch_dataset import collate_multiview
+    from poseboard.device import autocast, synchronize, to_device
 
+    device, precision = method.device, method.precision
     out, seconds = [], 0.0
     starts = range(0, len(indices), batch_size)
     for start in tqdm(starts, desc=desc, disable=not progress, leave=False, mininterval=1.0):
         batch = collate_multiview([dataset[int(i)] for i in indices[start : start + batch_size]])
-        inputs = method_inputs(batch, method, protocol, noise)
+        inputs = to_device(method_inputs(batch, method, protocol, noise), device)
+        synchronize(device)
         t0 = time.perf_counter()
-        pred = method.predict(inputs)
+        with autocast(device, precision):
+            pred = method.predict(inputs)
+        synchronize(device)
         seconds += time.perf_counter() - t0
         joints = torch.as_tensor(pred.joints_3d).detach().cpu().to(torch.float64).numpy()
         if pred.frame not in protocol.accepted_output_frames:
@@ -113,6 +131,32 @@ def predict_dataset(method: Method, dataset: Any, indices: Sequence[int], protoc
                              f"{list(protocol.accepted_output_frames)}")
         out.append(joints)
     return (np.concatenate(out) if out else np.zeros((0, 17, 3))), seconds
+
+
+def place_method(method: Method, device: torch.device | str | None, precision: str | None) -> Method:
+    """``method`` moved to ``device`` in ``precision`` (None: where it is / its precision).
+    The one place the harness moves a method: a move to where it already is copies nothing."""
+    if device is None and precision is None:
+        return method
+    return method.to(method.device if device is None else device, precision)
+
+
+def _supports(fn: Callable[..., Any], *names: str) -> bool:
+    """Whether ``fn`` takes every keyword in ``names``."""
+    params = inspect.signature(fn).parameters
+    return all(n in params for n in names) or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def device_kwargs(fn: Callable[..., Any], device: torch.device | str | None, precision: str,
+                  what: str) -> dict[str, Any]:
+    """``{"device": …, "precision": …}`` for a stage function that takes them (``what`` names
+    it in the error when it does not, and the run asks for anything but the CPU in fp32)."""
+    if _supports(fn, "device", "precision"):
+        return {"device": device, "precision": precision}
+    if (device is not None and torch.device(device).type != "cpu") or precision != "fp32":
+        raise InputError(f"{what} cannot run on {device} in {precision} yet (it takes no device); "
+                         "use --device cpu --precision fp32")
+    return {}
 
 
 def _method_config(method: Method) -> dict[str, Any]:
@@ -131,6 +175,8 @@ def evaluate_method(
     progress: bool = False,
     split_path: str | Path | None = None,
     real_data: RealDataLike = None,
+    device: torch.device | str | None = None,
+    precision: str | None = None,
 ) -> tuple[Result, Path]:
     """Predict with ``method`` on the protocol's frames and cameras, score, and write the
     predictions (``.npz``) and the result (``.json``) under ``results_dir/<method>/``.
@@ -145,8 +191,13 @@ def evaluate_method(
         checkpoint: recorded in the result (where the method's weights came from).
         real_data: where the real datasets are (:func:`poseboard.datasets.sources.locate`):
             a ``RealDataConfig``, a ``params.yaml`` path, or None (environment variables).
+        device: where to predict (None: where the method is); the method is moved there once.
+        precision: ``fp32`` or ``bf16`` (None: the method's). Both are recorded in the
+            result's speed block (:func:`poseboard.device.describe_device`), which on the CPU
+            in fp32 reads as it always has, ``cpu (N torch threads)``.
     """
     from poseboard.datasets.sources import locate_protocol
+    from poseboard.device import describe_device
     from poseboard.protocols.evaluate import build_result, score_pose, select_frames
     from poseboard.protocols.predictions import PosePredictions, save_pose_predictions
     from poseboard.protocols.registry import get_protocol
@@ -157,6 +208,7 @@ def evaluate_method(
     if protocol.task != "multiview_pose":
         raise InputError(f"protocol {protocol.id} is a {protocol.task} protocol; these methods predict poses")
     sizes = protocol.check_method(method.name, method.capabilities)
+    method = place_method(method, device, precision)
     data = locate_protocol(protocol, real_data, data_dir=data_dir, path=split_path)
     gt = data.ground_truth(protocol)
     indices = np.flatnonzero(select_frames(protocol, gt.meta))
@@ -214,7 +266,7 @@ def evaluate_method(
         samples_per_s=frames / seconds if seconds > 0 else None,
         ms_per_sample=1000 * seconds / frames if frames else None,
         batch_size=batch_size,
-        device=f"cpu ({torch.get_num_threads()} torch thread{'s' if torch.get_num_threads() > 1 else ''})",
+        device=describe_device(method.device, method.precision),
     )
     result = build_result(
         protocol=protocol,
@@ -239,6 +291,8 @@ def run_protocol(
     name: str | None = None,
     real_data: RealDataLike = None,
     declared_dataset: str | None = None,
+    device: torch.device | str | None = None,
+    precision: str = "fp32",
 ) -> tuple[Result, Path]:
     """``poseboard predict``: load ``<checkpoints>/<name>`` (``name`` defaults to the method:
     a variant such as ``epipolar-baseline`` is the registered ``epipolar`` trained under
@@ -246,7 +300,9 @@ def run_protocol(
     root-localisation ones with RootNet's ``evaluate_roots``. A real protocol's data come
     from ``real_data`` (see :func:`evaluate_method`); a missing or wrong path fails before
     the checkpoint is loaded, as does a ``declared_dataset`` (the pipeline stage's, see
-    :func:`~poseboard.datasets.sources.check_declared_dataset`) other than the protocol's."""
+    :func:`~poseboard.datasets.sources.check_declared_dataset`) other than the protocol's.
+    ``device`` and ``precision``: where and how it predicts (see :func:`evaluate_method`); the
+    checkpoint, from whatever device it was saved on, is read onto the CPU and moved once."""
     from poseboard.datasets.sources import check_declared_dataset, is_real, locate_protocol
     from poseboard.methods.registry import REGISTRY, get_method
     from poseboard.protocols.registry import get_protocol
@@ -272,11 +328,13 @@ def run_protocol(
     if protocol.task == "root_localisation":
         from poseboard.methods.rootnet import evaluate_roots
 
+        on = device_kwargs(evaluate_roots, device, precision, "evaluate_roots")
         return evaluate_roots(method, protocol, data_dir=data_dir, results_dir=results_dir,  # type: ignore[arg-type]
                               batch_size=batch_size, seed=seed, checkpoint=str(directory), progress=progress,
-                              real_data=real_data)
+                              real_data=real_data, **on)
     return evaluate_method(method, protocol, data_dir=data_dir, results_dir=results_dir, batch_size=batch_size,
-                           seed=seed, checkpoint=str(directory), progress=progress, real_data=real_data)
+                           seed=seed, checkpoint=str(directory), progress=progress, real_data=real_data,
+                           device=device, precision=precision)
 
 
 def open_split(path: str | Path) -> Any:
@@ -302,6 +360,8 @@ def train_method(
     tracker: Any = None,
     name: str | None = None,
     real_data: RealDataLike = None,
+    device: torch.device | str | None = None,
+    precision: str = "fp32",
 ) -> dict[str, Any]:
     """``poseboard train``: build the config, train from ``<checkpoints>/backbone``
     (resuming from ``<checkpoints>/<name>/work``), save to ``<checkpoints>/<name>``
@@ -309,7 +369,9 @@ def train_method(
 
     ``dataset``: a generated one (``<data_dir>/<dataset>/{train,test}``) or a real one
     (``human36m``, ``panoptic``: its ``train`` split, validated on ``test``), found through
-    ``real_data`` as in :func:`evaluate_method`."""
+    ``real_data`` as in :func:`evaluate_method`. ``device`` (None: the CPU) and ``precision``:
+    where and how it trains; the method is moved there once, before ``fit``, and saved from
+    there (its weights load on any device, :meth:`Method.load`)."""
     from poseboard.datasets.sources import locate
     from poseboard.methods.commands import build_config
     from poseboard.methods.registry import get_method
@@ -332,11 +394,12 @@ def train_method(
         val_set = test.dataset
     out = checkpoints / (name or method_name)
     workdir = out / "work"
-    method = cls(cfg)
+    method = place_method(cls(cfg), device, precision)
     method.progress = progress  # type: ignore[attr-defined]
     tracker = JsonlTracker(workdir / "metrics.jsonl", inner=tracker)
     tracker.log_params({"method": name or method_name, "registered": method_name, "profile": profile,
-                        "config": cfg.model_dump(mode="json")})
+                        "config": cfg.model_dump(mode="json"), "device": str(method.device),
+                        "precision": method.precision})
     t0 = time.perf_counter()
     method.fit(train, val_set, tracker=tracker, workdir=workdir)
     seconds = time.perf_counter() - t0
