@@ -276,10 +276,14 @@ def read_speed_benchmarks(path: str | Path | None) -> dict[str, tuple[float, str
     for bench in data.get("benchmarks", []) if isinstance(data, dict) else []:
         info = bench.get("extra_info", {})
         if "method" in info and "ms_per_frame" in info:
-            threads = info.get("torch_threads", "?")
+            device = str(info.get("device", "cpu"))
+            if device.startswith("cpu"):  # the CPU's brand and its threads (unchanged wording)
+                where = f"{cpu}, {info.get('torch_threads', '?')} torch thread(s)"
+            else:  # the GPU's model, CUDA version and precision (poseboard.device.describe_device)
+                where = f"{device}, host {cpu}"
             out[str(info["method"])] = (
                 float(info["ms_per_frame"]),
-                f"{cpu}, {threads} torch thread(s): median of {bench.get('stats', {}).get('rounds', '?')} rounds of "
+                f"{where}: median of {bench.get('stats', {}).get('rounds', '?')} rounds of "
                 f"{info.get('frames_per_call', '?')} frames (benchmarks/bench_speed.py)",
             )
     return out
