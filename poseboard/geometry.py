@@ -5,7 +5,11 @@ epipolar geometry, as pure torch functions in the style of kornia:
 
 * any number of leading batch dimensions ``...``, broadcast against each other with
   torch's rules (so ``proj`` of shape (V, 3, 4) serves every point of a batch);
-* one code path for CPU and GPU, differentiable unless a docstring says otherwise;
+* one code path for CPU and GPU, differentiable unless a docstring says otherwise: every
+  tensor a kernel creates is on the device of its inputs (array-likes join the device of
+  the tensor arguments), nothing is read back to the host (random draws are made on the
+  CPU and moved, so results do not depend on the device), and the coordinate products stay
+  in float32/float64 under a ``bf16`` autocast;
 * inputs checked first with :func:`poseboard.errors.check_shape` (a ``ShapeError`` saying
   expected vs actual); options are ``Literal`` values, a wrong one is a ``ValueError``
   listing the choices.
@@ -28,6 +32,7 @@ import torch
 from torch import Tensor
 
 from poseboard.camera import distort_normalized
+from poseboard.device import to_device
 from poseboard.errors import InputError, ShapeError, check_shape
 
 __all__ = [
@@ -65,20 +70,51 @@ _SYM_COLS = (0, 1, 2, 1, 2, 2, 3, 3, 3)
 
 
 # ---------------------------------------------------------------------------- helpers
-def _tensor(x: Any, name: str) -> Tensor:
-    """Accept tensors as they are and array-likes (NumPy, lists) through ``torch.as_tensor``."""
+def _tensor(x: Any, name: str, device: torch.device | str = "cpu") -> Tensor:
+    """Accept tensors as they are and array-likes (NumPy, lists) through ``torch.as_tensor``,
+    onto ``device`` (an array has no device of its own: see :func:`_tensors`)."""
     if isinstance(x, Tensor):
         return x
     try:
-        return torch.as_tensor(x)
+        return torch.as_tensor(x, device=device)
     except (TypeError, ValueError, RuntimeError) as exc:
         raise InputError(f"{name}: expected a tensor or array, got {type(x).__name__}") from exc
+
+
+def _tensors(**named: Any) -> list[Any]:
+    """Several arguments through :func:`_tensor` (None stays None): array-likes land on the
+    device of the first tensor among them (the CPU if there is none), so a NumPy rig meets
+    CUDA points there."""
+    device = next((x.device for x in named.values() if isinstance(x, Tensor)), torch.device("cpu"))
+    return [x if x is None else _tensor(x, name, device) for name, x in named.items()]
+
+
+def _host_constant(values: Any, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """A small constant built on the host and copied to ``device`` without waiting for it
+    (``torch.tensor(values, device=cuda)`` would synchronise the stream to copy it)."""
+    return to_device(torch.tensor(values, dtype=dtype, device="cpu"), device)
+
+
+def _no_autocast(x: Tensor) -> Any:
+    """A context in which ``x``'s device computes in the tensors' own dtype: the coordinate
+    products of the kernels below (millimetres, pixels) stay float32 (or float64) under a
+    ``bf16`` autocast, whose 8-bit mantissa would cost ~10 mm at a few metres. Changes
+    nothing outside autocast."""
+    return torch.autocast(x.device.type, enabled=False)
 
 
 def _check_choice(value: str, choices: Any, name: str) -> None:
     allowed = get_args(choices)
     if value not in allowed:
         raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
+
+
+def _known_all(mask: Tensor) -> bool:
+    """True if ``mask`` is all True *and* that can be read without a device round trip (a CPU
+    tensor); False otherwise. For shortcuts whose general path gives the same result (a
+    ``torch.where`` that selects everything): the CPU skips the work, other devices run the
+    general path instead of waiting for the answer."""
+    return mask.device.type == "cpu" and bool(mask.all())
 
 
 def _float_dtype(*tensors: Tensor) -> torch.dtype:
@@ -252,7 +288,7 @@ class _DLTSolve(torch.autograd.Function):
         if w is None:
             planes = torch.cat([torch.addcmul(x * x, y, y), x, y, torch.ones_like(x)], dim=-2)
         else:
-            if used is not None and not bool(used.all()):  # (a branch-free where is slow)
+            if used is not None and not _known_all(used):  # (a branch-free where is slow on the CPU)
                 x, y = torch.where(used, x, 0.0), torch.where(used, y, 0.0)
             w2 = w * w
             planes = torch.cat([w2 * torch.addcmul(x * x, y, y), w2 * x, w2 * y, w2], dim=-2)
@@ -317,12 +353,15 @@ _QUADRATIC_ENTRIES = {"dlt": 9, "jtj": 6}  # the first n of zip(_SYM_ROWS, _SYM_
 
 
 @functools.cache
-def _quadratic_map(kind: str) -> Tensor:
-    """(144, n_terms · n_entries) float64: ``vec(q qᵀ) @ map`` evaluates the terms, where q
-    is the flattened (3, 4) P. One outer product and one GEMM instead of a dozen small ops
-    (which dominate the cost for small batches of per-frame cameras)."""
+def _quadratic_map(kind: str, device: torch.device) -> Tensor:
+    """(144, n_terms · n_entries) float64 on ``device``: ``vec(q qᵀ) @ map`` evaluates the
+    terms, where q is the flattened (3, 4) P. One outer product and one GEMM instead of a
+    dozen small ops (which dominate the cost for small batches of per-frame cameras). Built
+    on the CPU and cached per device (one copy to a GPU per process, not one per call)."""
+    if device.type != "cpu":
+        return _quadratic_map(kind, torch.device("cpu")).to(device)
     terms, n_entries = _QUADRATIC_TERMS[kind], _QUADRATIC_ENTRIES[kind]
-    out = torch.zeros(12, 12, len(terms), n_entries, dtype=_SOLVE_DTYPE)
+    out = torch.zeros(12, 12, len(terms), n_entries, dtype=_SOLVE_DTYPE, device=device)
     for t, term in enumerate(terms):
         for e, (r, c) in enumerate(zip(_SYM_ROWS[:n_entries], _SYM_COLS[:n_entries], strict=True)):
             for coef, a, b in term:
@@ -335,7 +374,7 @@ def _quadratic_terms(proj: Tensor, kind: str) -> Tensor:
     q = proj.flatten(-2)
     outer = (q[..., :, None] * q[..., None, :]).flatten(-2)  # (lp..., V, 144)
     n_entries = _QUADRATIC_ENTRIES[kind]
-    return (outer @ _quadratic_map(kind).to(proj.device)).unflatten(-1, (-1, n_entries))
+    return (outer @ _quadratic_map(kind, proj.device)).unflatten(-1, (-1, n_entries))
 
 
 def _gemm_matrix(terms: Tensor) -> Tensor:
@@ -418,13 +457,12 @@ class _Rig:
 def _prepare_views(
     where: str, proj: Any, points: Any, weights: Any = None
 ) -> tuple[Tensor, Tensor, Tensor | None, int, torch.Size, int, torch.dtype]:
-    proj, points = _tensor(proj, "proj"), _tensor(points, "points")
+    proj, points, weights = _tensors(proj=proj, points=points, weights=weights)
     n_views = check_shape(proj, ["*", "V", 3, 4], f"{where}: proj")["V"]
     check_shape(points, ["*", n_views, 2], f"{where}: points (V from proj)")
     shapes = {"proj": proj.shape[:-3], "points": points.shape[:-2]}
     dtypes = [proj, points]
     if weights is not None:
-        weights = _tensor(weights, "weights")
         check_shape(weights, ["*", n_views], f"{where}: weights (V from proj)")
         shapes["weights"] = weights.shape[:-1]
         dtypes.append(weights)
@@ -445,7 +483,8 @@ def _affine(points: Tensor, a: Tensor, b: Tensor, where: str) -> Tensor:
     pts = points.expand(*batch, 3).reshape(*batch[:lead], n, 3)
     a = _lead_view(a.expand(*shared, *a.shape[-2:]), batch, lead, 2)
     b = _lead_view(b.expand(*shared, b.shape[-1]), batch, lead, 1)
-    out = pts @ a.transpose(-1, -2) + b[..., None, :]
+    with _no_autocast(pts):
+        out = pts @ a.transpose(-1, -2) + b[..., None, :]
     return out.reshape(*batch, a.shape[-2])
 
 
@@ -468,7 +507,7 @@ def point_depths(proj: Tensor, points: Tensor) -> Tensor:
         >>> point_depths(P, torch.tensor([[0., 0, 2000], [0, 0, -10]]))
         tensor([2000.,  -10.])
     """
-    proj, points = _tensor(proj, "proj"), _tensor(points, "points")
+    proj, points = _tensors(proj=proj, points=points)
     check_shape(proj, ["*", 3, 4], "point_depths: proj")
     check_shape(points, ["*", 3], "point_depths: points")
     dtype = _float_dtype(proj, points)
@@ -505,7 +544,7 @@ def project_points(proj: Tensor, points: Tensor, behind: BehindCamera = "nan") -
                 [ nan,  nan]])
     """
     _check_choice(behind, BehindCamera, "project_points: behind")
-    proj, points = _tensor(proj, "proj"), _tensor(points, "points")
+    proj, points = _tensors(proj=proj, points=points)
     check_shape(proj, ["*", 3, 4], "project_points: proj")
     check_shape(points, ["*", 3], "project_points: points")
     dtype = _float_dtype(proj, points)
@@ -523,12 +562,13 @@ def _distort(x: Tensor, y: Tensor, dist: Tensor) -> tuple[Tensor, Tensor]:
     """OpenCV distortion of normalised coordinates with batched, differentiable ``dist``.
 
     One definition of the model lives in :func:`poseboard.camera.distort_normalized`, which
-    takes five constants. A single camera without gradient uses it directly. Otherwise the
-    model is linear in its coefficients, so ``d(x; k) = x + Σᵢ kᵢ · (d(x; eᵢ) − x)`` with
+    takes five constants. A single camera without gradient on the CPU uses it directly (its
+    constants are read on the host; elsewhere that would be a device round trip). Otherwise
+    the model is linear in its coefficients, so ``d(x; k) = x + Σᵢ kᵢ · (d(x; eᵢ) − x)`` with
     the unit coefficient vectors eᵢ: the same function, evaluated five times, gives a
     batched and differentiable ``dist`` without a second copy of the formula.
     """
-    if dist.ndim == 1 and not dist.requires_grad:
+    if dist.ndim == 1 and not dist.requires_grad and dist.device.type == "cpu":
         return distort_normalized(x, y, dist.tolist())
     xd, yd = x, y
     for i in range(5):
@@ -568,8 +608,7 @@ def project_points_with_distortion(
         ...                                torch.tensor([1000., 0, 1000]))  # r² = 1
         tensor([1600.,  500.])
     """
-    K, R, t = _tensor(K, "K"), _tensor(R, "R"), _tensor(t, "t")
-    dist, points = _tensor(dist, "dist"), _tensor(points, "points")
+    K, R, t, dist, points = _tensors(K=K, R=R, t=t, dist=dist, points=points)
     where = "project_points_with_distortion"
     check_shape(K, ["*", 3, 3], f"{where}: K")
     check_shape(R, ["*", 3, 3], f"{where}: R")
@@ -658,7 +697,7 @@ def _dlt_block(rig: _Rig, xy: Tensor, w: Tensor | None) -> Tensor:
     if w is not None:
         used = w != 0
         valid = used.sum(-2) >= 2  # (lead..., t)
-        if bool(valid.all()):
+        if _known_all(valid):
             valid = None
     # fewer than 2 used views: a singular system, NaN with zero (finite) gradients
     world = rig.to_world(_DLTSolve.apply(x, y, w, rig.gemm, used, valid))
@@ -747,7 +786,7 @@ def _refine_huber(
 
     cost, hess, grad = evaluate(y_n)
     lam = torch.full_like(cost, 1e-3)
-    diag = torch.tensor([1, 0, 0, 1, 0, 1], dtype=y_n.dtype, device=y_n.device)[:, None]
+    diag = _host_constant([1, 0, 0, 1, 0, 1], y_n.dtype, y_n.device)[:, None]
     for _ in range(iters):
         damped = hess * (1 + lam[..., None, :] * diag)
         y_new = y_n + _solve_sym3(torch.cat([damped, grad], dim=-2))
@@ -910,9 +949,9 @@ def triangulate_ransac(
         else:  # drawn for all points at once, on the CPU: the same for any block size/device
             gen = torch.Generator().manual_seed(int(seed))
             shape = (*lead_shape, n_iters, n_pts)
-            first = torch.randint(n_views, shape, generator=gen)
-            second = torch.randint(n_views - 1, shape, generator=gen)
-            draws = (first.to(pts.device), (second + (second >= first)).to(pts.device))
+            first = torch.randint(n_views, shape, generator=gen, device="cpu")
+            second = torch.randint(n_views - 1, shape, generator=gen, device="cpu")
+            draws = (to_device(first, pts.device), to_device(second + (second >= first), pts.device))
         worlds, masks, start = [], [], 0
         for xy in _blocks(pts, lead):
             stop = start + xy.shape[lead]
@@ -1013,7 +1052,7 @@ def soft_argmax_3d(volumes: Tensor, coords: Tensor, multiplier: float = 1.0) -> 
         >>> soft_argmax_3d(vol, grid * 10.0)
         tensor([10., 20., 30.])
     """
-    volumes, coords = _tensor(volumes, "volumes"), _tensor(coords, "coords")
+    volumes, coords = _tensors(volumes=volumes, coords=coords)
     size = check_shape(volumes, ["*", "D", "H", "W"], "soft_argmax_3d: volumes")
     check_shape(coords, ["*", size["D"], size["H"], size["W"], 3], "soft_argmax_3d: coords")
     dtype = _float_dtype(volumes, coords)
@@ -1025,7 +1064,8 @@ def soft_argmax_3d(volumes: Tensor, coords: Tensor, multiplier: float = 1.0) -> 
     m = math.prod(batch[lead:])
     prob = prob.expand(*batch, n).reshape(*batch[:lead], m, n)
     grid = _lead_view(grid, batch, lead, 2)
-    return (prob @ grid).reshape(*batch, 3)
+    with _no_autocast(prob):
+        return (prob @ grid).reshape(*batch, 3)
 
 
 # ---------------------------------------------------------------------------- epipolar
@@ -1075,7 +1115,7 @@ def fundamental_from_projections(P1: Tensor, P2: Tensor) -> Tensor:
         >>> abs(float(x2 @ F @ x1)) < 1e-6
         True
     """
-    P1, P2 = _tensor(P1, "P1"), _tensor(P2, "P2")
+    P1, P2 = _tensors(P1=P1, P2=P2)
     check_shape(P1, ["*", 3, 4], "fundamental_from_projections: P1")
     check_shape(P2, ["*", 3, 4], "fundamental_from_projections: P2")
     batch = _broadcast({"P1": P1.shape[:-2], "P2": P2.shape[:-2]}, "fundamental_from_projections")
@@ -1083,7 +1123,7 @@ def fundamental_from_projections(P1: Tensor, P2: Tensor) -> Tensor:
     a, b = (p.to(_SOLVE_DTYPE).expand(*batch, 3, 4) for p in (P1, P2))
     a = a / a.flatten(-2).norm(dim=-1)[..., None, None]
     b = b / b.flatten(-2).norm(dim=-1)[..., None, None]
-    drop = torch.tensor([[1, 2], [0, 2], [0, 1]], device=a.device)  # rows kept when i dropped
+    drop = _host_constant([[1, 2], [0, 2], [0, 1]], torch.int64, a.device)  # rows kept when i dropped
     a_minors = a[..., drop, :]  # (..., 3 i, 2, 4)
     b_minors = b[..., drop, :]  # (..., 3 j, 2, 4)
     stacked = torch.cat(
@@ -1120,7 +1160,7 @@ def epipolar_lines(F: Tensor, points: Tensor) -> Tensor:
         >>> epipolar_lines(F, torch.tensor([[10.0, 20.0]]))
         tensor([[ 0., -1., 20.]])
     """
-    F, points = _tensor(F, "F"), _tensor(points, "points")
+    F, points = _tensors(F=F, points=points)
     check_shape(F, ["*", 3, 3], "epipolar_lines: F")
     check_shape(points, ["*", "N", 2], "epipolar_lines: points")
     _broadcast({"F": F.shape[:-2], "points": points.shape[:-2]}, "epipolar_lines")

@@ -24,11 +24,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
 
 from poseboard.datasets.torch_dataset import collate_multiview
+from poseboard.device import autocast, to_device
 from poseboard.errors import InputError
 from poseboard.geometry import soft_argmax_2d, triangulate_dlt
 from poseboard.methods.backbone import Backbone, BackboneConfig, init_from_pretrained
 from poseboard.methods.base import Capabilities, Method, MethodCard, Tracker
-from poseboard.methods.multiview import ConfidenceHead, read_batch, run_backbone, undistort_pixels
+from poseboard.methods.multiview import ConfidenceHead, batch_tensor, read_batch, run_backbone, undistort_pixels
 from poseboard.methods.ransac import ISKAKOV_BIBTEX
 from poseboard.methods.training import TrainConfig, eval_batches, parameter_groups, seeded, train_loop
 from poseboard.samples import Prediction
@@ -77,8 +78,9 @@ def mse_smooth_loss(pred: Tensor, gt: Tensor, threshold: float = 400.0, valid: T
         d2 = d2 * valid[..., None]
     soft = d2.clamp_min(threshold).pow(0.1) * threshold**0.9
     d2 = torch.where(d2 > threshold, soft, d2)
-    count = pred.shape[-1] * (valid.sum() if valid is not None else math.prod(pred.shape[:-1]))
-    return d2.sum() / max(1, int(count))
+    if valid is None:
+        return d2.sum() / max(1, pred.shape[-1] * math.prod(pred.shape[:-1]))
+    return d2.sum() / (pred.shape[-1] * valid.sum()).clamp_min(1)  # counted on the device
 
 
 class AlgebraicNet(nn.Module):
@@ -105,7 +107,7 @@ class AlgebraicNet(nn.Module):
         if self.confidences is not None:
             w = self.confidences(out.bottleneck.flatten(0, 1)).unflatten(0, (b, v))  # (B, V, J)
         else:
-            w = torch.ones(b, v, j, dtype=joints_2d.dtype)
+            w = torch.ones(b, v, j, dtype=joints_2d.dtype, device=joints_2d.device)
         w = w * vb.view_valid[:, :, None]
         w = w / w.sum(dim=1, keepdim=True).clamp_min(1e-12) + 1e-5  # reference: w / Σ_views w + 1e-5
         w = w * vb.view_valid[:, :, None]  # invalid views exactly 0
@@ -145,7 +147,7 @@ class AlgebraicMethod(Method):
 
     def loss(self, out: dict[str, Tensor], batch: dict[str, Any]) -> Tensor:
         s = self.config.loss_scale
-        gt = torch.as_tensor(batch["joints_3d"]).to(out["joints_3d"].dtype)
+        gt = batch_tensor(batch, "joints_3d", out["joints_3d"].dtype)
         return mse_smooth_loss(out["joints_3d"] * s, gt * s, self.config.loss_threshold)
 
     def fit(self, train: Any, val: Any, tracker: Tracker | None = None, workdir: Path | None = None) -> None:
@@ -153,9 +155,11 @@ class AlgebraicMethod(Method):
         backbone, resuming from ``workdir/checkpoint.pt``; ``val`` gives MPJPE curves.
 
         The network is rebuilt first (heads initialised from ``train.seed``, the backbone
-        from ``backbone_checkpoint``), so the result depends only on the config and data."""
+        from ``backbone_checkpoint``), so the result depends only on the config and data.
+        It is built on the CPU (the same initial weights whatever the device) and trained on
+        :attr:`device` in :attr:`precision`."""
         c = self.config
-        with seeded(c.train.seed):
+        with seeded(c.train.seed), torch.device("cpu"):
             self.net = AlgebraicNet(c)
         init_from_pretrained(self.net.backbone, c.backbone_checkpoint)
         groups = [(list(self.net.backbone.parameters()), 1.0)]
@@ -165,7 +169,7 @@ class AlgebraicMethod(Method):
 
         def step_fn(batch: dict[str, Any], step: int, gen: torch.Generator) -> dict[str, Tensor]:
             out = self.net(batch)
-            gt = torch.as_tensor(batch["joints_3d"]).to(out["joints_3d"].dtype)
+            gt = batch_tensor(batch, "joints_3d", out["joints_3d"].dtype)
             mpjpe = (out["joints_3d"] - gt).norm(dim=-1).mean().detach()
             return {"loss": self.loss(out, batch), "mpjpe": mpjpe}
 
@@ -173,13 +177,16 @@ class AlgebraicMethod(Method):
             name="algebraic", config=c.train, modules={"net": self.net}, optimizer=optimizer, step_fn=step_fn,
             dataset=train, collate=collate_multiview, workdir=workdir, tracker=tracker,
             val_fn=(lambda: evaluate_mpjpe(self, val, c.train.val_samples)) if val is not None else None,
-            progress=self.progress,
+            progress=self.progress, device=self.device, precision=self.precision,
         )
 
     @torch.no_grad()
     def predict(self, batch: dict[str, Any]) -> Prediction:
+        """Joints (B, J, 3) world mm, confidence (B, J) (the largest view weight), extras
+        ``joints_2d`` (B, V, J, 2) crop px; tensors on the batch's device."""
         self.net.eval()
-        out = self.net(batch)
+        with autocast(self.device, self.precision):
+            out = self.net(batch)
         return Prediction(joints_3d=out["joints_3d"].float(), frame="world",
                           confidence=out["weights"].amax(dim=1).float(), extras={"joints_2d": out["joints_2d"]})
 
@@ -194,11 +201,13 @@ class AlgebraicMethod(Method):
 @torch.no_grad()
 def evaluate_mpjpe(method: Method, dataset: Any, limit: int | None, batch_size: int = 8) -> dict[str, float]:
     """Absolute and root-relative MPJPE (mm) of ``method.predict`` on the first ``limit``
-    samples of ``dataset`` (curves only; scoring goes through the protocols)."""
+    samples of ``dataset`` (curves only; scoring goes through the protocols). Batches go to
+    ``method.device``; the errors stay there until the two means are read back."""
     errs, rel = [], []
     for batch in eval_batches(dataset, batch_size, collate_multiview, limit):
-        pred = torch.as_tensor(method.predict(batch).joints_3d, dtype=torch.float64)
-        gt = torch.as_tensor(batch["joints_3d"], dtype=torch.float64)
+        batch = to_device(batch, method.device)
+        pred = torch.as_tensor(method.predict(batch).joints_3d, dtype=torch.float64, device=method.device)
+        gt = batch_tensor(batch, "joints_3d", torch.float64)
         errs.append((pred - gt).norm(dim=-1).mean(-1))
         rel.append(((pred - pred[:, 6:7]) - (gt - gt[:, 6:7])).norm(dim=-1).mean(-1))
     if not errs:

@@ -271,9 +271,11 @@ def read_backbone_record(directory: str | Path) -> dict[str, Any]:
         raise ResultFileError(f"{path}: not valid JSON ({exc})") from None
 
 
-def load_backbone(directory: str | Path, expect: BackboneConfig | None = None) -> Backbone:
-    """The backbone saved in ``directory`` by :func:`save_backbone`; with ``expect``, its
-    architecture must match (a method configured for another backbone is an error)."""
+def _read_backbone(
+    directory: str | Path, expect: BackboneConfig | None
+) -> tuple[BackboneConfig, dict[str, Any], dict[str, Tensor]]:
+    """The architecture, record and state dict (CPU tensors, read without pickle) saved in
+    ``directory``; with ``expect``, the architecture must match."""
     record = read_backbone_record(directory)
     config = BackboneConfig.model_validate(record["backbone"])
     if expect is not None and expect != config:
@@ -281,18 +283,28 @@ def load_backbone(directory: str | Path, expect: BackboneConfig | None = None) -
             f"{directory}: the pre-trained backbone is {config.model_dump()}, but the method is configured "
             f"for {expect.model_dump()}; pre-train with the same backbone block"
         )
-    net = Backbone(config)
     state = torch.load(Path(directory) / BACKBONE_WEIGHTS_FILE, map_location="cpu", weights_only=True)
+    return config, record, state
+
+
+def load_backbone(directory: str | Path, expect: BackboneConfig | None = None) -> Backbone:
+    """The backbone saved in ``directory`` by :func:`save_backbone`, on the CPU (move it with
+    ``.to``); with ``expect``, its architecture must match (a method configured for another
+    backbone is an error)."""
+    config, _, state = _read_backbone(directory, expect)
+    with torch.device("cpu"):
+        net = Backbone(config)
     net.load_state_dict(state)
     return net
 
 
 def init_from_pretrained(backbone: Backbone, directory: str | Path | None) -> dict[str, Any]:
     """Copy the weights of the pre-trained backbone in ``directory`` into ``backbone`` (whose
-    architecture must match); returns the saved training record (``{}`` if ``directory``
-    is None, which leaves the random initialisation — tests and ablations only)."""
+    architecture must match), wherever ``backbone`` lives (the file is read onto the CPU and
+    copied); returns the saved training record (``{}`` if ``directory`` is None, which leaves
+    the random initialisation — tests and ablations only)."""
     if directory is None:
         return {}
-    pretrained = load_backbone(directory, expect=backbone.config)
-    backbone.load_state_dict(pretrained.state_dict())
-    return read_backbone_record(directory).get("info", {})
+    _, record, state = _read_backbone(directory, backbone.config)
+    backbone.load_state_dict(state)
+    return record.get("info", {})

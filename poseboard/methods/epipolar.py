@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
 
 from poseboard.datasets.torch_dataset import collate_multiview
+from poseboard.device import autocast
 from poseboard.errors import InputError
 from poseboard.geometry import hard_argmax_2d, triangulate_dlt, triangulate_ransac
 from poseboard.methods.algebraic import evaluate_mpjpe
@@ -45,7 +46,9 @@ from poseboard.methods.backbone import Backbone, BackboneConfig, init_from_pretr
 from poseboard.methods.base import Capabilities, Method, MethodCard, Tracker
 from poseboard.methods.epipolar_attention import EpipolarAttention, fundamental_ref_to_src, nearest_views
 from poseboard.methods.multiview import (
+    batch_tensor,
     crop_to_original,
+    host_tensor,
     original_projection,
     read_batch,
     run_backbone,
@@ -185,7 +188,7 @@ class EpipolarNet(nn.Module):
             return out.heatmaps
         b, v = images.shape[:2]
         nn_idx = nearest_views(proj)  # (B, V)
-        bi = torch.arange(b)[:, None].expand(b, v)
+        bi = torch.arange(b, device=nn_idx.device)[:, None].expand(b, v)
         f_src = out.features[bi, nn_idx]
         stride = images.shape[-1] / out.features.shape[-1]
         heat = self.fused_heatmaps(out.features.flatten(0, 1), f_src.flatten(0, 1), proj.flatten(0, 1),
@@ -222,18 +225,20 @@ class EpipolarMethod(Method):
 
     def training_pairs(self, batch: dict[str, Any], gen: torch.Generator) -> dict[str, Tensor]:
         """A random reference view per sample and its nearest camera: images, projections,
-        2D targets and visibility of the reference view."""
+        2D targets and visibility of the reference view (on the batch's device; the views are
+        drawn from ``gen`` on the CPU)."""
         vb = read_batch(batch)
         assert vb.proj is not None
         b, v = vb.images.shape[:2]
-        ref = torch.randint(v, (b,), generator=gen)
+        device = vb.images.device
+        ref = host_tensor(torch.randint(v, (b,), generator=gen, device="cpu"), None, device)
         src = nearest_views(vb.proj).gather(1, ref[:, None])[:, 0]
-        bi = torch.arange(b)
+        bi = torch.arange(b, device=device)
         return {
             "images_ref": vb.images[bi, ref], "images_src": vb.images[bi, src],
             "proj_ref": vb.proj[bi, ref], "proj_src": vb.proj[bi, src],
-            "joints_2d": torch.as_tensor(batch["joints_2d"])[bi, ref].float(),
-            "visibility": torch.as_tensor(batch["visibility"])[bi, ref],
+            "joints_2d": batch_tensor(batch, "joints_2d")[bi, ref].float(),
+            "visibility": batch_tensor(batch, "visibility")[bi, ref],
             "valid": vb.view_valid[bi, ref],
         }
 
@@ -247,9 +252,11 @@ class EpipolarMethod(Method):
 
     def fit(self, train: Any, val: Any, tracker: Tracker | None = None, workdir: Path | None = None) -> None:
         """Fine-tune (backbone + transformer, or the backbone alone for the baseline) on the
-        reference views' heatmaps, resuming from ``workdir/checkpoint.pt``."""
+        reference views' heatmaps, resuming from ``workdir/checkpoint.pt``. The network is
+        built on the CPU (the same initial weights whatever the device) and trained on
+        :attr:`device` in :attr:`precision`."""
         c = self.config
-        with seeded(c.train.seed):
+        with seeded(c.train.seed), torch.device("cpu"):
             self.net = EpipolarNet(c)
         init_from_pretrained(self.net.backbone, c.backbone_checkpoint)
         params: Any = [p for p in self.net.parameters() if p.requires_grad]
@@ -272,7 +279,7 @@ class EpipolarMethod(Method):
             name="epipolar", config=c.train, modules={"net": self.net}, optimizer=optimizer, step_fn=step_fn,
             dataset=train, collate=collate_multiview, workdir=workdir, tracker=tracker,
             val_fn=(lambda: evaluate_mpjpe(self, val, c.train.val_samples)) if val is not None else None,
-            progress=getattr(self, "progress", True),
+            progress=getattr(self, "progress", True), device=self.device, precision=self.precision,
         )
 
     @torch.no_grad()
@@ -281,7 +288,8 @@ class EpipolarMethod(Method):
         vb = read_batch(batch)
         assert vb.proj is not None
         self.net.eval()
-        heat = self.net.all_view_heatmaps(vb.images, vb.proj)
+        with autocast(self.device, self.precision):
+            heat = self.net.all_view_heatmaps(vb.images, vb.proj)
         stride = vb.size / heat.shape[-1]
         cells, scores = local_soft_argmax(heat.to(torch.float64), self.config.peak_radius)
         pts = cells * stride

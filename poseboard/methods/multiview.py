@@ -17,13 +17,15 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from poseboard.device import to_device
 from poseboard.errors import InputError, check_shape
 from poseboard.methods.backbone import Backbone, BackboneOutput
 
 
 @dataclass
 class ViewBatch:
-    """The tensors a multi-view method reads from a collated batch (B samples, V views).
+    """The tensors a multi-view method reads from a collated batch (B samples, V views), all
+    on the device of ``images``.
 
     Attributes:
         images: (B, V, 3, S, S) normalised crops.
@@ -54,41 +56,71 @@ class ViewBatch:
         return int(self.images.shape[1])
 
 
+def batch_device(batch: dict[str, Any]) -> torch.device:
+    """The device of a collated batch: where its ``images`` are (the CPU for NumPy images).
+    The harness and the training loop move every tensor of a batch there
+    (:func:`poseboard.device.to_device`); what a method reads from a batch follows it."""
+    images = batch.get("images")
+    return images.device if isinstance(images, Tensor) else torch.device("cpu")
+
+
+def batch_tensor(batch: dict[str, Any], key: str, dtype: torch.dtype | None = None) -> Tensor:
+    """``batch[key]`` as a tensor on :func:`batch_device` (a tensor already there is returned
+    as it is; a NumPy array or list is converted there), cast to ``dtype`` if given."""
+    x = torch.as_tensor(batch[key], device=batch_device(batch))
+    return x if dtype is None else x.to(dtype)
+
+
+def host_tensor(values: Any, dtype: torch.dtype | None, device: torch.device | str) -> Tensor:
+    """``values`` (numbers, lists, a NumPy array or a CPU tensor, e.g. a draw from a CPU
+    ``torch.Generator``) as a tensor on ``device``, copied without waiting for the device:
+    ``torch.tensor(values, device=cuda)`` and a plain ``.to(cuda)`` synchronise the stream
+    (host → device copies are safe without it). On the CPU: the tensor itself, no copy."""
+    x = values if isinstance(values, Tensor) else torch.as_tensor(values, dtype=dtype, device="cpu")
+    return to_device(x if dtype is None else x.to(dtype), device)
+
+
 def read_batch(batch: dict[str, Any], need_extrinsics: bool = True) -> ViewBatch:
-    """Validate and convert a :func:`~poseboard.datasets.torch_dataset.collate_multiview` batch."""
+    """Validate and convert a :func:`~poseboard.datasets.torch_dataset.collate_multiview`
+    batch; every tensor of the result is on the device of ``images`` (:func:`batch_device`)."""
     if "images" not in batch:
         raise InputError("batch has no 'images' (expected a collate_multiview batch)")
-    images = torch.as_tensor(batch["images"])
+    device = batch_device(batch)
+    images = batch_tensor(batch, "images")
     dims = check_shape(images, ["B", "V", 3, "S", "S"], "batch images")
     b, v = dims["B"], dims["V"]
     if not images.dtype.is_floating_point:
         raise InputError("batch images must be normalised floats (collate_multiview(normalize=True))")
-    K = torch.as_tensor(batch["K"]).to(torch.float64)
+    K = batch_tensor(batch, "K", torch.float64)
     check_shape(K, [b, v, 3, 3], "batch K")
     proj = R = t = None
     if "proj_matrices" in batch and batch["proj_matrices"] is not None:
-        proj = torch.as_tensor(batch["proj_matrices"]).to(torch.float64)
+        proj = batch_tensor(batch, "proj_matrices", torch.float64)
         check_shape(proj, [b, v, 3, 4], "batch proj_matrices")
     if batch.get("R") is not None and batch.get("t") is not None:
-        R = torch.as_tensor(batch["R"]).to(torch.float64)
-        t = torch.as_tensor(batch["t"]).to(torch.float64)
+        R = batch_tensor(batch, "R", torch.float64)
+        t = batch_tensor(batch, "t", torch.float64)
         check_shape(R, [b, v, 3, 3], "batch R")
         check_shape(t, [b, v, 3], "batch t")
         if proj is None:
             proj = K @ torch.cat([R, t[..., None]], dim=-1)
     if need_extrinsics and proj is None:
         raise InputError("this method needs camera extrinsics (proj_matrices or R, t), which the batch lacks")
-    dist = batch.get("dist")
-    dist = torch.zeros(b, v, 5, dtype=torch.float64) if dist is None else torch.as_tensor(dist).to(torch.float64)
+    if batch.get("dist") is None:
+        dist = torch.zeros(b, v, 5, dtype=torch.float64, device=device)
+    else:
+        dist = batch_tensor(batch, "dist", torch.float64)
     check_shape(dist, [b, v, 5], "batch dist")
-    boxes = batch.get("boxes")
-    if boxes is None:
+    if batch.get("boxes") is None:
         s = float(dims["S"])
-        boxes = torch.tensor([0.0, 0.0, s, s], dtype=torch.float64).expand(b, v, 4)
-    boxes = torch.as_tensor(boxes).to(torch.float64)
+        boxes = host_tensor([0.0, 0.0, s, s], torch.float64, device).expand(b, v, 4)
+    else:
+        boxes = batch_tensor(batch, "boxes", torch.float64)
     check_shape(boxes, [b, v, 4], "batch boxes")
-    valid = batch.get("view_valid")
-    valid = torch.ones(b, v, dtype=torch.bool) if valid is None else torch.as_tensor(valid).to(torch.bool)
+    if batch.get("view_valid") is None:
+        valid = torch.ones(b, v, dtype=torch.bool, device=device)
+    else:
+        valid = batch_tensor(batch, "view_valid", torch.bool)
     return ViewBatch(images=images, proj=proj, K=K, R=R, t=t, dist=dist, boxes=boxes, view_valid=valid)
 
 
@@ -112,10 +144,10 @@ def undistort_pixels(points: Tensor, K: Tensor, dist: Tensor, iterations: int = 
             Batch dims broadcast against the points'.
 
     Returns:
-        (..., 2) pinhole pixels of the same camera, in the points' dtype.
+        (..., 2) pinhole pixels of the same camera, in the points' dtype; the values of
+        ``points``, bit for bit, when every coefficient of ``dist`` is zero (a ``torch.where``
+        on the device rather than a branch, so nothing is read back to the host).
     """
-    if not bool((dist != 0).any()):
-        return points
     dtype = points.dtype
     p = points.to(torch.float64)
     K = K.to(torch.float64)
@@ -134,7 +166,7 @@ def undistort_pixels(points: Tensor, K: Tensor, dist: Tensor, iterations: int = 
         y = (yd - dy) / radial
     u = fx * x + skew * y + cx
     v = fy * y + cy
-    return torch.stack([u, v], dim=-1).to(dtype)
+    return torch.where((dist != 0).any(), torch.stack([u, v], dim=-1).to(dtype), points)
 
 
 def crop_scale(boxes: Tensor, size: int) -> Tensor:
@@ -151,7 +183,7 @@ def original_projection(proj: Tensor, boxes: Tensor, size: int) -> Tensor:
     """Crop projection matrices (..., 3, 4) → the original image's (undoing the crop and
     resize; exact for the corner-aligned ``Camera.crop_and_resize``)."""
     s = crop_scale(boxes, size)
-    A = torch.zeros(*boxes.shape[:-1], 3, 3, dtype=proj.dtype)
+    A = torch.zeros(*boxes.shape[:-1], 3, 3, dtype=proj.dtype, device=proj.device)
     A[..., 0, 0], A[..., 1, 1], A[..., 2, 2] = 1 / s[..., 0], 1 / s[..., 1], 1.0
     A[..., 0, 2], A[..., 1, 2] = boxes[..., 0], boxes[..., 1]
     return A @ proj

@@ -39,7 +39,11 @@ stated temperature, the init adds the LM refinements and several starts (the lin
 is fitted by its M-estimator rather than by the uncentred moment
 (whose Cholesky factor makes the sampled spread much wider than the elites'), the essential
 matrix sees the two different views (the reference passes view 0 twice to ``recoverPose``),
-and everything is batched torch on any device.
+and everything is batched torch on any device: tensors are created on the device of the
+inputs and every random draw is made on the CPU from the caller's ``torch.Generator`` and
+moved (so a seed gives the same draws on every device). Host round trips on a GPU: the
+essential-matrix hypotheses read the confidences back (``torch.multinomial`` with a CPU
+generator), and ``linalg.eigh``/``svd`` check their convergence on the host.
 
 What the synthetic world shows (``docs/results_other_methods.md``): one frame's 17 joints
 constrain the relative poses poorly — under 1 px of crop noise the maximum-likelihood poses
@@ -59,6 +63,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
+from poseboard.device import to_device
 from poseboard.errors import ShapeError, check_shape
 from poseboard.geometry import project_points, triangulate_dlt
 
@@ -189,16 +194,18 @@ class AngularCentralGaussian:
         return cls(outer + spread**2 * (eye - outer))
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """(..., n, 4) unit quaternions."""
+        """(..., n, 4) unit quaternions on Σ's device (the normal draws are made on the CPU,
+        from ``generator`` or torch's global CPU generator, and moved)."""
         chol = _safe_cholesky(self.sigma)
         z = torch.randn((*self.sigma.shape[:-2], n, 4), generator=generator, dtype=self.sigma.dtype,
-                        device="cpu").to(self.sigma.device)
+                        device="cpu")
+        z = to_device(z, self.sigma.device)
         x = z @ chol.transpose(-1, -2)
         return x / x.norm(dim=-1, keepdim=True)
 
     def log_prob(self, q: Tensor) -> Tensor:
         """log density of unit quaternions q (..., n, 4) (batch dims of Σ before n)."""
-        inv = torch.linalg.inv(self.sigma)[..., None, :, :]
+        inv = torch.linalg.inv(self.sigma)[..., None, :, :]  # (not used by the posterior: a user's Σ is checked)
         quad = (q[..., None, :] @ inv @ q[..., :, None])[..., 0, 0]
         logdet = torch.logdet(self.sigma)[..., None]
         return -2.0 * torch.log(quad) - 0.5 * logdet - math.log(2 * math.pi**2)
@@ -231,11 +238,24 @@ class AngularCentralGaussian:
         sigma = (w[..., None, None] * outer).sum(-3)
         sigma = _floor_eigenvalues(sigma, floor)
         for _ in range(iterations):
-            inv = torch.linalg.inv(sigma)[..., None, :, :]
+            inv = _inverse(sigma)[..., None, :, :]
             quad = (q[..., None, :] @ inv @ q[..., :, None])[..., 0, 0].clamp_min(1e-12)
             sigma = 4.0 * (w[..., None, None] * outer / quad[..., None, None]).sum(-3)
             sigma = _floor_eigenvalues(sigma, floor)
         return cls(sigma)
+
+
+def _constant(values: list, like: Tensor) -> Tensor:
+    """A small constant in ``like``'s dtype on its device, built on the host and copied without
+    waiting for the device (``torch.tensor(values, device=cuda)`` synchronises the stream)."""
+    return to_device(torch.tensor(values, dtype=like.dtype, device="cpu"), like.device)
+
+
+def _inverse(m: Tensor) -> Tensor:
+    """Inverse of (..., d, d) matrices that are invertible by construction (floored covariances,
+    intrinsics): ``inv_ex``, the same LU solve as ``linalg.inv`` without its error check,
+    which on a GPU would wait for the result."""
+    return torch.linalg.inv_ex(m)[0]
 
 
 def _normalized_weights(weights: Tensor) -> Tensor:
@@ -275,11 +295,14 @@ class StudentT:
         self.loc, self.scale_tril, self.df = loc, scale_tril, int(df)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """(..., n, d)."""
+        """(..., n, d) on ``loc``'s device (the normal draws are made on the CPU, from
+        ``generator`` or torch's global CPU generator, and moved)."""
         d = self.loc.shape[-1]
         batch = self.loc.shape[:-1]
-        z = torch.randn((*batch, n, d), generator=generator, dtype=self.loc.dtype).to(self.loc.device)
-        chi = torch.randn((*batch, n, self.df), generator=generator, dtype=self.loc.dtype).to(self.loc.device)
+        z = to_device(torch.randn((*batch, n, d), generator=generator, dtype=self.loc.dtype, device="cpu"),
+                      self.loc.device)
+        chi = to_device(torch.randn((*batch, n, self.df), generator=generator, dtype=self.loc.dtype, device="cpu"),
+                        self.loc.device)
         u = chi.square().sum(-1, keepdim=True)
         return self.loc[..., None, :] + (z @ self.scale_tril.transpose(-1, -2)) * torch.sqrt(self.df / u)
 
@@ -305,7 +328,7 @@ class StudentT:
 # ------------------------------------------------------------------------------ two-view geometry
 def normalized_coordinates(points: Tensor, K: Tensor) -> Tensor:
     """Pixels (..., N, 2) → normalised camera coordinates (..., N, 2) with K (..., 3, 3)."""
-    Kinv = torch.linalg.inv(K.to(_DT))
+    Kinv = _inverse(K.to(_DT))
     h = torch.cat([points.to(_DT), torch.ones_like(points[..., :1], dtype=_DT)], dim=-1)
     n = h @ Kinv.transpose(-1, -2)
     return n[..., :2] / n[..., 2:]
@@ -338,7 +361,7 @@ def _eight_point(x0: Tensor, x1: Tensor, w: Tensor) -> Tensor:
     F = Vh[..., -1, :].unflatten(-1, (3, 3))
     E = T1.transpose(-1, -2) @ F @ T0
     U, _, Vh = torch.linalg.svd(E)
-    diag = torch.tensor([1.0, 1.0, 0.0], dtype=E.dtype, device=E.device)
+    diag = _constant([1.0, 1.0, 0.0], E)
     return (U * diag) @ Vh
 
 
@@ -362,8 +385,11 @@ def _essential_candidates(
     cands = [_eight_point(x0, x1, weights)[:, None]]
     if hypotheses > 0 and N >= 8:
         probs = weights.clamp_min(0) + 1e-9
+        # drawn on the CPU from the CPU generator (the same draws on every device): the one
+        # place the posterior reads data back to the host
         idx = torch.multinomial(probs.repeat_interleave(hypotheses, 0).cpu(), 8, replacement=False,
-                                generator=generator).to(x0.device).view(B, hypotheses, 8)
+                                generator=generator)
+        idx = to_device(idx, x0.device).view(B, hypotheses, 8)
         bidx = torch.arange(B, device=x0.device)[:, None, None]
         cands.append(_eight_point(x0[bidx, idx], x1[bidx, idx], torch.ones_like(idx, dtype=_DT)))
     return torch.cat(cands, dim=1)
@@ -414,8 +440,7 @@ def _so3_exp(w: Tensor) -> Tensor:
 
 def _tangent_basis(t: Tensor) -> tuple[Tensor, Tensor]:
     """Two unit vectors (..., 3) orthogonal to the unit vector t and to each other."""
-    helper = torch.where(t[..., :1].abs() < 0.9, torch.tensor([1.0, 0, 0], dtype=t.dtype, device=t.device),
-                         torch.tensor([0.0, 1, 0], dtype=t.dtype, device=t.device))
+    helper = torch.where(t[..., :1].abs() < 0.9, _constant([1.0, 0, 0], t), _constant([0.0, 1, 0], t))
     b1 = torch.linalg.cross(t, helper)
     b1 = b1 / b1.norm(dim=-1, keepdim=True)
     return b1, torch.linalg.cross(t, b1)
@@ -482,7 +507,7 @@ def _refine_two_view(R: Tensor, t: Tensor, x0: Tensor, x1: Tensor, weights: Tens
         num = (h1[..., None, :, :] * Ex0).sum(-1)
         den = (Ex0[..., 0] ** 2 + Ex0[..., 1] ** 2 + Etx1[..., 0] ** 2 + Etx1[..., 1] ** 2).clamp_min(1e-30)
         d = num / den.sqrt() * focal[..., None, None]
-        return sw[..., None, :] * _robust(d, torch.as_tensor(cap_px, dtype=d.dtype))
+        return sw[..., None, :] * _robust(d, torch.full((), cap_px, dtype=d.dtype, device=d.device))
 
     p = _levenberg_marquardt(residual, torch.zeros(*R.shape[:-2], 5, dtype=R.dtype, device=R.device), iterations)
     Rp, tp = pose(p[..., None, :])
@@ -557,7 +582,7 @@ def decompose_essential(E: Tensor, x0: Tensor, x1: Tensor, weights: Tensor) -> t
     U, _, Vh = torch.linalg.svd(E)
     U = U * torch.sign(torch.linalg.det(U))[..., None, None]
     Vh = Vh * torch.sign(torch.linalg.det(Vh))[..., None, None]
-    W = torch.tensor([[0.0, -1, 0], [1, 0, 0], [0, 0, 1]], dtype=E.dtype, device=E.device)
+    W = _constant([[0.0, -1, 0], [1, 0, 0], [0, 0, 1]], E)
     Ra, Rb = U @ W @ Vh, U @ W.T @ Vh
     u3 = U[..., :, 2]
     Rs = torch.stack([Ra, Ra, Rb, Rb], dim=1)  # (B, 4, 3, 3)
@@ -625,7 +650,7 @@ def _refine_pnp(R: Tensor, t: Tensor, X: Tensor, x: Tensor, weights: Tensor, foc
         cam = X[:, None] @ Rp.transpose(-1, -2) + tp[..., None, :]  # (B, n, N, 3)
         z = cam[..., 2:].clamp_min(1e-3 * depth_scale[:, None, None])
         d = (cam[..., :2] / z - x[:, None]) * focal[:, None, None, None]
-        return (sw[:, None] * _robust(d, torch.as_tensor(cap_px, dtype=d.dtype))).flatten(-2)
+        return (sw[:, None] * _robust(d, torch.full((), cap_px, dtype=d.dtype, device=d.device))).flatten(-2)
 
     p = _levenberg_marquardt(residual, torch.zeros(R.shape[0], 6, dtype=R.dtype, device=R.device), iterations)
     Rp, tp = pose(p[:, None])
@@ -650,7 +675,7 @@ def refine_relative_poses(
     pts = points.permute(0, 2, 1, 3)  # (B, J, V, 2)
     w = conf.permute(0, 2, 1)  # (B, J, V)
     sw = w.clamp_min(0).sqrt()[..., None]
-    cap = torch.as_tensor(cap_px, dtype=_DT)
+    cap = torch.full((), cap_px, dtype=_DT, device=points.device)
 
     def pose(p: Tensor) -> tuple[Tensor, Tensor]:  # p (B, n, 6(V-1)) -> (B, n, V, ...)
         p = p.unflatten(-1, (V - 1, 6))
@@ -706,7 +731,7 @@ def initial_relative_poses(
     conf = conf.to(_DT).clamp_min(0) * (conf.to(_DT) >= config.min_confidence)
     xn = normalized_coordinates(points, K)  # (B, V, J, 2)
     w01 = conf[:, 0] * conf[:, 1]
-    focal = K[:, :, [0, 1], [0, 1]].to(_DT).mean(dim=-1)  # (B, V) pixels per normalised unit
+    focal = K.diagonal(dim1=-2, dim2=-1)[..., :2].to(_DT).mean(dim=-1)  # (B, V) pixels per normalised unit
     S = max(1, min(config.init_starts, config.ransac_hypotheses + 1))
     R1, t1 = relative_pose_two_views(xn[:, 0], xn[:, 1], w01, focal[:, :2].mean(-1), config, generator,
                                      starts=max(8, S), keep=S)  # (B, S, ...)

@@ -39,6 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
 from poseboard.datasets.torch_dataset import normalize_images
+from poseboard.device import to_device
 from poseboard.errors import InputError
 from poseboard.geometry import hard_argmax_2d, soft_argmax_2d
 from poseboard.methods.backbone import Backbone, BackboneConfig, save_backbone
@@ -129,10 +130,10 @@ def collate_crops(items: Sequence[dict[str, Any]]) -> dict[str, Tensor]:
 # ---------------------------------------------------------------------------- targets and loss
 def gaussian_heatmaps(points: Tensor, size: tuple[int, int], sigma: float) -> Tensor:
     """Unit-peak Gaussians at ``points`` (..., J, 2) in heatmap cells (x = column, y = row)
-    → (..., J, H, W)."""
+    → (..., J, H, W), on the points' device."""
     h, w = size
-    xs = torch.arange(w, dtype=points.dtype)
-    ys = torch.arange(h, dtype=points.dtype)
+    xs = torch.arange(w, dtype=points.dtype, device=points.device)
+    ys = torch.arange(h, dtype=points.dtype, device=points.device)
     gx = torch.exp(-((xs - points[..., 0:1]) ** 2) / (2 * sigma**2))  # (..., J, W)
     gy = torch.exp(-((ys - points[..., 1:2]) ** 2) / (2 * sigma**2))  # (..., J, H)
     return gy[..., :, None] * gx[..., None, :]
@@ -148,11 +149,13 @@ def joint_weights(joints_2d: Tensor, visibility: Tensor, image_size: int, occlud
 def flip_batch(images: Tensor, joints_2d: Tensor, visibility: Tensor, mask: Tensor
                ) -> tuple[Tensor, Tensor, Tensor]:
     """Mirror the crops where ``mask`` (N,) is True: image columns reversed, x → S−1−x, and
-    left/right joints swapped."""
+    left/right joints swapped. ``mask`` may be on the host (a CPU tensor, as the training
+    step draws it): the early exit reads it there, and it is moved to the images' device."""
     if not bool(mask.any()):
         return images, joints_2d, visibility
+    mask = to_device(mask, images.device)
     size = images.shape[-1]
-    perm = list(H36M17.left_right_swap)
+    perm = to_device(torch.tensor(H36M17.left_right_swap, device="cpu"), images.device)
     flipped_j = joints_2d[:, perm].clone()
     flipped_j[..., 0] = size - 1 - flipped_j[..., 0]
     m = mask[:, None, None, None]
@@ -166,21 +169,28 @@ def augment_batch(images: Tensor, joints_2d: Tensor, config: PretrainConfig, gen
                   ) -> tuple[Tensor, Tensor]:
     """Random zoom, rotation and shift of the crops about their centre (one affine map per
     crop, bilinear resampling, zero padding in normalised colour space, i.e. the mean
-    colour) with the joints moved alike, then a per-channel colour gain and offset."""
+    colour) with the joints moved alike, then a per-channel colour gain and offset. The
+    draws come from ``gen`` on the CPU (the same on every device) and are moved to the
+    images' device."""
     n, _, h, w = images.shape
-    dtype = images.dtype
+    dtype, device = images.dtype, images.device
+
+    def uniform(*shape: int) -> Tensor:  # U(-1, 1)
+        return 2 * to_device(torch.rand(*shape, generator=gen, dtype=dtype, device="cpu"), device) - 1
+
     if config.augment_scale or config.augment_rotation_deg or config.augment_translate:
-        s = 1 + config.augment_scale * (2 * torch.rand(n, generator=gen, dtype=dtype) - 1)
-        r = torch.deg2rad(config.augment_rotation_deg * (2 * torch.rand(n, generator=gen, dtype=dtype) - 1))
-        shift = config.augment_translate * w * (2 * torch.rand(n, 2, generator=gen, dtype=dtype) - 1)
+        s = 1 + config.augment_scale * uniform(n)
+        r = torch.deg2rad(config.augment_rotation_deg * uniform(n))
+        shift = config.augment_translate * w * uniform(n, 2)
         cos, sin = torch.cos(r), torch.sin(r)
         A = torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2) * s[:, None, None]
-        centre = torch.tensor([(w - 1) / 2, (h - 1) / 2], dtype=dtype)
+        centre = to_device(torch.tensor([(w - 1) / 2, (h - 1) / 2], dtype=dtype, device="cpu"), device)
         joints_2d = (joints_2d - centre) @ A.transpose(-1, -2) + centre + shift[:, None]
         # output pixel p samples input pixel A⁻¹ (p − centre − shift) + centre; in the
-        # normalised coordinates of grid_sample (align_corners=True) the centre is 0
-        A_inv = torch.linalg.inv(A)
-        scale = torch.tensor([2 / (w - 1), 2 / (h - 1)], dtype=dtype)
+        # normalised coordinates of grid_sample (align_corners=True) the centre is 0.
+        # inv_ex: A (a rotation times a zoom) is invertible; inv's check would wait for a GPU
+        A_inv = torch.linalg.inv_ex(A)[0]
+        scale = to_device(torch.tensor([2 / (w - 1), 2 / (h - 1)], dtype=dtype, device="cpu"), device)
         theta = torch.cat([A_inv * scale[:, None] / scale[None, :],
                            (-(A_inv @ (shift * scale)[..., None]))], dim=-1)
         grid = torch.nn.functional.affine_grid(theta, list(images.shape), align_corners=True)
@@ -188,8 +198,8 @@ def augment_batch(images: Tensor, joints_2d: Tensor, config: PretrainConfig, gen
                                                  align_corners=True)
     if config.augment_colour:
         c = config.augment_colour
-        gain = 1 + c * (2 * torch.rand(n, 3, 1, 1, generator=gen, dtype=dtype) - 1)
-        offset = c * (2 * torch.rand(n, 3, 1, 1, generator=gen, dtype=dtype) - 1)
+        gain = 1 + c * uniform(n, 3, 1, 1)
+        offset = c * uniform(n, 3, 1, 1)
         images = images * gain + offset
     return images, joints_2d
 
@@ -209,17 +219,25 @@ def pretrain_backbone(
     val: str | Path | None = None,
     tracker: Any = None,
     progress: bool = True,
+    device: torch.device | str | None = None,
+    precision: str = "fp32",
 ) -> tuple[Backbone, TrainSummary]:
     """Pre-train the backbone on the crops of ``train`` split folder(s), resuming from
     ``out/checkpoint.pt``; the result is saved to ``out`` with :func:`save_backbone`.
 
     ``val`` (a split folder) gives curves of the 2D error (crop px) of the hard and soft
     argmax of the first ``val_samples`` crops; it is never used to choose weights.
+
+    ``device`` (default: the CPU) and ``precision`` (``fp32`` or ``bf16``): where and how it
+    trains (:func:`~poseboard.methods.training.train_loop`). The network is built on the CPU
+    (the same initial weights whatever the device), every random draw of a step comes from
+    the step's CPU generator, and the returned backbone is on ``device``.
     """
     out = Path(out)
+    device = torch.device(device) if device is not None else torch.device("cpu")
     dataset = CropDataset(train)
     size = dataset.image_size[0]
-    with seeded(config.train.seed):
+    with seeded(config.train.seed), torch.device("cpu"):
         net = Backbone(config.backbone)
     stride = config.backbone.heatmap_stride
     hm_size = (size // stride, size // stride)
@@ -234,7 +252,7 @@ def pretrain_backbone(
     def step_fn(batch: dict[str, Tensor], step: int, gen: torch.Generator) -> dict[str, Tensor]:
         images, joints, vis = batch["images"], batch["joints_2d"], batch["visibility"]
         if config.flip:
-            mask = torch.rand(images.shape[0], generator=gen) < 0.5
+            mask = torch.rand(images.shape[0], generator=gen, device="cpu") < 0.5  # read on the host
             images, joints, vis = flip_batch(images, joints, vis, mask)
         images, joints = augment_batch(images, joints, config, gen)
         target = gaussian_heatmaps(joints / stride, hm_size, config.sigma)
@@ -251,7 +269,7 @@ def pretrain_backbone(
     summary = train_loop(
         name="pretrain", config=config.train, modules={"backbone": net}, optimizer=optimizer, step_fn=step_fn,
         dataset=dataset, collate=collate_crops, workdir=out, tracker=tracker,
-        val_fn=val_fn if val_set is not None else None, progress=progress,
+        val_fn=val_fn if val_set is not None else None, progress=progress, device=device, precision=precision,
     )
     info = {
         "stage": "pretrain", "steps": summary.end_step, "seconds_total": round(summary.seconds_total, 1),
@@ -273,13 +291,16 @@ def _as_list(x: str | Path | Sequence[str | Path]) -> list[str | Path]:
 @torch.no_grad()
 def evaluate_2d(net: Backbone, dataset: CropDataset, limit: int | None, multiplier: float = 100.0,
                 batch_size: int = 32) -> dict[str, float]:
-    """Mean 2D error (crop px) over visible joints of the hard and soft argmax."""
+    """Mean 2D error (crop px) over visible joints of the hard and soft argmax, computed where
+    ``net`` is (batches are moved there)."""
     was_training = net.training
     net.eval()
     size = dataset.image_size[0]
     stride = net.config.heatmap_stride
+    device = next(net.parameters()).device
     errs_hard, errs_soft = [], []
     for batch in eval_batches(dataset, batch_size, collate_crops, limit):
+        batch = to_device(batch, device)
         hm = net(batch["images"]).heatmaps
         hard = hard_argmax_2d(hm).float() * stride
         soft = soft_argmax_2d(hm, multiplier) * stride

@@ -48,12 +48,21 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
 
 from poseboard.datasets.torch_dataset import collate_multiview
+from poseboard.device import autocast, to_device
 from poseboard.errors import InputError
 from poseboard.geometry import soft_argmax_2d
 from poseboard.methods.algebraic import mse_smooth_loss
 from poseboard.methods.backbone import Backbone, BackboneConfig, init_from_pretrained
 from poseboard.methods.base import Capabilities, Method, MethodCard, Tracker
-from poseboard.methods.multiview import ConfidenceHead, crop_scale, read_batch, run_backbone, undistort_pixels
+from poseboard.methods.multiview import (
+    ConfidenceHead,
+    batch_tensor,
+    crop_scale,
+    host_tensor,
+    read_batch,
+    run_backbone,
+    undistort_pixels,
+)
 from poseboard.methods.pose_posterior import (
     PosteriorConfig,
     PosteriorResult,
@@ -132,7 +141,7 @@ def original_intrinsics(K: Tensor, boxes: Tensor, size: int) -> Tensor:
     """Crop intrinsics (..., 3, 3) → the original image's, undoing the crop and resize
     (``A K`` with A the crop → original pixel affine)."""
     s = crop_scale(boxes, size)
-    A = torch.zeros(*boxes.shape[:-1], 3, 3, dtype=K.dtype)
+    A = torch.zeros(*boxes.shape[:-1], 3, 3, dtype=K.dtype, device=K.device)
     A[..., 0, 0], A[..., 1, 1], A[..., 2, 2] = 1 / s[..., 0], 1 / s[..., 1], 1.0
     A[..., 0, 2], A[..., 1, 2] = boxes[..., 0], boxes[..., 1]
     return A @ K
@@ -140,7 +149,7 @@ def original_intrinsics(K: Tensor, boxes: Tensor, size: int) -> Tensor:
 
 def bone_scale(joints: Tensor, prior: Tensor) -> Tensor:
     """Least-squares scale s (B,) minimising Σ_b (s·L_b − prior_b)² for joints (B, J, 3)."""
-    parent, child = torch.tensor(H36M17.bones, device=joints.device).T
+    parent, child = host_tensor(H36M17.bones, torch.int64, joints.device).T
     lengths = (joints[:, child] - joints[:, parent]).norm(dim=-1)  # (B, 16)
     prior = prior.to(joints.dtype)
     return (lengths * prior).sum(-1) / lengths.square().sum(-1).clamp_min(1e-12)
@@ -175,7 +184,7 @@ class ProbabilisticNet(nn.Module):
         if self.confidences is not None:
             w = self.confidences(out.bottleneck.flatten(0, 1)).unflatten(0, (b, v))
         else:
-            w = torch.ones(b, v, j, dtype=joints_crop.dtype)
+            w = torch.ones(b, v, j, dtype=joints_crop.dtype, device=joints_crop.device)
         w = w * vb.view_valid[:, :, None]
         w = w / w.sum(dim=1, keepdim=True).clamp_min(1e-12) + 1e-5
         w = w * vb.view_valid[:, :, None]
@@ -192,7 +201,8 @@ class ProbabilisticNet(nn.Module):
         """(B, J, 3) reference-camera mm joints (+ the posterior and 2D joints).
 
         ``groups``: lists of batch indices sharing one posterior (``pose_sharing =
-        "sequence"``); None: one posterior per frame.
+        "sequence"``); None: one posterior per frame. ``generator``: a CPU generator, the
+        source of every draw of the posterior (default: seeded with ``posterior.seed``).
         """
         pts, w, K, joints_crop, heatmaps = self.detect(batch)
         cfg = self.config.posterior
@@ -219,7 +229,7 @@ def _shared_posterior(pts: Tensor, w: Tensor, K: Tensor, cfg: PosteriorConfig, g
     b = pts.shape[0]
     parts: dict[int, PosteriorResult] = {}
     for g in groups:
-        idx = torch.tensor(g)
+        idx = host_tensor(g, torch.int64, pts.device)
         p = pts[idx].permute(1, 0, 2, 3).flatten(1, 2)[None]  # (1, V, F·J, 2)
         c = w[idx].permute(1, 0, 2).flatten(1, 2)[None]
         res = monte_carlo_posterior(p, c, K[idx[:1]], cfg, generator)
@@ -235,10 +245,11 @@ def _shared_posterior(pts: Tensor, w: Tensor, K: Tensor, cfg: PosteriorConfig, g
 
 
 def reference_frame_joints(batch: dict[str, Any]) -> Tensor:
-    """Ground truth (B, J, 3) in the first view's camera frame (training supervision only)."""
-    R = torch.as_tensor(batch["R"]).to(torch.float64)[:, 0]
-    t = torch.as_tensor(batch["t"]).to(torch.float64)[:, 0]
-    X = torch.as_tensor(batch["joints_3d"]).to(torch.float64)
+    """Ground truth (B, J, 3) in the first view's camera frame (training supervision only),
+    on the batch's device."""
+    R = batch_tensor(batch, "R", torch.float64)[:, 0]
+    t = batch_tensor(batch, "t", torch.float64)[:, 0]
+    X = batch_tensor(batch, "joints_3d", torch.float64)
     return X @ R.transpose(-1, -2) + t[:, None]
 
 
@@ -246,7 +257,7 @@ def sequence_groups(batch: dict[str, Any]) -> list[list[int]]:
     """Batch indices grouped by (subject, sequence) of ``meta``, in order of first appearance."""
     meta = batch.get("meta")
     if not meta:
-        n = int(torch.as_tensor(batch["images"]).shape[0])
+        n = int(batch["images"].shape[0])
         return [[i] for i in range(n)]
     groups: dict[tuple[str, str], list[int]] = {}
     for i, m in enumerate(meta):
@@ -298,11 +309,11 @@ class ProbabilisticMethod(Method):
         total = loss3d.float()
         if c.heatmap_weight > 0:
             heat = out["heatmaps"]
-            size = int(torch.as_tensor(batch["images"]).shape[-1])
+            size = int(batch_tensor(batch, "images").shape[-1])
             stride = size / heat.shape[-1]
-            j2d = torch.as_tensor(batch["joints_2d"]).float()
+            j2d = batch_tensor(batch, "joints_2d").float()
             target = gaussian_heatmaps(j2d / stride, tuple(heat.shape[-2:]), c.heatmap_sigma)
-            weights = joint_weights(j2d, torch.as_tensor(batch["visibility"]), size, 0.5)
+            weights = joint_weights(j2d, batch_tensor(batch, "visibility"), size, 0.5)
             loss2d = heatmap_loss(heat, target, weights)
             losses["loss_2d"] = loss2d.detach()
             total = total + c.heatmap_weight * loss2d
@@ -312,15 +323,18 @@ class ProbabilisticMethod(Method):
     def fit(self, train: Any, val: Any, tracker: Tracker | None = None, workdir: Path | None = None) -> None:
         """Set the bone-length prior from ``train``'s ground truth (unless configured), then
         fine-tune the backbone and confidence head end-to-end on the root-relative 3D error in
-        the reference camera's frame, resuming from ``workdir/checkpoint.pt``."""
+        the reference camera's frame, resuming from ``workdir/checkpoint.pt``. The network is
+        built on the CPU (the same initial weights whatever the device) and trained on
+        :attr:`device` in :attr:`precision`; the posterior's draws come from CPU generators
+        seeded per step."""
         c = self.config
-        with seeded(c.train.seed):
+        with seeded(c.train.seed), torch.device("cpu"):
             self.net = ProbabilisticNet(c)
         init_from_pretrained(self.net.backbone, c.backbone_checkpoint)
         if c.bone_prior_mm is None:
             prior = training_bone_prior(train)
             if prior is not None:
-                self.net.bone_prior.copy_(torch.as_tensor(prior))
+                self.net.bone_prior.copy_(torch.as_tensor(prior, device="cpu"))
         groups = [(list(self.net.backbone.parameters()), 1.0)]
         if self.net.confidences is not None:
             groups.append((list(self.net.confidences.parameters()), c.confidence_lr_scale))
@@ -331,7 +345,7 @@ class ProbabilisticMethod(Method):
                                 "probabilistic/iterations": c.posterior.iterations})
 
         def step_fn(batch: dict[str, Any], step: int, gen: torch.Generator) -> dict[str, Tensor]:
-            post_gen = torch.Generator().manual_seed(int(torch.randint(2**62, (1,), generator=gen)))
+            post_gen = torch.Generator().manual_seed(int(torch.randint(2**62, (1,), generator=gen, device="cpu")))
             out = self.net(batch, post_gen)
             gt = reference_frame_joints(batch)
             rel = (out["joints_3d"] - out["joints_3d"][:, 6:7]) - (gt - gt[:, 6:7])
@@ -342,7 +356,7 @@ class ProbabilisticMethod(Method):
             name="probabilistic", config=c.train, modules={"net": self.net}, optimizer=optimizer,
             step_fn=step_fn, dataset=train, collate=collate_multiview, workdir=workdir, tracker=tracker,
             val_fn=(lambda: evaluate_reference_mpjpe(self, val, c.train.val_samples)) if val is not None else None,
-            progress=getattr(self, "progress", True),
+            progress=getattr(self, "progress", True), device=self.device, precision=self.precision,
         )
 
     @torch.no_grad()
@@ -351,7 +365,8 @@ class ProbabilisticMethod(Method):
         with ``posterior.seed``. Extrinsics in the batch are ignored."""
         self.net.eval()
         groups = sequence_groups(batch) if self.config.pose_sharing == "sequence" else None
-        out = self.net(_strip_extrinsics(batch), groups=groups)
+        with autocast(self.device, self.precision):
+            out = self.net(_strip_extrinsics(batch), groups=groups)
         post: PosteriorResult = out["posterior"]
         return Prediction(
             joints_3d=out["joints_3d"].float(), frame="reference_camera",
@@ -391,7 +406,8 @@ def evaluate_reference_mpjpe(method: ProbabilisticMethod, dataset: Any, limit: i
     samples (curves only; scoring goes through the protocols)."""
     errs = []
     for batch in eval_batches(dataset, batch_size, collate_multiview, limit):
-        pred = torch.as_tensor(method.predict(batch).joints_3d, dtype=torch.float64)
+        batch = to_device(batch, method.device)
+        pred = torch.as_tensor(method.predict(batch).joints_3d, dtype=torch.float64, device=method.device)
         gt = reference_frame_joints(batch)
         errs.append(((pred - pred[:, 6:7]) - (gt - gt[:, 6:7])).norm(dim=-1).mean(-1))
     if not errs:

@@ -25,6 +25,7 @@ from typing import Any, Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
+from poseboard.device import autocast
 from poseboard.errors import InputError
 from poseboard.geometry import hard_argmax_2d, triangulate_ransac
 from poseboard.methods.backbone import Backbone, BackboneConfig, init_from_pretrained
@@ -125,12 +126,18 @@ class RansacMethod(Method):
         original-image projections (B, V, 3, 4) → joints (B, J, 3) world mm and inliers
         (B, J, V) bool. A sample with missing views (``view_valid`` (B, V) False, e.g. a
         zero box) is triangulated from its other views alone; with fewer than 2 its
-        joints are NaN."""
+        joints are NaN.
+
+        Host round trips (on a GPU): one per call to read whether every view is valid (the
+        control flow depends on it), and, only for a batch with missing views, one per
+        sample to list its valid views."""
         if points.shape[1] < 2:
             raise InputError(f"ransac needs at least 2 views, got {points.shape[1]}")
         if view_valid is not None and not bool(view_valid.all()):
-            joints = torch.full((points.shape[0], points.shape[2], 3), float("nan"), dtype=torch.float64)
-            inliers = torch.zeros(points.shape[0], points.shape[2], points.shape[1], dtype=torch.bool)
+            joints = torch.full((points.shape[0], points.shape[2], 3), float("nan"), dtype=torch.float64,
+                                device=points.device)
+            inliers = torch.zeros(points.shape[0], points.shape[2], points.shape[1], dtype=torch.bool,
+                                  device=points.device)
             for b in range(points.shape[0]):
                 views = torch.nonzero(view_valid[b]).flatten()
                 if len(views) >= 2:
@@ -147,7 +154,11 @@ class RansacMethod(Method):
         return result.points, result.inliers
 
     def predict(self, batch: dict[str, Any]) -> Prediction:
-        joints, inliers = self.triangulate(*self.detect(batch), read_batch(batch).view_valid)
+        """Joints (B, J, 3) world mm and confidence (B, J) (the share of inlier views), on the
+        batch's device."""
+        with autocast(self.device, self.precision):
+            detections = self.detect(batch)
+        joints, inliers = self.triangulate(*detections, read_batch(batch).view_valid)
         inlier_share = inliers.to(torch.float32).mean(-1)  # (B, J)
         return Prediction(joints_3d=joints.to(torch.float32), frame="world", confidence=inlier_share)
 

@@ -50,6 +50,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
 
 from poseboard.datasets.torch_dataset import collate_scenes, normalize_images
+from poseboard.device import autocast, describe_device, synchronize, to_device
 from poseboard.errors import InputError, check_shape
 from poseboard.geometry import soft_argmax_2d
 from poseboard.methods.backbone import Backbone, BackboneConfig, init_from_pretrained
@@ -74,7 +75,7 @@ def process_box(box: Tensor, image_size: tuple[int, int], aspect: float = 1.0, e
 
     Example:
         >>> process_box(torch.tensor([10.0, 20.0, 30.0, 100.0]), (256, 256))
-        tensor([ -5.0000,  10.0000, 100.0000, 100.0000])
+        tensor([-30.,  10., 100., 100.])
     """
     w_img, h_img = image_size
     x1 = box[..., 0].clamp_min(0)
@@ -121,7 +122,7 @@ def crop_boxes(images: Tensor, image_index: Tensor, box_xywh: Tensor, size: int)
     pixel (i, j) samples image pixel (x0 + j·w/size, y0 + i·h/size), bilinear, zeros outside
     (``align_corners=True`` with pixel centres at integers)."""
     h_img, w_img = images.shape[-2:]
-    steps = torch.arange(size, dtype=torch.float64) / size
+    steps = torch.arange(size, dtype=torch.float64, device=images.device) / size
     u = box_xywh[:, 0:1].double() + steps * box_xywh[:, 2:3].double()  # (N, size)
     v = box_xywh[:, 1:2].double() + steps * box_xywh[:, 3:4].double()
     gx = 2 * u / (w_img - 1) - 1
@@ -449,9 +450,11 @@ class RootNetMethod(Method):
         """Train on the valid people of ``train`` with GT boxes, resuming from
         ``workdir/checkpoint.pt``: a single-view scene dataset (MuPoTS-like), or a multi-view
         dataset whose every view is one single-person image (Human3.6M-like: the ``rootnet-h36m``
-        variant). ``val`` (a scene or a multi-view dataset) gives MRPE curves."""
+        variant). ``val`` (a scene or a multi-view dataset) gives MRPE curves. The network is
+        built on the CPU (the same initial weights whatever the device) and trained on
+        :attr:`device` in :attr:`precision`."""
         c = self.config
-        with seeded(c.train.seed):
+        with seeded(c.train.seed), torch.device("cpu"):
             self.net = RootNetNet(c)
         init_from_pretrained(self.net.backbone, c.backbone_checkpoint)
         people = person_dataset(train)
@@ -461,22 +464,22 @@ class RootNetMethod(Method):
 
         def step_fn(batch: dict[str, Any], step: int, gen: torch.Generator) -> dict[str, Tensor]:
             n = batch["images"].shape[0]
-            out = self.net.localise(batch["images"], torch.arange(n), batch["boxes"], batch["K"],
-                                    batch["image_size"])
+            out = self.net.localise(batch["images"], torch.arange(n, device=batch["images"].device), batch["boxes"],
+                                    batch["K"], batch["image_size"])
             return self.loss(out, batch["root_cam"], batch["root_2d"])
 
         self.last_summary = train_loop(
             name="rootnet", config=c.train, modules={"net": self.net}, optimizer=optimizer, step_fn=step_fn,
             dataset=people, collate=collate_people, workdir=workdir, tracker=tracker,
             val_fn=(lambda: _val_mrpe(self, val, c.train.val_samples)) if val is not None else None,
-            progress=getattr(self, "progress", True),
+            progress=getattr(self, "progress", True), device=self.device, precision=self.precision,
         )
 
     def boxes_of(self, batch: dict[str, Any], source: str) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """Boxes (N, 4), their image index (N,), score (N,) and person index (N,) for a
-        :func:`collate_scenes` batch."""
-        images = torch.as_tensor(batch["images"])
-        h, w = images.shape[-2:]
+        :func:`collate_scenes` batch, on the host (CPU tensors): they come from the batch's
+        ``people`` records (or the simulated detector), never from the device."""
+        h, w = batch["images"].shape[-2:]
         boxes, index, scores, person = [], [], [], []
         for i, people in enumerate(batch["people"]):
             if source == "gt":
@@ -494,9 +497,10 @@ class RootNetMethod(Method):
                 index.extend([i] * len(db))
                 scores.extend(ds.tolist())
                 person.extend(dp.tolist())
-        return (torch.as_tensor(np.array(boxes, dtype=np.float64).reshape(-1, 4)),
-                torch.as_tensor(index, dtype=torch.int64), torch.as_tensor(scores, dtype=torch.float64),
-                torch.as_tensor(person, dtype=torch.int64))
+        return (torch.as_tensor(np.array(boxes, dtype=np.float64).reshape(-1, 4), device="cpu"),
+                torch.as_tensor(index, dtype=torch.int64, device="cpu"),
+                torch.as_tensor(scores, dtype=torch.float64, device="cpu"),
+                torch.as_tensor(person, dtype=torch.int64, device="cpu"))
 
     @torch.no_grad()
     def predict(self, batch: dict[str, Any]) -> Prediction:
@@ -504,25 +508,30 @@ class RootNetMethod(Method):
         simulated detections per ``config.boxes``; a batch key ``"box_source"`` overrides it).
 
         Returns a :class:`Prediction` with ``root`` (N, 3) camera mm (also as ``joints_3d``
-        (N, 1, 3)), ``score`` (N,), and extras ``image_index`` (N,) (position in the batch),
-        ``sample_ids`` (N,) str, ``person_index`` (N,) (−1: a false detection), ``boxes`` (N, 4).
+        (N, 1, 3)) and ``score`` (N,) on the device of the batch's images, and extras on the
+        host: ``image_index`` (N,) (position in the batch), ``sample_ids`` (N,) str,
+        ``person_index`` (N,) (−1: a false detection), ``boxes`` (N, 4).
         """
         self.net.eval()
         source = batch.get("box_source", self.config.boxes)
         if source not in ("gt", "detected"):
             raise InputError(f"rootnet: box source must be 'gt' or 'detected', got {source!r}")
-        images = torch.as_tensor(batch["images"])
+        images = batch["images"]
+        images = images if isinstance(images, Tensor) else torch.as_tensor(images, device="cpu")
         check_shape(images, ["B", 3, "H", "W"], "rootnet: images")
-        K = torch.as_tensor(batch["K"]).to(torch.float64)
-        boxes, index, scores, person = self.boxes_of(batch, source)
-        roots = torch.zeros(0, 3, dtype=torch.float64)
+        device = images.device
+        K = torch.as_tensor(batch["K"], device=device).to(torch.float64)
+        boxes, index, scores, person = self.boxes_of(batch, source)  # host
+        roots = torch.zeros(0, 3, dtype=torch.float64, device=device)
         if len(boxes):
             size = (int(images.shape[-1]), int(images.shape[-2]))
-            roots = self.net.localise(images, index, boxes, K[index], size)["root"]
+            on_device = to_device(index, device)
+            with autocast(self.device, self.precision):
+                roots = self.net.localise(images, on_device, to_device(boxes, device), K[on_device], size)["root"]
         meta = batch.get("meta") or []
         ids = np.array([meta[i].sample_id if meta else str(i) for i in index.tolist()], dtype=str)
         return Prediction(joints_3d=roots[:, None].float(), frame="camera", root=roots.float(),
-                          score=scores.float(),
+                          score=to_device(scores.float(), device),
                           extras={"image_index": index, "sample_ids": ids, "person_index": person, "boxes": boxes,
                                   "box_source": source})
 
@@ -537,16 +546,18 @@ class RootNetMethod(Method):
 @torch.no_grad()
 def evaluate_mrpe(method: RootNetMethod, scenes: Any, limit: int | None, batch_size: int = 8) -> dict[str, float]:
     """MRPE and its x/y/z components (mm) with ground-truth boxes over the valid people of the
-    first ``limit`` images (curves only; scoring goes through the protocols)."""
+    first ``limit`` images (curves only; scoring goes through the protocols). Batches go to
+    ``method.device``; each batch's roots come back to the host once."""
     errs = []
     n = len(scenes) if limit is None else min(limit, len(scenes))
     for start in range(0, n, batch_size):
         batch = collate_scenes([scenes[i] for i in range(start, min(n, start + batch_size))])
-        pred = method.predict({**batch, "box_source": "gt"})
-        for row in range(len(pred.root)):
+        pred = method.predict(to_device({**batch, "box_source": "gt"}, method.device))
+        roots = pred.root.cpu()
+        for row in range(len(roots)):
             person = batch["people"][int(pred.extras["image_index"][row])][int(pred.extras["person_index"][row])]
             if person.valid:
-                errs.append((pred.root[row].double() - torch.as_tensor(person.root_cam)).abs())
+                errs.append((roots[row].double() - torch.as_tensor(person.root_cam, device="cpu")).abs())
     if not errs:
         return {}
     e = torch.stack(errs)
@@ -568,25 +579,29 @@ def evaluate_view_mrpe(method: RootNetMethod, multiview: Any, limit: int | None 
     """MRPE (mm, with x/y/z) of every valid view of a multi-view dataset treated alone, with
     the person's ground-truth box (:class:`ViewPersonDataset`): the Human3.6M-like single-view
     test of RootNet. Returns ``{"overall": {...}, "per_action": {action: mrpe}}``,
-    frame-weighted over the first ``limit`` samples' views."""
+    frame-weighted over the first ``limit`` samples' views. Batches go to ``method.device``;
+    the errors come back to the host once, at the end."""
     method.net.eval()
+    device = method.device
     people = ViewPersonDataset(multiview)
     items = [k for k, (i, _v) in enumerate(people.items) if limit is None or i < limit]
     errs, actions = [], []
     for start in range(0, len(items), batch_size):
         chunk = [people[k] for k in items[start : start + batch_size]]
-        batch = collate_people(chunk)
+        batch = to_device(collate_people(chunk), device)
         n = batch["images"].shape[0]
-        out = method.net.localise(batch["images"], torch.arange(n), batch["boxes"], batch["K"], batch["image_size"])
+        with autocast(device, method.precision):
+            out = method.net.localise(batch["images"], torch.arange(n, device=device), batch["boxes"], batch["K"],
+                                      batch["image_size"])
         errs.append((out["root"] - batch["root_cam"]).abs())
         actions += [it["action"] for it in chunk]
     if not errs:
         return {"overall": {}, "per_action": {}}
-    e = torch.cat(errs)
+    e = torch.cat(errs).cpu()
     norm = e.norm(dim=-1)
     per_action: dict[str, float] = {}
     for a in sorted(set(actions)):
-        mask = torch.tensor([x == a for x in actions])
+        mask = torch.tensor([x == a for x in actions], device="cpu")
         per_action[a] = float(norm[mask].mean())
     overall = {"mrpe": float(norm.mean()), "mrpe_x": float(e[:, 0].mean()), "mrpe_y": float(e[:, 1].mean()),
                "mrpe_z": float(e[:, 2].mean()), "people": float(len(norm))}
@@ -615,6 +630,11 @@ def scene_batches(scenes: Any, indices: Any, batch_size: int) -> Any:
         yield chunk
 
 
+def _host_array(x: Any) -> np.ndarray:
+    """A prediction field (a tensor on any device, or an array) as a NumPy array on the host."""
+    return x.detach().cpu().numpy() if isinstance(x, Tensor) else np.asarray(x)
+
+
 def evaluate_roots(
     method: RootNetMethod,
     protocol: Any,
@@ -628,6 +648,8 @@ def evaluate_roots(
     split_path: str | Path | None = None,
     box_source: str | None = None,
     real_data: Any = None,
+    device: torch.device | None = None,
+    precision: str = "fp32",
 ) -> tuple[Any, Path]:
     """Predict roots on a ``root_localisation`` protocol's images, write the root predictions
     ``.npz`` and the scored result ``.json`` under ``results_dir/<method>/`` (the runner's
@@ -636,6 +658,14 @@ def evaluate_roots(
     ``box_source``: ``"gt"`` or ``"detected"``; None: :func:`box_source_for` the protocol.
     The box source is recorded in the result's notes. ``real_data``: where a real dataset
     (``mupots``) is, as for :func:`~poseboard.methods.runner.evaluate_method`.
+
+    ``device``: where to predict (the method is moved there with ``precision``, ``fp32`` or
+    ``bf16``); None: where the method is. Every batch is moved to the method's device,
+    ``predict`` is timed between two :func:`~poseboard.device.synchronize` calls (so the
+    clock reads the computation, not its launch), each batch's predictions come back to the
+    host once, and the result's speed block names the hardware with
+    :func:`~poseboard.device.describe_device` (``cpu (N torch threads)`` on the CPU in fp32,
+    as before devices existed).
 
     A multi-view split (``synth-h36m-root``) is scored view by view: every valid view of the
     protocol's cameras is one single-person image (:class:`ViewScenes`), as the ground truth
@@ -657,6 +687,11 @@ def evaluate_roots(
     if protocol.task != "root_localisation":
         raise InputError(f"protocol {protocol.id} is a {protocol.task} protocol; rootnet predicts roots")
     protocol.check_method(method.name, method.capabilities)
+    if device is not None:
+        method.to(device, precision)
+    elif precision != method.precision:
+        method.to(method.device, precision)
+    where = method.device
     source = box_source or box_source_for(protocol)
     data = locate_protocol(protocol, real_data, data_dir=data_dir, path=split_path)
     gt = data.ground_truth(protocol)
@@ -673,15 +708,17 @@ def evaluate_roots(
     bar = tqdm(total=len(indices), disable=not progress, leave=False, desc=f"{method.name} {protocol.name}")
     for chunk in scene_batches(scenes, indices, batch_size):
         bar.update(len(chunk))
-        batch = collate_scenes(chunk)
+        batch = to_device(collate_scenes(chunk), where)
         batch["box_source"] = source
+        synchronize(where)  # the batch's copy is not predict's time
         t0 = time.perf_counter()
         pred = method.predict(batch)
+        synchronize(where)
         seconds += time.perf_counter() - t0
         ids.append(np.asarray(pred.extras["sample_ids"], dtype=str))
-        roots.append(torch.as_tensor(pred.root).double().numpy())
-        scores.append(torch.as_tensor(pred.score).double().numpy())
-        persons.append(torch.as_tensor(pred.extras["person_index"]).numpy().astype(np.int64))
+        roots.append(_host_array(pred.root).astype(np.float64))
+        scores.append(_host_array(pred.score).astype(np.float64))
+        persons.append(_host_array(pred.extras["person_index"]).astype(np.int64))
     bar.close()
     preds = RootPredictions(sample_ids=np.concatenate(ids), root=np.concatenate(roots).reshape(-1, 3),
                             score=np.concatenate(scores), person_index=np.concatenate(persons))
@@ -691,10 +728,9 @@ def evaluate_roots(
     metrics = score_roots(protocol, gt, preds, where=f"{method.name} predictions")
     config = method.config.model_dump(mode="json")
     frames = len(indices)
-    threads = torch.get_num_threads()
     speed = SpeedInfo(samples_per_s=frames / seconds if seconds > 0 else None,
                       ms_per_sample=1000 * seconds / frames if frames else None, batch_size=batch_size,
-                      device=f"cpu ({threads} torch thread{'s' if threads > 1 else ''})")
+                      device=describe_device(where, method.precision))
     seeds = {"inference": int(seed), "bootstrap": protocol.bootstrap_seed, "train": int(config["train"]["seed"])}
     if source == "detected":
         seeds["detections"] = int(method.config.detection.seed)

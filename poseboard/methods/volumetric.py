@@ -66,12 +66,21 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
 
 from poseboard.datasets.torch_dataset import collate_multiview
+from poseboard.device import autocast
 from poseboard.errors import InputError
 from poseboard.geometry import soft_argmax_2d, soft_argmax_3d
 from poseboard.methods.algebraic import AlgebraicConfig, AlgebraicMethod, AlgebraicNet, evaluate_mpjpe
 from poseboard.methods.backbone import Backbone, BackboneConfig, init_from_pretrained
 from poseboard.methods.base import Capabilities, Method, MethodCard, Tracker
-from poseboard.methods.multiview import ConfidenceHead, ViewBatch, read_batch, run_backbone, undistort_pixels
+from poseboard.methods.multiview import (
+    ConfidenceHead,
+    ViewBatch,
+    batch_tensor,
+    host_tensor,
+    read_batch,
+    run_backbone,
+    undistort_pixels,
+)
 from poseboard.methods.ransac import ISKAKOV_BIBTEX
 from poseboard.methods.training import TrainConfig, parameter_groups, seeded, train_loop
 from poseboard.methods.v2v import V2VConfig, V2VNet
@@ -145,16 +154,18 @@ def rotation_z(theta: Tensor) -> Tensor:
     return torch.stack([c, -s, z, s, c, z, z, z, o], dim=-1).unflatten(-1, (3, 3))
 
 
-def voxel_offsets(size: int, cuboid_mm: tuple[float, float, float], dtype: torch.dtype = torch.float64) -> Tensor:
-    """(size, size, size, 3) voxel centres relative to the cuboid's centre (mm); index
-    (i, j, k) = (x, y, z), end voxels on the faces (the reference's base − side/2 + i·side/(n−1))."""
-    axes = [torch.linspace(-s / 2, s / 2, size, dtype=dtype) for s in cuboid_mm]
+def voxel_offsets(size: int, cuboid_mm: tuple[float, float, float], dtype: torch.dtype = torch.float64,
+                  device: torch.device | str = "cpu") -> Tensor:
+    """(size, size, size, 3) voxel centres relative to the cuboid's centre (mm) on ``device``;
+    index (i, j, k) = (x, y, z), end voxels on the faces (the reference's
+    base − side/2 + i·side/(n−1))."""
+    axes = [torch.linspace(-s / 2, s / 2, size, dtype=dtype, device=device) for s in cuboid_mm]
     return torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1)
 
 
 def cuboid_coords(centre: Tensor, rotation: Tensor, size: int, cuboid_mm: tuple[float, float, float]) -> Tensor:
     """(B, 3) centres, (B, 3, 3) rotations → (B, size, size, size, 3) world mm voxel centres."""
-    off = voxel_offsets(size, cuboid_mm, centre.dtype)
+    off = voxel_offsets(size, cuboid_mm, centre.dtype, centre.device)
     return torch.einsum("bij,xyzj->bxyzi", rotation, off) + centre[:, None, None, None, :]
 
 
@@ -191,10 +202,12 @@ def project_voxels(coords: Tensor, vb: ViewBatch) -> tuple[Tensor, Tensor]:
     """Voxel centres (B, N, 3) world mm → (B, V, N, 2) distorted crop pixels and (B, V, N)
     in-front mask: the model of :func:`poseboard.geometry.project_points_with_distortion`
     (OpenCV distortion), written out in float32 for the ~10⁵–10⁶ points of a volume (at a few
-    metres float32 is exact to ~10⁻³ px; not differentiated: the grid is fixed)."""
+    metres float32 is exact to ~10⁻³ px, also under a ``bf16`` autocast, which it leaves; not
+    differentiated: the grid is fixed)."""
     assert vb.R is not None and vb.t is not None
     R, t, K, dist = vb.R.float(), vb.t.float(), vb.K.float(), vb.dist.float()
-    cam = torch.einsum("bvij,bnj->bvni", R, coords.float()) + t[:, :, None]
+    with torch.autocast(coords.device.type, enabled=False):
+        cam = torch.einsum("bvij,bnj->bvni", R, coords.float()) + t[:, :, None]
     z = cam[..., 2]
     in_front = z > 1.0  # mm
     z = torch.where(in_front, z, torch.ones_like(z))
@@ -238,7 +251,8 @@ def standardise_volume(volume: Tensor, eps: float = 1e-5) -> Tensor:
 def backproject(points: Tensor, depth: Tensor, K: Tensor, R: Tensor, t: Tensor, dist: Tensor) -> Tensor:
     """Distorted crop pixels (B, 2) at camera depth (B,) mm → world mm (B, 3)."""
     und = undistort_pixels(points[:, None], K[:, None], dist[:, None])[:, 0]
-    ray = torch.linalg.solve(K, torch.cat([und, torch.ones_like(und[:, :1])], dim=-1)[..., None])[..., 0]
+    # solve_ex: K is invertible, and the error check of solve would wait for the device
+    ray = torch.linalg.solve_ex(K, torch.cat([und, torch.ones_like(und[:, :1])], dim=-1)[..., None])[0][..., 0]
     cam = ray / ray[:, 2:3] * depth[:, None]
     return torch.einsum("bji,bj->bi", R, cam - t)
 
@@ -280,7 +294,9 @@ class VolumetricNet(nn.Module):
         """Step 5: V2V and 3D soft-argmax of an aggregated volume → joints (B, J, 3) world mm."""
         c, n = self.config, self.config.volume_size
         volumes = self.v2v(volume.unflatten(-1, (n, n, n)))  # (B, J, n, n, n)
-        joints = soft_argmax_3d(volumes, coords[:, None].to(volumes.dtype), c.volume_multiplier)
+        # the voxel coordinates (mm) stay at least float32 when the volumes are bf16
+        grid = coords[:, None].to(torch.promote_types(volumes.dtype, torch.float32))
+        joints = soft_argmax_3d(volumes, grid, c.volume_multiplier)
         return {"joints_3d": joints, "volumes": volumes, "coords": coords}
 
 
@@ -290,7 +306,7 @@ def voxel_cross_entropy(volumes: Tensor, coords: Tensor, centre: Tensor, rotatio
     joint, p = softmax(multiplier · volume) (the reference's ``VolumetricCELoss``)."""
     n = volumes.shape[-1]
     local = torch.einsum("bji,bkj->bki", rotation, gt.to(rotation.dtype) - centre[:, None])  # Rᵀ (X − c)
-    side = torch.tensor(cuboid_mm, dtype=local.dtype)
+    side = host_tensor(cuboid_mm, local.dtype, local.device)
     idx = torch.round((local + side / 2) / side * (n - 1)).long().clamp(0, n - 1)  # (B, J, 3)
     flat = (idx[..., 0] * n + idx[..., 1]) * n + idx[..., 2]
     logp = torch.softmax(multiplier * volumes.flatten(2), dim=-1).gather(-1, flat[..., None])[..., 0]
@@ -323,28 +339,35 @@ class VolumetricMethod(Method):
         super().__init__(config)
         self.net = VolumetricNet(self.config).eval()
         self.pelvis_net = AlgebraicNet(self.config.algebraic).eval().requires_grad_(False)
-        self.crop_extent_mm = torch.tensor(float("nan"), dtype=torch.float64)
+        # a fitted scalar kept on the host (read there by estimate_pelvis, whatever the device)
+        self.crop_extent_mm = torch.tensor(float("nan"), dtype=torch.float64, device="cpu")
         self.progress = True
 
     # ------------------------------------------------------------------ pelvis
     def attach_algebraic(self, directory: str | Path) -> None:
-        """Embed the saved algebraic method in ``directory`` as the pelvis model."""
-        alg = AlgebraicMethod.load(directory)
+        """Embed the saved algebraic method in ``directory`` as the pelvis model (on
+        :attr:`device`). It is read onto the CPU (whatever the ambient default device) and
+        moved."""
+        with torch.device("cpu"):
+            alg = AlgebraicMethod.load(directory)
         assert isinstance(alg, AlgebraicMethod)
         self.config = self.config.model_copy(update={"algebraic": alg.config})
-        self.pelvis_net = alg.net.eval().requires_grad_(False)
+        self.pelvis_net = alg.net.to(self.device).eval().requires_grad_(False)
 
     @torch.no_grad()
     def estimate_pelvis(self, batch: dict[str, Any], vb: ViewBatch) -> Tensor:
         """(B, 3) world mm: the algebraic pelvis (≥ 2 valid views) or, with one view, the
-        algebraic network's 2D pelvis back-projected at the crop-scale depth."""
-        if not math.isfinite(float(self.crop_extent_mm)):
+        algebraic network's 2D pelvis back-projected at the crop-scale depth.
+
+        With several views, whether every sample has two valid ones is read back to the host
+        (one round trip per batch: the two paths run different networks)."""
+        if not math.isfinite(float(self.crop_extent_mm)):  # a host tensor: no round trip
             raise InputError("volumetric: crop_extent_mm is not fitted (train the method first)")
         self.pelvis_net.eval()
         if vb.num_views >= 2 and bool((vb.view_valid.sum(1) >= 2).all()):
             return self.pelvis_net(batch)["joints_3d"][:, ROOT].to(torch.float64)
         first = vb.view_valid.to(torch.int64).argmax(1)  # the first valid view of each sample
-        rows = torch.arange(vb.images.shape[0])
+        rows = torch.arange(vb.images.shape[0], device=first.device)
         images = vb.images[rows, first][:, None]
         out = run_backbone(self.pelvis_net.backbone, images)
         stride = vb.size / out.heatmaps.shape[-1]
@@ -353,9 +376,9 @@ class VolumetricMethod(Method):
 
     def _single_view_centre(self, pelvis_2d: Tensor, vb: ViewBatch, view: Tensor) -> Tensor:
         assert vb.R is not None and vb.t is not None
-        rows = torch.arange(pelvis_2d.shape[0])
+        rows = torch.arange(pelvis_2d.shape[0], device=view.device)
         K, R, t, dist = vb.K[rows, view], vb.R[rows, view], vb.t[rows, view], vb.dist[rows, view]
-        depth = K[:, 0, 0] * self.crop_extent_mm / vb.size
+        depth = K[:, 0, 0] * float(self.crop_extent_mm) / vb.size  # the host scalar as a constant
         return backproject(pelvis_2d, depth, K, R, t, dist)
 
     # ------------------------------------------------------------------ training
@@ -375,24 +398,31 @@ class VolumetricMethod(Method):
         return float(np.median(ratios))
 
     def _train_centre(self, batch: dict[str, Any], vb: ViewBatch, gen: torch.Generator) -> Tensor:
+        """(B, 3) world mm cuboid centres of a training step (noise drawn from the step's CPU
+        generator, then moved to the batch's device)."""
         c = self.config
         b = vb.images.shape[0]
+        device = vb.images.device
         if c.train_centre == "algebraic":
             return self.estimate_pelvis(batch, vb)
-        gt = torch.as_tensor(batch["joints_3d"], dtype=torch.float64)[:, ROOT]
+        gt = batch_tensor(batch, "joints_3d", torch.float64)[:, ROOT]
         if vb.num_views == 1:
-            p2d = torch.as_tensor(batch["joints_2d"], dtype=torch.float64)[:, 0, ROOT]
-            p2d = p2d + c.centre_jitter_px * torch.randn(b, 2, generator=gen, dtype=torch.float64)
-            return self._single_view_centre(p2d, vb, torch.zeros(b, dtype=torch.long))
-        return gt + c.centre_jitter_mm * torch.randn(b, 3, generator=gen, dtype=torch.float64)
+            p2d = batch_tensor(batch, "joints_2d", torch.float64)[:, 0, ROOT]
+            noise = host_tensor(torch.randn(b, 2, generator=gen, dtype=torch.float64, device="cpu"), None, device)
+            p2d = p2d + c.centre_jitter_px * noise
+            return self._single_view_centre(p2d, vb, torch.zeros(b, dtype=torch.long, device=device))
+        noise = host_tensor(torch.randn(b, 3, generator=gen, dtype=torch.float64, device="cpu"), None, device)
+        return gt + c.centre_jitter_mm * noise
 
     @staticmethod
     def _subset(batch: dict[str, Any], views: list[int]) -> dict[str, Any]:
+        """The batch restricted to ``views`` (a host list), in that order."""
         out = dict(batch)
+        index = host_tensor(views, torch.int64, batch["images"].device)
         for key in ("images", "proj_matrices", "K", "R", "t", "dist", "boxes", "joints_2d", "visibility",
                     "view_valid"):
             if key in out and out[key] is not None:
-                out[key] = out[key][:, views]
+                out[key] = out[key][:, index]
         out["cameras"] = [[cams[v] for v in views] for cams in batch["cameras"]] if "cameras" in batch else None
         return out
 
@@ -407,7 +437,7 @@ class VolumetricMethod(Method):
             pred_l, gt_l = pred, gt
         l1 = (pred_l - gt_l).abs().mean() * c.loss_scale
         total = l1
-        ce = torch.zeros((), dtype=pred.dtype)
+        ce = torch.zeros((), dtype=pred.dtype, device=pred.device)
         if num_views > 1 and c.ce_weight > 0:
             ce = voxel_cross_entropy(out["volumes"], out["coords"], centre, rotation, gt, c.cuboid_mm,
                                      c.volume_multiplier)
@@ -416,14 +446,16 @@ class VolumetricMethod(Method):
 
     def fit(self, train: Any, val: Any, tracker: Tracker | None = None, workdir: Path | None = None) -> None:
         """Train on ``train`` from the pre-trained backbone (resuming from
-        ``workdir/checkpoint.pt``), then embed the algebraic model of ``algebraic_checkpoint``."""
+        ``workdir/checkpoint.pt``), then embed the algebraic model of ``algebraic_checkpoint``.
+        The network is built on the CPU (the same initial weights whatever the device) and
+        trained on :attr:`device` in :attr:`precision`."""
         c = self.config
         if c.train_centre == "algebraic" or c.algebraic_checkpoint is not None:
             if c.algebraic_checkpoint is None:
                 raise InputError("volumetric: train_centre 'algebraic' needs algebraic_checkpoint")
             if c.train_centre == "algebraic":
                 self.attach_algebraic(c.algebraic_checkpoint)
-        with seeded(c.train.seed):
+        with seeded(c.train.seed), torch.device("cpu"):
             self.net = VolumetricNet(c)
         init_from_pretrained(self.net.backbone, c.backbone_checkpoint)
         if c.init_features_from_heatmaps:
@@ -431,7 +463,7 @@ class VolumetricMethod(Method):
             with torch.no_grad():
                 self.net.process_features.weight[:k] = self.net.backbone.final.weight[:k]
                 self.net.process_features.bias[:k] = self.net.backbone.final.bias[:k]
-        self.crop_extent_mm = torch.tensor(self.fit_crop_extent(train), dtype=torch.float64)
+        self.crop_extent_mm = torch.tensor(self.fit_crop_extent(train), dtype=torch.float64, device="cpu")
         net = self.net
         heads = [p for name, p in net.named_parameters() if not name.startswith("backbone.")]
         optimizer = torch.optim.Adam(
@@ -441,24 +473,29 @@ class VolumetricMethod(Method):
         counts = [k for k in c.train_view_counts]
 
         def step_fn(batch: dict[str, Any], step: int, gen: torch.Generator) -> dict[str, Tensor]:
+            # the view count and subset are drawn and read on the host (CPU generator)
             n_avail = int(batch["images"].shape[1])
-            k = min(counts[int(torch.randint(len(counts), (1,), generator=gen))], n_avail)
-            views = torch.randperm(n_avail, generator=gen)[:k].tolist()
+            k = min(counts[int(torch.randint(len(counts), (1,), generator=gen, device="cpu"))], n_avail)
+            views = torch.randperm(n_avail, generator=gen, device="cpu")[:k].tolist()
             batch = self._subset(batch, views) if k < n_avail else batch
             vb = read_batch(batch)
             b = vb.images.shape[0]
+            device = vb.images.device
             centre = self._train_centre(batch, vb, gen)
-            theta = (torch.rand(b, generator=gen, dtype=torch.float64) * 2 * math.pi if c.rotate
-                     else torch.zeros(b, dtype=torch.float64))
+            if c.rotate:
+                draw = torch.rand(b, generator=gen, dtype=torch.float64, device="cpu")
+                theta = host_tensor(draw, None, device) * 2 * math.pi
+            else:
+                theta = torch.zeros(b, dtype=torch.float64, device=device)
             rotation = rotation_z(theta)
             out = net(vb, centre, rotation)
-            gt = torch.as_tensor(batch["joints_3d"])
+            gt = batch_tensor(batch, "joints_3d")
             losses = self.loss(out, gt, centre, rotation, k)
             gt64 = gt.to(torch.float64)
             pred64 = out["joints_3d"].detach().to(torch.float64)
             losses["mpjpe_rel"] = ((pred64 - pred64[:, ROOT:ROOT + 1]) - (gt64 - gt64[:, ROOT:ROOT + 1])
                                    ).norm(dim=-1).mean()
-            losses["views"] = torch.tensor(float(k))
+            losses["views"] = torch.full((), float(k), device=device)
             return losses
 
         modules = {"net": net}
@@ -468,7 +505,7 @@ class VolumetricMethod(Method):
         self.last_summary = train_loop(
             name="volumetric", config=c.train, modules=modules, optimizer=optimizer, step_fn=step_fn,
             dataset=train, collate=collate_multiview, workdir=workdir, tracker=tracker, val_fn=val_fn,
-            progress=self.progress,
+            progress=self.progress, device=self.device, precision=self.precision,
         )
         if c.algebraic_checkpoint is not None and c.train_centre != "algebraic":
             self.attach_algebraic(c.algebraic_checkpoint)
@@ -482,11 +519,14 @@ class VolumetricMethod(Method):
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
     def predict(self, batch: dict[str, Any]) -> Prediction:
+        """Joints (B, J, 3) world mm and extras ``centre`` (B, 3) (the cuboid's), on the
+        batch's device."""
         self.net.eval()
         vb = read_batch(batch)
-        centre = self.estimate_pelvis(batch, vb)
-        rotation = torch.eye(3, dtype=torch.float64).expand(centre.shape[0], 3, 3)
-        out = self.net(vb, centre, rotation)
+        with autocast(self.device, self.precision):
+            centre = self.estimate_pelvis(batch, vb)
+            rotation = torch.eye(3, dtype=torch.float64, device=centre.device).expand(centre.shape[0], 3, 3)
+            out = self.net(vb, centre, rotation)
         return Prediction(joints_3d=out["joints_3d"].float(), frame="world", extras={"centre": centre})
 
     def state_dict(self) -> dict[str, Any]:
@@ -496,6 +536,6 @@ class VolumetricMethod(Method):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.net.load_state_dict(state["net"])
         self.pelvis_net.load_state_dict(state["pelvis_net"])
-        self.crop_extent_mm = torch.as_tensor(state["crop_extent_mm"], dtype=torch.float64)
+        self.crop_extent_mm = torch.as_tensor(state["crop_extent_mm"], dtype=torch.float64, device="cpu")
         self.net.eval()
         self.pelvis_net.eval()
