@@ -62,9 +62,9 @@ class ${cls}Config(BaseModel):
     def preset(cls, profile: str) -> ${cls}Config:
         if profile == "smoke":
             return cls(max_train_samples=64)
-        if profile in ("default", "paper"):
+        if profile in ("default", "gpu", "paper"):
             return cls()
-        raise InputError(f"unknown profile {profile!r}; choose smoke, default or paper")
+        raise InputError(f"unknown profile {profile!r}; choose smoke, default, gpu or paper")
 
 
 class ${cls}Method(Method):

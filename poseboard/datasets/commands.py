@@ -26,7 +26,8 @@ def _fail(exc: Exception) -> typer.Exit:
 def generate(
     name: Annotated[str, typer.Argument(help=_NAMES_HELP)] = "synth-h36m",
     preset: Annotated[
-        str, typer.Option("--preset", "-p", help="smoke (CI, seconds), default (minutes), large, gpu (large training splits, default test splits)")
+        str, typer.Option("--preset", "-p",
+                          help="smoke (CI, seconds), default (minutes), large, gpu (large train, default test)")
     ] = "smoke",
     out: Annotated[Path, typer.Option("--out", "-o", help="data folder; writes <out>/<name>/<split>/")] = Path("data"),
     seed: Annotated[int, typer.Option("--seed", help="same seed and preset: byte-identical files")] = 0,

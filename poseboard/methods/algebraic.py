@@ -61,11 +61,16 @@ class AlgebraicConfig(BaseModel):
             return cls(backbone=BackboneConfig.preset("default"), confidence_widths=(128, 64, 128),
                        train=TrainConfig(steps=1500, batch_size=8, lr=1e-4, schedule="cosine", warmup_steps=100,
                                          checkpoint_every=100, log_every=20, val_every=500, val_samples=64))
+        if profile == "gpu":
+            return cls(backbone=BackboneConfig.preset("resnet50"),
+                       train=TrainConfig(steps=4000, batch_size=16, lr=1e-4, schedule="cosine", warmup_steps=200,
+                                         checkpoint_every=500, log_every=50, val_every=1000, val_samples=256,
+                                         num_workers=8))
         if profile == "paper":
             return cls(backbone=BackboneConfig.preset("paper"),
                        train=TrainConfig(steps=60 * 1875, batch_size=8, lr=1e-5, checkpoint_every=1875,
                                          log_every=50, val_every=1875, val_samples=2181))
-        raise InputError(f"unknown profile {profile!r}; choose smoke, default or paper")
+        raise InputError(f"unknown profile {profile!r}; choose smoke, default, gpu or paper")
 
 
 def mse_smooth_loss(pred: Tensor, gt: Tensor, threshold: float = 400.0, valid: Tensor | None = None) -> Tensor:

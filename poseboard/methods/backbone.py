@@ -95,6 +95,11 @@ class BackboneConfig(BaseModel):
                         "deconv_channels": (128, 64, 64)},
             "paper": {"block": "bottleneck", "stem_width": 64, "widths": (64, 128, 256, 512),
                       "depths": (3, 8, 36, 3), "deconv_channels": (256, 256, 256)},
+            # the gpu profile's: ResNet-50's bottleneck stages (3-4-6-3) and the SimpleBaselines
+            # head (three 256-channel deconvolutions); issue 20 measured it at 3,600 img/s training
+            # at 128 px on one H100, 2.62 px 2D error after 179 s of pre-training
+            "resnet50": {"block": "bottleneck", "stem_width": 64, "widths": (64, 128, 256, 512),
+                         "depths": (3, 4, 6, 3), "deconv_channels": (256, 256, 256)},
         }  # fmt: skip
         if name not in presets:
             raise InputError(f"unknown backbone preset {name!r}; choose one of {sorted(presets)}")

@@ -43,7 +43,7 @@ from poseboard.errors import PoseboardError
 if TYPE_CHECKING:
     import torch
 
-ProfileOpt = Annotated[str, typer.Option("--profile", help="hyper-parameter preset: smoke, default or paper")]
+ProfileOpt = Annotated[str, typer.Option("--profile", help="hyper-parameter preset: smoke, default, gpu or paper")]
 DataDirOpt = Annotated[Path, typer.Option("--data-dir", help="folder holding <dataset>/<split>/")]
 CheckpointsOpt = Annotated[Path, typer.Option("--checkpoints", help="folder of backbone/ and <method>/")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML/JSON file of hyper-parameter overrides")]
@@ -243,18 +243,16 @@ def pretrain(
         on, precision = resolve_run(device, precision, profile=profile, params_file=params_file_of(None, config))
         _threads(threads, on)
         from poseboard.methods.pretrain import PretrainConfig, pretrain_backbone
-        from poseboard.methods.runner import device_kwargs
         from poseboard.methods.training import JsonlTracker
 
         cfg = build_config(PretrainConfig, profile, config, config_key, seed)
-        kwargs = device_kwargs(pretrain_backbone, on, precision, "pretrain_backbone")
         out = checkpoints / "backbone"
         val_path = data_dir / dataset / "test" if val else None
         if val_path is not None and not val_path.exists():
             val_path = None
         _, summary = pretrain_backbone(
             cfg, data_dir / dataset / "train", out, val=val_path,
-            tracker=JsonlTracker(out / "metrics.jsonl"), progress=not quiet, **kwargs,
+            tracker=JsonlTracker(out / "metrics.jsonl"), progress=not quiet, device=on, precision=precision,
         )
     except PoseboardError as exc:
         raise _fail(exc) from None

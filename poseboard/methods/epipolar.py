@@ -99,12 +99,17 @@ class EpipolarConfig(BaseModel):
             return cls(backbone=BackboneConfig.preset("default"),
                        train=TrainConfig(steps=600, batch_size=8, lr=5e-4, schedule="cosine", warmup_steps=30,
                                          checkpoint_every=50, log_every=10, val_every=0, val_samples=64))
+        if profile == "gpu":
+            return cls(backbone=BackboneConfig.preset("resnet50"),
+                       train=TrainConfig(steps=2000, batch_size=16, lr=5e-4, schedule="cosine", warmup_steps=100,
+                                         checkpoint_every=500, log_every=50, val_every=0, val_samples=256,
+                                         num_workers=8))
         if profile == "paper":
             return cls(backbone=BackboneConfig.preset("paper"),
                        train=TrainConfig(steps=4 * 40_000, batch_size=16, lr=1e-3, schedule="step",
                                          step_milestones=(0.5, 0.75), checkpoint_every=2000, log_every=100,
                                          val_samples=512))
-        raise InputError(f"unknown profile {profile!r}; choose smoke, default or paper")
+        raise InputError(f"unknown profile {profile!r}; choose smoke, default, gpu or paper")
 
 
 def local_soft_argmax(heatmaps: Tensor, radius: int) -> tuple[Tensor, Tensor]:

@@ -129,12 +129,18 @@ class ProbabilisticConfig(BaseModel):
                        posterior=PosteriorConfig(samples=64, iterations=4, **post),
                        train=TrainConfig(steps=300, batch_size=8, lr=1e-4, schedule="cosine", warmup_steps=30,
                                          checkpoint_every=50, log_every=10, val_every=0, val_samples=64))
+        if profile == "gpu":
+            return cls(backbone=BackboneConfig.preset("resnet50"),
+                       posterior=PosteriorConfig(samples=64, iterations=4, **post),
+                       train=TrainConfig(steps=1500, batch_size=16, lr=1e-4, schedule="cosine", warmup_steps=100,
+                                         checkpoint_every=500, log_every=50, val_every=0, val_samples=256,
+                                         num_workers=8))
         if profile == "paper":
             return cls(backbone=BackboneConfig.preset("paper"),
                        posterior=PosteriorConfig(samples=64, iterations=4, **post),
                        train=TrainConfig(steps=60 * 1875, batch_size=8, lr=1e-5, checkpoint_every=1875,
                                          log_every=50, val_every=1875, val_samples=2181))
-        raise InputError(f"unknown profile {profile!r}; choose smoke, default or paper")
+        raise InputError(f"unknown profile {profile!r}; choose smoke, default, gpu or paper")
 
 
 def original_intrinsics(K: Tensor, boxes: Tensor, size: int) -> Tensor:

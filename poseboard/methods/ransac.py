@@ -66,9 +66,9 @@ class RansacConfig(BaseModel):
 
     @classmethod
     def preset(cls, profile: str) -> RansacConfig:
-        if profile not in ("smoke", "default", "paper"):
-            raise InputError(f"unknown profile {profile!r}; choose smoke, default or paper")
-        return cls(backbone=BackboneConfig.preset(profile))
+        if profile not in ("smoke", "default", "gpu", "paper"):
+            raise InputError(f"unknown profile {profile!r}; choose smoke, default, gpu or paper")
+        return cls(backbone=BackboneConfig.preset("resnet50" if profile == "gpu" else profile))
 
 
 class RansacMethod(Method):

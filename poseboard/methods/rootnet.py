@@ -363,12 +363,17 @@ class RootNetConfig(BaseModel):
                        train=TrainConfig(steps=1200, batch_size=16, lr=1e-3, schedule="step",
                                          step_milestones=(0.85,), checkpoint_every=100, log_every=20,
                                          val_samples=64))
+        if profile == "gpu":
+            return cls(backbone=BackboneConfig.preset("resnet50"), input_size=128,
+                       train=TrainConfig(steps=4000, batch_size=64, lr=1e-3, schedule="step",
+                                         step_milestones=(0.85,), checkpoint_every=500, log_every=50,
+                                         val_samples=256, num_workers=8))
         if profile == "paper":
             return cls(backbone=BackboneConfig.preset("paper"), input_size=256,
                        train=TrainConfig(steps=20 * 5000, batch_size=32, lr=1e-3, schedule="step",
                                          step_milestones=(0.85,), checkpoint_every=5000, log_every=100,
                                          val_samples=512))
-        raise InputError(f"unknown profile {profile!r}; choose smoke, default or paper")
+        raise InputError(f"unknown profile {profile!r}; choose smoke, default, gpu or paper")
 
 
 class RootNetNet(nn.Module):

@@ -22,10 +22,9 @@ without a device.
 
 from __future__ import annotations
 
-import inspect
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -139,24 +138,6 @@ def place_method(method: Method, device: torch.device | str | None, precision: s
     if device is None and precision is None:
         return method
     return method.to(method.device if device is None else device, precision)
-
-
-def _supports(fn: Callable[..., Any], *names: str) -> bool:
-    """Whether ``fn`` takes every keyword in ``names``."""
-    params = inspect.signature(fn).parameters
-    return all(n in params for n in names) or any(p.kind is p.VAR_KEYWORD for p in params.values())
-
-
-def device_kwargs(fn: Callable[..., Any], device: torch.device | str | None, precision: str,
-                  what: str) -> dict[str, Any]:
-    """``{"device": …, "precision": …}`` for a stage function that takes them (``what`` names
-    it in the error when it does not, and the run asks for anything but the CPU in fp32)."""
-    if _supports(fn, "device", "precision"):
-        return {"device": device, "precision": precision}
-    if (device is not None and torch.device(device).type != "cpu") or precision != "fp32":
-        raise InputError(f"{what} cannot run on {device} in {precision} yet (it takes no device); "
-                         "use --device cpu --precision fp32")
-    return {}
 
 
 def _method_config(method: Method) -> dict[str, Any]:
@@ -328,10 +309,9 @@ def run_protocol(
     if protocol.task == "root_localisation":
         from poseboard.methods.rootnet import evaluate_roots
 
-        on = device_kwargs(evaluate_roots, device, precision, "evaluate_roots")
         return evaluate_roots(method, protocol, data_dir=data_dir, results_dir=results_dir,  # type: ignore[arg-type]
                               batch_size=batch_size, seed=seed, checkpoint=str(directory), progress=progress,
-                              real_data=real_data, **on)
+                              real_data=real_data, device=device, precision=precision)
     return evaluate_method(method, protocol, data_dir=data_dir, results_dir=results_dir, batch_size=batch_size,
                            seed=seed, checkpoint=str(directory), progress=progress, real_data=real_data,
                            device=device, precision=precision)
