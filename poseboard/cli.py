@@ -109,12 +109,14 @@ def evaluate_command(
     ground_truth: Annotated[
         Path | None, typer.Option("--ground-truth", help="dataset split folder (default: DATA_DIR/DATASET/SPLIT)")
     ] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="results folder")] = Path("results"),
+    out: Annotated[Path, typer.Option("--results", "--out", "-o",
+                                      help="results folder (--out: the former spelling)")] = Path("results"),
 ) -> None:
     """Score a predictions file against a protocol and write the result JSON.
 
     The file is validated first (shapes, sample ids, finiteness); the result lands in
-    ``OUT/METHOD/PROTOCOL@VERSION.json``.
+    ``RESULTS/METHOD/PROTOCOL@VERSION.json``. METHOD is 1 to 64 characters of a-z, 0-9,
+    '.', '_' and '-', starting with a letter or a digit.
     """
     from poseboard.protocols.evaluate import evaluate_predictions_file
 

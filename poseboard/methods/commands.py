@@ -256,6 +256,10 @@ def pretrain(
         )
     except PoseboardError as exc:
         raise _fail(exc) from None
+    from poseboard.methods.distributed import is_main_process
+
+    if not is_main_process():  # under torchrun, rank 0 reports (its validation is the one that ran)
+        return
     typer.echo(f"pretrain on {on} ({precision}): steps {summary.start_step}→{summary.end_step} in "
                f"{summary.seconds:.0f} s; val {json.dumps(summary.val)} → {out}")
 

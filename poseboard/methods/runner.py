@@ -286,8 +286,10 @@ def run_protocol(
     checkpoint, from whatever device it was saved on, is read onto the CPU and moved once."""
     from poseboard.datasets.sources import check_declared_dataset, is_real, locate_protocol
     from poseboard.methods.registry import REGISTRY, get_method
+    from poseboard.names import check_name
     from poseboard.protocols.registry import get_protocol
 
+    check_name(name or method_name, "--name" if name else "method")
     saved = Path(checkpoints) / method_name / "config.json"
     if name is None and method_name not in REGISTRY.names() and saved.exists():
         # a variant's checkpoint (e.g. epipolar-baseline) records the method it is
@@ -356,7 +358,9 @@ def train_method(
     from poseboard.methods.commands import build_config
     from poseboard.methods.registry import get_method
     from poseboard.methods.training import JsonlTracker
+    from poseboard.names import check_name
 
+    check_name(name or method_name, "--name" if name else "method")
     cls = get_method(method_name)
     checkpoints = Path(checkpoints)
     cfg = build_config(cls.config_model, profile, Path(config_path) if config_path else None, config_key, seed)

@@ -391,11 +391,13 @@ def evaluate_predictions_file(
     method_config: dict[str, Any] | None = None,
 ) -> tuple[Result, Path]:
     """The ``poseboard evaluate`` command: validate, score, and write a result file."""
+    from poseboard.names import check_name
     from poseboard.protocols.ground_truth import load_ground_truth
     from poseboard.protocols.predictions import load_pose_predictions, load_root_predictions
     from poseboard.protocols.registry import get_protocol
     from poseboard.protocols.results import result_path, write_result
 
+    check_name(method, "--method")
     protocol = get_protocol(protocol_key)
     if not Path(predictions).exists():
         raise ResultFileError(f"{predictions}: predictions file not found")

@@ -150,8 +150,15 @@ class Result(_Record):
 
 
 def result_path(results_dir: str | Path, method: str, protocol_id: str) -> Path:
-    """Where the result of ``method`` under ``protocol_id`` lives: ``<dir>/<method>/<protocol_id>.json``."""
-    return Path(results_dir) / method / f"{protocol_id}.json"
+    """Where the result of ``method`` under ``protocol_id`` lives: ``<dir>/<method>/<protocol_id>.json``.
+
+    Raises:
+        InputError: ``method`` is not a valid name (:data:`poseboard.names.NAME_RULE`), or the
+            path would resolve outside ``results_dir`` (a symlinked method folder, say).
+    """
+    from poseboard.names import check_name, path_inside
+
+    return path_inside(results_dir, check_name(method, "method name"), f"{protocol_id}.json")
 
 
 def run_sidecar(path: str | Path) -> Path:

@@ -95,3 +95,33 @@ def test_evaluate_root_predictions(data, tmp_path):
     # every valid person found within 250 mm, no false positive: AP_root is 100 %
     assert record.metrics.main.overall["ap_root"] == pytest.approx(100.0)
     assert record.metrics.main.extra["ap_root_rootnet_script"] < 100.0  # the script drops the first recall step
+
+
+@pytest.mark.parametrize("name", ["../../escaped", "/tmp/escaped", "a/b", "a\\b", "..", ".hidden", "tab\there",
+                                  "new\nline", "<img src=x onerror=alert(1)>", "Upper", "", "x" * 65])
+def test_evaluate_refuses_a_method_name_that_would_choose_a_path_and_writes_nothing(data, tmp_path, name):
+    store = open_dataset(data / "synth-h36m" / "test")
+    ids = np.array([store.meta(i).sample_id for i in range(len(store))])
+    preds = tmp_path / "preds.npz"
+    save_pose_predictions(preds, PosePredictions(ids, store.joints_3d))
+    results = tmp_path / "sub" / "results"
+    result = runner.invoke(app, ["evaluate", "-p", str(preds), "--protocol", "synth-h36m-relative",
+                                 "--method", name, "--data-dir", str(data), "--results", str(results)])
+    assert result.exit_code == 2, result.output
+    assert "--method" in result.output and "is not a valid name" in result.output
+    assert "a-z, 0-9" in result.output  # the message says the rule
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["preds.npz"]  # nothing written, anywhere
+
+
+def test_results_are_never_written_through_a_symlink_out_of_the_results_folder(data, tmp_path):
+    from poseboard.errors import InputError
+    from poseboard.protocols.results import result_path
+
+    results, outside = tmp_path / "results", tmp_path / "outside"
+    results.mkdir()
+    outside.mkdir()
+    (results / "linked").symlink_to(outside)
+    with pytest.raises(InputError, match="outside the folder"):
+        result_path(results, "linked", "synth-h36m-relative@2")
+    assert result_path(results, "my-method.v2_b", "synth-h36m-relative@2") == \
+        results / "my-method.v2_b" / "synth-h36m-relative@2.json"
