@@ -130,7 +130,7 @@ def test_resolution_order_option_environment_profile_auto(tmp_path, monkeypatch,
     # the profile is --profile when the command has one, else the file's active profile
     smoke = _params_with(tmp_path, profile="smoke", device="cuda:0")
     monkeypatch.delenv(DEVICE_ENV)
-    assert resolve_run(params_file=smoke)[0] == resolve_device("auto")  # active: default
+    assert resolve_run(params_file=smoke)[0] == torch.device("cpu")  # active: default, whose device is cpu
     assert resolve_run(params_file=smoke, profile="smoke")[0] == torch.device("cuda", 0)
 
 
@@ -141,8 +141,15 @@ def test_precision_is_checked(tmp_path):
 
 
 def test_a_profile_device_is_validated_naming_the_key(tmp_path):
-    assert load_params(ROOT / "params.yaml").active.device == "auto"  # unset: auto, fp32
-    assert load_params(ROOT / "params.yaml").active.precision == "fp32"
+    committed = load_params(ROOT / "params.yaml")
+    assert (committed.active.device, committed.active.precision) == ("cpu", "fp32")  # the CPU leaderboard
+    assert committed.profiles["gpu"].device == "cuda"
+    data = yaml.safe_load((ROOT / "params.yaml").read_text())
+    for key in ("device", "precision"):
+        del data["profiles"]["default"][key]
+    unset = tmp_path / "unset.yaml"
+    unset.write_text(yaml.safe_dump(data))
+    assert (load_params(unset).active.device, load_params(unset).active.precision) == ("auto", "fp32")  # unset
     ok = load_params(_params_with(tmp_path, device="CUDA:1", precision="bf16"))
     assert (ok.active.device, ok.active.precision) == ("cuda:1", "bf16")  # spelling only, not availability
     with pytest.raises(ParamsError, match=r"profiles\.default\.device: 'gpu' is not a device; use auto, cpu, "
