@@ -288,7 +288,9 @@ def _read_backbone(
             f"{directory}: the pre-trained backbone is {config.model_dump()}, but the method is configured "
             f"for {expect.model_dump()}; pre-train with the same backbone block"
         )
-    state = torch.load(Path(directory) / BACKBONE_WEIGHTS_FILE, map_location="cpu", weights_only=True)
+    from poseboard.io import load_tensors
+
+    state = load_tensors(Path(directory) / BACKBONE_WEIGHTS_FILE, "backbone weights")
     return config, record, state
 
 

@@ -170,9 +170,8 @@ class Method(ABC):
     def load(cls, directory: str | Path, device: Any = None) -> Method:
         """Rebuild a saved method on ``device`` (default: the CPU); the weights are read
         with ``weights_only=True`` onto the CPU first, so a checkpoint saved on any device
-        loads on any other."""
-        import torch
-
+        loads on any other. A missing, garbage, truncated or wrong-method file is a
+        :class:`ResultFileError` naming the file and what was expected."""
         directory = Path(directory)
         config_path = directory / cls.CONFIG_FILE
         try:
@@ -187,5 +186,15 @@ class Method(ABC):
         weights_path = directory / cls.WEIGHTS_FILE
         if not weights_path.exists():
             raise ResultFileError(f"{weights_path}: weights file missing")
-        method.load_state_dict(torch.load(weights_path, map_location="cpu", weights_only=True))
+        from poseboard.io import load_tensors
+
+        state = load_tensors(weights_path, f"{cls.name} weights")
+        try:
+            method.load_state_dict(state)
+        except (RuntimeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+            if isinstance(exc, KeyError):
+                reason = f"it has no {reason} (it holds {', '.join(sorted(map(str, state))[:8]) or 'nothing'})"
+            raise ResultFileError(f"{weights_path}: does not fit a {cls.name} built from {config_path} "
+                                  f"(a checkpoint of another method or architecture?): {reason}") from None
         return method.to(device) if device is not None else method

@@ -210,12 +210,9 @@ def save_checkpoint(path: str | Path, *, step: int, modules: Mapping[str, nn.Mod
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Read a checkpoint written by :func:`save_checkpoint` (no pickle)."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise ResultFileError(f"{path}: checkpoint not found") from None
-    except Exception as exc:  # a truncated or foreign file
-        raise ResultFileError(f"{path}: not a readable checkpoint ({exc})") from exc
+    from poseboard.io import load_tensors
+
+    return load_tensors(path, "training checkpoint")
 
 
 def restore_checkpoint(state: dict[str, Any], modules: Mapping[str, nn.Module],

@@ -140,7 +140,7 @@ def load_pose_predictions(path: str | Path, num_joints: int = 17) -> PosePredict
     if groups["num_views"] is None and groups["calibration_level"] is None:
         dup = pd.Series(ids).duplicated()
         if dup.any():
-            raise ResultFileError(f"{path}: sample id {ids[dup.to_numpy()][0]!r} appears more than once")
+            raise ResultFileError(f"{path}: sample id {str(ids[dup.to_numpy()][0])!r} appears more than once")
     return PosePredictions(sample_ids=ids, joints_3d=joints, frame=frame, num_views=groups["num_views"],
                            calibration_level=groups["calibration_level"])
 

@@ -115,3 +115,31 @@ def test_save_load_round_trip_without_pickle(tmp_path):
     (tmp_path / "config.json").write_text('{"method": "other"}')
     with pytest.raises(ResultFileError, match="holds method 'other'"):
         ScaleMethod.load(tmp_path)
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"this is text, not a checkpoint\n", r"not a readable toy-scale weights file \(expected torch.save"),
+    (None, r"not a readable toy-scale weights file"),  # truncated: the first half of a real file
+])
+def test_a_garbage_or_truncated_checkpoint_names_the_file_and_what_was_expected(tmp_path, content, expected):
+    method = ScaleMethod({"scale": 3.0})
+    method.fit(None, None)
+    method.save(tmp_path)
+    weights = tmp_path / "weights.pt"
+    data = weights.read_bytes()
+    weights.write_bytes(content if content is not None else data[: len(data) // 2])
+    with pytest.raises(ResultFileError, match=expected) as info:
+        ScaleMethod.load(tmp_path)
+    assert str(weights) in str(info.value)
+    assert "Check the documentation of torch.load" not in str(info.value)  # torch's tutorial text stays out
+
+
+def test_weights_of_another_method_are_refused_naming_the_files(tmp_path):
+    import torch
+
+    method = ScaleMethod({"scale": 3.0})
+    method.fit(None, None)
+    method.save(tmp_path)
+    torch.save({"backbone.conv1.weight": torch.zeros(2)}, tmp_path / "weights.pt")  # another method's keys
+    with pytest.raises(ResultFileError, match=r"weights.pt: does not fit a toy-scale built from .*config.json"):
+        ScaleMethod.load(tmp_path)
