@@ -380,6 +380,37 @@ def build_result(
     )
 
 
+def check_pose_millimetres(joints: np.ndarray, where: str | Path) -> None:
+    """Refuse submitted poses (N, 17, 3) that are not in millimetres, judged from the data: a
+    body's bones are 40–500 mm long, so a median bone under 5 with coordinates under 20 is
+    metres (the usual slip); the message says what it found and how to convert."""
+    from poseboard.errors import ResultFileError
+    from poseboard.skeleton import H36M17
+
+    if len(joints) == 0:
+        return
+    parents, children = zip(*H36M17.bones, strict=True)
+    bones = np.linalg.norm(joints[:, list(children)] - joints[:, list(parents)], axis=-1)
+    median_bone, median_coordinate = float(np.median(bones)), float(np.median(np.abs(joints)))
+    if median_bone < 5.0 and median_coordinate < 20.0:
+        raise ResultFileError(
+            f"{where}: 'joints_3d' looks like metres, not millimetres: the median bone is {median_bone:.3g} long "
+            f"(a body's are 40-500 mm) and the median coordinate {median_coordinate:.3g}; multiply the joints by 1000")
+
+
+def check_root_millimetres(root: np.ndarray, where: str | Path) -> None:
+    """Refuse submitted roots (N, 3, camera frame) that are not in millimetres: people stand
+    0.5–30 m in front of the camera, so a median depth under 50 is metres."""
+    from poseboard.errors import ResultFileError
+
+    if len(root) == 0:
+        return
+    depth = float(np.median(root[:, 2]))
+    if 0.0 < depth < 50.0:
+        raise ResultFileError(f"{where}: 'root' looks like metres, not millimetres: the median depth is {depth:.3g} "
+                              "(people stand 500-30000 mm from the camera); multiply the roots by 1000")
+
+
 def evaluate_predictions_file(
     predictions: Path,
     protocol_key: str,
@@ -405,10 +436,12 @@ def evaluate_predictions_file(
     gt = load_ground_truth(protocol, gt_dir)
     if protocol.task == "root_localisation":
         root_preds = load_root_predictions(predictions)
+        check_root_millimetres(root_preds.root, predictions)
         metrics = score_roots(protocol, gt, root_preds, where=str(predictions))
         ids = root_preds.sample_ids
     else:
         pose_preds = load_pose_predictions(predictions)
+        check_pose_millimetres(pose_preds.joints_3d, predictions)
         metrics = score_pose(protocol, gt, pose_preds, where=str(predictions))
         ids = pose_preds.sample_ids
     result = build_result(

@@ -125,3 +125,30 @@ def test_results_are_never_written_through_a_symlink_out_of_the_results_folder(d
         result_path(results, "linked", "synth-h36m-relative@2")
     assert result_path(results, "my-method.v2_b", "synth-h36m-relative@2") == \
         results / "my-method.v2_b" / "synth-h36m-relative@2.json"
+
+
+def test_predictions_in_metres_are_refused_with_the_conversion_and_nothing_is_written(data, tmp_path):
+    store = open_dataset(data / "synth-h36m" / "test")
+    ids = np.array([store.meta(i).sample_id for i in range(len(store))])
+    preds = tmp_path / "metres.npz"
+    save_pose_predictions(preds, PosePredictions(ids, store.joints_3d / 1000.0))
+    result = runner.invoke(app, ["evaluate", "-p", str(preds), "--protocol", "synth-h36m-relative",
+                                 "--method", "metres", "--data-dir", str(data), "--results", str(tmp_path / "results")])
+    assert result.exit_code == 2, result.output
+    assert "looks like metres" in result.output and "multiply the joints by 1000" in result.output
+    assert not (tmp_path / "results").exists()
+
+    scene_store = open_dataset(data / "synth-mupots" / "test")
+    ids, roots = [], []
+    for i in range(len(scene_store)):
+        scene = scene_store.scene(i)
+        ids += [scene.meta.sample_id for p in scene.people if p.valid]
+        roots += [p.root_cam / 1000.0 for p in scene.people if p.valid]
+    preds = tmp_path / "roots.npz"
+    save_root_predictions(preds, RootPredictions(np.array(ids), np.array(roots), np.ones(len(ids)),
+                                                 np.full(len(ids), -1)))
+    result = runner.invoke(app, ["evaluate", "-p", str(preds), "--protocol", "synth-mupots-root",
+                                 "--method", "metres", "--data-dir", str(data), "--results", str(tmp_path / "results")])
+    assert result.exit_code == 2, result.output
+    assert "'root' looks like metres" in result.output and "multiply the roots by 1000" in result.output
+    assert not (tmp_path / "results").exists()
