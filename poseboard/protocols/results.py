@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from poseboard.errors import ResultFileError
 from poseboard.io import atomic_write_text
@@ -37,6 +37,17 @@ class MethodInfo(_Record):
         description="None when predictions came from outside poseboard (evaluate --predictions)"
     )
     checkpoint: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, name: str) -> str:
+        """The name becomes a folder under ``results/`` and an id on the leaderboard: a result
+        file whose name breaks :data:`poseboard.names.NAME_RULE` is refused when read."""
+        from poseboard.names import NAME_PATTERN, NAME_RULE
+
+        if not NAME_PATTERN.fullmatch(name):
+            raise ValueError(f"{name!r} is not a valid method name; use {NAME_RULE}")
+        return name
 
 
 class DatasetInfo(_Record):

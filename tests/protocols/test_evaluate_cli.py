@@ -152,3 +152,24 @@ def test_predictions_in_metres_are_refused_with_the_conversion_and_nothing_is_wr
     assert result.exit_code == 2, result.output
     assert "'root' looks like metres" in result.output and "multiply the roots by 1000" in result.output
     assert not (tmp_path / "results").exists()
+
+
+def test_a_result_file_with_an_unsafe_method_name_is_refused_when_read(data, tmp_path):
+    """A hand-made result file cannot put markup into the leaderboard or the Markdown tables."""
+    import json
+
+    from poseboard.errors import ResultFileError
+    from poseboard.protocols.results import read_result
+
+    store = open_dataset(data / "synth-h36m" / "test")
+    ids = np.array([store.meta(i).sample_id for i in range(len(store))])
+    preds = tmp_path / "preds.npz"
+    save_pose_predictions(preds, PosePredictions(ids, store.joints_3d))
+    assert runner.invoke(app, ["evaluate", "-p", str(preds), "--protocol", "synth-h36m-relative", "--method", "fine",
+                               "--data-dir", str(data), "--results", str(tmp_path / "r")]).exit_code == 0
+    path = tmp_path / "r" / "fine" / "synth-h36m-relative@2.json"
+    record = json.loads(path.read_text())
+    record["method"]["name"] = "<img src=x onerror=alert(1)>"
+    path.write_text(json.dumps(record))
+    with pytest.raises(ResultFileError, match=r"method\.name.*is not a valid method name"):
+        read_result(path)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from poseboard.errors import ResultFileError
 from poseboard.protocols.results import read_results
 from poseboard.report.build import build_report
 from poseboard.report.figures import pareto_front
@@ -99,8 +100,8 @@ def test_user_strings_are_escaped(results_dir, tmp_path):
     shutil.copytree(results_dir, res)
     path = res / "noise-8mm" / "synth-h36m-relative@2.json"
     data = json.loads(path.read_text())
-    data["method"]["name"] = "<script>alert('x')</script>"
-    data["method"]["config"] = {"note": "<img src=x onerror=alert(1)>"}
+    data["method"]["name"] = "evil"
+    data["method"]["config"] = {"note": "<img src=x onerror=alert(1)>", "other": "<script>alert('x')</script>"}
     evil = res / "evil" / "synth-h36m-relative@2.json"
     evil.parent.mkdir()
     evil.write_text(json.dumps(data))
@@ -109,6 +110,12 @@ def test_user_strings_are_escaped(results_dir, tmp_path):
     assert "<script>alert('x')</script>" not in html
     assert "&lt;script&gt;alert(" in html
     assert "<img src=x" not in html
+    # a method *name* is a folder and an HTML id: one that is not a plain slug is refused, naming the file
+    data["method"]["name"] = "<script>alert('x')</script>"
+    evil.write_text(json.dumps(data))
+    with pytest.raises(ResultFileError, match=r"evil/synth-h36m-relative@2.json.*not a valid method name"):
+        build_report(res, tmp_path / "report2", params_file=None)
+    assert not (tmp_path / "report2" / "index.html").exists()
 
 
 def test_empty_results(tmp_path):
