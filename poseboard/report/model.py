@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,6 +144,10 @@ class Row:
     vs_next_unavailable: str | None = None
     #: The method's training-seed SD measured once (results/seed_spread.json), for single-run rows.
     seed_floor_sd: float | None = None
+    #: The same measurement's headline per replicate seed (seed → value): two methods' seed
+    #: noise is largely shared (one backbone per seed), so a pair's floor is the spread of their
+    #: per-seed *difference* where they have two or more seeds in common.
+    seed_floor_values: dict[int, float] | None = None
     #: ``vs_next``'s 95 % interval widened by both methods' measured seed variance (None without it).
     vs_next_ci_with_seeds: tuple[float, float] | None = None
 
@@ -353,14 +358,28 @@ def _row(rank: int, protocol: ProtocolDef, reps: list[Result]) -> Row:
     )
 
 
+def _pair_seed_variance(a: Row, b: Row) -> float | None:
+    """The training-seed variance of ``a − b``'s headline difference: the sample variance of
+    their per-seed differences over the replicate seeds both were measured with (two or
+    more); else, if both have a measured SD, ``SD²_a + SD²_b`` (independent seeds, an upper
+    bound: one seed's backbone moves every method it feeds the same way); else None."""
+    va, vb = a.seed_floor_values or {}, b.seed_floor_values or {}
+    common = sorted(set(va) & set(vb))
+    if len(common) >= 2:
+        return statistics.variance([va[s] - vb[s] for s in common])
+    if a.seed_floor_sd is not None and b.seed_floor_sd is not None:
+        return a.seed_floor_sd**2 + b.seed_floor_sd**2
+    return None
+
+
 def _compare_neighbours(rows: list[Row], level: float) -> tuple[float | None, int | None]:
     """Fill each row's comparison with the next one down; returns the board's detectable
     difference and its number of sequences.
 
-    Where both rows are single runs whose seed spread was measured (``seed_floor_sd``), the
-    seed variance is added to the paired one and the p-value comes from the normal
-    approximation, ``SE² = SE²_paired + SD²_a + SD²_b``: a difference another seed could
-    produce is not a finding."""
+    Where both rows are single runs whose seed spread was measured, the seed variance of
+    their difference is added to the paired one and the p-value comes from the normal
+    approximation, ``SE² = SE²_paired + SD²_seed(a − b)`` (:func:`_pair_seed_variance`): a
+    difference another seed could produce is not a finding."""
     ses, sequences, p_values = [], None, {}
     z = NormalDist().inv_cdf(1 - 0.05 / 2)
     for a, b in itertools.pairwise(rows):
@@ -371,8 +390,9 @@ def _compare_neighbours(rows: list[Row], level: float) -> tuple[float | None, in
         if a.vs_next is None:
             continue
         se, p = a.vs_next.se, a.vs_next.p_value
-        if a.seed_floor_sd is not None and b.seed_floor_sd is not None:
-            se = math.sqrt(se**2 + a.seed_floor_sd**2 + b.seed_floor_sd**2)
+        seed_var = _pair_seed_variance(a, b)
+        if seed_var is not None:
+            se = math.sqrt(se**2 + seed_var)
             d = a.vs_next.difference
             a.vs_next_ci_with_seeds = (d - z * se, d + z * se)
             p = 2 * (1 - NormalDist().cdf(abs(d) / se)) if se > 0 else float(d == 0)
@@ -428,6 +448,9 @@ def build_boards(results: list[Result], level: float = 0.05, seed_spread: SeedSp
             row.rank = i
             if seed_spread is not None and len(row.replicates) == 1:
                 row.seed_floor_sd = seed_spread.sd(pid, row.method)
+                entry = seed_spread.spread.get(pid, {}).get(row.method)
+                if entry is not None:
+                    row.seed_floor_values = dict(zip(entry.seeds, entry.values, strict=True))
         detectable, sequences = _compare_neighbours(rows, level)
         all_pairs = _all_pairs(rows, level) if len(rows) > 2 else None
         names = list(protocol.metrics)
