@@ -37,6 +37,7 @@ __all__ = [
     "check_device_spelling",
     "configure",
     "describe_device",
+    "host_tensor",
     "resolve_device",
     "synchronize",
     "to_device",
@@ -125,6 +126,17 @@ def to_device(obj: Any, device: torch.device | str, non_blocking: bool = True) -
     if isinstance(obj, tuple) and not hasattr(obj, "_fields"):
         return tuple(to_device(v, device, non_blocking) for v in obj)
     return obj
+
+
+def host_tensor(values: Any, dtype: torch.dtype | None, device: torch.device | str) -> torch.Tensor:
+    """``values`` (numbers, lists, a NumPy array or a CPU tensor, e.g. a draw from a CPU
+    ``torch.Generator``) as a tensor on ``device``, copied without waiting for the device:
+    ``torch.tensor(values, device=cuda)`` and a plain ``.to(cuda)`` synchronise the stream
+    (host → device copies are safe without it). On the CPU: the tensor itself, no copy."""
+    import torch
+
+    x = values if isinstance(values, torch.Tensor) else torch.as_tensor(values, dtype=dtype, device="cpu")
+    return to_device(x if dtype is None else x.to(dtype), device)
 
 
 def synchronize(device: torch.device | str) -> None:

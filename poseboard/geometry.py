@@ -32,7 +32,7 @@ import torch
 from torch import Tensor
 
 from poseboard.camera import distort_normalized
-from poseboard.device import to_device
+from poseboard.device import host_tensor, to_device
 from poseboard.errors import InputError, ShapeError, check_shape
 
 __all__ = [
@@ -87,12 +87,6 @@ def _tensors(**named: Any) -> list[Any]:
     CUDA points there."""
     device = next((x.device for x in named.values() if isinstance(x, Tensor)), torch.device("cpu"))
     return [x if x is None else _tensor(x, name, device) for name, x in named.items()]
-
-
-def _host_constant(values: Any, dtype: torch.dtype, device: torch.device) -> Tensor:
-    """A small constant built on the host and copied to ``device`` without waiting for it
-    (``torch.tensor(values, device=cuda)`` would synchronise the stream to copy it)."""
-    return to_device(torch.tensor(values, dtype=dtype, device="cpu"), device)
 
 
 def _no_autocast(x: Tensor) -> Any:
@@ -786,7 +780,7 @@ def _refine_huber(
 
     cost, hess, grad = evaluate(y_n)
     lam = torch.full_like(cost, 1e-3)
-    diag = _host_constant([1, 0, 0, 1, 0, 1], y_n.dtype, y_n.device)[:, None]
+    diag = host_tensor([1, 0, 0, 1, 0, 1], y_n.dtype, y_n.device)[:, None]
     for _ in range(iters):
         damped = hess * (1 + lam[..., None, :] * diag)
         y_new = y_n + _solve_sym3(torch.cat([damped, grad], dim=-2))
@@ -1123,7 +1117,7 @@ def fundamental_from_projections(P1: Tensor, P2: Tensor) -> Tensor:
     a, b = (p.to(_SOLVE_DTYPE).expand(*batch, 3, 4) for p in (P1, P2))
     a = a / a.flatten(-2).norm(dim=-1)[..., None, None]
     b = b / b.flatten(-2).norm(dim=-1)[..., None, None]
-    drop = _host_constant([[1, 2], [0, 2], [0, 1]], torch.int64, a.device)  # rows kept when i dropped
+    drop = host_tensor([[1, 2], [0, 2], [0, 1]], torch.int64, a.device)  # rows kept when i dropped
     a_minors = a[..., drop, :]  # (..., 3 i, 2, 4)
     b_minors = b[..., drop, :]  # (..., 3 j, 2, 4)
     stacked = torch.cat(

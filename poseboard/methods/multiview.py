@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from poseboard.device import to_device
+from poseboard.device import host_tensor
 from poseboard.errors import InputError, check_shape
 from poseboard.methods.backbone import Backbone, BackboneOutput
 
@@ -69,15 +69,6 @@ def batch_tensor(batch: dict[str, Any], key: str, dtype: torch.dtype | None = No
     as it is; a NumPy array or list is converted there), cast to ``dtype`` if given."""
     x = torch.as_tensor(batch[key], device=batch_device(batch))
     return x if dtype is None else x.to(dtype)
-
-
-def host_tensor(values: Any, dtype: torch.dtype | None, device: torch.device | str) -> Tensor:
-    """``values`` (numbers, lists, a NumPy array or a CPU tensor, e.g. a draw from a CPU
-    ``torch.Generator``) as a tensor on ``device``, copied without waiting for the device:
-    ``torch.tensor(values, device=cuda)`` and a plain ``.to(cuda)`` synchronise the stream
-    (host → device copies are safe without it). On the CPU: the tensor itself, no copy."""
-    x = values if isinstance(values, Tensor) else torch.as_tensor(values, dtype=dtype, device="cpu")
-    return to_device(x if dtype is None else x.to(dtype), device)
 
 
 def read_batch(batch: dict[str, Any], need_extrinsics: bool = True) -> ViewBatch:

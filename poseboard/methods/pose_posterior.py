@@ -63,7 +63,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
-from poseboard.device import to_device
+from poseboard.device import host_tensor, to_device
 from poseboard.errors import ShapeError, check_shape
 from poseboard.geometry import project_points, triangulate_dlt
 
@@ -245,12 +245,6 @@ class AngularCentralGaussian:
         return cls(sigma)
 
 
-def _constant(values: list, like: Tensor) -> Tensor:
-    """A small constant in ``like``'s dtype on its device, built on the host and copied without
-    waiting for the device (``torch.tensor(values, device=cuda)`` synchronises the stream)."""
-    return to_device(torch.tensor(values, dtype=like.dtype, device="cpu"), like.device)
-
-
 def _inverse(m: Tensor) -> Tensor:
     """Inverse of (..., d, d) matrices that are invertible by construction (floored covariances,
     intrinsics): ``inv_ex``, the same LU solve as ``linalg.inv`` without its error check,
@@ -361,7 +355,7 @@ def _eight_point(x0: Tensor, x1: Tensor, w: Tensor) -> Tensor:
     F = Vh[..., -1, :].unflatten(-1, (3, 3))
     E = T1.transpose(-1, -2) @ F @ T0
     U, _, Vh = torch.linalg.svd(E)
-    diag = _constant([1.0, 1.0, 0.0], E)
+    diag = host_tensor([1.0, 1.0, 0.0], E.dtype, E.device)
     return (U * diag) @ Vh
 
 
@@ -440,7 +434,8 @@ def _so3_exp(w: Tensor) -> Tensor:
 
 def _tangent_basis(t: Tensor) -> tuple[Tensor, Tensor]:
     """Two unit vectors (..., 3) orthogonal to the unit vector t and to each other."""
-    helper = torch.where(t[..., :1].abs() < 0.9, _constant([1.0, 0, 0], t), _constant([0.0, 1, 0], t))
+    x_axis, y_axis = host_tensor([1.0, 0, 0], t.dtype, t.device), host_tensor([0.0, 1, 0], t.dtype, t.device)
+    helper = torch.where(t[..., :1].abs() < 0.9, x_axis, y_axis)
     b1 = torch.linalg.cross(t, helper)
     b1 = b1 / b1.norm(dim=-1, keepdim=True)
     return b1, torch.linalg.cross(t, b1)
@@ -582,7 +577,7 @@ def decompose_essential(E: Tensor, x0: Tensor, x1: Tensor, weights: Tensor) -> t
     U, _, Vh = torch.linalg.svd(E)
     U = U * torch.sign(torch.linalg.det(U))[..., None, None]
     Vh = Vh * torch.sign(torch.linalg.det(Vh))[..., None, None]
-    W = _constant([[0.0, -1, 0], [1, 0, 0], [0, 0, 1]], E)
+    W = host_tensor([[0.0, -1, 0], [1, 0, 0], [0, 0, 1]], E.dtype, E.device)
     Ra, Rb = U @ W @ Vh, U @ W.T @ Vh
     u3 = U[..., :, 2]
     Rs = torch.stack([Ra, Ra, Rb, Rb], dim=1)  # (B, 4, 3, 3)
