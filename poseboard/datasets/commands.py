@@ -44,6 +44,20 @@ def generate(
     workers: Annotated[
         int, typer.Option("--workers", "-j", help="rendering processes (0: one per CPU core, at most 8)")
     ] = 0,
+    train_samples: Annotated[
+        int | None, typer.Option("--train-samples", min=0, help="training frames (MuPoTS-like: images) per dataset, "
+                                                                "replacing the preset's; 0 skips the split")
+    ] = None,
+    train_stride: Annotated[
+        int | None, typer.Option("--train-stride", min=1, help="time between training frames, in frames at 50 fps")
+    ] = None,
+    test_samples: Annotated[
+        int | None, typer.Option("--test-samples", min=0, help="test frames (MuPoTS-like: images) per dataset, "
+                                                               "replacing the preset's; 0 skips the split")
+    ] = None,
+    test_stride: Annotated[
+        int | None, typer.Option("--test-stride", min=1, help="time between test frames, in frames at 50 fps")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Render a synthetic dataset (multi-view crops or multi-person images) to disk.
@@ -58,6 +72,8 @@ def generate(
         if (rig is not None) and len(names) > 1:
             raise ValueError("--rig replaces the cameras of one dataset: name it instead of 'all'")
         config = SynthConfig.preset(preset, rig_path=rig, motion_path=motion, test_subjects=test_subject)
+        config = config.with_split_sizes("train", samples=train_samples, stride=train_stride)
+        config = config.with_split_sizes("test", samples=test_samples, stride=test_stride)
         reports = generate_datasets(
             names, config, out, seed=seed, splits=split or ("train", "test"), progress=not quiet,
             workers=None if workers <= 0 else workers,

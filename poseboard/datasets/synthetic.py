@@ -61,8 +61,9 @@ class MultiViewSplit(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    samples: int = Field(ge=0, description="multi-view frames (0: do not generate this split)")
-    stride: int = Field(ge=1, description="frames between samples of a sequence (50 fps)")
+    samples: int = Field(ge=0, description="multi-view frames, at most (0: do not generate this split)")
+    stride: int = Field(ge=1, description="time between samples of a sequence, in frames at 50 fps "
+                                             "(a user motion at another fps is strided in time)")
     sequences_per_action: int = Field(1, ge=1, description="sequences per subject and action")
     views: list[int] | None = Field(None, description="subset of the built-in rig's cameras (None: all)")
 
@@ -147,6 +148,26 @@ class SynthConfig(BaseModel):
         data = _PRESETS[name]()
         data.update(overrides)
         return cls.model_validate(data)
+
+    def with_split_sizes(self, split: str, *, samples: int | None = None, stride: int | None = None) -> SynthConfig:
+        """This config with one split resized in every dataset: ``samples`` multi-view frames
+        (the MuPoTS-like images), ``stride`` frames at 50 fps between them (``poseboard
+        generate --test-samples/--test-stride`` and the train ones). ``None`` keeps the
+        preset's value; 0 samples skips the split, as in the presets.
+
+        Example:
+            >>> SynthConfig.preset("smoke").with_split_sizes("test", samples=10, stride=50).h36m.test.samples
+            10
+        """
+        if split not in SPLITS:
+            raise InputError(f"unknown split {split!r}; choose one of {list(SPLITS)}")
+        data = self.model_dump()
+        for key, count in (("h36m", "samples"), ("panoptic", "samples"), ("mupots", "images")):
+            if samples is not None:
+                data[key][split][count] = samples
+            if stride is not None:
+                data[key][split]["stride"] = stride
+        return type(self).model_validate(data)
 
 
 def _smoke() -> dict[str, Any]:
@@ -280,16 +301,40 @@ def _procedural_sequences(name: str, split: str, cfg: MultiViewSplit, spec_area:
     return out
 
 
-def _user_sequences(path: Path, split: str, samples: int, stride: int, test_subjects: Sequence[str],
-                    recentre: bool) -> list[_Sequence]:
+def strided_frames(num_frames: int, fps: float, stride: int, base_fps: float = 50.0) -> list[int]:
+    """Indices of the frames of a ``num_frames``-long sequence recorded at ``fps`` that lie
+    ``stride`` frames *at base_fps* apart in time (the presets' stride is documented in 50 fps
+    frames): 0, stride/base_fps, 2·stride/base_fps … seconds, each taken as the nearest
+    recorded frame. At ``fps == base_fps`` this is ``range(0, num_frames, stride)``; a 10 fps
+    motion with stride 5 (0.1 s) keeps every frame, not one in five.
+
+    Example:
+        >>> strided_frames(10, 10.0, 5), strided_frames(200, 50.0, 25) == list(range(0, 200, 25))
+        ([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], True)
+    """
+    if num_frames <= 0:
+        return []
+    step_s = stride / base_fps
+    times = np.arange(0.0, num_frames / fps, step_s)
+    idx = np.unique(np.rint(times * fps).astype(np.int64))
+    return [int(i) for i in idx if i < num_frames]
+
+
+def _user_sequences(path: Path, split: str, samples: int | None, stride: int, test_subjects: Sequence[str],
+                    recentre: bool, base_fps: float = 50.0) -> list[_Sequence]:
     """The user's sequences that belong to ``split`` (test: subjects in ``test_subjects``;
-    train: the others), frames at ``stride``, at most ``samples`` (0: all) spread evenly."""
+    train: the others), frames ``stride`` frames at ``base_fps`` apart *in time* (each motion
+    at its own ``fps``), at most ``samples`` spread evenly over all sequences (``None``: no
+    cap; 0 is refused: a split of 0 samples is not generated at all)."""
     from poseboard.datasets.user_motion import load_user_motion
 
+    if samples is not None and samples < 1:
+        raise ValueError(f"samples must be at least 1 here (0 skips the split before this point), got {samples}")
     motion = load_user_motion(path)
     chosen = [m for m in motion if (m.subject in test_subjects) == (split == "test")]
-    frames_all = [(i, f) for i, m in enumerate(chosen) for f in range(0, m.num_frames, stride)]
-    if samples and len(frames_all) > samples:  # spread the cap evenly over all sequences
+    frames_all = [(i, f) for i, m in enumerate(chosen)
+                  for f in strided_frames(m.num_frames, m.fps, stride, base_fps=base_fps)]
+    if samples is not None and len(frames_all) > samples:  # spread the cap evenly over all sequences
         pick = np.unique(np.round(np.linspace(0, len(frames_all) - 1, samples)).astype(int))
         frames_all = [frames_all[p] for p in pick]
     out = []
@@ -640,7 +685,11 @@ def _plan_scenes(name: str, split: str, config: SynthConfig, seed: int) -> tuple
     user_rig = rig_from_file(config.rig_path) if config.rig_path is not None else None
     user_seqs: list[_Sequence] | None = None
     if config.motion_path is not None:
-        user_seqs = _user_sequences(config.motion_path, split, 0, 1, _test_subjects(config), recentre=True) or None
+        # every user frame on the scenes' time base (config.fps), so cfg.stride is time, whatever the file's fps
+        resampled = _user_sequences(config.motion_path, split, None, 1, _test_subjects(config), recentre=True,
+                                    base_fps=config.fps)
+        user_seqs = [_Sequence(s.subject, s.action, s.sequence, s.poses[s.frames], s.body, [])
+                     for s in resampled] or None
     subjects = TRAIN_SUBJECTS if split == "train" else TEST_SUBJECTS
     plans = []
     counts = _split_frame_counts(cfg.images, cfg.scenes)

@@ -121,6 +121,7 @@ def load_user_motion(path: str | Path) -> list[MotionSequence]:
             f"{where}: the median bone is {median_bone:.3g} long, which looks like "
             f"centimetres; poses must be in millimetres (multiply by 10)"
         )
+    _check_up_axis(poses, where)
     floor = float(np.median(poses[..., 2].min(axis=1)))
     if abs(floor) > FLOOR_TOLERANCE_MM:
         raise InputError(
@@ -161,3 +162,35 @@ def load_user_motion(path: str | Path) -> list[MotionSequence]:
         out.append(MotionSequence(subject=str(subject[idx[0]]), action=str(action[idx[0]]),
                                   sequence=str(name), poses=poses[idx], fps=fps))
     return out
+
+
+#: Below this median share of the pelvis → thorax vector along +Z the body is not upright in
+#: a Z-up world: upright actions (standing, walking, sitting) give 0.9 and more.
+MIN_UPRIGHT = 0.5
+
+
+def _check_up_axis(poses: np.ndarray, where: str) -> None:
+    """Refuse motion whose bodies do not stand along +Z: the direction pelvis → thorax
+    (H36M17 joints 6 → 8), unit length, median over frames, must point mostly up. A Y-up
+    export (Y and Z swapped) lies along ±Y here and would render people lying on the floor.
+
+    Args:
+        poses: (N, 17, 3) world millimetres, H36M17 order.
+        where: the file, for the message.
+    """
+    torso = poses[:, 8] - poses[:, 6]
+    length = np.linalg.norm(torso, axis=-1, keepdims=True)
+    direction = np.median(torso / np.where(length > 0, length, 1.0), axis=0)  # (3,)
+    if direction[2] >= MIN_UPRIGHT:
+        return
+    axis = int(np.argmax(np.abs(direction)))
+    label = ("-" if direction[axis] < 0 else "+") + "XYZ"[axis]
+    fix = {"+Y": "(x, y, z) → (x, -z, y)", "-Y": "(x, y, z) → (x, z, -y)",
+           "+X": "(x, y, z) → (-z, y, x)", "-X": "(x, y, z) → (z, y, -x)", "-Z": "(x, y, z) → (x, -y, -z)"}[label]
+    raise InputError(
+        f"{where}: the bodies point along {label}, not up: the pelvis → thorax direction (median over frames) "
+        f"is ({direction[0]:.2f}, {direction[1]:.2f}, {direction[2]:.2f}); the world must have Z up with the "
+        f"floor at z = 0. This looks like {label[1]}-up data: rotate every joint {fix}, then shift the floor "
+        f"to z = 0"
+    )
+

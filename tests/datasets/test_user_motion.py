@@ -73,7 +73,10 @@ def bad_files(tmp_path):
         "nan": (dict(poses=nan), r"NaN or inf in 1 frame\(s\): 3"),
         "metres": (dict(poses=metres), "looks like metres.*multiply by 1000"),
         "centimetres": (dict(poses=good / 10.0), "centimetres"),
-        "y_up": (dict(poses=y_up), "Z up with the floor at z = 0"),
+        "y_up": (dict(poses=y_up), r"point along \+Y.*Z up with the floor at z = 0.*\(x, -z, y\)"),
+        # Y and Z swapped with the floor left at 0: the floor check alone let it through (issue 21)
+        "y_z_swapped": (dict(poses=good[..., [0, 2, 1]]), r"bodies point along \+Y, not up"),
+        "upside_down": (dict(poses=good * [1.0, 1.0, -1.0] + [0.0, 0.0, 1800.0]), r"point along -Z"),
         "floating": (dict(poses=good + [0.0, 0.0, 2000.0]), "Z up with the floor at z = 0"),
         "sequence_length": (dict(poses=good, sequence=np.array(["a"] * 9)),
                             r"'sequence'.*expected shape \(10,\), got \(9,\)"),
@@ -114,3 +117,30 @@ def test_unreadable_files(tmp_path):
     np.save(single, poses_of(3))
     with pytest.raises(InputError, match=r"expected an \.npz archive"):
         load_user_motion(single)
+
+
+def test_up_axis_fix_in_the_message_makes_the_file_load(tmp_path):
+    """The rotation the Y-up message prescribes turns the file into an accepted Z-up one."""
+    good = poses_of(10)
+    swapped = good[..., [0, 2, 1]]
+    path = tmp_path / "yup.npz"
+    np.savez(path, poses=swapped)
+    with pytest.raises(InputError, match=r"\(x, y, z\) → \(x, -z, y\)"):
+        load_user_motion(path)
+    x, y, z = swapped[..., 0], swapped[..., 1], swapped[..., 2]
+    fixed = np.stack([x, -z, y], axis=-1)
+    np.savez(path, poses=fixed)
+    (seq,) = load_user_motion(path)
+    # a plain swap is a mirror image; the prescribed rotation makes it upright (y mirrored)
+    np.testing.assert_allclose(seq.poses, good * [1.0, -1.0, 1.0])
+
+
+def test_every_procedural_action_counts_as_upright(tmp_path):
+    """No false alarm: the up-axis check accepts every action the synthetic world moves in."""
+    from poseboard.datasets.motion import ACTIONS
+
+    motion = generate_motion_set(["S1"], ACTIONS, 1, 60, seed=5)
+    path = tmp_path / "all.npz"
+    np.savez(path, poses=np.concatenate([s.poses for s in motion]),
+             sequence=np.concatenate([[s.sequence] * s.num_frames for s in motion]))
+    assert len(load_user_motion(path)) == len(ACTIONS)

@@ -95,3 +95,69 @@ def test_committed_leaderboard_renders_offline(tmp_path):
     leaving = [u for u in probe["resources"] + res.resources if not u.startswith(("file:", "data:"))]
     assert leaving == [], f"the page requested {leaving}"
     assert shot.exists() and shot.stat().st_size > 20_000
+
+
+WIDTH_PROBE = r"""
+(function () {
+  // Every column header must be on screen, or inside a horizontally scrollable box that is
+  // itself on screen and whose scroll range reaches the header: nothing cut off, and the
+  // page itself never wider than the window.
+  var out = {errors: [], clipped: [], inner: window.innerWidth,
+             page: document.documentElement.scrollWidth, headers: 0};
+  try {
+    function scroller(el) {
+      for (var e = el; e && e !== document.body; e = e.parentElement) {
+        var o = getComputedStyle(e).overflowX;
+        if (o === "auto" || o === "scroll") return e;
+      }
+      return null;
+    }
+    Array.prototype.forEach.call(document.querySelectorAll("main th"), function (th) {
+      var r = th.getBoundingClientRect();
+      if (r.width === 0) return;
+      out.headers += 1;
+      if (r.left >= -0.5 && r.right <= window.innerWidth + 0.5) return;
+      var c = scroller(th);
+      if (c) {
+        var cr = c.getBoundingClientRect();
+        var boxOnScreen = cr.left >= -0.5 && cr.right <= window.innerWidth + 0.5;
+        var reachable = r.right - cr.left + c.scrollLeft <= c.scrollWidth + 0.5;
+        if (boxOnScreen && reachable && c.scrollWidth > c.clientWidth) return;
+      }
+      out.clipped.push(th.textContent.trim() + " (right edge " + Math.round(r.right) + " px)");
+    });
+  } catch (e) { out.errors.push(String(e)); }
+  document.body.setAttribute("data-probe", JSON.stringify(out));
+})();
+"""
+
+
+def _width_pages(results_dir, tmp_path) -> list[Path]:
+    build_report(results_dir, tmp_path / "report", params_file=None)
+    return [tmp_path / "report" / "index.html"] + ([COMMITTED] if COMMITTED.exists() else [])
+
+
+@pytest.mark.parametrize("width", [1400, 800])
+def test_every_column_header_is_reachable_at_window_width(results_dir, tmp_path, width):
+    """Issue 21: at 1,400 and 800 px no table is cut off: each header is visible or inside a
+    scroll box that reaches it, and the page does not overflow the window sideways."""
+    for page in _width_pages(results_dir, tmp_path):
+        probe = _probe(run(page, inject=WIDTH_PROBE, size=(width, 1200)).dom)
+        assert probe["errors"] == []
+        assert probe["inner"] == width and probe["headers"] > 0
+        assert probe["clipped"] == [], f"{page.name} at {width} px cuts off {probe['clipped'][:8]}"
+        assert probe["page"] <= width, f"{page.name} is {probe['page']} px wide in a {width} px window"
+
+
+def test_width_probe_catches_a_clipped_table(results_dir, tmp_path):
+    """The probe above can fail: the same page without the tables' scroll boxes clips headers
+    at 800 px."""
+    build_report(results_dir, tmp_path / "report", params_file=None)
+    page = tmp_path / "report" / "index.html"
+    text = page.read_text()
+    assert "overflow-x: auto" in text
+    broken = tmp_path / "report" / "clipped.html"
+    broken.write_text(text.replace("</style>", "table { display: table !important; overflow: visible !important; }"
+                                               " main { min-width: 1600px; }</style>", 1))
+    probe = _probe(run(broken, inject=WIDTH_PROBE, size=(800, 1200)).dom)
+    assert probe["clipped"] or probe["page"] > 800

@@ -1,0 +1,92 @@
+"""Split sizes from the command line, and a user motion strided in time (issue 21, item 7)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from poseboard.datasets.body import SUBJECTS
+from poseboard.datasets.commands import generate
+from poseboard.datasets.synthetic import SynthConfig, _user_sequences, strided_frames
+from poseboard.errors import InputError
+
+
+def test_strided_frames_is_time_not_file_frames():
+    assert strided_frames(200, 50.0, 25) == list(range(0, 200, 25))  # the 50 fps world: unchanged
+    assert strided_frames(10, 10.0, 5) == list(range(10))  # 0.1 s apart: every 10 fps frame
+    assert strided_frames(40, 10.0, 25) == [0, 5, 10, 15, 20, 25, 30, 35]  # 0.5 s apart
+    assert strided_frames(30, 30.0, 5) == [0, 3, 6, 9, 12, 15, 18, 21, 24, 27]  # 0.1 s at 30 fps
+    assert strided_frames(0, 10.0, 5) == []
+
+
+def _motion_file(path, fps: float, frames: int = 40):
+    pose = SUBJECTS["S9"].rest_pose()
+    poses = np.stack([pose + [3.0 * i, 0.0, 0.0] for i in range(frames)])
+    np.savez(path, poses=poses, subject=np.array("S9"), action=np.array(["Walking"] * frames), fps=np.float64(fps))
+    return path
+
+
+def test_user_motion_is_strided_at_its_own_fps(tmp_path):
+    """A 10 fps file with the 50 fps stride 25 (0.5 s) keeps one frame in 5, not one in 25."""
+    ten = _user_sequences(_motion_file(tmp_path / "m10.npz", 10.0), "test", None, 25, ["S9"], recentre=False)
+    fifty = _user_sequences(_motion_file(tmp_path / "m50.npz", 50.0), "test", None, 25, ["S9"], recentre=False)
+    assert ten[0].frames == [0, 5, 10, 15, 20, 25, 30, 35]
+    assert fifty[0].frames == [0, 25]
+    capped = _user_sequences(tmp_path / "m10.npz", "test", 3, 25, ["S9"], recentre=False)
+    assert len(capped[0].frames) == 3
+    with pytest.raises(ValueError, match="0 skips the split"):
+        _user_sequences(tmp_path / "m10.npz", "test", 0, 25, ["S9"], recentre=False)
+
+
+def test_split_sizes_override_every_dataset_and_validate():
+    cfg = SynthConfig.preset("smoke").with_split_sizes("test", samples=7, stride=50)
+    assert (cfg.h36m.test.samples, cfg.panoptic.test.samples, cfg.mupots.test.images) == (7, 7, 7)
+    assert (cfg.h36m.test.stride, cfg.panoptic.test.stride, cfg.mupots.test.stride) == (50, 50, 50)
+    smoke = SynthConfig.preset("smoke")
+    assert cfg.h36m.train == smoke.h36m.train  # the other split untouched
+    assert SynthConfig.preset("smoke").with_split_sizes("train") == smoke
+    with pytest.raises(InputError, match="unknown split"):
+        smoke.with_split_sizes("val", samples=3)
+
+
+@pytest.fixture
+def cli():
+    app = typer.Typer()
+    app.command("generate")(generate)
+    app.command("other")(lambda: None)
+    return app
+
+
+def test_generate_takes_split_sizes(tmp_path, cli):
+    result = CliRunner().invoke(cli, ["generate", "synth-h36m", "--preset", "smoke", "--out", str(tmp_path),
+                                      "--split", "test", "--test-samples", "6", "--test-stride", "40",
+                                      "--workers", "1", "--quiet"])
+    assert result.exit_code == 0, result.output
+    split = tmp_path / "synth-h36m" / "test"
+    assert len(pd.read_csv(split / "samples.csv")) == 6
+    manifest = json.loads((split / "manifest.json").read_text())
+    assert manifest["config"]["h36m"]["test"]["samples"] == 6
+    assert manifest["config"]["h36m"]["test"]["stride"] == 40
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--test-stride", "0"], "--test-stride"),
+    (["--train-samples", "-1"], "--train-samples"),
+])
+def test_generate_refuses_bad_sizes_before_writing(tmp_path, cli, args, message):
+    out = tmp_path / "data"
+    result = CliRunner().invoke(cli, ["generate", "synth-h36m", "--out", str(out), *args, "--quiet"])
+    assert result.exit_code == 2 and message in result.output
+    assert not out.exists()
+
+
+def test_zero_test_samples_skips_the_split(tmp_path, cli):
+    result = CliRunner().invoke(cli, ["generate", "synth-h36m", "--preset", "smoke", "--out", str(tmp_path),
+                                      "--split", "test", "--test-samples", "0", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "synth-h36m" / "test").exists()
