@@ -356,8 +356,29 @@ def load_rig(path: str | Path) -> list[Camera]:
             raise ResultFileError(f"{path}: cameras[{i}]: {exc}") from None
     names = [c.name for c in cameras]
     if len(set(names)) != len(names):
-        raise ResultFileError(f"{path}: camera names must be unique, got {names}")
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        raise ResultFileError(f"{path}: camera names must be unique; repeated: {repeated} (cameras[*].name)")
+    scale = rig_extent_mm(cameras)
+    if 0.0 < scale < METRES_SUSPECT_MM:
+        raise ResultFileError(
+            f"{path}: the cameras lie within {scale:.3g} of the world origin and of each other, which looks like "
+            f"metres; 'units' is 'mm', so each camera's t must be in millimetres (multiply every t by 1000)"
+        )
     return cameras
+
+
+#: A rig smaller than this (camera centres from the origin and from each other, mm) is in metres:
+#: 20 mm is no capture rig's size, 20 m is a large one.
+METRES_SUSPECT_MM = 20.0
+
+
+def rig_extent_mm(cameras: Sequence[Camera]) -> float:
+    """The rig's size: the largest distance of a camera centre from the world origin or from
+    another camera centre (world units, mm for a valid rig). 0 for one camera at the origin
+    (a world that is that camera's frame, as MuPoTS-3D's)."""
+    centres = np.stack([c.center for c in cameras])  # (V, 3)
+    spread = np.linalg.norm(centres[:, None] - centres[None], axis=-1).max()
+    return float(max(np.linalg.norm(centres, axis=-1).max(), spread))
 
 
 def rotation_about_axis(axis: Sequence[float], angle: float) -> np.ndarray:

@@ -109,20 +109,23 @@ def evaluate_command(
     ground_truth: Annotated[
         Path | None, typer.Option("--ground-truth", help="dataset split folder (default: DATA_DIR/DATASET/SPLIT)")
     ] = None,
-    out: Annotated[Path, typer.Option("--results", "--out", "-o",
-                                      help="results folder (--out: the former spelling)")] = Path("results"),
+    results: Annotated[Path, typer.Option("--results", "-r", help="results folder")] = Path("results"),
+    former_out: Annotated[
+        Path | None, typer.Option("--out", "-o", hidden=True, help="the former spelling of --results")
+    ] = None,
 ) -> None:
     """Score a predictions file against a protocol and write the result JSON.
 
-    The file is validated first (shapes, sample ids, finiteness); the result lands in
-    ``RESULTS/METHOD/PROTOCOL@VERSION.json``. METHOD is 1 to 64 characters of a-z, 0-9,
-    '.', '_' and '-', starting with a letter or a digit.
+    The file is validated first (shapes, sample ids, finiteness, millimetres); the result
+    lands in ``RESULTS/METHOD/PROTOCOL@VERSION.json``. METHOD is 1 to 64 characters of a-z,
+    0-9, '.', '_' and '-', starting with a letter or a digit.
     """
     from poseboard.protocols.evaluate import evaluate_predictions_file
 
     try:
         result, path = evaluate_predictions_file(
-            predictions, protocol, method=method, data_dir=data_dir, ground_truth=ground_truth, results_dir=out
+            predictions, protocol, method=method, data_dir=data_dir, ground_truth=ground_truth,
+            results_dir=_results_folder(results, former_out),
         )
     except PoseboardError as exc:
         raise _fail(exc) from None
@@ -130,6 +133,48 @@ def evaluate_command(
     unit = m.units.get(m.headline, "")
     typer.echo(f"{result.protocol.id}  {method}: {m.headline} = {m.headline_value:.2f} {unit} "
                f"over {m.main.num_frames} frames")
+    typer.echo(f"wrote {path}")
+
+
+def _results_folder(results: Path, former_out: Path | None) -> Path:
+    """``--results``, or the hidden former spelling ``--out`` when only it was given."""
+    if former_out is not None and results != Path("results") and former_out != results:
+        raise _fail(ValueError(f"--results {results} and --out {former_out} (its former spelling) disagree"))
+    return former_out if former_out is not None else results
+
+
+@app.command("submit")
+def submit_command(
+    predictions: Annotated[
+        Path, typer.Argument(help="predictions .npz (format: poseboard.protocols.predictions)")
+    ],
+    protocol: Annotated[str, typer.Option("--protocol", help="protocol name or name@version")],
+    method: Annotated[str, typer.Option("--method", "-m", help="your method's name (a new one, not a registered "
+                                                                "method)")],
+    card: Annotated[Path, typer.Option("--card", help="method card YAML: title, paper, code_url, trained_on "
+                                                      "(docs/submitting.md)")],
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="folder holding the datasets")] = Path("data"),
+    ground_truth: Annotated[
+        Path | None, typer.Option("--ground-truth", help="dataset split folder (default: DATA_DIR/DATASET/SPLIT)")
+    ] = None,
+    results: Annotated[Path, typer.Option("--results", "-r", help="results folder")] = Path("results"),
+) -> None:
+    """Submit a result from outside: validate PREDICTIONS and the method card, score them as
+    ``evaluate`` does, and write one self-contained result file carrying the card, shown on
+    the leaderboard with a "submitted" badge."""
+    from poseboard.methods.registry import REGISTRY
+    from poseboard.protocols.evaluate import submit_predictions_file
+
+    try:
+        result, path = submit_predictions_file(
+            predictions, protocol, method=method, card=card, data_dir=data_dir, ground_truth=ground_truth,
+            results_dir=results, reserved=REGISTRY.names(),
+        )
+    except PoseboardError as exc:
+        raise _fail(exc) from None
+    m = result.metrics
+    typer.echo(f"{result.protocol.id}  {method} (submitted): {m.headline} = {m.headline_value:.2f} "
+               f"{m.units.get(m.headline, '')} over {m.main.num_frames} frames")
     typer.echo(f"wrote {path}")
 
 
@@ -183,8 +228,9 @@ def compare_methods(
     first: Annotated[str, typer.Argument(help="a method filed under RESULTS, or the path of a result file")],
     second: Annotated[str, typer.Argument(help="the method (or result file) it is compared with")],
     protocol: Annotated[str, typer.Option("--protocol", help="protocol name (newest version) or name@version")],
-    results: Annotated[Path, typer.Option("--results", help="results folder (seed replicates under seed-<k>/)")] = Path(
-        "results"),
+    results: Annotated[
+        Path, typer.Option("--results", "-r", help="results folder (seed replicates under seed-<k>/)")
+    ] = Path("results"),
     point: Annotated[str | None, typer.Option(
         "--point", help="a sweep point instead of the headline: a number of cameras, or a calibration level")] = None,
     resamples: Annotated[int, typer.Option("--resamples", min=100, help="bootstrap draws")] = 10000,
@@ -221,7 +267,7 @@ def replicate_command(
     params_file: Annotated[Path, typer.Option("--params", help="the parameters file")] = Path("params.yaml"),
     data_dir: Annotated[Path, typer.Option("--data-dir", help="the pipeline's generated datasets")] = Path("data"),
     checkpoints: Annotated[Path, typer.Option("--checkpoints", help="checkpoints root")] = Path("checkpoints"),
-    results: Annotated[Path, typer.Option("--results", help="results folder")] = Path("results"),
+    results: Annotated[Path, typer.Option("--results", "-r", help="results folder")] = Path("results"),
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print the commands, run nothing")] = False,
     reuse_backbone: Annotated[bool, typer.Option(
         "--reuse-backbone", help="copy the pipeline's pre-trained backbone instead of training it again (the "
@@ -278,7 +324,9 @@ def replicate_command(
 @app.command("seed-spread")
 def seed_spread_command(
     replicates: Annotated[list[Path], typer.Argument(help="folders of replicate results (replicate --results)")],
-    results: Annotated[Path, typer.Option("--results", help="the pipeline's results (its own seed)")] = Path("results"),
+    results: Annotated[
+        Path, typer.Option("--results", "-r", help="the pipeline's results (its own seed)")
+    ] = Path("results"),
     backbone: Annotated[str, typer.Option(
         "--backbone", help="'shared' if the replicates reused the pipeline's backbone (--reuse-backbone), "
                            "else 'retrained'")] = "retrained",

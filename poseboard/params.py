@@ -209,9 +209,14 @@ class Params(_Strict):
                 raise ValueError(f"profiles.{name}.seeds: the first seed is the pipeline's own run and must be the "
                                  f"top-level `seed` ({self.seed}), got {prof.seeds}")
         blocks = {"backbone": self.backbone} if self.backbone else {}
+        from poseboard.names import NAME_PATTERN, NAME_RULE
+
+        # these keys become paths (checkpoints/<name>, results/<name>/) and HTML ids
+        for section, keys in (("profiles", self.profiles), ("methods", self.methods)):
+            for name in keys:
+                if not NAME_PATTERN.fullmatch(name):
+                    raise ValueError(f"{section}.{name!r}: not a valid name; use {NAME_RULE}")
         for name in self.methods:
-            if not name or name.lower() != name or " " in name:
-                raise ValueError(f"methods.{name}: a method name is lower-case without spaces")
             blocks[f"methods.{name}"] = self.methods[name].profiles
             init = self.methods[name].init
             if init != "backbone" and init not in self.methods:

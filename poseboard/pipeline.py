@@ -55,7 +55,7 @@ def score_stage(
     protocol: Annotated[str, typer.Option("--protocol", help="the protocol to score under, name@version")],
     predictions: Annotated[str, typer.Option(
         "--predictions", help="the protocol (name@version) whose run wrote the predictions")],
-    results: Annotated[Path, typer.Option("--results", help="results folder")] = Path("results"),
+    results: Annotated[Path, typer.Option("--results", "-r", help="results folder")] = Path("results"),
     data_dir: Annotated[Path, typer.Option("--data-dir", help="generated datasets folder")] = Path("data"),
     params_file: Annotated[Path | None, typer.Option(
         "--params", help="params.yaml whose real_data block locates real datasets (default: ./params.yaml)")] = None,

@@ -185,9 +185,11 @@ class ScaffoldReport:
 
 
 def _names(name: str) -> tuple[str, str]:
-    if not NAME_RE.match(name):
+    # fullmatch: `$` alone would let a trailing newline through into file names
+    if not NAME_RE.fullmatch(name):
         raise InputError(
-            f"method name {name!r}: use 2-41 lower-case letters, digits, '-' or '_', starting with a letter"
+            f"method name {name!r}: use 2-41 lower-case letters, digits, '-' or '_', starting with a letter "
+            "(a Python module name, within the leaderboard's name rule)"
         )
     module = name.replace("-", "_")
     cls = "".join(part.capitalize() for part in re.split(r"[-_]", name))

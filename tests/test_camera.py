@@ -92,6 +92,10 @@ def test_rig_json_round_trip(tmp_path, rig_distorted):
         (lambda d: d.__setitem__("units", "m"), "millimetres"),
         (lambda d: d["cameras"][0].__setitem__("R", [[1, 0, 0], [0, 1, 0], [0, 0, -1]]), "cameras\\[0\\].*rotation"),
         (lambda d: d["cameras"][0].__setitem__("flange", 1), "flange"),
+        # translations in metres under "units": "mm" (issue 21): judged from the rig's size
+        (lambda d: [c.__setitem__("t", [x / 1000 for x in c["t"]]) for c in d["cameras"]],
+         r"looks like metres.*multiply every t by 1000"),
+        (lambda d: d["cameras"][1].__setitem__("name", d["cameras"][0]["name"]), r"repeated: \['"),
     ],
 )
 def test_bad_rig_files_name_file_and_field(tmp_path, rig, mutate, message):

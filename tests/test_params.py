@@ -165,3 +165,18 @@ def test_declared_dataset_check_maps_real_datasets_to_their_stand_ins():
     check_declared_dataset(get_protocol("synth-panoptic-sweep@2"), None)  # nothing declared
     with pytest.raises(InputError, match=r"reads dataset 'synth-panoptic', but the stage declares 'synth-h36m'"):
         check_declared_dataset(get_protocol("synth-panoptic-sweep@2"), "synth-h36m")
+
+
+@pytest.mark.parametrize("bad", ["../../escaped", "/etc", "a/b", "<img src=x onerror=alert(1)>", "Mine", "tab\there",
+                                 "", "-lead", "x" * 65])
+def test_method_and_profile_keys_that_would_become_paths_are_refused(data, bad):
+    """Issue 21: a `methods` or `profiles` key becomes checkpoints/<name>, results/<name>/ and an
+    HTML id, so it must follow the one name rule (poseboard.names.NAME_RULE)."""
+    d = copy.deepcopy(data)
+    d["methods"][bad] = {"method": "ransac", "init": "backbone", "dataset": "synth-h36m",
+                         **{p: {} for p in d["profiles"]}}
+    message = _error(d)
+    assert f"methods.{bad!r}: not a valid name" in message and "a-z, 0-9" in message
+    d = copy.deepcopy(data)
+    d["profiles"][bad] = d["profiles"][d["profile"]]
+    assert f"profiles.{bad!r}: not a valid name" in _error(d)

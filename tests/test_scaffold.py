@@ -59,3 +59,19 @@ def test_generated_method_passes_its_test_and_lint(repo):
         lint = subprocess.run([ruff, "check", str(rep.module), str(rep.test)], cwd=repo, capture_output=True,
                               text=True)
         assert lint.returncode == 0, lint.stdout
+
+
+@pytest.mark.parametrize("bad", ["../../escaped", "/tmp/x", "a/b", "<img src=x>", "my-method\n", "x", "Caps",
+                                 "tab\tname", "a" * 42])
+def test_new_method_refuses_names_that_would_choose_a_path(repo, bad):
+    """Issue 21: the name becomes a module file, a params key and a registry entry: a bad one
+    is refused with the rule, and nothing in the tree changes."""
+    def tree() -> dict[str, bytes]:
+        return {str(p.relative_to(repo)): p.read_bytes() for p in sorted(repo.rglob("*")) if p.is_file()}
+
+    before = tree()
+    with pytest.raises(InputError, match="lower-case letters") as err:
+        scaffold_method(bad, repo)
+    assert repr(bad) in str(err.value)
+    assert tree() == before
+    assert not (repo.parent / "escaped.py").exists()

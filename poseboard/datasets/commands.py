@@ -26,7 +26,7 @@ def _fail(exc: Exception) -> typer.Exit:
 def generate(
     name: Annotated[str, typer.Argument(help=_NAMES_HELP)] = "synth-h36m",
     preset: Annotated[
-        str, typer.Option("--preset", "-p",
+        str, typer.Option("--preset",
                           help="smoke (CI, seconds), default (minutes), large, gpu (large train, default test)")
     ] = "smoke",
     out: Annotated[Path, typer.Option("--out", "-o", help="data folder; writes <out>/<name>/<split>/")] = Path("data"),

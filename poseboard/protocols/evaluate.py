@@ -8,6 +8,7 @@ of each metric, frame- versus action-weighted means, and sequence-bootstrap inte
 from __future__ import annotations
 
 import itertools
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from poseboard.protocols.results import (
     SequenceErrors,
     SpeedInfo,
 )
+from poseboard.protocols.submission import Submission
 
 #: Metrics reported as percentages (fractions × 100), as the papers' tables print them.
 PERCENT_METRICS = {"pck3d", "auc_pck", "ap_root"}
@@ -420,8 +422,10 @@ def evaluate_predictions_file(
     ground_truth: Path | None = None,
     results_dir: Path = Path("results"),
     method_config: dict[str, Any] | None = None,
+    submission: Submission | None = None,
 ) -> tuple[Result, Path]:
-    """The ``poseboard evaluate`` command: validate, score, and write a result file."""
+    """The ``poseboard evaluate`` command: validate, score, and write a result file
+    (``submission``: the card of ``poseboard submit``, carried in the file)."""
     from poseboard.names import check_name
     from poseboard.protocols.ground_truth import load_ground_truth
     from poseboard.protocols.predictions import load_pose_predictions, load_root_predictions
@@ -454,5 +458,50 @@ def evaluate_predictions_file(
         seeds={"bootstrap": protocol.bootstrap_seed},
         speed=SpeedInfo(samples_per_s=None, ms_per_sample=None, batch_size=None, device=None),
     )
+    result.submission = submission
     path = write_result(result, result_path(results_dir, method, protocol.id))
     return result, path
+
+
+def submit_predictions_file(
+    predictions: Path,
+    protocol_key: str,
+    *,
+    method: str,
+    card: Path,
+    data_dir: Path = Path("data"),
+    ground_truth: Path | None = None,
+    results_dir: Path = Path("results"),
+    reserved: Collection[str] = (),
+) -> tuple[Result, Path]:
+    """The ``poseboard submit`` command: check the name and the card, then score exactly as
+    ``evaluate`` does and write one self-contained result file carrying the card.
+
+    A submission never replaces a result the pipeline made: the name may not be one of
+    ``reserved`` (the registered methods: the command passes them, this layer does not import
+    the methods), and an existing result file under it must itself be a submission.
+    """
+    from poseboard.names import check_name
+    from poseboard.protocols.registry import get_protocol
+    from poseboard.protocols.results import read_result, result_path
+    from poseboard.protocols.submission import file_sha256, load_card
+
+    check_name(method, "--method")
+    if method in reserved:
+        raise InputError(f"--method: {method!r} is a registered method, whose results the pipeline writes; "
+                         "submit under a name of your own")
+    method_card = load_card(card)
+    protocol = get_protocol(protocol_key)
+    target = result_path(results_dir, method, protocol.id)
+    if target.exists() and read_result(target).submission is None:
+        raise InputError(f"{target}: a result of {method!r} made by the pipeline already exists; "
+                         "submit under another name")
+    if not Path(predictions).is_file():
+        raise ResultFileError(f"{predictions}: predictions file not found")
+    submission = Submission(card=method_card, predictions_file=Path(predictions).name,
+                            predictions_sha256=file_sha256(predictions))
+    return evaluate_predictions_file(
+        predictions, protocol_key, method=method, data_dir=data_dir, ground_truth=ground_truth,
+        results_dir=results_dir, method_config={"predictions_file": Path(predictions).name},
+        submission=submission,
+    )

@@ -19,6 +19,7 @@ from poseboard.errors import ResultFileError
 from poseboard.io import atomic_write_text
 from poseboard.methods.base import Capabilities
 from poseboard.protocols.protocol import ProtocolDef
+from poseboard.protocols.submission import Submission
 
 RESULT_SCHEMA_VERSION = 1
 
@@ -154,6 +155,10 @@ class Result(_Record):
     speed: SpeedInfo
     metrics: Metrics
     notes: list[str] = Field(default_factory=list)
+    submission: Submission | None = Field(
+        default=None, exclude_if=lambda v: v is None,  # pipeline result files keep their bytes
+        description="the method card and predictions hash of a result submitted with `poseboard submit`",
+    )
 
     @property
     def key(self) -> tuple[str, str]:

@@ -92,6 +92,18 @@ def _card(name: str, results: list[Result], params: Any = None) -> MethodCardVie
         else:
             sets = sorted({dataset_label(r.dataset.name) + " (train split)" for r in results})
             trained_on = ", ".join(sets) + " (assumed: not recorded in the result files)"
+    if first.submission is not None:  # a submitted result describes itself
+        card = first.submission.card
+        return MethodCardView(
+            name=name, title=card.title, paper=card.paper, url=None, code_url=card.code_url, bibtex=None,
+            description=(card.description or "Submitted with `poseboard submit`.")
+            + (f" Authors: {card.authors}." if card.authors else "")
+            + f" Predictions {first.submission.predictions_file} (SHA-256 {first.submission.predictions_sha256[:12]}…),"
+            f" submitted {first.submission.submitted_at}.",
+            badges=badges(first), trained_on=card.trained_on, checkpoint=None,
+            config=json.dumps(config, indent=2, sort_keys=True, default=str),
+            protocols=sorted(r.protocol.id for r in results),
+        )
     return MethodCardView(
         name=name,
         title=(getattr(meta, "title", None) or name) + (f" — variant {name}" if registered != name else ""),

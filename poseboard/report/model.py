@@ -65,8 +65,11 @@ def metric_label(name: str, protocol: ProtocolDef | None = None) -> str:
 
 
 def badges(result: Result) -> list[str]:
-    """Capability badges: calibrated / uncalibrated, single-view / multi-view, multi-person."""
+    """Capability badges: calibrated / uncalibrated, single-view / multi-view, multi-person;
+    "submitted" for a result from ``poseboard submit`` (its card says the rest)."""
     caps = result.method.capabilities
+    if result.submission is not None:
+        return ["submitted"]
     if caps is None:
         return ["external predictions"]
     out = ["calibrated" if caps.needs_extrinsics else "uncalibrated"]

@@ -101,7 +101,7 @@ def start_server(uri: str, host: str = "127.0.0.1", port: int = 0, timeout_s: fl
 
 
 def ui(
-    port: Annotated[int, typer.Option("--port", "-p", help="port on 127.0.0.1")] = 5000,
+    port: Annotated[int, typer.Option("--port", help="port on 127.0.0.1")] = 5000,
     host: Annotated[str, typer.Option("--host", help="interface (keep the loopback unless you mean it)")] = "127.0.0.1",
 ) -> None:
     """Start the MLflow UI over poseboard's store (one worker, no job execution) and print its URL."""
