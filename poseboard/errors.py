@@ -26,6 +26,18 @@ class ResultFileError(PoseboardError, ValueError):
     """A result, prediction or rig file is missing, unreadable or does not validate."""
 
 
+def examples(values: Any, n: int = 3) -> list[Any]:
+    """The first ``n`` of ``values`` as plain Python values, for messages: NumPy scalars print
+    as ``np.str_('S9/…')`` inside a list, which is noise to a user (``.item()`` unwraps them).
+
+    Example:
+        >>> import numpy as np
+        >>> examples(np.array(["a", "b", "c", "d"]))
+        ['a', 'b', 'c']
+    """
+    return [v.item() if hasattr(v, "item") and not isinstance(v, (str, bytes)) else v for v in list(values)[:n]]
+
+
 def check_shape(x: Any, expected: Sequence[str | int], name: str = "tensor") -> dict[str, int]:
     """Check ``x.shape`` against a pattern and return the sizes bound to named dimensions.
 

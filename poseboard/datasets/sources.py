@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from poseboard.datasets.real import DATASET_NAMES, ENV_VARS, STAND_INS, RealDataConfig, resolve_root
-from poseboard.errors import InputError
+from poseboard.errors import InputError, examples
 
 #: What a ``real_data`` argument may be: a config, a ``params.yaml`` to read its ``real_data``
 #: block from, the block itself as a mapping, or None (environment variables only).
@@ -244,7 +244,7 @@ class DataSource:
         missing = ids[positions < 0]
         if len(missing):
             raise InputError(f"{self.path}: {len(missing)} frame(s) the protocol scores are not among the "
-                             f"{self.name} samples, e.g. {list(missing[:3])}")
+                             f"{self.name} samples, e.g. {examples(missing)}")
         return positions.astype(np.int64)
 
     # -- the ground truth

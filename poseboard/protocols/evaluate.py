@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from poseboard.errors import InputError, ResultFileError
+from poseboard.errors import InputError, ResultFileError, examples
 from poseboard.protocols import metrics as M
 from poseboard.protocols.aggregate import bootstrap_ci, merge_trial_name, summarize
 from poseboard.protocols.predictions import (
@@ -72,14 +72,14 @@ def _match_ids(pred_ids: np.ndarray, gt_ids: pd.Series, selected: np.ndarray, wh
     unknown = pred_ids[rows < 0]
     if len(unknown):
         raise InputError(
-            f"{where}: {len(unknown)} sample id(s) are not in the dataset, e.g. {list(unknown[:3])}"
+            f"{where}: {len(unknown)} sample id(s) are not in the dataset, e.g. {examples(unknown)}"
         )
     wanted = set(np.flatnonzero(selected))
     missing = sorted(wanted - set(rows.tolist()))
     if missing:
         ids = gt_ids.iloc[missing[:3]].tolist()
         raise InputError(
-            f"{where}: {len(missing)} of the protocol's {len(wanted)} frames have no prediction, e.g. {ids}"
+            f"{where}: {len(missing)} of the protocol's {len(wanted)} frames have no prediction, e.g. {examples(ids)}"
         )
     return rows
 
@@ -235,7 +235,7 @@ def score_roots(protocol: ProtocolDef, gt: RootGroundTruth, preds: RootPredictio
     known = set(images["sample_id"].astype(str))
     unknown = sorted(set(preds.sample_ids) - known)
     if unknown:
-        raise InputError(f"{where}: {len(unknown)} image id(s) are not in the dataset, e.g. {unknown[:3]}")
+        raise InputError(f"{where}: {len(unknown)} image id(s) are not in the dataset, e.g. {examples(unknown)}")
     chosen = set(selected_images["sample_id"].astype(str))
     in_scope = np.isin(preds.sample_ids, list(chosen))
     people = gt.people.reset_index(drop=True)
@@ -385,7 +385,8 @@ def build_result(
 def check_pose_millimetres(joints: np.ndarray, where: str | Path) -> None:
     """Refuse submitted poses (N, 17, 3) that are not in millimetres, judged from the data: a
     body's bones are 40–500 mm long, so a median bone under 5 with coordinates under 20 is
-    metres (the usual slip); the message says what it found and how to convert."""
+    metres (the usual slip), and one under 60 with coordinates under 300 centimetres; the
+    message says what it found and how to convert."""
     from poseboard.errors import ResultFileError
     from poseboard.skeleton import H36M17
 
@@ -398,11 +399,17 @@ def check_pose_millimetres(joints: np.ndarray, where: str | Path) -> None:
         raise ResultFileError(
             f"{where}: 'joints_3d' looks like metres, not millimetres: the median bone is {median_bone:.3g} long "
             f"(a body's are 40-500 mm) and the median coordinate {median_coordinate:.3g}; multiply the joints by 1000")
+    if median_bone < 60.0 and median_coordinate < 300.0:
+        raise ResultFileError(
+            f"{where}: 'joints_3d' looks like centimetres, not millimetres: the median bone is {median_bone:.3g} long "
+            f"(a body's are 40-500 mm) and the median coordinate {median_coordinate:.3g}; multiply the joints by 10 "
+            "(if these are millimetres, the skeleton is smaller than any body)")
 
 
 def check_root_millimetres(root: np.ndarray, where: str | Path) -> None:
     """Refuse submitted roots (N, 3, camera frame) that are not in millimetres: people stand
-    0.5–30 m in front of the camera, so a median depth under 50 is metres."""
+    0.5–30 m in front of the camera, so a median depth under 50 is metres and one under 400
+    centimetres."""
     from poseboard.errors import ResultFileError
 
     if len(root) == 0:
@@ -411,6 +418,9 @@ def check_root_millimetres(root: np.ndarray, where: str | Path) -> None:
     if 0.0 < depth < 50.0:
         raise ResultFileError(f"{where}: 'root' looks like metres, not millimetres: the median depth is {depth:.3g} "
                               "(people stand 500-30000 mm from the camera); multiply the roots by 1000")
+    if 50.0 <= depth < 400.0:
+        raise ResultFileError(f"{where}: 'root' looks like centimetres, not millimetres: the median depth is "
+                              f"{depth:.3g} (people stand 500-30000 mm from the camera); multiply the roots by 10")
 
 
 def evaluate_predictions_file(

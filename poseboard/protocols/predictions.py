@@ -75,9 +75,24 @@ class RootGroundTruth:
     images: pd.DataFrame = field(default_factory=pd.DataFrame)  # sample_id, subject, action, sequence
 
 
+#: Uncompressed size above which a predictions file is refused before it is read: Human3.6M's
+#: whole test set (~540,000 frames × 17 joints × 3 float64) is ~220 MB; a compressed member
+#: that unpacks to gigabytes (a zip bomb) would exhaust memory instead of failing clearly.
+MAX_UNCOMPRESSED_BYTES = 1 << 30
+
+
 def _load_npz(path: Path) -> dict[str, np.ndarray]:
     if path.exists() and not zipfile.is_zipfile(path):
         raise ResultFileError(f"{path}: not a readable .npz file (not a zip archive)")
+    if path.exists():
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+        if unpacked > MAX_UNCOMPRESSED_BYTES:
+            raise ResultFileError(
+                f"{path}: its arrays unpack to {unpacked / 1e9:.1f} GB, more than the "
+                f"{MAX_UNCOMPRESSED_BYTES >> 20} MiB a predictions file may hold (a whole Human3.6M test set "
+                "is ~220 MB); nothing was read"
+            )
     try:
         with np.load(path, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
