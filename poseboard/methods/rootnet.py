@@ -19,9 +19,18 @@ One image, its intrinsics and a person box → the person's root (pelvis) in cam
 
 Deviation, stated: the γ layer's bias starts at 1 (k is already the right depth for an
 average-sized person), not 0 as the reference's default init; on a CPU-short schedule that
-saves the first few hundred steps of Adam walking γ up from 0. No augmentation (the
-reference rotates, flips and jitters colour) — the synthetic training set is rendered with
-random appearance already.
+saves the first few hundred steps of Adam walking γ up from 0.
+
+**Augmentation** (config ``augment``, :mod:`poseboard.methods.rootnet_data`): the reference's
+rotation (±2 · 30°, p 0.6), flip (p 0.5) and colour scale (U(0.8, 1.2) per channel) of the
+crop, with the 2D root target moved through the same map and k from the window cropped. By
+default (``enabled: null``) it is on for a real training set and off for a generated one (the
+synthetic scenes are rendered with random appearance already; the committed results were
+trained without it); the ``paper`` profile turns it on.
+
+**Real data.** Human3.6M (and CMU Panoptic) train with every present camera of a frame as one
+single-person image (:class:`~poseboard.methods.rootnet_data.RealViewPersonDataset`); MuPoTS-3D
+is a test set and is refused for training with a message saying what to train on instead.
 
 **Boxes.** ``boxes = "gt"``: the ground-truth person boxes (score 1; MRPE protocols).
 ``boxes = "detected"``: a deterministic simulated detector (:class:`DetectionNoise`), since
@@ -55,6 +64,20 @@ from poseboard.errors import InputError, check_shape
 from poseboard.geometry import soft_argmax_2d
 from poseboard.methods.backbone import Backbone, BackboneConfig, init_from_pretrained
 from poseboard.methods.base import Capabilities, Method, MethodCard, Tracker
+from poseboard.methods.rootnet_data import (
+    CropAugmentation,
+    RootNetAugment,
+    crop_boxes_affine,
+    crop_grid_to_image,
+    draw_augmentation,
+    image_to_crop_grid,
+    is_real_multiview,
+    jitter_colour,
+    pixel_to_camera,
+    real_person_dataset,
+    root_inside,
+    window_box,
+)
 from poseboard.methods.training import TrainConfig, seeded, train_loop
 from poseboard.samples import Person, Prediction, SampleMeta, SingleViewScene
 from poseboard.skeleton import H36M17
@@ -318,11 +341,31 @@ class ViewScenes(torch.utils.data.Dataset):
 
 
 def person_dataset(data: Any) -> torch.utils.data.Dataset:
-    """The per-person training set of a single-view scene dataset (:class:`PersonDataset`)
-    or of a multi-view dataset (:class:`ViewPersonDataset`, every view alone)."""
+    """The per-person training set of a generated single-view scene split
+    (:class:`PersonDataset`), of a generated multi-view split (:class:`ViewPersonDataset`, every
+    view alone), or of a real dataset (:func:`~poseboard.methods.rootnet_data.real_person_dataset`:
+    Human3.6M and Panoptic every camera alone; MuPoTS-3D, a test set, is refused)."""
     from poseboard.datasets.storage import MultiViewStore
 
-    return ViewPersonDataset(data) if isinstance(getattr(data, "store", None), MultiViewStore) else PersonDataset(data)
+    store = getattr(data, "store", None)
+    if store is None:  # not a generated split: the real loaders keep no store
+        return real_person_dataset(data)
+    return ViewPersonDataset(data) if isinstance(store, MultiViewStore) else PersonDataset(data)
+
+
+def view_person_dataset(multiview: Any) -> torch.utils.data.Dataset:
+    """Every valid view of a multi-view dataset alone: :class:`ViewPersonDataset` for a
+    generated split, :class:`~poseboard.methods.rootnet_data.RealViewPersonDataset` for a real one."""
+    if getattr(multiview, "store", None) is None:
+        return real_person_dataset(multiview)
+    return ViewPersonDataset(multiview)
+
+
+def is_multiview(data: Any) -> bool:
+    """Whether ``data`` is a generated multi-view split or a real multi-view dataset."""
+    from poseboard.datasets.storage import MultiViewStore
+
+    return isinstance(getattr(data, "store", None), MultiViewStore) or is_real_multiview(data)
 
 
 def collate_people(items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -350,6 +393,8 @@ class RootNetConfig(BaseModel):
     gamma_init: float = Field(1.0, description="initial bias of the γ layer (the reference: 0)")
     boxes: Literal["gt", "detected"] = Field("gt", description="boxes predict uses")
     detection: DetectionNoise = Field(default_factory=DetectionNoise)
+    augment: RootNetAugment = Field(default_factory=RootNetAugment,
+                                    description="training augmentation (null: on for real data only)")
     train: TrainConfig = Field(default_factory=lambda: TrainConfig(lr=1e-3, batch_size=32))
 
     @classmethod
@@ -370,6 +415,7 @@ class RootNetConfig(BaseModel):
                                          val_samples=256, num_workers=8))
         if profile == "paper":
             return cls(backbone=BackboneConfig.preset("paper"), input_size=256,
+                       augment=RootNetAugment(enabled=True),
                        train=TrainConfig(steps=20 * 5000, batch_size=32, lr=1e-3, schedule="step",
                                          step_milestones=(0.85,), checkpoint_every=5000, log_every=100,
                                          val_samples=512))
@@ -404,17 +450,36 @@ class RootNetNet(nn.Module):
         return xy, gamma
 
     def localise(self, images: Tensor, image_index: Tensor, boxes: Tensor, K: Tensor,
-                 image_size: tuple[int, int]) -> dict[str, Tensor]:
+                 image_size: tuple[int, int], augment: CropAugmentation | None = None) -> dict[str, Tensor]:
         """Roots (N, 3) camera mm of N boxes (left, top, right, bottom) in ``images`` (B, 3, H, W);
-        K (N, 3, 3) of each box's image."""
+        K (N, 3, 3) of each box's image.
+
+        ``augment`` (training only): crop each box through its affine window and colour scale
+        (:mod:`~poseboard.methods.rootnet_data`); k is then the window's, ``xy`` is in the
+        augmented crop's grid and the output adds ``affine`` (N, 2, 2). None: the plain crop."""
         c = self.config
         box = process_box(boxes.to(torch.float64), image_size, 1.0, c.box_enlarge)
+        if augment is not None:
+            return self._localise_augmented(images, image_index, box, K, augment)
         crops = crop_boxes(images, image_index, box, c.input_size)
         xy, gamma = self(crops)
         k = k_value(K.to(torch.float64), box, c.area_mm2)
         depth = gamma.to(torch.float64) * k
         root = back_project(xy.to(torch.float64), depth, box, K.to(torch.float64), self.grid_size)
         return {"root": root, "xy": xy, "gamma": gamma, "k": k, "box": box}
+
+    def _localise_augmented(self, images: Tensor, image_index: Tensor, box: Tensor, K: Tensor,
+                            augment: CropAugmentation) -> dict[str, Tensor]:
+        """:meth:`localise` through the augmented windows of the processed boxes (N, 4)."""
+        c = self.config
+        affine = augment.affine.to(torch.float64)
+        crops = jitter_colour(crop_boxes_affine(images, image_index, box, affine, c.input_size), augment.colour)
+        xy, gamma = self(crops)
+        k = k_value(K.to(torch.float64), window_box(box, augment.scale), c.area_mm2)
+        depth = gamma.to(torch.float64) * k
+        uv = crop_grid_to_image(xy.to(torch.float64), box, affine, self.grid_size)
+        root = pixel_to_camera(uv, depth, K.to(torch.float64))
+        return {"root": root, "xy": xy, "gamma": gamma, "k": k, "box": box, "affine": affine}
 
 
 class RootNetMethod(Method):
@@ -444,7 +509,17 @@ class RootNetMethod(Method):
         self.net = RootNetNet(self.config).eval()
 
     def loss(self, out: dict[str, Tensor], root_cam: Tensor, root_2d: Tensor) -> dict[str, Tensor]:
-        """The reference's L1: (|x − x*| + |y − y*| + |Z − Z*|) / 3, x, y grid units, Z mm."""
+        """The reference's L1: (|x − x*| + |y − y*| + |Z − Z*|) / 3, x, y grid units, Z mm.
+
+        An augmented ``out`` (with ``affine``) moves the 2D target through the crop's map, and
+        a person whose root the augmented crop leaves out counts 0 (the reference's ``root_vis``)."""
+        if "affine" in out:
+            target_xy = image_to_crop_grid(root_2d.to(torch.float64), out["box"], out["affine"], self.net.grid_size)
+            vis = root_inside(target_xy, self.net.grid_size)
+            l_xy = (out["xy"].to(torch.float64) - target_xy).abs().sum(-1)
+            l_z = (out["root"][:, 2] - root_cam[:, 2].to(torch.float64)).abs()
+            return {"loss": ((l_xy + l_z) / 3 * vis).mean().float(), "xy_cells": (l_xy / 2).mean().detach(),
+                    "z_mm": l_z.mean().detach(), "root_in_crop": vis.mean().detach()}
         target_xy = image_to_grid(root_2d.to(torch.float64), out["box"], self.net.grid_size)
         l_xy = (out["xy"].to(torch.float64) - target_xy).abs().sum(-1)
         l_z = (out["root"][:, 2] - root_cam[:, 2].to(torch.float64)).abs()
@@ -453,11 +528,18 @@ class RootNetMethod(Method):
 
     def fit(self, train: Any, val: Any, tracker: Tracker | None = None, workdir: Path | None = None) -> None:
         """Train on the valid people of ``train`` with GT boxes, resuming from
-        ``workdir/checkpoint.pt``: a single-view scene dataset (MuPoTS-like), or a multi-view
-        dataset whose every view is one single-person image (Human3.6M-like: the ``rootnet-h36m``
-        variant). ``val`` (a scene or a multi-view dataset) gives MRPE curves. The network is
-        built on the CPU (the same initial weights whatever the device) and trained on
-        :attr:`device` in :attr:`precision`."""
+        ``workdir/checkpoint.pt``: a generated single-view scene split (MuPoTS-like), a generated
+        multi-view split whose every view is one single-person image (Human3.6M-like: the
+        ``rootnet-h36m`` variant), or real Human3.6M / Panoptic (every present camera alone).
+        ``val`` (a scene or a multi-view dataset, generated or real) gives MRPE curves. The
+        network is built on the CPU (the same initial weights whatever the device) and trained
+        on :attr:`device` in :attr:`precision`. Augmentation (``config.augment``; null: on for
+        real data) draws from each step's generator; :attr:`augmenting` says what was used.
+
+        Raises:
+            InputError: a training set RootNet cannot use (MuPoTS-3D, a test set; a real
+                dataset without images or without a present view), naming it and the fix.
+        """
         c = self.config
         with seeded(c.train.seed), torch.device("cpu"):
             self.net = RootNetNet(c)
@@ -465,12 +547,17 @@ class RootNetMethod(Method):
         people = person_dataset(train)
         if len(people) == 0:
             raise InputError("rootnet: the training set has no valid people")
+        self.augmenting = c.augment.active(real=getattr(train, "store", None) is None)
+        if tracker is not None:
+            tracker.log_params({"augment_active": self.augmenting})
         optimizer = torch.optim.Adam(self.net.parameters(), lr=c.train.lr, weight_decay=c.train.weight_decay)
 
         def step_fn(batch: dict[str, Any], step: int, gen: torch.Generator) -> dict[str, Tensor]:
             n = batch["images"].shape[0]
-            out = self.net.localise(batch["images"], torch.arange(n, device=batch["images"].device), batch["boxes"],
-                                    batch["K"], batch["image_size"])
+            where = batch["images"].device
+            augment = draw_augmentation(n, c.augment, gen).to(where) if self.augmenting else None
+            out = self.net.localise(batch["images"], torch.arange(n, device=where), batch["boxes"],
+                                    batch["K"], batch["image_size"], augment=augment)
             return self.loss(out, batch["root_cam"], batch["root_2d"])
 
         self.last_summary = train_loop(
@@ -571,9 +658,7 @@ def evaluate_mrpe(method: RootNetMethod, scenes: Any, limit: int | None, batch_s
 
 
 def _val_mrpe(method: RootNetMethod, val: Any, limit: int | None) -> dict[str, float]:
-    from poseboard.datasets.storage import MultiViewStore
-
-    if isinstance(getattr(val, "store", None), MultiViewStore):
+    if is_multiview(val):
         return evaluate_view_mrpe(method, val, limit)["overall"]
     return evaluate_mrpe(method, val, limit)
 
@@ -582,13 +667,13 @@ def _val_mrpe(method: RootNetMethod, val: Any, limit: int | None) -> dict[str, f
 def evaluate_view_mrpe(method: RootNetMethod, multiview: Any, limit: int | None = None,
                        batch_size: int = 32) -> dict[str, Any]:
     """MRPE (mm, with x/y/z) of every valid view of a multi-view dataset treated alone, with
-    the person's ground-truth box (:class:`ViewPersonDataset`): the Human3.6M-like single-view
-    test of RootNet. Returns ``{"overall": {...}, "per_action": {action: mrpe}}``,
+    the person's ground-truth box (:func:`view_person_dataset`: generated or real): the
+    Human3.6M single-view test of RootNet. Returns ``{"overall": {...}, "per_action": {action: mrpe}}``,
     frame-weighted over the first ``limit`` samples' views. Batches go to ``method.device``;
     the errors come back to the host once, at the end."""
     method.net.eval()
     device = method.device
-    people = ViewPersonDataset(multiview)
+    people = view_person_dataset(multiview)
     items = [k for k, (i, _v) in enumerate(people.items) if limit is None or i < limit]
     errs, actions = [], []
     for start in range(0, len(items), batch_size):
