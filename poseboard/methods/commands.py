@@ -227,7 +227,9 @@ def _threads(threads: int | None, device: torch.device | None = None) -> None:
 def pretrain(
     data_dir: DataDirOpt = Path("data"),
     checkpoints: CheckpointsOpt = Path("checkpoints"),
-    dataset: Annotated[str, typer.Option("--dataset", help="multi-view dataset to pre-train on")] = "synth-h36m",
+    dataset: Annotated[str, typer.Option("--dataset", help="multi-view dataset to pre-train on: a generated one "
+                                                           "or a real one (human36m, panoptic) located by --params")
+                       ] = "synth-h36m",
     profile: ProfileOpt = "default",
     config: ConfigOpt = None,
     config_key: ConfigKeyOpt = None,
@@ -237,21 +239,44 @@ def pretrain(
     quiet: QuietOpt = False,
     device: DeviceOpt = None,
     precision: PrecisionOpt = None,
+    params: ParamsOpt = None,
+    init_weights: Annotated[
+        Path | None,
+        typer.Option("--init-weights", help="start from this checkpoint instead of random weights: torchvision "
+                                            "ImageNet ResNet, learnable triangulation's pose_resnet, or a poseboard "
+                                            "backbone (docs/pretrained_weights.md); overrides the config's `init`"),
+    ] = None,
+    init_format: Annotated[
+        str, typer.Option("--init-format", help="layout of --init-weights: auto, torchvision, pose_resnet, poseboard")
+    ] = "auto",
+    init_sha256: Annotated[
+        str | None,
+        typer.Option("--init-sha256", help="expected SHA-256 of --init-weights (64 hex digits, or a prefix of >= 8)"),
+    ] = None,
 ) -> None:
-    """Pre-train the shared 2D backbone on DATASET/train into CHECKPOINTS/backbone (resumable)."""
+    """Pre-train the shared 2D backbone on DATASET's train split into CHECKPOINTS/backbone
+    (resumable), from random weights or --init-weights."""
     try:
-        on, precision = resolve_run(device, precision, profile=profile, params_file=params_file_of(None, config))
+        on, precision = resolve_run(device, precision, profile=profile, params_file=params_file_of(params, config))
         _threads(threads, on)
-        from poseboard.methods.pretrain import PretrainConfig, pretrain_backbone
+        from poseboard.methods.pretrain import PretrainConfig, crop_source, pretrain_backbone
         from poseboard.methods.training import JsonlTracker
 
         cfg = build_config(PretrainConfig, profile, config, config_key, seed)
+        if init_weights is not None or init_format != "auto" or init_sha256 is not None:
+            from poseboard.methods.weights_import import init_from_options
+
+            cfg = cfg.model_copy(update={"init": init_from_options(init_weights, init_format, init_sha256)})
         out = checkpoints / "backbone"
-        val_path = data_dir / dataset / "test" if val else None
-        if val_path is not None and not val_path.exists():
-            val_path = None
+        where = {"data_dir": data_dir, "real_data": real_data_params(params), "crop_size": cfg.crop_size}
+        train_source = crop_source(dataset, "train", **where)
+        val_source = crop_source(dataset, "test", **where) if val else None
+        if isinstance(val_source, Path) and not val_source.exists():
+            val_source = None
+        elif val_source is not None and not isinstance(val_source, Path) and len(val_source) == 0:
+            val_source = None
         _, summary = pretrain_backbone(
-            cfg, data_dir / dataset / "train", out, val=val_path,
+            cfg, train_source, out, val=val_source,
             tracker=JsonlTracker(out / "metrics.jsonl"), progress=not quiet, device=on, precision=precision,
         )
     except PoseboardError as exc:
@@ -306,7 +331,7 @@ def predict(
     protocol: Annotated[str, typer.Option("--protocol", help="protocol name or name@version")],
     data_dir: DataDirOpt = Path("data"),
     checkpoints: CheckpointsOpt = Path("checkpoints"),
-    results: Annotated[Path, typer.Option("--results", help="results folder")] = Path("results"),
+    results: Annotated[Path, typer.Option("--results", "-r", help="results folder")] = Path("results"),
     batch_size: Annotated[int, typer.Option("--batch-size", help="samples per forward pass")] = 8,
     seed: Annotated[int, typer.Option("--seed", help="seed of any random choice made at inference")] = 0,
     threads: ThreadsOpt = None,

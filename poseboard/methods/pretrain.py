@@ -18,16 +18,26 @@ rotation 30°, shift 0.05, colour 0.2) only traded errors (test: 5 % instead of 
 errors on visible joints, 15 % instead of 11 % on occluded ones; RANSAC 62.0 vs 60.8 mm
 absolute, 68.5 vs 71.2 mm relative), so it stays an option for longer runs.
 
+Where it starts and what it reads: random weights by default; ``init`` (``--init-weights``) starts
+from a published checkpoint instead — torchvision's ImageNet ResNets or learnable triangulation's
+``pose_resnet`` (:mod:`poseboard.methods.weights_import`, ``docs/pretrained_weights.md``). The crops
+come from generated splits or, as the papers fine-tune, from a real multi-view dataset
+(:func:`crop_source`: Human3.6M's or Panoptic's ground-truth boxes, ``crop_size`` px).
+
 The result is a folder (``save_backbone``) with ``backbone.json`` (architecture, training
 record) and ``backbone.pt`` (weights), plus the run's ``checkpoint.pt``.
 
 Example:
     >>> cfg = PretrainConfig.preset("smoke")  # doctest: +SKIP
     >>> pretrain_backbone(cfg, "data/synth-h36m/train", "checkpoints/backbone")  # doctest: +SKIP
+    >>> h36m = crop_source("human36m", "train", real_data="params.yaml", crop_size=256)  # doctest: +SKIP
+    >>> cfg = cfg.model_copy(update={"init": InitWeights(path="pose_resnet_4.5_pixels_human36m.pth")})  # doctest: +SKIP
+    >>> pretrain_backbone(cfg, h36m, "checkpoints/backbone-h36m")  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,6 +54,7 @@ from poseboard.errors import InputError
 from poseboard.geometry import hard_argmax_2d, soft_argmax_2d
 from poseboard.methods.backbone import Backbone, BackboneConfig, save_backbone
 from poseboard.methods.training import TrainConfig, TrainSummary, eval_batches, seeded, train_loop
+from poseboard.methods.weights_import import InitWeights
 from poseboard.skeleton import H36M17
 
 
@@ -62,6 +73,11 @@ class PretrainConfig(BaseModel):
     augment_translate: float = Field(0.0, ge=0, le=0.5, description="random shift, fraction of the crop side")
     augment_colour: float = Field(0.0, ge=0, le=1, description="random per-channel gain 1 ± c and offset ± c")
     heatmap_multiplier: float = Field(100.0, gt=0, description="soft-argmax inverse temperature (validation)")
+    init: InitWeights | None = Field(
+        None, description="checkpoint to start from (torchvision / pose_resnet / poseboard); None: random weights")
+    crop_size: int | None = Field(
+        None, ge=32, multiple_of=32,
+        description="side of the square crops read from a real dataset, px (None: the loader's, 384 for Human3.6M)")
 
     @classmethod
     def preset(cls, profile: str) -> PretrainConfig:
@@ -89,39 +105,160 @@ class PretrainConfig(BaseModel):
 
 # ---------------------------------------------------------------------------- data
 class CropDataset(torch.utils.data.Dataset):
-    """Every valid view of every sample of one or more multi-view splits, as single crops.
+    """Every valid view of every sample of one or more multi-view sources, as single crops.
+
+    A source is a generated split folder (``poseboard generate``) or a real multi-view dataset
+    (map-style, items :class:`~poseboard.samples.MultiViewSample`, an ``image_size`` attribute:
+    :class:`~poseboard.datasets.human36m.Human36MMultiView`,
+    :class:`~poseboard.datasets.panoptic.PanopticMultiView`; see :func:`crop_source`). All
+    sources must have the same square crop size.
 
     Items are dicts: ``image`` (3, S, S) uint8, ``joints_2d`` (J, 2) crop px,
     ``visibility`` (J,) bool.
     """
 
-    def __init__(self, paths: str | Path | Sequence[str | Path]) -> None:
-        from poseboard.datasets.storage import MultiViewStore
-
-        if isinstance(paths, (str, Path)):
-            paths = [paths]
-        self.stores = [MultiViewStore(p) for p in paths]
-        index = []
-        for s, store in enumerate(self.stores):
-            valid = np.asarray(store.view_valid)
-            for i, v in zip(*np.nonzero(valid), strict=True):
-                index.append((s, int(i), int(v)))
-        if not index:
-            raise InputError(f"{[str(p) for p in paths]}: no valid views to pre-train on")
-        self.index = index
-        sizes = {store.image_size for store in self.stores}
+    def __init__(self, sources: Any) -> None:
+        if isinstance(sources, (str, Path)) or not isinstance(sources, Sequence):
+            sources = [sources]
+        self.parts: list[_StoreViews | _DatasetViews] = [
+            _StoreViews(s) if isinstance(s, (str, Path)) else _DatasetViews(s) for s in sources]
+        chunks = []
+        for p, part in enumerate(self.parts):
+            i, v = np.nonzero(part.valid)
+            chunks.append(np.stack([np.full_like(i, p), i, v], axis=1))
+        self.index = np.concatenate(chunks).astype(np.int64) if chunks else np.zeros((0, 3), np.int64)
+        if not len(self.index):
+            raise InputError(f"{[part.name for part in self.parts]}: no valid views to pre-train on")
+        sizes = {part.image_size for part in self.parts}
         if len(sizes) != 1:
-            raise InputError(f"pre-training splits have different crop sizes {sorted(sizes)}")
+            raise InputError(f"pre-training sources have different crop sizes {sorted(sizes)} (width, height)")
         self.image_size = sizes.pop()
+        if self.image_size[0] != self.image_size[1]:
+            raise InputError(f"{[part.name for part in self.parts]}: crops are {self.image_size[0]}×"
+                             f"{self.image_size[1]} px; pre-training needs square crops")
 
     def __len__(self) -> int:
         return len(self.index)
 
     def __getitem__(self, k: int) -> dict[str, Any]:
-        s, i, v = self.index[k]
-        sample = self.stores[s].sample(i, views=[v])
-        return {"image": sample.images[0], "joints_2d": sample.joints_2d[0].astype(np.float32),
-                "visibility": sample.visibility[0].astype(bool)}
+        p, i, v = (int(x) for x in self.index[k])
+        sample, view = self.parts[p].view(i, v)
+        return {"image": sample.images[view], "joints_2d": sample.joints_2d[view].astype(np.float32),
+                "visibility": sample.visibility[view].astype(bool)}
+
+    def describe(self) -> list[str]:
+        """One line per source (recorded in ``backbone.json``)."""
+        return [part.name for part in self.parts]
+
+
+class _StoreViews:
+    """A generated split folder: its ``view_valid`` table, one view read at a time."""
+
+    def __init__(self, path: str | Path) -> None:
+        from poseboard.datasets.storage import MultiViewStore
+
+        self.store = MultiViewStore(path)
+        self.name = str(path)
+        self.valid = np.asarray(self.store.view_valid, dtype=bool)  # (N, V)
+        self.image_size = tuple(int(x) for x in self.store.image_size)
+
+    def view(self, i: int, v: int) -> tuple[Any, int]:
+        return self.store.sample(i, views=[v]), 0
+
+
+class _DatasetViews:
+    """A real multi-view dataset: which views are valid (Human3.6M: from its boxes, without
+    reading an image), and one view read at a time (a copy of the dataset restricted to that
+    camera, sharing its labels; another dataset type reads the whole sample)."""
+
+    def __init__(self, dataset: Any) -> None:
+        if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__") and hasattr(dataset, "image_size")):
+            raise InputError(f"{type(dataset).__name__}: not a multi-view dataset (len, [i] and image_size) nor a "
+                             "split folder")
+        self.dataset = dataset
+        self.name = (f"{type(dataset).__name__}(split={getattr(dataset, 'split', None)!r}, "
+                     f"samples={len(dataset)}, image_size={tuple(dataset.image_size)})")
+        self.image_size = tuple(int(x) for x in dataset.image_size)
+        self.valid = _view_validity(dataset)
+        self._single: dict[int, Any] = {}
+
+    def view(self, i: int, v: int) -> tuple[Any, int]:
+        if v not in self._single:
+            self._single[v] = _one_camera(self.dataset, v)
+        single = self._single[v]
+        if single is None:
+            return self.dataset[i], v
+        return single[i], 0
+
+
+def _view_validity(dataset: Any) -> np.ndarray:
+    """(N, V) bool: which views of each sample hold the person (Human3.6M: a non-zero box;
+    otherwise every sample is read once without images and its ``view_valid`` kept)."""
+    labels, cams = getattr(dataset, "labels", None), getattr(dataset, "camera_indices", None)
+    if labels is not None and cams is not None and hasattr(labels, "bbox_tlbr"):  # Human3.6M
+        rows = dataset.meta["row"].to_numpy()
+        return np.asarray(labels.bbox_tlbr)[rows][:, list(cams)].any(-1)
+    quick = copy.copy(dataset)
+    if hasattr(quick, "load_images"):
+        quick.load_images = False
+    flags = []
+    for i in range(len(quick)):
+        sample = quick[i]
+        n = len(sample.cameras)
+        flags.append(np.ones(n, bool) if sample.view_valid is None else np.asarray(sample.view_valid, bool))
+    width = max((len(f) for f in flags), default=0)
+    out = np.zeros((len(flags), width), dtype=bool)
+    for i, f in enumerate(flags):
+        out[i, :len(f)] = f
+    return out
+
+
+def _one_camera(dataset: Any, v: int) -> Any:
+    """A shallow copy of ``dataset`` that returns only its ``v``-th view (the loaders' own
+    camera selection: Human3.6M ``camera_indices``, Panoptic ``cameras``), or None."""
+    if getattr(dataset, "camera_indices", None) is not None:
+        single = copy.copy(dataset)
+        single.camera_indices = [dataset.camera_indices[v]]
+        return single
+    if hasattr(dataset, "cameras") and callable(getattr(dataset, "camera_names", None)):  # Panoptic
+        single = copy.copy(dataset)
+        single.cameras = [v if dataset.cameras is None else dataset.cameras[v]]
+        return single
+    return None
+
+
+def crop_source(dataset: str, split: str, *, data_dir: str | Path = "data", real_data: Any = None,
+                crop_size: int | None = None) -> Any:
+    """What :class:`CropDataset` reads for ``dataset``'s ``split``: a generated split folder
+    (``<data_dir>/<dataset>/<split>``, returned as a path), or a real multi-view dataset
+    located through ``real_data`` (a ``params.yaml``, its ``real_data`` block or a
+    :class:`~poseboard.datasets.real.RealDataConfig`; see
+    :func:`~poseboard.datasets.sources.locate`): ``human36m`` (ground-truth boxes, as
+    learnable triangulation crops) or ``panoptic``, with ``crop_size`` × ``crop_size`` px crops
+    (None: the loader's default, 384).
+
+    Raises:
+        InputError: a real dataset with no path set, or MuPoTS-3D (single-view test set).
+        DatasetLayoutError: a real dataset's folder or label file is missing or broken.
+    """
+    from poseboard.datasets.real import DATASET_NAMES
+
+    if dataset not in DATASET_NAMES:
+        return Path(data_dir) / dataset / split
+    if dataset == "mupots":
+        raise InputError("mupots is a single-view test set (MuPoTS-3D); pre-train on human36m or panoptic")
+    from poseboard.datasets.sources import locate
+
+    source = locate(dataset, split, real_data, data_dir=data_dir)
+    size = {} if crop_size is None else {"image_size": (int(crop_size), int(crop_size))}
+    if dataset == "human36m":
+        from poseboard.datasets.human36m import Human36MMultiView
+
+        return Human36MMultiView(source.path, split, trust_pickle=source.config.trust_pickle,
+                                 image_root=source.config.h36m_image_root, **size)
+    from poseboard.datasets.panoptic import PanopticMultiView
+
+    return PanopticMultiView(source.path, split, **size)
 
 
 def collate_crops(items: Sequence[dict[str, Any]]) -> dict[str, Tensor]:
@@ -219,18 +356,24 @@ def heatmap_loss(pred: Tensor, target: Tensor, weights: Tensor) -> Tensor:
 # ---------------------------------------------------------------------------- the stage
 def pretrain_backbone(
     config: PretrainConfig,
-    train: str | Path | Sequence[str | Path],
+    train: Any,
     out: str | Path,
-    val: str | Path | None = None,
+    val: Any = None,
     tracker: Any = None,
     progress: bool = True,
     device: torch.device | str | None = None,
     precision: str = "fp32",
 ) -> tuple[Backbone, TrainSummary]:
-    """Pre-train the backbone on the crops of ``train`` split folder(s), resuming from
-    ``out/checkpoint.pt``; the result is saved to ``out`` with :func:`save_backbone`.
+    """Pre-train the backbone on the crops of ``train`` (split folder(s) or real multi-view
+    datasets, :class:`CropDataset`), resuming from ``out/checkpoint.pt``; the result is saved to
+    ``out`` with :func:`save_backbone`.
 
-    ``val`` (a split folder) gives curves of the 2D error (crop px) of the hard and soft
+    The network starts from random weights, or from ``config.init`` (a published checkpoint,
+    :func:`~poseboard.methods.weights_import.import_weights`; what was loaded is recorded in
+    ``backbone.json`` under ``info.init``). ``config.crop_size``, when set, must be the crops'
+    size (:func:`crop_source` applies it to real datasets; a generated split has its own).
+
+    ``val`` (a split folder or a dataset) gives curves of the 2D error (crop px) of the hard and soft
     argmax of the first ``val_samples`` crops; it is never used to choose weights.
 
     ``device`` (default: the CPU) and ``precision`` (``fp32`` or ``bf16``): where and how it
@@ -242,8 +385,16 @@ def pretrain_backbone(
     device = torch.device(device) if device is not None else torch.device("cpu")
     dataset = CropDataset(train)
     size = dataset.image_size[0]
+    if config.crop_size is not None and config.crop_size != size:
+        raise InputError(f"pretrain: crop_size is {config.crop_size} px but the training crops are {size} px "
+                         f"({dataset.describe()}); crop_size applies to real datasets (crop_source)")
     with seeded(config.train.seed), torch.device("cpu"):
         net = Backbone(config.backbone)
+    init_record = None
+    if config.init is not None:
+        from poseboard.methods.weights_import import import_weights
+
+        init_record = import_weights(net, config.init).as_record()
     stride = config.backbone.heatmap_stride
     hm_size = (size // stride, size // stride)
     decay, no_decay = [], []
@@ -278,19 +429,17 @@ def pretrain_backbone(
     )
     info = {
         "stage": "pretrain", "steps": summary.end_step, "seconds_total": round(summary.seconds_total, 1),
-        "config": config.model_dump(mode="json"), "train": [str(p) for p in _as_list(train)],
+        "config": config.model_dump(mode="json"), "train": dataset.describe(),
         "val": summary.val, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
+    if init_record is not None:
+        info["init"] = init_record
     from poseboard.methods.distributed import barrier, is_main_process
 
     if is_main_process():  # under torchrun rank 0 saves; the others wait for it
         save_backbone(out, net, info)
     barrier()
     return net, summary
-
-
-def _as_list(x: str | Path | Sequence[str | Path]) -> list[str | Path]:
-    return [x] if isinstance(x, (str, Path)) else list(x)
 
 
 @torch.no_grad()
