@@ -116,9 +116,37 @@ OUTLIER_FRAC = 0.1  # RANSAC data: 10% of the views are gross outliers (uniform 
 
 
 @cache
-def views(workload: str, outliers: bool) -> Views:
+def views(workload: str, outliers: bool, device: str = "cpu") -> Views:
+    """The workload's tensors on ``device`` (drawn on the CPU, so every device sees the same)."""
     shape, per_frame = WORKLOADS[workload]
-    return make_views(shape, per_frame, outlier_frac=OUTLIER_FRAC if outliers else 0.0, seed=1)
+    data = make_views(shape, per_frame, outlier_frac=OUTLIER_FRAC if outliers else 0.0, seed=1)
+    if device == "cpu":
+        return data
+    return Views(proj=data.proj.to(device), points=data.points.to(device), weights=data.weights.to(device),
+                 world=data.world, outliers=data.outliers)
+
+
+#: The kernels run on every device this machine has (the loops stay on the CPU): the CPU
+#: always, CUDA when it is there, so a GPU machine reports both in one run (issue 20).
+DEVICES = ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
+
+
+def impl_name(device: str) -> str:
+    """``torch`` on the CPU (the name the committed numbers use), ``torch-cuda`` on a GPU."""
+    return "torch" if device == "cpu" else f"torch-{device}"
+
+
+def synced(fn: Callable[[], Any], device: str) -> Callable[[], Any]:
+    """``fn`` that returns only when the device has finished (CUDA calls are asynchronous)."""
+    if device == "cpu":
+        return fn
+
+    def call() -> Any:
+        out = fn()
+        torch.cuda.synchronize()
+        return out
+
+    return call
 
 
 def run(
@@ -182,12 +210,13 @@ def ransac_loop(proj: np.ndarray, pts: np.ndarray, threshold: float = 30.0):
 
 
 # ---------------------------------------------------------------------------- DLT
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("workload", list(WORKLOADS))
-def test_dlt_forward_torch(benchmark: Any, throughput: Any, workload: str) -> None:
-    data = views(workload, outliers=False)
+def test_dlt_forward_torch(benchmark: Any, throughput: Any, workload: str, device: str) -> None:
+    data = views(workload, outliers=False, device=device)
     out = run(
-        benchmark, throughput, f"dlt-forward {workload}", "torch",
-        lambda: triangulate_dlt(data.proj, data.points, data.weights),
+        benchmark, throughput, f"dlt-forward {workload}", impl_name(device),
+        synced(lambda: triangulate_dlt(data.proj, data.points, data.weights), device),
         data.n_points, ROUNDS[workload],
     )
     assert out.shape == (*data.world.shape[:-1], 3)
@@ -210,9 +239,10 @@ def test_dlt_forward_loop(benchmark: Any, throughput: Any, workload: str) -> Non
     assert abs(err_ours - err_loop) < 0.02 * err_loop
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("workload", list(WORKLOADS))
-def test_dlt_forward_backward_torch(benchmark: Any, throughput: Any, workload: str) -> None:
-    data = views(workload, outliers=False)
+def test_dlt_forward_backward_torch(benchmark: Any, throughput: Any, workload: str, device: str) -> None:
+    data = views(workload, outliers=False, device=device)
     points = data.points.clone().requires_grad_()
     weights = data.weights.clone().requires_grad_()
 
@@ -221,7 +251,7 @@ def test_dlt_forward_backward_torch(benchmark: Any, throughput: Any, workload: s
         triangulate_dlt(data.proj, points, weights).sum().backward()
 
     run(
-        benchmark, throughput, f"dlt-forward+backward {workload}", "torch", step,
+        benchmark, throughput, f"dlt-forward+backward {workload}", impl_name(device), synced(step, device),
         data.n_points, ROUNDS[workload], note="gradients to points and weights",
     )
     assert points.grad is not None and torch.isfinite(points.grad).all()
@@ -240,18 +270,19 @@ def test_dlt_forward_backward_loop(benchmark: Any, throughput: Any, workload: st
 
 
 # ---------------------------------------------------------------------------- RANSAC
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("workload", list(WORKLOADS))
-def test_ransac_torch(benchmark: Any, throughput: Any, workload: str) -> None:
-    data = views(workload, outliers=True)
+def test_ransac_torch(benchmark: Any, throughput: Any, workload: str, device: str) -> None:
+    data = views(workload, outliers=True, device=device)
     result = run(
-        benchmark, throughput, f"ransac {workload}", "torch",
-        lambda: triangulate_ransac(data.proj, data.points), data.n_points,
+        benchmark, throughput, f"ransac {workload}", impl_name(device),
+        synced(lambda: triangulate_ransac(data.proj, data.points), device), data.n_points,
         max(3, ROUNDS[workload] // 3),
     )
-    err = np.linalg.norm(result.points.double().numpy() - data.world, axis=-1)
+    err = np.linalg.norm(result.points.double().cpu().numpy() - data.world, axis=-1)
     n = LOOP_POINTS["ransac"]
     throughput.record(
-        benchmark, "torch", data.n_points,
+        benchmark, impl_name(device), data.n_points,
         mean_error_mm=round(float(err.reshape(-1)[:n].mean()), 3),
         median_error_mm=round(float(np.median(err.reshape(-1)[:n])), 3),
         mean_error_mm_all_points=round(float(err.mean()), 3),
