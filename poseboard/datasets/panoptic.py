@@ -472,6 +472,26 @@ class PanopticMultiView:
     def __len__(self) -> int:
         return len(self.meta)
 
+    @property
+    def joints_3d(self) -> np.ndarray:
+        """(N, 17, 3) float64 ground truth of every sample, in dataset order, world mm (H36M17
+        joints mapped from COCO19; what ``[i].joints_3d`` holds, without loading images).
+        Joints the toolbox reconstructed with low confidence are in :attr:`joints_valid`."""
+        seqs, idx = self.meta["seq_index"].to_numpy(), self.meta["frame_index"].to_numpy()
+        if not len(idx):
+            return np.zeros((0, 17, 3))
+        return np.stack([self.frames.sequences[s].joints[i] for s, i in zip(seqs, idx, strict=True)]).astype(np.float64)
+
+    @property
+    def joints_valid(self) -> np.ndarray:
+        """(N, 17) bool: the joints reconstructed with at least ``min_confidence`` (the others
+        are not ground truth to measure anything on)."""
+        seqs, idx = self.meta["seq_index"].to_numpy(), self.meta["frame_index"].to_numpy()
+        if not len(idx):
+            return np.zeros((0, 17), dtype=bool)
+        conf = np.stack([self.frames.sequences[s].confidence[i] for s, i in zip(seqs, idx, strict=True)])
+        return conf >= self.min_confidence
+
     def camera_names(self, seq: PanopticSequence) -> list[str]:
         if self.cameras is None:
             return list(seq.camera_names)

@@ -4,7 +4,10 @@ The core operator of the ``probabilistic`` method: given the 2D joints of V view
 instant and the views' intrinsics only, estimate a *distribution* over the pose of every
 non-reference camera relative to the reference (first) view, and triangulate under it.
 
-* **Parametrisation.** View 0 is the reference: ``R_0 = I``, ``t_0 = 0``. View v ≥ 1 maps
+* **Parametrisation.** View 0 is the reference: ``R_0 = I``, ``t_0 = 0``. Every view passed
+  in must be present (a missing view has no 2D evidence and, for a zero crop box, no
+  intrinsics); :mod:`poseboard.methods.probabilistic` passes each frame's present views
+  only, the first present camera first, which is the protocols' reference camera. View v ≥ 1 maps
   reference-camera coordinates to its own, ``x_v = R_v x_0 + t_v``. The gauge (global scale,
   which 2D evidence cannot see) is fixed as in the reference's V1 code: ``‖t_1‖ = 1``, so
   3D points come out in units of the view-0 → view-1 baseline until a metric prior rescales

@@ -15,7 +15,9 @@ step, generator → losses) and gets, for free:
   one call per step), validation metrics every ``val_every`` steps;
 * **progress**: a tqdm bar (stderr), off with ``progress=False``;
 * **data parallelism** under ``torchrun`` (:mod:`poseboard.methods.distributed`): each
-  process takes its share of every step's batch, gradients are averaged, rank 0 writes.
+  process takes its share of every step's batch (any batch size over any number of
+  processes), the gradients are combined weighted by share size so the update is the single
+  process's, rank 0 writes.
 
 The learning rate is a pure function of the step (:func:`learning_rate`), set on the
 optimiser before each step, so there is no scheduler state to save.
@@ -117,14 +119,21 @@ class StepBatchSampler(torch.utils.data.Sampler[list[int]]):
     Epoch ``e`` is a permutation of the dataset drawn from ``(seed, e)``; incomplete last
     batches are dropped, so step ``s`` is always batch ``s mod n_batches`` of epoch
     ``s div n_batches``, whatever step a run starts from.
+
+    Under data parallelism (``world_size`` N > 1) every process draws the same global batch
+    of ``batch_size`` B and rank ``r`` keeps positions ``r, r + N, …`` of it
+    (:func:`~poseboard.methods.distributed.share_sizes`: near-equal shares, ⌈B/N⌉ for the
+    first ``B mod N`` ranks and ⌊B/N⌋ for the others; an empty list for a rank ≥ B when
+    B < N). Any B works with any N; :func:`train_loop` weights each share's gradient by its
+    size so that the update is the single process's.
     """
 
     def __init__(self, n: int, batch_size: int, seed: int, start_step: int, stop_step: int,
                  shuffle: bool = True, rank: int = 0, world_size: int = 1) -> None:
         if n < batch_size:
             raise InputError(f"training set of {n} samples is smaller than the batch size {batch_size}")
-        if batch_size % world_size:
-            raise InputError(f"batch size {batch_size} does not divide over {world_size} processes")
+        if not 0 <= rank < world_size:
+            raise InputError(f"rank {rank} out of range for {world_size} processes")
         self.n, self.batch_size, self.seed = n, batch_size, seed
         self.start, self.stop, self.shuffle = start_step, stop_step, shuffle
         self.rank, self.world_size = rank, world_size
@@ -175,10 +184,17 @@ def make_loader(dataset: Any, config: TrainConfig, collate: Callable[[list[Any]]
     if config.num_workers > 0:
         workers = {"worker_init_fn": functools.partial(_seed_worker, config.seed),
                    "generator": torch.Generator().manual_seed(_mix(config.seed, start_step, rank, "loader"))}
+    if config.batch_size < world_size:  # some rank's share is empty: it yields None, not collate([])
+        collate = functools.partial(_collate_or_none, collate)
     return torch.utils.data.DataLoader(
         dataset, batch_sampler=sampler, collate_fn=collate, num_workers=config.num_workers,
         persistent_workers=False, pin_memory=pin_memory, **workers,
     )
+
+
+def _collate_or_none(collate: Callable[[list[Any]], Any], samples: list[Any]) -> Any:
+    """``collate(samples)``, or None for an empty share (a rank idle this step)."""
+    return collate(samples) if samples else None
 
 
 def eval_batches(dataset: Any, batch_size: int, collate: Callable[[list[Any]], Any],
@@ -389,27 +405,31 @@ def train_loop(
             loader = make_loader(dataset, config, collate, start, config.steps, rank, world,
                                  pin_memory=device.type == "cuda")
             for batch in loader:
-                batch = to_device(batch, device)
                 for m in modules.values():
                     m.train()
                 _set_frozen_eval(modules)
                 lr = learning_rate(config, step)
                 for group in optimizer.param_groups:
                     group["lr"] = lr * group.get("lr_scale", 1.0)
-                gen = step_generator(config.seed, step) if main else step_generator(config.seed, step, f"rank{rank}")
-                with autocast(device, precision):
-                    losses = step_fn(batch, step, gen)
-                loss = losses["loss"]
+                losses = None  # stays None on a rank whose share is empty (B < N): it only joins the reductions
+                if batch is not None:
+                    batch = to_device(batch, device)
+                    gen = (step_generator(config.seed, step) if main
+                           else step_generator(config.seed, step, f"rank{rank}"))
+                    with autocast(device, precision):
+                        losses = step_fn(batch, step, gen)
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                ddp.average_gradients(params)
+                if losses is not None:
+                    losses["loss"].backward()
+                ddp.reduce_gradients(params, config.batch_size)
                 if config.grad_clip is not None:
                     torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
                 optimizer.step()
                 ddp.broadcast_modules(modules, buffers_only=True)
                 step += 1
                 summary.end_step = step
-                averager.add({**losses, "lr": lr})
+                if losses is not None:
+                    averager.add({**losses, "lr": lr})
                 bar.update(1)
                 at_checkpoint = step % config.checkpoint_every == 0 and step < config.steps
                 at_log = step % config.log_every == 0 or step == config.steps
@@ -419,7 +439,7 @@ def train_loop(
                 if at_checkpoint:
                     checkpoint(step)
                 if at_log:
-                    window = ddp.average_scalars(averager.pop())
+                    window = ddp.average_scalars(averager.pop(), config.batch_size)
                     summary.history.append({"step": float(step), **window})
                     bar.set_postfix(loss=f"{window['loss']:.4g}")
                     if tracker is not None:

@@ -1,4 +1,5 @@
-"""Data-parallel training under ``torchrun`` (2 CPU processes, gloo) equals one process."""
+"""Data-parallel training under ``torchrun`` (2-3 CPU processes, gloo) equals one process,
+including batch sizes that do not divide by the number of processes."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ SCRIPT = textwrap.dedent('''
     from poseboard.methods.training import JsonlTracker, TrainConfig, train_loop
 
     out = Path(sys.argv[1])
+    batch_size = int(sys.argv[2]) if len(sys.argv) > 2 else 8
     torch.manual_seed(123)
     x = torch.randn(64, 3)
     y = x @ torch.tensor([[1.0], [-2.0], [0.5]]) + 0.3
@@ -33,7 +35,7 @@ SCRIPT = textwrap.dedent('''
     def step_fn(batch, step, gen):
         return {"loss": torch.nn.functional.mse_loss(net(batch["x"]), batch["y"])}
 
-    cfg = TrainConfig(steps=12, batch_size=8, lr=0.1, checkpoint_every=5, log_every=3)
+    cfg = TrainConfig(steps=12, batch_size=batch_size, lr=0.1, checkpoint_every=5, log_every=3)
     summary = train_loop(name="toy", config=cfg, modules={"net": net}, optimizer=opt, step_fn=step_fn,
                          dataset=data, collate=collate, workdir=out / "work",
                          tracker=JsonlTracker(out / "metrics.jsonl"), progress=False)
@@ -48,22 +50,55 @@ def _run(cmd: list[str], cwd: Path) -> None:
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
 
 
-@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is not available")
-def test_two_processes_train_exactly_what_one_does(tmp_path):
+def _train_single_and_multi(tmp_path: Path, batch_size: int, processes: int) -> tuple[Path, Path]:
     script = tmp_path / "toy.py"
     script.write_text(SCRIPT)
     single, multi = tmp_path / "single", tmp_path / "multi"
     single.mkdir()
     multi.mkdir()
-    _run([sys.executable, str(script), str(single)], tmp_path)
-    _run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script),
-          str(multi)], tmp_path)
-    w0 = torch.load(multi / "weights_rank0.pt", weights_only=True)
-    w1 = torch.load(multi / "weights_rank1.pt", weights_only=True)
+    _run([sys.executable, str(script), str(single), str(batch_size)], tmp_path)
+    _run([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
+          str(script), str(multi), str(batch_size)], tmp_path)
     one = torch.load(single / "weights_rank0.pt", weights_only=True)
+    ranks = [torch.load(multi / f"weights_rank{r}.pt", weights_only=True) for r in range(processes)]
     for k in one:
-        assert torch.equal(w0[k], w1[k])  # every process applies the same averaged update
-        torch.testing.assert_close(w0[k], one[k], rtol=1e-5, atol=1e-6)  # = the full-batch gradient
+        for w in ranks[1:]:
+            assert torch.equal(ranks[0][k], w[k])  # every process applies the same update
+        torch.testing.assert_close(ranks[0][k], one[k], rtol=1e-5, atol=1e-6)  # = the full-batch gradient
+    return single, multi
+
+
+def test_share_sizes_are_near_equal():
+    from poseboard.methods.distributed import share_sizes
+
+    assert share_sizes(8, 2) == [4, 4]
+    assert share_sizes(5, 2) == [3, 2] and share_sizes(5, 4) == [2, 1, 1, 1]
+    assert share_sizes(5, 8) == [1, 1, 1, 1, 1, 0, 0, 0]
+    for b in range(1, 12):
+        for n in range(1, 10):
+            sizes = share_sizes(b, n)
+            assert sum(sizes) == b and max(sizes) - min(sizes) <= 1
+
+
+def test_sampler_shares_partition_the_global_batch():
+    """Any batch size over any number of ranks: the ranks' shares are the single process's
+    batch, each sample once, of the sizes share_sizes says."""
+    from poseboard.methods.distributed import share_sizes
+    from poseboard.methods.training import StepBatchSampler
+
+    for b, n in ((5, 2), (5, 4), (5, 8), (8, 2)):
+        whole = list(StepBatchSampler(23, b, seed=3, start_step=0, stop_step=7))
+        parts = [list(StepBatchSampler(23, b, seed=3, start_step=0, stop_step=7, rank=r, world_size=n))
+                 for r in range(n)]
+        for step, batch in enumerate(whole):
+            shares = [p[step] for p in parts]
+            assert sorted(i for s in shares for i in s) == sorted(batch)
+            assert [len(s) for s in shares] == share_sizes(b, n)
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is not available")
+def test_two_processes_train_exactly_what_one_does(tmp_path):
+    single, multi = _train_single_and_multi(tmp_path, 8, 2)
     # only rank 0 writes: one checkpoint, no duplicated curve lines
     assert (multi / "work" / "checkpoint.pt").exists()
     import json
@@ -72,3 +107,18 @@ def test_two_processes_train_exactly_what_one_does(tmp_path):
     assert len(curves[0]) == len(curves[1]) > 0
     for a, b in zip(*curves, strict=True):  # the logged loss is the mean over the processes' shares
         assert a["toy/loss"] == pytest.approx(b["toy/loss"], rel=1e-5)
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is not available")
+@pytest.mark.parametrize(("batch_size", "processes"), [(5, 2), (2, 3)], ids=["5-over-2", "2-over-3-one-idle"])
+def test_a_batch_that_does_not_divide_trains_what_one_process_does(tmp_path, batch_size, processes):
+    """Shares of 3 and 2 (and 1, 1, 0: a rank with nothing to do) weighted by their sizes give
+    the single process's update and its logged loss."""
+    import json
+
+    single, multi = _train_single_and_multi(tmp_path, batch_size, processes)
+    curves = [[json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines()] for d in (single, multi)]
+    assert len(curves[0]) == len(curves[1]) > 0
+    for a, b in zip(*curves, strict=True):
+        assert a["toy/loss"] == pytest.approx(b["toy/loss"], rel=1e-5)
+        assert a["toy/lr"] == pytest.approx(b["toy/lr"])

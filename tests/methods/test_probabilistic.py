@@ -267,3 +267,148 @@ def test_loss_falls_end_to_end(p5_data, p5_backbone):
     method.fit(few, None)
     after, before = loss(method), loss(start)
     assert after < 0.9 * before, (after, before)
+
+
+# ------------------------------------------------------------------------------ real data (issue 22)
+def _real_fixtures():
+    """The miniature real datasets' writers (tests/datasets/real_fixtures.py)."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "datasets"))
+    import real_fixtures
+
+    return real_fixtures
+
+
+def _ground_truth_detect(net):
+    """A stand-in for ``ProbabilisticNet.detect`` that returns the batch's exact 2D joints (in
+    undistorted original-image pixels, as ``detect`` does) with confidence 1 on present views."""
+    from poseboard.methods.multiview import crop_to_original, read_batch, undistort_pixels
+    from poseboard.methods.probabilistic import original_intrinsics
+
+    def detect(batch):
+        vb = read_batch(batch, need_extrinsics=False)
+        crop = torch.as_tensor(batch["joints_2d"], dtype=torch.float64)
+        pts = crop_to_original(undistort_pixels(crop, vb.K[:, :, None], vb.dist[:, :, None]),
+                               vb.boxes[:, :, None], vb.size)
+        pts = torch.where(vb.view_valid[:, :, None, None], pts, torch.zeros_like(pts))  # a zero box: no pixels
+        w = vb.view_valid[:, :, None].to(torch.float64).expand(*pts.shape[:3]).contiguous()
+        heat = torch.zeros(*pts.shape[:3], 4, 4)
+        return pts, w, original_intrinsics(vb.K, vb.boxes, vb.size), crop.float(), heat
+
+    return detect
+
+
+def test_reference_view_order_and_supervision_frame():
+    """A missing view 0: the reference is the first present view, for the posterior's order
+    and for the supervision's ground truth alike; with every view present nothing moves."""
+    from poseboard.methods.probabilistic import reference_first_order, reference_view
+
+    valid = torch.tensor([[False, True, True, True], [True, True, True, True], [True, False, True, False]])
+    assert reference_first_order(valid).tolist() == [[1, 2, 3, 0], [0, 1, 2, 3], [0, 2, 1, 3]]
+    assert reference_view(valid).tolist() == [1, 0, 0]
+    assert reference_first_order(torch.ones(2, 4, dtype=torch.bool)) is None
+    gen = torch.Generator().manual_seed(0)
+    R = torch.linalg.qr(torch.randn(3, 4, 3, 3, generator=gen, dtype=torch.float64))[0]
+    t = torch.randn(3, 4, 3, generator=gen, dtype=torch.float64) * 1000
+    X = torch.randn(3, 17, 3, generator=gen, dtype=torch.float64) * 500
+    batch = {"R": R, "t": t, "joints_3d": X, "view_valid": valid}
+    got = reference_frame_joints(batch)
+    for b, v in enumerate([1, 0, 0]):
+        torch.testing.assert_close(got[b], X[b] @ R[b, v].T + t[b, v])
+    batch["view_valid"] = torch.ones(3, 4, dtype=torch.bool)
+    torch.testing.assert_close(reference_frame_joints(batch), X @ R[:, 0].transpose(-1, -2) + t[:, 0, None])
+
+
+@pytest.mark.parametrize("sharing", ["frame", "sequence"])
+def test_missing_view_0_predicts_in_the_ground_truths_reference_camera(tmp_path, sharing):
+    """Human3.6M's S11 Directions-2 has no camera 54138969 (view 0, ``missing_views="mark"``):
+    the ground truth's reference is the next camera, and the prediction must be in that
+    camera's frame too — also in a batch that mixes it with an S9 frame (every view present,
+    reference view 0) and when frames of one sequence share a posterior."""
+    from poseboard.datasets.human36m import Human36MMultiView, load_ground_truth
+    from poseboard.methods.probabilistic import training_bone_prior
+    from poseboard.protocols.registry import get_protocol
+
+    fx = _real_fixtures()
+    root = tmp_path / "h36m"
+    labels = fx.h36m_labels()
+    # the fixture's person is flat (y = 0), a degenerate scene for an essential matrix: give every
+    # joint a fixed depth (the same in every frame, so the bone lengths stay one set)
+    depth = np.random.default_rng(0).uniform(-250, 250, size=17).astype(np.float32)
+    for row in labels["table"]:
+        row["keypoints"][:, 1] += depth
+    fx.write_h36m(root, labels=labels, images=False)
+    protocol = get_protocol("human36m-uncalibrated")
+    ds = Human36MMultiView.from_protocol(protocol, root, trust_pickle=True, load_images=False)
+    ids = ds.meta["sample_id"].tolist()
+    picks = ["S11/Directions-2/000000", "S9/Walking-1/000000", "S11/Directions-2/000064"]
+    batch = collate_multiview([ds[ids.index(i)] for i in picks])
+    assert batch["view_valid"].tolist() == [[False, True, True, True], [True] * 4, [False, True, True, True]]
+    cfg = _tiny_config(None).model_copy(update={"pose_sharing": sharing})
+    method = ProbabilisticMethod(cfg)
+    method.net.bone_prior.copy_(torch.as_tensor(training_bone_prior(ds)))  # the fixture's own bones: exact scale
+    method.net.detect = _ground_truth_detect(method.net)
+    pred = method.predict(batch)
+    assert pred.extras["reference_view"].tolist() == [1, 0, 1]
+    assert torch.isfinite(pred.joints_3d).all()
+    gt = load_ground_truth(root, protocol, trust_pickle=True)
+    rows = [gt.meta["sample_id"].tolist().index(i) for i in picks]
+    cam = fx.h36m_cameras(["S1", "S5", "S6", "S7", "S8", "S9", "S11"].index("S11"))
+    np.testing.assert_allclose(gt.reference_R[rows[0]], cam[1].R, atol=1e-6)  # the ground truth's choice
+    gt_ref = np.einsum("nij,nkj->nki", gt.reference_R[rows], gt.joints_3d[rows]) + gt.reference_t[rows][:, None]
+    err = np.linalg.norm(pred.joints_3d.double().numpy() - gt_ref, axis=-1).mean(-1)  # (3,) mm, absolute
+    # 64-px images at 5 m: a pixel is ~70 mm, so the posterior's ~1 px spread leaves tens of mm
+    assert float(err.max()) < 100.0, err
+    # the frame view 0 would have given (every camera looks at the person from ~5 m, 90° apart)
+    in_view_0 = gt.joints_3d[rows[0]] @ cam[0].R.T + cam[0].t
+    assert float(np.linalg.norm(in_view_0 - gt_ref[0], axis=-1).mean()) > 250.0
+    # the relative poses come back in the batch's view order: the reference's is the identity
+    rot = pred.extras["relative_rotations"]
+    torch.testing.assert_close(rot[0, 1], torch.eye(3), atol=1e-5, rtol=0)
+    torch.testing.assert_close(rot[1, 0], torch.eye(3), atol=1e-5, rtol=0)
+
+
+def test_bone_prior_comes_from_real_training_ground_truth(tmp_path):
+    """The scale prior is measured on the real loaders' ground truth (Human3.6M's label table,
+    Panoptic's confident joints), not silently left at the synthetic subjects' default, and
+    ``fit`` records it (and where it came from) in the configuration the results carry."""
+    from poseboard.datasets.human36m import Human36MMultiView
+    from poseboard.datasets.panoptic import PanopticMultiView
+    from poseboard.methods.probabilistic import default_bone_prior, ground_truth_joints, training_bone_prior
+    from poseboard.skeleton import H36M17
+
+    fx = _real_fixtures()
+    fx.write_h36m(tmp_path / "h36m", labels=fx.h36m_labels(keypoint_scale=1.25), images=False)
+    train = Human36MMultiView(tmp_path / "h36m", "train", trust_pickle=True, load_images=False)
+    assert len(train) == 2  # S1's two frames
+    np.testing.assert_array_equal(train.joints_3d, np.stack([train[i].joints_3d for i in range(len(train))]))
+    truth = H36M17.bone_lengths(fx.TEMPLATE_H36M17 * 1.25)  # every fixture frame is the template, shifted
+    prior = training_bone_prior(train)
+    np.testing.assert_allclose(prior, truth, rtol=1e-6)
+    assert not np.allclose(prior, default_bone_prior(), rtol=0.05)  # not the synthetic subjects' mean
+
+    fx.write_panoptic(tmp_path / "panoptic")
+    pan = PanopticMultiView(tmp_path / "panoptic", "all", load_images=False, complete_only=False)
+    joints, valid = ground_truth_joints(pan)
+    np.testing.assert_array_equal(joints, np.stack([pan[i].joints_3d for i in range(len(pan))]))
+    assert valid is not None and not valid.all()  # the low-confidence left ankle
+    lengths = H36M17.bone_lengths(joints)
+    parent, child = np.array(H36M17.bones).T
+    ok = valid[:, parent] & valid[:, child]
+    np.testing.assert_allclose(training_bone_prior(pan), [lengths[ok[:, b], b].mean() for b in range(16)])
+
+    method = ProbabilisticMethod(_tiny_config(None))
+    method.progress = False
+    method.fit(train, None)  # 0 steps: the prior alone
+    np.testing.assert_allclose(method.net.bone_prior.numpy(), truth, rtol=1e-6)
+    assert method.config.bone_prior_mm is not None
+    np.testing.assert_allclose(method.config.bone_prior_mm, truth, rtol=1e-6)
+    assert "Human36MMultiView train, 2 frames" in method.config.bone_prior_source
+    method.save(tmp_path / "ckpt")
+    loaded = ProbabilisticMethod.load(tmp_path / "ckpt")
+    assert loaded.config.bone_prior_source == method.config.bone_prior_source  # what result files carry
+    assert torch.equal(loaded.net.bone_prior, method.net.bone_prior)
+    configured = ProbabilisticMethod(_tiny_config(None).model_copy(update={"bone_prior_mm": tuple(truth * 2)}))
+    configured.progress = False
+    configured.fit(train, None)
+    assert configured.config.bone_prior_source == "configured"
+    np.testing.assert_allclose(configured.net.bone_prior.numpy(), truth * 2)

@@ -1,10 +1,12 @@
-"""The RANSAC baseline: original-pixel thresholds, detections, save/load, determinism."""
+"""The RANSAC baseline: the reference's crop-pixel half-distance threshold and the original-pixel
+rule the committed presets keep, detections, save/load, determinism."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -14,6 +16,7 @@ import method_fixtures as F
 from poseboard.errors import CapabilityError
 from poseboard.geometry import project_points
 from poseboard.methods.multiview import (
+    crop_scale,
     crop_to_original,
     original_projection,
     read_batch,
@@ -63,6 +66,57 @@ def test_threshold_is_in_original_pixels():
         _, inliers = method.triangulate(pts, proj)
         assert bool((inliers[..., 1] == expect).all())
         assert bool(inliers[..., [0, 2, 3]].all())
+
+
+def _gt_crop(batch):
+    """Ground-truth 2D joints undistorted in crop pixels, and the crop projections."""
+    vb = read_batch(batch)
+    return undistort_pixels(batch["joints_2d"].double(), vb.K[:, :, None], vb.dist[:, :, None]), vb.proj
+
+
+def _reference_half_error(proj, points, X):
+    """learnable triangulation's ``calc_reprojection_error_matrix`` for one point: HALF the
+    Euclidean reprojection distance per view (``mvn/utils/multiview.py``), NumPy."""
+    P, x = proj.numpy(), points.numpy()
+    h = np.concatenate([X.numpy(), [1.0]]) @ np.swapaxes(P, -1, -2)  # (V, 3)
+    return 0.5 * np.sqrt(((x - h[:, :2] / h[:, 2:]) ** 2).sum(-1))
+
+
+def test_presets_keep_todays_rule_and_paper_takes_the_reference():
+    for profile in ("smoke", "default", "gpu"):  # the committed results' rule
+        cfg = RansacConfig.preset(profile)
+        assert (cfg.threshold_rule, cfg.threshold_px) == ("original_full", 30.0)
+    for cfg in (RansacConfig(), RansacConfig.preset("paper")):
+        assert (cfg.threshold_rule, cfg.threshold_px, cfg.huber_px) == ("reference_crop_half", 15.0, 2.0)
+        assert RansacMethod(cfg.model_copy(update={"backbone": RansacConfig.preset("smoke").backbone})
+                            ).full_threshold_px() == 30.0
+
+
+def test_reference_rule_thresholds_half_the_crop_distance():
+    """Under the default rule a view is an inlier when HALF its reprojection distance in its
+    crop's pixels is below ``threshold_px`` (the reference's ``reprojection_error_epsilon``):
+    a view off by 20 crop pixels is in under 12 (half of 20 is 10; a full-distance rule
+    would reject it) and out under 5, in every sample, although 20 crop pixels are over 40
+    original ones here (the crops shrink the images 3-12×)."""
+    batch = F.eval_batch(6)
+    pts, proj = _gt_crop(batch)
+    assert float(crop_scale(read_batch(batch).boxes, read_batch(batch).size).max()) < 0.5
+    base = RansacConfig.preset("smoke").model_copy(update={"threshold_rule": "reference_crop_half", "refine": False})
+    detected, detected_proj = RansacMethod(base).detect(batch)
+    torch.testing.assert_close(detected_proj, proj)  # detect works in crop pixels under this rule
+    assert detected.shape == pts.shape
+    off = pts.clone()
+    off[:, 1, :, 0] += 20.0  # view 1 off by 20 crop pixels
+    for threshold, expect in ((12.0, True), (5.0, False)):
+        method = RansacMethod(base.model_copy(update={"threshold_px": threshold}))
+        joints, inliers = method.triangulate(off, proj)
+        assert bool((inliers[..., 1] == expect).all())
+        assert bool(inliers[..., [0, 2, 3]].all())
+        if not expect:  # the winner is the DLT of the three exact views: the reference's error says the same
+            for b, j in ((0, 0), (2, 5), (5, 16)):
+                half = _reference_half_error(proj[b], off[b, :, j], joints[b, j])
+                np.testing.assert_array_equal(half < threshold, inliers[b, j].numpy())
+                assert half[1] == pytest.approx(10.0, abs=1e-3)
 
 
 def test_recovers_ground_truth_with_an_outlier_view():
