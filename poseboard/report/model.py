@@ -375,6 +375,64 @@ def _pair_seed_variance(a: Row, b: Row) -> float | None:
     return None
 
 
+@dataclass(frozen=True)
+class RowComparison:
+    """``a − b`` of two rows' headlines (or of one sweep point), as the board's verdicts test it."""
+
+    difference: float
+    ci95: tuple[float, float]
+    p_value: float  # two-sided, uncorrected
+    test: str  # "paired", "paired + seed noise" or "intervals" (unpaired, from the two 95 % intervals)
+
+
+def compare_rows(a: Row, b: Row, point: str | None = None) -> RowComparison | None:
+    """``a − b`` under one protocol, tested as the board tests neighbours: paired over the same
+    resampled sequences (plus the pair's measured seed variance, :func:`_pair_seed_variance`,
+    for the headline), else from the two 95 % intervals, unpaired; ``point`` compares one sweep
+    point (a number of cameras) instead of the headline. None when neither test can be made."""
+    z = NormalDist().inv_cdf(1 - 0.05 / 2)
+    try:
+        c = compare_results(a.replicates, b.replicates, point=point, seed=a.result.protocol.bootstrap_seed)
+    except InputError:
+        c = None
+    if c is not None:
+        seed_var = _pair_seed_variance(a, b) if point is None else None
+        if seed_var is None:
+            return RowComparison(c.difference, c.ci95, c.p_value, "paired")
+        se = math.sqrt(c.se**2 + seed_var)
+        p = 2 * (1 - NormalDist().cdf(abs(c.difference) / se)) if se > 0 else float(c.difference == 0)
+        return RowComparison(c.difference, (c.difference - z * se, c.difference + z * se), p, "paired + seed noise")
+    if point is None:
+        va, ca, vb, cb = a.value, a.ci95, b.value, b.ci95
+    else:
+        block_a, block_b = a.result.metrics.sweep or {}, b.result.metrics.sweep or {}
+        if point not in block_a or point not in block_b:
+            return None
+        metric = a.result.protocol.headline
+        va = _block_value(block_a[point], metric, a.result.metrics.weighting)
+        vb = _block_value(block_b[point], metric, b.result.metrics.weighting)
+        ra, rb = block_a[point].ci95.get(metric), block_b[point].ci95.get(metric)
+        ca = (float(ra[0]), float(ra[1])) if ra else None
+        cb = (float(rb[0]), float(rb[1])) if rb else None
+        if va is None or vb is None:
+            return None
+    return interval_comparison(va, ca, vb, cb)
+
+
+def interval_comparison(a: float, ci_a: tuple[float, float] | None, b: float,
+                        ci_b: tuple[float, float] | None) -> RowComparison | None:
+    """``a − b`` from two independent 95 % intervals (``se = width / (2 · 1.96)``), unpaired;
+    None without both intervals."""
+    se_a, se_b = _se(ci_a), _se(ci_b)
+    if se_a is None or se_b is None:
+        return None
+    se = math.hypot(se_a, se_b)
+    d = a - b
+    z = NormalDist().inv_cdf(1 - 0.05 / 2)
+    p = 2 * (1 - NormalDist().cdf(abs(d) / se)) if se > 0 else float(d == 0)
+    return RowComparison(d, (d - z * se, d + z * se), p, "intervals")
+
+
 def _compare_neighbours(rows: list[Row], level: float) -> tuple[float | None, int | None]:
     """Fill each row's comparison with the next one down; returns the board's detectable
     difference and its number of sequences.

@@ -235,3 +235,30 @@ def test_attention_lr_scale_gives_the_fusion_block_its_own_learning_rate(tmp_pat
         assert {id(p) for p in groups[1]["params"]} == fusion
         assert not fusion & {id(p) for p in groups[0]["params"]}
         assert groups[1]["lr"] == pytest.approx(scale * groups[0]["lr"])
+
+
+@pytest.mark.parametrize("use_transformer", [True, False])
+def test_input_size_resamples_the_crops_and_maps_cells_back_to_crop_pixels(p5_data, use_transformer):
+    """He et al.'s R-50 rows read 256² from 384² crops: with ``input_size`` the backbone sees the
+    resampled crops, the heatmaps are input_size / 4 cells wide, and detections, training
+    targets and epipolar strides stay in the crop's pixels (crop side / heatmap side)."""
+    ds = MultiViewDataset(p5_data / "synth-h36m" / "test")
+    batch = collate_multiview([ds[i] for i in range(2)])
+    crop = batch["images"].shape[-1]
+    method = EpipolarMethod(_config(None, use_transformer).model_copy(update={"input_size": 32}))
+    with torch.no_grad():
+        heat = method.net.all_view_heatmaps(batch["images"], batch["proj_matrices"].float())
+    assert crop == 64 and heat.shape[-2:] == (8, 8)
+    pairs = method.training_pairs(batch, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        ref_heat = method.net.reference_heatmaps(pairs["images_ref"], pairs["images_src"], pairs["proj_ref"],
+                                                 pairs["proj_src"])
+    assert ref_heat.shape[-2:] == (8, 8) and torch.isfinite(method.heatmap_loss(ref_heat, pairs))
+    pts, _, _ = method.detect(batch)
+    assert pts.shape[-1] == 2 and float(pts.amax()) < crop + 8  # crop pixels, not the 32² input's
+    assert torch.isfinite(method.predict(batch).joints_3d).all()
+    plain = EpipolarMethod(_config(None, use_transformer))
+    assert plain.config.input_size is None
+    x = torch.rand(2, 3, crop, crop)
+    assert plain.net.network_input(x) is x  # None: the crops as they are
+    assert method.net.network_input(x).shape == (2, 3, 32, 32)
