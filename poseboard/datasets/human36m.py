@@ -471,6 +471,13 @@ class Human36MMultiView:
     def __len__(self) -> int:
         return len(self.meta)
 
+    @property
+    def joints_3d(self) -> np.ndarray:
+        """(N, 17, 3) float64 ground truth of every sample, in dataset order, world mm
+        (H36M17 joints; what ``[i].joints_3d`` holds, read from the label table without
+        loading any image)."""
+        return self.labels.keypoints[self.meta["row"].to_numpy()].astype(np.float64)
+
     # -- paths
     def _folder(self, subject: str, sequence: str) -> str:
         key = (subject, sequence)
@@ -585,7 +592,8 @@ def load_ground_truth(path: str | Path | None, protocol: Any, *, trust_pickle: b
     """Ground truth of a ``human36m`` protocol (:class:`PoseGroundTruth`): the protocol split's
     rows of the label table, world mm, with the reference camera (the first of the protocol's
     cameras, per subject) for uncalibrated protocols. Skip list and stride are applied by the
-    scorer (``select_frames``), not here, so every table row of the split is present."""
+    scorer (``select_frames``), not here, so every table row of the split is present. A root
+    protocol (``human36m-root``) gets :func:`view_root_ground_truth` instead."""
     from poseboard.protocols.predictions import PoseGroundTruth
 
     root = ground_truth_root(NAME, path)
@@ -598,12 +606,50 @@ def load_ground_truth(path: str | Path | None, protocol: Any, *, trust_pickle: b
                                               f"(subjects: {labels.subject_names})")
     meta = full[full["subject"].isin(subjects)].reset_index(drop=True)
     rows = meta["row"].to_numpy()
+    if protocol.task == "root_localisation":
+        return view_root_ground_truth(labels, meta, protocol.cameras)
     s_idx = labels.subject_idx[rows]
     ref = reference_cameras(labels, rows, protocol.cameras)
     return PoseGroundTruth(
         meta=meta.drop(columns=["row"]), joints_3d=labels.keypoints[rows].astype(np.float64),
         reference_R=labels.R[s_idx, ref], reference_t=labels.t[s_idx, ref],
         source="real", data_hash=labels.content_hash(rows),
+    )
+
+
+def view_root_ground_truth(labels: H36MLabels, meta: pd.DataFrame, cameras: Sequence[int] | None):
+    """Root ground truth (:class:`RootGroundTruth`) of Human3.6M with every view alone
+    (RootNet's Human3.6M test): one single-person image per present view (non-zero box) of
+    ``cameras`` (label-file indices; None: all) of every row of ``meta`` (rows of
+    :meth:`H36MLabels.meta`), frame by frame, cameras in the given order. Its id is
+    ``<frame id>/view<camera index>``
+    (:func:`~poseboard.datasets.ground_truth.view_sample_id`), its one person
+    (``person_index`` 0) has the pelvis (joint 6) in that camera's frame, ``R X + t`` (3,) mm.
+    S11 Directions-2 has no video from 54138969: that view is not an image here."""
+    from poseboard.datasets.ground_truth import view_sample_id
+    from poseboard.protocols.predictions import RootGroundTruth
+
+    order = list(range(len(labels.camera_names))) if cameras is None else [int(c) for c in cameras]
+    if not order or min(order) < 0 or max(order) >= len(labels.camera_names):
+        raise InputError(f"cameras {list(order)} out of range for {labels.camera_names}")
+    rows = meta["row"].to_numpy(dtype=np.int64)
+    present = labels.bbox_tlbr[rows][:, order].any(-1) if len(rows) else np.zeros((0, len(order)), bool)
+    index, which = np.nonzero(present)  # row-major: frame by frame, cameras in the given order
+    cams = np.asarray(order, dtype=np.int64)[which]
+    r, s = rows[index], labels.subject_idx[rows[index]]
+    pelvis = labels.keypoints[r, 6].astype(np.float64)  # (P, 3) world mm
+    # float64: the calibration is stored as float32; x_cam = R X + t
+    roots = np.einsum("pij,pj->pi", labels.R[s, cams].astype(np.float64), pelvis) + labels.t[s, cams]
+    sub = meta.iloc[index].reset_index(drop=True)
+    people = pd.DataFrame({
+        "sample_id": [view_sample_id(i, c) for i, c in zip(sub["sample_id"], cams, strict=True)],
+        "person_index": np.zeros(len(sub), dtype=np.int64), "subject": sub["subject"].astype(str),
+        "action": sub["action"].astype(str), "sequence": sub["sequence"].astype(str),
+        "frame": sub["frame"].astype(np.int64), "valid": np.ones(len(sub), dtype=bool)})
+    return RootGroundTruth(
+        people=people, roots=roots.reshape(-1, 3).astype(np.float64), source="real",
+        data_hash=labels.content_hash(rows),
+        images=people[["sample_id", "subject", "action", "sequence", "frame"]].copy(),
     )
 
 

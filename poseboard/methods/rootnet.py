@@ -66,6 +66,7 @@ from poseboard.methods.backbone import Backbone, BackboneConfig, init_from_pretr
 from poseboard.methods.base import Capabilities, Method, MethodCard, Tracker
 from poseboard.methods.rootnet_data import (
     CropAugmentation,
+    RealViewScenes,
     RootNetAugment,
     crop_boxes_affine,
     crop_grid_to_image,
@@ -759,7 +760,9 @@ def evaluate_roots(
 
     A multi-view split (``synth-h36m-root``) is scored view by view: every valid view of the
     protocol's cameras is one single-person image (:class:`ViewScenes`), as the ground truth
-    of :func:`~poseboard.datasets.ground_truth.load_synthetic_ground_truth` lists them.
+    of :func:`~poseboard.datasets.ground_truth.load_synthetic_ground_truth` lists them; real
+    Human3.6M (``human36m-root``) likewise, every present view (:class:`RealViewScenes`) as
+    :func:`~poseboard.datasets.human36m.view_root_ground_truth` lists them.
     """
     import time
 
@@ -790,6 +793,9 @@ def evaluate_roots(
     per_view = isinstance(getattr(scenes, "store", None), MultiViewStore)
     if per_view:  # the Human3.6M-like single-view test: every view alone
         scenes = ViewScenes(scenes, protocol.cameras)
+        images = scenes.table
+    elif is_real_multiview(scenes):  # real Human3.6M (human36m-root): every present view alone
+        scenes, per_view = RealViewScenes(scenes), True
         images = scenes.table
     indices = np.flatnonzero(select_frames(protocol, images))
     torch.manual_seed(seed)

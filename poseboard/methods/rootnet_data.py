@@ -327,6 +327,55 @@ class RealViewPersonDataset(torch.utils.data.Dataset):
                 "action": sample.meta.action, "subject": sample.meta.subject}
 
 
+class RealViewScenes(torch.utils.data.Dataset):
+    """The views a root protocol scores on a real multi-view dataset (``human36m-root``), each
+    as a single-view scene (what :func:`~poseboard.datasets.torch_dataset.collate_scenes` and
+    ``predict`` take), as :class:`~poseboard.methods.rootnet.ViewScenes` does for a generated
+    split: the view's crop with its crop camera, one :class:`~poseboard.samples.Person` with the
+    box, root and joints of :class:`RealViewPersonDataset` (the same items, so what RootNet is
+    scored on is what it trains on), and the id ``<frame id>/view<camera index>``
+    (:func:`~poseboard.datasets.ground_truth.view_sample_id`), as the Human3.6M root ground
+    truth (:func:`~poseboard.datasets.human36m.view_root_ground_truth`) lists them.
+
+    ``table``: one row per item (``sample_id``, ``subject``, ``action``, ``sequence``,
+    ``frame``), what ``select_frames`` reads.
+    """
+
+    def __init__(self, data: Any) -> None:
+        import pandas as pd
+
+        from poseboard.datasets.ground_truth import view_sample_id
+
+        self.people = RealViewPersonDataset(data)
+        rows = data.meta.iloc[self.people.items[:, 0]].reset_index(drop=True)
+        ids = [view_sample_id(str(sid), int(v)) for sid, v in zip(rows["sample_id"], self.people.items[:, 1],
+                                                                 strict=True)]
+        self.table = pd.DataFrame({"sample_id": ids, "subject": rows["subject"].astype(str),
+                                   "action": rows["action"].astype(str), "sequence": rows["sequence"].astype(str),
+                                   "frame": rows["frame"].astype("int64")})
+
+    def __len__(self) -> int:
+        return len(self.people)
+
+    def __getitem__(self, n: int) -> Any:
+        from poseboard.methods.rootnet import view_person_box
+        from poseboard.samples import Person, SampleMeta, SingleViewScene
+
+        i, v = (int(x) for x in self.people.items[n])
+        sample = self.people._view(i, v)
+        cam = sample.cameras[0]
+        j2d = sample.joints_2d[0]
+        finite = np.isfinite(j2d).all(-1)
+        box = view_person_box(j2d[finite] if finite.sum() >= 2 else np.nan_to_num(j2d), sample.images.shape[-1])
+        root = cam.R @ sample.joints_3d[H36M17.root] + cam.t  # as RealViewPersonDataset and the ground truth
+        person = Person(box=box, root_cam=root, joints_cam=sample.joints_3d @ cam.R.T + cam.t, joints_2d=j2d,
+                        visibility=sample.visibility[0], valid=True)
+        m = sample.meta
+        meta = SampleMeta(sample_id=str(self.table.at[n, "sample_id"]), subject=m.subject, action=m.action,
+                          sequence=m.sequence, frame=m.frame, scene=m.scene)
+        return SingleViewScene(image=sample.images[0], camera=cam, people=[person], meta=meta)
+
+
 def pixel_to_camera(uv: Tensor, depth: Tensor, K: Tensor) -> Tensor:
     """Camera mm (N, 3) of image pixels (N, 2) at depth Z (N,) mm through K (N, 3, 3):
     ``X = (u − c_x)/f_x · Z`` (the reference's ``pixel2cam``)."""
