@@ -239,7 +239,7 @@ TABLES: tuple[PaperTable, ...] = (
         name="moon2019_rootnet",
         title="Root localisation: AP_root@25 cm and MRPE (x, y, z)",
         paper="Moon et al., Camera Distance-aware Top-down Approach for 3D Multi-person Pose Estimation, ICCV 2019",
-        protocols=("synth-h36m-root", "synth-mupots-root", "mupots-root"),
+        protocols=("synth-h36m-root", "human36m-root", "synth-mupots-root", "mupots-root"),
         kind="root",
         rows=(TableRow("rootnet-h36m", "RootNet trained on the Human3.6M-like views"),
               TableRow("rootnet", "RootNet trained on the MuPoTS-like scenes")),
@@ -302,7 +302,7 @@ class RootMetric:
     method: str  # the table row (method variant) the published value belongs to
 
 
-_H36M_ROOT = ("synth-h36m-root",)
+_H36M_ROOT = ("synth-h36m-root", "human36m-root")
 _MUPOTS_ROOT = ("synth-mupots-root", "mupots-root")
 
 #: Moon et al.'s numbers: AP_root on MuPoTS-3D, MRPE (x, y, z) on Human3.6M (README).
