@@ -27,7 +27,7 @@ FRAMES = 8
 
 @cache
 def _data(profile: str) -> Path:
-    from poseboard.datasets.synthetic import SynthConfig, generate_datasets
+    from poseboard.datasets.synthetic.generator import SynthConfig, generate_datasets
 
     cfg = SynthConfig.preset(profile)
     cfg.h36m.train.samples = FRAMES
@@ -95,7 +95,7 @@ def _algebraic_step(profile: str):
 
 
 def _volumetric_step(profile: str):
-    from poseboard.methods.multiview import read_batch
+    from poseboard.methods.nets.multiview import read_batch
     from poseboard.methods.volumetric import rotation_z
 
     method = _method("volumetric", profile)
@@ -117,8 +117,8 @@ def _volumetric_step(profile: str):
 
 
 def _pretrain_step(profile: str):
-    from poseboard.methods.backbone import Backbone
-    from poseboard.methods.pretrain import PretrainConfig, gaussian_heatmaps, heatmap_loss
+    from poseboard.methods.nets.backbone import Backbone
+    from poseboard.methods.train.pretrain import PretrainConfig, gaussian_heatmaps, heatmap_loss
 
     cfg = PretrainConfig.preset(profile)
     net = Backbone(cfg.backbone).train()

@@ -2,7 +2,7 @@
 ``epipolar`` and ``rootnet``.
 
 * ``posterior M=… it=…``: the Monte-Carlo camera-pose posterior
-  (:func:`~poseboard.methods.pose_posterior.monte_carlo_posterior`) and the triangulation
+  (:func:`~poseboard.methods.nets.pose_posterior.monte_carlo_posterior`) and the triangulation
   under it, on 8 frames of a walking subject seen by an H36M-like rig of 4 cameras (1000×1000,
   f = 1145 px) with σ = 4 px Gaussian noise on the 2D joints (≈ 1 px of a 128 px crop, the
   error of a good 2D backbone). ``extra_info`` records, beside the time, the median rotation
@@ -28,7 +28,7 @@ import pytest
 import torch
 
 from poseboard.camera import Camera
-from poseboard.methods.pose_posterior import (
+from poseboard.methods.nets.pose_posterior import (
     PosteriorConfig,
     monte_carlo_posterior,
     rotation_angle_deg,
@@ -41,8 +41,8 @@ NOISE_PX = 4.0
 
 @cache
 def _frames() -> dict[str, torch.Tensor]:
-    from poseboard.datasets.body import SUBJECTS
-    from poseboard.datasets.motion import generate_sequence
+    from poseboard.datasets.synthetic.body import SUBJECTS
+    from poseboard.datasets.synthetic.motion import generate_sequence
     from poseboard.geometry import project_points
 
     seq = generate_sequence(SUBJECTS["S9"], "Walking", 80, np.random.default_rng(0), area_radius_mm=1500.0)
@@ -114,7 +114,7 @@ def test_posterior_ill_conditioning(benchmark):
     poses that fit the noisy 2D better than the truth does, degrees away from it.
     ``extra_info``: reprojection error (px) at the truth and at that optimum, and the
     optimum's rotation error (degrees) per frame."""
-    from poseboard.methods.pose_posterior import _sample_weights, refine_relative_poses
+    from poseboard.methods.nets.pose_posterior import _sample_weights, refine_relative_poses
 
     data = _frames()
     uv, K = data["uv"], data["K"]
@@ -136,7 +136,7 @@ def test_posterior_ill_conditioning(benchmark):
 
 @pytest.mark.parametrize("backward", [False, True])
 def test_epipolar_attention(benchmark, backward):
-    from poseboard.methods.epipolar_attention import EpipolarAttention, fundamental_ref_to_src
+    from poseboard.methods.nets.epipolar_attention import EpipolarAttention, fundamental_ref_to_src
 
     torch.manual_seed(0)
     cams = [Camera.look_at(eye=[sx * 3500.0, sy * 3500.0, 1500.0], target=[0.0, 0.0, 900.0], focal=1145.0,

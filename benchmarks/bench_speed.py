@@ -54,7 +54,7 @@ def _data_dir() -> Path:
     given = os.environ.get("POSEBOARD_DATA")
     if given and Path(given).exists():
         return Path(given)
-    from poseboard.datasets.synthetic import SynthConfig, generate_datasets
+    from poseboard.datasets.synthetic.generator import SynthConfig, generate_datasets
 
     params = _params()
     cfg = SynthConfig.preset(params.active.data.preset)
@@ -65,7 +65,7 @@ def _data_dir() -> Path:
 
 
 def _batch(dataset: str, roots: bool = False) -> dict[str, Any]:
-    from poseboard.methods.runner import open_split
+    from poseboard.harness.multiview_pose import open_split
 
     data = open_split(_data_dir() / dataset / "test")
     if roots and dataset != "synth-mupots":  # a root method on the rig: every view alone
@@ -85,7 +85,7 @@ def _batch(dataset: str, roots: bool = False) -> dict[str, Any]:
 
 
 def _method(key: str, device: torch.device, precision: str) -> Any:
-    from poseboard.methods.commands import deep_merge
+    from poseboard.harness.commands import deep_merge
     from poseboard.methods.registry import get_method
 
     params = _params()

@@ -51,7 +51,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     from poseboard.allocator import keep_freed_memory
     from poseboard.errors import PoseboardError
-    from poseboard.methods.commands import resolve_run
+    from poseboard.harness.commands import resolve_run
 
     keep_freed_memory()  # as the pipeline's commands run (the speed column is measured here)
     torch.set_num_threads(1)

@@ -298,7 +298,7 @@ def replicate_command(
             if precision is not None and precision not in PRECISIONS:
                 raise PoseboardError(f"--precision: {precision!r} is not one of {', '.join(PRECISIONS)}")
         else:  # the device the commands will run on: refused here, before the first step writes
-            from poseboard.methods.commands import resolve_run
+            from poseboard.harness.commands import resolve_run
 
             resolve_run(device, precision, params_file=params_file)
         seeds = [seed] if seed is not None else load_params(params_file).active.seeds[1:]
@@ -356,9 +356,9 @@ def seed_spread_command(
 
 def _mount_subcommands() -> None:
     """Command groups defined next to the code they drive (their bodies import lazily)."""
-    from poseboard.datasets.commands import generate, show
-    from poseboard.datasets.real_commands import datasets_app
-    from poseboard.methods.commands import predict, pretrain, train
+    from poseboard.datasets.real.commands import datasets_app
+    from poseboard.datasets.synthetic.commands import generate, show
+    from poseboard.harness.commands import predict, pretrain, train
     from poseboard.params import params_app
     from poseboard.report.commands import report
     from poseboard.scaffold import new_method

@@ -13,7 +13,7 @@ params each stage reads, and changing one method's block re-runs only that metho
       smoke: {description: ..., data: {preset: smoke, crop_size: 64}}
       paper: {..., device: cuda, precision: bf16}   # where pretrain/train/predict compute (default
                                                     # auto, fp32; --device/--precision come first)
-    real_data: {...}                # poseboard.datasets.real.RealDataConfig
+    real_data: {...}                # poseboard.datasets.real.config.RealDataConfig
     backbone:                       # pretrain_backbone: per profile, merged over PretrainConfig.preset
       smoke: {train: {steps: 150}}
     methods:                        # train@<name>: per profile, merged over config_model.preset
@@ -46,7 +46,7 @@ import typer
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from poseboard.datasets.real import RealDataConfig
+from poseboard.datasets.real.config import RealDataConfig
 from poseboard.errors import InputError, PoseboardError
 
 PARAMS_FILE = "params.yaml"
@@ -65,7 +65,7 @@ class DataProfile(_Strict):
     """What ``generate`` renders: a synthetic preset plus overrides."""
 
     preset: Literal["smoke", "default", "large", "gpu"] = Field(
-        description="poseboard.datasets.synthetic.SynthConfig.preset: dataset sizes"
+        description="poseboard.datasets.synthetic.generator.SynthConfig.preset: dataset sizes"
     )
     crop_size: int | None = Field(default=None, ge=16, description="network-input crop side (px); None: preset's")
     datasets: list[Literal["synth-h36m", "synth-panoptic", "synth-mupots"]] = Field(

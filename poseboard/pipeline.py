@@ -33,7 +33,7 @@ def generate_stage(
     workers: Annotated[int, typer.Option("--workers", "-j", help="rendering processes (0: per core, ≤ 8)")] = 0,
 ) -> None:
     """Render the synthetic datasets of the active profile (``profiles.<profile>.data``)."""
-    from poseboard.datasets.synthetic import SynthConfig, generate_datasets
+    from poseboard.datasets.synthetic.generator import SynthConfig, generate_datasets
     from poseboard.params import load_params
 
     try:
@@ -65,7 +65,7 @@ def score_stage(
 ) -> None:
     """Score RESULTS/METHOD/PREDICTIONS.npz under PROTOCOL, whose inputs must be the same
     (e.g. absolute MPJPE from the relative protocol's run): no second inference."""
-    from poseboard.methods.commands import real_data_params
+    from poseboard.harness.commands import real_data_params
     from poseboard.protocols.rescore import rescore
     from poseboard.protocols.results import result_path
 

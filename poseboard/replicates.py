@@ -106,7 +106,7 @@ def replicate_steps(params_file: Path, seed: int, data_dir: Path = Path("data"),
             py, "-c", copy, str(checkpoints / "backbone"), str(ckpt / "backbone")), ckpt / "backbone" / "backbone.pt")]
     else:
         steps = [ReplicateStep("pretrain_backbone", (
-            py, "-m", "poseboard.methods.commands", "pretrain", *common, "--dataset", "synth-h36m",
+            py, "-m", "poseboard.harness.commands", "pretrain", *common, "--dataset", "synth-h36m",
             "--profile", profile, "--config", str(params_file), "--config-key", f"backbone.{profile}",
             "--seed", str(seed), "--quiet", *on), ckpt / "backbone" / "backbone.pt")]
     for key in _training_order(params.methods):
@@ -114,7 +114,7 @@ def replicate_steps(params_file: Path, seed: int, data_dir: Path = Path("data"),
             continue
         block = params.methods[key]
         steps.append(ReplicateStep(f"train@{key}", (
-            py, "-m", "poseboard.methods.commands", "train", block.method, "--name", key, *common,
+            py, "-m", "poseboard.harness.commands", "train", block.method, "--name", key, *common,
             "--dataset", block.dataset, "--profile", profile, "--config", str(params_file),
             "--config-key", f"methods.{key}.{profile}", "--seed", str(seed), "--quiet", *on),
             ckpt / key / "weights.pt"))  # written after config.json
@@ -123,7 +123,7 @@ def replicate_steps(params_file: Path, seed: int, data_dir: Path = Path("data"),
             continue
         pid = f"{ev.protocol}@{ev.version}"
         steps.append(ReplicateStep(f"predict@{key}", (
-            py, "-m", "poseboard.methods.commands", "predict", ev.method, "--protocol", pid, *common,
+            py, "-m", "poseboard.harness.commands", "predict", ev.method, "--protocol", pid, *common,
             "--results", str(res), "--seed", str(seed), "--quiet", "--declared-dataset", ev.dataset,
             "--params", str(params_file), *on),
             res / ev.method / f"{pid}.json"))

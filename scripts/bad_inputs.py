@@ -27,10 +27,10 @@ from typer.testing import CliRunner
 
 from poseboard.camera import save_rig
 from poseboard.cli import app
-from poseboard.datasets.body import SUBJECTS
-from poseboard.datasets.rigs import build_rig
 from poseboard.datasets.storage import open_dataset
-from poseboard.datasets.synthetic import SynthConfig, generate_dataset
+from poseboard.datasets.synthetic.body import SUBJECTS
+from poseboard.datasets.synthetic.generator import SynthConfig, generate_dataset
+from poseboard.datasets.synthetic.rigs import build_rig
 from poseboard.errors import PoseboardError
 
 ROOT = Path(__file__).resolve().parents[1]

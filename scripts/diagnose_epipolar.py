@@ -24,8 +24,8 @@ import torch
 from poseboard.datasets.torch_dataset import MultiViewDataset, collate_multiview
 from poseboard.geometry import project_points
 from poseboard.methods.epipolar import EpipolarMethod
-from poseboard.methods.epipolar_attention import epipolar_sample_points, fundamental_ref_to_src, nearest_views
-from poseboard.methods.multiview import read_batch, run_backbone
+from poseboard.methods.nets.epipolar_attention import epipolar_sample_points, fundamental_ref_to_src, nearest_views
+from poseboard.methods.nets.multiview import read_batch, run_backbone
 
 
 @torch.no_grad()

@@ -28,8 +28,8 @@ import torch
 
 from poseboard.datasets.sources import locate_protocol
 from poseboard.datasets.torch_dataset import collate_multiview
-from poseboard.methods.multiview import read_batch
-from poseboard.methods.runner import camera_subsets, method_inputs
+from poseboard.harness.multiview_pose import camera_subsets, method_inputs
+from poseboard.methods.nets.multiview import read_batch
 from poseboard.methods.volumetric import ROOT, VolumetricMethod
 from poseboard.protocols.registry import get_protocol
 

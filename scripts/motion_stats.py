@@ -15,8 +15,8 @@ import time
 
 import numpy as np
 
-from poseboard.datasets.body import BONE_NAMES, SUBJECTS, TEST_SUBJECTS, TRAIN_SUBJECTS
-from poseboard.datasets.motion import ACTIONS, generate_motion_set, joint_angles_deg
+from poseboard.datasets.synthetic.body import BONE_NAMES, SUBJECTS, TEST_SUBJECTS, TRAIN_SUBJECTS
+from poseboard.datasets.synthetic.motion import ACTIONS, generate_motion_set, joint_angles_deg
 from poseboard.skeleton import H36M17
 
 ANGLES = (  # (label, measured names pooled over sides)

@@ -33,8 +33,8 @@ def _design(text: str) -> tuple[int, int]:
 def main() -> None:
     from poseboard.comparison.paired import paired_bootstrap
     from poseboard.comparison.results import sequence_table
-    from poseboard.datasets.synthetic import SynthConfig, generate_datasets
-    from poseboard.methods.runner import run_protocol
+    from poseboard.datasets.synthetic.generator import SynthConfig, generate_datasets
+    from poseboard.harness.multiview_pose import run_protocol
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoints", type=Path, default=Path("checkpoints"))

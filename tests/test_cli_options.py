@@ -43,7 +43,7 @@ def test_the_walk_sees_every_command():
 def test_one_long_flag_per_concept_and_one_concept_per_flag():
     flags_of = defaultdict(set)
     concepts_of = defaultdict(set)
-    for command, name, opts, hidden, _ in _options():
+    for _, name, opts, hidden, _ in _options():
         if hidden:
             continue
         long = tuple(o for o in opts if o.startswith("--"))
@@ -88,6 +88,6 @@ def test_the_hidden_former_spelling_still_works(tmp_path):
     out = CliRunner().invoke(app, ["evaluate", "-p", str(tmp_path / "none.npz"), "--protocol",
                                    "synth-h36m-relative", "--out", str(tmp_path / "r")])
     assert out.exit_code == 2 and "predictions file not found" in out.output
-    out = CliRunner().invoke(app, ["evaluate", "-p", str(tmp_path / "none.npz"), "--protocol",
-                                   "synth-h36m-relative", "--out", str(tmp_path / "a"), "--results", str(tmp_path / "b")])
+    out = CliRunner().invoke(app, ["evaluate", "-p", str(tmp_path / "none.npz"), "--protocol", "synth-h36m-relative",
+                                   "--out", str(tmp_path / "a"), "--results", str(tmp_path / "b")])
     assert out.exit_code == 2 and "disagree" in out.output

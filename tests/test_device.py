@@ -26,9 +26,9 @@ import method_fixtures as F
 from poseboard.cli import app
 from poseboard.device import DEVICE_ENV, check_device_spelling, describe_device, resolve_device, to_device
 from poseboard.errors import InputError
-from poseboard.methods.commands import resolve_run
+from poseboard.harness.commands import resolve_run
 from poseboard.methods.registry import get_method
-from poseboard.methods.training import TrainConfig, make_loader, train_loop
+from poseboard.methods.train.loop import TrainConfig, make_loader, train_loop
 from poseboard.params import ParamsError, load_params, profile_run_options
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -265,7 +265,7 @@ def test_a_replicate_passes_the_device_to_its_commands(tmp_path):
     out = runner.invoke(app, ["replicate", "--seed", "1", "--params", str(params), "--dry-run", "--device", "cuda:1",
                               "--precision", "bf16"])  # a dry run checks the spelling only
     assert out.exit_code == 0, out.output
-    lines = [line for line in out.output.splitlines() if " poseboard.methods.commands " in line]
+    lines = [line for line in out.output.splitlines() if " poseboard.harness.commands " in line]
     assert lines and all(line.endswith("--device cuda:1 --precision bf16") for line in lines)
     assert all("--params" in line for line in lines if "predict@" in line)
     out = runner.invoke(app, ["replicate", "--seed", "1", "--params", str(params), "--dry-run", "--device", "gpu"])
@@ -312,7 +312,7 @@ def test_cpu_fp32_options_change_no_result_byte(tmp_path):
 
 
 def test_bf16_on_the_cpu_trains_and_predicts(tmp_path):
-    from poseboard.methods.runner import run_protocol, train_method
+    from poseboard.harness.multiview_pose import run_protocol, train_method
 
     ck = F.checkpoints_copy(tmp_path / "checkpoints")
     override = tmp_path / "override.yaml"

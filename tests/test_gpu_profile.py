@@ -13,10 +13,10 @@ import pytest
 import torch
 import yaml
 
-from poseboard.methods.backbone import Backbone, BackboneConfig
-from poseboard.methods.commands import build_config, resolve_run
+from poseboard.harness.commands import build_config, resolve_run
+from poseboard.methods.nets.backbone import Backbone, BackboneConfig
+from poseboard.methods.nets.v2v import V2VConfig, V2VNet
 from poseboard.methods.registry import get_method
-from poseboard.methods.v2v import V2VConfig, V2VNet
 from poseboard.params import check_params, parse_params
 
 PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"

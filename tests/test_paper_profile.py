@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from poseboard.methods.backbone import BackboneConfig
-from poseboard.methods.commands import build_config
+from poseboard.harness.commands import build_config
 from poseboard.methods.epipolar import H36M_TRAIN_FRAMES_ALL, H36M_TRAIN_FRAMES_STRIDE5, EpipolarConfig
+from poseboard.methods.nets.backbone import BackboneConfig
 from poseboard.report.tables import TABLES
 
 PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"

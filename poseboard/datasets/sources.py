@@ -10,11 +10,11 @@ ground truth comes from:
   :class:`~poseboard.datasets.torch_dataset.SingleViewSceneDataset` (as its manifest says);
   its ground truth is read from the same folder.
 * ``human36m``, ``panoptic``, ``mupots``: the dataset's root folder, from the ``real_data``
-  block of ``params.yaml`` (:class:`~poseboard.datasets.real.RealDataConfig`) or, when that
+  block of ``params.yaml`` (:class:`~poseboard.datasets.real.config.RealDataConfig`) or, when that
   allows it (``use_env``), the ``POSEBOARD_*_ROOT`` environment variable; served by
-  :class:`~poseboard.datasets.human36m.Human36MMultiView`,
-  :class:`~poseboard.datasets.panoptic.PanopticMultiView` or
-  :class:`~poseboard.datasets.mupots.MuPoTSScenes` with the protocol's split, cameras, frame
+  :class:`~poseboard.datasets.real.human36m.Human36MMultiView`,
+  :class:`~poseboard.datasets.real.panoptic.PanopticMultiView` or
+  :class:`~poseboard.datasets.real.mupots.MuPoTSScenes` with the protocol's split, cameras, frame
   stride and skip list; its ground truth comes from the same loader module.
 
 A real dataset with no path set is an :class:`~poseboard.errors.InputError` naming the
@@ -39,7 +39,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from poseboard.datasets.real import DATASET_NAMES, ENV_VARS, STAND_INS, RealDataConfig, resolve_root
+from poseboard.datasets.real.config import DATASET_NAMES, ENV_VARS, STAND_INS, RealDataConfig, resolve_root
 from poseboard.errors import InputError, examples
 
 #: What a ``real_data`` argument may be: a config, a ``params.yaml`` to read its ``real_data``
@@ -163,19 +163,19 @@ class DataSource:
     def _open_real(self) -> Any:
         root, protocol, cfg = self.path, self.protocol, self.config
         if self.name == "human36m":
-            from poseboard.datasets.human36m import Human36MMultiView
+            from poseboard.datasets.real.human36m import Human36MMultiView
 
             options = {"trust_pickle": cfg.trust_pickle, "image_root": cfg.h36m_image_root}
             if protocol is not None:
                 return Human36MMultiView.from_protocol(protocol, root, **options)
             return Human36MMultiView(root, self.split, **options)
         if self.name == "panoptic":
-            from poseboard.datasets.panoptic import PanopticMultiView
+            from poseboard.datasets.real.panoptic import PanopticMultiView
 
             if protocol is not None:
                 return PanopticMultiView.from_protocol(protocol, root)
             return PanopticMultiView(root, self.split)
-        from poseboard.datasets.mupots import MuPoTSScenes
+        from poseboard.datasets.real.mupots import MuPoTSScenes
 
         return MuPoTSScenes(root, sequences=_mupots_sequences(self.split))
 
@@ -259,15 +259,15 @@ class DataSource:
         if protocol.dataset != self.name:
             raise InputError(f"protocol {protocol.id} scores {protocol.dataset!r}, not {self.name!r}")
         if self.name == "human36m":
-            from poseboard.datasets import human36m
+            from poseboard.datasets.real import human36m
 
             gt = human36m.load_ground_truth(self.path, protocol, trust_pickle=self.config.trust_pickle)
         elif self.name == "panoptic":
-            from poseboard.datasets import panoptic
+            from poseboard.datasets.real import panoptic
 
             gt = panoptic.load_ground_truth(self.path, protocol)
         else:
-            from poseboard.datasets import mupots
+            from poseboard.datasets.real import mupots
 
             gt = mupots.load_ground_truth(self.path, protocol)
         expected = RootGroundTruth if protocol.task == "root_localisation" else PoseGroundTruth

@@ -27,11 +27,11 @@ from poseboard.datasets.torch_dataset import collate_multiview
 from poseboard.device import autocast, to_device
 from poseboard.errors import InputError
 from poseboard.geometry import soft_argmax_2d, triangulate_dlt
-from poseboard.methods.backbone import Backbone, BackboneConfig, init_from_pretrained
 from poseboard.methods.base import Capabilities, Method, MethodCard, Tracker
-from poseboard.methods.multiview import ConfidenceHead, batch_tensor, read_batch, run_backbone, undistort_pixels
+from poseboard.methods.nets.backbone import Backbone, BackboneConfig, init_from_pretrained
+from poseboard.methods.nets.multiview import ConfidenceHead, batch_tensor, read_batch, run_backbone, undistort_pixels
 from poseboard.methods.ransac import ISKAKOV_BIBTEX
-from poseboard.methods.training import TrainConfig, eval_batches, parameter_groups, seeded, train_loop
+from poseboard.methods.train.loop import TrainConfig, eval_batches, parameter_groups, seeded, train_loop
 from poseboard.samples import Prediction
 
 

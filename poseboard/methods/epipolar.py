@@ -3,7 +3,7 @@
 The shared backbone with an epipolar transformer inserted before its heatmap layer
 (``MERGE: late``): the reference view's deconvolution features attend, cell by cell, to the
 source view's features sampled along the cell's epipolar line
-(:class:`poseboard.methods.epipolar_attention.EpipolarAttention`: 64 samples, dot product,
+(:class:`poseboard.methods.nets.epipolar_attention.EpipolarAttention`: 64 samples, dot product,
 softmax scaled by 1/√64, z-residual ``f_ref + out + BN(W_z·out)`` with a zero-initialised
 BN), and the shared 1×1 heatmap layer reads the fused features. Backbone weights are shared
 between the two views and gradients flow through both (``SHARE_WEIGHTS``, ``OTHER_GRAD``).
@@ -45,10 +45,10 @@ from poseboard.device import autocast
 from poseboard.errors import InputError
 from poseboard.geometry import hard_argmax_2d, triangulate_dlt, triangulate_ransac
 from poseboard.methods.algebraic import evaluate_mpjpe
-from poseboard.methods.backbone import Backbone, BackboneConfig, init_from_pretrained
 from poseboard.methods.base import Capabilities, Method, MethodCard, Tracker
-from poseboard.methods.epipolar_attention import EpipolarAttention, fundamental_ref_to_src, nearest_views
-from poseboard.methods.multiview import (
+from poseboard.methods.nets.backbone import Backbone, BackboneConfig, init_from_pretrained
+from poseboard.methods.nets.epipolar_attention import EpipolarAttention, fundamental_ref_to_src, nearest_views
+from poseboard.methods.nets.multiview import (
     batch_tensor,
     crop_to_original,
     host_tensor,
@@ -57,8 +57,8 @@ from poseboard.methods.multiview import (
     run_backbone,
     undistort_pixels,
 )
-from poseboard.methods.pretrain import gaussian_heatmaps, heatmap_loss, joint_weights
-from poseboard.methods.training import TrainConfig, parameter_groups, seeded, train_loop
+from poseboard.methods.train.loop import TrainConfig, parameter_groups, seeded, train_loop
+from poseboard.methods.train.pretrain import gaussian_heatmaps, heatmap_loss, joint_weights
 from poseboard.samples import Prediction
 
 #: Human3.6M training frames (S1, S5, S6, S7, S8, all four views) in learnable triangulation's

@@ -14,7 +14,7 @@ Pipeline, per frame of V views (intrinsics only — **extrinsics are never read 
    **reference camera, the first present view** (view 0 unless it is missing, as camera
    54138969 in Human3.6M's S11 Directions-2: then the next present one, as the protocols'
    ground truth does; the views are reordered present-first, stably, before the posterior —
-   :func:`reference_first_order`) (:mod:`poseboard.methods.pose_posterior`: ACG rotations,
+   :func:`reference_first_order`) (:mod:`poseboard.methods.nets.pose_posterior`: ACG rotations,
    Student-t translations, initialised by the essential matrix of the first two present
    views, PnP and a joint refinement, then ``iterations`` rounds of sampling ``samples``
    pose sets, triangulating, weighting by reprojection likelihood and refitting to the
@@ -62,9 +62,9 @@ from poseboard.device import autocast, to_device
 from poseboard.errors import InputError, check_shape
 from poseboard.geometry import soft_argmax_2d
 from poseboard.methods.algebraic import mse_smooth_loss
-from poseboard.methods.backbone import Backbone, BackboneConfig, init_from_pretrained
 from poseboard.methods.base import Capabilities, Method, MethodCard, Tracker
-from poseboard.methods.multiview import (
+from poseboard.methods.nets.backbone import Backbone, BackboneConfig, init_from_pretrained
+from poseboard.methods.nets.multiview import (
     ConfidenceHead,
     batch_tensor,
     crop_scale,
@@ -73,14 +73,14 @@ from poseboard.methods.multiview import (
     run_backbone,
     undistort_pixels,
 )
-from poseboard.methods.pose_posterior import (
+from poseboard.methods.nets.pose_posterior import (
     PosteriorConfig,
     PosteriorResult,
     monte_carlo_posterior,
     triangulate_under_posterior,
 )
-from poseboard.methods.pretrain import gaussian_heatmaps, heatmap_loss, joint_weights
-from poseboard.methods.training import TrainConfig, eval_batches, parameter_groups, seeded, train_loop
+from poseboard.methods.train.loop import TrainConfig, eval_batches, parameter_groups, seeded, train_loop
+from poseboard.methods.train.pretrain import gaussian_heatmaps, heatmap_loss, joint_weights
 from poseboard.samples import Prediction
 from poseboard.skeleton import H36M17
 
@@ -95,7 +95,7 @@ JIANG_BIBTEX = """@inproceedings{jiang2023probabilistic,
 def default_bone_prior() -> np.ndarray:
     """(16,) mm: mean bone lengths (``H36M17.bones`` order) of the synthetic world's training
     subjects — the prior used before ``fit`` sets the training set's own."""
-    from poseboard.datasets.body import SUBJECTS, TRAIN_SUBJECTS
+    from poseboard.datasets.synthetic.body import SUBJECTS, TRAIN_SUBJECTS
 
     return np.mean([SUBJECTS[s].bone_lengths for s in TRAIN_SUBJECTS], axis=0)
 
@@ -564,8 +564,8 @@ def ground_truth_joints(dataset: Any) -> tuple[np.ndarray, np.ndarray | None]:
     and an optional (N, J) bool mask of the joints that are ground truth (None: all).
 
     Read, in this order, from ``dataset.joints_3d`` (the real loaders:
-    :class:`~poseboard.datasets.human36m.Human36MMultiView`,
-    :class:`~poseboard.datasets.panoptic.PanopticMultiView`, with ``joints_valid``),
+    :class:`~poseboard.datasets.real.human36m.Human36MMultiView`,
+    :class:`~poseboard.datasets.real.panoptic.PanopticMultiView`, with ``joints_valid``),
     ``dataset.store.joints_3d`` (a generated split,
     :class:`~poseboard.datasets.torch_dataset.MultiViewDataset`), a
     ``torch.utils.data.Subset``'s dataset at its indices, or else every sample's

@@ -46,9 +46,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from poseboard.device import autocast
 from poseboard.errors import InputError
 from poseboard.geometry import hard_argmax_2d, triangulate_ransac
-from poseboard.methods.backbone import Backbone, BackboneConfig, init_from_pretrained
 from poseboard.methods.base import Capabilities, Method, MethodCard, Tracker
-from poseboard.methods.multiview import (
+from poseboard.methods.nets.backbone import Backbone, BackboneConfig, init_from_pretrained
+from poseboard.methods.nets.multiview import (
     crop_to_original,
     original_projection,
     read_batch,

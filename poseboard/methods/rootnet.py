@@ -62,8 +62,8 @@ from poseboard.datasets.torch_dataset import collate_scenes, normalize_images
 from poseboard.device import autocast, describe_device, synchronize, to_device
 from poseboard.errors import InputError, check_shape
 from poseboard.geometry import soft_argmax_2d
-from poseboard.methods.backbone import Backbone, BackboneConfig, init_from_pretrained
 from poseboard.methods.base import Capabilities, Method, MethodCard, Tracker
+from poseboard.methods.nets.backbone import Backbone, BackboneConfig, init_from_pretrained
 from poseboard.methods.rootnet_data import (
     CropAugmentation,
     RealViewScenes,
@@ -79,7 +79,7 @@ from poseboard.methods.rootnet_data import (
     root_inside,
     window_box,
 )
-from poseboard.methods.training import TrainConfig, seeded, train_loop
+from poseboard.methods.train.loop import TrainConfig, seeded, train_loop
 from poseboard.samples import Person, Prediction, SampleMeta, SingleViewScene
 from poseboard.skeleton import H36M17
 
@@ -744,11 +744,11 @@ def evaluate_roots(
 ) -> tuple[Any, Path]:
     """Predict roots on a ``root_localisation`` protocol's images, write the root predictions
     ``.npz`` and the scored result ``.json`` under ``results_dir/<method>/`` (the runner's
-    :func:`~poseboard.methods.runner.evaluate_method` for root protocols).
+    :func:`~poseboard.harness.multiview_pose.evaluate_method` for root protocols).
 
     ``box_source``: ``"gt"`` or ``"detected"``; None: :func:`box_source_for` the protocol.
     The box source is recorded in the result's notes. ``real_data``: where a real dataset
-    (``mupots``) is, as for :func:`~poseboard.methods.runner.evaluate_method`.
+    (``mupots``) is, as for :func:`~poseboard.harness.multiview_pose.evaluate_method`.
 
     ``device``: where to predict (the method is moved there with ``precision``, ``fp32`` or
     ``bf16``); None: where the method is. Every batch is moved to the method's device,
@@ -762,7 +762,7 @@ def evaluate_roots(
     protocol's cameras is one single-person image (:class:`ViewScenes`), as the ground truth
     of :func:`~poseboard.datasets.ground_truth.load_synthetic_ground_truth` lists them; real
     Human3.6M (``human36m-root``) likewise, every present view (:class:`RealViewScenes`) as
-    :func:`~poseboard.datasets.human36m.view_root_ground_truth` lists them.
+    :func:`~poseboard.datasets.real.human36m.view_root_ground_truth` lists them.
     """
     import time
 
@@ -859,8 +859,8 @@ def _main(argv: list[str] | None = None) -> None:  # pragma: no cover - exercise
     import argparse
     import json
 
-    from poseboard.methods.commands import build_config
-    from poseboard.methods.training import JsonlTracker, env_threads
+    from poseboard.harness.commands import build_config
+    from poseboard.methods.train.loop import JsonlTracker, env_threads
 
     parser = argparse.ArgumentParser(prog="python -m poseboard.methods.rootnet")
     parser.add_argument("command", choices=["train", "predict", "view-mrpe"])

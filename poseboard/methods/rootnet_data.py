@@ -4,8 +4,8 @@ single-person images, and the reference's training augmentation.
 **Real data** (:class:`RealViewPersonDataset`). RootNet's Human3.6M model trains on every
 camera's image of the train subjects alone (mks0601/3DMPPE_ROOTNET_RELEASE
 ``data/Human36M/Human36M.py``, protocol 2: S1 S5 S6 S7 S8). Here each present view of a
-:class:`~poseboard.datasets.human36m.Human36MMultiView` (or
-:class:`~poseboard.datasets.panoptic.PanopticMultiView`) frame is one item: the view's crop
+:class:`~poseboard.datasets.real.human36m.Human36MMultiView` (or
+:class:`~poseboard.datasets.real.panoptic.PanopticMultiView`) frame is one item: the view's crop
 (the loader's 384² crop around the dataset's box) with its crop camera, the person's box (the
 extent of the 2D joints widened by 10% per side, as :func:`~poseboard.methods.rootnet.view_person_box`
 does for the generated rig), the pelvis in that camera's frame (``R X + t``, mm) and in the
@@ -335,7 +335,7 @@ class RealViewScenes(torch.utils.data.Dataset):
     box, root and joints of :class:`RealViewPersonDataset` (the same items, so what RootNet is
     scored on is what it trains on), and the id ``<frame id>/view<camera index>``
     (:func:`~poseboard.datasets.ground_truth.view_sample_id`), as the Human3.6M root ground
-    truth (:func:`~poseboard.datasets.human36m.view_root_ground_truth`) lists them.
+    truth (:func:`~poseboard.datasets.real.human36m.view_root_ground_truth`) lists them.
 
     ``table``: one row per item (``sample_id``, ``subject``, ``action``, ``sequence``,
     ``frame``), what ``select_frames`` reads.

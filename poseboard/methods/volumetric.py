@@ -70,9 +70,9 @@ from poseboard.device import autocast
 from poseboard.errors import InputError
 from poseboard.geometry import soft_argmax_2d, soft_argmax_3d
 from poseboard.methods.algebraic import AlgebraicConfig, AlgebraicMethod, AlgebraicNet, evaluate_mpjpe
-from poseboard.methods.backbone import Backbone, BackboneConfig, init_from_pretrained
 from poseboard.methods.base import Capabilities, Method, MethodCard, Tracker
-from poseboard.methods.multiview import (
+from poseboard.methods.nets.backbone import Backbone, BackboneConfig, init_from_pretrained
+from poseboard.methods.nets.multiview import (
     ConfidenceHead,
     ViewBatch,
     batch_tensor,
@@ -81,9 +81,9 @@ from poseboard.methods.multiview import (
     run_backbone,
     undistort_pixels,
 )
+from poseboard.methods.nets.v2v import V2VConfig, V2VNet
 from poseboard.methods.ransac import ISKAKOV_BIBTEX
-from poseboard.methods.training import TrainConfig, parameter_groups, seeded, train_loop
-from poseboard.methods.v2v import V2VConfig, V2VNet
+from poseboard.methods.train.loop import TrainConfig, parameter_groups, seeded, train_loop
 from poseboard.samples import Prediction
 
 Aggregation = Literal["softmax", "sum", "conf"]

@@ -20,9 +20,9 @@ GROUND_TRUTH_LOADERS: dict[str, str] = {
     "synth-h36m": "poseboard.datasets.ground_truth:load_synthetic_ground_truth",
     "synth-panoptic": "poseboard.datasets.ground_truth:load_synthetic_ground_truth",
     "synth-mupots": "poseboard.datasets.ground_truth:load_synthetic_ground_truth",
-    "human36m": "poseboard.datasets.human36m:load_ground_truth",
-    "panoptic": "poseboard.datasets.panoptic:load_ground_truth",
-    "mupots": "poseboard.datasets.mupots:load_ground_truth",
+    "human36m": "poseboard.datasets.real.human36m:load_ground_truth",
+    "panoptic": "poseboard.datasets.real.panoptic:load_ground_truth",
+    "mupots": "poseboard.datasets.real.mupots:load_ground_truth",
 }
 
 

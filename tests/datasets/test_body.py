@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from poseboard.datasets.body import (
+from poseboard.datasets.synthetic.body import (
     ANGLE_LIMITS_DEG,
     ANGLE_NAMES,
     BONE_NAMES,

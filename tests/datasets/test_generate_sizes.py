@@ -10,9 +10,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from poseboard.datasets.body import SUBJECTS
-from poseboard.datasets.commands import generate
-from poseboard.datasets.synthetic import SynthConfig, _user_sequences, strided_frames
+from poseboard.datasets.synthetic.body import SUBJECTS
+from poseboard.datasets.synthetic.commands import generate
+from poseboard.datasets.synthetic.generator import SynthConfig, _user_sequences, strided_frames
 from poseboard.errors import InputError
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from poseboard.datasets.human36m import (
+from poseboard.datasets.real.config import DatasetLayoutError, PickleNotTrustedError
+from poseboard.datasets.real.human36m import (
     DAMAGED_SEQUENCES,
     Human36MMultiView,
     convert_labels,
@@ -19,7 +20,6 @@ from poseboard.datasets.human36m import (
     scale_bbox,
     tlbr_to_ltrb,
 )
-from poseboard.datasets.real import DatasetLayoutError, PickleNotTrustedError
 from poseboard.protocols.evaluate import evaluate_predictions_file
 from poseboard.protocols.predictions import PosePredictions, save_pose_predictions
 from poseboard.protocols.registry import get_protocol

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy.ndimage import binary_erosion
 
-from poseboard.datasets.body import ANGLE_LIMITS_DEG, SHOULDER_SWING_MAX_DEG, SUBJECTS
-from poseboard.datasets.motion import (
+from poseboard.datasets.synthetic.body import ANGLE_LIMITS_DEG, SHOULDER_SWING_MAX_DEG, SUBJECTS
+from poseboard.datasets.synthetic.motion import (
     ACTIONS,
     AIRBORNE_ACTIONS,
     MAX_JOINT_SPEED_MM_S,

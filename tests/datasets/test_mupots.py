@@ -10,14 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from poseboard.datasets.mupots import (
+from poseboard.datasets.real.config import DatasetLayoutError
+from poseboard.datasets.real.mupots import (
     MuPoTSScenes,
     find_detections,
     load_annotations,
     load_detections,
     load_ground_truth,
 )
-from poseboard.datasets.real import DatasetLayoutError
 from poseboard.protocols.evaluate import evaluate_predictions_file
 from poseboard.protocols.predictions import RootPredictions, save_root_predictions
 from poseboard.protocols.registry import get_protocol

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from poseboard.datasets.panoptic import (
+from poseboard.datasets.real.config import DatasetLayoutError
+from poseboard.datasets.real.panoptic import (
     PANOPTIC_TO_ZUP,
     PanopticMultiView,
     camera_order,
@@ -19,7 +20,6 @@ from poseboard.datasets.panoptic import (
     load_frames,
     load_ground_truth,
 )
-from poseboard.datasets.real import DatasetLayoutError
 from poseboard.protocols.evaluate import evaluate_predictions_file
 from poseboard.protocols.predictions import PosePredictions, save_pose_predictions
 from poseboard.protocols.registry import get_protocol

@@ -9,7 +9,8 @@ import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from poseboard.datasets.real import (
+from poseboard.datasets.real.commands import datasets_app
+from poseboard.datasets.real.config import (
     ENV_VARS,
     DatasetLayoutError,
     RealDataConfig,
@@ -17,7 +18,6 @@ from poseboard.datasets.real import (
     ground_truth_root,
     resolve_root,
 )
-from poseboard.datasets.real_commands import datasets_app
 
 sys.path.insert(0, str(Path(__file__).parent))  # fixture writers beside this file (pytest --import-mode=importlib)
 from real_fixtures import write_h36m, write_mupots, write_panoptic

@@ -54,10 +54,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from poseboard.datasets.human36m import convert_labels
-from poseboard.datasets.real import ENV_VARS, RealDataConfig
+from poseboard.datasets.real.config import ENV_VARS, RealDataConfig
+from poseboard.datasets.real.human36m import convert_labels
 from poseboard.datasets.sources import locate_protocol
-from poseboard.methods.commands import _standalone_app
+from poseboard.harness.commands import _standalone_app
 from poseboard.params import check_params, parse_params
 from poseboard.protocols.evaluate import evaluate_predictions_file
 from poseboard.protocols.predictions import RootPredictions, load_root_predictions, save_root_predictions
@@ -142,8 +142,8 @@ def paper_smoke_params(roots: dict[str, Path], work: Path | None = None) -> dict
     """``params.yaml`` as the paper profile's smoke variant on the fixtures ``roots``; a
     method's own ``backbone_checkpoint`` (He et al.'s ResNet-50 rows), relative to the
     repository, is moved under ``work``."""
-    from poseboard.methods.pretrain import PretrainConfig
     from poseboard.methods.registry import get_method
+    from poseboard.methods.train.pretrain import PretrainConfig
 
     params = _params()
     params["profile"] = "paper"

@@ -14,13 +14,13 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from poseboard.datasets.real import ENV_VARS, DatasetLayoutError, RealDataConfig
+from poseboard.datasets.real.config import ENV_VARS, DatasetLayoutError, RealDataConfig
 from poseboard.datasets.sources import is_real, locate, real_data_config
 from poseboard.errors import InputError
-from poseboard.methods.backbone import Backbone, BackboneConfig, init_from_pretrained, save_backbone
-from poseboard.methods.commands import _standalone_app
+from poseboard.harness.commands import _standalone_app
+from poseboard.harness.multiview_pose import run_protocol, train_method
+from poseboard.methods.nets.backbone import Backbone, BackboneConfig, init_from_pretrained, save_backbone
 from poseboard.methods.registry import get_method
-from poseboard.methods.runner import run_protocol, train_method
 from poseboard.protocols.predictions import load_pose_predictions, load_root_predictions
 from poseboard.protocols.results import read_result
 

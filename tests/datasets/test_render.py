@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from poseboard.camera import Camera
-from poseboard.datasets import render as R
-from poseboard.datasets.body import SUBJECTS, forward_kinematics
-from poseboard.datasets.rigs import build_rig
+from poseboard.datasets.synthetic import render as R
+from poseboard.datasets.synthetic.body import SUBJECTS, forward_kinematics
+from poseboard.datasets.synthetic.rigs import build_rig
 from poseboard.errors import InputError
 from poseboard.skeleton import H36M17
 

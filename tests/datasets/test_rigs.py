@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from poseboard.camera import Camera, save_rig
-from poseboard.datasets.rigs import RIG_NAMES, build_rig, rig_from_file
+from poseboard.datasets.synthetic.rigs import RIG_NAMES, build_rig, rig_from_file
 from poseboard.errors import InputError, ResultFileError
 
 

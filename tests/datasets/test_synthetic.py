@@ -13,10 +13,10 @@ from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from poseboard.camera import Camera, save_rig
-from poseboard.datasets.body import SUBJECTS, TEST_SUBJECTS, TRAIN_SUBJECTS
-from poseboard.datasets.commands import generate, show
 from poseboard.datasets.storage import MultiViewStore, SingleViewStore, open_dataset, read_manifest
-from poseboard.datasets.synthetic import DATASET_NAMES, SynthConfig, generate_dataset, generate_datasets
+from poseboard.datasets.synthetic.body import SUBJECTS, TEST_SUBJECTS, TRAIN_SUBJECTS
+from poseboard.datasets.synthetic.commands import generate, show
+from poseboard.datasets.synthetic.generator import DATASET_NAMES, SynthConfig, generate_dataset, generate_datasets
 from poseboard.errors import InputError, ResultFileError
 
 
@@ -161,7 +161,7 @@ def _user_rig(path: Path) -> list[Camera]:
 
 
 def _user_motion(path: Path) -> np.ndarray:
-    from poseboard.datasets.body import forward_kinematics
+    from poseboard.datasets.synthetic.body import forward_kinematics
 
     n = 12
     t = np.arange(n)

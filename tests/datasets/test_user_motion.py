@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from poseboard.datasets.body import SUBJECTS
-from poseboard.datasets.motion import generate_motion_set
-from poseboard.datasets.user_motion import load_user_motion
+from poseboard.datasets.synthetic.body import SUBJECTS
+from poseboard.datasets.synthetic.motion import generate_motion_set
+from poseboard.datasets.synthetic.user_motion import load_user_motion
 from poseboard.errors import InputError
 
 
@@ -137,7 +137,7 @@ def test_up_axis_fix_in_the_message_makes_the_file_load(tmp_path):
 
 def test_every_procedural_action_counts_as_upright(tmp_path):
     """No false alarm: the up-axis check accepts every action the synthetic world moves in."""
-    from poseboard.datasets.motion import ACTIONS
+    from poseboard.datasets.synthetic.motion import ACTIONS
 
     motion = generate_motion_set(["S1"], ACTIONS, 1, 60, seed=5)
     path = tmp_path / "all.npz"

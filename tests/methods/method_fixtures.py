@@ -34,7 +34,7 @@ def data_dir() -> Path:
     """``<root>/data`` with ``synth-h36m/{train,test}`` (64-px crops, 4 views) and
     ``synth-panoptic/test`` (31 cameras)."""
     if "data" not in _CACHE:
-        from poseboard.datasets.synthetic import SynthConfig, generate_datasets
+        from poseboard.datasets.synthetic.generator import SynthConfig, generate_datasets
 
         cfg = SynthConfig.preset("smoke")
         cfg.h36m.train.samples = TRAIN_SAMPLES
@@ -59,7 +59,7 @@ def h36m(split: str, cameras: list[int] | None = None):
 def backbone_dir() -> Path:
     """A smoke backbone pre-trained on the tiny train split (``<root>/checkpoints/backbone``)."""
     if "backbone" not in _CACHE:
-        from poseboard.methods.pretrain import PretrainConfig, pretrain_backbone
+        from poseboard.methods.train.pretrain import PretrainConfig, pretrain_backbone
 
         cfg = PretrainConfig.preset("smoke")
         out = root() / "checkpoints" / "backbone"

@@ -28,7 +28,7 @@ TINY_WORLD = {
 
 
 def _generate(root: Path) -> Path:
-    from poseboard.datasets.synthetic import SynthConfig, generate_datasets
+    from poseboard.datasets.synthetic.generator import SynthConfig, generate_datasets
 
     done = root / "data.done"
     if not done.exists():
@@ -39,7 +39,7 @@ def _generate(root: Path) -> Path:
 
 
 def _pretrain(root: Path, data: Path) -> Path:
-    from poseboard.methods.pretrain import PretrainConfig, pretrain_backbone
+    from poseboard.methods.train.pretrain import PretrainConfig, pretrain_backbone
 
     out = root / "backbone"
     if not (out / "backbone.json").exists():

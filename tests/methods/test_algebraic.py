@@ -12,9 +12,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 import method_fixtures as F
 
 from poseboard.methods.algebraic import AlgebraicConfig, AlgebraicMethod, mse_smooth_loss
-from poseboard.methods.backbone import init_from_pretrained
+from poseboard.methods.nets.backbone import init_from_pretrained
 from poseboard.methods.registry import get_method
-from poseboard.methods.training import TrainConfig
+from poseboard.methods.train.loop import TrainConfig
 
 
 @pytest.fixture(scope="module")

@@ -14,22 +14,14 @@ import method_fixtures as F
 
 from poseboard.errors import InputError, ResultFileError, ShapeError
 from poseboard.geometry import hard_argmax_2d, soft_argmax_2d
-from poseboard.methods.backbone import (
+from poseboard.methods.nets.backbone import (
     Backbone,
     BackboneConfig,
     count_parameters,
     load_backbone,
     save_backbone,
 )
-from poseboard.methods.pretrain import (
-    CropDataset,
-    PretrainConfig,
-    evaluate_2d,
-    flip_batch,
-    gaussian_heatmaps,
-    joint_weights,
-)
-from poseboard.methods.training import (
+from poseboard.methods.train.loop import (
     StepBatchSampler,
     TrainConfig,
     learning_rate,
@@ -37,6 +29,14 @@ from poseboard.methods.training import (
     save_checkpoint,
     step_generator,
     train_loop,
+)
+from poseboard.methods.train.pretrain import (
+    CropDataset,
+    PretrainConfig,
+    evaluate_2d,
+    flip_batch,
+    gaussian_heatmaps,
+    joint_weights,
 )
 from poseboard.skeleton import H36M17
 

@@ -30,18 +30,18 @@ sys.path.insert(0, str(Path(__file__).parent))
 import method_fixtures as F
 
 import poseboard.datasets.torch_dataset as torch_dataset
-import poseboard.methods.pretrain as pretrain
 import poseboard.methods.rootnet as rootnet
-import poseboard.methods.training as training
+import poseboard.methods.train.loop as training
+import poseboard.methods.train.pretrain as pretrain
 from poseboard import geometry as G
 from poseboard.datasets.torch_dataset import collate_scenes
 from poseboard.device import to_device
-from poseboard.methods import multiview as MV
-from poseboard.methods import pose_posterior as PP
 from poseboard.methods import volumetric as VOL
 from poseboard.methods.algebraic import AlgebraicConfig, AlgebraicMethod
 from poseboard.methods.epipolar import EpipolarConfig, EpipolarMethod, local_soft_argmax, select_views
-from poseboard.methods.epipolar_attention import EpipolarAttention, epipolar_sample_points, nearest_views
+from poseboard.methods.nets import multiview as MV
+from poseboard.methods.nets import pose_posterior as PP
+from poseboard.methods.nets.epipolar_attention import EpipolarAttention, epipolar_sample_points, nearest_views
 from poseboard.methods.probabilistic import ProbabilisticConfig, ProbabilisticMethod
 from poseboard.methods.ransac import RansacConfig, RansacMethod
 from poseboard.methods.rootnet import RootNetConfig, RootNetMethod, ViewScenes

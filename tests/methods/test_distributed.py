@@ -20,7 +20,7 @@ SCRIPT = textwrap.dedent('''
 
     import torch
 
-    from poseboard.methods.training import JsonlTracker, TrainConfig, train_loop
+    from poseboard.methods.train.loop import JsonlTracker, TrainConfig, train_loop
 
     out = Path(sys.argv[1])
     batch_size = int(sys.argv[2]) if len(sys.argv) > 2 else 8
@@ -69,7 +69,7 @@ def _train_single_and_multi(tmp_path: Path, batch_size: int, processes: int) -> 
 
 
 def test_share_sizes_are_near_equal():
-    from poseboard.methods.distributed import share_sizes
+    from poseboard.methods.train.distributed import share_sizes
 
     assert share_sizes(8, 2) == [4, 4]
     assert share_sizes(5, 2) == [3, 2] and share_sizes(5, 4) == [2, 1, 1, 1]
@@ -83,8 +83,8 @@ def test_share_sizes_are_near_equal():
 def test_sampler_shares_partition_the_global_batch():
     """Any batch size over any number of ranks: the ranks' shares are the single process's
     batch, each sample once, of the sizes share_sizes says."""
-    from poseboard.methods.distributed import share_sizes
-    from poseboard.methods.training import StepBatchSampler
+    from poseboard.methods.train.distributed import share_sizes
+    from poseboard.methods.train.loop import StepBatchSampler
 
     for b, n in ((5, 2), (5, 4), (5, 8), (8, 2)):
         whole = list(StepBatchSampler(23, b, seed=3, start_step=0, stop_step=7))

@@ -21,14 +21,14 @@ from poseboard.methods.epipolar import (
     local_soft_argmax,
     select_views,
 )
-from poseboard.methods.epipolar_attention import (
+from poseboard.methods.nets.epipolar_attention import (
     EpipolarAttention,
     cell_pixels,
     epipolar_sample_points,
     fundamental_ref_to_src,
     nearest_views,
 )
-from poseboard.methods.training import history_losses
+from poseboard.methods.train.loop import history_losses
 
 # the shared fixtures module beside this file (pytest imports tests with --import-mode=importlib)
 sys.path.insert(0, str(Path(__file__).parent))
@@ -137,7 +137,7 @@ def test_attention_matches_a_direct_computation_and_starts_as_plain_residual():
 
 def test_grid_sample_convention_reads_cell_values_exactly():
     f = torch.arange(16.0).reshape(1, 1, 4, 4)
-    from poseboard.methods.epipolar_attention import pixels_to_grid
+    from poseboard.methods.nets.epipolar_attention import pixels_to_grid
 
     pix = torch.tensor([[[[8.0, 4.0]]]])  # stride 4: cell (x=2, y=1)
     grid = pixels_to_grid(pix, 4, 4, 4.0)

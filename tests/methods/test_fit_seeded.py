@@ -59,7 +59,7 @@ def test_fit_depends_on_the_configured_seed_only(tmp_path, p5_data, p5_backbone,
 
 
 def test_pretraining_depends_on_the_configured_seed_only(tmp_path, p5_data):
-    from poseboard.methods.pretrain import PretrainConfig, pretrain_backbone
+    from poseboard.methods.train.pretrain import PretrainConfig, pretrain_backbone
 
     weights = []
     for global_seed in (1, 2):

@@ -13,7 +13,7 @@ from scipy.spatial.transform import Rotation
 
 from poseboard.datasets.torch_dataset import MultiViewDataset, collate_multiview
 from poseboard.geometry import project_points
-from poseboard.methods.pose_posterior import (
+from poseboard.methods.nets.pose_posterior import (
     AngularCentralGaussian,
     PosteriorConfig,
     StudentT,
@@ -214,7 +214,7 @@ def test_learns_on_a_tiny_world(tmp_path, p5_data, p5_backbone):
         pred = m.predict(test_batch).joints_3d.double().numpy()
         return float(M.mpjpe(pred, gt, "procrustes", 6).mean()), float(M.mpjpe(pred, gt, "root", 6).mean())
 
-    from poseboard.methods.training import seeded
+    from poseboard.methods.train.loop import seeded
 
     with seeded(0):  # the untrained reference must not depend on the process's random state
         untrained = ProbabilisticMethod(_tiny_config(None))
@@ -247,7 +247,7 @@ def test_learns_on_a_tiny_world(tmp_path, p5_data, p5_backbone):
 def test_loss_falls_end_to_end(p5_data, p5_backbone):
     """Gradients through the triangulation under the posterior lower the loss: a few steps on
     one batch of 4 frames (the posterior's draws fixed by its seed when the loss is read)."""
-    from poseboard.methods.training import seed_everything
+    from poseboard.methods.train.loop import seed_everything
 
     train = MultiViewDataset(p5_data / "synth-h36m" / "train")
     few = torch.utils.data.Subset(train, range(4))
@@ -281,7 +281,7 @@ def _real_fixtures():
 def _ground_truth_detect(net):
     """A stand-in for ``ProbabilisticNet.detect`` that returns the batch's exact 2D joints (in
     undistorted original-image pixels, as ``detect`` does) with confidence 1 on present views."""
-    from poseboard.methods.multiview import crop_to_original, read_batch, undistort_pixels
+    from poseboard.methods.nets.multiview import crop_to_original, read_batch, undistort_pixels
     from poseboard.methods.probabilistic import original_intrinsics
 
     def detect(batch):
@@ -324,7 +324,7 @@ def test_missing_view_0_predicts_in_the_ground_truths_reference_camera(tmp_path,
     the ground truth's reference is the next camera, and the prediction must be in that
     camera's frame too — also in a batch that mixes it with an S9 frame (every view present,
     reference view 0) and when frames of one sequence share a posterior."""
-    from poseboard.datasets.human36m import Human36MMultiView, load_ground_truth
+    from poseboard.datasets.real.human36m import Human36MMultiView, load_ground_truth
     from poseboard.methods.probabilistic import training_bone_prior
     from poseboard.protocols.registry import get_protocol
 
@@ -371,8 +371,8 @@ def test_bone_prior_comes_from_real_training_ground_truth(tmp_path):
     """The scale prior is measured on the real loaders' ground truth (Human3.6M's label table,
     Panoptic's confident joints), not silently left at the synthetic subjects' default, and
     ``fit`` records it (and where it came from) in the configuration the results carry."""
-    from poseboard.datasets.human36m import Human36MMultiView
-    from poseboard.datasets.panoptic import PanopticMultiView
+    from poseboard.datasets.real.human36m import Human36MMultiView
+    from poseboard.datasets.real.panoptic import PanopticMultiView
     from poseboard.methods.probabilistic import default_bone_prior, ground_truth_joints, training_bone_prior
     from poseboard.skeleton import H36M17
 

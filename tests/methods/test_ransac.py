@@ -15,7 +15,7 @@ import method_fixtures as F
 
 from poseboard.errors import CapabilityError
 from poseboard.geometry import project_points
-from poseboard.methods.multiview import (
+from poseboard.methods.nets.multiview import (
     crop_scale,
     crop_to_original,
     original_projection,

@@ -19,9 +19,10 @@ import numpy as np
 import pytest
 import torch
 
-from poseboard.datasets.real import ENV_VARS, RealDataConfig
+from poseboard.datasets.real.config import ENV_VARS, RealDataConfig
 from poseboard.errors import InputError
-from poseboard.methods.backbone import Backbone, BackboneConfig, save_backbone
+from poseboard.harness.multiview_pose import train_method
+from poseboard.methods.nets.backbone import Backbone, BackboneConfig, save_backbone
 from poseboard.methods.rootnet import (
     RootNetConfig,
     RootNetMethod,
@@ -44,7 +45,6 @@ from poseboard.methods.rootnet_data import (
     pixel_to_camera,
     root_inside,
 )
-from poseboard.methods.runner import train_method
 from poseboard.skeleton import H36M17
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "datasets"))  # the real-data fixture writers
@@ -66,7 +66,7 @@ def h36m(tmp_path_factory) -> tuple[Path, dict]:
 
 
 def _h36m(root: Path, split: str, **kwargs):
-    from poseboard.datasets.human36m import Human36MMultiView
+    from poseboard.datasets.real.human36m import Human36MMultiView
 
     return Human36MMultiView(root, split, trust_pickle=True, **kwargs)
 
@@ -105,7 +105,7 @@ def test_human36m_views_are_items_with_the_label_files_roots(h36m):
 
 
 def test_panoptic_views_are_items_too(tmp_path):
-    from poseboard.datasets.panoptic import PanopticMultiView
+    from poseboard.datasets.real.panoptic import PanopticMultiView
 
     write_panoptic(tmp_path / "panoptic")
     people = person_dataset(PanopticMultiView(tmp_path / "panoptic", "test"))
@@ -153,7 +153,7 @@ def test_fit_on_human36m_has_finite_losses_with_and_without_augmentation(h36m):
 
 
 def test_datasets_rootnet_cannot_train_on_are_refused_with_the_fix(h36m, tmp_path):
-    from poseboard.datasets.mupots import MuPoTSScenes
+    from poseboard.datasets.real.mupots import MuPoTSScenes
 
     root, _ = h36m
     write_mupots(tmp_path / "mupots")
@@ -329,8 +329,8 @@ def test_rootnet_data_needs_no_real_loader_for_generated_splits():
     import subprocess
 
     code = ("import sys; import poseboard.methods.rootnet; "
-            "print(any(m in sys.modules for m in ('poseboard.datasets.human36m', 'poseboard.datasets.panoptic', "
-            "'poseboard.datasets.mupots')))")
+            "print(any(m in sys.modules for m in ('poseboard.datasets.real.human36m', "
+            "'poseboard.datasets.real.panoptic', 'poseboard.datasets.real.mupots')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

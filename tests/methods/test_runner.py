@@ -14,11 +14,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 import method_fixtures as F
 
 from poseboard.errors import CapabilityError, InputError
+from poseboard.harness.commands import _standalone_app, build_config
+from poseboard.harness.multiview_pose import camera_subsets, evaluate_method, method_inputs, run_protocol
 from poseboard.methods.algebraic import AlgebraicConfig
 from poseboard.methods.base import Capabilities
-from poseboard.methods.commands import _standalone_app, build_config
 from poseboard.methods.registry import get_method
-from poseboard.methods.runner import camera_subsets, evaluate_method, method_inputs, run_protocol
 from poseboard.protocols.predictions import load_pose_predictions
 from poseboard.protocols.registry import get_protocol
 from poseboard.protocols.results import read_result

@@ -13,7 +13,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 import method_fixtures as F
 
-from poseboard.methods.multiview import read_batch
+from poseboard.methods.nets.multiview import read_batch
 from poseboard.methods.registry import get_method
 from poseboard.methods.volumetric import (
     VolumetricConfig,

@@ -25,9 +25,8 @@ from real_fixtures import write_h36m
 
 from poseboard.datasets.torch_dataset import IMAGENET_MEAN, IMAGENET_STD
 from poseboard.errors import InputError, ResultFileError
-from poseboard.methods.backbone import Backbone, BackboneConfig, init_from_weights, save_backbone
-from poseboard.methods.pretrain import CropDataset, PretrainConfig, crop_source, pretrain_backbone
-from poseboard.methods.weights_import import (
+from poseboard.methods.nets.backbone import Backbone, BackboneConfig, init_from_weights, save_backbone
+from poseboard.methods.nets.weights_import import (
     InitWeights,
     backbone_key,
     file_sha256,
@@ -37,6 +36,7 @@ from poseboard.methods.weights_import import (
     init_from_options,
     matching_preset,
 )
+from poseboard.methods.train.pretrain import CropDataset, PretrainConfig, crop_source, pretrain_backbone
 
 WIDTHS = (64, 128, 256, 512)
 
@@ -355,7 +355,7 @@ def test_crops_of_a_real_dataset(h36m_root):
 
 
 def test_pretrain_command_fine_tunes_on_human36m_from_a_checkpoint(h36m_root, tmp_path):
-    from poseboard.methods.commands import _standalone_app
+    from poseboard.harness.commands import _standalone_app
 
     smoke = BackboneConfig.preset("smoke")
     sd = pose_resnet_layout("basic", smoke.depths, 17, smoke.widths, smoke.stem_width, smoke.deconv_channels)
@@ -401,7 +401,7 @@ def test_pretrain_from_init_starts_at_the_file(tmp_path, h36m_root):
 def test_module_examples_run():
     import doctest
 
-    import poseboard.methods.weights_import as module
+    import poseboard.methods.nets.weights_import as module
 
     result = doctest.testmod(module)
     assert result.attempted >= 2 and result.failed == 0

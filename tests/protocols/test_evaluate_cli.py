@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from poseboard.cli import app
 from poseboard.datasets.storage import open_dataset
-from poseboard.datasets.synthetic import SynthConfig, generate_dataset
+from poseboard.datasets.synthetic.generator import SynthConfig, generate_dataset
 from poseboard.protocols.predictions import (
     PosePredictions,
     RootPredictions,

@@ -123,7 +123,7 @@ def test_a_perfect_predictor_scores_zero(p5_data, tmp_path):
 def test_rootnet_h36m_variant_trains_and_predicts(p5_data, p5_backbone, tmp_path):
     """`poseboard train rootnet --name rootnet-h36m --dataset synth-h36m`, then `poseboard
     predict rootnet-h36m --protocol synth-h36m-root` (the DVC stages' commands)."""
-    from poseboard.methods.runner import run_protocol, train_method
+    from poseboard.harness.multiview_pose import run_protocol, train_method
 
     config = tmp_path / "params.yaml"
     config.write_text(f"methods:\n  rootnet-h36m:\n    smoke:\n      backbone_checkpoint: {p5_backbone}\n"

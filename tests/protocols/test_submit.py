@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from poseboard.cli import app
 from poseboard.datasets.storage import open_dataset
-from poseboard.datasets.synthetic import SynthConfig, generate_dataset
+from poseboard.datasets.synthetic.generator import SynthConfig, generate_dataset
 from poseboard.protocols.predictions import PosePredictions, save_pose_predictions
 from poseboard.protocols.results import read_result
 from poseboard.protocols.submission import MAX_CARD_BYTES, file_sha256

@@ -20,7 +20,7 @@ NOISE = {"noise-8mm": 8.0, "noise-20mm": 20.0, "noise-20.5mm": 20.5}
 
 def make_results(root: Path) -> Path:
     """Generate smoke test splits under ``root/data`` and score noisy ground truth into ``root/results``."""
-    from poseboard.datasets.synthetic import SynthConfig, generate_datasets
+    from poseboard.datasets.synthetic.generator import SynthConfig, generate_datasets
     from poseboard.protocols.evaluate import build_result, score_pose, score_roots
     from poseboard.protocols.ground_truth import load_ground_truth
     from poseboard.protocols.predictions import PosePredictions, RootPredictions

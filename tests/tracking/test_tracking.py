@@ -105,7 +105,7 @@ def test_training_tracker_batches(store, monkeypatch):
 def test_track_trainings_from_curves(store, tmp_path):
     from mlflow import MlflowClient
 
-    from poseboard.methods.training import JsonlTracker
+    from poseboard.methods.train.loop import JsonlTracker
     from poseboard.tracking.sync import track_trainings
 
     ckpt = tmp_path / "checkpoints"

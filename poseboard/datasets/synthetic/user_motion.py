@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from poseboard.datasets.motion import MotionSequence
+from poseboard.datasets.synthetic.motion import MotionSequence
 from poseboard.errors import InputError
 from poseboard.skeleton import H36M17
 

@@ -3,7 +3,7 @@
 Every paper starts its 2D network from ImageNet, then from a pose-pretrained checkpoint
 (learnable triangulation: ``pose_resnet_4.5_pixels_human36m.pth``, a PoseResNet-152 trained on
 COCO and fine-tuned on MPII and Human3.6M). This module reads such a file, maps its key names
-onto :class:`~poseboard.methods.backbone.Backbone`'s and copies the tensors in. Where users get
+onto :class:`~poseboard.methods.nets.backbone.Backbone`'s and copies the tensors in. Where users get
 the files, and their checksums: ``docs/pretrained_weights.md``.
 
 Layouts (``format``; ``auto`` tells them apart by their key names):
@@ -42,7 +42,7 @@ convolution and its batch norm's running mean, so that RGB input reproduces the 
 first-layer response on BGR input (exactly, away from the zero-padded border).
 
 Example:
-    >>> from poseboard.methods.backbone import Backbone, BackboneConfig  # doctest: +SKIP
+    >>> from poseboard.methods.nets.backbone import Backbone, BackboneConfig  # doctest: +SKIP
     >>> net = Backbone(BackboneConfig.preset("paper"))  # doctest: +SKIP
     >>> report = import_weights(net, InitWeights(path="pose_resnet_4.5_pixels_human36m.pth"))  # doctest: +SKIP
     >>> report.format, report.final_layer  # doctest: +SKIP
@@ -64,7 +64,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from torch import Tensor
 
 from poseboard.errors import InputError
-from poseboard.methods.backbone import BACKBONE_WEIGHTS_FILE, Backbone, BackboneConfig
+from poseboard.methods.nets.backbone import BACKBONE_WEIGHTS_FILE, Backbone, BackboneConfig
 
 WeightsFormat = Literal["auto", "torchvision", "pose_resnet", "poseboard"]
 InputChannels = Literal["auto", "rgb", "bgr"]

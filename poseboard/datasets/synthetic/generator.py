@@ -7,7 +7,7 @@
 * ``synth-mupots``: single images (one tripod per scene) of 1–4 people 1.5–7.5 m away, with
   per-person boxes, joints and root in camera mm.
 
-Frames are taken from 50 fps procedural sequences (:mod:`poseboard.datasets.motion`) at a
+Frames are taken from 50 fps procedural sequences (:mod:`poseboard.datasets.synthetic.motion`) at a
 stride (train denser than test, as the papers subsample their test sets). Every random choice
 comes from a ``SeedSequence`` keyed by (seed, dataset, split, purpose, names…), so the same
 seed and config give byte-identical files, and a dataset does not depend on which other
@@ -42,9 +42,9 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from poseboard.camera import Camera
-from poseboard.datasets import render as R
-from poseboard.datasets.rigs import build_rig, rig_from_file
 from poseboard.datasets.storage import DatasetWriter, Manifest
+from poseboard.datasets.synthetic import render as R
+from poseboard.datasets.synthetic.rigs import build_rig, rig_from_file
 from poseboard.errors import InputError
 
 Split = Literal["train", "test"]
@@ -266,7 +266,7 @@ class _Sequence:
 
 
 def _user_body(subject: str, poses: np.ndarray):
-    from poseboard.datasets.body import SUBJECTS, make_body
+    from poseboard.datasets.synthetic.body import SUBJECTS, make_body
 
     if subject in SUBJECTS:
         return SUBJECTS[subject]
@@ -282,8 +282,8 @@ def _split_frame_counts(total: int, num_sequences: int) -> list[int]:
 
 def _procedural_sequences(name: str, split: str, cfg: MultiViewSplit, spec_area: float, fps: float,
                           seed: int) -> list[_Sequence]:
-    from poseboard.datasets.body import SUBJECTS, TEST_SUBJECTS, TRAIN_SUBJECTS
-    from poseboard.datasets.motion import ACTIONS, generate_sequence
+    from poseboard.datasets.synthetic.body import SUBJECTS, TEST_SUBJECTS, TRAIN_SUBJECTS
+    from poseboard.datasets.synthetic.motion import ACTIONS, generate_sequence
 
     subjects = TRAIN_SUBJECTS if split == "train" else TEST_SUBJECTS
     keys = [(s, a, k) for s in subjects for a in ACTIONS for k in range(cfg.sequences_per_action)]
@@ -326,7 +326,7 @@ def _user_sequences(path: Path, split: str, samples: int | None, stride: int, te
     train: the others), frames ``stride`` frames at ``base_fps`` apart *in time* (each motion
     at its own ``fps``), at most ``samples`` spread evenly over all sequences (``None``: no
     cap; 0 is refused: a split of 0 samples is not generated at all)."""
-    from poseboard.datasets.user_motion import load_user_motion
+    from poseboard.datasets.synthetic.user_motion import load_user_motion
 
     if samples is not None and samples < 1:
         raise ValueError(f"samples must be at least 1 here (0 skips the split before this point), got {samples}")
@@ -350,7 +350,7 @@ def _user_sequences(path: Path, split: str, samples: int | None, stride: int, te
 
 
 def _test_subjects(config: SynthConfig) -> list[str]:
-    from poseboard.datasets.body import TEST_SUBJECTS
+    from poseboard.datasets.synthetic.body import TEST_SUBJECTS
 
     return list(config.test_subjects) if config.test_subjects is not None else list(TEST_SUBJECTS)
 
@@ -675,8 +675,8 @@ class _ScenePlan:
 
 
 def _plan_scenes(name: str, split: str, config: SynthConfig, seed: int) -> tuple[list[_ScenePlan], str]:
-    from poseboard.datasets.body import SUBJECTS, TEST_SUBJECTS, TRAIN_SUBJECTS
-    from poseboard.datasets.motion import ACTIONS, generate_sequence
+    from poseboard.datasets.synthetic.body import SUBJECTS, TEST_SUBJECTS, TRAIN_SUBJECTS
+    from poseboard.datasets.synthetic.motion import ACTIONS, generate_sequence
 
     spec = config.mupots
     cfg: SingleViewSplit = getattr(spec, split)

@@ -28,7 +28,7 @@ Joint angles (degrees) drive :func:`forward_kinematics`; :data:`ANGLE_NAMES` lis
   then ``_rotation`` about the upper arm (internal positive); ``{r,l}_elbow_flexion``.
 
 Example:
-    >>> from poseboard.datasets.body import SUBJECTS, forward_kinematics
+    >>> from poseboard.datasets.synthetic.body import SUBJECTS, forward_kinematics
     >>> body = SUBJECTS["S1"]
     >>> pose = forward_kinematics(body, {"r_knee_flexion": [30.0]}, [[0.0, 0.0, 900.0]], [0.0])
     >>> pose.shape

@@ -20,7 +20,7 @@ absolute, 68.5 vs 71.2 mm relative), so it stays an option for longer runs.
 
 Where it starts and what it reads: random weights by default; ``init`` (``--init-weights``) starts
 from a published checkpoint instead — torchvision's ImageNet ResNets or learnable triangulation's
-``pose_resnet`` (:mod:`poseboard.methods.weights_import`, ``docs/pretrained_weights.md``). The crops
+``pose_resnet`` (:mod:`poseboard.methods.nets.weights_import`, ``docs/pretrained_weights.md``). The crops
 come from generated splits or, as the papers fine-tune, from a real multi-view dataset
 (:func:`crop_source`: Human3.6M's or Panoptic's ground-truth boxes, ``crop_size`` px).
 
@@ -52,9 +52,9 @@ from poseboard.datasets.torch_dataset import normalize_images
 from poseboard.device import to_device
 from poseboard.errors import InputError
 from poseboard.geometry import hard_argmax_2d, soft_argmax_2d
-from poseboard.methods.backbone import Backbone, BackboneConfig, save_backbone
-from poseboard.methods.training import TrainConfig, TrainSummary, eval_batches, seeded, train_loop
-from poseboard.methods.weights_import import InitWeights
+from poseboard.methods.nets.backbone import Backbone, BackboneConfig, save_backbone
+from poseboard.methods.nets.weights_import import InitWeights
+from poseboard.methods.train.loop import TrainConfig, TrainSummary, eval_batches, seeded, train_loop
 from poseboard.skeleton import H36M17
 
 
@@ -109,8 +109,8 @@ class CropDataset(torch.utils.data.Dataset):
 
     A source is a generated split folder (``poseboard generate``) or a real multi-view dataset
     (map-style, items :class:`~poseboard.samples.MultiViewSample`, an ``image_size`` attribute:
-    :class:`~poseboard.datasets.human36m.Human36MMultiView`,
-    :class:`~poseboard.datasets.panoptic.PanopticMultiView`; see :func:`crop_source`). All
+    :class:`~poseboard.datasets.real.human36m.Human36MMultiView`,
+    :class:`~poseboard.datasets.real.panoptic.PanopticMultiView`; see :func:`crop_source`). All
     sources must have the same square crop size.
 
     Items are dicts: ``image`` (3, S, S) uint8, ``joints_2d`` (J, 2) crop px,
@@ -232,7 +232,7 @@ def crop_source(dataset: str, split: str, *, data_dir: str | Path = "data", real
     """What :class:`CropDataset` reads for ``dataset``'s ``split``: a generated split folder
     (``<data_dir>/<dataset>/<split>``, returned as a path), or a real multi-view dataset
     located through ``real_data`` (a ``params.yaml``, its ``real_data`` block or a
-    :class:`~poseboard.datasets.real.RealDataConfig`; see
+    :class:`~poseboard.datasets.real.config.RealDataConfig`; see
     :func:`~poseboard.datasets.sources.locate`): ``human36m`` (ground-truth boxes, as
     learnable triangulation crops) or ``panoptic``, with ``crop_size`` × ``crop_size`` px crops
     (None: the loader's default, 384).
@@ -241,7 +241,7 @@ def crop_source(dataset: str, split: str, *, data_dir: str | Path = "data", real
         InputError: a real dataset with no path set, or MuPoTS-3D (single-view test set).
         DatasetLayoutError: a real dataset's folder or label file is missing or broken.
     """
-    from poseboard.datasets.real import DATASET_NAMES
+    from poseboard.datasets.real.config import DATASET_NAMES
 
     if dataset not in DATASET_NAMES:
         return Path(data_dir) / dataset / split
@@ -252,11 +252,11 @@ def crop_source(dataset: str, split: str, *, data_dir: str | Path = "data", real
     source = locate(dataset, split, real_data, data_dir=data_dir)
     size = {} if crop_size is None else {"image_size": (int(crop_size), int(crop_size))}
     if dataset == "human36m":
-        from poseboard.datasets.human36m import Human36MMultiView
+        from poseboard.datasets.real.human36m import Human36MMultiView
 
         return Human36MMultiView(source.path, split, trust_pickle=source.config.trust_pickle,
                                  image_root=source.config.h36m_image_root, **size)
-    from poseboard.datasets.panoptic import PanopticMultiView
+    from poseboard.datasets.real.panoptic import PanopticMultiView
 
     return PanopticMultiView(source.path, split, **size)
 
@@ -369,7 +369,7 @@ def pretrain_backbone(
     ``out`` with :func:`save_backbone`.
 
     The network starts from random weights, or from ``config.init`` (a published checkpoint,
-    :func:`~poseboard.methods.weights_import.import_weights`; what was loaded is recorded in
+    :func:`~poseboard.methods.nets.weights_import.import_weights`; what was loaded is recorded in
     ``backbone.json`` under ``info.init``). ``config.crop_size``, when set, must be the crops'
     size (:func:`crop_source` applies it to real datasets; a generated split has its own).
 
@@ -377,7 +377,7 @@ def pretrain_backbone(
     argmax of the first ``val_samples`` crops; it is never used to choose weights.
 
     ``device`` (default: the CPU) and ``precision`` (``fp32`` or ``bf16``): where and how it
-    trains (:func:`~poseboard.methods.training.train_loop`). The network is built on the CPU
+    trains (:func:`~poseboard.methods.train.loop.train_loop`). The network is built on the CPU
     (the same initial weights whatever the device), every random draw of a step comes from
     the step's CPU generator, and the returned backbone is on ``device``.
     """
@@ -392,7 +392,7 @@ def pretrain_backbone(
         net = Backbone(config.backbone)
     init_record = None
     if config.init is not None:
-        from poseboard.methods.weights_import import import_weights
+        from poseboard.methods.nets.weights_import import import_weights
 
         init_record = import_weights(net, config.init).as_record()
     stride = config.backbone.heatmap_stride
@@ -434,7 +434,7 @@ def pretrain_backbone(
     }
     if init_record is not None:
         info["init"] = init_record
-    from poseboard.methods.distributed import barrier, is_main_process
+    from poseboard.methods.train.distributed import barrier, is_main_process
 
     if is_main_process():  # under torchrun rank 0 saves; the others wait for it
         save_backbone(out, net, info)

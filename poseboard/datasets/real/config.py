@@ -6,9 +6,9 @@ a :class:`RealDataConfig` block embedded in ``params.yaml``, or an environment v
 =============  ==========================  ===============================================
 name           environment variable        loader
 =============  ==========================  ===============================================
-``human36m``   ``POSEBOARD_H36M_ROOT``     :mod:`poseboard.datasets.human36m`
-``panoptic``   ``POSEBOARD_PANOPTIC_ROOT`` :mod:`poseboard.datasets.panoptic`
-``mupots``     ``POSEBOARD_MUPOTS_ROOT``   :mod:`poseboard.datasets.mupots`
+``human36m``   ``POSEBOARD_H36M_ROOT``     :mod:`poseboard.datasets.real.human36m`
+``panoptic``   ``POSEBOARD_PANOPTIC_ROOT`` :mod:`poseboard.datasets.real.panoptic`
+``mupots``     ``POSEBOARD_MUPOTS_ROOT``   :mod:`poseboard.datasets.real.mupots`
 =============  ==========================  ===============================================
 
 When no path is set the pipeline uses the synthetic world (and its report says so). When a
@@ -230,9 +230,9 @@ class LayoutReport:
 
 
 _CHECKERS = {
-    "human36m": "poseboard.datasets.human36m:check_layout",
-    "panoptic": "poseboard.datasets.panoptic:check_layout",
-    "mupots": "poseboard.datasets.mupots:check_layout",
+    "human36m": "poseboard.datasets.real.human36m:check_layout",
+    "panoptic": "poseboard.datasets.real.panoptic:check_layout",
+    "mupots": "poseboard.datasets.real.mupots:check_layout",
 }
 
 

@@ -2,7 +2,7 @@
 
 Plain functions with typer annotations; the main CLI registers them
 (``app.command("pretrain")(pretrain)`` …). Heavy modules (torch, the methods) are imported
-inside the bodies, so importing this module is cheap. ``python -m poseboard.methods.commands``
+inside the bodies, so importing this module is cheap. ``python -m poseboard.harness.commands``
 runs them standalone.
 
 Folders (all arguments, so DVC stages can name them):
@@ -216,7 +216,7 @@ def _threads(threads: int | None, device: torch.device | None = None) -> None:
 
     from poseboard.allocator import keep_freed_memory
     from poseboard.device import configure
-    from poseboard.methods.training import env_threads
+    from poseboard.methods.train.loop import env_threads
 
     keep_freed_memory()
     torch.set_num_threads(threads or env_threads(1))
@@ -259,12 +259,12 @@ def pretrain(
     try:
         on, precision = resolve_run(device, precision, profile=profile, params_file=params_file_of(params, config))
         _threads(threads, on)
-        from poseboard.methods.pretrain import PretrainConfig, crop_source, pretrain_backbone
-        from poseboard.methods.training import JsonlTracker
+        from poseboard.methods.train.loop import JsonlTracker
+        from poseboard.methods.train.pretrain import PretrainConfig, crop_source, pretrain_backbone
 
         cfg = build_config(PretrainConfig, profile, config, config_key, seed)
         if init_weights is not None or init_format != "auto" or init_sha256 is not None:
-            from poseboard.methods.weights_import import init_from_options
+            from poseboard.methods.nets.weights_import import init_from_options
 
             cfg = cfg.model_copy(update={"init": init_from_options(init_weights, init_format, init_sha256)})
         out = checkpoints / "backbone"
@@ -281,7 +281,7 @@ def pretrain(
         )
     except PoseboardError as exc:
         raise _fail(exc) from None
-    from poseboard.methods.distributed import is_main_process
+    from poseboard.methods.train.distributed import is_main_process
 
     if not is_main_process():  # under torchrun, rank 0 reports (its validation is the one that ran)
         return
@@ -312,7 +312,7 @@ def train(
     try:
         on, precision = resolve_run(device, precision, profile=profile, params_file=params_file_of(params, config))
         _threads(threads, on)
-        from poseboard.methods.runner import train_method
+        from poseboard.harness.multiview_pose import train_method
 
         summary = train_method(
             method, data_dir=data_dir, checkpoints=checkpoints, dataset=dataset, profile=profile,
@@ -348,7 +348,7 @@ def predict(
     try:
         on, precision = resolve_run(device, precision, params_file=params_file_of(params))
         _threads(threads, on)
-        from poseboard.methods.runner import run_protocol
+        from poseboard.harness.multiview_pose import run_protocol
 
         result, path = run_protocol(
             method, protocol, data_dir=data_dir, checkpoints=checkpoints, results_dir=results,

@@ -1,13 +1,13 @@
 """Data-parallel training under ``torchrun``: one process per core (gloo) or GPU (NCCL).
 
-``torchrun --nproc_per_node=N -m poseboard.methods.commands train METHOD …`` trains exactly
+``torchrun --nproc_per_node=N -m poseboard.harness.commands train METHOD …`` trains exactly
 what a single process trains, with the step's batch split over the processes:
 
 * every process builds the same model from the same seed, and rank 0's weights and buffers
   are broadcast once more before the first step (a resumed run starts from rank 0's
   checkpoint everywhere);
 * step ``s`` draws the same global batch as a single process would
-  (:class:`~poseboard.methods.training.StepBatchSampler`); rank ``r`` of ``N`` takes
+  (:class:`~poseboard.methods.train.loop.StepBatchSampler`); rank ``r`` of ``N`` takes
   samples ``r, r + N, …`` of it;
 * after the backward pass the gradients are combined over the processes (all-reduce), so
   every process applies the same update; BatchNorm buffers are re-broadcast from rank 0

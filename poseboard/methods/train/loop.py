@@ -14,7 +14,7 @@ step, generator → losses) and gets, for free:
 * **curves**: losses averaged over ``log_every`` steps go to the tracker in one call (not
   one call per step), validation metrics every ``val_every`` steps;
 * **progress**: a tqdm bar (stderr), off with ``progress=False``;
-* **data parallelism** under ``torchrun`` (:mod:`poseboard.methods.distributed`): each
+* **data parallelism** under ``torchrun`` (:mod:`poseboard.methods.train.distributed`): each
   process takes its share of every step's batch (any batch size over any number of
   processes), the gradients are combined weighted by share size so the update is the single
   process's, rank 0 writes.
@@ -122,7 +122,7 @@ class StepBatchSampler(torch.utils.data.Sampler[list[int]]):
 
     Under data parallelism (``world_size`` N > 1) every process draws the same global batch
     of ``batch_size`` B and rank ``r`` keeps positions ``r, r + N, …`` of it
-    (:func:`~poseboard.methods.distributed.share_sizes`: near-equal shares, ⌈B/N⌉ for the
+    (:func:`~poseboard.methods.train.distributed.share_sizes`: near-equal shares, ⌈B/N⌉ for the
     first ``B mod N`` ranks and ⌊B/N⌋ for the others; an empty list for a rank ≥ B when
     B < N). Any B works with any N; :func:`train_loop` weights each share's gradient by its
     size so that the update is the single process's.
@@ -349,7 +349,7 @@ def train_loop(
         a :class:`TrainSummary`. The modules hold the final weights, in eval mode.
     """
     from poseboard.device import autocast, to_device
-    from poseboard.methods import distributed as ddp
+    from poseboard.methods.train import distributed as ddp
 
     t0 = time.perf_counter()
     if device is None:
@@ -499,7 +499,7 @@ class JsonlTracker:
     def _write(self, record: dict[str, Any]) -> None:
         import json
 
-        from poseboard.methods.distributed import is_main_process
+        from poseboard.methods.train.distributed import is_main_process
 
         if not is_main_process():  # under torchrun only rank 0 keeps the curves
             return

@@ -355,9 +355,9 @@ def train_method(
     where and how it trains; the method is moved there once, before ``fit``, and saved from
     there (its weights load on any device, :meth:`Method.load`)."""
     from poseboard.datasets.sources import locate
-    from poseboard.methods.commands import build_config
+    from poseboard.harness.commands import build_config
     from poseboard.methods.registry import get_method
-    from poseboard.methods.training import JsonlTracker
+    from poseboard.methods.train.loop import JsonlTracker
     from poseboard.names import check_name
 
     check_name(name or method_name, "--name" if name else "method")
@@ -387,7 +387,7 @@ def train_method(
     t0 = time.perf_counter()
     method.fit(train, val_set, tracker=tracker, workdir=workdir)
     seconds = time.perf_counter() - t0
-    from poseboard.methods.distributed import barrier, is_main_process
+    from poseboard.methods.train.distributed import barrier, is_main_process
 
     if not is_main_process():  # under torchrun rank 0 saves; the others wait for it
         barrier()

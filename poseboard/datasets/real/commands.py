@@ -39,7 +39,7 @@ def check_command(
     Prints what was found, counts (frames per split, cameras, people) and every problem,
     each naming the file; exits 1 when the protocols cannot run on the folder.
     """
-    from poseboard.datasets.real import check_layout
+    from poseboard.datasets.real.config import check_layout
 
     if name not in DATASET_CHOICES:
         raise _fail(ValueError(f"unknown dataset {name!r}; choose one of {list(DATASET_CHOICES)}"))
@@ -73,7 +73,7 @@ def convert_h36m_command(
     file, so it must come from a source you trust, and you say so with --trust-pickle. The
     converted folder is read with allow_pickle=False and is preferred whenever it exists.
     """
-    from poseboard.datasets.human36m import convert_labels
+    from poseboard.datasets.real.human36m import convert_labels
 
     if not trust_pickle:
         raise _fail(PoseboardError(
@@ -90,7 +90,7 @@ def convert_h36m_command(
 
 def paths_command() -> None:
     """Show which real datasets are enabled by environment variables (else synthetic)."""
-    from poseboard.datasets.real import RealDataConfig
+    from poseboard.datasets.real.config import RealDataConfig
 
     for line in RealDataConfig().describe():
         typer.echo(line)

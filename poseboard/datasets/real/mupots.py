@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from poseboard.camera import Camera
-from poseboard.datasets.real import (
+from poseboard.datasets.real.config import (
     LayoutReport,
     as_array,
     ground_truth_root,

@@ -65,7 +65,7 @@ def generate(
     Each split lands in ``<out>/<name>/<split>/`` with a ``manifest.json`` (format version,
     config, seed, counts, content hash); see docs/synthetic_world.md.
     """
-    from poseboard.datasets.synthetic import DATASET_NAMES, SynthConfig, generate_datasets
+    from poseboard.datasets.synthetic.generator import DATASET_NAMES, SynthConfig, generate_datasets
 
     try:
         names = list(DATASET_NAMES) if name == "all" else [name]
@@ -94,7 +94,7 @@ def show(
     out: Annotated[Path, typer.Option("--out", "-o", help="PNG to write")] = Path("sample.png"),
 ) -> None:
     """Draw one sample: its views with 2D joints and boxes, and the 3D skeleton among the cameras."""
-    from poseboard.datasets.show import show_sample
+    from poseboard.datasets.synthetic.show import show_sample
 
     try:
         written = show_sample(path, index, out)

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from poseboard.device import host_tensor
 from poseboard.errors import InputError, check_shape
-from poseboard.methods.backbone import Backbone, BackboneOutput
+from poseboard.methods.nets.backbone import Backbone, BackboneOutput
 
 
 @dataclass

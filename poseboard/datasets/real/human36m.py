@@ -1,6 +1,6 @@
 """Human3.6M as prepared for learnable triangulation (Iskakov et al. 2019).
 
-Files (see :data:`poseboard.datasets.real.EXPECTED_LAYOUT`):
+Files (see :data:`poseboard.datasets.real.config.EXPECTED_LAYOUT`):
 
 * ``extra/human36m-multiview-labels-GTbboxes.npy`` — a dict saved with ``np.save``:
   ``subject_names`` (7), ``camera_names`` (4), ``action_names`` (30, ``'<Action>-<trial>'``),
@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from poseboard.camera import Camera
-from poseboard.datasets.real import (
+from poseboard.datasets.real.config import (
     DatasetLayoutError,
     LayoutReport,
     PickleNotTrustedError,

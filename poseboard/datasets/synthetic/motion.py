@@ -33,7 +33,7 @@ The actions (:data:`ACTIONS`):
 
 Example:
     >>> import numpy as np
-    >>> from poseboard.datasets.body import SUBJECTS
+    >>> from poseboard.datasets.synthetic.body import SUBJECTS
     >>> seq = generate_sequence(SUBJECTS["S1"], "Walking", 100, np.random.default_rng(0))
     >>> seq.poses.shape, seq.sequence
     ((100, 17, 3), 'S1/Walking/000')
@@ -51,7 +51,7 @@ import numpy as np
 from scipy.interpolate import PchipInterpolator
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
-from poseboard.datasets.body import (
+from poseboard.datasets.synthetic.body import (
     ANGLE_NAMES,
     SUBJECTS,
     BodyShape,

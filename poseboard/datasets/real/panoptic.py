@@ -1,6 +1,6 @@
 """CMU Panoptic Studio in the panoptic-toolbox layout, mapped to poseboard's 17 joints.
 
-Per sequence ``<seq>/`` (see :data:`poseboard.datasets.real.EXPECTED_LAYOUT`):
+Per sequence ``<seq>/`` (see :data:`poseboard.datasets.real.config.EXPECTED_LAYOUT`):
 
 * ``calibration_<seq>.json``: ``{"cameras": [{"name": "00_03", "type": "hd", "resolution":
   [1920, 1080], "K": 3×3, "distCoef": 5, "R": 3×3, "t": 3×1 (cm)}, ...]}`` — world → camera,
@@ -62,7 +62,7 @@ import numpy as np
 import pandas as pd
 
 from poseboard.camera import Camera, distort_normalized
-from poseboard.datasets.real import (
+from poseboard.datasets.real.config import (
     LayoutReport,
     as_array,
     crop_and_resize_image,

@@ -17,7 +17,7 @@ unprojects) and the encoder's bottleneck (B, Cb, S/32, S/32, what confidence hea
 Initial weights: random (the default), a ``poseboard pretrain`` output (:func:`init_from_pretrained`,
 same architecture), or a published checkpoint — torchvision's ImageNet ResNets or learnable
 triangulation's ``pose_resnet`` — mapped onto these names by :func:`init_from_weights`
-(:mod:`poseboard.methods.weights_import`; ``docs/pretrained_weights.md``).
+(:mod:`poseboard.methods.nets.weights_import`; ``docs/pretrained_weights.md``).
 
 Presets (:meth:`BackboneConfig.preset`):
 
@@ -327,10 +327,10 @@ def init_from_weights(backbone: Backbone, init: Any) -> dict[str, Any]:
     (encoder only), learnable triangulation's ``pose_resnet`` checkpoint (encoder, head and final
     layer, re-initialised when its joint count differs) or a poseboard backbone file.
 
-    ``init``: an :class:`~poseboard.methods.weights_import.InitWeights` (or a path: format, colour
+    ``init``: an :class:`~poseboard.methods.nets.weights_import.InitWeights` (or a path: format, colour
     order auto, no checksum). Returns what was done as a JSON-ready record; a file that does not
     fit raises an :class:`~poseboard.errors.InputError` naming the keys and shapes
-    (:func:`~poseboard.methods.weights_import.import_weights`)."""
-    from poseboard.methods.weights_import import import_weights
+    (:func:`~poseboard.methods.nets.weights_import.import_weights`)."""
+    from poseboard.methods.nets.weights_import import import_weights
 
     return import_weights(backbone, init).as_record()
