@@ -65,11 +65,11 @@ def _data_dir() -> Path:
 
 
 def _batch(dataset: str, roots: bool = False) -> dict[str, Any]:
-    from poseboard.harness.multiview_pose import open_split
+    from poseboard.harness.run import open_split
 
     data = open_split(_data_dir() / dataset / "test")
     if roots and dataset != "synth-mupots":  # a root method on the rig: every view alone
-        from poseboard.methods.rootnet import ViewScenes
+        from poseboard.datasets.people import ViewScenes
 
         data = ViewScenes(data)
     items = [data[i % len(data)] for i in range(FRAMES)]
@@ -85,7 +85,7 @@ def _batch(dataset: str, roots: bool = False) -> dict[str, Any]:
 
 
 def _method(key: str, device: torch.device, precision: str) -> Any:
-    from poseboard.harness.commands import deep_merge
+    from poseboard.harness.config import deep_merge
     from poseboard.methods.registry import get_method
 
     params = _params()

@@ -66,7 +66,7 @@ def score_stage(
     """Score RESULTS/METHOD/PREDICTIONS.npz under PROTOCOL, whose inputs must be the same
     (e.g. absolute MPJPE from the relative protocol's run): no second inference."""
     from poseboard.harness.commands import real_data_params
-    from poseboard.protocols.rescore import rescore
+    from poseboard.harness.rescore import rescore
     from poseboard.protocols.results import result_path
 
     try:

@@ -34,7 +34,7 @@ def main() -> None:
     from poseboard.comparison.paired import paired_bootstrap
     from poseboard.comparison.results import sequence_table
     from poseboard.datasets.synthetic.generator import SynthConfig, generate_datasets
-    from poseboard.harness.multiview_pose import run_protocol
+    from poseboard.harness.run import run_protocol
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoints", type=Path, default=Path("checkpoints"))

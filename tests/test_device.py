@@ -312,7 +312,7 @@ def test_cpu_fp32_options_change_no_result_byte(tmp_path):
 
 
 def test_bf16_on_the_cpu_trains_and_predicts(tmp_path):
-    from poseboard.harness.multiview_pose import run_protocol, train_method
+    from poseboard.harness.run import run_protocol, train_method
 
     ck = F.checkpoints_copy(tmp_path / "checkpoints")
     override = tmp_path / "override.yaml"

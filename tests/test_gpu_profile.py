@@ -13,7 +13,8 @@ import pytest
 import torch
 import yaml
 
-from poseboard.harness.commands import build_config, resolve_run
+from poseboard.harness.commands import resolve_run
+from poseboard.harness.config import build_config
 from poseboard.methods.nets.backbone import Backbone, BackboneConfig
 from poseboard.methods.nets.v2v import V2VConfig, V2VNet
 from poseboard.methods.registry import get_method

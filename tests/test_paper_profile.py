@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from poseboard.harness.commands import build_config
+from poseboard.harness.config import build_config
 from poseboard.methods.epipolar import H36M_TRAIN_FRAMES_ALL, H36M_TRAIN_FRAMES_STRIDE5, EpipolarConfig
 from poseboard.methods.nets.backbone import BackboneConfig
 from poseboard.report.tables import TABLES

@@ -34,11 +34,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from poseboard.errors import PoseboardError
+from poseboard.harness.config import build_config
 
 if TYPE_CHECKING:
     import torch
@@ -85,64 +86,6 @@ PrecisionOpt = Annotated[
 def _fail(exc: Exception) -> typer.Exit:
     typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
     return typer.Exit(code=2)
-
-
-def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """``base`` with ``override`` merged in, recursively for nested mappings."""
-    out = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def read_override(path: Path | None, key: str | None) -> dict[str, Any]:
-    """The mapping at dotted ``key`` of a YAML/JSON file (the whole file if ``key`` is None)."""
-    from poseboard.errors import InputError
-
-    if path is None:
-        if key is not None:
-            raise InputError("--config-key needs --config")
-        return {}
-    import yaml
-
-    try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-    except FileNotFoundError:
-        raise InputError(f"{path}: config file not found") from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML/JSON ({exc})") from None
-    for part in (key.split(".") if key else []):
-        if not isinstance(data, dict) or part not in data:
-            raise InputError(f"{path}: no key {key!r} (stopped at {part!r})")
-        data = data[part]
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: {key or '(root)'} is not a mapping")
-    return data
-
-
-def build_config(model: Any, profile: str, path: Path | None = None, key: str | None = None,
-                 seed: int | None = None) -> Any:
-    """``model.preset(profile)`` with the file override merged in and the seed applied."""
-    from pydantic import ValidationError
-
-    from poseboard.errors import InputError
-
-    base = model.preset(profile).model_dump()
-    merged = deep_merge(base, read_override(path, key))
-    if seed is not None:
-        if "train" in merged and isinstance(merged["train"], dict):
-            merged["train"]["seed"] = seed
-        if "seed" in merged:
-            merged["seed"] = seed
-    try:
-        return model.model_validate(merged)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
-        raise InputError(f"{path or 'config'}{'/' + key if key else ''}: field {loc!r}: {err['msg']}") from None
 
 
 def real_data_params(params: Path | None) -> Path | None:
@@ -312,7 +255,7 @@ def train(
     try:
         on, precision = resolve_run(device, precision, profile=profile, params_file=params_file_of(params, config))
         _threads(threads, on)
-        from poseboard.harness.multiview_pose import train_method
+        from poseboard.harness.run import train_method
 
         summary = train_method(
             method, data_dir=data_dir, checkpoints=checkpoints, dataset=dataset, profile=profile,
@@ -348,7 +291,7 @@ def predict(
     try:
         on, precision = resolve_run(device, precision, params_file=params_file_of(params))
         _threads(threads, on)
-        from poseboard.harness.multiview_pose import run_protocol
+        from poseboard.harness.run import run_protocol
 
         result, path = run_protocol(
             method, protocol, data_dir=data_dir, checkpoints=checkpoints, results_dir=results,

@@ -3,7 +3,9 @@
 A method turns views (and whatever cameras its capabilities say it needs) into 3D joints
 or a 3D root. It owns its training pipeline (``fit``), does pure inference (``predict``)
 and saves itself without pickle (``save``/``load``: weights through ``torch.save`` of a
-state dict, read back with ``weights_only=True``; configuration as JSON).
+state dict, read back with ``weights_only=True``; configuration as JSON). Its
+:class:`~poseboard.capabilities.Capabilities` (re-exported here, the interface's
+vocabulary) live one layer down, where the protocols read them too.
 """
 
 from __future__ import annotations
@@ -11,30 +13,15 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from poseboard.capabilities import Capabilities, OutputFrame
 from poseboard.errors import ResultFileError
 from poseboard.io import atomic_open, atomic_write_text
 
-OutputFrame = Literal["world", "reference_camera", "camera"]
-
-
-class Capabilities(BaseModel):
-    """What a method needs and what it produces; protocols check these before running it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    needs_intrinsics: bool
-    needs_extrinsics: bool
-    multi_view: bool = Field(description="consumes several synchronised views of one instant")
-    min_views: int = Field(ge=1)
-    max_views: int | None = Field(description="None: any number of views")
-    multi_person: bool
-    output_frame: OutputFrame
-    outputs: tuple[Literal["joints_3d", "root"], ...]
-    trainable: bool
+__all__ = ["Capabilities", "Method", "MethodCard", "NullTracker", "OutputFrame", "Tracker"]
 
 
 class MethodCard(BaseModel):

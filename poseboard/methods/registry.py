@@ -27,6 +27,7 @@ BUILTIN_METHODS: dict[str, str] = {
     "probabilistic": "poseboard.methods.probabilistic:ProbabilisticMethod",
     "epipolar": "poseboard.methods.epipolar:EpipolarMethod",
     "rootnet": "poseboard.methods.rootnet:RootNetMethod",
+    "rootnet-k-only": "poseboard.methods.rootnet_k_only:RootNetKOnlyMethod",
 }
 
 

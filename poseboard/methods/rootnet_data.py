@@ -38,19 +38,15 @@ resumed run augments as the uninterrupted run did.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
-from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
 from poseboard.datasets.torch_dataset import IMAGENET_MEAN, IMAGENET_STD
-from poseboard.errors import InputError, check_shape
-from poseboard.skeleton import H36M17
+from poseboard.errors import check_shape
 
 
 # ---------------------------------------------------------------------------- augmentation
@@ -214,168 +210,6 @@ def root_inside(xy: Tensor, grid_size: int) -> Tensor:
     return ((xy >= 0) & (xy < grid_size)).all(-1).to(xy.dtype)
 
 
-# ---------------------------------------------------------------------------- real data
-def _real_name(data: Any) -> str | None:
-    """``human36m``, ``panoptic``, ``mupots`` for the real loaders' datasets, else None; the
-    loader modules are imported only when ``data`` comes from one."""
-    module = type(data).__module__
-    for name in ("human36m", "panoptic", "mupots"):
-        if module == f"poseboard.datasets.{name}":
-            return name
-    return None
-
-
-def is_real_multiview(data: Any) -> bool:
-    """Whether ``data`` is a real multi-view dataset (Human3.6M or CMU Panoptic)."""
-    return _real_name(data) in ("human36m", "panoptic")
-
-
-MUPOTS_TRAINING = (
-    "rootnet: MuPoTS-3D ('mupots') is a test set (20 sequences, no training split), so RootNet cannot "
-    "train on it. The reference's MuPoTS model trains on MuCo-3DHP + COCO, which poseboard does not read. "
-    "Train on 'human36m' (real data, every camera alone) or 'synth-mupots' (generated scenes), then score "
-    "with `poseboard predict rootnet --protocol mupots-root`; see docs/real_datasets.md, RootNet."
-)
-
-
-def real_person_dataset(data: Any) -> RealViewPersonDataset:
-    """The per-person training set of a real dataset, or an :class:`InputError` naming the
-    dataset and what to do instead."""
-    name = _real_name(data)
-    if name == "mupots":
-        raise InputError(MUPOTS_TRAINING)
-    if name is None:
-        raise InputError(
-            f"rootnet: cannot train on a {type(data).__name__}: RootNet needs a generated split "
-            "(data/<name>/<split>, single-view scenes or multi-view frames) or a real multi-view dataset "
-            "('human36m', 'panoptic') whose every camera is one single-person image"
-        )
-    return RealViewPersonDataset(data)
-
-
-class RealViewPersonDataset(torch.utils.data.Dataset):
-    """Every present view of a real multi-view dataset as one single-person image (the
-    Human3.6M single-view setting of RootNet), items as :class:`~poseboard.methods.rootnet.ViewPersonDataset`'s:
-    ``image`` (3, S, S) uint8 crop, ``K`` (3, 3) crop intrinsics, ``box`` (4,) (left, top,
-    right, bottom) crop px, ``root_cam`` (3,) camera mm, ``root_2d`` (2,) crop px,
-    ``image_size`` (S, S), ``sample_id``, ``view``, ``action``, ``subject``.
-
-    ``items``: (M, 2) int64 rows (dataset index, camera index): for Human3.6M the label
-    table's cameras whose box is not zero (S11 Directions-2 has no video from 54138969), for
-    Panoptic every HD camera of the protocol's selection. Reading item ``n`` loads only its
-    camera's image.
-
-    Raises:
-        InputError: the dataset was opened without images, or has no present view; the
-            message names the dataset and the fix.
-    """
-
-    def __init__(self, data: Any) -> None:
-        name = _real_name(data)
-        if name not in ("human36m", "panoptic"):
-            raise InputError(f"rootnet: {type(data).__name__} is not a real multi-view dataset")
-        self.name = name
-        self.data = data
-        split = getattr(data, "split", "?")
-        if not getattr(data, "load_images", True):
-            raise InputError(f"rootnet: the {name} {split!r} split was opened with load_images=False (zero "
-                             "images); RootNet learns from the pixels: open it with load_images=True")
-        if name == "human36m":
-            rows = data.meta["row"].to_numpy(dtype=np.int64)
-            cams = np.asarray(data.camera_indices, dtype=np.int64)
-            present = data.labels.bbox_tlbr[rows][:, cams].any(-1) if len(rows) else np.zeros((0, len(cams)), bool)
-            index, which = np.nonzero(present)
-            self.items = np.stack([index, cams[which]], axis=1).astype(np.int64)
-        else:
-            pairs = []
-            sequences = data.frames.sequences
-            for i, seq_index in enumerate(data.meta["seq_index"].to_numpy()):
-                n_cams = len(data.camera_names(sequences[int(seq_index)]))
-                pairs += [(i, v) for v in range(n_cams)]
-            self.items = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
-        if len(self.items) == 0:
-            raise InputError(f"rootnet: the {name} {split!r} split has no frame with a present view (0 of "
-                             f"{len(data)} frames) to train on; check the folder with "
-                             f"`poseboard datasets check {name}` and the split's subjects/sequences")
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def _view(self, i: int, v: int) -> Any:
-        """Frame ``i`` seen by camera ``v`` alone (a shallow copy of the dataset reads one image)."""
-        view = copy.copy(self.data)
-        if self.name == "human36m":
-            view.camera_indices = [v]
-        else:
-            seq = self.data.frames.sequences[int(self.data.meta["seq_index"].iloc[i])]
-            view.cameras = [self.data.camera_names(seq)[v]]
-        return view[i]
-
-    def __getitem__(self, n: int) -> dict[str, Any]:
-        from poseboard.methods.rootnet import view_person_box
-
-        i, v = (int(x) for x in self.items[n])
-        sample = self._view(i, v)
-        cam = sample.cameras[0]
-        size = sample.images.shape[-1]
-        j2d = sample.joints_2d[0]
-        finite = np.isfinite(j2d).all(-1)
-        box = view_person_box(j2d[finite] if finite.sum() >= 2 else np.nan_to_num(j2d), size)
-        root = cam.R @ sample.joints_3d[H36M17.root] + cam.t
-        return {"image": sample.images[0], "K": cam.K, "box": box, "root_cam": root, "root_2d": j2d[H36M17.root],
-                "image_size": (size, sample.images.shape[-2]), "sample_id": sample.meta.sample_id, "view": v,
-                "action": sample.meta.action, "subject": sample.meta.subject}
-
-
-class RealViewScenes(torch.utils.data.Dataset):
-    """The views a root protocol scores on a real multi-view dataset (``human36m-root``), each
-    as a single-view scene (what :func:`~poseboard.datasets.torch_dataset.collate_scenes` and
-    ``predict`` take), as :class:`~poseboard.methods.rootnet.ViewScenes` does for a generated
-    split: the view's crop with its crop camera, one :class:`~poseboard.samples.Person` with the
-    box, root and joints of :class:`RealViewPersonDataset` (the same items, so what RootNet is
-    scored on is what it trains on), and the id ``<frame id>/view<camera index>``
-    (:func:`~poseboard.datasets.ground_truth.view_sample_id`), as the Human3.6M root ground
-    truth (:func:`~poseboard.datasets.real.human36m.view_root_ground_truth`) lists them.
-
-    ``table``: one row per item (``sample_id``, ``subject``, ``action``, ``sequence``,
-    ``frame``), what ``select_frames`` reads.
-    """
-
-    def __init__(self, data: Any) -> None:
-        import pandas as pd
-
-        from poseboard.datasets.ground_truth import view_sample_id
-
-        self.people = RealViewPersonDataset(data)
-        rows = data.meta.iloc[self.people.items[:, 0]].reset_index(drop=True)
-        ids = [view_sample_id(str(sid), int(v)) for sid, v in zip(rows["sample_id"], self.people.items[:, 1],
-                                                                 strict=True)]
-        self.table = pd.DataFrame({"sample_id": ids, "subject": rows["subject"].astype(str),
-                                   "action": rows["action"].astype(str), "sequence": rows["sequence"].astype(str),
-                                   "frame": rows["frame"].astype("int64")})
-
-    def __len__(self) -> int:
-        return len(self.people)
-
-    def __getitem__(self, n: int) -> Any:
-        from poseboard.methods.rootnet import view_person_box
-        from poseboard.samples import Person, SampleMeta, SingleViewScene
-
-        i, v = (int(x) for x in self.people.items[n])
-        sample = self.people._view(i, v)
-        cam = sample.cameras[0]
-        j2d = sample.joints_2d[0]
-        finite = np.isfinite(j2d).all(-1)
-        box = view_person_box(j2d[finite] if finite.sum() >= 2 else np.nan_to_num(j2d), sample.images.shape[-1])
-        root = cam.R @ sample.joints_3d[H36M17.root] + cam.t  # as RealViewPersonDataset and the ground truth
-        person = Person(box=box, root_cam=root, joints_cam=sample.joints_3d @ cam.R.T + cam.t, joints_2d=j2d,
-                        visibility=sample.visibility[0], valid=True)
-        m = sample.meta
-        meta = SampleMeta(sample_id=str(self.table.at[n, "sample_id"]), subject=m.subject, action=m.action,
-                          sequence=m.sequence, frame=m.frame, scene=m.scene)
-        return SingleViewScene(image=sample.images[0], camera=cam, people=[person], meta=meta)
-
-
 def pixel_to_camera(uv: Tensor, depth: Tensor, K: Tensor) -> Tensor:
     """Camera mm (N, 3) of image pixels (N, 2) at depth Z (N,) mm through K (N, 3, 3):
     ``X = (u − c_x)/f_x · Z`` (the reference's ``pixel2cam``)."""
@@ -385,7 +219,7 @@ def pixel_to_camera(uv: Tensor, depth: Tensor, K: Tensor) -> Tensor:
 
 
 __all__ = [
-    "MUPOTS_TRAINING", "CropAugmentation", "RealViewPersonDataset", "RootNetAugment", "augmentation_matrix",
-    "crop_boxes_affine", "crop_grid_to_image", "draw_augmentation", "image_to_crop_grid", "is_real_multiview",
-    "jitter_colour", "pixel_to_camera", "real_person_dataset", "root_inside", "window_box",
+    "CropAugmentation", "RootNetAugment", "augmentation_matrix",
+    "crop_boxes_affine", "crop_grid_to_image", "draw_augmentation", "image_to_crop_grid",
+    "jitter_colour", "pixel_to_camera", "root_inside", "window_box",
 ]

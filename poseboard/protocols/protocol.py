@@ -12,8 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from poseboard.capabilities import Capabilities, OutputFrame
 from poseboard.errors import CapabilityError
-from poseboard.methods.base import Capabilities, OutputFrame
 
 MetricName = Literal["mpjpe", "pa_mpjpe", "n_mpjpe", "pck3d", "auc_pck", "mrpe", "ap_root"]
 Alignment = Literal["none", "root", "scale", "procrustes"]

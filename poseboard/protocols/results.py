@@ -15,9 +15,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from poseboard.capabilities import Capabilities
 from poseboard.errors import ResultFileError
 from poseboard.io import atomic_write_text
-from poseboard.methods.base import Capabilities
 from poseboard.protocols.protocol import ProtocolDef
 from poseboard.protocols.submission import Submission
 

@@ -82,8 +82,9 @@ def _card(name: str, results: list[Result], params: Any = None) -> MethodCardVie
         start = "the pre-trained 2D backbone" if block.init == "backbone" else f"the `{block.init}` checkpoint"
         trained_on = (f"{dataset_label(block.dataset)}, train split (profile {params.profile}), starting from "
                       f"{start}")
-        if not first.method.capabilities.trainable:
-            trained_on = f"nothing of its own; uses {start}"
+        if not first.method.capabilities.trainable:  # RANSAC reads the backbone; a k-value prior reads nothing
+            uses = isinstance(config, dict) and any(k.endswith("_checkpoint") and v for k, v in config.items())
+            trained_on = f"nothing of its own; uses {start}" if uses else "nothing (no learned parameters)"
     if not trained_on:
         if first.method.capabilities is None:
             trained_on = "unknown (predictions scored by `poseboard evaluate`)"

@@ -242,7 +242,8 @@ TABLES: tuple[PaperTable, ...] = (
         protocols=("synth-h36m-root", "human36m-root", "synth-mupots-root", "mupots-root"),
         kind="root",
         rows=(TableRow("rootnet-h36m", "RootNet trained on the Human3.6M-like views"),
-              TableRow("rootnet", "RootNet trained on the MuPoTS-like scenes")),
+              TableRow("rootnet", "RootNet trained on the MuPoTS-like scenes"),
+              TableRow("rootnet-k-only", "k value alone (γ = 1, the box-area prior; nothing learned)")),
         notes=("Published: AP_root@25 31.0 on MuPoTS-3D (DetectNet boxes; RootNet trained on MuCo-3DHP + COCO); "
                "MRPE 120.0 mm (x 23.3, y 23.0, z 108.1) on Human3.6M protocol 2 (trained on Human3.6M + MPII), "
                "with the box setting unstated (3DMPPE_ROOTNET_RELEASE README; a reproduction got 97.15, issue "

@@ -302,7 +302,7 @@ def test_paper_smoke_writes_a_real_result(run, method, protocol):
 
 # ----------------------------------------------------------------------------- human36m-root
 def test_human36m_root_ground_truth_is_every_present_view(roots, tmp_path):
-    from poseboard.methods.rootnet_data import RealViewScenes
+    from poseboard.datasets.people import RealViewScenes
 
     protocol = get_protocol("human36m-root")
     data = locate_protocol(protocol, RealDataConfig(human36m=roots["human36m"], trust_pickle=True, use_env=False))

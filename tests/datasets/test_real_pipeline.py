@@ -18,7 +18,7 @@ from poseboard.datasets.real.config import ENV_VARS, DatasetLayoutError, RealDat
 from poseboard.datasets.sources import is_real, locate, real_data_config
 from poseboard.errors import InputError
 from poseboard.harness.commands import _standalone_app
-from poseboard.harness.multiview_pose import run_protocol, train_method
+from poseboard.harness.run import run_protocol, train_method
 from poseboard.methods.nets.backbone import Backbone, BackboneConfig, init_from_pretrained, save_backbone
 from poseboard.methods.registry import get_method
 from poseboard.protocols.predictions import load_pose_predictions, load_root_predictions

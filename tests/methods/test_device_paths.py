@@ -29,22 +29,26 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 import method_fixtures as F
 
+import poseboard.datasets.people as people
 import poseboard.datasets.torch_dataset as torch_dataset
 import poseboard.methods.rootnet as rootnet
 import poseboard.methods.train.loop as training
 import poseboard.methods.train.pretrain as pretrain
 from poseboard import geometry as G
+from poseboard.datasets.people import ViewScenes
 from poseboard.datasets.torch_dataset import collate_scenes
 from poseboard.device import to_device
+from poseboard.harness.root_localisation import evaluate_roots
 from poseboard.methods import volumetric as VOL
 from poseboard.methods.algebraic import AlgebraicConfig, AlgebraicMethod
 from poseboard.methods.epipolar import EpipolarConfig, EpipolarMethod, local_soft_argmax, select_views
 from poseboard.methods.nets import multiview as MV
+from poseboard.methods.nets import person_box as PB
 from poseboard.methods.nets import pose_posterior as PP
 from poseboard.methods.nets.epipolar_attention import EpipolarAttention, epipolar_sample_points, nearest_views
 from poseboard.methods.probabilistic import ProbabilisticConfig, ProbabilisticMethod
 from poseboard.methods.ransac import RansacConfig, RansacMethod
-from poseboard.methods.rootnet import RootNetConfig, RootNetMethod, ViewScenes
+from poseboard.methods.rootnet import RootNetConfig, RootNetMethod
 from poseboard.methods.volumetric import VolumetricConfig, VolumetricMethod
 from poseboard.samples import Prediction
 
@@ -68,7 +72,7 @@ def host_data(monkeypatch: pytest.MonkeyPatch) -> None:
     """Datasets, collation and the DataLoader run on the host (see the module docstring)."""
     make_loader = training.make_loader
     monkeypatch.setattr(training, "make_loader", _host(lambda *a, **k: list(make_loader(*a, **k))))
-    for module in (torch_dataset, pretrain, rootnet):
+    for module in (torch_dataset, pretrain, people):
         monkeypatch.setattr(module, "normalize_images", _host(torch_dataset.normalize_images))
 
 
@@ -223,8 +227,8 @@ def test_evaluate_roots_runs_on_the_device_and_names_it(device, guard, host_data
     method = RootNetMethod(RootNetConfig.preset("smoke"))
     data = F.data_dir()
     with guard(device):
-        result, path = rootnet.evaluate_roots(method, "synth-h36m-root", data_dir=data, results_dir=tmp_path,
-                                              batch_size=8, device=device)
+        result, path = evaluate_roots(method, "synth-h36m-root", data_dir=data, results_dir=tmp_path,
+                                      batch_size=8, device=device)
     assert path.exists() and math.isfinite(result.metrics.headline_value)
     assert all(_on(p, device) for p in method.net.parameters())
     if device.type == "cpu":  # the speed block's device string as before devices existed
@@ -379,12 +383,12 @@ def _heatmaps(r: dict[str, Any]) -> dict[str, Any]:
 def _root_geometry(r: dict[str, Any]) -> dict[str, Any]:
     boxes = torch.stack([MV.crop_to_original(r["joints_2d"][:, 0].double().amin(1), r["boxes"][:, 0], 64),
                          MV.crop_to_original(r["joints_2d"][:, 0].double().amax(1), r["boxes"][:, 0], 64)], -1)
-    box = rootnet.process_box(boxes.flatten(-2)[:, [0, 2, 1, 3]], (64, 64))
+    box = PB.process_box(boxes.flatten(-2)[:, [0, 2, 1, 3]], (64, 64))
     K = r["K"][:, 0]
-    k = rootnet.k_value(K, box)
+    k = PB.k_value(K, box)
     index = torch.arange(8, device=K.device)
-    return {"box": box, "k": k, "root": rootnet.back_project(torch.full_like(box[:, :2], 4.0), k, box, K, 16),
-            "grid": rootnet.image_to_grid(box[:, :2], box, 16),
+    return {"box": box, "k": k, "root": PB.back_project(torch.full_like(box[:, :2], 4.0), k, box, K, 16),
+            "grid": PB.image_to_grid(box[:, :2], box, 16),
             "crops": rootnet.crop_boxes(r["images"][:, 0], index, box, 32)}
 
 

@@ -16,10 +16,11 @@ import pytest
 import torch
 
 from poseboard.datasets.torch_dataset import MultiViewDataset
+from poseboard.harness.run import open_split
 from poseboard.methods.algebraic import AlgebraicConfig, AlgebraicMethod
 from poseboard.methods.epipolar import EpipolarConfig, EpipolarMethod
 from poseboard.methods.probabilistic import ProbabilisticConfig, ProbabilisticMethod
-from poseboard.methods.rootnet import RootNetConfig, RootNetMethod, _open_split
+from poseboard.methods.rootnet import RootNetConfig, RootNetMethod
 
 sys.path.insert(0, str(Path(__file__).parent))
 import p5_fixtures
@@ -44,7 +45,7 @@ def _fit(name: str, data: Path, backbone: Path, global_seed: int, workdir: Path)
     torch.manual_seed(global_seed)  # whatever state the caller left behind
     method = cls(cfg)
     method.progress = False
-    train = _open_split(data / dataset / "train") if name == "rootnet" else MultiViewDataset(data / dataset / "train")
+    train = open_split(data / dataset / "train") if name == "rootnet" else MultiViewDataset(data / dataset / "train")
     method.fit(train, None, workdir=workdir)
     return {k: v.detach().clone() for k, v in method.net.state_dict().items()}
 

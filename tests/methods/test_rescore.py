@@ -14,10 +14,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 import method_fixtures as F
 
 from poseboard.errors import InputError, ResultFileError
-from poseboard.harness.multiview_pose import run_protocol
+from poseboard.harness.rescore import rescore
+from poseboard.harness.run import run_protocol
 from poseboard.pipeline import app as pipeline_app
 from poseboard.protocols.registry import get_protocol
-from poseboard.protocols.rescore import input_differences, rescore, rescored_from
+from poseboard.protocols.rescore import input_differences, rescored_from
 from poseboard.protocols.results import read_result
 
 

@@ -11,21 +11,11 @@ import numpy as np
 import pytest
 import torch
 
+from poseboard.datasets.detections import DetectionNoise, simulate_detections
+from poseboard.datasets.people import PersonDataset, collate_people
 from poseboard.datasets.torch_dataset import SingleViewSceneDataset, collate_scenes
-from poseboard.methods.rootnet import (
-    DetectionNoise,
-    PersonDataset,
-    RootNetConfig,
-    RootNetMethod,
-    back_project,
-    collate_people,
-    crop_boxes,
-    evaluate_mrpe,
-    image_to_grid,
-    k_value,
-    process_box,
-    simulate_detections,
-)
+from poseboard.methods.nets.person_box import back_project, image_to_grid, k_value, process_box
+from poseboard.methods.rootnet import RootNetConfig, RootNetMethod, crop_boxes, evaluate_mrpe
 from poseboard.samples import Person
 
 # the shared fixtures module beside this file (pytest imports tests with --import-mode=importlib)

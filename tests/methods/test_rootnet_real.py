@@ -19,9 +19,10 @@ import numpy as np
 import pytest
 import torch
 
+from poseboard.datasets.people import RealViewPersonDataset, person_dataset
 from poseboard.datasets.real.config import ENV_VARS, RealDataConfig
 from poseboard.errors import InputError
-from poseboard.harness.multiview_pose import train_method
+from poseboard.harness.run import train_method
 from poseboard.methods.nets.backbone import Backbone, BackboneConfig, save_backbone
 from poseboard.methods.rootnet import (
     RootNetConfig,
@@ -30,11 +31,9 @@ from poseboard.methods.rootnet import (
     evaluate_view_mrpe,
     image_to_grid,
     k_value,
-    person_dataset,
     process_box,
 )
 from poseboard.methods.rootnet_data import (
-    RealViewPersonDataset,
     RootNetAugment,
     augmentation_matrix,
     crop_boxes_affine,

@@ -14,8 +14,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 import method_fixtures as F
 
 from poseboard.errors import CapabilityError, InputError
-from poseboard.harness.commands import _standalone_app, build_config
-from poseboard.harness.multiview_pose import camera_subsets, evaluate_method, method_inputs, run_protocol
+from poseboard.harness.commands import _standalone_app
+from poseboard.harness.config import build_config
+from poseboard.harness.multiview_pose import camera_subsets, evaluate_method, method_inputs
+from poseboard.harness.run import run_protocol
 from poseboard.methods.algebraic import AlgebraicConfig
 from poseboard.methods.base import Capabilities
 from poseboard.methods.registry import get_method

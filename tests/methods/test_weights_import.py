@@ -25,7 +25,7 @@ from real_fixtures import write_h36m
 
 from poseboard.datasets.torch_dataset import IMAGENET_MEAN, IMAGENET_STD
 from poseboard.errors import InputError, ResultFileError
-from poseboard.methods.nets.backbone import Backbone, BackboneConfig, init_from_weights, save_backbone
+from poseboard.methods.nets.backbone import Backbone, BackboneConfig, save_backbone
 from poseboard.methods.nets.weights_import import (
     InitWeights,
     backbone_key,
@@ -34,6 +34,7 @@ from poseboard.methods.nets.weights_import import (
     import_weights,
     infer_architecture,
     init_from_options,
+    init_from_weights,
     matching_preset,
 )
 from poseboard.methods.train.pretrain import CropDataset, PretrainConfig, crop_source, pretrain_backbone

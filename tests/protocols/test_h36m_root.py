@@ -15,15 +15,10 @@ import numpy as np
 import pytest
 import torch
 
+from poseboard.datasets.people import ViewPersonDataset, ViewScenes
 from poseboard.datasets.torch_dataset import MultiViewDataset
-from poseboard.methods.rootnet import (
-    RootNetConfig,
-    RootNetMethod,
-    ViewPersonDataset,
-    ViewScenes,
-    evaluate_roots,
-    evaluate_view_mrpe,
-)
+from poseboard.harness.root_localisation import evaluate_roots
+from poseboard.methods.rootnet import RootNetConfig, RootNetMethod, evaluate_view_mrpe
 from poseboard.protocols.ground_truth import load_ground_truth
 from poseboard.protocols.predictions import RootGroundTruth
 from poseboard.protocols.registry import get_protocol
@@ -123,7 +118,7 @@ def test_a_perfect_predictor_scores_zero(p5_data, tmp_path):
 def test_rootnet_h36m_variant_trains_and_predicts(p5_data, p5_backbone, tmp_path):
     """`poseboard train rootnet --name rootnet-h36m --dataset synth-h36m`, then `poseboard
     predict rootnet-h36m --protocol synth-h36m-root` (the DVC stages' commands)."""
-    from poseboard.harness.multiview_pose import run_protocol, train_method
+    from poseboard.harness.run import run_protocol, train_method
 
     config = tmp_path / "params.yaml"
     config.write_text(f"methods:\n  rootnet-h36m:\n    smoke:\n      backbone_checkpoint: {p5_backbone}\n"

@@ -16,8 +16,8 @@ unprojects) and the encoder's bottleneck (B, Cb, S/32, S/32, what confidence hea
 
 Initial weights: random (the default), a ``poseboard pretrain`` output (:func:`init_from_pretrained`,
 same architecture), or a published checkpoint — torchvision's ImageNet ResNets or learnable
-triangulation's ``pose_resnet`` — mapped onto these names by :func:`init_from_weights`
-(:mod:`poseboard.methods.nets.weights_import`; ``docs/pretrained_weights.md``).
+triangulation's ``pose_resnet`` — mapped onto these names by
+:func:`~poseboard.methods.nets.weights_import.init_from_weights` (``docs/pretrained_weights.md``).
 
 Presets (:meth:`BackboneConfig.preset`):
 
@@ -320,17 +320,3 @@ def init_from_pretrained(backbone: Backbone, directory: str | Path | None) -> di
     _, record, state = _read_backbone(directory, backbone.config)
     backbone.load_state_dict(state)
     return record.get("info", {})
-
-
-def init_from_weights(backbone: Backbone, init: Any) -> dict[str, Any]:
-    """Copy a user-supplied checkpoint into ``backbone``: torchvision ImageNet ResNet weights
-    (encoder only), learnable triangulation's ``pose_resnet`` checkpoint (encoder, head and final
-    layer, re-initialised when its joint count differs) or a poseboard backbone file.
-
-    ``init``: an :class:`~poseboard.methods.nets.weights_import.InitWeights` (or a path: format, colour
-    order auto, no checksum). Returns what was done as a JSON-ready record; a file that does not
-    fit raises an :class:`~poseboard.errors.InputError` naming the keys and shapes
-    (:func:`~poseboard.methods.nets.weights_import.import_weights`)."""
-    from poseboard.methods.nets.weights_import import import_weights
-
-    return import_weights(backbone, init).as_record()

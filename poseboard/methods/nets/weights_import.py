@@ -467,3 +467,15 @@ def _file_name(key: str, fmt: str) -> str:
 __all__ = ["FORMATS", "InitWeights", "WeightsImport", "backbone_key", "detect_format", "file_sha256",
            "fold_bgr_stem", "import_weights", "infer_architecture", "init_from_options", "matching_preset",
            "read_state_dict", "verify_sha256"]
+
+
+def init_from_weights(backbone: Backbone, init: Any) -> dict[str, Any]:
+    """Copy a user-supplied checkpoint into ``backbone``: torchvision ImageNet ResNet weights
+    (encoder only), learnable triangulation's ``pose_resnet`` checkpoint (encoder, head and final
+    layer, re-initialised when its joint count differs) or a poseboard backbone file.
+
+    ``init``: an :class:`InitWeights` (or a path: format, colour
+    order auto, no checksum). Returns what was done as a JSON-ready record; a file that does not
+    fit raises an :class:`~poseboard.errors.InputError` naming the keys and shapes
+    (:func:`import_weights`)."""
+    return import_weights(backbone, init).as_record()
