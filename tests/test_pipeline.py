@@ -110,7 +110,8 @@ def test_scaffold_repro_leaderboard(tmp_path):
 # the evaluation types the runner module imports at its top.
 _NOT_SHAPING = {"poseboard/errors.py", "poseboard/allocator.py", "poseboard/report/commands.py",
                 "poseboard/tracking/commands.py"}
-_NOT_SHAPING_BY_KIND = {"train": {"poseboard/protocols/protocol.py", "poseboard/protocols/results.py"}}
+_NOT_SHAPING_BY_KIND = {"train": {"poseboard/protocols/protocol.py", "poseboard/protocols/results.py",
+                                  "poseboard/protocols/submission.py"}}
 
 
 def _check_code_deps(repo: Path, env: dict) -> None:
