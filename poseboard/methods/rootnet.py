@@ -50,7 +50,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
@@ -64,7 +63,14 @@ from poseboard.errors import InputError, check_shape
 from poseboard.geometry import soft_argmax_2d
 from poseboard.methods.base import Capabilities, Method, MethodCard, Tracker
 from poseboard.methods.nets.backbone import Backbone, BackboneConfig, init_from_pretrained
-from poseboard.methods.nets.person_box import MOON_BIBTEX, back_project, image_to_grid, k_value, process_box
+from poseboard.methods.nets.person_box import (
+    MOON_BIBTEX,
+    back_project,
+    image_to_grid,
+    k_value,
+    process_box,
+    root_prediction,
+)
 from poseboard.methods.rootnet_data import (
     CropAugmentation,
     RootNetAugment,
@@ -315,12 +321,7 @@ class RootNetMethod(Method):
             on_device = to_device(index, device)
             with autocast(self.device, self.precision):
                 roots = self.net.localise(images, on_device, to_device(boxes, device), K[on_device], size)["root"]
-        meta = batch.get("meta") or []
-        ids = np.array([meta[i].sample_id if meta else str(i) for i in index.tolist()], dtype=str)
-        return Prediction(joints_3d=roots[:, None].float(), frame="camera", root=roots.float(),
-                          score=to_device(scores.float(), device),
-                          extras={"image_index": index, "sample_ids": ids, "person_index": person, "boxes": boxes,
-                                  "box_source": source})
+        return root_prediction(batch, roots, boxes, index, scores, person, source)
 
     def state_dict(self) -> dict[str, Any]:
         return {"net": self.net.state_dict()}

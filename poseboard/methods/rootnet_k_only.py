@@ -27,7 +27,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
@@ -36,7 +35,7 @@ from poseboard.datasets.detections import DetectionNoise, person_boxes
 from poseboard.device import to_device
 from poseboard.errors import InputError, check_shape
 from poseboard.methods.base import Capabilities, Method, MethodCard, Tracker
-from poseboard.methods.nets.person_box import MOON_BIBTEX, back_project, k_value, process_box
+from poseboard.methods.nets.person_box import MOON_BIBTEX, back_project, k_value, process_box, root_prediction
 from poseboard.samples import Prediction
 
 BoxSource = Literal["gt", "detected"]
@@ -148,12 +147,7 @@ class RootNetKOnlyMethod(Method):
             size = (dims["W"], dims["H"])  # (width, height), as process_box reads it
             processed = process_box(to_device(boxes, device), size, 1.0, self.config.box_enlarge)
             roots = box_centre_root(processed, K[to_device(index, device)], self.config.area_mm2)
-        meta = batch.get("meta") or []
-        ids = np.array([meta[i].sample_id if meta else str(i) for i in index.tolist()], dtype=str)
-        return Prediction(joints_3d=roots[:, None].float(), frame="camera", root=roots.float(),
-                          score=to_device(scores.float(), device),
-                          extras={"image_index": index, "sample_ids": ids, "person_index": person, "boxes": boxes,
-                                  "box_source": source})
+        return root_prediction(batch, roots, boxes, index, scores, person, source)
 
     def state_dict(self) -> dict[str, Any]:
         """The fixed correction γ = 1 (what there is to save of a method without weights)."""

@@ -7,10 +7,16 @@ Boxes are (left, top, right, bottom) image pixels in, (x, y, w, h) after
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["MOON_BIBTEX", "back_project", "image_to_grid", "k_value", "process_box"]
+from poseboard.device import to_device
+from poseboard.samples import Prediction
+
+__all__ = ["MOON_BIBTEX", "back_project", "image_to_grid", "k_value", "process_box", "root_prediction"]
 
 MOON_BIBTEX = """@inproceedings{moon2019camera,
   title={Camera Distance-aware Top-down Approach for 3D Multi-person Pose Estimation from a Single RGB Image},
@@ -67,3 +73,17 @@ def image_to_grid(uv: Tensor, box_xywh: Tensor, grid_size: int) -> Tensor:
     step of :func:`back_project`)."""
     return torch.stack([(uv[..., 0] - box_xywh[..., 0]) / box_xywh[..., 2] * grid_size,
                         (uv[..., 1] - box_xywh[..., 1]) / box_xywh[..., 3] * grid_size], dim=-1)
+
+
+def root_prediction(batch: dict[str, Any], roots: Tensor, boxes: Tensor, index: Tensor, scores: Tensor,
+                    person: Tensor, source: str) -> Prediction:
+    """The :class:`~poseboard.samples.Prediction` of a box-based root method: ``roots`` (N, 3)
+    camera mm on the batch's device (also as ``joints_3d`` (N, 1, 3)), float32 as returned;
+    ``scores`` (N,) moved there; extras on the host: ``image_index``, ``sample_ids`` (from the
+    batch's ``meta``), ``person_index``, ``boxes`` (N, 4) and ``box_source``."""
+    meta = batch.get("meta") or []
+    ids = np.array([meta[i].sample_id if meta else str(i) for i in index.tolist()], dtype=str)
+    return Prediction(joints_3d=roots[:, None].float(), frame="camera", root=roots.float(),
+                      score=to_device(scores.float(), roots.device),
+                      extras={"image_index": index, "sample_ids": ids, "person_index": person, "boxes": boxes,
+                              "box_source": source})
