@@ -360,7 +360,7 @@ def _mount_subcommands() -> None:
     from poseboard.datasets.synthetic.commands import generate, show
     from poseboard.harness.commands import predict, pretrain, train
     from poseboard.params import params_app
-    from poseboard.report.commands import report
+    from poseboard.report.commands import publish, report
     from poseboard.scaffold import new_method
     from poseboard.tracking.commands import track, ui
 
@@ -370,6 +370,7 @@ def _mount_subcommands() -> None:
     app.command("train")(train)
     app.command("predict")(predict)
     app.command("report")(report)
+    app.command("publish")(publish)
     app.command("track")(track)
     app.command("ui")(ui)
     app.command("new-method")(new_method)

@@ -13,6 +13,7 @@ import base64
 import json
 import platform
 import re
+import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -33,6 +34,7 @@ from poseboard.report.model import (
     provenance,
     read_speed_benchmarks,
 )
+from poseboard.report.profiles import ProfilePage, device_label, pages
 from poseboard.report.tables import RenderedTable, render_tables
 
 
@@ -60,6 +62,8 @@ class ReportSummary:
     figures: list[Figure]
     missing_figures: list[MissingFigure]
     num_results: int
+    #: every page's summary, the active profile's first (just this one when nothing is published)
+    pages: list[ReportSummary] = field(default_factory=list)
 
 
 def _card(name: str, results: list[Result], params: Any = None) -> MethodCardView:
@@ -173,6 +177,10 @@ def render_html(
     built_at: str | None = None,
     params: Any = None,
     seed_spread: SeedSpread | None = None,
+    profile_device: str = "",
+    board_devices: dict[str, str] | None = None,
+    switch: list[dict[str, Any]] | None = None,
+    results_folder: str = "results",
 ) -> str:
     env, Markup = _environment()
     by_method: dict[str, list[Result]] = {}
@@ -190,6 +198,10 @@ def render_html(
         boards=boards,
         significance=significance,
         seed_spread=seed_spread,
+        profile_device=profile_device,
+        board_devices=board_devices or {},
+        switch=switch or [],
+        results_folder=results_folder,
         expected=expected or {},
         figures=figs,
         missing_figures=missing_figures,
@@ -217,9 +229,59 @@ def _tables_index(tables: list[RenderedTable]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _profiles_index(all_pages: list[ProfilePage], labels: dict[str, str]) -> str:
+    lines = ["# Leaderboards of other profiles", "",
+             "One page per profile published under `published/` (`poseboard publish CHECKOUT`), rebuilt by the "
+             "`report` stage; `report/index.html` is the active profile's.", "",
+             "| page | profile | predictions on |", "|---|---|---|"]
+    for p in all_pages:
+        href = "../index.html" if not p.folder else f"{p.profile}/index.html"
+        lines.append(f"| [{href}]({href}) | {p.profile}{' (active)' if not p.folder else ''} | {labels[p.profile]} |")
+    return "\n".join(lines) + "\n"
+
+
 def _write(path: Path, text: str) -> None:
     atomic_write_text(path, text)
     path.chmod(0o644)  # committed and served: world-readable like any checked-out file
+
+
+def _board_devices(boards: list[Board], fallback: str) -> dict[str, str]:
+    """Board id → what its rows' predictions ran on (every replicate's run sidecar)."""
+    return {b.id: device_label([rep for row in b.rows for rep in (row.replicates or [row.result])], fallback)
+            for b in boards}
+
+
+def _build_page(page: ProfilePage, all_pages: list[ProfilePage], labels: dict[str, str], out: Path, *,
+                params: Any, title: str,
+                level: float, sources: list[str], phash: str, expected: dict[str, list[str]]) -> ReportSummary:
+    """One profile's leaderboard: ``out/<page.folder>/index.html`` with its tables and figures."""
+    page_out = out / page.folder if page.folder else out
+    results = read_results(page.results_dir) if page.results_dir.exists() else []
+    spread = read_seed_spread(page.results_dir / SEED_SPREAD_FILE)
+    if spread is not None and spread.profile != page.profile:
+        spread = None  # measured on another profile's training: not this board's noise floor
+    boards = build_boards(results, level=level, seed_spread=spread)
+    devices = _board_devices(boards, page.device)
+    apply_speed(boards, read_speed_benchmarks(page.speed_file))
+    tables = render_tables(boards)
+    tables_dir = page_out / "tables"
+    tables_dir.mkdir(parents=True, exist_ok=True)
+    for old in tables_dir.glob("*.md"):
+        old.unlink()
+    for t in tables:
+        _write(tables_dir / f"{t.name}.md", t.markdown)
+    _write(tables_dir / "README.md", _tables_index(tables))
+    figures, missing = build_figures(boards, page_out / "figures")
+    switch = [{"profile": p.profile, "href": p.href_from(page), "current": p is page, "device": labels[p.profile],
+               "description": p.description} for p in all_pages] if len(all_pages) > 1 else []
+    html = render_html(boards, results, tables, figures, missing, title=title, profile=page.profile,
+                       seed_spread=spread, profile_description=page.description, data_sources=sources,
+                       significance=level, params_hash=phash, expected=expected, params=params,
+                       profile_device=labels[page.profile], board_devices=devices,
+                       switch=switch, results_folder=page.results_dir.as_posix())
+    _write(page_out / "index.html", html)
+    return ReportSummary(out=page_out, boards=boards, tables=tables, figures=figures, missing_figures=missing,
+                         num_results=len(results))
 
 
 def build_report(
@@ -227,13 +289,17 @@ def build_report(
     out: str | Path = "report",
     params_file: str | Path | None = "params.yaml",
     speed_file: str | Path | None = None,
+    published: str | Path | None = None,
 ) -> ReportSummary:
     """Write the whole report from ``results_dir``; ``params_file`` (optional) adds the profile,
     the data sources, the significance level and which expected results are missing;
-    ``speed_file`` (the ``speed`` stage's benchmark JSON) the speed column."""
+    ``speed_file`` (the ``speed`` stage's benchmark JSON) the speed column; ``published``
+    (``published/``, see :mod:`poseboard.report.profiles`) one more page per other profile's
+    published run, under ``out/profiles/<profile>/``, with a switch between the pages.
+    Returns the active profile's page; ``ReportSummary.pages`` lists every page's."""
     out = Path(out)
-    results = read_results(results_dir) if Path(results_dir).exists() else []
     title, profile, profile_desc, sources, level, phash = "poseboard leaderboard", "unknown", "", [], 0.05, "unknown"
+    device = "auto"
     expected: dict[str, list[str]] = {}
     params = None
     if params_file is not None and Path(params_file).exists():
@@ -241,30 +307,30 @@ def build_report(
 
         params = load_params(params_file)
         title, level, profile = params.report.title, params.report.significance, params.profile
-        profile_desc = params.active.description
+        profile_desc, device = params.active.description, params.active.device
         sources = params.real_data.describe()
         phash = params.section_hash()
+        results = read_results(results_dir) if Path(results_dir).exists() else []
         have = {(r.method.name, r.protocol.id) for r in results}
         for ev in params.all_evaluations():
             if (ev.method, ev.protocol_id) not in have:
                 expected.setdefault(ev.protocol_id, []).append(ev.method)
-    spread = read_seed_spread(Path(results_dir) / SEED_SPREAD_FILE)
-    if spread is not None and spread.profile != profile:
-        spread = None  # measured on another profile's training: not this board's noise floor
-    boards = build_boards(results, level=level, seed_spread=spread)
-    apply_speed(boards, read_speed_benchmarks(speed_file))
-    tables = render_tables(boards)
-    tables_dir = out / "tables"
-    tables_dir.mkdir(parents=True, exist_ok=True)
-    for old in tables_dir.glob("*.md"):
-        old.unlink()
-    for t in tables:
-        _write(tables_dir / f"{t.name}.md", t.markdown)
-    _write(tables_dir / "README.md", _tables_index(tables))
-    figures, missing = build_figures(boards, out / "figures")
-    html = render_html(boards, results, tables, figures, missing, title=title, profile=profile, seed_spread=spread,
-                       profile_description=profile_desc, data_sources=sources, significance=level,
-                       params_hash=phash, expected=expected, params=params)
-    _write(out / "index.html", html)
-    return ReportSummary(out=out, boards=boards, tables=tables, figures=figures, missing_figures=missing,
-                         num_results=len(results))
+    all_pages = pages(Path(results_dir), Path(speed_file) if speed_file is not None else None, profile,
+                      profile_desc, device, Path(published) if published is not None else None)
+    labels = {p.profile: device_label(read_results(p.results_dir) if p.results_dir.exists() else [], p.device)
+              for p in all_pages}
+    summaries = []
+    for page in all_pages:
+        summaries.append(_build_page(page, all_pages, labels, out, params=params, title=title, level=level,
+                                     sources=sources if not page.folder else [], phash=phash,
+                                     expected=expected if not page.folder else {}))
+    keep = {p.profile for p in all_pages if p.folder}
+    profiles_dir = out / "profiles"
+    profiles_dir.mkdir(parents=True, exist_ok=True)
+    for stale in profiles_dir.iterdir():  # a profile no longer published loses its page
+        if stale.name not in keep and stale.name != "README.md":
+            shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
+    _write(profiles_dir / "README.md", _profiles_index(all_pages, labels))
+    summary = summaries[0]
+    summary.pages = summaries
+    return summary

@@ -87,3 +87,49 @@ def shared_results(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def results_dir(tmp_path_factory) -> Path:
     return shared_results(tmp_path_factory)
+
+
+def _with_profile(params_text: str, profile: str) -> str:
+    import re
+
+    return re.sub(r"(?m)^profile: \S+", f"profile: {profile}", params_text)
+
+
+def make_checkout(root: Path, results_dir: Path, profile: str) -> Path:
+    """A checkout where `dvc repro` ran under ``profile``: the repository's params.yaml with
+    that profile active, and ``results_dir``'s result files as its results/."""
+    repo = Path(__file__).resolve().parents[2]
+    root.mkdir(parents=True)
+    (root / "params.yaml").write_text(_with_profile((repo / "params.yaml").read_text(), profile))
+    shutil.copytree(results_dir, root / "results", ignore=shutil.ignore_patterns(".complete"))
+    return root
+
+
+def write_params(root: Path, profile: str = "default") -> Path:
+    """The repository's params.yaml with ``profile`` active, written to ``root/params.yaml``."""
+    repo = Path(__file__).resolve().parents[2]
+    path = root / "params.yaml"
+    path.write_text(_with_profile((repo / "params.yaml").read_text(), profile))
+    return path
+
+
+@pytest.fixture(name="make_checkout")
+def make_checkout_fixture():
+    """:func:`make_checkout` for tests (conftest helpers are reached through fixtures)."""
+    return make_checkout
+
+
+@pytest.fixture(name="write_params")
+def write_params_fixture():
+    """:func:`write_params` for tests."""
+    return write_params
+
+
+@pytest.fixture
+def published_gpu(tmp_path, results_dir) -> tuple[Path, Path]:
+    """(params.yaml with profile default, published/ holding a `gpu` run of the same results)."""
+    from poseboard.report.profiles import publish_profile
+
+    published = tmp_path / "published"
+    publish_profile(make_checkout(tmp_path / "gpu-clone", results_dir, "gpu"), published)
+    return write_params(tmp_path), published

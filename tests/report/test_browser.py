@@ -132,16 +132,19 @@ WIDTH_PROBE = r"""
 """
 
 
-def _width_pages(results_dir, tmp_path) -> list[Path]:
-    build_report(results_dir, tmp_path / "report", params_file=None)
-    return [tmp_path / "report" / "index.html"] + ([COMMITTED] if COMMITTED.exists() else [])
+def _width_pages(results_dir, tmp_path, published_gpu) -> list[Path]:
+    params, published = published_gpu
+    build_report(results_dir, tmp_path / "report", params, published=published)
+    return [tmp_path / "report" / "index.html", tmp_path / "report" / "profiles" / "gpu" / "index.html"] + (
+        [COMMITTED] if COMMITTED.exists() else [])
 
 
 @pytest.mark.parametrize("width", [1400, 800])
-def test_every_column_header_is_reachable_at_window_width(results_dir, tmp_path, width):
+def test_every_column_header_is_reachable_at_window_width(results_dir, tmp_path, width, published_gpu):
     """Issue 21: at 1,400 and 800 px no table is cut off: each header is visible or inside a
-    scroll box that reaches it, and the page does not overflow the window sideways."""
-    for page in _width_pages(results_dir, tmp_path):
+    scroll box that reaches it, and the page does not overflow the window sideways (the
+    active profile's page and a published profile's, with the switch between them)."""
+    for page in _width_pages(results_dir, tmp_path, published_gpu):
         probe = _probe(run(page, inject=WIDTH_PROBE, size=(width, 1200)).dom)
         assert probe["errors"] == []
         assert probe["inner"] == width and probe["headers"] > 0
