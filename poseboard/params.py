@@ -71,6 +71,12 @@ class DataProfile(_Strict):
     datasets: list[Literal["synth-h36m", "synth-panoptic", "synth-mupots"]] = Field(
         default_factory=lambda: list(DATASETS), min_length=1
     )
+    train_samples: int | None = Field(
+        default=None, ge=0, description="training frames (MuPoTS-like: images) per dataset, replacing the "
+        "preset's (generate --train-samples); 0 skips the split; None: the preset's")
+    test_samples: int | None = Field(
+        default=None, ge=1, description="test frames (MuPoTS-like: images) per dataset, replacing the preset's "
+        "(generate --test-samples); None: the preset's")
 
 
 class Profile(_Strict):

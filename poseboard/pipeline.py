@@ -41,6 +41,8 @@ def generate_stage(
         data = params.active.data
         overrides = {} if data.crop_size is None else {"crop_size": data.crop_size}
         config = SynthConfig.preset(data.preset, **overrides)
+        config = config.with_split_sizes("train", samples=data.train_samples)
+        config = config.with_split_sizes("test", samples=data.test_samples)
         reports = generate_datasets(list(data.datasets), config, out, seed=params.seed, progress=False,
                                     workers=None if workers <= 0 else workers)
     except (PoseboardError, ValueError) as exc:
