@@ -15,6 +15,9 @@
   forward and forward+backward.
 * ``rootnet``: crops, the default backbone and both heads for 16 person boxes.
 
+The posterior runs on every device the machine has (``[cpu]``, and ``[cuda]`` with a GPU:
+the same frames and noise, moved; the clock read after the GPU has finished).
+
 Run with ``.venv/bin/pytest benchmarks/bench_methods_p5.py --benchmark-only
 --benchmark-group-by=group`` (about a minute on a 2-core CPU).
 """
@@ -37,6 +40,22 @@ from poseboard.methods.nets.pose_posterior import (
 from poseboard.protocols import metrics as M
 
 NOISE_PX = 4.0
+DEVICES = ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
+
+
+def _on(data: dict[str, torch.Tensor], device: str) -> dict[str, torch.Tensor]:
+    return {k: v.to(device) for k, v in data.items()}
+
+
+def _synced(fn, device: str):
+    from poseboard.device import synchronize
+
+    def call(*args):
+        out = fn(*args)
+        synchronize(device)
+        return out
+
+    return call
 
 
 @cache
@@ -67,10 +86,10 @@ def _frames() -> dict[str, torch.Tensor]:
 def _accuracy(post, uv: torch.Tensor, K: torch.Tensor, data: dict[str, torch.Tensor]) -> dict[str, float]:
     from poseboard.methods.probabilistic import bone_scale, default_bone_prior
 
-    conf = torch.ones(uv.shape[:-1], dtype=torch.float64)
+    conf = torch.ones(uv.shape[:-1], dtype=torch.float64, device=uv.device)
     X = triangulate_under_posterior(uv, conf, K, post)
-    X = X * bone_scale(X, torch.as_tensor(default_bone_prior()))[:, None, None]
-    pred, gt = X.numpy(), data["gt_ref"].numpy()
+    X = X * bone_scale(X, torch.as_tensor(default_bone_prior(), device=X.device))[:, None, None]
+    pred, gt = X.cpu().numpy(), data["gt_ref"].cpu().numpy()
     return {
         "rotation_error_deg_median": float(rotation_angle_deg(post.rotations, data["R_rel"])[:, 1:].median()),
         "mpjpe_root_mm": float(M.mpjpe(pred, gt, "root", 6).mean()),
@@ -78,35 +97,38 @@ def _accuracy(post, uv: torch.Tensor, K: torch.Tensor, data: dict[str, torch.Ten
     }
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize(("samples", "iterations", "refine"), [
     (64, 0, 0), (64, 4, 0), (64, 8, 0), (256, 8, 0),
     (16, 0, 15), (16, 4, 15), (64, 0, 15), (64, 2, 15), (64, 4, 15), (64, 8, 15), (256, 4, 15),
 ])
-def test_posterior(benchmark, samples, iterations, refine):
+def test_posterior(benchmark, samples, iterations, refine, device):
     """``refine``: LM steps of the joint refinement after the essential-matrix/PnP init (0: the
     Monte-Carlo iterations alone move the init, as in the reference's V1)."""
-    data = _frames()
+    data = _on(_frames(), device)
     uv, K = data["uv"], data["K"]
-    conf = torch.ones(uv.shape[:-1], dtype=torch.float64)
+    conf = torch.ones(uv.shape[:-1], dtype=torch.float64, device=device)
     cfg = PosteriorConfig(samples=samples, iterations=iterations, refine_iterations=refine, temperature_px=2.0,
                           error_cap_px=60.0, ransac_threshold_px=15.0)
-    benchmark.group = "posterior (8 frames, 4 views)"
-    post = benchmark(monte_carlo_posterior, uv, conf, K, cfg)
+    benchmark.group = f"posterior on {device} (8 frames, 4 views)"
+    post = benchmark(_synced(monte_carlo_posterior, device), uv, conf, K, cfg)
     benchmark.extra_info.update({"samples": samples, "iterations": iterations, "refine_iterations": refine,
-                                 "frames": 8, **_accuracy(post, uv, K, data)})
+                                 "frames": 8, "device": device, **_accuracy(post, uv, K, data)})
 
 
-def test_posterior_sequence(benchmark):
+@pytest.mark.parametrize("device", DEVICES)
+def test_posterior_sequence(benchmark, device):
     from poseboard.methods.probabilistic import _shared_posterior
 
-    data = _frames()
+    data = _on(_frames(), device)
     uv, K = data["uv"], data["K"]
-    conf = torch.ones(uv.shape[:-1], dtype=torch.float64)
+    conf = torch.ones(uv.shape[:-1], dtype=torch.float64, device=device)
     cfg = PosteriorConfig(samples=64, iterations=4, temperature_px=2.0, error_cap_px=60.0, ransac_threshold_px=15.0)
-    benchmark.group = "posterior (8 frames, 4 views)"
-    post = benchmark(lambda: _shared_posterior(uv, conf, K, cfg, torch.Generator().manual_seed(0), [list(range(8))]))
+    benchmark.group = f"posterior on {device} (8 frames, 4 views)"
+    post = benchmark(_synced(lambda: _shared_posterior(uv, conf, K, cfg, torch.Generator().manual_seed(0),
+                                                       [list(range(8))]), device))
     benchmark.extra_info.update({"samples": 64, "iterations": 4, "frames": 8, "pose_sharing": "sequence",
-                                 **_accuracy(post, uv, K, data)})
+                                 "device": device, **_accuracy(post, uv, K, data)})
 
 
 def test_posterior_ill_conditioning(benchmark):
