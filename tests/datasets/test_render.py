@@ -235,3 +235,37 @@ def test_bad_inputs():
     behind = Camera.look_at([0, 4000, 1000], [0, 8000, 1000], 400, (64, 64))
     with pytest.raises(InputError, match="not in front"):
         R.projected_extent(behind, prims)
+
+
+def test_render_follows_its_device(h36m_views, device, guard):
+    """Issue 20: every tensor the renderer makes follows ``device``. On the CPU the run is under
+    the meta guard (a tensor created without a device lands on ``meta`` and fails at once, as it
+    would on a GPU) and gives the same bytes as the plain call; on a GPU (POSEBOARD_TEST_DEVICE)
+    it renders there, and only silhouette pixels may round differently."""
+    _, scenes, jobs, _, _, _ = h36m_views
+    bank = R.make_noise_bank(np.random.default_rng(1))
+    plain = R.render_views(scenes, jobs[:6], noise_bank=bank)
+    with guard(device):
+        there = R.render_views(scenes, jobs[:6], noise_bank=bank, device=device)
+    if device.type == "cpu":
+        np.testing.assert_array_equal(there.images, plain.images)
+        np.testing.assert_array_equal(there.depth, plain.depth)
+        np.testing.assert_array_equal(there.owner, plain.owner)
+    else:
+        assert (there.owner != plain.owner).mean() < 1e-3
+        assert np.abs(there.images.astype(int) - plain.images.astype(int)).mean() < 0.5
+
+
+def test_generate_refuses_a_device_it_does_not_have_before_writing(tmp_path):
+    from typer.testing import CliRunner
+
+    from poseboard.cli import app
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: the refusal is tested where there is none")
+    result = CliRunner().invoke(app, ["generate", "synth-h36m", "--out", str(tmp_path / "data"), "--device", "cuda"])
+    assert result.exit_code == 2
+    assert "--device: 'cuda' asks for CUDA" in result.output
+    typo = CliRunner().invoke(app, ["generate", "synth-h36m", "--out", str(tmp_path / "data"), "--device", "gpu"])
+    assert typo.exit_code == 2 and "'gpu' is not a device" in typo.output
+    assert not (tmp_path / "data").exists()

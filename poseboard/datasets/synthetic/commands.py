@@ -59,6 +59,11 @@ def generate(
         int | None, typer.Option("--test-stride", min=1, help="time between test frames, in frames at 50 fps")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    device: Annotated[
+        str, typer.Option("--device", help="where the renderer casts rays: cpu (default; the committed data's "
+                                           "bytes), cuda, cuda:N or auto; a GPU renders other bits, recorded in "
+                                           "the manifest")
+    ] = "cpu",
 ) -> None:
     """Render a synthetic dataset (multi-view crops or multi-person images) to disk.
 
@@ -68,6 +73,9 @@ def generate(
     from poseboard.datasets.synthetic.generator import DATASET_NAMES, SynthConfig, generate_datasets
 
     try:
+        from poseboard.device import resolve_device
+
+        where = resolve_device(device, "--device")
         names = list(DATASET_NAMES) if name == "all" else [name]
         if (rig is not None) and len(names) > 1:
             raise ValueError("--rig replaces the cameras of one dataset: name it instead of 'all'")
@@ -76,7 +84,7 @@ def generate(
         config = config.with_split_sizes("test", samples=test_samples, stride=test_stride)
         reports = generate_datasets(
             names, config, out, seed=seed, splits=split or ("train", "test"), progress=not quiet,
-            workers=None if workers <= 0 else workers,
+            workers=None if workers <= 0 else workers, device=str(where),
         )
     except (PoseboardError, ValueError) as exc:
         raise _fail(exc) from None

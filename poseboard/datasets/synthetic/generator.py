@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import itertools
@@ -436,6 +437,7 @@ class _MultiViewTask:
     box_scale: float
     seed: int
     noise: np.ndarray
+    device: str = "cpu"  # where render_views casts rays (set by the runner)
 
 
 def _render_multiview_task(task: _MultiViewTask) -> dict[str, np.ndarray]:
@@ -457,7 +459,7 @@ def _render_multiview_task(task: _MultiViewTask) -> dict[str, np.ndarray]:
             crop = cam.crop_and_resize(box, (size, size))
             rect = R.crop_valid_rect(box, cam.image_size, (size, size))
             jobs.append(R.ViewJob(crop, i, rect, **_jitter(rng, task.noise.shape[1])))
-    result = R.render_views(scenes, jobs, noise_bank=task.noise)
+    result = R.render_views(scenes, jobs, noise_bank=task.noise, device=task.device)
     joints_2d = np.zeros((n, v, 17, 2))
     visibility = np.zeros((n, v, 17), dtype=bool)
     for i, item in enumerate(task.items):
@@ -478,10 +480,12 @@ def _worker_init() -> None:
 
 
 class _Runner:
-    """Runs render tasks in order, inline (``workers`` ≤ 1) or in worker processes."""
+    """Runs render tasks in order, inline (``workers`` ≤ 1) or in worker processes, each
+    rendering on ``device`` (the CPU, or a GPU: spawned workers each open it)."""
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, device: str = "cpu"):
         self.workers = max(1, int(workers))
+        self.device = device
         self._pool = None
 
     def __enter__(self) -> _Runner:
@@ -499,6 +503,7 @@ class _Runner:
             self._pool = None
 
     def map(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
+        tasks = (dataclasses.replace(t, device=self.device) for t in tasks)
         if self._pool is None:
             import torch
 
@@ -520,6 +525,16 @@ class _Runner:
             if nxt is not None:
                 pending.append(self._pool.submit(fn, nxt))
             yield result
+
+
+def _device_record(runner: _Runner) -> dict[str, str]:
+    """What a manifest adds about the rendering device: nothing on the CPU (whose files are
+    the bytes they always were), the GPU's name otherwise (its files are another rendering)."""
+    if runner.device == "cpu":
+        return {}
+    from poseboard.device import describe_device
+
+    return {"render_device": describe_device(runner.device)}
 
 
 def _generate_multiview(name: str, split: str, config: SynthConfig, seed: int, out: Path, progress: bool,
@@ -611,7 +626,8 @@ def _generate_multiview(name: str, split: str, config: SynthConfig, seed: int, o
         stats = _visibility_stats(arrays["joints_2d"], arrays["visibility"], arrays["boxes"], arrays["view_valid"],
                                   first, size)
         manifest = writer.finish(
-            name=name, split=split, seed=seed, config=_config_record(config, name, motion_source),
+            name=name, split=split, seed=seed,
+            config=_config_record(config, name, motion_source) | _device_record(runner),
             counts={"samples": n, "views": num_views, "joints": 17, "people": None},
             image_size=(size, size), camera_names=[c.name for c in first], generator=_generator_name(),
             stats=stats,
@@ -774,6 +790,7 @@ class _SingleViewTask:
     items: list[_SingleViewItem]
     seed: int
     noise: np.ndarray
+    device: str = "cpu"  # where render_views casts rays (set by the runner)
 
 
 def _render_singleview_task(task: _SingleViewTask) -> dict[str, Any]:
@@ -789,7 +806,7 @@ def _render_singleview_task(task: _SingleViewTask) -> dict[str, Any]:
         bodies.append((parts, tols))
         scenes.append(R.Scene(R.Primitives.concat([*parts, item.occluders]), item.background))
         jobs.append(R.ViewJob(item.camera, i, None, **_jitter(_rng(task.seed, *item.rng_key), task.noise.shape[1])))
-    result = R.render_views(scenes, jobs, noise_bank=task.noise)
+    result = R.render_views(scenes, jobs, noise_bank=task.noise, device=task.device)
     people = []
     for i, item in enumerate(task.items):
         cam = item.camera
@@ -887,7 +904,8 @@ def _generate_singleview(name: str, split: str, config: SynthConfig, seed: int, 
             "people_per_image": float(p / max(n, 1)),
         }
         manifest = writer.finish(
-            name=name, split=split, seed=seed, config=_config_record(config, name, plans_source),
+            name=name, split=split, seed=seed,
+            config=_config_record(config, name, plans_source) | _device_record(runner),
             counts={"samples": n, "views": 1, "joints": 17, "people": p}, image_size=(width, height),
             camera_names=[cams[0].name] if cams else [], generator=_generator_name(), stats=stats,
         )
@@ -940,6 +958,7 @@ def generate_dataset(
     splits: Sequence[str] = SPLITS,
     progress: bool = False,
     workers: int | None = 1,
+    device: str = "cpu",
 ) -> list[SplitReport]:
     """Generate the splits of one named dataset into ``out/<name>/<split>/``.
 
@@ -953,8 +972,12 @@ def generate_dataset(
         progress: show a progress bar (stderr).
         workers: rendering processes (1: in this process; None: :func:`default_workers` for
             large jobs, 1 for small ones).
+        device: where the renderer casts rays and shades (``cpu``, ``cuda``, ``cuda:N``). The
+            CPU's files are the same bytes whatever the number of workers; a GPU's float32
+            kernels round differently, so its files are not the CPU's bytes (a pixel on a
+            silhouette may differ), and the manifest records the device.
     """
-    return generate_datasets([name], config, out, seed, splits, progress, workers)
+    return generate_datasets([name], config, out, seed, splits, progress, workers, device)
 
 
 def generate_datasets(
@@ -965,6 +988,7 @@ def generate_datasets(
     splits: Sequence[str] = SPLITS,
     progress: bool = False,
     workers: int | None = 1,
+    device: str = "cpu",
 ) -> list[SplitReport]:
     """:func:`generate_dataset` for several datasets, sharing one pool of workers."""
     for name in names:
@@ -984,7 +1008,7 @@ def generate_datasets(
     reports = []
     if workers is None:  # worker start-up (~ seconds) pays off only for thousands of images
         workers = default_workers() if _rendered_views(config, names, splits) >= 4000 else 1
-    with _Runner(workers) as runner:
+    with _Runner(workers, str(device)) as runner:
         for name in names:
             for split in splits:
                 if name == "synth-mupots":

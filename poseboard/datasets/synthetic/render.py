@@ -557,7 +557,7 @@ def _capsule_hits(x, y, a, b, r, cap_scalars):
     s_a = (da - torch.sqrt(da * da - dd * ra2)) / dd
     s_b = (db - torch.sqrt(db * db - dd * rb2)) / dd
     z = torch.where(cyl_ok, s_cyl, torch.fmin(s_a, s_b))
-    return torch.where(z > _NEAR_MM, z, torch.tensor(float("inf"), dtype=x.dtype))
+    return torch.where(z > _NEAR_MM, z, float("inf"))
 
 
 def _capsule_constants(a: np.ndarray, b: np.ndarray, r: np.ndarray) -> np.ndarray:
@@ -579,7 +579,6 @@ def _box_hits(x, y, c, axes, half):
     """
     z0 = c[:, 2:3]
     ox, oy, oz = z0 * x - c[:, 0:1], z0 * y - c[:, 1:2], z0 - c[:, 2:3]
-    inf = torch.tensor(float("inf"), dtype=x.dtype)
     t_near = torch.full_like(x, -float("inf"))
     t_far = torch.full_like(x, float("inf"))
     for k in range(3):
@@ -592,7 +591,7 @@ def _box_hits(x, y, c, axes, half):
         t_near = torch.maximum(t_near, torch.minimum(t1, t2))
         t_far = torch.minimum(t_far, torch.maximum(t1, t2))
     z = z0 + t_near
-    return torch.where((t_near <= t_far) & (z > _NEAR_MM), z, inf)
+    return torch.where((t_near <= t_far) & (z > _NEAR_MM), z, float("inf"))
 
 
 def _screen_bounds(points: np.ndarray) -> np.ndarray:
@@ -619,6 +618,7 @@ def render_views(
     noise_bank: np.ndarray | None = None,
     tile: int = 8,
     max_pair_pixels: int = 1 << 18,
+    device: torch.device | str | None = None,
 ) -> RenderResult:
     """Render a batch of views (all with the same output size) of some scenes.
 
@@ -628,7 +628,12 @@ def render_views(
         noise_bank: (3, B, B) additive noise (0–255 units) read at ``job.noise_offset``, or None.
         tile: culling tile size in pixels.
         max_pair_pixels: how many (pair, pixel) evaluations to hold in memory at once.
+        device: where the ray casting and shading run (default the CPU). The culling of
+            primitives against tiles stays on the host (NumPy); the images come back as NumPy.
+            The CPU gives the same bytes as before devices existed; a GPU's float32 kernels
+            round differently, so a pixel on a silhouette may differ.
     """
+    dev = torch.device(device or "cpu")
     if not jobs:
         raise InputError("render_views: no views to render")
     width, height = jobs[0].camera.image_size
@@ -644,12 +649,13 @@ def render_views(
     if tile % _COARSE_STEP_PX:
         raise InputError(f"render_views: tile must be a multiple of {_COARSE_STEP_PX} pixels, got {tile}")
     coarse, rays = _ray_grids([j.camera for j in jobs], hp, wp)  # rays: (n, hp, wp, 2)
+    rays = rays.to(dev)
     tiles = rays.reshape(n, ty, tile, tx, tile, 2).permute(0, 1, 3, 2, 4, 5).reshape(n * ty * tx, tile * tile, 2)
     tile_bounds = _tile_bounds(coarse, tile, ty, tx)  # (n, T, 4)
     num_tiles = ty * tx
     ii, jj = np.meshgrid(np.arange(tile), np.arange(tile), indexing="ij")
     tile_origin = (np.arange(ty)[:, None] * tile * wp + np.arange(tx)[None, :] * tile).reshape(-1)
-    tile_pixels = torch.from_numpy(tile_origin[:, None] + (ii * wp + jj).reshape(-1)[None, :])  # (T, tile²)
+    tile_pixels = torch.from_numpy(tile_origin[:, None] + (ii * wp + jj).reshape(-1)[None, :]).to(dev)  # (T, tile²)
 
     # --- primitives of every view, in its camera frame
     cap_view, cap_a, cap_b, cap_r, cap_color, cap_owner = [], [], [], [], [], []
@@ -683,7 +689,7 @@ def render_views(
     colors = np.concatenate([cat(cap_color, (0, 3)), cat(box_color, (0, 3))])
     owners = np.concatenate([cat(cap_owner, (0,)), cat(box_owner, (0,))]).astype(np.int16)
 
-    depth = torch.full((n * npix,), float("inf"))
+    depth = torch.full((n * npix,), float("inf"), device=dev)
     hit_lists: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
 
     def run_pairs(views: np.ndarray, bounds: np.ndarray, kernel, params: list[torch.Tensor], id_offset: int):
@@ -699,9 +705,9 @@ def render_views(
             return
         chunk = max(1, max_pair_pixels // (tile * tile))
         for start in range(0, prim_idx.size, chunk):
-            p = torch.from_numpy(prim_idx[start : start + chunk])
-            tl = torch.from_numpy(tile_idx[start : start + chunk])
-            view = torch.from_numpy(views)[p]
+            p = torch.from_numpy(prim_idx[start : start + chunk]).to(dev)
+            tl = torch.from_numpy(tile_idx[start : start + chunk]).to(dev)
+            view = torch.from_numpy(views).to(dev)[p]
             ray = tiles[view * num_tiles + tl]  # (P, tile², 2)
             z = kernel(ray[..., 0], ray[..., 1], *(q[p] for q in params))
             pix = view[:, None] * npix + tile_pixels[tl]
@@ -715,14 +721,14 @@ def render_views(
         corners = np.concatenate(
             [ca[:, None, :] + cr[:, None, None] * _CUBE, cb[:, None, :] + cr[:, None, None] * _CUBE], axis=1
         )
-        params = [torch.from_numpy(q.astype(np.float32)) for q in (ca, cb, cr, _capsule_constants(ca, cb, cr))]
+        params = [torch.from_numpy(q.astype(np.float32)).to(dev) for q in (ca, cb, cr, _capsule_constants(ca, cb, cr))]
         run_pairs(cap_view_a, _screen_bounds(corners), _capsule_hits, params, 0)
     if bc.shape[0]:
         corners = bc[:, None, :] + np.einsum("ki,qi,qij->qkj", _CUBE, bh, bax)
-        params = [torch.from_numpy(q.astype(np.float32)) for q in (bc, bax, bh)]
+        params = [torch.from_numpy(q.astype(np.float32)).to(dev) for q in (bc, bax, bh)]
         run_pairs(box_view_a, _screen_bounds(corners), _box_hits, params, num_caps)
 
-    prim_id = torch.full((n * npix,), -1, dtype=torch.int32)
+    prim_id = torch.full((n * npix,), -1, dtype=torch.int32, device=dev)
     for pix, z, pid in hit_lists:
         win = z == depth[pix]
         prim_id.scatter_reduce_(0, pix[win], pid[win], reduce="amax")
@@ -733,54 +739,54 @@ def render_views(
     ts = np.stack([j.camera.t for j in jobs])
     light_world = np.stack([np.asarray(scenes[j.scene].background.light_dir, dtype=np.float64) for j in jobs])
     light_world /= np.linalg.norm(light_world, axis=1, keepdims=True)
-    light_cam = torch.from_numpy(np.einsum("nij,nj->ni", Rs, light_world).astype(np.float32))
-    ambient = torch.tensor([scenes[j.scene].background.ambient for j in jobs], dtype=torch.float32)
+    light_cam = torch.from_numpy(np.einsum("nij,nj->ni", Rs, light_world).astype(np.float32)).to(dev)
+    ambient = torch.tensor([scenes[j.scene].background.ambient for j in jobs], dtype=torch.float32, device=dev)
 
     # Shade the hit pixels (a compact list), then assemble the images a few views at a time
     # (pixel-sized temporaries stay in cache and in the allocator's pool).
     hit_pix = torch.nonzero(prim_id >= 0).squeeze(1)  # sorted
-    shaded = torch.zeros(0, 3)
-    owner_flat = torch.full((n * npix,), NOTHING, dtype=torch.int16)
+    shaded = torch.zeros(0, 3, device=dev)
+    owner_flat = torch.full((n * npix,), NOTHING, dtype=torch.int16, device=dev)
     if hit_pix.numel():
         pid = prim_id[hit_pix].long()
-        owner_flat[hit_pix] = torch.from_numpy(owners)[pid]
+        owner_flat[hit_pix] = torch.from_numpy(owners).to(dev)[pid]
         view = hit_pix // npix
         ray = flat_rays[hit_pix]
         z = depth[hit_pix]
-        d = torch.cat([ray, torch.ones(ray.shape[0], 1)], dim=1)
+        d = torch.cat([ray, ray.new_ones(ray.shape[0], 1)], dim=1)
         point = z[:, None] * d
         normal = torch.zeros_like(point)
         is_cap = pid < num_caps
         if is_cap.any():
             k = pid[is_cap]
-            a = torch.from_numpy(ca.astype(np.float32))[k]
-            ba = torch.from_numpy((cb - ca).astype(np.float32))[k]
+            a = torch.from_numpy(ca.astype(np.float32)).to(dev)[k]
+            ba = torch.from_numpy((cb - ca).astype(np.float32)).to(dev)[k]
             pa = point[is_cap] - a
             h = torch.clamp((pa * ba).sum(1) / torch.clamp((ba * ba).sum(1), min=1e-12), 0.0, 1.0)
             normal[is_cap] = pa - h[:, None] * ba
         is_box = ~is_cap
         if is_box.any():
             k = pid[is_box] - num_caps
-            axes = torch.from_numpy(bax.astype(np.float32))[k]
-            local = torch.einsum("pij,pj->pi", axes, point[is_box] - torch.from_numpy(bc.astype(np.float32))[k])
-            rel = local / torch.from_numpy(bh.astype(np.float32))[k]
+            axes = torch.from_numpy(bax.astype(np.float32)).to(dev)[k]
+            local = torch.einsum("pij,pj->pi", axes, point[is_box] - torch.from_numpy(bc.astype(np.float32)).to(dev)[k])
+            rel = local / torch.from_numpy(bh.astype(np.float32)).to(dev)[k]
             axis = rel.abs().argmax(1)
             sign = torch.sign(rel.gather(1, axis[:, None]))
-            normal[is_box] = sign * axes[torch.arange(axis.shape[0]), axis]
+            normal[is_box] = sign * axes[torch.arange(axis.shape[0], device=dev), axis]
         normal = normal / torch.clamp(normal.norm(dim=1, keepdim=True), min=1e-9)
         view_dir = -d / d.norm(dim=1, keepdim=True)
         amb = ambient[view][:, None]
         diffuse = torch.clamp((normal * light_cam[view]).sum(1, keepdim=True), min=0.0)
         fill = torch.clamp((normal * view_dir).sum(1, keepdim=True), min=0.0)
         shade = amb + (1.0 - amb) * 0.8 * diffuse + 0.25 * fill
-        albedo = torch.from_numpy(colors.astype(np.float32))[pid]
+        albedo = torch.from_numpy(colors.astype(np.float32)).to(dev)[pid]
         shaded = albedo * shade
 
     images = np.empty((n, 3, height, width), dtype=np.uint8)
     depth_out = np.empty((n, height, width), dtype=np.float32)
     owner_out = np.empty((n, height, width), dtype=np.int16)
-    gain_all = torch.tensor([j.gain for j in jobs], dtype=torch.float32)[:, :, None, None]
-    bias_all = torch.tensor([j.bias for j in jobs], dtype=torch.float32)[:, None, None, None]
+    gain_all = torch.tensor([j.gain for j in jobs], dtype=torch.float32, device=dev)[:, :, None, None]
+    bias_all = torch.tensor([j.bias for j in jobs], dtype=torch.float32, device=dev)[:, None, None, None]
     tiled_noise = None if noise_bank is None else _tiled_noise(noise_bank, height, width)
     step = max(1, _PIXELS_PER_CHUNK // npix)
     for v0 in range(0, n, step):
@@ -792,15 +798,15 @@ def render_views(
         color = color.reshape(v1 - v0, hp, wp, 3)[:, :height, :width].permute(0, 3, 1, 2)
         img = (color * gain_all[v0:v1] + bias_all[v0:v1]) * 255.0
         if tiled_noise is not None:
-            img = img + _noise(tiled_noise, noise_bank.shape[1], jobs[v0:v1], height, width)
+            img = img + _noise(tiled_noise, noise_bank.shape[1], jobs[v0:v1], height, width).to(dev)
         img = torch.clamp(torch.floor(img + 0.5), 0.0, 255.0)
-        valid = _valid_mask(jobs[v0:v1], height, width)
-        img = torch.where(valid[:, None], img, torch.zeros(()))
-        images[v0:v1] = img.to(torch.uint8).numpy()
+        valid = _valid_mask(jobs[v0:v1], height, width, dev)
+        img = torch.where(valid[:, None], img, 0.0)
+        images[v0:v1] = img.to(torch.uint8).cpu().numpy()
         dz = depth[v0 * npix : v1 * npix].reshape(v1 - v0, hp, wp)[:, :height, :width]
-        depth_out[v0:v1] = torch.where(valid, dz, torch.tensor(float("inf"))).numpy()
+        depth_out[v0:v1] = torch.where(valid, dz, float("inf")).cpu().numpy()
         ow = owner_flat[v0 * npix : v1 * npix].reshape(v1 - v0, hp, wp)[:, :height, :width]
-        owner_out[v0:v1] = torch.where(valid, ow, torch.tensor(NOTHING, dtype=torch.int16)).numpy()
+        owner_out[v0:v1] = torch.where(valid, ow, torch.full((), NOTHING, dtype=torch.int16, device=dev)).cpu().numpy()
     return RenderResult(images=images, depth=depth_out, owner=owner_out)
 
 
@@ -808,14 +814,14 @@ def _background(scenes, jobs, rays: torch.Tensor, Rs: np.ndarray, ts: np.ndarray
     """(n, hp, wp, 3) colours of the room: floor tiles where the ray hits the floor inside the
     room, a wall elsewhere (brighter towards the top, with vertical panels)."""
     x, y = rays[..., 0], rays[..., 1]
-    R = torch.from_numpy(Rs.astype(np.float32))
-    centres = torch.from_numpy(np.einsum("nji,nj->ni", Rs, -ts).astype(np.float32))  # (n, 3) world
+    R = torch.from_numpy(Rs.astype(np.float32)).to(rays.device)
+    centres = torch.from_numpy(np.einsum("nji,nj->ni", Rs, -ts).astype(np.float32)).to(rays.device)  # (n, 3) world
     # World direction of each ray, Rᵀ (x, y, 1), not normalised.
     dw = [R[:, 0, k, None, None] * x + R[:, 1, k, None, None] * y + R[:, 2, k, None, None] for k in range(3)]
     bgs = [scenes[j.scene].background for j in jobs]
 
     def per_view(values) -> torch.Tensor:  # (n, 1, 1) scalars or (n, 1, 1, 3) colours
-        t = torch.tensor(values, dtype=torch.float32)
+        t = torch.tensor(values, dtype=torch.float32, device=rays.device)
         return t[:, None, None]
 
     # Rays going down meet the floor at tau = -c_z / d_z; upward rays give tau < 0 → wall.
@@ -851,13 +857,13 @@ def _noise(tiled: np.ndarray, size: int, jobs, height: int, width: int) -> torch
     return torch.from_numpy(np.stack(windows))
 
 
-def _valid_mask(jobs, height: int, width: int) -> torch.Tensor:
-    u = torch.arange(width, dtype=torch.float64)
-    v = torch.arange(height, dtype=torch.float64)
+def _valid_mask(jobs, height: int, width: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    u = torch.arange(width, dtype=torch.float64, device=device)
+    v = torch.arange(height, dtype=torch.float64, device=device)
     masks = []
     for job in jobs:
         if job.valid_rect is None:
-            masks.append(torch.ones(height, width, dtype=torch.bool))
+            masks.append(torch.ones(height, width, dtype=torch.bool, device=device))
             continue
         u0, v0, u1, v1 = job.valid_rect
         masks.append(((v >= v0) & (v < v1))[:, None] & ((u >= u0) & (u < u1))[None, :])
