@@ -24,6 +24,7 @@ import pytest
 import torch
 
 from poseboard.datasets.torch_dataset import MultiViewDataset, collate_multiview
+from poseboard.device import synchronized
 
 FRAMES = 8
 #: (device, profile) pairs: the CPU at the sizes it trains, a GPU at the default's and its own.
@@ -65,18 +66,6 @@ def _method(name: str, profile: str, device: str = "cpu"):
     return method.to(device)
 
 
-def _synced(fn: Any, device: str) -> Any:
-    """``fn`` returning only once the device has finished its work (CUDA is asynchronous)."""
-    from poseboard.device import synchronize
-
-    def call(*args: Any) -> Any:
-        out = fn(*args)
-        synchronize(device)
-        return out
-
-    return call
-
-
 def _label(benchmark: Any, device: str) -> None:
     from poseboard.device import describe_device
 
@@ -95,7 +84,7 @@ def test_inference(benchmark, name, device, profile):
     benchmark.group = f"inference {profile} on {device} (8 frames x 4 views)"
     method = _method(name, profile, device)
     batch = _batch(profile, FRAMES, device=device)
-    benchmark.pedantic(_synced(method.predict, device), args=(batch,), rounds=3, iterations=1, warmup_rounds=1)
+    benchmark.pedantic(synchronized(method.predict, device), args=(batch,), rounds=3, iterations=1, warmup_rounds=1)
     _per_frame(benchmark, FRAMES)
     _label(benchmark, device)
 
@@ -105,7 +94,7 @@ def test_inference_volumetric_single_view(benchmark, device, profile):
     benchmark.group = f"inference {profile} on {device} (8 frames x 4 views)"
     method = _method("volumetric", profile, device)
     batch = _batch(profile, FRAMES, views=[0], device=device)
-    benchmark.pedantic(_synced(method.predict, device), args=(batch,), rounds=3, iterations=1, warmup_rounds=1)
+    benchmark.pedantic(synchronized(method.predict, device), args=(batch,), rounds=3, iterations=1, warmup_rounds=1)
     _per_frame(benchmark, FRAMES)
     _label(benchmark, device)
 
@@ -177,7 +166,7 @@ def test_training_step(benchmark, stage, device, profile):
     benchmark.group = f"training step {profile} on {device}"
     step, batch = {"pretrain": _pretrain_step, "algebraic": _algebraic_step,
                    "volumetric": _volumetric_step}[stage](profile, device)
-    benchmark.pedantic(_synced(step, device), rounds=3, iterations=1, warmup_rounds=1)
+    benchmark.pedantic(synchronized(step, device), rounds=3, iterations=1, warmup_rounds=1)
     _label(benchmark, device)
     stats = benchmark.stats.stats
     unit = "crops" if stage == "pretrain" else "samples"

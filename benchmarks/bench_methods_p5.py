@@ -31,6 +31,7 @@ import pytest
 import torch
 
 from poseboard.camera import Camera
+from poseboard.device import synchronized
 from poseboard.methods.nets.pose_posterior import (
     PosteriorConfig,
     monte_carlo_posterior,
@@ -45,17 +46,6 @@ DEVICES = ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
 
 def _on(data: dict[str, torch.Tensor], device: str) -> dict[str, torch.Tensor]:
     return {k: v.to(device) for k, v in data.items()}
-
-
-def _synced(fn, device: str):
-    from poseboard.device import synchronize
-
-    def call(*args):
-        out = fn(*args)
-        synchronize(device)
-        return out
-
-    return call
 
 
 @cache
@@ -111,7 +101,7 @@ def test_posterior(benchmark, samples, iterations, refine, device):
     cfg = PosteriorConfig(samples=samples, iterations=iterations, refine_iterations=refine, temperature_px=2.0,
                           error_cap_px=60.0, ransac_threshold_px=15.0)
     benchmark.group = f"posterior on {device} (8 frames, 4 views)"
-    post = benchmark(_synced(monte_carlo_posterior, device), uv, conf, K, cfg)
+    post = benchmark(synchronized(monte_carlo_posterior, device), uv, conf, K, cfg)
     benchmark.extra_info.update({"samples": samples, "iterations": iterations, "refine_iterations": refine,
                                  "frames": 8, "device": device, **_accuracy(post, uv, K, data)})
 
@@ -125,7 +115,7 @@ def test_posterior_sequence(benchmark, device):
     conf = torch.ones(uv.shape[:-1], dtype=torch.float64, device=device)
     cfg = PosteriorConfig(samples=64, iterations=4, temperature_px=2.0, error_cap_px=60.0, ransac_threshold_px=15.0)
     benchmark.group = f"posterior on {device} (8 frames, 4 views)"
-    post = benchmark(_synced(lambda: _shared_posterior(uv, conf, K, cfg, torch.Generator().manual_seed(0),
+    post = benchmark(synchronized(lambda: _shared_posterior(uv, conf, K, cfg, torch.Generator().manual_seed(0),
                                                        [list(range(8))]), device))
     benchmark.extra_info.update({"samples": 64, "iterations": 4, "frames": 8, "pose_sharing": "sequence",
                                  "device": device, **_accuracy(post, uv, K, data)})

@@ -26,6 +26,7 @@ import torch
 from scipy.optimize import least_squares
 
 from poseboard.camera import Camera
+from poseboard.device import synchronized
 from poseboard.geometry import triangulate_dlt, triangulate_ransac
 
 
@@ -136,19 +137,6 @@ def impl_name(device: str) -> str:
     return "torch" if device == "cpu" else f"torch-{device}"
 
 
-def synced(fn: Callable[[], Any], device: str) -> Callable[[], Any]:
-    """``fn`` that returns only when the device has finished (CUDA calls are asynchronous)."""
-    if device == "cpu":
-        return fn
-
-    def call() -> Any:
-        out = fn()
-        torch.cuda.synchronize()
-        return out
-
-    return call
-
-
 def run(
     benchmark: Any, throughput: Any, group: str, impl: str, fn: Callable[[], Any],
     n_points: int, rounds: int, **extra: Any,
@@ -216,7 +204,7 @@ def test_dlt_forward_torch(benchmark: Any, throughput: Any, workload: str, devic
     data = views(workload, outliers=False, device=device)
     out = run(
         benchmark, throughput, f"dlt-forward {workload}", impl_name(device),
-        synced(lambda: triangulate_dlt(data.proj, data.points, data.weights), device),
+        synchronized(lambda: triangulate_dlt(data.proj, data.points, data.weights), device),
         data.n_points, ROUNDS[workload],
     )
     assert out.shape == (*data.world.shape[:-1], 3)
@@ -251,7 +239,7 @@ def test_dlt_forward_backward_torch(benchmark: Any, throughput: Any, workload: s
         triangulate_dlt(data.proj, points, weights).sum().backward()
 
     run(
-        benchmark, throughput, f"dlt-forward+backward {workload}", impl_name(device), synced(step, device),
+        benchmark, throughput, f"dlt-forward+backward {workload}", impl_name(device), synchronized(step, device),
         data.n_points, ROUNDS[workload], note="gradients to points and weights",
     )
     assert points.grad is not None and torch.isfinite(points.grad).all()
@@ -276,7 +264,7 @@ def test_ransac_torch(benchmark: Any, throughput: Any, workload: str, device: st
     data = views(workload, outliers=True, device=device)
     result = run(
         benchmark, throughput, f"ransac {workload}", impl_name(device),
-        synced(lambda: triangulate_ransac(data.proj, data.points), device), data.n_points,
+        synchronized(lambda: triangulate_ransac(data.proj, data.points), device), data.n_points,
         max(3, ROUNDS[workload] // 3),
     )
     err = np.linalg.norm(result.points.double().cpu().numpy() - data.world, axis=-1)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from poseboard.errors import InputError, ResultFileError, check_shape
+from poseboard.errors import InputError, ResultFileError, check_shape, validation_message
 from poseboard.io import atomic_write_text
 
 RIG_FORMAT_VERSION = 1
@@ -239,14 +239,8 @@ class Camera:
         try:
             record = CameraRecord.model_validate(data)
         except ValidationError as exc:
-            raise ResultFileError(f"{where}: {_first_error(exc)}") from None
+            raise ResultFileError(f"{where}: {validation_message(exc)}") from None
         return record.to_camera()
-
-
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"]) or "(root)"
-    return f"field {loc!r}: {err['msg']}"
 
 
 class CameraRecord(BaseModel):
@@ -347,7 +341,7 @@ def load_rig(path: str | Path) -> list[Camera]:
     try:
         rig = RigRecord.model_validate(data)
     except ValidationError as exc:
-        raise ResultFileError(f"{path}: {_first_error(exc)}") from None
+        raise ResultFileError(f"{path}: {validation_message(exc)}") from None
     cameras = []
     for i, record in enumerate(rig.cameras):
         try:

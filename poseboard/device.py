@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from poseboard.errors import InputError
@@ -147,6 +147,22 @@ def synchronize(device: torch.device | str) -> None:
     device = torch.device(device)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def synchronized(fn: Callable[..., Any], device: torch.device | str) -> Callable[..., Any]:
+    """``fn`` returning only once ``device`` has finished the work it queued (for a clock read
+    around the call); ``fn`` itself on the CPU."""
+    import torch
+
+    if torch.device(device).type != "cuda":
+        return fn
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        out = fn(*args, **kwargs)
+        synchronize(device)
+        return out
+
+    return call
 
 
 @contextlib.contextmanager

@@ -1,4 +1,5 @@
-"""The typed errors poseboard raises for bad input, and the one shape-checking helper."""
+"""The typed errors poseboard raises for bad input, the message of a failed validation, and the
+one shape-checking helper."""
 
 from __future__ import annotations
 
@@ -24,6 +25,14 @@ class CapabilityError(PoseboardError, ValueError):
 
 class ResultFileError(PoseboardError, ValueError):
     """A result, prediction or rig file is missing, unreadable or does not validate."""
+
+
+def validation_message(exc: Any) -> str:
+    """A pydantic ``ValidationError`` as one phrase for a message that already names the file:
+    ``field 'a.b': <what is wrong>`` (its first error; ``(root)`` for the document itself)."""
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"]) or "(root)"
+    return f"field {loc!r}: {err['msg']}"
 
 
 def examples(values: Any, n: int = 3) -> list[Any]:

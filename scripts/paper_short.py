@@ -71,7 +71,7 @@ def _short_params(params: dict[str, Any], args: argparse.Namespace, full: dict[s
     paper["device"] = args.device
     paper["seeds"] = [params["seed"]]
 
-    def shorten(block: dict[str, Any], stage: str) -> None:
+    def shorten(block: dict[str, Any]) -> None:
         train = block.setdefault("train", {})
         train["steps"] = args.steps
         train["checkpoint_every"] = args.steps
@@ -84,11 +84,11 @@ def _short_params(params: dict[str, Any], args: argparse.Namespace, full: dict[s
         train["num_workers"] = args.workers
 
     params["backbone"]["paper"] = dict(params["backbone"].get("paper") or {})
-    shorten(params["backbone"]["paper"], "pretrain_backbone")
+    shorten(params["backbone"]["paper"])
     for key, block in params["methods"].items():
         if f"train@{key}" in full:
             block["paper"] = dict(block.get("paper") or {})
-            shorten(block["paper"], f"train@{key}")
+            shorten(block["paper"])
     return params
 
 

@@ -21,7 +21,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from poseboard.comparison.results import check_pairable, train_seed
-from poseboard.errors import InputError, ResultFileError
+from poseboard.errors import InputError, ResultFileError, validation_message
 from poseboard.io import atomic_write_text
 from poseboard.protocols.results import Result
 
@@ -100,6 +100,4 @@ def read_seed_spread(path: str | Path) -> SeedSpread | None:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ResultFileError(f"{path}: not valid JSON ({exc})") from None
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
-        raise ResultFileError(f"{path}: field {loc!r}: {err['msg']}") from None
+        raise ResultFileError(f"{path}: {validation_message(exc)}") from None

@@ -43,7 +43,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from poseboard.camera import Camera, load_rig, save_rig
-from poseboard.errors import ResultFileError
+from poseboard.errors import ResultFileError, validation_message
 from poseboard.io import atomic_write_text, atomic_write_with
 from poseboard.samples import MultiViewSample, Person, SampleMeta, SingleViewScene
 
@@ -256,9 +256,7 @@ def read_manifest(path: str | Path) -> Manifest:
     try:
         manifest = Manifest.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
-        raise ResultFileError(f"{file}: field {loc!r}: {err['msg']}") from None
+        raise ResultFileError(f"{file}: {validation_message(exc)}") from None
     if manifest.content_hash != content_hash(manifest.files):
         raise ResultFileError(f"{file}: content_hash does not match the listed files (the manifest was edited)")
     return manifest

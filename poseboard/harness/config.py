@@ -52,7 +52,7 @@ def build_config(model: Any, profile: str, path: Path | None = None, key: str | 
     """``model.preset(profile)`` with the file override merged in and the seed applied."""
     from pydantic import ValidationError
 
-    from poseboard.errors import InputError
+    from poseboard.errors import InputError, validation_message
 
     base = model.preset(profile).model_dump()
     merged = deep_merge(base, read_override(path, key))
@@ -64,6 +64,4 @@ def build_config(model: Any, profile: str, path: Path | None = None, key: str | 
     try:
         return model.model_validate(merged)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
-        raise InputError(f"{path or 'config'}{'/' + key if key else ''}: field {loc!r}: {err['msg']}") from None
+        raise InputError(f"{path or 'config'}{'/' + key if key else ''}: {validation_message(exc)}") from None

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from poseboard.errors import PoseboardError, ResultFileError
+from poseboard.errors import PoseboardError, ResultFileError, validation_message
 from poseboard.protocols.protocol import ProtocolDef
 
 DEFINITIONS_DIR = Path(__file__).parent / "definitions"
@@ -34,9 +34,7 @@ def load_protocol_file(path: Path) -> ProtocolDef:
     try:
         return ProtocolDef.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
-        raise ResultFileError(f"{path}: field {loc!r}: {err['msg']}") from None
+        raise ResultFileError(f"{path}: {validation_message(exc)}") from None
 
 
 def _search_dirs() -> list[Path]:

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from poseboard.capabilities import Capabilities
-from poseboard.errors import ResultFileError
+from poseboard.errors import ResultFileError, validation_message
 from poseboard.io import atomic_write_text
 from poseboard.protocols.protocol import ProtocolDef
 from poseboard.protocols.submission import Submission
@@ -232,9 +232,7 @@ def read_result(path: str | Path) -> Result:
     try:
         return Result.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
-        raise ResultFileError(f"{path}: field {loc!r}: {err['msg']}") from None
+        raise ResultFileError(f"{path}: {validation_message(exc)}") from None
 
 
 def read_results(results_dir: str | Path) -> list[Result]:

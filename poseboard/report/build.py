@@ -251,12 +251,12 @@ def _board_devices(boards: list[Board], fallback: str) -> dict[str, str]:
             for b in boards}
 
 
-def _build_page(page: ProfilePage, all_pages: list[ProfilePage], labels: dict[str, str], out: Path, *,
-                params: Any, title: str,
-                level: float, sources: list[str], phash: str, expected: dict[str, list[str]]) -> ReportSummary:
-    """One profile's leaderboard: ``out/<page.folder>/index.html`` with its tables and figures."""
+def _build_page(page: ProfilePage, results: list[Result], all_pages: list[ProfilePage], labels: dict[str, str],
+                out: Path, *, params: Any, title: str, level: float, sources: list[str], phash: str,
+                expected: dict[str, list[str]]) -> ReportSummary:
+    """One profile's leaderboard (``results``, read from ``page.results_dir``):
+    ``out/<page.folder>/index.html`` with its tables and figures."""
     page_out = out / page.folder if page.folder else out
-    results = read_results(page.results_dir) if page.results_dir.exists() else []
     spread = read_seed_spread(page.results_dir / SEED_SPREAD_FILE)
     if spread is not None and spread.profile != page.profile:
         spread = None  # measured on another profile's training: not this board's noise floor
@@ -310,19 +310,19 @@ def build_report(
         profile_desc, device = params.active.description, params.active.device
         sources = params.real_data.describe()
         phash = params.section_hash()
-        results = read_results(results_dir) if Path(results_dir).exists() else []
-        have = {(r.method.name, r.protocol.id) for r in results}
+    all_pages = pages(Path(results_dir), Path(speed_file) if speed_file is not None else None, profile,
+                      profile_desc, device, Path(published) if published is not None else None)
+    results = {p.profile: read_results(p.results_dir) if p.results_dir.exists() else [] for p in all_pages}
+    if params is not None:  # what params.yaml asks of the active profile that has no result file
+        have = {(r.method.name, r.protocol.id) for r in results[profile]}
         for ev in params.all_evaluations():
             if (ev.method, ev.protocol_id) not in have:
                 expected.setdefault(ev.protocol_id, []).append(ev.method)
-    all_pages = pages(Path(results_dir), Path(speed_file) if speed_file is not None else None, profile,
-                      profile_desc, device, Path(published) if published is not None else None)
-    labels = {p.profile: device_label(read_results(p.results_dir) if p.results_dir.exists() else [], p.device)
-              for p in all_pages}
+    labels = {p.profile: device_label(results[p.profile], p.device) for p in all_pages}
     summaries = []
     for page in all_pages:
-        summaries.append(_build_page(page, all_pages, labels, out, params=params, title=title, level=level,
-                                     sources=sources if not page.folder else [], phash=phash,
+        summaries.append(_build_page(page, results[page.profile], all_pages, labels, out, params=params, title=title,
+                                     level=level, sources=sources if not page.folder else [], phash=phash,
                                      expected=expected if not page.folder else {}))
     keep = {p.profile for p in all_pages if p.folder}
     profiles_dir = out / "profiles"

@@ -26,7 +26,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from poseboard.comparison.seed_spread import SEED_SPREAD_FILE
-from poseboard.errors import InputError
+from poseboard.errors import InputError, validation_message
 from poseboard.names import check_name, path_inside
 from poseboard.protocols.results import Result, is_result_file, read_results, run_sidecar
 
@@ -100,9 +100,7 @@ def _published_meta(folder: Path) -> PublishedProfile:
     try:
         meta = PublishedProfile.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
-        raise InputError(f"{path}: field {loc!r}: {err['msg']}; re-run `poseboard publish`") from None
+        raise InputError(f"{path}: {validation_message(exc)}; re-run `poseboard publish`") from None
     if meta.profile != folder.name:
         raise InputError(f"{path}: field 'profile' is {meta.profile!r} but the folder is {folder.name!r}; "
                          "re-run `poseboard publish` rather than renaming published folders")

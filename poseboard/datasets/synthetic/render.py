@@ -704,10 +704,11 @@ def render_views(
         if prim_idx.size == 0:
             return
         chunk = max(1, max_pair_pixels // (tile * tile))
+        views_t = torch.from_numpy(views).to(dev)  # once per primitive kind, not per chunk
         for start in range(0, prim_idx.size, chunk):
             p = torch.from_numpy(prim_idx[start : start + chunk]).to(dev)
             tl = torch.from_numpy(tile_idx[start : start + chunk]).to(dev)
-            view = torch.from_numpy(views).to(dev)[p]
+            view = views_t[p]
             ray = tiles[view * num_tiles + tl]  # (P, tile², 2)
             z = kernel(ray[..., 0], ray[..., 1], *(q[p] for q in params))
             pix = view[:, None] * npix + tile_pixels[tl]
