@@ -50,7 +50,10 @@ from poseboard.datasets.real.config import RealDataConfig
 from poseboard.errors import InputError, PoseboardError
 
 PARAMS_FILE = "params.yaml"
-DATASETS = ("synth-h36m", "synth-panoptic", "synth-mupots")
+DATASETS = ("synth-h36m", "synth-panoptic", "synth-mupots", "synth-novel-rig", "synth-novel-motion", "synth-novel-body",
+            "synth-novel-all")
+GeneratedDataset = Literal["synth-h36m", "synth-panoptic", "synth-mupots", "synth-novel-rig", "synth-novel-motion",
+                           "synth-novel-body", "synth-novel-all"]
 
 
 class ParamsError(PoseboardError, ValueError):
@@ -68,7 +71,7 @@ class DataProfile(_Strict):
         description="poseboard.datasets.synthetic.generator.SynthConfig.preset: dataset sizes"
     )
     crop_size: int | None = Field(default=None, ge=16, description="network-input crop side (px); None: preset's")
-    datasets: list[Literal["synth-h36m", "synth-panoptic", "synth-mupots"]] = Field(
+    datasets: list[GeneratedDataset] = Field(
         default_factory=lambda: list(DATASETS), min_length=1
     )
     train_samples: int | None = Field(

@@ -24,6 +24,12 @@ from poseboard.comparison.seed_spread import SEED_SPREAD_FILE, SeedSpread, read_
 from poseboard.io import atomic_write_text
 from poseboard.protocols.results import Result, read_results
 from poseboard.report.figures import Figure, MissingFigure, build_figures
+from poseboard.report.generalization import (
+    GENERALIZATION_FILE,
+    Generalization,
+    build_generalization,
+    render_generalization,
+)
 from poseboard.report.model import (
     Board,
     apply_speed,
@@ -62,6 +68,8 @@ class ReportSummary:
     figures: list[Figure]
     missing_figures: list[MissingFigure]
     num_results: int
+    #: the generalization table (``tables/generalization.md``), None only for summaries built elsewhere
+    generalization: Generalization | None = None
     #: every page's summary, the active profile's first (just this one when nothing is published)
     pages: list[ReportSummary] = field(default_factory=list)
 
@@ -181,6 +189,7 @@ def render_html(
     board_devices: dict[str, str] | None = None,
     switch: list[dict[str, Any]] | None = None,
     results_folder: str = "results",
+    generalization: Generalization | None = None,
 ) -> str:
     env, Markup = _environment()
     by_method: dict[str, list[Result]] = {}
@@ -202,6 +211,7 @@ def render_html(
         board_devices=board_devices or {},
         switch=switch or [],
         results_folder=results_folder,
+        generalization=generalization,
         expected=expected or {},
         figures=figs,
         missing_figures=missing_figures,
@@ -271,6 +281,8 @@ def _build_page(page: ProfilePage, results: list[Result], all_pages: list[Profil
     for t in tables:
         _write(tables_dir / f"{t.name}.md", t.markdown)
     _write(tables_dir / "README.md", _tables_index(tables))
+    generalization = build_generalization(boards, level=level)
+    _write(tables_dir / GENERALIZATION_FILE, render_generalization(generalization))
     figures, missing = build_figures(boards, page_out / "figures")
     switch = [{"profile": p.profile, "href": p.href_from(page), "current": p is page, "device": labels[p.profile],
                "description": p.description} for p in all_pages] if len(all_pages) > 1 else []
@@ -278,10 +290,10 @@ def _build_page(page: ProfilePage, results: list[Result], all_pages: list[Profil
                        seed_spread=spread, profile_description=page.description, data_sources=sources,
                        significance=level, params_hash=phash, expected=expected, params=params,
                        profile_device=labels[page.profile], board_devices=devices,
-                       switch=switch, results_folder=page.results_dir.as_posix())
+                       switch=switch, results_folder=page.results_dir.as_posix(), generalization=generalization)
     _write(page_out / "index.html", html)
     return ReportSummary(out=page_out, boards=boards, tables=tables, figures=figures, missing_figures=missing,
-                         num_results=len(results))
+                         num_results=len(results), generalization=generalization)
 
 
 def build_report(

@@ -274,6 +274,366 @@ TRAIN_SUBJECTS: tuple[str, ...] = ("S1", "S5", "S6", "S7", "S8")
 TEST_SUBJECTS: tuple[str, ...] = ("S9", "S11")
 
 
+# ------------------------------------------------------------ bodies over wider proportion ranges
+
+#: A union of closed intervals ``((lo, hi), ...)``, sorted and disjoint.
+Intervals = tuple[tuple[float, float], ...]
+
+#: Stature of the rest pose per unit of height_mm at Winter's fractions (1.0005): ankle height,
+#: the vertical legs and spine, and the rise of the tilted neck and head.
+_NOMINAL_RISE = (
+    _FRACTIONS["ankle_height"] + _FRACTIONS["shank"] + _FRACTIONS["thigh"] + _FRACTIONS["lumbar"]
+    + _FRACTIONS["thoracic"] + _FRACTIONS["neck"] * _REST_DIRECTION[16, 2]
+    + _FRACTIONS["head"] * _REST_DIRECTION[9, 2]
+)  # fmt: skip
+#: What :func:`body_proportions` measures on a body with Winter's fractions exactly (fractions
+#: of stature); a proportion *factor* is a measured ratio divided by this.
+_NOMINAL_PROPORTIONS: dict[str, float] = {
+    "leg": (_FRACTIONS["thigh"] + _FRACTIONS["shank"]) / _NOMINAL_RISE,
+    "arm": (_FRACTIONS["upper_arm"] + _FRACTIONS["forearm"]) / _NOMINAL_RISE,
+    "torso": (_FRACTIONS["lumbar"] + _FRACTIONS["thoracic"]) / _NOMINAL_RISE,
+    "hip_width": 2 * _FRACTIONS["hip"] * _REST_DIRECTION[2, 0] / _NOMINAL_RISE,
+    "shoulder_width": 2 * _FRACTIONS["shoulder"] * _REST_DIRECTION[12, 0] / _NOMINAL_RISE,
+}
+#: The rest of the stature besides legs and torso: the rise of neck + head, and the ankle height.
+_NOMINAL_HEAD_RISE = (
+    _FRACTIONS["neck"] * _REST_DIRECTION[16, 2] + _FRACTIONS["head"] * _REST_DIRECTION[9, 2]
+) / _NOMINAL_RISE
+_NOMINAL_ANKLE = _FRACTIONS["ankle_height"] / _NOMINAL_RISE
+#: The factors a held-out family (:attr:`ProportionRanges.held_out_from`) may draw from its own
+#: intervals; ``height`` is ``height_mm``, the others ``<name>_factor``.
+HELD_OUT_FACTORS: tuple[str, ...] = ("height", "leg", "arm", "hip_width", "shoulder_width")
+_MEASURED_FIELDS: dict[str, str] = {
+    "height_mm": "height_mm", "leg": "leg_factor", "arm": "arm_factor",
+    "torso": "torso_factor", "hip_width": "hip_width_factor",
+    "shoulder_width": "shoulder_width_factor",
+}  # fmt: skip
+_INTERVAL_FIELDS = (
+    "height_mm", "leg_factor", "arm_factor", "torso_factor", "hip_width_factor",
+    "shoulder_width_factor", "head_factor", "build", "split_factor",
+)  # fmt: skip
+
+
+def _field_of(factor: str) -> str:
+    return "height_mm" if factor == "height" else f"{factor}_factor"
+
+
+def _as_intervals(value: Any, what: str) -> Intervals:
+    try:
+        out = tuple((float(lo), float(hi)) for lo, hi in value)
+    except (TypeError, ValueError) as err:
+        raise InputError(f"{what}: expected ((lo, hi), ...), got {value!r}") from err
+    if not out:
+        raise InputError(f"{what}: needs at least one interval")
+    for (lo, hi), nxt in zip(out, (*out[1:], None), strict=True):
+        if not (np.isfinite(lo) and np.isfinite(hi) and 0 < lo < hi):
+            raise InputError(f"{what}: interval ({lo}, {hi}) must be finite with 0 < lo < hi")
+        if nxt is not None and not hi < nxt[0]:
+            raise InputError(f"{what}: intervals must be sorted and disjoint, got {out}")
+    return out
+
+
+def _in_intervals(x: float, intervals: Intervals, rtol: float) -> bool:
+    return any(lo * (1 - rtol) <= x <= hi * (1 + rtol) for lo, hi in intervals)
+
+
+def _disjoint(a: Intervals, b: Intervals) -> bool:
+    return all(hi1 < lo2 or hi2 < lo1 for lo1, hi1 in a for lo2, hi2 in b)
+
+
+@dataclass(frozen=True)
+class ProportionRanges:
+    """A family of bodies: the range of stature and of every proportion factor.
+
+    Every field is a union of intervals ``((lo, hi), ...)``. A *factor* is a proportion measured
+    by :func:`body_proportions` (a length over stature) divided by its value at Winter's fractions
+    (:data:`_FRACTIONS`), so 1.0 is Winter's average adult and the ranges say what a body *is*,
+    not what a sampler did to it:
+
+    - ``height_mm``: standing height (mm).
+    - ``leg_factor`` (hip joint → ankle), ``arm_factor`` (shoulder joint → wrist),
+      ``torso_factor`` (pelvis → thorax): lengths over stature.
+    - ``hip_width_factor`` / ``shoulder_width_factor``: distance between the two hip / shoulder
+      joints (twice the Pelvis→Hip and the horizontal part of the Thorax→Shoulder bones) over
+      stature.
+    - ``head_factor``: neck and head (Thorax→Neck→Head) lengths. Legs, torso, neck and head stack
+      up to the stature, so the head factor is whatever makes the rest pose exactly
+      ``height_mm`` tall, kept inside its (single) interval.
+    - ``build``: the capsule radii (1 = an average build at 1.75 m, scaled with stature).
+    - ``split_factor``: how a limb's length divides between its two bones (thigh : shank,
+      upper arm : forearm, lumbar : thoracic) relative to Winter's.
+
+    ``held_out_from`` makes this a held-out family around another one (its *base*): each body
+    draws a non-empty random subset of :data:`HELD_OUT_FACTORS` from this object's intervals
+    (which must be disjoint from the base's) and all else from the base. ``torso_factor`` is
+    then the torso of bodies whose legs are held out (at a fixed stature a longer leg leaves a
+    shorter torso), also disjoint from the base's; ``head_factor``, ``build`` and
+    ``split_factor`` are never held out and must equal the base's.
+    """
+
+    height_mm: Intervals
+    leg_factor: Intervals
+    arm_factor: Intervals
+    torso_factor: Intervals
+    hip_width_factor: Intervals
+    shoulder_width_factor: Intervals
+    head_factor: Intervals
+    build: Intervals
+    split_factor: Intervals
+    held_out_from: ProportionRanges | None = None
+
+    def __post_init__(self) -> None:
+        for name in _INTERVAL_FIELDS:
+            object.__setattr__(self, name, _as_intervals(getattr(self, name), f"ProportionRanges.{name}"))
+        lo, hi = self.height_mm[0][0], self.height_mm[-1][1]
+        if len(self.head_factor) != 1:
+            raise InputError(f"ProportionRanges.head_factor must be one interval, got {self.head_factor}")
+        if not (1000.0 <= lo and hi <= 2500.0):
+            raise InputError(f"ProportionRanges.height_mm must lie in 1000–2500 mm, got {self.height_mm}")
+        base = self.held_out_from
+        if base is None:
+            return
+        if base.held_out_from is not None:
+            raise InputError("ProportionRanges.held_out_from: the base must not be held out itself")
+        for name in (*map(_field_of, HELD_OUT_FACTORS), "torso_factor"):
+            if not _disjoint(getattr(self, name), getattr(base, name)):
+                raise InputError(f"held-out ProportionRanges.{name} {getattr(self, name)} overlaps "
+                                 f"its base's {getattr(base, name)}")
+        for name in ("head_factor", "build", "split_factor"):
+            if getattr(self, name) != getattr(base, name):
+                raise InputError(f"held-out ProportionRanges.{name} must equal its base's "
+                                 f"{getattr(base, name)} (it is never held out)")
+
+
+#: The training family: adults of 1.50–1.95 m (S1–S11's range), limb and torso lengths ±8 %,
+#: hips and shoulders from narrow to wide (±15 %). The torso's ±10 % (not ±8 %) leaves room
+#: for the whole leg range at a fixed stature (a leg 8 % long with a small head needs a torso
+#: 9 % short). The test subjects S9 and S11 lie well inside (all factors within 0.97–1.06).
+TRAIN_PROPORTIONS = ProportionRanges(
+    height_mm=((1500.0, 1950.0),),
+    leg_factor=((0.92, 1.08),),
+    arm_factor=((0.92, 1.08),),
+    torso_factor=((0.90, 1.10),),
+    hip_width_factor=((0.85, 1.15),),
+    shoulder_width_factor=((0.85, 1.15),),
+    head_factor=((0.93, 1.07),),
+    build=((0.85, 1.20),),
+    split_factor=((0.96, 1.04),),
+)
+#: The held-out "novel body" family: short (1.38–1.48 m) or tall (1.98–2.08 m) adults, and/or
+#: legs or arms 9–14 % short or long, hips or shoulders 16–25 % narrow or wide; each body
+#: takes a random non-empty subset of these from here and the rest from
+#: :data:`TRAIN_PROPORTIONS`, so no novel body is ever a training body.
+NOVEL_PROPORTIONS = ProportionRanges(
+    height_mm=((1380.0, 1480.0), (1980.0, 2080.0)),
+    leg_factor=((0.86, 0.91), (1.09, 1.14)),
+    arm_factor=((0.86, 0.91), (1.09, 1.14)),
+    torso_factor=((0.78, 0.895), (1.105, 1.22)),
+    hip_width_factor=((0.75, 0.84), (1.16, 1.25)),
+    shoulder_width_factor=((0.75, 0.84), (1.16, 1.25)),
+    head_factor=TRAIN_PROPORTIONS.head_factor,
+    build=TRAIN_PROPORTIONS.build,
+    split_factor=TRAIN_PROPORTIONS.split_factor,
+    held_out_from=TRAIN_PROPORTIONS,
+)
+
+
+def _draw(rng: np.random.Generator, intervals: Intervals) -> float:
+    """Uniform over a union of intervals."""
+    widths = np.array([hi - lo for lo, hi in intervals])
+    k = int(rng.choice(len(intervals), p=widths / widths.sum())) if len(intervals) > 1 else 0
+    return float(rng.uniform(*intervals[k]))
+
+
+def _split(total: float, proximal: float, distal: float, split: float) -> tuple[float, float]:
+    """``total`` divided between two bones in Winter's ratio, the proximal one scaled by ``split``."""
+    p = total * proximal * split / (proximal * split + distal)
+    return p, total - p
+
+
+def sample_body(
+    name: str, rng: np.random.Generator, ranges: ProportionRanges = TRAIN_PROPORTIONS
+) -> BodyShape:
+    """A random body of the family ``ranges``, measured inside it by :func:`body_proportions`.
+
+    Stature and the factors of :class:`ProportionRanges` are drawn uniformly from their
+    intervals; the torso from the part of its interval that keeps the head factor inside its
+    own (the head then makes up the stature exactly). Left and right are the same. For a
+    held-out family (``ranges.held_out_from``) a uniformly random non-empty subset of
+    :data:`HELD_OUT_FACTORS` comes from ``ranges``, everything else from its base.
+    :func:`make_body` (the named subjects) is unchanged and independent of this.
+
+    Example:
+        >>> import numpy as np
+        >>> body = sample_body("B", np.random.default_rng(0))
+        >>> in_proportion_ranges(body_proportions(body), TRAIN_PROPORTIONS)
+        True
+        >>> bool(abs(body.rest_pose()[:, 2].max() - body.height_mm) < 1e-9)
+        True
+        >>> novel = sample_body("N", np.random.default_rng(0), NOVEL_PROPORTIONS)
+        >>> in_proportion_ranges(body_proportions(novel), TRAIN_PROPORTIONS)
+        False
+    """
+    if not isinstance(ranges, ProportionRanges):
+        raise InputError(f"sample_body {name}: ranges must be a ProportionRanges, got {type(ranges)}")
+    base = ranges.held_out_from
+    if base is None:
+        held_out: set[str] = set()
+        base = ranges
+    else:  # a uniformly random non-empty subset, as a bit mask
+        mask = int(rng.integers(1, 2 ** len(HELD_OUT_FACTORS)))
+        held_out = {f for i, f in enumerate(HELD_OUT_FACTORS) if mask >> i & 1}
+
+    def draw(factor: str) -> float:
+        return _draw(rng, getattr(ranges if factor in held_out else base, _field_of(factor)))
+
+    height = draw("height")
+    arm, hip_width, shoulder_width = draw("arm"), draw("hip_width"), draw("shoulder_width")
+    torso_ranges = (ranges if "leg" in held_out else base).torso_factor
+    h_lo, h_hi = base.head_factor[0][0], base.head_factor[-1][1]
+    n = _NOMINAL_PROPORTIONS
+    for _ in range(1000):
+        leg = draw("leg")
+        # ankle + legs + torso + neck/head = 1 (fractions of stature): the torso range that
+        # keeps the head factor inside [h_lo, h_hi], cut with the torso's own intervals
+        rest = 1.0 - _NOMINAL_ANKLE - n["leg"] * leg
+        t_lo, t_hi = (rest - _NOMINAL_HEAD_RISE * h_hi) / n["torso"], (rest - _NOMINAL_HEAD_RISE * h_lo) / n["torso"]
+        feasible = tuple((max(lo, t_lo), min(hi, t_hi)) for lo, hi in torso_ranges if max(lo, t_lo) < min(hi, t_hi))
+        if feasible:
+            break
+    else:
+        raise InputError(f"sample_body {name}: no torso fits the leg and head ranges of {ranges}")
+    torso = _draw(rng, feasible)
+    head = (rest - n["torso"] * torso) / _NOMINAL_HEAD_RISE  # in [h_lo, h_hi] by construction
+    build = _draw(rng, base.build)
+    splits = [_draw(rng, base.split_factor) for _ in range(3)]
+
+    f = _FRACTIONS
+    seg: dict[str, float] = {}  # fractions of stature
+    seg["thigh"], seg["shank"] = _split(n["leg"] * leg, f["thigh"], f["shank"], splits[0])
+    seg["upper_arm"], seg["forearm"] = _split(n["arm"] * arm, f["upper_arm"], f["forearm"], splits[1])
+    seg["lumbar"], seg["thoracic"] = _split(n["torso"] * torso, f["lumbar"], f["thoracic"], splits[2])
+    seg["neck"] = f["neck"] / _NOMINAL_RISE * head
+    seg["head"] = f["head"] / _NOMINAL_RISE * head
+    seg["hip"] = n["hip_width"] * hip_width / (2 * _REST_DIRECTION[2, 0])
+    seg["shoulder"] = n["shoulder_width"] * shoulder_width / (2 * _REST_DIRECTION[12, 0])
+    lengths = np.array([seg[_SEGMENT_OF_CHILD[c]] for c in _CHILD_OF_BONE]) * height
+    jitter = rng.uniform(0.95, 1.05, len(_CHILD_OF_BONE))
+    radii = np.array([_RADIUS_1750[c] for c in _CHILD_OF_BONE]) * jitter * build * height / _REFERENCE_HEIGHT_MM
+    for right, left in ((0, 5), (1, 4), (2, 3), (9, 14), (10, 13), (11, 12)):  # the same both sides
+        radii[left] = radii[right]
+    return BodyShape(
+        name=name,
+        height_mm=float(height),
+        bone_lengths=lengths,
+        limb_radii=radii,
+        head_radius_mm=f["head_radius"] / _NOMINAL_RISE * head * height,
+        ankle_height_mm=_NOMINAL_ANKLE * height,
+        foot_length_mm=f["foot_length"] / _NOMINAL_RISE * height,
+    )
+
+
+def body_proportions(body: BodyShape) -> dict[str, float]:
+    """Stature and proportions of a body, measured on its rest pose (feet flat, standing).
+
+    Returns:
+        ``height_mm``: the top of the head above the floor (mm); ``leg`` (hip joint → ankle,
+        along the bones), ``arm`` (shoulder joint → wrist), ``torso`` (pelvis → thorax),
+        ``hip_width`` and ``shoulder_width`` (distance between the two hip / shoulder joints):
+        fractions of that height, averaged over both sides. Nothing here depends on how the
+        body was made.
+
+    Example:
+        >>> p = body_proportions(SUBJECTS["S9"])
+        >>> round(p["height_mm"], 6), round(p["leg"], 3)
+        (1740.0, 0.496)
+    """
+    pose = body.rest_pose()
+    height = float(pose[:, 2].max())
+
+    def mean(*pairs: tuple[str, str]) -> float:
+        return sum(body.bone_length(a) + body.bone_length(b) for a, b in pairs) / len(pairs)
+
+    j = {name: i for i, name in enumerate(H36M17.joint_names)}
+    return {
+        "height_mm": height,
+        "leg": mean(("RKnee", "RAnkle"), ("LKnee", "LAnkle")) / height,
+        "arm": mean(("RElbow", "RWrist"), ("LElbow", "LWrist")) / height,
+        "torso": mean(("Spine", "Thorax")) / height,
+        "hip_width": float(np.linalg.norm(pose[j["RHip"]] - pose[j["LHip"]])) / height,
+        "shoulder_width": float(np.linalg.norm(pose[j["RShoulder"]] - pose[j["LShoulder"]])) / height,
+    }
+
+
+def in_proportion_ranges(
+    props: Mapping[str, float], ranges: ProportionRanges, *, rtol: float = 1e-9
+) -> bool:
+    """Whether measured proportions (:func:`body_proportions`) belong to the family ``ranges``.
+
+    For a plain family: stature and every length/width factor lie in their intervals (with a
+    relative tolerance ``rtol`` for rounding). For a held-out family: each lies in its own or
+    its base's intervals, and at least one of :data:`HELD_OUT_FACTORS` in its own. The head,
+    build and bone split are not measured.
+
+    Example:
+        >>> in_proportion_ranges(body_proportions(SUBJECTS["S11"]), TRAIN_PROPORTIONS)
+        True
+    """
+    missing = sorted(set(_MEASURED_FIELDS) - set(props))
+    if missing:
+        raise InputError(f"in_proportion_ranges: props lacks {missing}; see body_proportions")
+    values = {
+        key: float(props[key]) if key == "height_mm" else float(props[key]) / _NOMINAL_PROPORTIONS[key]
+        for key in _MEASURED_FIELDS
+    }
+    base = ranges.held_out_from
+    if base is None:
+        return all(_in_intervals(values[k], getattr(ranges, f), rtol) for k, f in _MEASURED_FIELDS.items())
+    inside_either = all(
+        _in_intervals(values[k], getattr(ranges, f) + getattr(base, f), rtol) for k, f in _MEASURED_FIELDS.items()
+    )
+    held_out = any(
+        _in_intervals(values["height_mm" if f == "height" else f], getattr(ranges, _field_of(f)), rtol)
+        for f in HELD_OUT_FACTORS
+    )
+    return inside_either and held_out
+
+
+def _bodies(prefix: str, family: int, seed: int, count: int, ranges: ProportionRanges) -> list[BodyShape]:
+    if not (isinstance(seed, int | np.integer) and seed >= 0):
+        raise InputError(f"seed must be an integer >= 0, got {seed!r}")
+    if not (isinstance(count, int | np.integer) and count >= 0):
+        raise InputError(f"count must be an integer >= 0, got {count!r}")
+    # one stream per body: a body does not depend on how many others are drawn
+    return [
+        sample_body(f"{prefix}{i:03d}", np.random.default_rng(np.random.SeedSequence([int(seed), family, i])), ranges)
+        for i in range(int(count))
+    ]
+
+
+def training_bodies(seed: int, count: int) -> list[BodyShape]:
+    """``count`` bodies ``B000``, ``B001``, … of :data:`TRAIN_PROPORTIONS`, deterministic in
+    ``seed``; the first k are the same for any ``count`` >= k.
+
+    Example:
+        >>> [b.name for b in training_bodies(0, 3)]
+        ['B000', 'B001', 'B002']
+    """
+    return _bodies("B", 0, seed, count, TRAIN_PROPORTIONS)
+
+
+def novel_bodies(seed: int, count: int) -> list[BodyShape]:
+    """``count`` held-out bodies ``N000``, ``N001``, … of :data:`NOVEL_PROPORTIONS`,
+    deterministic in ``seed``; none is ever inside :data:`TRAIN_PROPORTIONS`.
+
+    Example:
+        >>> bodies = novel_bodies(0, 2)
+        >>> [in_proportion_ranges(body_proportions(b), TRAIN_PROPORTIONS) for b in bodies]
+        [False, False]
+    """
+    return _bodies("N", 1, seed, count, NOVEL_PROPORTIONS)
+
+
 # ------------------------------------------------------------------------------ rotations
 
 

@@ -26,334 +26,52 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import hashlib
 import itertools
 import math
 import os
 import time
-import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 
 from poseboard.camera import Camera
 from poseboard.datasets.storage import DatasetWriter, Manifest
 from poseboard.datasets.synthetic import render as R
+from poseboard.datasets.synthetic.casting import (  # noqa: F401 - strided_frames, _user_sequences re-exported
+    Cast,
+    _file_sha256,
+    _pinhole,
+    _Sequence,
+    _split_frame_counts,
+    _test_subjects,
+    _user_sequences,
+    builtin_cast,
+    novel_cast,
+    strided_frames,
+    training_world_cast,
+)
+from poseboard.datasets.synthetic.casting import (
+    purpose_rng as _rng,
+)
+from poseboard.datasets.synthetic.config import (  # noqa: F401 - re-exported
+    _SECTIONS,
+    DATASET_NAMES,
+    PRESETS,
+    SPLITS,
+    MultiViewSpec,
+    MultiViewSplit,
+    SingleViewSpec,
+    SingleViewSplit,
+    Split,
+    SynthConfig,
+)  # fmt: skip
 from poseboard.datasets.synthetic.rigs import build_rig, rig_from_file
 from poseboard.errors import InputError
-
-Split = Literal["train", "test"]
-SPLITS: tuple[str, ...] = ("train", "test")
-DATASET_NAMES: tuple[str, ...] = ("synth-h36m", "synth-panoptic", "synth-mupots")
-#: The ``SynthConfig`` section (and built-in rig) each dataset is generated from.
-_SECTIONS: dict[str, str] = {"synth-h36m": "h36m", "synth-panoptic": "panoptic", "synth-mupots": "mupots"}
-PRESETS: tuple[str, ...] = ("smoke", "default", "large", "gpu")
-
-
-# --------------------------------------------------------------------------- configuration
-class MultiViewSplit(BaseModel):
-    """Size of one multi-view split."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    samples: int = Field(ge=0, description="multi-view frames, at most (0: do not generate this split)")
-    stride: int = Field(ge=1, description="time between samples of a sequence, in frames at 50 fps "
-                                             "(a user motion at another fps is strided in time)")
-    sequences_per_action: int = Field(1, ge=1, description="sequences per subject and action")
-    views: list[int] | None = Field(None, description="subset of the built-in rig's cameras (None: all)")
-
-
-class MultiViewSpec(BaseModel):
-    """A multi-view dataset: its rig's capture area, occluders and split sizes."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    train: MultiViewSplit
-    test: MultiViewSplit
-    area_radius_mm: float = Field(gt=0, description="the pelvis stays this close to the area centre")
-    distractor_probability: float = Field(0.5, ge=0, le=1, description="chance a sequence has occluders")
-    max_distractors: int = Field(2, ge=0)
-
-
-class SingleViewSplit(BaseModel):
-    """Size of one single-view multi-person split."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    images: int = Field(ge=0, description="images (0: do not generate this split)")
-    scenes: int = Field(ge=1, description="scenes (a tripod and its people), images spread over them")
-    stride: int = Field(ge=1, description="frames between images of a scene (50 fps)")
-
-
-class SingleViewSpec(BaseModel):
-    """The MuPoTS-like dataset."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    train: SingleViewSplit
-    test: SingleViewSplit
-    image_size: int = Field(256, ge=32, description="stored image width (from 2048 px; height keeps the aspect)")
-    min_people: int = Field(1, ge=1)
-    max_people: int = Field(4, ge=1)
-    min_depth_mm: float = Field(1500.0, gt=0)
-    max_depth_mm: float = Field(7500.0, gt=0)
-    area_radius_mm: float = Field(350.0, gt=0, description="how far each person moves around")
-    distractor_probability: float = Field(0.3, ge=0, le=1)
-
-
-class SynthConfig(BaseModel):
-    """Everything that decides the generated data besides the seed (``params.yaml`` block).
-
-    Example:
-        >>> SynthConfig.preset("default").h36m.test.samples >= 1000
-        True
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    profile: str = Field("custom", description="the preset this config came from (informative)")
-    crop_size: int = Field(128, ge=16, description="square network-input crop size, pixels")
-    box_scale: float = Field(1.25, ge=1.0, le=2.0, description="crop side / tight body extent")
-    fps: float = Field(50.0, gt=0)
-    h36m: MultiViewSpec
-    panoptic: MultiViewSpec
-    mupots: SingleViewSpec
-    rig_path: Path | None = Field(None, description="user rig JSON replacing the built-in rig")
-    motion_path: Path | None = Field(None, description="user motion .npz replacing procedural motion")
-    test_subjects: list[str] | None = Field(
-        None, description="user-motion subjects that form the test split (default: S9, S11)"
-    )
-    batch_views: int = Field(256, ge=1, description="views rendered per batch (memory vs. speed)")
-    undistort: bool = Field(
-        True,
-        description=(
-            "store pre-undistorted images, as learnable triangulation's Human3.6M data: rendered through "
-            "the pinhole part of each camera, whose stored distortion is then zero, so projection matrices "
-            "are exact for the images; False keeps the lens distortion in images and cameras"
-        ),
-    )
-
-    @classmethod
-    def preset(cls, name: str, **overrides: Any) -> SynthConfig:
-        """The ``smoke`` (CI, seconds), ``default`` (laptop CPU, minutes), ``large`` (10×
-        default) or ``gpu`` (large's training splits, default's test splits) configuration,
-        with optional top-level field overrides."""
-        if name not in _PRESETS:
-            raise InputError(f"unknown preset {name!r}; choose one of {list(PRESETS)}")
-        data = _PRESETS[name]()
-        data.update(overrides)
-        return cls.model_validate(data)
-
-    def with_split_sizes(self, split: str, *, samples: int | None = None, stride: int | None = None) -> SynthConfig:
-        """This config with one split resized in every dataset: ``samples`` multi-view frames
-        (the MuPoTS-like images), ``stride`` frames at 50 fps between them (``poseboard
-        generate --test-samples/--test-stride`` and the train ones). ``None`` keeps the
-        preset's value; 0 samples skips the split, as in the presets.
-
-        Example:
-            >>> SynthConfig.preset("smoke").with_split_sizes("test", samples=10, stride=50).h36m.test.samples
-            10
-        """
-        if split not in SPLITS:
-            raise InputError(f"unknown split {split!r}; choose one of {list(SPLITS)}")
-        data = self.model_dump()
-        for key, count in (("h36m", "samples"), ("panoptic", "samples"), ("mupots", "images")):
-            if samples is not None:
-                data[key][split][count] = samples
-            if stride is not None:
-                data[key][split]["stride"] = stride
-        return type(self).model_validate(data)
-
-
-def _smoke() -> dict[str, Any]:
-    return {
-        "profile": "smoke", "crop_size": 64,
-        "h36m": {"train": {"samples": 120, "stride": 5},
-                 "test": {"samples": 48, "stride": 25, "sequences_per_action": 2},
-                 "area_radius_mm": 1500.0},
-        "panoptic": {"train": {"samples": 24, "stride": 5, "views": list(range(0, 31, 4))},
-                     "test": {"samples": 16, "stride": 16}, "area_radius_mm": 500.0},
-        "mupots": {"train": {"images": 32, "scenes": 4, "stride": 10},
-                   "test": {"images": 24, "scenes": 4, "stride": 25}, "image_size": 128},
-    }  # fmt: skip
-
-
-def _default() -> dict[str, Any]:
-    return {
-        "profile": "default", "crop_size": 128,
-        # Test splits are designed for power (docs/statistics.md): the sequence is the
-        # independent unit of every interval and paired test, so the frames go to many short
-        # sequences (synth-h36m: 2 subjects × 9 actions × 8 sequences × ~7 frames, 0.5 s apart)
-        # rather than to a few long ones; protocols on these splits are version 2.
-        "h36m": {"train": {"samples": 1800, "stride": 5},
-                 "test": {"samples": 1000, "stride": 25, "sequences_per_action": 8},
-                 "area_radius_mm": 1500.0},
-        "panoptic": {"train": {"samples": 200, "stride": 5, "views": list(range(0, 31, 4))},
-                     "test": {"samples": 100, "stride": 25, "sequences_per_action": 3},
-                     "area_radius_mm": 500.0},
-        "mupots": {"train": {"images": 3200, "scenes": 80, "stride": 10},
-                   "test": {"images": 400, "scenes": 100, "stride": 25}, "image_size": 256},
-    }  # fmt: skip
-
-
-def _large() -> dict[str, Any]:
-    data = _default()
-    data["profile"] = "large"
-    for key in ("h36m", "panoptic"):
-        for split in SPLITS:
-            data[key][split]["samples"] *= 10
-            data[key][split]["sequences_per_action"] = 4 * data[key][split].get("sequences_per_action", 1)
-    for split in SPLITS:
-        data["mupots"][split]["images"] *= 10
-        data["mupots"][split]["scenes"] *= 5
-    return data
-
-
-def _gpu() -> dict[str, Any]:
-    """The ``gpu`` profile's world: ``large``'s training splits (10× the default: a GPU trains
-    on them in minutes; measured on an H100, the default backbone pre-trained on 10× the
-    samples and 12× the crops cut the RANSAC baseline from 89.4 to 66.2 mm, issue 20), the
-    ``default`` test splits (protocol version 2's
-    design: 144 synth-h36m sequences, 1000 frames), so the CPU and GPU leaderboards score the
-    same frames and inference stays as cheap as the default's. MuPoTS-like training images
-    ×4 (12 800 over 200 scenes), not ×10: RootNet's training set, the slowest to render."""
-    data, large = _default(), _large()
-    data["profile"] = "gpu"
-    for key in ("h36m", "panoptic"):
-        data[key]["train"] = large[key]["train"]
-    data["mupots"]["train"]["images"] *= 4
-    data["mupots"]["train"]["scenes"] = 200
-    return data
-
-
-_PRESETS: dict[str, Callable[[], dict[str, Any]]] = {"smoke": _smoke, "default": _default, "large": _large,
-                                                     "gpu": _gpu}
-
-
-# --------------------------------------------------------------------------- seeds
-def _pinhole(camera: Camera) -> Camera:
-    """The camera of an undistorted image: same K, R, t; no lens distortion."""
-    return Camera(K=camera.K, R=camera.R, t=camera.t, dist=np.zeros(5), image_size=camera.image_size, name=camera.name)
-
-
-def _key(*parts: object) -> list[int]:
-    return [zlib.crc32(str(p).encode()) for p in parts]
-
-
-def _rng(seed: int, *parts: object) -> np.random.Generator:
-    """The generator of one purpose: a function of the seed and the purpose's names only."""
-    return np.random.default_rng(np.random.SeedSequence([int(seed), *_key(*parts)]))
-
-
-def _file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-# --------------------------------------------------------------------------- motion
-@dataclass
-class _Sequence:
-    subject: str
-    action: str
-    sequence: str
-    poses: np.ndarray  # (N, 17, 3) world mm
-    body: Any  # BodyShape
-    frames: list[int]
-
-
-def _user_body(subject: str, poses: np.ndarray):
-    from poseboard.datasets.synthetic.body import SUBJECTS, make_body
-
-    if subject in SUBJECTS:
-        return SUBJECTS[subject]
-    lowest_ankle = poses[:, [0, 5], 2].min(axis=1)
-    stature = float(np.percentile(poses[:, 9, 2] - lowest_ankle, 95)) / (1 - 0.039)
-    return make_body(subject, float(np.clip(stature, 1000.0, 2500.0)), np.random.default_rng(_key("body", subject)))
-
-
-def _split_frame_counts(total: int, num_sequences: int) -> list[int]:
-    base, extra = divmod(total, num_sequences)
-    return [base + (1 if k < extra else 0) for k in range(num_sequences)]
-
-
-def _procedural_sequences(name: str, split: str, cfg: MultiViewSplit, spec_area: float, fps: float,
-                          seed: int) -> list[_Sequence]:
-    from poseboard.datasets.synthetic.body import SUBJECTS, TEST_SUBJECTS, TRAIN_SUBJECTS
-    from poseboard.datasets.synthetic.motion import ACTIONS, generate_sequence
-
-    subjects = TRAIN_SUBJECTS if split == "train" else TEST_SUBJECTS
-    keys = [(s, a, k) for s in subjects for a in ACTIONS for k in range(cfg.sequences_per_action)]
-    out = []
-    for (subject, action, k), count in zip(keys, _split_frame_counts(cfg.samples, len(keys)), strict=True):
-        if count == 0:
-            continue
-        num_frames = max(2, (count - 1) * cfg.stride + 1)
-        seq = generate_sequence(
-            SUBJECTS[subject], action, num_frames, _rng(seed, name, split, "motion", subject, action, k),
-            fps=fps, area_radius_mm=spec_area, sequence_id=f"{subject}/{action}/{k:03d}",
-        )
-        frames = list(range(0, num_frames, cfg.stride))[:count]
-        out.append(_Sequence(subject, action, seq.sequence, seq.poses, SUBJECTS[subject], frames))
-    return out
-
-
-def strided_frames(num_frames: int, fps: float, stride: int, base_fps: float = 50.0) -> list[int]:
-    """Indices of the frames of a ``num_frames``-long sequence recorded at ``fps`` that lie
-    ``stride`` frames *at base_fps* apart in time (the presets' stride is documented in 50 fps
-    frames): 0, stride/base_fps, 2·stride/base_fps … seconds, each taken as the nearest
-    recorded frame. At ``fps == base_fps`` this is ``range(0, num_frames, stride)``; a 10 fps
-    motion with stride 5 (0.1 s) keeps every frame, not one in five.
-
-    Example:
-        >>> strided_frames(10, 10.0, 5), strided_frames(200, 50.0, 25) == list(range(0, 200, 25))
-        ([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], True)
-    """
-    if num_frames <= 0:
-        return []
-    step_s = stride / base_fps
-    times = np.arange(0.0, num_frames / fps, step_s)
-    idx = np.unique(np.rint(times * fps).astype(np.int64))
-    return [int(i) for i in idx if i < num_frames]
-
-
-def _user_sequences(path: Path, split: str, samples: int | None, stride: int, test_subjects: Sequence[str],
-                    recentre: bool, base_fps: float = 50.0) -> list[_Sequence]:
-    """The user's sequences that belong to ``split`` (test: subjects in ``test_subjects``;
-    train: the others), frames ``stride`` frames at ``base_fps`` apart *in time* (each motion
-    at its own ``fps``), at most ``samples`` spread evenly over all sequences (``None``: no
-    cap; 0 is refused: a split of 0 samples is not generated at all)."""
-    from poseboard.datasets.synthetic.user_motion import load_user_motion
-
-    if samples is not None and samples < 1:
-        raise ValueError(f"samples must be at least 1 here (0 skips the split before this point), got {samples}")
-    motion = load_user_motion(path)
-    chosen = [m for m in motion if (m.subject in test_subjects) == (split == "test")]
-    frames_all = [(i, f) for i, m in enumerate(chosen)
-                  for f in strided_frames(m.num_frames, m.fps, stride, base_fps=base_fps)]
-    if samples is not None and len(frames_all) > samples:  # spread the cap evenly over all sequences
-        pick = np.unique(np.round(np.linspace(0, len(frames_all) - 1, samples)).astype(int))
-        frames_all = [frames_all[p] for p in pick]
-    out = []
-    for i, m in enumerate(chosen):
-        frames = [f for j, f in frames_all if j == i]
-        if not frames:
-            continue
-        poses = np.asarray(m.poses, dtype=np.float64).copy()
-        if recentre:  # built-in rigs look at the origin: move the capture there
-            poses[..., :2] -= poses[:, 6, :2].mean(axis=0)
-        out.append(_Sequence(m.subject, m.action, m.sequence, poses, _user_body(m.subject, poses), frames))
-    return out
-
-
-def _test_subjects(config: SynthConfig) -> list[str]:
-    from poseboard.datasets.synthetic.body import TEST_SUBJECTS
-
-    return list(config.test_subjects) if config.test_subjects is not None else list(TEST_SUBJECTS)
 
 
 # --------------------------------------------------------------------------- the per-sequence look
@@ -428,6 +146,7 @@ class _MultiViewItem:
     occluders: R.Primitives
     cameras: list[Camera]  # full-frame
     rng_key: tuple[Any, ...]
+    present: np.ndarray | None = None  # (V,) bool: False for an absent camera slot (never rendered)
 
 
 @dataclass
@@ -442,34 +161,39 @@ class _MultiViewTask:
 
 def _render_multiview_task(task: _MultiViewTask) -> dict[str, np.ndarray]:
     """Render the crops of a batch of samples: images (n, V, 3, S, S), boxes, 2D joints,
-    visibility and view validity."""
+    visibility and view validity. An absent camera slot is not rendered: a black image, a
+    full-frame box, no joints, ``view_valid`` False."""
     size, n = task.size, len(task.items)
     v = len(task.items[0].cameras)
     boxes = np.zeros((n, v, 4), dtype=np.int32)
     valid = np.ones((n, v), dtype=bool)
-    scenes, jobs, tolerances = [], [], []
+    images = np.zeros((n, v, 3, size, size), dtype=np.uint8)
+    scenes, jobs, tolerances, slots = [], [], [], []
     for i, item in enumerate(task.items):
         body, tol = R.figure_primitives(item.pose, item.body, item.appearance)
         scenes.append(R.Scene(R.Primitives.concat([body, item.occluders]), item.background))
         tolerances.append(tol)
         rng = _rng(task.seed, *item.rng_key)
         for k, cam in enumerate(item.cameras):
+            if item.present is not None and not item.present[k]:
+                boxes[i, k], valid[i, k] = (0, 0, *cam.image_size), False
+                continue
             box, ok = _crop_box(cam, body, task.box_scale)
             boxes[i, k], valid[i, k] = box, ok
             crop = cam.crop_and_resize(box, (size, size))
             rect = R.crop_valid_rect(box, cam.image_size, (size, size))
             jobs.append(R.ViewJob(crop, i, rect, **_jitter(rng, task.noise.shape[1])))
+            slots.append((i, k))
     result = R.render_views(scenes, jobs, noise_bank=task.noise, device=task.device)
     joints_2d = np.zeros((n, v, 17, 2))
     visibility = np.zeros((n, v, 17), dtype=bool)
-    for i, item in enumerate(task.items):
-        for k in range(v):
-            job = jobs[i * v + k]
-            uv, vis = R.joint_visibility(job.camera, item.pose, result.depth[i * v + k], tolerances[i], job.valid_rect)
-            joints_2d[i, k] = uv
-            visibility[i, k] = vis & valid[i, k]
-    return {"images": result.images.reshape(n, v, 3, size, size), "boxes": boxes, "joints_2d": joints_2d,
-            "visibility": visibility, "view_valid": valid}
+    for j, (i, k) in enumerate(slots):
+        job, item = jobs[j], task.items[i]
+        images[i, k] = result.images[j]
+        uv, vis = R.joint_visibility(job.camera, item.pose, result.depth[j], tolerances[i], job.valid_rect)
+        joints_2d[i, k] = uv
+        visibility[i, k] = vis & valid[i, k]
+    return {"images": images, "boxes": boxes, "joints_2d": joints_2d, "visibility": visibility, "view_valid": valid}
 
 
 def _worker_init() -> None:
@@ -537,55 +261,52 @@ def _device_record(runner: _Runner) -> dict[str, str]:
     return {"render_device": describe_device(runner.device)}
 
 
-def _generate_multiview(name: str, split: str, config: SynthConfig, seed: int, out: Path, progress: bool,
-                        runner: _Runner) -> SplitReport | None:
-    rig_name = _SECTIONS[name]
-    spec: MultiViewSpec = getattr(config, rig_name)
+def _multiview_cast(name: str, split: str, config: SynthConfig, seed: int) -> Cast | None:
+    """The cast of one multi-view split, or None when the split is not generated (0 samples, a
+    generalization split's train split, or a generalization split beside a user rig or motion,
+    which replace the procedural world those splits are defined against)."""
+    section = _SECTIONS[name]
+    if section == "novel":
+        if split != "test" or config.novel is None or config.novel.samples == 0:
+            return None
+        if config.rig_path is not None or config.motion_path is not None:
+            return None
+        return novel_cast(name, config, seed)
+    spec: MultiViewSpec = getattr(config, section)
     cfg: MultiViewSplit = getattr(spec, split)
     if cfg.samples == 0:
         return None
-    start = time.perf_counter()
-    user_rig = rig_from_file(config.rig_path) if config.rig_path is not None else None
-    sequences: list[_Sequence] = []
-    if config.motion_path is not None:
-        sequences = _user_sequences(config.motion_path, split, cfg.samples, cfg.stride, _test_subjects(config),
-                                    recentre=user_rig is None)
-    motion_source = "user" if sequences else "procedural"
-    if not sequences:  # no user motion, or none of it for this split
-        sequences = _procedural_sequences(name, split, cfg, spec.area_radius_mm, config.fps, seed)
+    if cfg.world is not None and config.rig_path is None and config.motion_path is None:
+        return training_world_cast(name, split, cfg, spec.area_radius_mm, config.fps, seed)
+    return builtin_cast(name, section, split, cfg, spec.area_radius_mm, config, seed)
 
+
+def _generate_multiview(name: str, split: str, config: SynthConfig, seed: int, out: Path, progress: bool,
+                        runner: _Runner) -> SplitReport | None:
+    start = time.perf_counter()
+    cast = _multiview_cast(name, split, config, seed)
+    if cast is None:
+        return None
+    spec = getattr(config, _SECTIONS[name])
+    sequences, look_name = cast.sequences, cast.look_name
     size = config.crop_size
-    rigs: dict[str, list[Camera]] = {}
-    for s in sequences:
-        if s.subject in rigs:
-            continue
-        if user_rig is not None:
-            rigs[s.subject] = user_rig
-        else:  # Human3.6M calibrates per subject: so does this world (jittered per subject)
-            full = build_rig(rig_name, _rng(seed, name, split, "rig", s.subject))
-            if cfg.views is not None:
-                bad = [v for v in cfg.views if not 0 <= v < len(full)]
-                if bad:
-                    raise InputError(f"{name} {split}: views {bad} out of range 0..{len(full) - 1}")
-                full = [full[v] for v in cfg.views]
-            rigs[s.subject] = full
-    if config.undistort:
-        rigs = {subject: [_pinhole(c) for c in cams] for subject, cams in rigs.items()}
-    first = next(iter(rigs.values()))
+    rigs = [[_pinhole(c) for c in cams] for cams in cast.rigs] if config.undistort else cast.rigs
+    first = rigs[0]
     num_views = len(first)
     writer = DatasetWriter(out / name / split, "multiview", (num_views, 3, size, size))
     try:
-        rig_index = {subject: writer.add_rig(cams) for subject, cams in rigs.items()}
-        noise = R.make_noise_bank(_rng(seed, name, split, "noise"))
+        rig_index = [writer.add_rig(cams) for cams in rigs]
+        noise = R.make_noise_bank(_rng(seed, look_name, split, "noise"))
         looks = []  # per sequence: clothes, room and light, occluders
-        for s in sequences:
-            rng = _rng(seed, name, split, "look", s.sequence)
+        for q, s in enumerate(sequences):
+            rng = _rng(seed, look_name, split, "look", s.sequence)
             skin, hair = _subject_look(seed, s.subject)
             appearance = R.Appearance.random(rng, skin=skin, hair=hair)
             background = R.Background.random(rng)
             distractors: list[R.Distractor] = []
             if rng.random() < spec.distractor_probability and spec.max_distractors > 0:
-                centres = np.stack([c.center for c in rigs[s.subject]])
+                rig_q = cast.rig_of[q]
+                centres = np.stack([c.center for c, on in zip(rigs[rig_q], cast.present[rig_q], strict=True) if on])
                 mid = s.poses[:, 6, :2].mean(axis=0)
                 distractors = R.random_distractors(rng, centres, mid, int(rng.integers(1, spec.max_distractors + 1)))
             looks.append((appearance, background, R.Primitives.concat([d.primitives() for d in distractors])))
@@ -599,8 +320,9 @@ def _generate_multiview(name: str, split: str, config: SynthConfig, seed: int, o
                 for q, f in items[b0 : b0 + per_task]:
                     s = sequences[q]
                     appearance, background, occluders = looks[q]
-                    batch.append(_MultiViewItem(s.poses[f], s.body, appearance, background, occluders,
-                                                rigs[s.subject], (name, split, "view", s.sequence, f)))
+                    r = cast.rig_of[q]
+                    batch.append(_MultiViewItem(s.poses[f], s.body, appearance, background, occluders, rigs[r],
+                                                (look_name, split, "view", s.sequence, f), cast.present[r]))
                 yield _MultiViewTask(batch, size, config.box_scale, seed, noise)
 
         parts: dict[str, list[np.ndarray]] = {k: [] for k in ("boxes", "joints_2d", "visibility", "view_valid")}
@@ -618,16 +340,19 @@ def _generate_multiview(name: str, split: str, config: SynthConfig, seed: int, o
             s = sequences[q]
             rows.append({"sample_id": f"{s.sequence}/{f:06d}", "subject": s.subject, "action": s.action,
                          "sequence": s.sequence, "frame": f, "scene": "", "shard": shard, "offset": offset,
-                         "rig": rig_index[s.subject]})
+                         "rig": rig_index[cast.rig_of[q]]})
         columns = ["sample_id", "subject", "action", "sequence", "frame", "scene", "shard", "offset", "rig"]
         writer.write_table("samples.csv", pd.DataFrame(rows, columns=columns))
         for key in ("boxes", "joints_3d", "joints_2d", "visibility", "view_valid"):
             writer.write_array(key, arrays[key])
+        if any(record is not None for record in cast.layouts):
+            writer.write_table("layouts.csv", _layout_table(cast.layouts, rig_index))
+        frame_sizes = np.array([[c.image_size for c in rigs[cast.rig_of[q]]] for q, _ in items], dtype=np.float64)
         stats = _visibility_stats(arrays["joints_2d"], arrays["visibility"], arrays["boxes"], arrays["view_valid"],
-                                  first, size)
+                                  frame_sizes, size)
         manifest = writer.finish(
             name=name, split=split, seed=seed,
-            config=_config_record(config, name, motion_source) | _device_record(runner),
+            config=_config_record(config, name, cast.motion_source) | _device_record(runner),
             counts={"samples": n, "views": num_views, "joints": 17, "people": None},
             image_size=(size, size), camera_names=[c.name for c in first], generator=_generator_name(),
             stats=stats,
@@ -651,14 +376,32 @@ def _crop_box(camera: Camera, body: R.Primitives, scale: float) -> tuple[np.ndar
     return box, bool(overlaps)
 
 
-def _visibility_stats(joints_2d, visibility, boxes, view_valid, cameras, size) -> dict[str, float]:
-    """Fractions of joints hidden (inside the frame but occluded) and outside the frame."""
+def _layout_table(layouts: Sequence[dict[str, Any] | None], rig_index: Sequence[int]) -> pd.DataFrame:
+    """A row per camera of every sampled layout (``layouts.csv``): the rig, its placement and the
+    camera's measured distance, height, field of view, roll, pitch and image size."""
+    rows = []
+    for record, rig in zip(layouts, rig_index, strict=True):
+        if record is None:
+            continue
+        stored = record.get("stored_cameras", range(len(record["cameras"])))
+        for k, camera in enumerate(record["cameras"]):
+            width, height = camera["image_size"]
+            rows.append({"rig": rig, "layout_camera": k, "stored": k in stored, "family": record["family"],
+                         "placement": record["placement"], "layout_cameras": len(record["cameras"])}
+                        | {key: value for key, value in camera.items() if key not in ("image_size", "novel_factors")}
+                        | {"image_width": width, "image_height": height,
+                           "novel_factors": "+".join(camera["novel_factors"])})
+    return pd.DataFrame(rows)
+
+
+def _visibility_stats(joints_2d, visibility, boxes, view_valid, frame_sizes, size) -> dict[str, float]:
+    """Fractions of joints hidden (inside the frame but occluded) and outside the frame;
+    ``frame_sizes`` (N, V, 2) is each view's full-frame (width, height)."""
     left, top = boxes[..., 0:1].astype(np.float64), boxes[..., 1:2].astype(np.float64)
     scale = (boxes[..., 2:3] - boxes[..., 0:1]).astype(np.float64) / size
     frame_u = left + joints_2d[..., 0] * scale
     frame_v = top + joints_2d[..., 1] * scale
-    w = np.array([c.image_size[0] for c in cameras])[None, :, None]
-    h = np.array([c.image_size[1] for c in cameras])[None, :, None]
+    w, h = frame_sizes[..., 0:1], frame_sizes[..., 1:2]
     inside = (frame_u >= -0.5) & (frame_u < w - 0.5) & (frame_v >= -0.5) & (frame_v < h - 0.5)
     valid = np.broadcast_to(view_valid[..., None], inside.shape)
     total = max(int(valid.sum()), 1)
@@ -692,7 +435,8 @@ class _ScenePlan:
 
 def _plan_scenes(name: str, split: str, config: SynthConfig, seed: int) -> tuple[list[_ScenePlan], str]:
     from poseboard.datasets.synthetic.body import SUBJECTS, TEST_SUBJECTS, TRAIN_SUBJECTS
-    from poseboard.datasets.synthetic.motion import ACTIONS, generate_sequence
+    from poseboard.datasets.synthetic.motion import ORIGINAL_ACTIONS as ACTIONS
+    from poseboard.datasets.synthetic.motion import generate_sequence
 
     spec = config.mupots
     cfg: SingleViewSplit = getattr(spec, split)
@@ -943,6 +687,9 @@ def _rendered_views(config: SynthConfig, names: Sequence[str], splits: Sequence[
             if name == "synth-mupots":
                 cfg = getattr(config.mupots, split)
                 total += cfg.images * (config.mupots.image_size / 128) ** 2
+            elif _SECTIONS[name] == "novel":
+                if split == "test" and config.novel is not None:
+                    total += config.novel.samples * 7 * (config.crop_size / 128) ** 2  # 2–10 cameras, 7 on average
             else:
                 cfg = getattr(getattr(config, _SECTIONS[name]), split)
                 views = len(cfg.views) if cfg.views is not None else (4 if name == "synth-h36m" else 31)

@@ -1,0 +1,335 @@
+"""Who is filmed, doing what, by which cameras: the cast of a multi-view split.
+
+A *cast* is everything a multi-view split renders besides the look of the room: its sequences
+(a body performing an action, 50 fps world-mm poses, the frames kept) and the camera rig of
+each sequence, padded to the split's number of camera slots (an absent slot is a view with
+``view_valid`` False that is never rendered). Four kinds:
+
+* the built-in world (:func:`builtin_cast`): the Human3.6M-like rig or the dome, jittered per
+  subject, the named subjects in the original actions, or the user's rig and motion;
+* the broad training world (:func:`training_world_cast`): a camera layout per sequence from
+  :data:`~.layouts.TRAIN_LAYOUTS`, bodies from :data:`~.body.TRAIN_PROPORTIONS`, each with its
+  own motion style, in :data:`~.motion.TRAIN_ACTIONS`;
+* the generalization splits (:func:`novel_cast`): ``synth-novel-rig``, ``-motion``, ``-body``
+  and ``-all``, whose factor never appears in training (``docs/synthetic_world.md``).
+
+Every random choice comes from :func:`purpose_rng` (seed + the purpose's names), so a cast is a
+function of the seed and the configuration alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from poseboard.camera import Camera
+from poseboard.datasets.synthetic.config import MultiViewSplit, NovelSpec, SynthConfig
+from poseboard.datasets.synthetic.rigs import build_rig, rig_from_file
+from poseboard.errors import InputError
+
+
+# --------------------------------------------------------------------------- seeds
+def _pinhole(camera: Camera) -> Camera:
+    """The camera of an undistorted image: same K, R, t; no lens distortion."""
+    return Camera(K=camera.K, R=camera.R, t=camera.t, dist=np.zeros(5), image_size=camera.image_size, name=camera.name)
+
+
+def _key(*parts: object) -> list[int]:
+    return [zlib.crc32(str(p).encode()) for p in parts]
+
+
+def purpose_rng(seed: int, *parts: object) -> np.random.Generator:
+    """The generator of one purpose: a function of the seed and the purpose's names only."""
+    return np.random.default_rng(np.random.SeedSequence([int(seed), *_key(*parts)]))
+
+
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+# --------------------------------------------------------------------------- motion
+@dataclass
+class _Sequence:
+    subject: str
+    action: str
+    sequence: str
+    poses: np.ndarray  # (N, 17, 3) world mm
+    body: Any  # BodyShape
+    frames: list[int]
+
+
+def _user_body(subject: str, poses: np.ndarray):
+    from poseboard.datasets.synthetic.body import SUBJECTS, make_body
+
+    if subject in SUBJECTS:
+        return SUBJECTS[subject]
+    lowest_ankle = poses[:, [0, 5], 2].min(axis=1)
+    stature = float(np.percentile(poses[:, 9, 2] - lowest_ankle, 95)) / (1 - 0.039)
+    return make_body(subject, float(np.clip(stature, 1000.0, 2500.0)), np.random.default_rng(_key("body", subject)))
+
+
+def _split_frame_counts(total: int, num_sequences: int) -> list[int]:
+    base, extra = divmod(total, num_sequences)
+    return [base + (1 if k < extra else 0) for k in range(num_sequences)]
+
+
+def _perform(name: str, split: str, keys: Sequence[tuple[Any, str, int]], samples: int, stride: int,
+             area_mm: float, fps: float, seed: int, styles: dict[str, Any] | None = None) -> list[_Sequence]:
+    """One procedural sequence per ``(body, action, index)`` key, ``samples`` frames spread evenly
+    over them, ``stride`` frames apart; ids ``"{body}/{action}/{index:03d}"``. The motion of a
+    key depends on the seed, the dataset, the split and the key's own names only."""
+    from poseboard.datasets.synthetic.motion import generate_sequence
+
+    out = []
+    for (body, action, k), count in zip(keys, _split_frame_counts(samples, len(keys)), strict=True):
+        if count == 0:
+            continue
+        num_frames = max(2, (count - 1) * stride + 1)
+        style = {} if styles is None else {"style": styles[body.name]}
+        seq = generate_sequence(
+            body, action, num_frames, purpose_rng(seed, name, split, "motion", body.name, action, k),
+            fps=fps, area_radius_mm=area_mm, sequence_id=f"{body.name}/{action}/{k:03d}", **style,
+        )  # fmt: skip
+        frames = list(range(0, num_frames, stride))[:count]
+        out.append(_Sequence(body.name, action, seq.sequence, seq.poses, body, frames))
+    return out
+
+
+def _procedural_sequences(name: str, split: str, cfg: MultiViewSplit, spec_area: float, fps: float,
+                          seed: int) -> list[_Sequence]:
+    """The built-in world's sequences: the named train (or test) subjects, each original action
+    ``sequences_per_action`` times."""
+    from poseboard.datasets.synthetic.body import SUBJECTS, TEST_SUBJECTS, TRAIN_SUBJECTS
+    from poseboard.datasets.synthetic.motion import ORIGINAL_ACTIONS
+
+    subjects = TRAIN_SUBJECTS if split == "train" else TEST_SUBJECTS
+    keys = [(SUBJECTS[s], a, k) for s in subjects for a in ORIGINAL_ACTIONS for k in range(cfg.sequences_per_action)]
+    return _perform(name, split, keys, cfg.samples, cfg.stride, spec_area, fps, seed)
+
+
+def strided_frames(num_frames: int, fps: float, stride: int, base_fps: float = 50.0) -> list[int]:
+    """Indices of the frames of a ``num_frames``-long sequence recorded at ``fps`` that lie
+    ``stride`` frames *at base_fps* apart in time (the presets' stride is documented in 50 fps
+    frames): 0, stride/base_fps, 2·stride/base_fps … seconds, each taken as the nearest
+    recorded frame. At ``fps == base_fps`` this is ``range(0, num_frames, stride)``; a 10 fps
+    motion with stride 5 (0.1 s) keeps every frame, not one in five.
+
+    Example:
+        >>> strided_frames(10, 10.0, 5), strided_frames(200, 50.0, 25) == list(range(0, 200, 25))
+        ([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], True)
+    """
+    if num_frames <= 0:
+        return []
+    step_s = stride / base_fps
+    times = np.arange(0.0, num_frames / fps, step_s)
+    idx = np.unique(np.rint(times * fps).astype(np.int64))
+    return [int(i) for i in idx if i < num_frames]
+
+
+def _user_sequences(path: Path, split: str, samples: int | None, stride: int, test_subjects: Sequence[str],
+                    recentre: bool, base_fps: float = 50.0) -> list[_Sequence]:
+    """The user's sequences that belong to ``split`` (test: subjects in ``test_subjects``;
+    train: the others), frames ``stride`` frames at ``base_fps`` apart *in time* (each motion
+    at its own ``fps``), at most ``samples`` spread evenly over all sequences (``None``: no
+    cap; 0 is refused: a split of 0 samples is not generated at all)."""
+    from poseboard.datasets.synthetic.user_motion import load_user_motion
+
+    if samples is not None and samples < 1:
+        raise ValueError(f"samples must be at least 1 here (0 skips the split before this point), got {samples}")
+    motion = load_user_motion(path)
+    chosen = [m for m in motion if (m.subject in test_subjects) == (split == "test")]
+    frames_all = [(i, f) for i, m in enumerate(chosen)
+                  for f in strided_frames(m.num_frames, m.fps, stride, base_fps=base_fps)]
+    if samples is not None and len(frames_all) > samples:  # spread the cap evenly over all sequences
+        pick = np.unique(np.round(np.linspace(0, len(frames_all) - 1, samples)).astype(int))
+        frames_all = [frames_all[p] for p in pick]
+    out = []
+    for i, m in enumerate(chosen):
+        frames = [f for j, f in frames_all if j == i]
+        if not frames:
+            continue
+        poses = np.asarray(m.poses, dtype=np.float64).copy()
+        if recentre:  # built-in rigs look at the origin: move the capture there
+            poses[..., :2] -= poses[:, 6, :2].mean(axis=0)
+        out.append(_Sequence(m.subject, m.action, m.sequence, poses, _user_body(m.subject, poses), frames))
+    return out
+
+
+def _test_subjects(config: SynthConfig) -> list[str]:
+    from poseboard.datasets.synthetic.body import TEST_SUBJECTS
+
+    return list(config.test_subjects) if config.test_subjects is not None else list(TEST_SUBJECTS)
+
+
+
+
+# --------------------------------------------------------------------------- casts
+@dataclass
+class Cast:
+    """What a multi-view split films.
+
+    Attributes:
+        sequences: the sequences, in sample order.
+        rigs: full-frame cameras (world mm) of each rig, ``slots`` per rig; an absent slot holds
+            a copy of the rig's first camera under the slot's name and is never rendered.
+        present: (slots,) bool per rig, False for an absent slot.
+        rig_of: the rig index of each sequence.
+        motion_source: ``"user"`` or ``"procedural"`` (the manifest records it).
+        look_name: the dataset name that keys the room, clothes, occluders and sensor noise
+            (the split's own name, or ``synth-h36m`` for ``synth-novel-rig``, which re-films the
+            in-distribution test: the same people in the same clothes and rooms).
+        layouts: per rig, the sampled layout's record (placement, per-camera factors, what is
+            novel), or None for a built-in or user rig.
+    """
+
+    sequences: list[_Sequence]
+    rigs: list[list[Camera]]
+    present: list[np.ndarray]
+    rig_of: list[int]
+    motion_source: str
+    look_name: str
+    layouts: list[dict[str, Any] | None] = field(default_factory=list)
+
+    @property
+    def slots(self) -> int:
+        return len(self.rigs[0])
+
+
+def _padded(cameras: Sequence[Camera], slots: int, prefix: str = "view") -> tuple[list[Camera], np.ndarray]:
+    """``cameras`` renamed ``{prefix}_{k}`` and padded to ``slots`` with absent copies of the first."""
+    if len(cameras) > slots:
+        raise InputError(f"a layout of {len(cameras)} cameras does not fit {slots} camera slots")
+    out = [
+        Camera(K=c.K, R=c.R, t=c.t, dist=c.dist, image_size=c.image_size, name=f"{prefix}_{k}")
+        for k, c in enumerate(list(cameras) + [cameras[0]] * (slots - len(cameras)))
+    ]
+    present = np.arange(slots) < len(cameras)
+    return out, present
+
+
+def _layout_rig(rng: np.random.Generator, novel: bool, slots: int,
+                area_mm: float) -> tuple[list[Camera], np.ndarray, dict]:
+    """A sampled layout (training or novel family) in ``slots`` slots: all its cameras when they
+    fit, otherwise a random subset of ``slots`` of them (in layout order)."""
+    from poseboard.datasets.synthetic.layouts import NOVEL_LAYOUTS, TRAIN_LAYOUTS, sample_layout
+
+    layout = sample_layout(rng, NOVEL_LAYOUTS if novel else TRAIN_LAYOUTS, prefix="view", area_radius_mm=area_mm,
+                           novel=novel)
+    cameras = list(layout.cameras)
+    record = layout.describe()
+    if len(cameras) > slots:
+        keep = np.sort(rng.choice(len(cameras), size=slots, replace=False))
+        cameras = [cameras[k] for k in keep]
+        record = record | {"stored_cameras": [int(k) for k in keep]}
+    rig, present = _padded(cameras, slots)
+    return rig, present, record
+
+
+def builtin_cast(name: str, rig_name: str, split: str, cfg: MultiViewSplit, area_mm: float, config: SynthConfig,
+                 seed: int) -> Cast:
+    """The built-in world: the user's motion (their sequences of this split) or the named
+    subjects' procedural motion, filmed by the user's rig or the built-in rig ``rig_name``
+    jittered per subject (Human3.6M calibrates per subject), ``cfg.views`` of its cameras."""
+    user_rig = rig_from_file(config.rig_path) if config.rig_path is not None else None
+    sequences: list[_Sequence] = []
+    if config.motion_path is not None:
+        sequences = _user_sequences(config.motion_path, split, cfg.samples, cfg.stride, _test_subjects(config),
+                                    recentre=user_rig is None)
+    motion_source = "user" if sequences else "procedural"
+    if not sequences:  # no user motion, or none of it for this split
+        sequences = _procedural_sequences(name, split, cfg, area_mm, config.fps, seed)
+    rigs: dict[str, list[Camera]] = {}
+    for s in sequences:
+        if s.subject in rigs:
+            continue
+        if user_rig is not None:
+            rigs[s.subject] = user_rig
+            continue
+        full = build_rig(rig_name, purpose_rng(seed, name, split, "rig", s.subject))
+        if cfg.views is not None:
+            bad = [v for v in cfg.views if not 0 <= v < len(full)]
+            if bad:
+                raise InputError(f"{name} {split}: views {bad} out of range 0..{len(full) - 1}")
+            full = [full[v] for v in cfg.views]
+        rigs[s.subject] = full
+    order = list(rigs)
+    cameras = [rigs[subject] for subject in order]
+    return Cast(sequences, cameras, [np.ones(len(c), bool) for c in cameras],
+                [order.index(s.subject) for s in sequences], motion_source, name, [None] * len(cameras))
+
+
+def training_world_cast(name: str, split: str, cfg: MultiViewSplit, area_mm: float, fps: float, seed: int) -> Cast:
+    """The broad training world (``cfg.world``): ``bodies`` training bodies, each with its own
+    motion style, ``sequences_per_body`` sequences each going through the training actions in
+    turn (continuing where the previous body stopped, so every action gets the same share), every sequence filmed by its own
+    layout from the training family, ``views`` of its cameras stored per sample."""
+    from poseboard.datasets.synthetic.body import training_bodies
+    from poseboard.datasets.synthetic.motion import TRAIN_ACTIONS, MotionStyle
+
+    world = cfg.world
+    assert world is not None
+    bodies = training_bodies(seed, world.bodies)
+    styles = {b.name: MotionStyle.sample(purpose_rng(seed, name, split, "style", b.name)) for b in bodies}
+    per_body = world.sequences_per_body
+    keys = [(b, TRAIN_ACTIONS[(i * per_body + k) % len(TRAIN_ACTIONS)], k)
+            for i, b in enumerate(bodies) for k in range(per_body)]
+    sequences = _perform(name, split, keys, cfg.samples, cfg.stride, area_mm, fps, seed, styles)
+    return _layout_cast(sequences, name, split, seed, novel=False, slots=world.views, area_mm=area_mm, look_name=name)
+
+
+def _layout_cast(sequences: list[_Sequence], name: str, split: str, seed: int, *, novel: bool, slots: int,
+                 area_mm: float, look_name: str) -> Cast:
+    rigs, present, layouts = [], [], []
+    for s in sequences:
+        rig, mask, record = _layout_rig(purpose_rng(seed, name, split, "layout", s.sequence), novel, slots, area_mm)
+        rigs.append(rig)
+        present.append(mask)
+        layouts.append(record)
+    return Cast(sequences, rigs, present, list(range(len(sequences))), "procedural", look_name, layouts)
+
+
+def _per_key(total_sequences: int, *groups: int) -> int:
+    """Sequences per key so that the product of ``groups`` keys holds at least ``total_sequences``."""
+    return max(1, math.ceil(total_sequences / math.prod(groups)))
+
+
+def novel_cast(name: str, config: SynthConfig, seed: int) -> Cast:
+    """One generalization split (``synth-novel-rig``, ``-motion``, ``-body``, ``-all``): see
+    :class:`~.config.NovelSpec`. Test split only; none of its layouts, actions or bodies is drawn
+    by the training world (``tests/datasets/test_generalization_splits.py`` checks)."""
+    spec: NovelSpec | None = config.novel
+    if spec is None:
+        raise InputError(f"{name}: the config has no `novel` section (SynthConfig.novel)")
+    split, fps, area = "test", config.fps, spec.area_radius_mm
+    if name == "synth-novel-rig":  # the in-distribution test's own sequences, other cameras
+        h36m = config.h36m
+        sequences = _procedural_sequences("synth-h36m", split, h36m.test, h36m.area_radius_mm, fps, seed)
+        return _layout_cast(sequences, name, split, seed, novel=True, slots=spec.views, area_mm=h36m.area_radius_mm,
+                            look_name="synth-h36m")
+    from poseboard.datasets.synthetic.body import SUBJECTS, TEST_SUBJECTS, novel_bodies
+    from poseboard.datasets.synthetic.motion import NOVEL_ACTIONS, ORIGINAL_ACTIONS
+
+    if name == "synth-novel-motion":
+        subjects = [SUBJECTS[s] for s in TEST_SUBJECTS]
+        actions = NOVEL_ACTIONS
+    elif name in ("synth-novel-body", "synth-novel-all"):
+        subjects = novel_bodies(seed, spec.bodies)
+        actions = ORIGINAL_ACTIONS if name == "synth-novel-body" else NOVEL_ACTIONS
+    else:
+        raise InputError(f"unknown generalization split {name!r}")
+    per_key = _per_key(spec.sequences, len(subjects), len(actions))
+    keys = [(b, a, k) for b in subjects for a in actions for k in range(per_key)]
+    sequences = _perform(name, split, keys, spec.samples, spec.stride, area, fps, seed)
+    if name == "synth-novel-all":
+        return _layout_cast(sequences, name, split, seed, novel=True, slots=spec.views, area_mm=area, look_name=name)
+    rigs = {b.name: build_rig("h36m", purpose_rng(seed, name, split, "rig", b.name)) for b in subjects}
+    order = list(rigs)
+    return Cast(sequences, [rigs[b] for b in order], [np.ones(4, bool) for _ in order],
+                [order.index(s.subject) for s in sequences], "procedural", name, [None] * len(order))

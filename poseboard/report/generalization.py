@@ -1,0 +1,414 @@
+"""The generalization table: does the in-distribution ranking survive held-out test splits?
+
+A view over ordinary result files (the leaderboard's boards): each method's headline on the
+in-distribution test (:data:`IN_DISTRIBUTION`) and on each held-out split of the synthetic
+world (:data:`NOVEL_SPLITS`: cameras, motions or bodies never seen in training, and all three
+together), the change of each headline with its sequence-bootstrap interval, and per split
+Kendall's τ between the two rankings and how many of the pairs the in-distribution board
+decides the split reverses (:mod:`poseboard.comparison.rank_agreement`).
+
+Which protocols form the table is data (the two mappings below), not a list of methods: the
+calibrated rows are every method with a result under the in-distribution protocol or a
+held-out one; the uncalibrated rows (methods scored under :data:`UNCALIBRATED_IN_DISTRIBUTION`)
+appear only where one has a result under an uncalibrated held-out protocol
+(:data:`UNCALIBRATED_NOVEL_SPLITS`), and are kept out of τ and of the pairs (they are scored
+under other protocols than the calibrated rows, so not paired with them).
+
+Written to ``report/tables/generalization.md`` and shown as a section of the leaderboard; with
+no held-out result at all both say which protocols are missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from poseboard.comparison.paired import SequenceTable
+from poseboard.comparison.rank_agreement import (
+    HeadlineChange,
+    PairFlip,
+    RankAgreement,
+    decided_pairs,
+    headline_change,
+    kendall_tau,
+    pair_flips,
+)
+from poseboard.comparison.results import sequence_table
+from poseboard.report.model import Board, Row
+from poseboard.report.tables import _table
+
+__all__ = [
+    "GENERALIZATION_FILE",
+    "IN_DISTRIBUTION",
+    "NOVEL_SPLITS",
+    "UNCALIBRATED_IN_DISTRIBUTION",
+    "UNCALIBRATED_NOVEL_SPLITS",
+    "Generalization",
+    "MethodLine",
+    "SplitSummary",
+    "build_generalization",
+    "missing_sentence",
+    "notes",
+    "render_generalization",
+]
+
+#: The in-distribution test the held-out splits are compared with (calibrated methods).
+IN_DISTRIBUTION = "synth-h36m-relative@2"
+#: Split label → its held-out protocol (``name@version``), in the table's column order.
+NOVEL_SPLITS: dict[str, str] = {
+    "novel rig": "synth-novel-rig@1",
+    "novel motion": "synth-novel-motion@1",
+    "novel body": "synth-novel-body@1",
+    "all three": "synth-novel-all@1",
+}
+#: The uncalibrated methods' in-distribution test (the same frames, extrinsics withheld).
+UNCALIBRATED_IN_DISTRIBUTION = "synth-h36m-uncalibrated@2"
+#: Split label → the held-out protocol an uncalibrated method is scored under.
+UNCALIBRATED_NOVEL_SPLITS: dict[str, str] = {
+    label: pid.replace("@", "-uncalibrated@") for label, pid in NOVEL_SPLITS.items()
+}
+#: The Markdown file under ``report/tables/``.
+GENERALIZATION_FILE = "generalization.md"
+
+_DASH = "—"
+
+
+@dataclass(frozen=True)
+class MethodLine:
+    """One method's row: the in-distribution headline, and per present split its headline and
+    its change (None: no result there)."""
+
+    method: str
+    uncalibrated: bool
+    in_distribution: float | None
+    novel: dict[str, float | None]
+    change: dict[str, HeadlineChange | None]
+    #: Why a split's change has no interval (a result without per-sequence errors), by label.
+    no_interval: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SplitSummary:
+    """One held-out split: its rank agreement with the in-distribution board and its verdicts
+    on the pairs that board decides (``present`` False: no result under it yet)."""
+
+    label: str
+    protocol: str
+    present: bool
+    agreement: RankAgreement | None = None
+    flips: tuple[PairFlip, ...] = ()
+    #: Calibrated table methods without a result under this split (or without one in distribution).
+    left_out: tuple[str, ...] = ()
+
+    def count(self, verdict: str) -> int:
+        return sum(1 for f in self.flips if f.verdict == verdict)
+
+
+@dataclass(frozen=True)
+class Generalization:
+    """The generalization table as data (the Markdown file and the HTML section read it)."""
+
+    in_distribution: str
+    splits: tuple[SplitSummary, ...]
+    rows: tuple[MethodLine, ...]
+    unit: str
+    headline: str
+    level: float
+    #: (pairs decided, pairs compared) on the in-distribution board; None: no paired comparison.
+    decided: tuple[int, int] | None
+    #: Uncalibrated methods with an in-distribution result but no held-out one (left out).
+    uncalibrated_left_out: tuple[str, ...]
+    n_resamples: int
+    #: Methods with a result under the in-distribution protocol.
+    num_in_distribution: int = 0
+
+    @property
+    def present(self) -> tuple[SplitSummary, ...]:
+        return tuple(s for s in self.splits if s.present)
+
+    @property
+    def missing(self) -> tuple[SplitSummary, ...]:
+        return tuple(s for s in self.splits if not s.present)
+
+    def header(self) -> list[str]:
+        out = ["method", f"in distribution ({self.unit})"]
+        for s in self.present:
+            out += [f"{s.label} ({self.unit})", f"{s.label}: Δ {self.unit} [95% CI] (%), test"]
+        return out
+
+    def body(self) -> list[list[str]]:
+        """One list of cells per method, after the method's name."""
+        out = []
+        for line in self.rows:
+            cells = [_value(line.in_distribution)]
+            for s in self.present:
+                cells += [_value(line.novel.get(s.label)), _change(line, s.label)]
+            out.append(cells)
+        return out
+
+    def table_rows(self) -> list[tuple[MethodLine, list[str]]]:
+        """Each method's line with its cells (the HTML section's rows)."""
+        return list(zip(self.rows, self.body(), strict=True))
+
+    def footer(self) -> list[list[str]]:
+        """The summary rows: Kendall's τ, and the reversed decided pairs, per split."""
+        tau = ["Kendall's τ with the in-distribution ranking", _DASH]
+        pairs = ["reversed decided pairs", (f"{self.decided[0]} of {self.decided[1]} pairs decided"
+                                            if self.decided is not None else "no paired comparison")]
+        for s in self.present:
+            a = s.agreement
+            tau += [_DASH if a is None or a.tau is None else f"{a.tau:.2f} ({a.num_methods} methods)", ""]
+            if self.decided is None or self.decided[0] == 0:
+                pairs += ["no decided pair" if self.decided is not None else _DASH, ""]
+            else:
+                undecided = s.count("leans the other way") + s.count("agrees, undecided")
+                untested = f", {s.count('not run')} untested" if s.count("not run") else ""
+                pairs += [f"{s.count('reversed')} of {self.decided[0]} ({undecided} undecided{untested})", ""]
+        return [tau, pairs]
+
+    def sentences(self) -> list[str]:
+        """One sentence per split: whether the in-distribution ranking survives it."""
+        return [_sentence(self, s) for s in self.splits]
+
+    def notes(self) -> list[str]:
+        return notes(self)
+
+    def missing_sentence(self) -> str:
+        return missing_sentence(self)
+
+
+def _value(v: float | None) -> str:
+    return _DASH if v is None else f"{v:.1f}"
+
+
+def _change(line: MethodLine, label: str) -> str:
+    c = line.change.get(label)
+    if c is None:
+        if line.in_distribution is not None and line.novel.get(label) is not None:
+            d = line.novel[label] - line.in_distribution  # type: ignore[operator]
+            return f"{d:+.1f} (no interval: {line.no_interval.get(label, 'no per-sequence errors')})"
+        return _DASH
+    pct = "" if c.percent is None else f" ({c.percent:+.1f}%)"
+    return f"{c.difference:+.1f} [{c.ci95[0]:+.1f}, {c.ci95[1]:+.1f}]{pct}, {c.test}"
+
+
+def _count(n: int, noun: str = "") -> str:
+    return ("none" if n == 0 else str(n)) + (f" {noun}" if noun else "")
+
+
+def _verb(n: int) -> str:
+    return "is" if n <= 1 else "are"  # "none is", "1 is", "2 are"
+
+
+def _sentence(view: Generalization, s: SplitSummary) -> str:
+    """Whether the in-distribution ranking survives the split, from the numbers."""
+    head = f"{s.label} (`{s.protocol}`)"
+    if not s.present:
+        return f"{head}: no result yet."
+    a = s.agreement
+    tau = (f"τ = {a.tau:.2f} over {a.num_methods} methods" if a is not None and a.tau is not None
+           else f"τ undefined ({a.reason if a is not None else 'no in-distribution ranking'})")
+    if view.decided is None or view.decided[0] == 0:
+        why = (f"no result under `{view.in_distribution}`" if not view.num_in_distribution
+               else "no paired comparison in distribution (no per-sequence errors)" if view.decided is None
+               else f"the in-distribution board decides none of its {view.decided[1]} pairs")
+        return f"{head}: {tau}; {why}, so there is no decided order to reverse."
+    n = view.decided[0]
+    rev, lean = s.count("reversed"), s.count("leans the other way")
+    undecided = lean + s.count("agrees, undecided")
+    confirmed, not_run = s.count("confirmed"), s.count("not run")
+    verdict = ("the in-distribution ranking does not survive" if rev
+               else "its decided pairs cannot be tested here" if not_run == n
+               else "the in-distribution ranking survives")
+    parts = [f"of the {n} pairs the in-distribution board decides, {_count(rev)} {_verb(rev)} reversed",
+             f"{_count(undecided)} {_verb(undecided)} undecided here"
+             + (f" ({lean} leaning the other way)" if lean else ""),
+             f"{_count(confirmed)} {_verb(confirmed)} confirmed"]
+    if not_run:
+        parts.append(f"{not_run} cannot be tested (a method lacks a result, or per-sequence errors, here)")
+    return f"{head}: {verdict} — {tau}; " + ", ".join(parts) + "."
+
+
+def _tables(board: Board | None) -> dict[str, SequenceTable]:
+    """Method → its per-sequence sums (seed replicates together), for rows that carry them."""
+    out: dict[str, SequenceTable] = {}
+    for row in board.rows if board is not None else []:
+        table = sequence_table(row.replicates or [row.result])
+        if table is not None:
+            out[row.method] = table
+    return out
+
+
+def _rows(board: Board | None) -> dict[str, Row]:
+    return {r.method: r for r in board.rows} if board is not None else {}
+
+
+def _lines(methods: list[str], base: Board | None, novel: dict[str, Board | None], uncalibrated: bool,
+           n_resamples: int) -> list[MethodLine]:
+    base_rows, base_tables = _rows(base), _tables(base)
+    novel_rows = {label: _rows(b) for label, b in novel.items()}
+    novel_tables = {label: _tables(b) for label, b in novel.items()}
+    out = []
+    for m in methods:
+        b = base_rows.get(m)
+        values, changes, no_interval = {}, {}, {}
+        for label in novel:
+            r = novel_rows[label].get(m)
+            values[label] = None if r is None else r.value
+            changes[label] = None
+            if b is None or r is None:
+                continue
+            ta, tb = base_tables.get(m), novel_tables[label].get(m)
+            if ta is None or tb is None:
+                no_interval[label] = "no per-sequence errors"
+            elif b.result.metrics.weighting != r.result.metrics.weighting:
+                no_interval[label] = "the two headlines are weighted differently"
+            else:
+                changes[label] = headline_change(ta, tb, b.result.metrics.weighting, n_resamples=n_resamples,
+                                                 seed=b.result.protocol.bootstrap_seed)
+        out.append(MethodLine(m, uncalibrated, None if b is None else b.value, values, changes, no_interval))
+    return out
+
+
+def build_generalization(boards: list[Board], level: float = 0.05, n_resamples: int = 10000) -> Generalization:
+    """The generalization table from the leaderboard's boards (keyed by protocol id, so results
+    of other protocol versions are never mixed in); ``level`` is the family-wise significance
+    level of the pairs (``report.significance``)."""
+    by_id = {b.id: b for b in boards}
+    base = by_id.get(IN_DISTRIBUTION)
+    splits = {label: by_id.get(pid) for label, pid in NOVEL_SPLITS.items()}
+    present = {label: b for label, b in splits.items() if b is not None}
+    methods = [r.method for r in base.rows] if base is not None else []
+    methods += sorted({r.method for b in present.values() for r in b.rows} - set(methods))
+    ref = base or next(iter(present.values()), None)
+    unit = ref.unit if ref is not None else "mm"
+    headline = ref.headline_label if ref is not None else "MPJPE (relative)"
+    hib = ref.higher_is_better if ref is not None else False
+    rows = _lines(methods, base, present, False, n_resamples) if present else []
+
+    # Uncalibrated methods: their own in-distribution and held-out protocols.
+    u_base = by_id.get(UNCALIBRATED_IN_DISTRIBUTION)
+    u_novel = {label: by_id.get(pid) for label, pid in UNCALIBRATED_NOVEL_SPLITS.items()}
+    u_present = {label: b for label, b in u_novel.items() if b is not None and label in present}
+    u_methods = [r.method for r in u_base.rows] if u_base is not None else []
+    u_methods += sorted({r.method for b in u_present.values() for r in b.rows} - set(u_methods))
+    u_shown = [m for m in u_methods if any(m in _rows(b) for b in u_present.values())]
+    if u_shown:
+        for line in _lines(u_shown, u_base, u_present, True, n_resamples):
+            rows.append(MethodLine(line.method, True, line.in_distribution,
+                                   {label: line.novel.get(label) for label in present},
+                                   {label: line.change.get(label) for label in present}, line.no_interval))
+    u_left_out = tuple(m for m in u_methods if m not in u_shown)
+
+    decided, family, seed = [], 0, 0
+    base_tables = _tables(base)
+    weighting = base.rows[0].result.metrics.weighting if base is not None and base.rows else "frame"
+    if base is not None and present:
+        seed = base.protocol.bootstrap_seed
+        decided, family = decided_pairs(base_tables, weighting, level=level, higher_is_better=hib,
+                                        n_resamples=n_resamples, seed=seed)
+    summaries = []
+    base_values = {r.method: r.value for r in base.rows} if base is not None else {}
+    for label, pid in NOVEL_SPLITS.items():
+        board = present.get(label)
+        if board is None:
+            summaries.append(SplitSummary(label, pid, False))
+            continue
+        values = {r.method: r.value for r in board.rows}
+        left_out = tuple(m for m in methods if m not in values or m not in base_values)
+        flips = pair_flips(decided, _tables(board), board.rows[0].result.metrics.weighting, level=level,
+                           higher_is_better=hib, n_resamples=n_resamples, seed=seed) if decided else []
+        summaries.append(SplitSummary(label, pid, True, kendall_tau(base_values, values), tuple(flips), left_out))
+    return Generalization(
+        in_distribution=IN_DISTRIBUTION, splits=tuple(summaries), rows=tuple(rows), unit=unit, headline=headline,
+        level=level, decided=(len(decided), family) if family else None, uncalibrated_left_out=u_left_out,
+        n_resamples=n_resamples, num_in_distribution=len(base_values),
+    )
+
+
+def _pair_lines(view: Generalization) -> list[str]:
+    """The pairs a split reverses or leans on, with both comparisons."""
+    out = []
+    for s in view.present:
+        for f in s.flips:
+            if f.verdict not in ("reversed", "leans the other way") or f.novel is None:
+                continue
+            d, c = f.pair.comparison, f.novel
+            out.append(f"- {s.label}: `{f.better}` ahead of `{f.worse}` in distribution "
+                       f"({f.better} − {f.worse} = {d.difference:+.1f} [{d.ci95[0]:+.1f}, {d.ci95[1]:+.1f}] "
+                       f"{view.unit}, p (Holm) {_p(f.pair.p_holm)}); here {c.difference:+.1f} "
+                       f"[{c.ci95[0]:+.1f}, {c.ci95[1]:+.1f}] {view.unit}, p (Holm) {_p(f.p_holm_novel)}: "
+                       f"**{f.verdict}**.")
+    return out
+
+
+def _p(p: float | None) -> str:
+    if p is None:
+        return _DASH
+    return "< 0.001" if p < 0.001 else f"= {p:.3f}"
+
+
+def notes(view: Generalization) -> list[str]:
+    """What the table's numbers are and what was left out, as sentences (Markdown and HTML)."""
+    out = [f"Δ = held-out − in-distribution headline ({view.headline}, {view.unit}) with its 95% "
+           f"sequence-bootstrap interval ({view.n_resamples} draws): **paired** where the split scored the same "
+           "sequences as the in-distribution test (identical `subject/sequence` labels and frame counts: the "
+           "novel rig re-films the same motions), **two-sample** otherwise (each split's sequences resampled "
+           "independently); resampled within each action where the headline is action-weighted."]
+    if view.decided is not None:
+        out.append(f"Decided pairs: every pair of the calibrated methods under `{view.in_distribution}` compared "
+                   f"paired, Holm-corrected over all {view.decided[1]} pairs at α = {view.level:g} (the "
+                   "leaderboard's \"all pairs\" family); each decided pair is compared again on the split, paired, "
+                   "Holm-corrected over the decided pairs the split holds. Reversed: the split decides the other "
+                   "order; undecided: it decides neither.")
+    out.append("τ: Kendall's τ-b between the in-distribution ordering of the headline and the split's, over the "
+               f"methods with a result under both; {_DASH}: no result under that protocol.")
+    for s in view.present:
+        if s.left_out:
+            out.append(f"Left out of {s.label}'s τ and pairs (no result under both protocols): "
+                       + ", ".join(f"`{m}`" for m in s.left_out) + ".")
+    if any(line.uncalibrated for line in view.rows):
+        out.append(f"Uncalibrated rows: in distribution `{UNCALIBRATED_IN_DISTRIBUTION}`, held out the "
+                   "splits' uncalibrated protocols; scored under other protocols than the calibrated rows, so "
+                   "kept out of τ and of the pairs.")
+    if view.uncalibrated_left_out:
+        out.append("Uncalibrated methods left out: " + ", ".join(f"`{m}`" for m in view.uncalibrated_left_out)
+                   + " (no result under an uncalibrated held-out protocol: "
+                   + ", ".join(f"`{p}`" for p in UNCALIBRATED_NOVEL_SPLITS.values()) + ").")
+    missing = view.missing
+    if missing and view.present:
+        out.append("No result yet under " + ", ".join(f"`{s.protocol}` ({s.label})" for s in missing)
+                   + ": its columns are left out.")
+    return out
+
+
+def missing_sentence(view: Generalization) -> str:
+    """What the table says when no held-out split has a result."""
+    names = ", ".join(f"`{s.protocol}` ({s.label})" for s in view.splits)
+    return (f"No result under any held-out split yet: {names} are missing. The table compares them with "
+            f"`{view.in_distribution}` once methods are scored under them (`poseboard predict METHOD --protocol "
+            "P`, or an evaluation in params.yaml).")
+
+
+def render_generalization(view: Generalization) -> str:
+    """``report/tables/generalization.md``."""
+    lines = ["# Generalization: does the in-distribution ranking survive held-out splits?", "",
+             f"In distribution: `{view.in_distribution}`. Held out: "
+             + ", ".join(f"{s.label} `{s.protocol}`" for s in view.splits) + ".", ""]
+    if not view.present:
+        lines += [missing_sentence(view), "", f"Methods with a result under `{view.in_distribution}`: "
+                  f"{view.num_in_distribution}.", ""]
+        if view.uncalibrated_left_out:
+            lines += ["Uncalibrated methods left out: " + ", ".join(f"`{m}`" for m in view.uncalibrated_left_out)
+                      + " (no result under an uncalibrated held-out protocol).", ""]
+        return "\n".join(lines).rstrip() + "\n"
+    body = [[f"`{line.method}`" + (" (uncalibrated)" if line.uncalibrated else ""), *cells]
+            for line, cells in view.table_rows()]
+    footer = [[f"**{cells[0]}**", *cells[1:]] for cells in view.footer()]
+    lines += _table(view.header(), body + footer)
+    lines += ["", *[f"- {s}" for s in view.sentences()], ""]
+    pair_lines = _pair_lines(view)
+    if pair_lines:
+        lines += ["Pairs a split reverses or leans the other way on:", "", *pair_lines, ""]
+    for n in notes(view):
+        lines += [f"Note: {n}", ""]
+    return "\n".join(lines).rstrip() + "\n"

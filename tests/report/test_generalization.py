@@ -1,0 +1,398 @@
+"""The generalization table: Kendall's τ, each method's change of headline (paired or
+two-sample), reversed pairs, and the view over result files (Markdown, HTML, missing splits)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from poseboard.comparison.paired import SequenceTable
+from poseboard.comparison.rank_agreement import decided_pairs, headline_change, kendall_tau, pair_flips
+from poseboard.protocols.evaluate import build_result
+from poseboard.protocols.registry import get_protocol
+from poseboard.protocols.results import (
+    DatasetInfo,
+    MethodInfo,
+    MetricBlock,
+    Metrics,
+    SequenceErrors,
+    SpeedInfo,
+    read_results,
+    result_path,
+    write_result,
+)
+from poseboard.report.build import build_report, render_html
+from poseboard.report.generalization import (
+    IN_DISTRIBUTION,
+    NOVEL_SPLITS,
+    UNCALIBRATED_IN_DISTRIBUTION,
+    Generalization,
+    MethodLine,
+    SplitSummary,
+    build_generalization,
+    render_generalization,
+)
+from poseboard.report.model import build_boards
+
+# --------------------------------------------------------------------------- Kendall's τ
+
+
+def _ranks(*order: str) -> dict[str, int]:
+    return {m: i for i, m in enumerate(order, start=1)}
+
+
+def test_tau_identical_rankings_is_one():
+    r = kendall_tau(_ranks("a", "b", "c", "d"), _ranks("a", "b", "c", "d"))
+    assert r.tau == pytest.approx(1.0) and r.num_methods == 4 and r.reason is None
+
+
+def test_tau_reversed_ranking_is_minus_one():
+    assert kendall_tau(_ranks("a", "b", "c", "d"), _ranks("d", "c", "b", "a")).tau == pytest.approx(-1.0)
+
+
+def test_tau_one_swap_among_four_is_two_thirds():
+    # 6 pairs, 5 concordant, 1 discordant: (5 − 1) / 6
+    assert kendall_tau(_ranks("a", "b", "c", "d"), _ranks("b", "a", "c", "d")).tau == pytest.approx(2 / 3)
+
+
+def test_tau_mixed_case_by_hand():
+    # x: a < b < c < d < e; y ranks them 3, 1, 2, 5, 4. Discordant pairs: (a, b), (a, c), (d, e);
+    # the other 7 of the 10 concordant: τ = (7 − 3) / 10.
+    x = {"a": 1, "b": 2, "c": 3, "d": 4, "e": 5}
+    y = {"a": 3, "b": 1, "c": 2, "d": 5, "e": 4}
+    assert kendall_tau(x, y).tau == pytest.approx(0.4)
+    # headlines instead of ranks: only the order counts
+    assert kendall_tau({k: 10.0 * v + 0.5 for k, v in x.items()}, y).tau == pytest.approx(0.4)
+
+
+def test_tau_with_ties_is_tau_b():
+    # y ties a and b: 5 concordant pairs, 0 discordant, 1 tied in y only:
+    # τ_b = 5 / sqrt((6 − 0) · (6 − 1))
+    r = kendall_tau({"a": 1, "b": 2, "c": 3, "d": 4}, {"a": 1, "b": 1, "c": 2, "d": 3})
+    assert r.tau == pytest.approx(5 / np.sqrt(30))
+
+
+def test_tau_only_over_shared_methods_and_undefined_cases():
+    r = kendall_tau({"a": 1, "b": 2, "c": 3}, {"a": 1, "c": 2, "z": 0})
+    assert r.num_methods == 2 and r.methods == ("a", "c") and r.tau == pytest.approx(1.0)
+    one = kendall_tau({"a": 1, "b": 2}, {"a": 1})
+    assert one.tau is None and one.num_methods == 1 and "at least 2" in one.reason
+    assert kendall_tau({}, {}).tau is None
+    tied = kendall_tau({"a": 1, "b": 2}, {"a": 5, "b": 5})
+    assert tied.tau is None and tied.num_methods == 2 and "tied" in tied.reason
+
+
+# --------------------------------------------------------------------------- change of headline
+
+
+def _table(per_seq_means, frames=None, strata=None, prefix="S9/", seeds=None) -> SequenceTable:
+    means = np.atleast_2d(np.asarray(per_seq_means, dtype=np.float64))
+    q = means.shape[1]
+    frames = np.full(q, 7) if frames is None else np.asarray(frames)
+    strata = tuple(strata or ["Walk"] * q)
+    return SequenceTable(tuple(f"{prefix}{i:03d}" for i in range(q)), strata, means * frames, frames,
+                         tuple(seeds or [None] * means.shape[0]))
+
+
+def test_constant_shift_gives_its_size_with_a_zero_width_paired_interval():
+    rng = np.random.default_rng(0)
+    base = rng.uniform(60, 140, size=40)
+    frames = rng.integers(3, 9, size=40)
+    c = headline_change(_table(base, frames), _table(base + 10.0, frames), n_resamples=2000)
+    assert c.paired and c.test == "paired"
+    assert c.difference == pytest.approx(10.0)
+    assert c.ci95 == pytest.approx((10.0, 10.0))
+    h = float((base * frames).sum() / frames.sum())
+    assert c.in_distribution == pytest.approx(h) and c.novel == pytest.approx(h + 10)
+    assert c.percent == pytest.approx(1000.0 / h)
+    assert c.ci95_percent[0] <= c.percent <= c.ci95_percent[1]
+
+
+def test_constant_shift_action_weighted_is_stratified_and_exact():
+    rng = np.random.default_rng(1)
+    base = rng.uniform(60, 140, size=36)
+    strata = [f"act{i % 4}" for i in range(36)]
+    a, b = _table(base, strata=strata), _table(base + 10.0, strata=strata)
+    c = headline_change(a, b, "action", n_resamples=1000)
+    assert c.paired and c.difference == pytest.approx(10.0) and c.ci95 == pytest.approx((10.0, 10.0))
+    assert c.in_distribution == pytest.approx(float(a.headline("action")[0]))
+
+
+def test_other_sequences_give_a_two_sample_interval_around_the_true_difference():
+    rng = np.random.default_rng(2)
+    before = rng.normal(100.0, 12.0, size=150)
+    after = rng.normal(115.0, 12.0, size=120)  # true difference 15 mm
+    ind, novel = _table(before), _table(after, prefix="S9/novel-")
+    c = headline_change(ind, novel, n_resamples=20000, seed=5)
+    assert not c.paired and c.test == "two-sample"
+    assert c.difference == pytest.approx(after.mean() - before.mean())
+    assert c.ci95[0] < 15.0 < c.ci95[1]
+    # an independent computation: scipy's two-sample bootstrap (equal frames: the mean per sequence)
+    ref = stats.bootstrap((before, after), lambda x, y, axis: y.mean(axis) - x.mean(axis), paired=False,
+                          vectorized=True, n_resamples=20000, method="percentile",
+                          random_state=np.random.default_rng(6)).confidence_interval
+    width = ref.high - ref.low
+    assert c.ci95[0] == pytest.approx(ref.low, abs=0.05 * width)
+    assert c.ci95[1] == pytest.approx(ref.high, abs=0.05 * width)
+    # the same labels with other frame counts are other units too: not paired
+    assert not headline_change(_table(before[:50]), _table(before[:50], frames=np.full(50, 8))).paired
+
+
+def test_change_is_seeded():
+    rng = np.random.default_rng(3)
+    a, b = _table(rng.uniform(50, 90, 30)), _table(rng.uniform(50, 90, 25), prefix="S11/")
+    assert headline_change(a, b, seed=4, n_resamples=500) == headline_change(a, b, seed=4, n_resamples=500)
+    assert headline_change(a, b, seed=4, n_resamples=500) != headline_change(a, b, seed=5, n_resamples=500)
+    with pytest.raises(ValueError, match="weighting"):
+        headline_change(a, b, "sequence")  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- reversed pairs
+
+
+def _methods(base, offsets, noise, rng, prefix="S9/") -> dict[str, SequenceTable]:
+    return {m: _table(base + off + rng.normal(0, noise, base.shape), prefix=prefix) for m, off in offsets.items()}
+
+
+def test_a_decided_pair_that_flips_is_reversed():
+    rng = np.random.default_rng(4)
+    base = rng.uniform(60, 140, size=40)
+    ind = _methods(base, {"a": 0.0, "b": 10.0, "c": 20.0}, 1.0, rng)
+    decided, family = decided_pairs(ind, n_resamples=2000)
+    assert family == 3 and {(d.better, d.worse) for d in decided} == {("a", "b"), ("a", "c"), ("b", "c")}
+    assert all(d.comparison.difference < 0 and d.p_holm < 0.05 for d in decided)
+    other = rng.uniform(60, 140, size=30)  # another split: other sequences, a and b swap places
+    novel = _methods(other, {"a": 12.0, "b": 0.0, "c": 25.0}, 1.0, rng, prefix="S9/m")
+    flips = {(f.better, f.worse): f for f in pair_flips(decided, novel, n_resamples=2000)}
+    assert flips[("a", "b")].verdict == "reversed" and flips[("a", "b")].novel.difference > 0
+    assert flips[("a", "c")].verdict == "confirmed" and flips[("b", "c")].verdict == "confirmed"
+    # a pair that merely leans the other way, and one the split lacks
+    lean = _methods(other, {"a": 0.4, "b": 0.0}, 6.0, rng, prefix="S9/m")
+    flips = {(f.better, f.worse): f for f in pair_flips(decided, lean, n_resamples=2000)}
+    assert flips[("a", "b")].verdict == "leans the other way"
+    assert flips[("a", "b")].p_holm_novel >= 0.05 and flips[("a", "b")].novel.difference > 0
+    assert flips[("a", "c")].verdict == "not run" and flips[("a", "c")].novel is None
+
+
+def test_higher_is_better_orients_the_pairs():
+    rng = np.random.default_rng(5)
+    base = rng.uniform(60, 140, size=30)
+    ind = _methods(base, {"a": 0.0, "b": 10.0}, 1.0, rng)
+    (d,), _ = decided_pairs(ind, higher_is_better=True, n_resamples=1000)
+    assert (d.better, d.worse) == ("b", "a") and d.comparison.difference > 0
+    (f,) = pair_flips([d], _methods(base, {"a": 10.0, "b": 0.0}, 1.0, rng), higher_is_better=True,
+                      n_resamples=1000)
+    assert f.verdict == "reversed"
+
+
+# --------------------------------------------------------------------------- the view over result files
+
+
+ACTIONS = ("Walk", "Sit", "Wave")
+IN_LABELS = tuple(f"S9/{a}-{k}" for a in ACTIONS for k in range(4))  # the in-distribution sequences
+MOTION_LABELS = tuple(f"S9/novel-{a}-{k}" for a in ACTIONS for k in range(4))
+ALL_LABELS = tuple(f"S11/all-{a}-{k}" for a in ACTIONS for k in range(3))
+
+
+def _protocol(pid: str):
+    """The registered protocol, or a held-out one as a copy of its in-distribution definition
+    (the held-out definitions are not in the registry yet; a result embeds its protocol)."""
+    name, version = pid.split("@")
+    try:
+        return get_protocol(pid)
+    except LookupError:
+        base = get_protocol(UNCALIBRATED_IN_DISTRIBUTION if "uncalibrated" in name else IN_DISTRIBUTION)
+        return base.model_copy(update={"name": name, "version": int(version), "title": f"Held out: {name}",
+                                       "description": "A hand-made stand-in of a held-out split.", "paper": ()})
+
+
+def _write(results: Path, method: str, pid: str, means, labels) -> None:
+    """One result file, written by the project's own builder and writer, whose per-sequence
+    mean errors are ``means`` (5 frames per sequence, the action the label's middle part)."""
+    protocol = _protocol(pid)
+    frames = np.full(len(labels), 5)
+    sums = np.asarray(means, dtype=np.float64) * frames
+    value = float(sums.sum() / frames.sum())
+    h = protocol.headline
+    block = MetricBlock(
+        overall={h: value}, action_weighted={h: value}, per_action={}, per_subject={}, ci95={h: (value - 5, value + 5)},
+        num_frames=int(frames.sum()),
+        per_sequence=SequenceErrors(metric=h, sequences=list(labels), strata=[lb.split("/")[1].split("-")[-2]
+                                                                              for lb in labels],
+                                    sums=sums.tolist(), frames=frames.tolist()))
+    metrics = Metrics(headline=h, headline_value=value, weighting=protocol.weighting, units={h: "mm"},
+                      higher_is_better={h: False}, main=block)
+    ids = np.array([f"{lb}/{f}" for lb in labels for f in range(5)])
+    result = build_result(
+        protocol=protocol, method=MethodInfo(name=method, config={}, capabilities=None),
+        dataset=DatasetInfo(name=protocol.dataset, split=protocol.name, source="synthetic",
+                            data_hash=f"hash-{protocol.name}"),
+        metrics=metrics, sample_ids=ids, seeds={}, speed=SpeedInfo(samples_per_s=None, ms_per_sample=None,
+                                                                   batch_size=None, device=None))
+    write_result(result, result_path(results, method, protocol.id))
+
+
+def _novel_results(root: Path) -> Path:
+    """Three calibrated methods alpha < beta < gamma in distribution (all three pairs decided);
+    the novel rig re-films the same sequences and keeps the order (+5 mm each); novel motion
+    swaps alpha and beta; all three holds alpha and gamma only (within noise of each other);
+    no result under novel body; an uncalibrated method in distribution only."""
+    rng = np.random.default_rng(0)
+    results = root / "results"
+    base, motion, every = (np.round(rng.uniform(60, 140, len(x)), 1) for x in (IN_LABELS, MOTION_LABELS, ALL_LABELS))
+    noise = lambda n, sd=1.0: np.round(rng.normal(0, sd, n), 1)  # noqa: E731
+    for method, shift in (("alpha", 0.0), ("beta", 10.0), ("gamma", 20.0)):
+        _write(results, method, IN_DISTRIBUTION, base + shift + noise(len(base)), IN_LABELS)
+        _write(results, method, NOVEL_SPLITS["novel rig"], base + shift + 5 + noise(len(base)), IN_LABELS)
+    for method, shift in (("alpha", 30.0), ("beta", 10.0), ("gamma", 40.0)):
+        _write(results, method, NOVEL_SPLITS["novel motion"], motion + shift + noise(len(motion)), MOTION_LABELS)
+    for method, shift in (("alpha", 50.0), ("gamma", 50.5)):
+        _write(results, method, NOVEL_SPLITS["all three"], every + shift + noise(len(every), 5.0), ALL_LABELS)
+    _write(results, "uncal", UNCALIBRATED_IN_DISTRIBUTION, base + 30 + noise(len(base)), IN_LABELS)
+    return results
+
+
+@pytest.fixture(scope="module")
+def novel(tmp_path_factory) -> Path:
+    return _novel_results(tmp_path_factory.mktemp("generalization"))
+
+
+def _cells(markdown: str, first: str) -> list[str]:
+    line = next(ln for ln in markdown.splitlines() if ln.startswith(f"| {first} |"))
+    return [c.strip() for c in line.strip("|").split(" | ")]
+
+
+def test_markdown_from_result_files(novel):
+    boards = build_boards(read_results(novel))
+    view = build_generalization(boards)
+    md = render_generalization(view)
+    header = _cells(md, "method")
+    assert header == ["method", "in distribution (mm)",
+                      "novel rig (mm)", "novel rig: Δ mm [95% CI] (%), test",
+                      "novel motion (mm)", "novel motion: Δ mm [95% CI] (%), test",
+                      "all three (mm)", "all three: Δ mm [95% CI] (%), test"]
+    alpha, beta = _cells(md, "`alpha`"), _cells(md, "`beta`")
+    assert alpha[3].endswith(", paired") and alpha[5].endswith(", two-sample") and alpha[7].endswith(", two-sample")
+    assert beta[6:] == ["—", "—"]  # beta has no result under all three
+    rig = next(line for line in view.rows if line.method == "alpha").change["novel rig"]
+    assert rig.paired and rig.ci95[0] < rig.difference < rig.ci95[1] and 3 < rig.difference < 7
+    tau = _cells(md, "**Kendall's τ with the in-distribution ranking**")
+    # all three: gamma is 1.4 mm ahead of alpha, within the noise: τ = −1 over 2 methods, but undecided
+    assert tau[2] == "1.00 (3 methods)" and tau[4] == "0.33 (3 methods)" and tau[6] == "-1.00 (2 methods)"
+    pairs = _cells(md, "**reversed decided pairs**")
+    assert pairs[1] == "3 of 3 pairs decided"
+    assert pairs[2:] == ["0 of 3 (0 undecided)", "", "1 of 3 (0 undecided)", "", "0 of 3 (1 undecided, 2 untested)", ""]
+    # the board's own "all pairs" line decides the same pairs
+    board = next(b for b in boards if b.id == IN_DISTRIBUTION)
+    assert view.decided == board.all_pairs == (3, 3)
+    assert ("- novel rig (`synth-novel-rig@1`): the in-distribution ranking survives — τ = 1.00 over 3 methods; of "
+            "the 3 pairs the in-distribution board decides, none is reversed, none is undecided here, 3 are "
+            "confirmed.") in md
+    assert ("- novel motion (`synth-novel-motion@1`): the in-distribution ranking does not survive — τ = 0.33 over "
+            "3 methods; of the 3 pairs the in-distribution board decides, 1 is reversed") in md
+    assert ("- all three (`synth-novel-all@1`): the in-distribution ranking survives — τ = -1.00 over 2 methods; "
+            "of the 3 pairs the in-distribution board decides, none is reversed, 1 is undecided here (1 leaning the "
+            "other way), none is confirmed, 2 cannot be tested (a method lacks a result, or per-sequence errors, "
+            "here).") in md
+    assert "- novel body (`synth-novel-body@1`): no result yet." in md
+    assert "- novel motion: `alpha` ahead of `beta` in distribution" in md and "**reversed**" in md
+    assert "- all three: `alpha` ahead of `gamma` in distribution" in md and "**leans the other way**" in md
+    assert "Left out of all three's τ and pairs (no result under both protocols): `beta`." in md
+    assert "No result yet under `synth-novel-body@1` (novel body): its columns are left out." in md
+    assert "Uncalibrated methods left out: `uncal`" in md
+    assert "**paired** where the split scored the same sequences" in md
+    assert render_generalization(build_generalization(boards)) == md  # seeded: the same bytes again
+
+
+def test_report_stage_writes_the_table_and_the_html_section(novel, tmp_path):
+    summary = build_report(novel, tmp_path / "report", params_file=None)
+    md = (tmp_path / "report" / "tables" / "generalization.md").read_text()
+    assert md == render_generalization(summary.generalization)
+    html = (tmp_path / "report" / "index.html").read_text()
+    section = html.split('<section id="generalization">')[1].split("</section>")[0]
+    assert 'class="generalization"' in section and 'data-method="alpha"' in section
+    assert "novel motion (synth-novel-motion@1): the in-distribution ranking does not survive" in section
+    assert "`" not in section and "**" not in section  # Markdown marks stripped
+    assert 'href="#generalization"' in html
+
+
+def test_missing_protocols_are_named_in_the_table_and_the_page(novel, tmp_path):
+    only = tmp_path / "results"
+    for r in read_results(novel):
+        if r.protocol.id in (IN_DISTRIBUTION, UNCALIBRATED_IN_DISTRIBUTION):
+            write_result(r, result_path(only, r.method.name, r.protocol.id))
+    summary = build_report(only, tmp_path / "report", params_file=None)
+    assert summary.generalization.present == ()
+    md = (tmp_path / "report" / "tables" / "generalization.md").read_text()
+    assert "No result under any held-out split yet:" in md and "|" not in md
+    for pid in NOVEL_SPLITS.values():
+        assert f"`{pid}`" in md
+    html = (tmp_path / "report" / "index.html").read_text()
+    missing = html.split('id="no-generalization">')[1].split("</p>")[0]
+    assert "No result under any held-out split yet" in missing
+    assert all(pid in missing for pid in NOVEL_SPLITS.values())
+    # no result at all: still written, still says so
+    empty = build_report(tmp_path / "nothing", tmp_path / "empty", params_file=None)
+    assert empty.generalization.rows == ()
+    assert "No result under any held-out split yet" in (tmp_path / "empty" / "tables" / "generalization.md").read_text()
+
+
+def test_uncalibrated_row_appears_with_a_held_out_uncalibrated_result(novel, tmp_path):
+    results = tmp_path / "results"
+    for r in read_results(novel):
+        write_result(r, result_path(results, r.method.name, r.protocol.id))
+    rng = np.random.default_rng(9)
+    uncal = next(r for r in read_results(novel) if r.method.name == "uncal")
+    base = np.asarray(uncal.metrics.main.per_sequence.sums) / 5  # its per-sequence means in distribution
+    _write(results, "uncal", "synth-novel-rig-uncalibrated@1", base + 12 + rng.normal(0, 1, len(base)), IN_LABELS)
+    view = build_generalization(build_boards(read_results(results)))
+    (line,) = [line for line in view.rows if line.uncalibrated]
+    assert line.method == "uncal" and line.change["novel rig"].paired
+    assert line.novel["novel motion"] is None and line.change["novel motion"] is None
+    assert view.uncalibrated_left_out == ()
+    rig = next(s for s in view.splits if s.label == "novel rig")
+    assert rig.agreement.num_methods == 3  # kept out of τ
+    md = render_generalization(view)
+    assert "| `uncal` (uncalibrated) |" in md and "kept out of τ and of the pairs" in md
+
+
+def test_held_out_results_without_an_in_distribution_board():
+    view = build_generalization([])
+    assert view.present == () and "No result under any held-out split" in render_generalization(view)
+
+
+def test_method_names_are_escaped_in_the_html():
+    name = '<script>alert("x")</script>'
+    view = Generalization(
+        in_distribution=IN_DISTRIBUTION,
+        splits=tuple(SplitSummary(label, pid, label == "novel rig") for label, pid in NOVEL_SPLITS.items()),
+        rows=(MethodLine(name, False, 100.0, {"novel rig": 110.0}, {"novel rig": None}),),
+        unit="mm", headline="MPJPE (relative)", level=0.05, decided=None, uncalibrated_left_out=(name,),
+        n_resamples=100)
+    html = render_html([], [], [], [], [], generalization=view)
+    section = html.split('<section id="generalization">')[1].split("</section>")[0]
+    assert "<script>alert" not in section
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in section
+
+
+def test_results_without_per_sequence_errors_or_without_an_in_distribution_board(novel, tmp_path):
+    import json
+
+    results = tmp_path / "results"
+    for r in read_results(novel):
+        write_result(r, result_path(results, r.method.name, r.protocol.id))
+    for path in results.rglob(f"{NOVEL_SPLITS['novel rig']}.json"):  # written before per-sequence errors existed
+        data = json.loads(path.read_text())
+        del data["metrics"]["main"]["per_sequence"]
+        path.write_text(json.dumps(data))
+    md = render_generalization(build_generalization(build_boards(read_results(results))))
+    assert _cells(md, "`alpha`")[3] == "+5.0 (no interval: no per-sequence errors)"
+    assert _cells(md, "**reversed decided pairs**")[2] == "0 of 3 (0 undecided, 3 untested)"
+    assert "- novel rig (`synth-novel-rig@1`): its decided pairs cannot be tested here" in md
+    held_out = [r for r in read_results(novel) if r.protocol.id in NOVEL_SPLITS.values()]
+    md = render_generalization(build_generalization(build_boards(held_out)))
+    assert _cells(md, "`alpha`")[1:4] == ["—", "107.6", "—"]
+    assert "no result under `synth-h36m-relative@2`, so there is no decided order to reverse" in md
