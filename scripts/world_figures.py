@@ -86,7 +86,7 @@ def _sequences(store: MultiViewStore):
     table = store.table.assign(index=np.arange(len(store)))
     for (subject, action, sequence), rows in table.groupby(["subject", "action", "sequence"], sort=True):
         idx = rows["index"].to_numpy()
-        frames = rows["frame"].to_numpy()
+        frames = rows["frame"].astype(int).to_numpy()
         yield subject, action, sequence, store.joints_3d[idx], frames
 
 

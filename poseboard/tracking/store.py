@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 #: Protocol family of a protocol name: the dataset part (``synth-h36m-relative`` → ``synth-h36m``).
-_FAMILIES = ("synth-h36m", "synth-panoptic", "synth-mupots", "human36m", "panoptic", "mupots")
+_FAMILIES = ("synth-h36m", "synth-panoptic", "synth-mupots", "synth-novel", "human36m", "panoptic", "mupots")
 
 
 def repo_root(start: str | Path | None = None) -> Path:
