@@ -268,8 +268,9 @@ def builtin_cast(name: str, rig_name: str, split: str, cfg: MultiViewSplit, area
 def training_world_cast(name: str, split: str, cfg: MultiViewSplit, area_mm: float, fps: float, seed: int) -> Cast:
     """The broad training world (``cfg.world``): ``bodies`` training bodies, each with its own
     motion style, ``sequences_per_body`` sequences each going through the training actions in
-    turn (continuing where the previous body stopped, so every action gets the same share), every sequence filmed by its own
-    layout from the training family, ``views`` of its cameras stored per sample."""
+    turn (continuing where the previous body stopped, so every action gets the same share),
+    every sequence filmed by its own layout from the training family, ``views`` of its cameras
+    stored per sample."""
     from poseboard.datasets.synthetic.body import training_bodies
     from poseboard.datasets.synthetic.motion import TRAIN_ACTIONS, MotionStyle
 
