@@ -25,8 +25,12 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 setup: $(VENV)/.installed
 
 # dvc runs each stage in a shell: put the venv first on PATH so stages use its python.
+# scripts/timed_repro.py runs `dvc repro $(REPRO_ARGS)` and ends with a table of the stages' times
+# (also kept, merged over runs, in .dvc/tmp/stage_times.json). Interrupted, run it again: finished
+# stages are skipped and an interrupted training resumes from its last saved state.
+REPRO_ARGS ?=
 repro: setup
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python scripts/timed_repro.py --out .dvc/tmp/stage_times.json -- $(REPRO_ARGS)
 
 test: setup
 	$(BIN)/ruff check .

@@ -8,12 +8,21 @@ step, generator → losses) and gets, for free:
   ``(seed, epoch)`` (:class:`StepBatchSampler`), and every random choice a step makes
   (augmentation, jitter, view subsets) comes from ``step_generator(seed, step)``, so a
   resumed run draws exactly what the uninterrupted run drew;
-* **resumption**: ``checkpoint.pt`` in the work folder holds the model(s), the optimiser,
-  the global torch RNG state and the step, written atomically (a crash mid-write leaves the
-  previous checkpoint); ``train_loop`` continues from it;
+* **resumption**: ``checkpoint.pt`` holds the model(s), the optimiser, the global RNG states
+  (torch, CUDA, NumPy, Python), the step, the curves so far and a fingerprint of the run
+  (:func:`run_fingerprint`: config, data, initial weights, code), written atomically (a crash
+  mid-write leaves the previous one) every ``checkpoint_every`` steps and at the first log
+  step ``checkpoint_seconds`` after the last save; ``train_loop`` continues from it, and
+  starts over when the fingerprint is another run's. Under ``dvc repro`` the state lives
+  outside the stage's outputs (:func:`resume_file`: DVC deletes those before it runs a stage),
+  so a second ``dvc repro`` after an interruption resumes; it is moved into the work folder
+  when the run ends;
 * **curves**: losses averaged over ``log_every`` steps go to the tracker in one call (not
   one call per step), validation metrics every ``val_every`` steps;
-* **progress**: a tqdm bar (stderr), off with ``progress=False``;
+* **progress**: a few plain lines on stdout (:class:`poseboard.progress.ProgressReporter`:
+  what runs, at most ten progress lines with rate and time left, a final line), readable in
+  a DVC log; a tqdm bar instead of the progress lines when ``progress`` and stderr is a
+  terminal;
 * **data parallelism** under ``torchrun`` (:mod:`poseboard.methods.train.distributed`): each
   process takes its share of every step's batch (any batch size over any number of
   processes), the gradients are combined weighted by share size so the update is the single
@@ -26,10 +35,14 @@ optimiser before each step, so there is no scheduler state to save.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
+import inspect
 import math
 import os
 import random
+import shutil
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +58,11 @@ from poseboard.errors import InputError, ResultFileError
 from poseboard.io import atomic_open
 
 CHECKPOINT_FILE = "checkpoint.pt"
+#: A folder for the resumable state of every training (:func:`resume_file`); under ``dvc repro``
+#: it defaults to ``<DVC_ROOT>/.dvc/tmp/poseboard-resume``.
+RESUME_DIR_ENV = "POSEBOARD_RESUME_DIR"
+#: A save may take at most this share of the training time (a slow save waits longer).
+_SAVE_SHARE = 0.05
 
 
 class TrainConfig(BaseModel):
@@ -63,6 +81,9 @@ class TrainConfig(BaseModel):
     grad_clip: float | None = Field(None, gt=0, description="max global gradient norm (None: no clipping)")
     seed: int = Field(0, ge=0)
     checkpoint_every: int = Field(200, ge=1, description="steps between checkpoints (and one at the end)")
+    checkpoint_seconds: float | None = Field(
+        60.0, gt=0, description="also save at the first log step this long after the last save, seconds (None: "
+                                "steps only); a save never takes more than 5 % of the time")
     log_every: int = Field(10, ge=1, description="steps averaged into one tracker call")
     val_every: int = Field(0, ge=0, description="steps between validations (0: only at the end)")
     val_samples: int = Field(64, ge=0, description="validation samples (the first N; 0: no validation)")
@@ -207,8 +228,10 @@ def eval_batches(dataset: Any, batch_size: int, collate: Callable[[list[Any]], A
 
 # ---------------------------------------------------------------------------- checkpoints
 def save_checkpoint(path: str | Path, *, step: int, modules: Mapping[str, nn.Module],
-                    optimizer: torch.optim.Optimizer | None, extra: dict[str, Any] | None = None) -> None:
-    """Write the state of a run atomically: module state dicts, optimiser, torch RNG, step.
+                    optimizer: torch.optim.Optimizer | None, extra: dict[str, Any] | None = None,
+                    device: torch.device | str | None = None) -> None:
+    """Write the state of a run atomically: module state dicts, optimiser, the global RNG
+    states (torch; CUDA's of ``device`` when it is a GPU; NumPy's and Python's), step.
 
     The file holds only tensors, numbers and strings, so :func:`load_checkpoint` reads it
     with ``weights_only=True``.
@@ -218,10 +241,28 @@ def save_checkpoint(path: str | Path, *, step: int, modules: Mapping[str, nn.Mod
         "modules": {name: m.state_dict() for name, m in modules.items()},
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "torch_rng": torch.get_rng_state(),
+        "rng": _host_rng_state(),
         "extra": extra or {},
     }
+    if device is not None and torch.device(device).type == "cuda":
+        state["cuda_rng"] = torch.cuda.get_rng_state(torch.device(device))
     with atomic_open(path, "wb") as handle:
         torch.save(state, handle)
+
+
+def _host_rng_state() -> dict[str, Any]:
+    """Python's and NumPy's global generator states as tensors and numbers (no pickle)."""
+    version, keys, gauss = random.getstate()
+    np_state = np.random.get_state()  # noqa: NPY002 - the legacy global generator third-party code may use
+    return {"python_version": int(version), "python": torch.tensor(keys, dtype=torch.int64), "python_gauss": gauss,
+            "numpy": torch.from_numpy(np.asarray(np_state[1], dtype=np.int64)), "numpy_pos": int(np_state[2]),
+            "numpy_has_gauss": int(np_state[3]), "numpy_gauss": float(np_state[4])}
+
+
+def _set_host_rng_state(rng: dict[str, Any]) -> None:
+    random.setstate((rng["python_version"], tuple(int(k) for k in rng["python"].tolist()), rng["python_gauss"]))
+    np.random.set_state(("MT19937", rng["numpy"].numpy().astype(np.uint32), rng["numpy_pos"],  # noqa: NPY002
+                         rng["numpy_has_gauss"], rng["numpy_gauss"]))
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -232,8 +273,10 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def restore_checkpoint(state: dict[str, Any], modules: Mapping[str, nn.Module],
-                       optimizer: torch.optim.Optimizer | None) -> int:
-    """Load a checkpoint's states into ``modules`` and ``optimizer``; returns its step."""
+                       optimizer: torch.optim.Optimizer | None, device: torch.device | str | None = None) -> int:
+    """Load a checkpoint's states into ``modules`` and ``optimizer``, and the RNG states it
+    holds into the global generators (CUDA's into ``device``'s when it is a GPU); returns its
+    step."""
     saved = state["modules"]
     missing = sorted(set(modules) - set(saved))
     if missing:
@@ -243,7 +286,107 @@ def restore_checkpoint(state: dict[str, Any], modules: Mapping[str, nn.Module],
     if optimizer is not None and state.get("optimizer") is not None:
         optimizer.load_state_dict(state["optimizer"])
     torch.set_rng_state(state["torch_rng"])
+    if state.get("rng") is not None:
+        _set_host_rng_state(state["rng"])
+    if state.get("cuda_rng") is not None and device is not None and torch.device(device).type == "cuda":
+        torch.cuda.set_rng_state(state["cuda_rng"], torch.device(device))
     return int(state["step"])
+
+
+# ---------------------------------------------------------------------------- resumption
+def resume_file(workdir: str | Path) -> Path:
+    """Where a training with work folder ``workdir`` keeps its resumable state.
+
+    ``<workdir>/checkpoint.pt``, unless a resume folder is set: ``$POSEBOARD_RESUME_DIR``, or
+    under ``dvc repro`` (``DVC_STAGE`` is set) ``<DVC_ROOT>/.dvc/tmp/poseboard-resume``, git-
+    and DVC-ignored. DVC deletes a stage's outputs before it runs the stage's command, so a
+    state kept in them would be lost with the interruption; in the resume folder it is
+    ``<resume folder>/<workdir relative to the working directory>/checkpoint.pt``
+    (e.g. ``.dvc/tmp/poseboard-resume/checkpoints/algebraic/work/checkpoint.pt``), and
+    :func:`train_loop` moves it into ``workdir`` when the run ends.
+    """
+    workdir = Path(workdir)
+    root = _resume_root()
+    if root is None:
+        return workdir / CHECKPOINT_FILE
+    absolute = workdir.resolve()
+    try:
+        relative = absolute.relative_to(Path.cwd().resolve())
+    except ValueError:  # outside the working directory: its absolute path, anchor dropped
+        relative = absolute.relative_to(absolute.anchor)
+    return root / relative / CHECKPOINT_FILE
+
+
+def _resume_root() -> Path | None:
+    root = os.environ.get(RESUME_DIR_ENV)
+    if not root and os.environ.get("DVC_STAGE") and os.environ.get("DVC_ROOT"):
+        return Path(os.environ["DVC_ROOT"]) / ".dvc" / "tmp" / "poseboard-resume"
+    return Path(root) if root else None
+
+
+def run_fingerprint(*, config: TrainConfig, modules: Mapping[str, nn.Module],
+                    optimizer: torch.optim.Optimizer | None, dataset: Any = None,
+                    step_fn: Callable[..., Any] | None = None, identity: Any = None) -> str:
+    """A hex digest of what a run's result depends on, recorded in its checkpoints so that a
+    state left by another run is never resumed: the :class:`TrainConfig`, ``identity`` (the
+    caller's whole config), the modules' weights before training (their initialisation and
+    any loaded backbone), the optimiser and its hyper-parameters, the data (its length and
+    three samples: the first, middle and last), and the code (the source files of the modules'
+    classes, of ``step_fn`` and of this module). Any change there starts the training over.
+    """
+    h = hashlib.blake2b(digest_size=16)
+    _digest(h, ("train", config.model_dump(mode="json"), "identity", identity))
+    for name in sorted(modules):
+        _digest(h, ("module", name, type(modules[name]).__qualname__, modules[name].state_dict()))
+    if optimizer is not None:
+        _digest(h, ("optimizer", type(optimizer).__qualname__,
+                    [{k: v for k, v in g.items() if k != "params"} | {"n_params": len(g["params"])}
+                     for g in optimizer.param_groups]))
+    if dataset is not None:
+        n = len(dataset)
+        _digest(h, ("data", n, [dataset[i] for i in sorted({0, n // 2, n - 1}) if n > 0]))
+    files = {inspect.getsourcefile(type(m)) for m in modules.values()} | {__file__}
+    if step_fn is not None and hasattr(step_fn, "__code__"):
+        files.add(step_fn.__code__.co_filename)
+    for file in sorted(f for f in files if f):
+        with contextlib.suppress(OSError):
+            h.update(Path(file).read_bytes())
+    return h.hexdigest()
+
+
+def _digest(h: Any, obj: Any, depth: int = 0) -> None:
+    """Feed ``obj`` into the hash ``h``: tensors and arrays by their bytes, containers,
+    dataclasses and plain objects by their items (samples, batches, configs)."""
+    if depth > 8:
+        h.update(type(obj).__qualname__.encode())
+    elif obj is None or isinstance(obj, (bool, int, float, str, bytes)):
+        h.update(repr(obj).encode())
+    elif isinstance(obj, Tensor):
+        t = obj.detach().cpu().contiguous().reshape(-1)
+        h.update(f"tensor{tuple(obj.shape)}{obj.dtype}".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    elif isinstance(obj, np.ndarray):
+        h.update(f"array{obj.shape}{obj.dtype}".encode())
+        h.update(np.ascontiguousarray(obj).tobytes() if obj.dtype != object else repr(obj.tolist()).encode())
+    elif isinstance(obj, np.generic):
+        h.update(repr(obj.item()).encode())
+    elif isinstance(obj, Mapping):
+        for k in sorted(obj, key=str):
+            _digest(h, (str(k), obj[k]), depth + 1)
+    elif isinstance(obj, (list, tuple, set, frozenset)):
+        items = sorted(obj, key=repr) if isinstance(obj, (set, frozenset)) else obj
+        h.update(f"{type(obj).__name__}{len(items)}".encode())
+        for item in items:
+            _digest(h, item, depth + 1)
+    elif isinstance(obj, BaseModel):
+        _digest(h, obj.model_dump(mode="json"), depth + 1)
+    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        _digest(h, {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}, depth + 1)
+    elif hasattr(obj, "__dict__"):
+        h.update(type(obj).__qualname__.encode())
+        _digest(h, vars(obj), depth + 1)
+    else:
+        h.update(type(obj).__qualname__.encode())
 
 
 # ---------------------------------------------------------------------------- logging
@@ -319,11 +462,12 @@ def train_loop(
     on_checkpoint: Callable[[int], None] | None = None,
     device: torch.device | str | None = None,
     precision: str = "fp32",
+    identity: Any = None,
 ) -> TrainSummary:
     """Train ``modules`` for ``config.steps`` optimiser steps, resuming from ``workdir``.
 
     Args:
-        name: stage name (progress bar, metric prefix in the tracker: ``<name>/loss``).
+        name: stage name (progress lines, metric prefix in the tracker: ``<name>/loss``).
         config: the :class:`TrainConfig`.
         modules: every module whose state a checkpoint must hold (the trained ones and any
             frozen one whose BN statistics could change), by name.
@@ -332,11 +476,22 @@ def train_loop(
             ``loss`` is back-propagated, everything is logged (averaged per window).
         dataset: a map-style dataset; batches come from :class:`StepBatchSampler`.
         collate: list of samples → batch.
-        workdir: holds ``checkpoint.pt``; ``None`` trains without checkpoints.
-        tracker: ``log_metrics(dict, step)`` receiver (``None``: nothing logged).
+        workdir: holds ``checkpoint.pt`` when the run ends; ``None`` trains without
+            checkpoints. The resumable state is written to :func:`resume_file` (``workdir``
+            itself unless under ``dvc repro`` or ``POSEBOARD_RESUME_DIR``), every
+            ``checkpoint_every`` steps and at the first log step ``checkpoint_seconds`` after
+            the last save, and resumed from when its fingerprint (:func:`run_fingerprint`) is
+            this run's; another run's is discarded.
+        tracker: ``log_metrics(dict, step)`` receiver (``None``: nothing logged). A run
+            resumed from a resume folder first logs again the curves saved with the state (the
+            work folder's were lost with it). What it was told through ``log_params`` before
+            (:class:`JsonlTracker` keeps it: the harness logs the method's whole config) is part
+            of the fingerprint.
         val_fn: called every ``val_every`` steps and at the end (modules in eval mode,
             under ``no_grad``); its metrics are logged as ``<name>/val_<key>``.
-        progress: show a progress bar.
+        progress: a tqdm bar on stderr when it is a terminal, in place of the progress lines;
+            the plain lines on stdout (what runs, at most ten with rate and time left, the
+            end) are printed either way, by rank 0.
         on_checkpoint: called with the step after each checkpoint is written.
         device: where to train (default: where the modules' parameters are). The modules are
             moved there, every batch is moved there before ``step_fn`` sees it, and losses are
@@ -344,12 +499,15 @@ def train_loop(
             which is refused if a loss of the window was not finite), never per step.
         precision: ``fp32`` or ``bf16`` (``step_fn`` runs under
             :func:`poseboard.device.autocast`; the backward pass and the optimiser in float32).
+        identity: what else the result depends on (the caller's whole config), for the
+            fingerprint.
 
     Returns:
         a :class:`TrainSummary`. The modules hold the final weights, in eval mode.
     """
     from poseboard.device import autocast, to_device
     from poseboard.methods.train import distributed as ddp
+    from poseboard.progress import ProgressReporter, format_duration  # here: only training commands import it
 
     t0 = time.perf_counter()
     if device is None:
@@ -363,29 +521,80 @@ def train_loop(
         torch.set_num_threads(config.threads)
     rank, world = ddp.setup(device)
     main = rank == 0
+    logged = getattr(tracker, "logged_params", None) or None  # every rank's tracker was told the same
     if not main:
         tracker, progress = None, False
     seed_everything(config.seed)
-    ckpt_path = Path(workdir) / CHECKPOINT_FILE if workdir is not None else None
-    start, resumed, before = 0, False, 0.0
-    if ckpt_path is not None and ckpt_path.exists():
-        state = load_checkpoint(ckpt_path)
-        start = restore_checkpoint(state, modules, optimizer)
+    final_path = Path(workdir) / CHECKPOINT_FILE if workdir is not None else None
+    state_path = resume_file(workdir) if workdir is not None else None
+    fingerprint, notes = "", []
+    if state_path is not None:
+        fingerprint = run_fingerprint(config=config, modules=modules, optimizer=optimizer, dataset=dataset,
+                                      step_fn=step_fn, identity=[identity, logged])
+    state, source = None, None
+    for path in dict.fromkeys(p for p in (state_path, final_path) if p is not None and p.exists()):
+        candidate = load_checkpoint(path)
+        saved = candidate.get("extra", {}).get("fingerprint")
+        if saved is not None and saved != fingerprint:
+            notes.append(f"ignoring {_shown(path)}: another run's state (a different config, data, initial "
+                         f"weights or code; fingerprint {saved[:12]} ≠ {fingerprint[:12]}); this run replaces it")
+            continue
+        state, source = candidate, path
+        break
+    start = int(state["step"]) if state is not None else 0
+    # The loader's iterator draws a seed from torch's global generator: made before the saved
+    # generator states are restored, a resumed run draws after it what the uninterrupted run drew.
+    batches = (iter(make_loader(dataset, config, collate, start, config.steps, rank, world,
+                                pin_memory=device.type == "cuda")) if start < config.steps else iter(()))
+    resumed, before, history = state is not None, 0.0, []
+    if state is not None:
+        restore_checkpoint(state, modules, optimizer, device)
         before = float(state.get("extra", {}).get("seconds_total", 0.0))
-        resumed = True
+        history = list(state.get("extra", {}).get("history", []))
     ddp.broadcast_modules(modules)
-    summary = TrainSummary(start_step=start, end_step=start, seconds=0.0, resumed=resumed)
+    summary = TrainSummary(start_step=start, end_step=start, seconds=0.0, resumed=resumed, history=history)
     params = [p for group in optimizer.param_groups for p in group["params"]]
     averager = _Averager()
-    bar = _progress(config.steps, start, name, progress)
+    report = ProgressReporter(config.steps, name, lines=0 if progress and sys.stderr.isatty() else 10,
+                              clock=time.perf_counter, start=start, enabled=main)
+    for note in notes:
+        report.note(note)
+    epochs = config.steps * config.batch_size / max(1, len(dataset))
+    threads = torch.get_num_threads()
+    report.note(f"{config.steps} steps of batch {config.batch_size} ({len(dataset)} samples, "
+                f"{f'{epochs:.3g}' if epochs < 1000 else f'{epochs:.0f}'} epochs) on {device} {precision}, "
+                f"{threads} thread{'s' if threads != 1 else ''}"
+                + (f", {world} processes" if world > 1 else "")
+                + (f"; state saved every {config.checkpoint_every} steps"
+                   + (f" or {config.checkpoint_seconds:g} s" if config.checkpoint_seconds else "")
+                   + f" to {_shown(state_path)}" if state_path is not None else "; no checkpoints"))
+    if resumed:
+        report.note(f"resuming at step {start}/{config.steps} from {_shown(source)} "
+                    f"({format_duration(before)} trained before)")
+        if tracker is not None and source != final_path:  # the work folder's curves went with it
+            for entry in history:
+                tracker.log_metrics({f"{name}/{k}": v for k, v in entry.items() if k != "step"},
+                                    step=int(entry["step"]))
+    bar = _progress(config.steps, start, name, progress and report.lines == 0)
+    last_save, save_cost = time.perf_counter(), 0.0
 
     def checkpoint(step: int) -> None:
-        if ckpt_path is None or not main:
+        nonlocal last_save, save_cost
+        if state_path is None or not main:
             return
-        save_checkpoint(ckpt_path, step=step, modules=modules, optimizer=optimizer,
-                        extra={"stage": name, "seconds_total": before + time.perf_counter() - t0})
+        tic = time.perf_counter()
+        save_checkpoint(state_path, step=step, modules=modules, optimizer=optimizer, device=device,
+                        extra={"stage": name, "seconds_total": before + tic - t0, "fingerprint": fingerprint,
+                               "history": summary.history})
+        last_save = time.perf_counter()
+        save_cost = last_save - tic
         if on_checkpoint is not None:
             on_checkpoint(step)
+
+    def save_due() -> bool:  # at a log step: time-based saves (a slow save waits longer)
+        if config.checkpoint_seconds is None or state_path is None:
+            return False
+        return time.perf_counter() - last_save >= max(config.checkpoint_seconds, save_cost / _SAVE_SHARE)
 
     def validate(step: int) -> None:
         if val_fn is None or config.val_samples == 0 or not main:
@@ -402,9 +611,7 @@ def train_loop(
     try:
         step = start
         if start < config.steps:
-            loader = make_loader(dataset, config, collate, start, config.steps, rank, world,
-                                 pin_memory=device.type == "cuda")
-            for batch in loader:
+            for batch in batches:
                 for m in modules.values():
                     m.train()
                 _set_frozen_eval(modules)
@@ -431,22 +638,25 @@ def train_loop(
                 if losses is not None:
                     averager.add({**losses, "lr": lr})
                 bar.update(1)
-                at_checkpoint = step % config.checkpoint_every == 0 and step < config.steps
+                report.update(1)
                 at_log = step % config.log_every == 0 or step == config.steps
+                due = at_log and main and save_due()  # only rank 0 saves: no other rank needs to know
+                at_checkpoint = (step % config.checkpoint_every == 0 or due) and step < config.steps
                 if (at_checkpoint or at_log) and not averager.finite():
                     raise FloatingPointError(f"{name}: a loss was not finite in the {averager.count} steps "
                                              f"up to step {step} ({averager.pop()})")
-                if at_checkpoint:
-                    checkpoint(step)
-                if at_log:
+                if at_log:  # before the checkpoint, which holds the curves up to its step
                     window = ddp.average_scalars(averager.pop(), config.batch_size)
                     summary.history.append({"step": float(step), **window})
                     bar.set_postfix(loss=f"{window['loss']:.4g}")
+                    report.set_postfix(f"loss {window['loss']:.4g}")
                     if tracker is not None:
                         tracker.log_metrics({f"{name}/{k}": v for k, v in window.items()}, step=step)
                 if config.val_every and step % config.val_every == 0 and step < config.steps:
-                    validate(step)
+                    validate(step)  # before the checkpoint of the same step: a resumed run starts after both
                     ddp.barrier()
+                if at_checkpoint:
+                    checkpoint(step)
             checkpoint(step)
         validate(step)
         ddp.barrier()
@@ -455,9 +665,38 @@ def train_loop(
         for m in modules.values():
             m.eval()
         torch.set_num_threads(old_threads)
+    if main and state_path is not None and final_path is not None and state_path != final_path:
+        _finish_state(state_path, final_path)
     summary.seconds = time.perf_counter() - t0
     summary.seconds_total = before + summary.seconds
+    result = f"loss {history_losses(summary)[-1]:.4g}" if history_losses(summary) else ""
+    if summary.val:
+        result += ("; " if result else "") + "val " + ", ".join(f"{k} {v:.4g}" for k, v in summary.val.items())
+    report.close(result or None)
     return summary
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when it is inside it (shorter log lines)."""
+    with contextlib.suppress(ValueError):
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    return str(path)
+
+
+def _finish_state(state_path: Path, final_path: Path) -> None:
+    """Move a finished run's state from the resume folder into its work folder, and remove the
+    folders inside the resume folder that it leaves empty."""
+    if state_path.exists():
+        final_path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(state_path, final_path)
+    root = _resume_root()
+    folder = state_path.parent
+    while root is not None and folder != root and root in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty, or not there
+            break
+        folder = folder.parent
 
 
 def _set_frozen_eval(modules: Mapping[str, nn.Module]) -> None:
@@ -489,12 +728,15 @@ def parameter_groups(groups: Sequence[tuple[Sequence[nn.Parameter], float]]) -> 
 
 class JsonlTracker:
     """A tracker that appends every call to a JSON-lines file (curves kept beside the
-    checkpoints, whatever else tracks the run); wraps another tracker if given."""
+    checkpoints, whatever else tracks the run); wraps another tracker if given.
+    ``logged_params``: every ``log_params`` call's mapping merged (part of
+    :func:`train_loop`'s fingerprint of the run)."""
 
     def __init__(self, path: str | Path, inner: Any = None) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.inner = inner
+        self.logged_params: dict[str, Any] = {}
 
     def _write(self, record: dict[str, Any]) -> None:
         import json
@@ -507,6 +749,7 @@ class JsonlTracker:
             handle.write(json.dumps(record, sort_keys=True, default=str) + "\n")
 
     def log_params(self, params: dict[str, Any]) -> None:
+        self.logged_params |= params
         self._write({"params": params})
         if self.inner is not None:
             self.inner.log_params(params)

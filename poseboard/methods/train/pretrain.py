@@ -25,7 +25,10 @@ come from generated splits or, as the papers fine-tune, from a real multi-view d
 (:func:`crop_source`: Human3.6M's or Panoptic's ground-truth boxes, ``crop_size`` px).
 
 The result is a folder (``save_backbone``) with ``backbone.json`` (architecture, training
-record) and ``backbone.pt`` (weights), plus the run's ``checkpoint.pt``.
+record) and ``backbone.pt`` (weights), plus the run's ``checkpoint.pt``. An interrupted run
+resumes from its last saved state (:func:`~poseboard.methods.train.loop.train_loop`: every
+``checkpoint_every`` steps or ``checkpoint_seconds``; under ``dvc repro`` kept outside the
+stage's outputs, :func:`~poseboard.methods.train.loop.resume_file`), with the same final weights.
 
 Example:
     >>> cfg = PretrainConfig.preset("smoke")  # doctest: +SKIP
@@ -365,8 +368,10 @@ def pretrain_backbone(
     precision: str = "fp32",
 ) -> tuple[Backbone, TrainSummary]:
     """Pre-train the backbone on the crops of ``train`` (split folder(s) or real multi-view
-    datasets, :class:`CropDataset`), resuming from ``out/checkpoint.pt``; the result is saved to
-    ``out`` with :func:`save_backbone`.
+    datasets, :class:`CropDataset`), resuming from its saved state (``out/checkpoint.pt``, or
+    :func:`~poseboard.methods.train.loop.resume_file`'s under ``dvc repro``) when that state
+    was written for the same config, data and initial weights; the result is saved to ``out``
+    with :func:`save_backbone`.
 
     The network starts from random weights, or from ``config.init`` (a published checkpoint,
     :func:`~poseboard.methods.nets.weights_import.import_weights`; what was loaded is recorded in
@@ -426,6 +431,7 @@ def pretrain_backbone(
         name="pretrain", config=config.train, modules={"backbone": net}, optimizer=optimizer, step_fn=step_fn,
         dataset=dataset, collate=collate_crops, workdir=out, tracker=tracker,
         val_fn=val_fn if val_set is not None else None, progress=progress, device=device, precision=precision,
+        identity=config.model_dump(mode="json", exclude={"train"}),
     )
     info = {
         "stage": "pretrain", "steps": summary.end_step, "seconds_total": round(summary.seconds_total, 1),
