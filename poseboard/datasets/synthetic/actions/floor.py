@@ -14,7 +14,7 @@ from poseboard.datasets.synthetic.actions.plan import (
     natural_stance,
     planted_plan,
     rest_channels,
-    roll_foot,
+    stepping_plan,
     timeline_start,
     to_world,
 )
@@ -25,7 +25,7 @@ def kneeling(body: BodyShape, t: np.ndarray, rng: np.random.Generator, area: flo
     """Going down on one knee: one foot steps back onto its toes, the pelvis lowers until that
     knee rests just above the floor (the shin nearly flat, the front shin upright), a while
     there, then up and the foot back beside the other."""
-    n, h_body = len(t), body.height_mm
+    h_body = body.height_mm
     h, d = float(body.ankle_height_mm), 0.47 * float(body.foot_length_mm)
     l1, l2 = body.bone_length("RKnee"), body.bone_length("RAnkle")
     feet_home = natural_stance(body, rng, (0.85, 1.1), 20.0)
@@ -75,11 +75,7 @@ def kneeling(body: BodyShape, t: np.ndarray, rng: np.random.Generator, area: flo
     ch = keys.sample(t)
     add_idle(rng, t, ch, scale=0.5)
     heel = heel_keys.sample(t)
-    fwd = np.broadcast_to(np.array([0.0, 1.0]), (n, 2))
-    feet = np.stack([roll_foot(body, foot_track(t, feet_home[k], moves[k], h), fwd, heel["rl"[k]])
-                     for k in range(2)], 1)
-    psi = rng.uniform(-180, 180)
-    return planted_plan(body, psi, to_world(feet, psi), ch, rng.uniform(2, 6))
+    return stepping_plan(body, t, rng, feet_home, moves, h, heel, ch)
 
 
 def sitting_on_floor(body: BodyShape, t: np.ndarray, rng: np.random.Generator, area: float) -> Plan:

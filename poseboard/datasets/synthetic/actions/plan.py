@@ -338,3 +338,15 @@ def foot_track(t: np.ndarray, start: np.ndarray, moves: list[tuple[float, float,
         z += clearance * np.sin(np.pi * s) ** 2
         here = np.asarray(to, np.float64)
     return np.concatenate([xy, z[:, None]], -1)
+
+
+def stepping_plan(body: BodyShape, t: np.ndarray, rng: np.random.Generator, feet_home: Any, moves: Any, lift_mm: Any,
+                  heel: dict[str, np.ndarray], ch: dict[str, np.ndarray]) -> Plan:
+    """A planted plan whose feet follow :func:`foot_track` from ``feet_home`` through ``moves``
+    (body frame, facing +y), each rolled over its heel by ``heel["r"]`` / ``heel["l"]`` degrees,
+    turned to a random facing (the actions of kneeling, sitting on the floor and lunging)."""
+    fwd = np.broadcast_to(np.array([0.0, 1.0]), (len(t), 2))
+    feet = np.stack([roll_foot(body, foot_track(t, feet_home[k], moves[k], lift_mm), fwd, heel["rl"[k]])
+                     for k in range(2)], 1)
+    psi = rng.uniform(-180, 180)
+    return planted_plan(body, psi, to_world(feet, psi), ch, rng.uniform(2, 6))

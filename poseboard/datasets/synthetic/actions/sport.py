@@ -11,18 +11,16 @@ from poseboard.datasets.synthetic.actions.plan import (
     arm_channels,
     draw,
     ease,
-    foot_track,
     gait_plan,
     hermite,
     natural_stance,
-    planted_plan,
     rest_channels,
     roll_foot,
     rot2,
     slow_sway,
     standing_plan,
+    stepping_plan,
     timeline_start,
-    to_world,
 )
 from poseboard.datasets.synthetic.body import ANGLE_NAMES, BodyShape, root_rotation
 
@@ -192,7 +190,7 @@ def lunging(body: BodyShape, t: np.ndarray, rng: np.random.Generator, area: floa
     """Forward lunges, one leg or alternating: a long step forward, the pelvis sinking until
     the front thigh is about level and the rear knee a hand above the floor (the rear heel
     rising over the ball of the foot), then pushing back to standing."""
-    n, hb = len(t), body.height_mm
+    hb = body.height_mm
     h = float(body.ankle_height_mm)
     l1 = body.bone_length("RKnee")
     feet_home = natural_stance(body, rng, (0.85, 1.1), 10.0)
@@ -245,11 +243,7 @@ def lunging(body: BodyShape, t: np.ndarray, rng: np.random.Generator, area: floa
     ch = keys.sample(t)
     add_idle(rng, t, ch, scale=0.4)
     heel = heel_keys.sample(t)
-    fwd = np.broadcast_to(np.array([0.0, 1.0]), (n, 2))
-    feet = np.stack([roll_foot(body, foot_track(t, feet_home[k], moves[k], h), fwd, heel["rl"[k]])
-                     for k in range(2)], 1)
-    psi = rng.uniform(-180, 180)
-    return planted_plan(body, psi, to_world(feet, psi), ch, rng.uniform(2, 6))
+    return stepping_plan(body, t, rng, feet_home, moves, h, heel, ch)
 
 
 def kicking(body: BodyShape, t: np.ndarray, rng: np.random.Generator, area: float) -> Plan:
