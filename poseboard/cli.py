@@ -166,6 +166,9 @@ def submit_command(
     from poseboard.protocols.evaluate import submit_predictions_file
 
     try:
+        match = _board_match(protocol, data_dir, ground_truth, results)
+        if match is not None:
+            typer.echo(match.sentence())
         result, path = submit_predictions_file(
             predictions, protocol, method=method, card=card, data_dir=data_dir, ground_truth=ground_truth,
             results_dir=results, reserved=REGISTRY.names(),
@@ -176,6 +179,26 @@ def submit_command(
     typer.echo(f"{result.protocol.id}  {method} (submitted): {m.headline} = {m.headline_value:.2f} "
                f"{m.units.get(m.headline, '')} over {m.main.num_frames} frames")
     typer.echo(f"wrote {path}")
+
+
+def _board_match(protocol: str, data_dir: Path, ground_truth: Path | None, results: Path):  # -> SplitMatch | None
+    """The split a protocol will be scored on, held against the task records of the committed
+    leaderboard (``results/tasks.json`` at ``HEAD``, else the working tree's); None when the
+    split is not a generated one or nothing is recorded."""
+    from poseboard.datasets.identity import TASKS_FILE, match_split, read_task_records
+    from poseboard.datasets.identity_commands import committed_records
+    from poseboard.protocols.registry import get_protocol
+
+    definition = get_protocol(protocol)
+    split = ground_truth or data_dir / definition.dataset / definition.split
+    if not (Path(split) / "manifest.json").is_file():
+        return None
+    try:
+        records = committed_records(results, "HEAD")
+    except PoseboardError:
+        records = None
+    records = records or read_task_records(results / TASKS_FILE)
+    return match_split(split, records) if records is not None else None
 
 
 @app.command("compare")
@@ -205,22 +228,26 @@ def compare(
         raise _fail(exc) from None
     label = str(reference) if reference is not None else f"{against}:{results.as_posix()}"
     table = Table(title=f"{results} against {label}")
-    for col in ("result", "metric", "reference", "ours", "change", "reference 95% CI", "data", "verdict"):
+    for col in ("result", "metric", "reference", "ours", "change", "reference 95% CI", "task", "images", "verdict"):
         table.add_column(col, justify="right" if col in ("reference", "ours", "change") else "left")
     for r in report.rows:
         ci = f"[{r.ci95[0]:.1f}, {r.ci95[1]:.1f}]" if r.ci95 else "-"
         table.add_row(r.path, r.metric, f"{r.reference:.2f}", f"{r.ours:.2f}", f"{r.delta:+.2f}", ci,
-                      "same" if r.same_data else "other", r.verdict)
+                      _same(r.same_task), _same(r.same_images), r.verdict)
     _console().print(table)
     for name, missing in (("only in the results checked", report.only_ours),
                           ("only in the reference", report.only_reference)):
         if missing:
             typer.echo(f"{name}: {', '.join(missing)}")
-    counts = {v: report.count(v) for v in ("identical", "inside CI", "outside CI", "no interval")}
+    counts = {v: report.count(v) for v in ("identical", "inside CI", "outside CI", "no interval", "other task")}
     typer.echo(f"{len(report.rows)} results: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n))
-    bad = counts["outside CI"] or report.only_ours or report.only_reference
+    bad = counts["outside CI"] or counts["other task"] or report.only_ours or report.only_reference
     if bad or (strict and counts["identical"] < len(report.rows)):
         raise typer.Exit(code=1)
+
+
+def _same(flag: bool | None) -> str:
+    return {True: "same", False: "other", None: "unknown"}[flag]
 
 
 @app.command("compare-methods")
@@ -241,7 +268,7 @@ def compare_methods(
     (and each method's training seeds where it has several) and a p-value. Results scored on
     different sample sets or data are refused. Exits 0 whatever the verdict."""
     from poseboard.comparison.paired import detectable_difference
-    from poseboard.comparison.results import compare_results, find_replicates
+    from poseboard.comparison.results import compare_results, find_replicates, same_images
 
     try:
         a = find_replicates(results, first, protocol)
@@ -259,6 +286,9 @@ def compare_methods(
                f"{c.confidence:.0%} CI [{c.ci95[0]:+.2f}, {c.ci95[1]:+.2f}], p = {c.p_value:.4g}: {verdict} "
                f"at α = {level:g}")
     typer.echo(f"smallest difference detectable at 80% power: {detectable_difference(c.se, level):.2f} {unit}")
+    if same_images(a[0], b[0]) is False:
+        typer.echo("note: the same task (frames, ground truth, cameras) rendered with other image bytes (another "
+                   "CPU's kernels); `poseboard data diff` measures how many pixels differ")
 
 
 @app.command("replicate")
@@ -356,6 +386,7 @@ def seed_spread_command(
 
 def _mount_subcommands() -> None:
     """Command groups defined next to the code they drive (their bodies import lazily)."""
+    from poseboard.datasets.identity_commands import data_app
     from poseboard.datasets.real.commands import datasets_app
     from poseboard.datasets.synthetic.commands import generate, show
     from poseboard.harness.commands import predict, pretrain, train
@@ -376,6 +407,8 @@ def _mount_subcommands() -> None:
     app.command("new-method")(new_method)
     app.add_typer(params_app, name="params", help="Check params.yaml.")
     app.add_typer(datasets_app, name="datasets", help="Real datasets: check a layout, convert Human3.6M labels.")
+    app.add_typer(data_app, name="data", help="Generated splits: task identity, the leaderboard's split, image "
+                                              "differences.")
 
 
 _mount_subcommands()

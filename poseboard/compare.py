@@ -1,6 +1,8 @@
 """``poseboard compare``: how far a reproduction's results are from a reference set (by
 default the leaderboard committed at ``HEAD``), result file by result file: byte-identical,
-inside the reference's 95 % bootstrap interval, or outside it.
+inside the reference's 95 % bootstrap interval, or outside it; and whether each was scored on
+the same task (task hash) and the same image bytes (image hash), so that a run on another CPU,
+whose renderer puts a few silhouette pixels elsewhere, is seen at once to be the same benchmark.
 
 Byte-identical results need the same code, params and data *and* the same CPU generation:
 numpy, OpenBLAS and torch pick AVX-512 kernels where the CPU has them and AVX2 ones where it
@@ -32,8 +34,16 @@ class Comparison:
     ci95: tuple[float, float] | None
     identical: bool
     """the two files are the same bytes"""
-    same_data: bool
-    """the evaluated ground truth has the same content hash"""
+    same_task: bool | None
+    """scored on the same task (task hash: frames, ground truth, cameras); None when a result
+    predates task hashes and no ``tasks.json`` resolves it (then the content hash decides)"""
+    same_images: bool | None
+    """scored on the same image bytes (image hash, else content hash); None if unknown"""
+
+    @property
+    def same_data(self) -> bool:
+        """Scored on the same bytes (the task and the images)."""
+        return bool(self.same_images) and self.same_task is not False
 
     @property
     def delta(self) -> float:
@@ -43,6 +53,8 @@ class Comparison:
     def verdict(self) -> str:
         if self.identical:
             return "identical"
+        if self.same_task is False:
+            return "other task"
         if self.ci95 is None or not all(map(math.isfinite, (self.ours, *self.ci95))):
             return "no interval"
         return "inside CI" if self.ci95[0] <= self.ours <= self.ci95[1] else "outside CI"
@@ -67,23 +79,29 @@ def _result_files(root: Path) -> dict[str, Path]:
 def compare_results(ours: str | Path, reference: str | Path) -> ComparisonReport:
     """Compare every ``<method>/<protocol>@<v>.json`` under ``ours`` with the same file under
     ``reference``: the headline metric, against the reference's 95 % interval of it."""
-    from poseboard.protocols.results import read_result
+    from poseboard.comparison.results import same_images
+    from poseboard.datasets.identity import TASKS_FILE, read_task_records
+    from poseboard.protocols.results import read_result, with_task_identity
 
     ours, reference = Path(ours), Path(reference)
     for folder in (ours, reference):
         if not folder.is_dir():
             raise InputError(f"{folder}: not a results folder")
     mine, theirs = _result_files(ours), _result_files(reference)
+    records_ours, records_ref = (read_task_records(folder / TASKS_FILE) for folder in (ours, reference))
     rows = []
     for rel in sorted(mine.keys() & theirs.keys()):
-        a, b = read_result(mine[rel]), read_result(theirs[rel])
+        a = with_task_identity(read_result(mine[rel]), records_ours)
+        b = with_task_identity(read_result(theirs[rel]), records_ref)
+        tasks = (a.dataset.task_hash, b.dataset.task_hash)
         m = b.metrics
         ci = m.main.ci95.get(m.headline)
         rows.append(Comparison(
             path=rel, metric=m.headline, reference=m.headline_value, ours=a.metrics.headline_value,
             ci95=(float(ci[0]), float(ci[1])) if ci is not None else None,
             identical=mine[rel].read_bytes() == theirs[rel].read_bytes(),
-            same_data=a.dataset.data_hash == b.dataset.data_hash,
+            same_task=tasks[0] == tasks[1] if all(tasks) else None,
+            same_images=same_images(a, b),
         ))
     return ComparisonReport(rows, sorted(mine.keys() - theirs.keys()), sorted(theirs.keys() - mine.keys()))
 

@@ -82,6 +82,24 @@ def score_stage(
                f"{m.units.get(m.headline, '')} (from {predictions}) → {path}")
 
 
+@app.command("identify")
+def identify_stage(
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="generated datasets folder")] = Path("data"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="the task records file")] = Path("results/tasks.json"),
+) -> None:
+    """Record the content, task and image hashes of every generated split (``results/tasks.json``,
+    committed with the results: what ``poseboard data check`` and the comparisons match against)."""
+    from poseboard.datasets.identity import generated_splits, task_records, write_task_records
+
+    try:
+        records = task_records(generated_splits(data_dir))
+        write_task_records(records, out)
+    except PoseboardError as exc:
+        raise _fail(exc) from None
+    for key, r in sorted(records.splits.items()):
+        typer.echo(f"{key}: task {r.task_hash[:12]}, images {r.images_hash[:12]} ({r.samples} samples)")
+
+
 def _mount() -> None:
     from poseboard.report.commands import report
     from poseboard.tracking.commands import track

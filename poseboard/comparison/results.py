@@ -1,9 +1,11 @@
 """Result files → paired comparisons: which results may be paired, and their sequence tables.
 
-Two results are paired only when they were scored on the same frames of the same data: the
-same protocol (``name@version``), the same hash of evaluated sample ids and the same dataset
-content hash (sample ids alone do not pin the data: another generation seed renders other
-images under the same ids). Seed replicates of one method are results of the same method and
+Two results are paired only when they were scored on the same frames of the same task: the
+same protocol (``name@version``), the same hash of evaluated sample ids and the same task hash
+(sample ids alone do not pin the data: another generation seed draws other poses under the same
+ids). The task hash leaves out the image bytes, which another CPU renders a few pixels apart
+(:mod:`poseboard.datasets.identity`); results that predate it are compared by the content hash
+of the whole split. Seed replicates of one method are results of the same method and
 protocol that differ in their training seed.
 """
 
@@ -16,7 +18,8 @@ from poseboard.comparison.paired import PairedComparison, SequenceTable, paired_
 from poseboard.errors import InputError
 from poseboard.protocols.results import MetricBlock, Result
 
-__all__ = ["check_pairable", "compare_results", "find_replicates", "point_block", "sequence_table", "train_seed"]
+__all__ = ["check_pairable", "compare_results", "find_replicates", "point_block", "same_images", "sequence_table",
+           "train_seed"]
 
 
 def train_seed(result: Result) -> int | None:
@@ -42,8 +45,22 @@ def point_block(result: Result, point: str | None = None) -> MetricBlock:
                      + (f" (points: {', '.join(known)})" if known else " (the protocol has no sweep)"))
 
 
+def same_images(a: Result, b: Result) -> bool | None:
+    """Whether ``a`` and ``b`` were scored on the same image bytes: by their image hashes, else
+    by their content hashes; None when neither pair is known."""
+    if a.dataset.images_hash and b.dataset.images_hash:
+        return a.dataset.images_hash == b.dataset.images_hash
+    if a.dataset.data_hash and b.dataset.data_hash:
+        return a.dataset.data_hash == b.dataset.data_hash
+    return None
+
+
 def check_pairable(a: Result, b: Result) -> None:
-    """Raise :class:`InputError`, saying why, unless ``a`` and ``b`` were scored on the same frames."""
+    """Raise :class:`InputError`, saying why, unless ``a`` and ``b`` were scored on the same frames
+    of the same task: the same protocol and version, the same evaluated sample ids and the same
+    task hash (:mod:`poseboard.datasets.identity`). Splits that hold the same task but were
+    rendered a few pixels apart (another CPU) are paired; :func:`same_images` says whether they
+    were. Results without a task hash fall back to the content hash of all the split's bytes."""
     who = f"{a.method.name} and {b.method.name}"
     if a.protocol.id != b.protocol.id:
         raise InputError(f"{who} were scored under different protocols ({a.protocol.id} vs {b.protocol.id}): "
@@ -52,10 +69,20 @@ def check_pairable(a: Result, b: Result) -> None:
         raise InputError(f"{who} under {a.protocol.id} were scored on different sample sets "
                          f"({a.num_samples} samples, hash {a.sample_ids_hash[:12]} vs {b.num_samples}, "
                          f"{b.sample_ids_hash[:12]}): score both on the same test split")
+    ta, tb = a.dataset.task_hash, b.dataset.task_hash
+    if ta and tb:
+        if ta != tb:
+            raise InputError(f"{who} under {a.protocol.id} were scored on different tasks (task hash {ta[:12]} vs "
+                             f"{tb[:12]}): their ground truth, cameras or frames differ, although their sample ids "
+                             "match; regenerate both with the same seed and configuration "
+                             "(`poseboard data check` says whether a split is the leaderboard's)")
+        return
     if a.dataset.data_hash and b.dataset.data_hash and a.dataset.data_hash != b.dataset.data_hash:
         raise InputError(f"{who} under {a.protocol.id} were scored on different data (dataset hash "
                          f"{a.dataset.data_hash[:12]} vs {b.dataset.data_hash[:12]}), although their sample ids "
-                         "match: regenerate both with the same seed and configuration")
+                         "match, and one of the result files carries no task hash to tell a different task from "
+                         "the same task rendered on another CPU: score it again with this poseboard, or "
+                         "regenerate both with the same seed and configuration")
 
 
 def sequence_table(replicates: Sequence[Result], point: str | None = None) -> SequenceTable | None:

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from poseboard.datasets.identity import split_identity
 from poseboard.datasets.storage import MultiViewStore, SingleViewStore, open_dataset
 from poseboard.errors import InputError
 from poseboard.protocols.predictions import PoseGroundTruth, RootGroundTruth
@@ -41,6 +42,13 @@ def load_synthetic_ground_truth(path: Path, protocol: ProtocolDef) -> PoseGround
             return _view_root_ground_truth(store, protocol)
         return _pose_ground_truth(store, protocol)
     return _root_ground_truth(store)
+
+
+def _identity(store: MultiViewStore | SingleViewStore) -> dict[str, str]:
+    """The split's task and image hashes (:mod:`poseboard.datasets.identity`), which the
+    result file carries beside the content hash."""
+    identity = split_identity(store.path)
+    return {"task_hash": identity.task_hash, "images_hash": identity.images_hash}
 
 
 def view_sample_id(sample_id: str, view: int) -> str:
@@ -82,6 +90,7 @@ def _view_root_ground_truth(store: MultiViewStore, protocol: ProtocolDef) -> Roo
         roots=np.array(roots, dtype=np.float64).reshape(-1, 3),
         source="synthetic",
         data_hash=store.manifest.content_hash,
+        **_identity(store),
         images=people[META_COLUMNS].copy(),
     )
 
@@ -100,6 +109,7 @@ def _pose_ground_truth(store: MultiViewStore, protocol: ProtocolDef) -> PoseGrou
         reference_t=np.stack([c.t for c in cams]) if cams else np.zeros((0, 3)),
         source="synthetic",
         data_hash=store.manifest.content_hash,
+        **_identity(store),
     )
 
 
@@ -119,5 +129,6 @@ def _root_ground_truth(store: SingleViewStore) -> RootGroundTruth:
         roots=roots,
         source="synthetic",
         data_hash=store.manifest.content_hash,
+        **_identity(store),
         images=images[META_COLUMNS].copy(),
     )

@@ -252,7 +252,7 @@ def evaluate_method(
         protocol=protocol,
         method=MethodInfo(name=method.name, registered=getattr(method, "registered_as", None), config=config,
                           capabilities=method.capabilities, checkpoint=checkpoint),
-        dataset=DatasetInfo(name=protocol.dataset, split=protocol.split, source=gt.source, data_hash=gt.data_hash),
+        dataset=DatasetInfo.of(protocol.dataset, protocol.split, gt),
         metrics=metrics, sample_ids=preds.sample_ids, seeds=seeds, speed=speed, notes=notes,
     )
     return result, write_result(result, out_json)

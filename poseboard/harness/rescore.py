@@ -65,7 +65,7 @@ def rescore(
     notes = [*source.notes, f"{NOTE_PREFIX}{source.protocol.id} (same frames, cameras and inputs)"]
     result = build_result(
         protocol=target, method=source.method,
-        dataset=DatasetInfo(name=target.dataset, split=target.split, source=gt.source, data_hash=gt.data_hash),
+        dataset=DatasetInfo.of(target.dataset, target.split, gt),
         metrics=metrics, sample_ids=ids, seeds=seeds, speed=source.speed, notes=notes,
     )
     return result, write_result(result, result_path(results_dir, source.method.name, target.id))

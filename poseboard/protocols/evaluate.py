@@ -462,7 +462,7 @@ def evaluate_predictions_file(
         protocol=protocol,
         method=MethodInfo(name=method, config=method_config or {"predictions_file": str(predictions)},
                           capabilities=None),
-        dataset=DatasetInfo(name=protocol.dataset, split=protocol.split, source=gt.source, data_hash=gt.data_hash),
+        dataset=DatasetInfo.of(protocol.dataset, protocol.split, gt),
         metrics=metrics,
         sample_ids=ids,
         seeds={"bootstrap": protocol.bootstrap_seed},
@@ -494,7 +494,7 @@ def submit_predictions_file(
     from poseboard.names import check_name
     from poseboard.protocols.registry import get_protocol
     from poseboard.protocols.results import read_result, result_path
-    from poseboard.protocols.submission import file_sha256, load_card
+    from poseboard.protocols.submission import file_sha256, load_card, this_machine
 
     check_name(method, "--method")
     if method in reserved:
@@ -509,7 +509,7 @@ def submit_predictions_file(
     if not Path(predictions).is_file():
         raise ResultFileError(f"{predictions}: predictions file not found")
     submission = Submission(card=method_card, predictions_file=Path(predictions).name,
-                            predictions_sha256=file_sha256(predictions))
+                            predictions_sha256=file_sha256(predictions), scored_on=this_machine())
     return evaluate_predictions_file(
         predictions, protocol_key, method=method, data_dir=data_dir, ground_truth=ground_truth,
         results_dir=results_dir, method_config={"predictions_file": Path(predictions).name},

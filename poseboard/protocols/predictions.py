@@ -62,6 +62,8 @@ class PoseGroundTruth:
     reference_t: np.ndarray | None = None  # (N, 3)
     source: str = "synthetic"
     data_hash: str | None = None
+    task_hash: str | None = None  # poseboard.datasets.identity: the split without its image bytes
+    images_hash: str | None = None
 
 
 @dataclass
@@ -72,7 +74,9 @@ class RootGroundTruth:
     roots: np.ndarray  # (P, 3) camera mm
     source: str = "synthetic"
     data_hash: str | None = None
-    images: pd.DataFrame = field(default_factory=pd.DataFrame)  # sample_id, subject, action, sequence
+    images: pd.DataFrame = field(default_factory=pd.DataFrame)
+    task_hash: str | None = None  # poseboard.datasets.identity: the split without its image bytes
+    images_hash: str | None = None  # sample_id, subject, action, sequence
 
 
 #: Uncompressed size above which a predictions file is refused before it is read: Human3.6M's

@@ -56,6 +56,24 @@ class DatasetInfo(_Record):
     split: str
     source: Literal["synthetic", "real", "user"]
     data_hash: str | None = Field(description="content hash of the dataset's manifest, if known")
+    task_hash: str | None = Field(
+        default=None, exclude_if=lambda v: v is None,
+        description="the split without its image bytes (poseboard.datasets.identity): results with the same task "
+                    "hash are paired even where their images were rendered a few pixels apart on another CPU; "
+                    "None in result files written before it existed and for real datasets",
+    )
+    images_hash: str | None = Field(
+        default=None, exclude_if=lambda v: v is None,
+        description="the split's image shards and visibility flags (poseboard.datasets.identity)",
+    )
+
+
+    @classmethod
+    def of(cls, name: str, split: str, gt: Any) -> DatasetInfo:
+        """The record of a ground truth (``PoseGroundTruth`` or ``RootGroundTruth``) scored
+        as dataset ``name``'s ``split``."""
+        return cls(name=name, split=split, source=gt.source, data_hash=gt.data_hash,
+                   task_hash=getattr(gt, "task_hash", None), images_hash=getattr(gt, "images_hash", None))
 
 
 class SpeedInfo(_Record):
@@ -236,5 +254,27 @@ def read_result(path: str | Path) -> Result:
 
 
 def read_results(results_dir: str | Path) -> list[Result]:
-    """Every ``<method>/<name>@<version>.json`` result under ``results_dir`` (validated; any bad file is an error)."""
-    return [read_result(p) for p in sorted(Path(results_dir).rglob("*@*.json")) if is_result_file(p)]
+    """Every ``<method>/<name>@<version>.json`` result under ``results_dir`` (validated; any bad
+    file is an error). A result written before results carried a task hash gets the one
+    ``results_dir/tasks.json`` records for the split it was scored on (matched by content hash):
+    :func:`with_task_identity`."""
+    from poseboard.datasets.identity import TASKS_FILE, read_task_records
+
+    records = read_task_records(Path(results_dir) / TASKS_FILE)
+    return [with_task_identity(read_result(p), records)
+            for p in sorted(Path(results_dir).rglob("*@*.json")) if is_result_file(p)]
+
+
+def with_task_identity(result: Result, records: Any) -> Result:
+    """``result`` with the task and image hashes of the split it was scored on, taken from
+    ``records`` (a :class:`poseboard.datasets.identity.TaskRecords`, or None) when the file
+    has none and ``records`` knows a split of its dataset with its content hash; else
+    ``result`` unchanged. The file itself is not touched."""
+    info = result.dataset
+    if records is None or info.task_hash is not None or not info.data_hash:
+        return result
+    record = records.find(info.name, info.split, info.data_hash)
+    if record is None:
+        return result
+    dataset = info.model_copy(update={"task_hash": record.task_hash, "images_hash": record.images_hash})
+    return result.model_copy(update={"dataset": dataset})

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from poseboard.errors import InputError
 
-__all__ = ["MAX_CARD_BYTES", "MethodCard", "Submission", "file_sha256", "load_card"]
+__all__ = ["MAX_CARD_BYTES", "MethodCard", "Submission", "file_sha256", "load_card", "this_machine"]
 
 #: A card is a few lines; anything larger is not one.
 MAX_CARD_BYTES = 64 * 1024
@@ -51,8 +51,11 @@ class MethodCard(BaseModel):
                             description="the data the method was trained on (datasets, splits, how much)")
     authors: str | None = Field(default=None, max_length=300)
     description: str | None = Field(default=None, max_length=1000, description="one paragraph, plain text")
+    machine: str | None = Field(default=None, max_length=300,
+                                description="the machine the predictions were made on (CPU or GPU, OS), as the "
+                                            "submitter states it; poseboard adds the machine that scored them")
 
-    @field_validator("title", "paper", "trained_on", "authors", "description")
+    @field_validator("title", "paper", "trained_on", "authors", "description", "machine")
     @classmethod
     def _plain_text(cls, value: str | None) -> str | None:
         if value is not None and _CONTROL.search(value):
@@ -76,6 +79,25 @@ class Submission(BaseModel):
     predictions_file: str = Field(description="the predictions file's name (not its path on the submitter's disk)")
     predictions_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     submitted_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    scored_on: dict[str, str] | None = Field(
+        default=None, description="the machine `poseboard submit` ran on (platform, CPU, torch's CPU capability), "
+                                  "where the test split was rendered unless the submitter pulled it; None in "
+                                  "submissions made before it was recorded")
+
+
+def this_machine() -> dict[str, str]:
+    """Platform, CPU model and torch's CPU kernel capability (``AVX512``, ``AVX2``, ``DEFAULT``...
+    or ``unknown`` when torch is not installed): what decides the rendered image bytes."""
+    from poseboard.provenance import hardware
+
+    info = hardware()
+    try:
+        import torch
+
+        capability = str(torch.backends.cpu.get_cpu_capability())
+    except ImportError:  # pragma: no cover - torch is a dependency
+        capability = "unknown"
+    return {"platform": str(info["platform"]), "cpu": str(info["cpu"]), "torch_cpu_capability": capability}
 
 
 def file_sha256(path: str | Path) -> str:

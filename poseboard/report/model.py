@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import math
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import NormalDist
@@ -491,6 +491,25 @@ def _all_pairs(rows: list[Row], level: float) -> tuple[int, int] | None:
     return sum(p < level for p in holm(p_values)), len(p_values)
 
 
+OTHER_IMAGES = "other image bytes"
+"""The badge of a row scored on the board's task rendered with other image bytes (another
+CPU's kernels): it is compared paired like every row, and the badge says so."""
+
+
+def _flag_other_images(rows: list[Row]) -> None:
+    """Badge the rows whose image hash differs from the one most of the board's pipeline rows
+    were scored on (their task is the same, or :func:`compare_results` would not pair them)."""
+    hashes = Counter(row.result.dataset.images_hash for row in rows
+                     if row.result.submission is None and row.result.dataset.images_hash)
+    if not hashes:
+        return
+    board_images = hashes.most_common(1)[0][0]
+    for row in rows:
+        images = row.result.dataset.images_hash
+        if images and images != board_images and OTHER_IMAGES not in row.badges:
+            row.badges.append(OTHER_IMAGES)
+
+
 def build_boards(results: list[Result], level: float = 0.05, seed_spread: SeedSpread | None = None) -> list[Board]:
     """Group results by protocol id (versions never mixed) and method (seed replicates averaged),
     rank by the headline, and compare each row with the next one down (paired, Holm-corrected
@@ -516,6 +535,7 @@ def build_boards(results: list[Result], level: float = 0.05, seed_spread: SeedSp
                 entry = seed_spread.spread.get(pid, {}).get(row.method)
                 if entry is not None:
                     row.seed_floor_values = dict(zip(entry.seeds, entry.values, strict=True))
+        _flag_other_images(rows)
         detectable, sequences = _compare_neighbours(rows, level)
         all_pairs = _all_pairs(rows, level) if len(rows) > 2 else None
         names = list(protocol.metrics)
