@@ -80,8 +80,8 @@ def compare_results(ours: str | Path, reference: str | Path) -> ComparisonReport
     """Compare every ``<method>/<protocol>@<v>.json`` under ``ours`` with the same file under
     ``reference``: the headline metric, against the reference's 95 % interval of it."""
     from poseboard.comparison.results import same_images
-    from poseboard.datasets.identity import TASKS_FILE, read_task_records
     from poseboard.protocols.results import read_result, with_task_identity
+    from poseboard.protocols.tasks import TASKS_FILE, read_task_records
 
     ours, reference = Path(ours), Path(reference)
     for folder in (ours, reference):

@@ -67,3 +67,29 @@ def test_against_a_git_ref(tmp_path):
     assert out.exit_code == 1 and "outside CI" in out.output
     out = CliRunner().invoke(app, ["compare", str(repo / "results"), "--against", "no-such-ref"])
     assert out.exit_code == 2 and "no-such-ref" in out.output
+
+
+def _with_identity(results: Path, task: str, images: str, data: str) -> None:
+    data_ = json.loads((results / RESULT).read_text())
+    data_["dataset"] |= {"task_hash": task, "images_hash": images, "data_hash": data}
+    (results / RESULT).write_text(json.dumps(data_, indent=2) + "\n")
+
+
+def test_task_and_image_identity(tmp_path):
+    """A run on another CPU (same task, other image bytes) is the same benchmark: compared
+    against the interval and shown as such; another task is a failure, whatever the number."""
+    ref, ours = tmp_path / "ref", tmp_path / "ours"
+    _copy(ref)
+    _with_identity(ref, "t" * 64, "i" * 64, "d" * 64)
+    _copy(ours)
+    _with_identity(ours, "t" * 64, "j" * 64, "e" * 64)
+    (row,) = compare_results(ours, ref).rows
+    assert row.same_task is True and row.same_images is False and not row.same_data
+    assert row.verdict == "inside CI"
+    out = CliRunner().invoke(app, ["compare", str(ours), "--reference", str(ref)])
+    assert out.exit_code == 0, out.output
+    _with_identity(ours, "u" * 64, "i" * 64, "e" * 64)
+    (row,) = compare_results(ours, ref).rows
+    assert row.same_task is False and row.verdict == "other task"
+    out = CliRunner().invoke(app, ["compare", str(ours), "--reference", str(ref)])
+    assert out.exit_code == 1 and "1 other task" in out.output

@@ -33,23 +33,26 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 from poseboard.datasets.storage import Manifest, MultiViewStore, SingleViewStore, open_dataset
-from poseboard.errors import InputError, ResultFileError, validation_message
-from poseboard.io import atomic_write_text
+from poseboard.errors import InputError
+from poseboard.protocols.tasks import (
+    IDENTITY_VERSION,
+    TASKS_FILE,
+    SplitRecord,
+    TaskRecords,
+    parse_task_records,
+    read_task_records,
+    write_task_records,
+)
 
 __all__ = [
     "QUANTA", "TASKS_FILE", "ImageDifference", "SplitIdentity", "SplitMatch", "SplitRecord", "TaskRecords",
     "generated_splits", "image_difference", "match_split", "parse_task_records", "read_task_records",
     "split_identity", "task_records", "write_task_records",
 ]
-
-IDENTITY_VERSION = 1
-"""Bumped whenever what goes into :func:`split_identity` changes (old hashes then differ)."""
 
 #: Rounding quanta of the float arrays in the task hash (their units: mm, pixels, unitless).
 QUANTA: dict[str, float] = {
@@ -205,40 +208,6 @@ def _image(store: MultiViewStore | SingleViewStore, index: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- the committed record
-TASKS_FILE = "tasks.json"
-"""Beside the result files (``results/tasks.json``): the identity of every split the committed
-results were scored on, so that a result written before results carried a task hash, and a
-split rendered elsewhere, can be matched with the leaderboard's task."""
-
-TASKS_FORMAT = "poseboard-tasks"
-
-
-class SplitRecord(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    samples: int
-    content_hash: str
-    task_hash: str
-    images_hash: str
-
-
-class TaskRecords(BaseModel):
-    """``results/tasks.json``: ``"<dataset>/<split>"`` → the split's identity."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    format: Literal["poseboard-tasks"] = TASKS_FORMAT
-    identity_version: int = IDENTITY_VERSION
-    splits: dict[str, SplitRecord]
-
-    def find(self, name: str, split: str, content_hash: str | None = None) -> SplitRecord | None:
-        """The record of ``name/split`` (only if its content hash is ``content_hash``, when given)."""
-        record = self.splits.get(f"{name}/{split}")
-        if record is None or (content_hash is not None and record.content_hash != content_hash):
-            return None
-        return record
-
-
 def generated_splits(data_dir: str | Path) -> list[Path]:
     """Every generated split folder (``DATA/<dataset>/<split>/manifest.json``), sorted."""
     return sorted(p.parent for p in Path(data_dir).glob("*/*/manifest.json"))
@@ -253,37 +222,6 @@ def task_records(splits: list[Path]) -> TaskRecords:
             samples=identity.samples, content_hash=identity.content_hash, task_hash=identity.task_hash,
             images_hash=identity.images_hash)
     return TaskRecords(splits=records)
-
-
-def write_task_records(records: TaskRecords, path: str | Path) -> Path:
-    """Write ``records`` as JSON (atomically, keys sorted: the same splits give the same bytes)."""
-    text = json.dumps(records.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
-    atomic_write_text(Path(path), text)
-    return Path(path)
-
-
-def read_task_records(path: str | Path) -> TaskRecords | None:
-    """``path``'s records; None when the file is absent (:func:`parse_task_records`)."""
-    file = Path(path)
-    if not file.is_file():
-        return None
-    return parse_task_records(file.read_bytes(), str(file))
-
-
-def parse_task_records(text: bytes | str, where: str) -> TaskRecords | None:
-    """Records from a ``tasks.json``'s text; None when it was written by another identity
-    version (its hashes cannot be compared with this poseboard's). A malformed file is an
-    error naming ``where`` and the field."""
-    try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ResultFileError(f"{where}: not valid JSON ({exc})") from None
-    if isinstance(data, dict) and data.get("identity_version") != IDENTITY_VERSION:
-        return None
-    try:
-        return TaskRecords.model_validate(data)
-    except ValidationError as exc:
-        raise ResultFileError(f"{where}: {validation_message(exc)}") from None
 
 
 @dataclass(frozen=True)

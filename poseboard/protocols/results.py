@@ -258,7 +258,7 @@ def read_results(results_dir: str | Path) -> list[Result]:
     file is an error). A result written before results carried a task hash gets the one
     ``results_dir/tasks.json`` records for the split it was scored on (matched by content hash):
     :func:`with_task_identity`."""
-    from poseboard.datasets.identity import TASKS_FILE, read_task_records
+    from poseboard.protocols.tasks import TASKS_FILE, read_task_records
 
     records = read_task_records(Path(results_dir) / TASKS_FILE)
     return [with_task_identity(read_result(p), records)
@@ -267,7 +267,7 @@ def read_results(results_dir: str | Path) -> list[Result]:
 
 def with_task_identity(result: Result, records: Any) -> Result:
     """``result`` with the task and image hashes of the split it was scored on, taken from
-    ``records`` (a :class:`poseboard.datasets.identity.TaskRecords`, or None) when the file
+    ``records`` (a :class:`poseboard.protocols.tasks.TaskRecords`, or None) when the file
     has none and ``records`` knows a split of its dataset with its content hash; else
     ``result`` unchanged. The file itself is not touched."""
     info = result.dataset

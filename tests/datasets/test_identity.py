@@ -232,3 +232,40 @@ def test_task_records_file_errors_name_the_file(tmp_path):
         read_task_records(bad)
     bad.write_text('{"identity_version": 999, "splits": {}}')
     assert read_task_records(bad) is None  # another identity version: not comparable, not an error
+
+
+# --------------------------------------------------------------------------- a DVC remote
+def test_dvc_remote_round_trip_gives_the_boards_split(renderings, tmp_path):
+    """The way a team shares the exact test bytes: `dvc push` to a remote (here a local folder),
+    `git clone` + `dvc pull` elsewhere, then `poseboard data check` against the committed task
+    records says the pulled split is the leaderboard's, byte for byte."""
+    dvc = str(Path(sys.executable).with_name("dvc"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GIT_"))}
+    env |= {"DVC_NO_ANALYTICS": "1", "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+
+    def run(cmd: list[str], cwd: Path) -> str:
+        proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, f"{' '.join(cmd)}:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+        return proc.stdout
+
+    origin, clone, remote = tmp_path / "origin", tmp_path / "clone", tmp_path / "remote"
+    origin.mkdir()
+    run(["git", "init", "-q"], origin)
+    run([dvc, "init", "-q"], origin)
+    shutil.copytree(renderings["auto"], origin / "data" / "synth-h36m" / "test")
+    run([dvc, "add", "-q", "data/synth-h36m"], origin)
+    write_task_records(task_records([origin / "data" / "synth-h36m" / "test"]), origin / "results" / TASKS_FILE)
+    run([dvc, "remote", "add", "-d", "shared", str(remote)], origin)
+    run(["git", "add", "-A"], origin)
+    run(["git", "commit", "-qm", "the board's test split"], origin)
+    run([dvc, "push", "-q"], origin)
+
+    run(["git", "clone", "-q", str(origin), str(clone)], tmp_path)
+    assert not (clone / "data" / "synth-h36m").exists()
+    run([dvc, "pull", "-q"], clone)
+    pulled = clone / "data" / "synth-h36m" / "test"
+    assert split_identity(pulled) == split_identity(renderings["auto"])
+    proc = subprocess.run([sys.executable, "-m", "poseboard.cli", "data", "check", str(pulled)], cwd=clone, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "byte for byte" in proc.stdout, proc.stdout + proc.stderr
