@@ -22,6 +22,7 @@ without a device.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,6 +34,7 @@ import torch
 from poseboard.datasets.sources import RealDataLike
 from poseboard.errors import InputError
 from poseboard.methods.base import Method
+from poseboard.progress import ProgressReporter
 from poseboard.protocols.protocol import CalibrationNoise, ProtocolDef
 from poseboard.protocols.results import Result
 
@@ -98,9 +100,11 @@ def _n_choose_k(n: int, k: int) -> int:
 
 def predict_dataset(method: Method, dataset: Any, indices: Sequence[int], protocol: ProtocolDef,
                     batch_size: int = 8, progress: bool = False, desc: str = "predict",
-                    noise: CalibrationNoise | None = None) -> tuple[np.ndarray, float]:
+                    noise: CalibrationNoise | None = None,
+                    report: ProgressReporter | None = None) -> tuple[np.ndarray, float]:
     """Joints (N, J, 3) of ``method.predict`` on ``dataset[indices]`` and the seconds spent
-    inside ``predict`` (data loading excluded); ``noise``: see :func:`method_inputs`.
+    inside ``predict`` (data loading excluded); ``noise``: see :func:`method_inputs`;
+    ``report`` counts the frames done (a few lines per stage, :mod:`poseboard.progress`).
 
     Runs where the method is (``method.device``, in ``method.precision``): each batch's tensors
     are moved there once, the device is synchronised before the clock starts and before it
@@ -128,6 +132,8 @@ def predict_dataset(method: Method, dataset: Any, indices: Sequence[int], protoc
             raise InputError(f"method {method.name} predicts in {pred.frame!r}; {protocol.id} accepts "
                              f"{list(protocol.accepted_output_frames)}")
         out.append(joints)
+        if report is not None:
+            report.update(len(joints))
     return (np.concatenate(out) if out else np.zeros((0, 17, 3))), seconds
 
 
@@ -199,6 +205,11 @@ def evaluate_method(
     torch.manual_seed(seed)
     ids_all, joints_all, views_all, levels_all = [], [], [], []
     seconds, frames = 0.0, 0
+    passes = len(levels) * len(subsets)
+    report = ProgressReporter(passes * len(indices), f"predict {method.name} {protocol.id}",
+                              lines=0 if progress and sys.stderr.isatty() else 5, unit="frame")
+    report.note(f"{len(indices)} frames" + (f" × {passes} passes (camera subsets, calibration levels)"
+                                            if passes > 1 else "") + f", batch {batch_size}")
     for level, noise in enumerate(levels):
         for subset in subsets:
             dataset = data.with_cameras(subset)
@@ -206,13 +217,14 @@ def evaluate_method(
             if noise is not None:
                 desc += f" {noise.rotation_deg:g}°/{noise.translation_mm:g} mm"
             joints, secs = predict_dataset(method, dataset, rows, protocol, batch_size, progress, desc=desc,
-                                           noise=noise)
+                                           noise=noise, report=report)
             ids_all.append(gt.meta["sample_id"].to_numpy()[indices].astype(str))
             joints_all.append(joints)
             views_all.append(np.full(len(indices), len(subset), dtype=np.int64))
             levels_all.append(np.full(len(indices), level, dtype=np.int64))
             seconds += secs
             frames += len(indices)
+    report.close(f"{1000 * seconds / max(frames, 1):.1f} ms per frame inside predict")
     preds = PosePredictions(
         sample_ids=np.concatenate(ids_all), joints_3d=np.concatenate(joints_all),
         frame=method.capabilities.output_frame,

@@ -11,6 +11,7 @@ knows which method it runs.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from poseboard.datasets.torch_dataset import collate_scenes
 from poseboard.device import describe_device, synchronize, to_device
 from poseboard.errors import InputError
 from poseboard.methods.base import Method
+from poseboard.progress import ProgressReporter
 
 
 def box_source_for(protocol: Any) -> str:
@@ -128,8 +130,12 @@ def evaluate_roots(
     ids, roots, scores, persons = [], [], [], []
     seconds = 0.0
     bar = tqdm(total=len(indices), disable=not progress, leave=False, desc=f"{method.name} {protocol.name}")
+    report = ProgressReporter(len(indices), f"predict {method.name} {protocol.id}",
+                              lines=0 if progress and sys.stderr.isatty() else 5, unit="image")
+    report.note(f"{len(indices)} images, batch {batch_size}")
     for chunk in scene_batches(scenes, indices, batch_size):
         bar.update(len(chunk))
+        report.update(len(chunk))
         batch = to_device(collate_scenes(chunk), where)
         batch["box_source"] = source
         synchronize(where)  # the batch's copy is not predict's time
@@ -142,6 +148,7 @@ def evaluate_roots(
         scores.append(_host_array(pred.score).astype(np.float64))
         persons.append(_host_array(pred.extras["person_index"]).astype(np.int64))
     bar.close()
+    report.close(f"{1000 * seconds / max(len(indices), 1):.1f} ms per image inside predict")
     preds = RootPredictions(sample_ids=np.concatenate(ids), root=np.concatenate(roots).reshape(-1, 3),
                             score=np.concatenate(scores), person_index=np.concatenate(persons))
     out_json = result_path(results_dir, method.name, protocol.id)

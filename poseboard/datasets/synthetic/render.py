@@ -21,7 +21,9 @@ How (the only geometry code path, used for crops and whole images alike):
 * work is culled by 16×16 pixel tiles: a (tile, primitive) pair is evaluated only when their
   conservative bounds overlap, and all pairs of a batch of views are evaluated at once
   (torch, float32, no per-pixel Python loops). Only correctly rounded arithmetic is used on
-  the pixel tensors, so the images do not depend on the number of threads.
+  the pixel tensors, so the images do not depend on the number of threads nor on the CPU's
+  instruction set (``ATEN_CPU_CAPABILITY``): no kernel that fuses multiply-adds (FMA) in its
+  AVX2/AVX-512 builds (``F.interpolate``, ``Tensor.norm``) touches them.
 
 Example:
     >>> from poseboard.camera import Camera
@@ -508,11 +510,26 @@ def _ray_grids(cameras: Sequence[Camera], height: int, width: int) -> tuple[np.n
     if np.any(dist != 0):
         xd, yd = _undistort_batch(xd, yd, dist)
     coarse = np.stack([xd, yd], axis=-1)  # (N, ny, nx, 2)
-    grid = torch.from_numpy(coarse.astype(np.float32)).permute(0, 3, 1, 2)
-    size = ((ny - 1) * g + 1, (nx - 1) * g + 1)
-    fine = torch.nn.functional.interpolate(grid, size=size, mode="bilinear", align_corners=True)
-    fine = fine[:, :, :height, :width].permute(0, 2, 3, 1).contiguous()
-    return coarse, fine
+    grid = torch.from_numpy(coarse.astype(np.float32))
+    # Bilinear interpolation (corner-aligned, step g) as separate float32 multiplies and adds,
+    # along x on the coarse rows, then along y: the values of F.interpolate's plain build,
+    # whose AVX2/AVX-512 builds fuse t0 * w0 + t1 * w1 into an FMA (rays 1 ulp apart).
+    ix0, ix1, wx0, wx1 = _lerp_weights(width, nx, grid.device)
+    iy0, iy1, wy0, wy1 = _lerp_weights(height, ny, grid.device)
+    rows = grid[:, :, ix0] * wx0[:, None] + grid[:, :, ix1] * wx1[:, None]  # (N, ny, width, 2)
+    fine = rows[:, iy0] * wy0[:, None, None] + rows[:, iy1] * wy1[:, None, None]  # (N, height, width, 2)
+    return coarse, fine.contiguous()
+
+
+def _lerp_weights(count: int, coarse_count: int, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """Coarse indices i0, i1 and weights w0, w1 (float32, exact multiples of 1/step) of the
+    fine pixels 0 … count-1 on the coarse grid of step :data:`_COARSE_STEP_PX`."""
+    g = _COARSE_STEP_PX
+    p = torch.arange(count, device=device)
+    i0 = p // g
+    i1 = torch.clamp(i0 + 1, max=coarse_count - 1)
+    w1 = (p % g).to(torch.float32) / g
+    return i0, i1, 1.0 - w1, w1
 
 
 def _tile_bounds(coarse: np.ndarray, tile: int, ty: int, tx: int) -> np.ndarray:
@@ -774,8 +791,8 @@ def render_views(
             axis = rel.abs().argmax(1)
             sign = torch.sign(rel.gather(1, axis[:, None]))
             normal[is_box] = sign * axes[torch.arange(axis.shape[0], device=dev), axis]
-        normal = normal / torch.clamp(normal.norm(dim=1, keepdim=True), min=1e-9)
-        view_dir = -d / d.norm(dim=1, keepdim=True)
+        normal = normal / torch.clamp(_norm3(normal), min=1e-9)
+        view_dir = -d / _norm3(d)
         amb = ambient[view][:, None]
         diffuse = torch.clamp((normal * light_cam[view]).sum(1, keepdim=True), min=0.0)
         fill = torch.clamp((normal * view_dir).sum(1, keepdim=True), min=0.0)
@@ -809,6 +826,23 @@ def render_views(
         ow = owner_flat[v0 * npix : v1 * npix].reshape(v1 - v0, hp, wp)[:, :height, :width]
         owner_out[v0:v1] = torch.where(valid, ow, torch.full((), NOTHING, dtype=torch.int16, device=dev)).cpu().numpy()
     return RenderResult(images=images, depth=depth_out, owner=owner_out)
+
+
+def _sqrt(x: torch.Tensor) -> torch.Tensor:
+    """Correctly rounded float32 square root (NaN below 0) on every device and CPU: taken in
+    float64 and rounded once to float32, which is exact for a square root whatever the last
+    bit of the float64 one (53 ≥ 2·24 + 2 bits). ``torch.sqrt`` of float32 on the CPU runs a
+    vector math library whose results are not all correctly rounded (about 1 in 7 is 1 ulp
+    off) and whose code path depends on the CPU."""
+    return torch.sqrt(x.to(torch.float64)).to(x.dtype)
+
+
+def _norm3(v: torch.Tensor) -> torch.Tensor:
+    """(P, 1) Euclidean norms of the rows of v (P, 3): x*x + y*y + z*z in this order, as
+    separate correctly rounded operations (``Tensor.norm``'s reduction fuses them into FMAs
+    in its AVX2/AVX-512 builds, not in its plain one, whose values these are)."""
+    x, y, z = v[:, 0:1], v[:, 1:2], v[:, 2:3]
+    return _sqrt(x * x + y * y + z * z)
 
 
 def _background(scenes, jobs, rays: torch.Tensor, Rs: np.ndarray, ts: np.ndarray) -> torch.Tensor:
