@@ -211,9 +211,11 @@ def compare(
     strict: Annotated[bool, typer.Option("--strict", help="fail unless every file is byte-identical")] = False,
 ) -> None:
     """Compare RESULTS with the committed leaderboard (or --reference): per result file, the
-    headline metric, its change, and whether it is byte-identical, inside the reference's
-    95 % interval or outside it. Exits 1 on a change outside the interval (any change with
-    --strict) or a result missing on either side."""
+    headline metric, its change, whether it was scored on the same task and the same image
+    bytes (task and image hashes: another CPU may render a few pixels apart), and whether it is
+    byte-identical, inside the reference's 95 % interval or outside it. Exits 1 on a change
+    outside the interval (any change with --strict), another task, or a result missing on
+    either side."""
     import tempfile
 
     from rich.table import Table
