@@ -137,6 +137,98 @@ def predict_dataset(method: Method, dataset: Any, indices: Sequence[int], protoc
     return (np.concatenate(out) if out else np.zeros((0, 17, 3))), seconds
 
 
+PREDICT_WORKERS_ENV = "POSEBOARD_PREDICT_WORKERS"
+
+
+def predict_workers(num_batches: int, device: torch.device | str) -> int:
+    """Processes that share one predict pass: ``POSEBOARD_PREDICT_WORKERS`` if set, else the
+    CPU's cores over the torch threads of each (``cores // threads``), at most the pass's
+    batches; always 1 off the CPU (one accelerator, one process)."""
+    import os
+
+    if torch.device(device).type != "cpu":
+        return 1
+    value = os.environ.get(PREDICT_WORKERS_ENV)
+    if value is not None:
+        try:
+            wanted = int(value)
+        except ValueError:
+            raise InputError(f"{PREDICT_WORKERS_ENV}={value!r}: give a whole number of processes") from None
+    else:
+        wanted = (os.cpu_count() or 1) // max(1, torch.get_num_threads())
+    return max(1, min(wanted, num_batches))
+
+
+def batch_aligned_chunks(indices: Sequence[int], batch_size: int, parts: int) -> list[Sequence[int]]:
+    """``indices`` cut into at most ``parts`` contiguous chunks, each a whole number of batches
+    (the last may end in a short batch): every batch is the one the serial pass would form, so
+    its predictions are the same bytes whichever process computes it."""
+    batches = max(1, -(-len(indices) // batch_size))
+    per = -(-batches // max(1, parts))
+    return [indices[k * per * batch_size:(k + 1) * per * batch_size] for k in range(-(-batches // per))]
+
+
+_WORKER_METHOD: Method | None = None
+
+
+def _worker_start(method: Method, threads: int) -> None:
+    """A predict worker's set-up: the threads of the parent and the method, unpickled once."""
+    global _WORKER_METHOD
+    torch.set_num_threads(threads)
+    _WORKER_METHOD = method
+
+
+def _worker_predict(dataset: Any, indices: Sequence[int], protocol: ProtocolDef, batch_size: int,
+                    noise: CalibrationNoise | None, seed: int) -> tuple[np.ndarray, float]:
+    assert _WORKER_METHOD is not None, "predict worker used before its set-up"
+    torch.manual_seed(seed)
+    return predict_dataset(_WORKER_METHOD, dataset, indices, protocol, batch_size, noise=noise)
+
+
+class ParallelPredictor:
+    """One predict pass over ``workers`` processes of the parent's torch threads each (spawned:
+    no fork of a threaded runtime), each given the method once; the pass's frames are cut into
+    batch-aligned chunks (:func:`batch_aligned_chunks`) and the joints concatenated in order, so
+    the predictions are the bytes of the serial pass (tested) on a machine with more cores.
+    Used as a context manager; ``workers == 1`` runs in this process."""
+
+    def __init__(self, method: Method, workers: int, seed: int) -> None:
+        self.method, self.workers, self.seed = method, workers, seed
+        self.pool = None
+
+    def __enter__(self) -> ParallelPredictor:
+        if self.workers > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                            initializer=_worker_start,
+                                            initargs=(self.method, torch.get_num_threads()))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+    def predict(self, dataset: Any, indices: Sequence[int], protocol: ProtocolDef, batch_size: int,
+                progress: bool, desc: str, noise: CalibrationNoise | None,
+                report: ProgressReporter | None) -> tuple[np.ndarray, float]:
+        if self.pool is None:
+            return predict_dataset(self.method, dataset, indices, protocol, batch_size, progress, desc=desc,
+                                   noise=noise, report=report)
+        chunks = batch_aligned_chunks(indices, batch_size, self.workers)
+        futures = [self.pool.submit(_worker_predict, dataset, chunk, protocol, batch_size, noise, self.seed)
+                   for chunk in chunks]
+        joints, seconds = [], 0.0
+        for chunk, future in zip(chunks, futures, strict=True):
+            part, secs = future.result()
+            joints.append(part)
+            seconds += secs
+            if report is not None:
+                report.update(len(chunk))
+        return np.concatenate(joints), seconds
+
+
 def place_method(method: Method, device: torch.device | str | None, precision: str | None) -> Method:
     """``method`` moved to ``device`` in ``precision`` (None: where it is / its precision).
     The one place the harness moves a method: a move to where it already is copies nothing."""
@@ -206,24 +298,27 @@ def evaluate_method(
     ids_all, joints_all, views_all, levels_all = [], [], [], []
     seconds, frames = 0.0, 0
     passes = len(levels) * len(subsets)
+    workers = predict_workers(-(-len(rows) // batch_size), method.device)
     report = ProgressReporter(passes * len(indices), f"predict {method.name} {protocol.id}",
                               lines=0 if progress and sys.stderr.isatty() else 5, unit="frame")
     report.note(f"{len(indices)} frames" + (f" × {passes} passes (camera subsets, calibration levels)"
-                                            if passes > 1 else "") + f", batch {batch_size}")
-    for level, noise in enumerate(levels):
-        for subset in subsets:
-            dataset = data.with_cameras(subset)
-            desc = f"{method.name} {protocol.name} {len(subset)} views"
-            if noise is not None:
-                desc += f" {noise.rotation_deg:g}°/{noise.translation_mm:g} mm"
-            joints, secs = predict_dataset(method, dataset, rows, protocol, batch_size, progress, desc=desc,
-                                           noise=noise, report=report)
-            ids_all.append(gt.meta["sample_id"].to_numpy()[indices].astype(str))
-            joints_all.append(joints)
-            views_all.append(np.full(len(indices), len(subset), dtype=np.int64))
-            levels_all.append(np.full(len(indices), level, dtype=np.int64))
-            seconds += secs
-            frames += len(indices)
+                                            if passes > 1 else "") + f", batch {batch_size}"
+                + (f", {workers} processes of {torch.get_num_threads()} threads" if workers > 1 else ""))
+    with ParallelPredictor(method, workers, seed) as predictor:
+        for level, noise in enumerate(levels):
+            for subset in subsets:
+                dataset = data.with_cameras(subset)
+                desc = f"{method.name} {protocol.name} {len(subset)} views"
+                if noise is not None:
+                    desc += f" {noise.rotation_deg:g}°/{noise.translation_mm:g} mm"
+                joints, secs = predictor.predict(dataset, rows, protocol, batch_size, progress, desc, noise,
+                                                 report)
+                ids_all.append(gt.meta["sample_id"].to_numpy()[indices].astype(str))
+                joints_all.append(joints)
+                views_all.append(np.full(len(indices), len(subset), dtype=np.int64))
+                levels_all.append(np.full(len(indices), level, dtype=np.int64))
+                seconds += secs
+                frames += len(indices)
     report.close(f"{1000 * seconds / max(frames, 1):.1f} ms per frame inside predict")
     preds = PosePredictions(
         sample_ids=np.concatenate(ids_all), joints_3d=np.concatenate(joints_all),

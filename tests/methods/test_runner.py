@@ -188,3 +188,47 @@ def test_a_calibration_sweep_is_the_single_level_protocols_in_one_run(checkpoint
     np.testing.assert_allclose(preds.joints_3d[level0], exact.joints_3d[[at[str(k)] for k in preds.sample_ids[level0]]],
                                atol=1e-3)
     assert any("0.5° / 10 mm" in n for n in sweep.notes) and sweep.seeds["calibration_sweep"] == 0
+
+
+def test_batch_aligned_chunks_keep_the_serial_batches():
+    from poseboard.harness.multiview_pose import batch_aligned_chunks
+
+    rows = list(range(21))
+    chunks = batch_aligned_chunks(rows, 4, 3)  # 6 batches → 3 chunks of 2 batches
+    assert [list(c) for c in chunks] == [rows[0:8], rows[8:16], rows[16:21]]
+    assert [list(c) for c in batch_aligned_chunks(rows, 8, 5)] == [rows[0:8], rows[8:16], rows[16:21]]
+    assert [list(c) for c in batch_aligned_chunks(rows, 4, 1)] == [rows]
+    assert sum(len(c) for c in batch_aligned_chunks(rows, 3, 4)) == 21
+
+
+def _sweep_ransac(checkpoints: Path):
+    ransac = get_method("ransac")(get_method("ransac").config_model.preset("smoke").model_copy(
+        update={"backbone_checkpoint": str(checkpoints / "backbone")}))
+    ransac.fit(None, None)
+    return ransac
+
+
+@pytest.mark.parametrize("method,protocol", [("algebraic", "synth-h36m-relative"), ("ransac", "synth-panoptic-sweep")])
+def test_more_processes_give_the_same_result_bytes(checkpoints, tmp_path, monkeypatch, method, protocol):
+    """Issue 30: on a machine with more cores a predict pass is shared by processes of the same
+    torch threads; the predictions and the result file are the bytes of the serial run (a
+    camera sweep: every subset's pass shared)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        outs = {}
+        for workers in ("1", "2"):
+            monkeypatch.setenv("POSEBOARD_PREDICT_WORKERS", workers)
+            results = tmp_path / workers
+            if method == "ransac":
+                _, path = evaluate_method(_sweep_ransac(checkpoints), protocol, data_dir=F.data_dir(),
+                                          results_dir=results, batch_size=2)
+            else:
+                _, path = run_protocol(method, protocol, data_dir=F.data_dir(), checkpoints=checkpoints,
+                                       results_dir=results, batch_size=2)
+            outs[workers] = (path.read_bytes(), path.with_suffix(".npz").read_bytes())
+    finally:
+        torch.set_num_threads(threads)
+    assert outs["1"] == outs["2"]
