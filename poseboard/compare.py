@@ -109,13 +109,9 @@ def compare_results(ours: str | Path, reference: str | Path) -> ComparisonReport
 def committed_results(results: str | Path, ref: str, into: str | Path) -> Path:
     """Extract the ``results`` folder as committed at git ``ref`` into ``into``; returns the
     extracted folder (``into/<results' path in the repository>``)."""
-    results = Path(results).resolve()
-    git = ["git", "-C", str(results.parent if not results.is_dir() else results)]
-    top = subprocess.run([*git, "rev-parse", "--show-toplevel"], capture_output=True, text=True)
-    if top.returncode != 0:
-        raise InputError(f"{results}: not inside a git repository ({top.stderr.strip()})")
-    root = Path(top.stdout.strip()).resolve()
-    rel = results.relative_to(root).as_posix()
+    from poseboard.gitrepo import git_toplevel
+
+    root, rel = git_toplevel(results)
     tar = subprocess.run(["git", "-C", str(root), "archive", "--format=tar", ref, "--", rel], capture_output=True)
     if tar.returncode != 0:
         raise InputError(f"git archive {ref} -- {rel}: {tar.stderr.decode(errors='replace').strip()}")

@@ -32,14 +32,12 @@ def _fail(exc: Exception) -> typer.Exit:
 def committed_records(results: Path, ref: str) -> TaskRecords | None:
     """``results/tasks.json`` as committed at git ``ref`` (None when that commit has none)."""
     from poseboard.datasets.identity import TASKS_FILE, parse_task_records
+    from poseboard.gitrepo import git_toplevel
 
-    file = (results / TASKS_FILE).absolute()
-    folder = next((p for p in (file.parent, *file.parents) if p.is_dir()), Path.cwd())
-    top = subprocess.run(["git", "-C", str(folder), "rev-parse", "--show-toplevel"], capture_output=True, text=True)
-    if top.returncode != 0:
-        raise InputError(f"{results}: not inside a git repository ({top.stderr.strip()}); give --records")
-    root = Path(top.stdout.strip()).resolve()
-    rel = file.resolve().relative_to(root).as_posix()
+    try:
+        root, rel = git_toplevel(results / TASKS_FILE)
+    except InputError as exc:
+        raise InputError(f"{exc}; give --records") from None
     shown = subprocess.run(["git", "-C", str(root), "show", f"{ref}:{rel}"], capture_output=True)
     if shown.returncode != 0:
         return None
