@@ -114,6 +114,37 @@ def collate_multiview(samples: Sequence[MultiViewSample], normalize: bool = True
     return out
 
 
+#: Keys of a collated multi-view batch with a view axis (dim 1).
+VIEW_KEYS = ("images", "proj_matrices", "K", "R", "t", "dist", "boxes", "joints_2d", "visibility", "view_valid")
+
+
+def present_views_first(batch: dict[str, Any]) -> dict[str, Any]:
+    """A collated multi-view batch (:func:`collate_multiview`) with each sample's present views
+    first, in their order, and the view axis cut to the most any sample of the batch has.
+
+    Splits of rigs with different camera counts (``synth-novel-rig``: 2 to 10 cameras in 10
+    slots) pad the absent cameras with zero boxes and ``view_valid`` False; every method
+    weighs such a view zero, but computes it: the backbone ran on 10 slots for 6.8 cameras.
+    Cut away, the predictions are the same (each method's absent-view handling is what makes
+    them so; tested per method) at the cost of the views present. The first present view,
+    the reference camera of the uncalibrated protocols, stays first. A batch whose views are
+    all present is returned as it is.
+    """
+    valid = batch["view_valid"]
+    if bool(valid.all()):
+        return batch
+    keep = max(int(valid.sum(dim=1).max()), 1)
+    order = torch.argsort((~valid).to(torch.int8), dim=1, stable=True)[:, :keep]  # (B, k)
+    out = dict(batch)
+    for key in (k for k in VIEW_KEYS if k in batch):
+        x = batch[key]
+        idx = order.reshape(*order.shape, *([1] * (x.dim() - 2))).expand(*order.shape, *x.shape[2:])
+        out[key] = torch.gather(x, 1, idx.to(x.device))
+    if "cameras" in batch:
+        out["cameras"] = [[cams[i] for i in row] for cams, row in zip(batch["cameras"], order.tolist(), strict=True)]
+    return out
+
+
 class SingleViewSceneDataset(Dataset):
     """Single-view multi-person scenes of a generated split (``data/synth-mupots/<split>``)."""
 

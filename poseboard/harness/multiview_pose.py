@@ -112,14 +112,14 @@ def predict_dataset(method: Method, dataset: Any, indices: Sequence[int], protoc
     the joints come back to the host once per batch, as float64."""
     from tqdm.auto import tqdm
 
-    from poseboard.datasets.torch_dataset import collate_multiview
+    from poseboard.datasets.torch_dataset import collate_multiview, present_views_first
     from poseboard.device import autocast, synchronize, to_device
 
     device, precision = method.device, method.precision
     out, seconds = [], 0.0
     starts = range(0, len(indices), batch_size)
     for start in tqdm(starts, desc=desc, disable=not progress, leave=False, mininterval=1.0):
-        batch = collate_multiview([dataset[int(i)] for i in indices[start : start + batch_size]])
+        batch = present_views_first(collate_multiview([dataset[int(i)] for i in indices[start : start + batch_size]]))
         inputs = to_device(method_inputs(batch, method, protocol, noise), device)
         synchronize(device)
         t0 = time.perf_counter()

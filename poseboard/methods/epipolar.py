@@ -219,14 +219,15 @@ class EpipolarNet(nn.Module):
         stride = size / out.features.shape[-1]
         return self.fused_heatmaps(f_ref, f_src, proj_ref, proj_src, stride)
 
-    def all_view_heatmaps(self, images: Tensor, proj: Tensor) -> Tensor:
+    def all_view_heatmaps(self, images: Tensor, proj: Tensor, view_valid: Tensor | None = None) -> Tensor:
         """Inference: (B, V, J, h, w) heatmaps of every view, each fused with its nearest
-        neighbour (or its own heatmaps without the transformer)."""
+        present neighbour (or its own heatmaps without the transformer); ``view_valid`` (B, V)
+        bool, False for absent views, which are never a neighbour."""
         out = run_backbone(self.backbone, self.network_input(images))
         if self.attention is None:
             return out.heatmaps
         b, v = images.shape[:2]
-        nn_idx = nearest_views(proj)  # (B, V)
+        nn_idx = nearest_views(proj, view_valid)  # (B, V)
         bi = torch.arange(b, device=nn_idx.device)[:, None].expand(b, v)
         f_src = out.features[bi, nn_idx]
         stride = images.shape[-1] / out.features.shape[-1]
@@ -263,7 +264,7 @@ class EpipolarMethod(Method):
         self.net = EpipolarNet(self.config).eval()
 
     def training_pairs(self, batch: dict[str, Any], gen: torch.Generator) -> dict[str, Tensor]:
-        """A random reference view per sample and its nearest camera: images, projections,
+        """A random reference view per sample and its nearest present camera: images, projections,
         2D targets and visibility of the reference view (on the batch's device; the views are
         drawn from ``gen`` on the CPU)."""
         vb = read_batch(batch)
@@ -271,7 +272,7 @@ class EpipolarMethod(Method):
         b, v = vb.images.shape[:2]
         device = vb.images.device
         ref = host_tensor(torch.randint(v, (b,), generator=gen, device="cpu"), None, device)
-        src = nearest_views(vb.proj).gather(1, ref[:, None])[:, 0]
+        src = nearest_views(vb.proj, vb.view_valid).gather(1, ref[:, None])[:, 0]
         bi = torch.arange(b, device=device)
         return {
             "images_ref": vb.images[bi, ref], "images_src": vb.images[bi, src],
@@ -328,7 +329,7 @@ class EpipolarMethod(Method):
         assert vb.proj is not None
         self.net.eval()
         with autocast(self.device, self.precision):
-            heat = self.net.all_view_heatmaps(vb.images, vb.proj)
+            heat = self.net.all_view_heatmaps(vb.images, vb.proj, vb.view_valid)
         stride = vb.size / heat.shape[-1]
         cells, scores = local_soft_argmax(heat.to(torch.float64), self.config.peak_radius)
         pts = cells * stride

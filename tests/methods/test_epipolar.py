@@ -103,6 +103,13 @@ def test_nearest_views():
     centres = np.stack([c.center for c in look_at_rig()])
     d = np.linalg.norm(centres[:, None] - centres[None], axis=-1) + np.eye(4) * 1e9
     assert nn_idx.tolist() == d.argmin(1).tolist()
+    # an absent view (a rig with fewer cameras than slots) is nobody's neighbour, even at distance 0
+    P = torch.cat([rt["P"], rt["P"][:2]])  # slots 4 and 5 repeat cameras 0 and 1, absent
+    valid = torch.tensor([True, True, True, True, False, False])
+    assert nearest_views(P, valid)[:4].tolist() == d.argmin(1).tolist()
+    assert nearest_views(P)[:2].tolist() == [4, 5]  # without view_valid the copies win
+    two = torch.tensor([True, False, True, False, False, False])
+    assert nearest_views(P, two)[[0, 2]].tolist() == [2, 0] and nearest_views(P, ~valid & valid)[0] == 0
 
 
 # ------------------------------------------------------------------------------ attention
@@ -262,3 +269,44 @@ def test_input_size_resamples_the_crops_and_maps_cells_back_to_crop_pixels(p5_da
     x = torch.rand(2, 3, crop, crop)
     assert plain.net.network_input(x) is x  # None: the crops as they are
     assert method.net.network_input(x).shape == (2, 3, 32, 32)
+
+
+def _attention_by_sampling(att: EpipolarAttention, f_ref: torch.Tensor, f_src: torch.Tensor,
+                           fund: torch.Tensor, stride: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The attention as the reference writes it: the (B, C, H·W, S) source features sampled by
+    ``grid_sample`` on the epipolar lines, dot products with the reference cell, softmax,
+    weighted sum."""
+    from poseboard.methods.nets.epipolar_attention import pixels_to_grid
+
+    _, _, h, w = f_ref.shape
+    pts, valid = epipolar_sample_points(fund.to(torch.float64), h, w, stride, att.num_samples)
+    grid = pixels_to_grid(pts, h, w, stride).to(f_src.dtype)
+    sampled = F.grid_sample(f_src, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+    sim = torch.einsum("bcn,bcns->bns", f_ref.flatten(2), sampled) * att.softmax_scale
+    attn = torch.softmax(sim, dim=-1) * valid[..., None].to(sim.dtype)
+    return torch.einsum("bns,bcns->bcn", attn, sampled).unflatten(-1, (h, w)), attn
+
+
+def test_attention_equals_sampling_then_dot_products_with_gradients():
+    """The matrix-product form of the attention gives the numbers and the gradients of the
+    sample-then-dot form, on real crop geometry (lines crossing the map, lines ending at its
+    last row and column) and on a source view whose lines miss the map (zero output)."""
+    torch.manual_seed(0)
+    cams = _crop_rig(64)
+    P = torch.tensor(np.stack([c.projection_matrix for c in cams]))
+    half = torch.tensor([[[0.0, 0, 0], [0, 0, 1], [-2, 0, 0]]], dtype=torch.float64)  # lines y = 2·x_ref
+    fund = torch.cat([fundamental_ref_to_src(P[:1], P[1:2]), fundamental_ref_to_src(P[2:3], P[3:4]), half])
+    att = EpipolarAttention(channels=5, num_samples=16).eval()
+    f_ref = torch.randn(3, 5, 16, 16, dtype=torch.float64, requires_grad=True)
+    f_src = torch.randn(3, 5, 16, 16, dtype=torch.float64, requires_grad=True)
+    _, valid = epipolar_sample_points(fund, 16, 16, 4.0, 16)
+    assert valid[:2].float().mean() > 0.5 and 0 < valid[2].sum() < 256  # half of the third's lines miss
+    out, attn = att.attend(f_ref, f_src, fund, 4.0)
+    ref_out, ref_attn = _attention_by_sampling(att, f_ref, f_src, fund, 4.0)
+    assert torch.allclose(out, ref_out, atol=1e-10) and torch.allclose(attn, ref_attn, atol=1e-10)
+    assert float(out.detach()[2].flatten(1)[:, ~valid[2]].abs().max()) == 0.0
+    g = torch.randn_like(out)
+    grads = torch.autograd.grad((out * g).sum(), (f_ref, f_src))
+    ref_grads = torch.autograd.grad((ref_out * g).sum(), (f_ref, f_src))
+    for a, b in zip(grads, ref_grads, strict=True):
+        assert torch.allclose(a, b, atol=1e-10)

@@ -13,9 +13,10 @@ Coordinates: the backbone's convention (``BackboneOutput``): feature/heatmap cel
 pixel ``stride · i`` (no half-pixel offset; the soft-argmax and the heatmap targets use the
 same). The reference's ``pix2coord`` (x·4 + 1.5) is the centre-of-block convention of its own
 backbone; the rule that matters is that sampler, targets and decoding agree, as they do here.
-Features are read with ``F.grid_sample(..., align_corners=True)`` after mapping cell x to
-``2x / (W − 1) − 1`` — stated explicitly, since the reference relied on a default that
-PyTorch 1.3 changed (reference notes §B.2). Lines are clipped to the rectangle of cell
+Features are read as ``F.grid_sample(..., align_corners=True)`` reads them after mapping cell
+x to ``2x / (W − 1) − 1`` (:func:`pixels_to_grid`; stated explicitly, since the reference
+relied on a default that PyTorch 1.3 changed, reference notes §B.2): sample point x blends
+cells ⌊x⌋ and ⌊x⌋ + 1 (:func:`bilinear_corners`). Lines are clipped to the rectangle of cell
 centres ``[0, stride·(W−1)] × [0, stride·(H−1)]`` in input pixels, so every sample is inside
 the map and bilinear interpolation never reads padding. A line that misses the map (fewer
 than two border intersections) gives a zero attention output for that cell (the reference
@@ -31,7 +32,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from poseboard.errors import check_shape
@@ -39,6 +39,7 @@ from poseboard.geometry import camera_centers, epipolar_lines, fundamental_from_
 
 __all__ = [
     "EpipolarAttention",
+    "bilinear_corners",
     "cell_pixels",
     "epipolar_sample_points",
     "fundamental_ref_to_src",
@@ -118,20 +119,51 @@ def epipolar_sample_points(
     return pts, valid
 
 
-def nearest_views(proj: Tensor) -> Tensor:
-    """For each view, the index of the other view whose camera centre is nearest.
+def nearest_views(proj: Tensor, view_valid: Tensor | None = None) -> Tensor:
+    """For each view, the index of the other present view whose camera centre is nearest.
 
     Args:
         proj: (..., V, 3, 4) projection matrices (world mm), V ≥ 2.
+        view_valid: (..., V) bool, False for an absent view (a zero box: a rig with fewer
+            cameras than the split's slots), which is never a neighbour; None: all present.
 
     Returns:
         (..., V) int64 (the reference's ``TOPK = 1`` neighbour; ties go to the lower index).
+        A view with no other present view gets its own index.
     """
     check_shape(proj, ["*", "V", 3, 4], "nearest_views: proj")
     centres = camera_centers(proj.to(torch.float64))  # (..., V, 3)
     d = torch.cdist(centres, centres)
     eye = torch.eye(d.shape[-1], dtype=torch.bool, device=d.device)
-    return torch.where(eye, math.inf, d).argmin(-1)
+    excluded = eye if view_valid is None else eye | ~view_valid.to(d.device)[..., None, :]
+    d = torch.where(excluded, math.inf, d)
+    lonely = torch.isinf(d).all(-1)
+    own = torch.arange(d.shape[-1], device=d.device).expand(d.shape[:-1])
+    return torch.where(lonely, own, d.argmin(-1))
+
+
+def bilinear_corners(cells: Tensor, height: int, width: int) -> tuple[Tensor, Tensor]:
+    """The four map cells around each point and their bilinear weights, as
+    ``F.grid_sample(..., align_corners=True, padding_mode="zeros")`` blends them.
+
+    Args:
+        cells: (..., 2) points in cell units (x, y): cell (i, j) is the point (j, i).
+        height, width: the map's size.
+
+    Returns:
+        flat indices (..., 4) int64 into the row-major H·W cells (top-left, top-right,
+        bottom-left, bottom-right) and weights (..., 4) of the points' dtype; a corner off the
+        map (zero padding) has weight 0 and a clamped index.
+    """
+    x, y = cells[..., 0], cells[..., 1]
+    x0, y0 = x.floor(), y.floor()
+    fx, fy = x - x0, y - y0
+    xs, ys = torch.stack([x0, x0 + 1, x0, x0 + 1], -1), torch.stack([y0, y0, y0 + 1, y0 + 1], -1)
+    weights = torch.stack([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy], -1)
+    on_map = (xs >= 0) & (xs <= width - 1) & (ys >= 0) & (ys <= height - 1)
+    weights = torch.where(on_map, weights, torch.zeros_like(weights))
+    index = ys.clamp(0, height - 1).long() * width + xs.clamp(0, width - 1).long()
+    return index, weights
 
 
 class EpipolarAttention(nn.Module):
@@ -160,7 +192,17 @@ class EpipolarAttention(nn.Module):
 
     def attend(self, f_ref: Tensor, f_src: Tensor, fundamental: Tensor, stride: float) -> tuple[Tensor, Tensor]:
         """The attention output (B, C, H, W) (zero where a line misses the map) and the
-        attention weights (B, H·W, S)."""
+        attention weights (B, H·W, S).
+
+        Computed without materialising the (B, C, H·W, S) samples: bilinear sampling is linear
+        in the source features, so the similarity of cell p with sample s is the bilinear
+        blend of p's dot products with the four source cells around s, read from the (B, H·W,
+        H·W) matrix of every reference cell with every source cell (one matrix product), and
+        the output is the source features times the attention spread onto those cells (a
+        second). The same numbers as ``grid_sample`` then dot products (to float rounding;
+        tested against that form), 14× faster on a 2-core CPU at 32×32 maps and 64 channels,
+        and lighter in memory whenever H·W < C·S.
+        """
         check_shape(f_ref, ["B", "C", "H", "W"], "EpipolarAttention: f_ref")
         dims = check_shape(f_src, ["B", "C", "H", "W"], "EpipolarAttention: f_src")
         _b, _c, h, w = f_ref.shape
@@ -168,12 +210,17 @@ class EpipolarAttention(nn.Module):
             raise ValueError(f"EpipolarAttention: f_ref {tuple(f_ref.shape)} and f_src {tuple(f_src.shape)} differ")
         pts, valid = epipolar_sample_points(fundamental.to(torch.float64), dims["H"], dims["W"], stride,
                                             self.num_samples)
-        grid = pixels_to_grid(pts, h, w, stride).to(f_src.dtype)  # (B, HW, S, 2)
-        sampled = F.grid_sample(f_src, grid, mode="bilinear", padding_mode="zeros", align_corners=True)  # (B,C,HW,S)
-        query = f_ref.flatten(2)  # (B, C, HW)
-        sim = torch.einsum("bcn,bcns->bns", query, sampled) * self.softmax_scale
+        cells, corner_weights = bilinear_corners(pts / stride, h, w)  # (B, HW, S, 4) each
+        corner_weights = corner_weights.to(f_src.dtype)
+        query, source = f_ref.flatten(2), f_src.flatten(2)  # (B, C, HW)
+        affinity = torch.bmm(query.transpose(1, 2), source)  # (B, HW_ref, HW_src)
+        flat_cells = cells.flatten(2)  # (B, HW, S·4)
+        at_corners = affinity.gather(2, flat_cells).unflatten(2, cells.shape[2:])
+        sim = (at_corners * corner_weights).sum(-1) * self.softmax_scale  # (B, HW, S)
         attn = torch.softmax(sim, dim=-1) * valid[..., None].to(sim.dtype)
-        out = torch.einsum("bns,bcns->bcn", attn, sampled).unflatten(-1, (h, w))
+        spread = (attn[..., None] * corner_weights).flatten(2)
+        on_cells = torch.zeros_like(affinity, dtype=spread.dtype).scatter_add(2, flat_cells, spread)
+        out = torch.bmm(source, on_cells.transpose(1, 2).to(source.dtype)).unflatten(-1, (h, w))
         return out, attn
 
     def forward(self, f_ref: Tensor, f_src: Tensor, fundamental: Tensor, stride: float) -> Tensor:
