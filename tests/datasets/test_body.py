@@ -200,6 +200,36 @@ def test_forward_kinematics_errors():
         forward_kinematics(body, {"r_knee_flexion": [np.nan]}, [0, 0, 0], 0.0)
 
 
+def test_root_pitch_lies_the_body_down():
+    body = SUBJECTS["S6"]
+    root = [0.0, 0.0, 150.0]
+    upright = forward_kinematics(body, {"torso_flexion": 10.0}, root, 30.0)
+    np.testing.assert_array_equal(forward_kinematics(body, {"torso_flexion": 10.0}, root, 30.0, root_pitch=None),
+                                  upright)
+    np.testing.assert_allclose(forward_kinematics(body, {"torso_flexion": 10.0}, root, 30.0, root_pitch=0.0),
+                               upright, atol=1e-9)
+    # on the back (facing +y): the spine runs to −y at the pelvis' height, the legs to +y, the nose up
+    lying = forward_kinematics(body, {}, root, 0.0, root_pitch=-90.0)[0]
+    np.testing.assert_allclose(lying[[J["Spine"], J["Thorax"], J["RKnee"], J["LAnkle"]], 2], 150.0, atol=1e-9)
+    assert lying[J["Thorax"], 1] < lying[J["Spine"], 1] < 0 < lying[J["RKnee"], 1] < lying[J["RAnkle"], 1]
+    assert lying[J["Neck"], 2] > lying[J["Thorax"], 2]
+    # the pitch adds to the pelvis tilt, and the leg IK takes it into account
+    np.testing.assert_allclose(forward_kinematics(body, {"pelvis_tilt": 20.0}, root, 0.0, root_pitch=-50.0),
+                               forward_kinematics(body, {"pelvis_tilt": -30.0}, root, 0.0), atol=1e-9)
+    rng = np.random.default_rng(4)
+    n = 200
+    angles = random_angles(rng, n, shrink=0.5)
+    for side in "rl":
+        angles[f"{side}_knee_flexion"] = rng.uniform(5, 140, n)
+        angles[f"{side}_hip_abduction"] = rng.uniform(-15, 30, n)
+    root, yaw, pitch = rng.normal(0, 500, (n, 3)), rng.uniform(-180, 180, n), rng.uniform(-90, 90, n)
+    pose = forward_kinematics(body, angles, root, yaw, root_pitch=pitch)
+    legs = solve_leg_ik(body, root, yaw, pose[:, [J["RAnkle"], J["LAnkle"]]], root_pitch=pitch,
+                        pelvis_tilt=angles["pelvis_tilt"], pelvis_list=angles["pelvis_list"],
+                        hip_rotation=(angles["r_hip_rotation"], angles["l_hip_rotation"]))
+    np.testing.assert_allclose(forward_kinematics(body, angles | legs, root, yaw, root_pitch=pitch), pose, atol=1e-6)
+
+
 def test_leg_ik_recovers_angles_and_reaches_targets():
     body = SUBJECTS["S6"]
     rng = np.random.default_rng(2)

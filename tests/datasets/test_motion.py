@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from scipy.ndimage import binary_erosion
 
+from poseboard.datasets.synthetic.actions.plan import floor_clearance
+from poseboard.datasets.synthetic.actions.transitions import TRANSITION_COMPONENTS, transition_plan
 from poseboard.datasets.synthetic.body import ANGLE_LIMITS_DEG, SHOULDER_SWING_MAX_DEG, SUBJECTS
 from poseboard.datasets.synthetic.motion import (
     ACTIONS,
@@ -76,7 +78,8 @@ def test_original_actions_unchanged(action):
     np.testing.assert_array_equal(styled, poses)
 
 
-@pytest.mark.parametrize("action", ["Walking", "Waving", "Boxing", "Dancing", "Kneeling"])
+@pytest.mark.parametrize("action", ["Walking", "Waving", "Boxing", "Dancing", "Kneeling", "Lying", "Crawling",
+                                    "Transitions"])
 def test_style_varies_motion_within_limits(action):
     body, rng = SUBJECTS["S1"], np.random.default_rng(3)
     styles = [MotionStyle.sample(rng) for _ in range(2)] + [MotionStyle(1.25, 1.2, 0.1), MotionStyle(0.8, 0.8, -0.1)]
@@ -100,12 +103,13 @@ def test_style_varies_motion_within_limits(action):
 
 
 def test_floor_actions_get_down():
-    for action, below in (("Kneeling", 0.06), ("SittingOnFloor", 0.1), ("Lunging", 0.14)):
+    for action, below in (("Kneeling", 0.06), ("SittingOnFloor", 0.1), ("Lunging", 0.14), ("Lying", 0.1),
+                          ("Crawling", 0.06)):
         for seq in generate_motion_set(["S1", "S8"], [action], 1, 400, seed=1):
             h = SUBJECTS[seq.subject].height_mm
             knees = seq.poses[:, [J["RKnee"], J["LKnee"]], 2].min(1)
             pelvis = seq.poses[:, J["Pelvis"], 2]
-            low = knees if action != "SittingOnFloor" else pelvis
+            low = knees if action not in ("SittingOnFloor", "Lying") else pelvis
             assert low.min() < below * h, (action, low.min() / h)
 
 
@@ -202,6 +206,64 @@ def test_squatting_and_picking_up_bend(generated):
         for seq, _ in generated[action]:
             a = joint_angles_deg(seq.poses)
             assert a["r_knee_flexion"].max() > 40.0 or a["trunk_inclination"].max() > 45.0
+
+
+def test_lying_lies_flat_on_the_floor(generated):
+    for seq, _ in generated["Lying"]:
+        body = SUBJECTS[seq.subject]
+        p = seq.poses
+        trunk = p[:, J["Thorax"]] - p[:, J["Pelvis"]]
+        incline = np.degrees(np.arctan2(np.abs(trunk[:, 2]), np.linalg.norm(trunk[:, :2], axis=-1)))
+        flat = (p[:, J["Pelvis"], 2] < 300.0) & (incline < 15.0)  # pelvis low, torso near-horizontal
+        assert flat.sum() / seq.fps > 1.0, seq.sequence  # lies a while
+        assert p[..., 2].min() > -3.0  # nothing through the floor
+        # resting on it: the pelvis within its surface's clearance (the capsule radius) of it
+        assert p[flat, J["Pelvis"], 2].min() < floor_clearance(body)[J["Pelvis"]] + 30.0
+        assert p[:, J["Pelvis"], 2].max() > 0.5 * body.height_mm  # and up again
+
+
+def test_crawling_on_hands_and_knees(generated):
+    for seq, _ in generated["Crawling"]:
+        body = SUBJECTS[seq.subject]
+        h, p = body.height_mm, seq.poses
+        knees = p[:, [J["RKnee"], J["LKnee"]], 2]
+        wrists = p[:, [J["RWrist"], J["LWrist"]], 2]
+        pelvis = p[:, J["Pelvis"], 2]
+        fours = (knees.max(1) < 0.07 * h) & (wrists.max(1) < 0.05 * h) & (pelvis > 0.2 * h) & (pelvis < 0.36 * h)
+        assert fours.sum() / seq.fps > 1.0, seq.sequence
+        shins = p[:, [J["RAnkle"], J["LAnkle"]], 2]
+        assert np.all(shins[fours] < 0.07 * h)  # the shins near the floor
+        # forward: along the facing (from the hip line), the pelvis moves on while on all fours
+        hips = p[:, J["RHip"], :2] - p[:, J["LHip"], :2]
+        facing = np.stack([-hips[:, 1], hips[:, 0]], -1) / np.linalg.norm(hips, axis=-1, keepdims=True)
+        step = (np.diff(p[:, J["Pelvis"], :2], axis=0) * facing[1:]).sum(-1)
+        assert step[fours[1:] & fours[:-1]].sum() > 150.0, seq.sequence
+        # the hands alternate: while crawling forward each wrist lifts at times, never both at once
+        kneeling = (knees.max(1) < 0.07 * h) & (pelvis > 0.2 * h) & (pelvis < 0.36 * h)
+        crawling = kneeling[1:] & (step * seq.fps > 40.0)
+        lifted = wrists[1:][crawling] > 0.02 * h + floor_clearance(body)[J["RWrist"]]
+        assert lifted[:, 0].any() and lifted[:, 1].any() and not (lifted[:, 0] & lifted[:, 1]).any()
+
+
+def test_transitions_change_between_training_actions():
+    assert set(TRANSITION_COMPONENTS) <= set(TRAIN_ACTIONS) and "Transitions" not in TRANSITION_COMPONENTS
+    assert not set(TRANSITION_COMPONENTS) & (set(NOVEL_ACTIONS) | set(AIRBORNE_ACTIONS))
+    seen = set()
+    for subject, seed in [("S1", 0), ("S11", 1), ("S5", 2), ("S8", 3), ("S6", 4), ("S7", 5)]:
+        body, fps, n = SUBJECTS[subject], 50.0, 400
+        _, names, blends = transition_plan(body, np.arange(n) / fps, np.random.default_rng(seed), 1300.0)
+        assert len(set(names)) == len(names) >= 2 and set(names) <= set(TRANSITION_COMPONENTS), names
+        assert len(blends) == len(names) - 1
+        seen |= set(names)
+        seq = generate_sequence(body, "Transitions", n, np.random.default_rng(seed), fps=fps)
+        speed = np.linalg.norm(np.diff(seq.poses, axis=0), axis=-1).max(1) * fps
+        t = np.arange(1, n) / fps
+        for (t0, dur), a, b in zip(blends, names, names[1:], strict=False):  # continuous through
+            assert t0 + dur <= t[-1] + 1e-9  # every blend: about as fast as the actions it joins
+            around = (t >= t0 - 0.2) & (t <= t0 + dur + 0.2)
+            limit = 1.1 * max(MAX_JOINT_SPEED_MM_S[a], MAX_JOINT_SPEED_MM_S[b])
+            assert around.any() and speed[around].max() < limit, (names, t0)
+    assert len(seen) >= 6  # the components vary
 
 
 def test_sequences_vary_within_an_action():

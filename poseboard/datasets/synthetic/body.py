@@ -15,7 +15,9 @@ Joint angles (degrees) drive :func:`forward_kinematics`; :data:`ANGLE_NAMES` lis
 :data:`ANGLE_LIMITS_DEG` gives their anatomical range:
 
 - ``pelvis_tilt`` forward tilt of the pelvis and everything above it (bending at the hips),
-  ``pelvis_list`` sideways tilt (positive: the right hip goes down).
+  ``pelvis_list`` sideways tilt (positive: the right hip goes down). Lying down pitches the
+  whole body on top of that: ``root_pitch`` of :func:`forward_kinematics` (not a joint angle,
+  so not in :data:`ANGLE_NAMES`; ``None``, upright, unless an action lies or crawls).
 - ``{r,l}_hip_flexion`` / ``_abduction`` / ``_rotation`` intrinsic X–Y–Z Euler angles of the
   thigh in the pelvis frame (flexion forward, abduction outward, rotation internal);
   ``{r,l}_knee_flexion`` (0 = straight; it never hyper-extends).
@@ -663,12 +665,17 @@ def _rotvec(w: np.ndarray) -> np.ndarray:
     return np.eye(3) + s * kx + (1 - c) * (kx @ kx)
 
 
-def root_rotation(root_yaw: Any, pelvis_tilt: Any = 0.0, pelvis_list: Any = 0.0) -> np.ndarray:
+def root_rotation(root_yaw: Any, pelvis_tilt: Any = 0.0, pelvis_list: Any = 0.0,
+                  root_pitch: Any = None) -> np.ndarray:
     """(N, 3, 3) orientation of the pelvis in the world from degrees: yaw about +z
-    (counter-clockwise), then forward tilt, then list."""
+    (counter-clockwise), then the whole body's pitch ``root_pitch`` (forward positive, e.g.
+    −90 lying on the back; ``None`` for upright), then forward tilt, then list."""
     yaw, tilt, lst = np.broadcast_arrays(*(np.atleast_1d(np.asarray(a, np.float64))
                                            for a in (root_yaw, pelvis_tilt, pelvis_list)))
-    return _rz(np.radians(yaw)) @ _rx(-np.radians(tilt)) @ _ry(np.radians(lst))
+    if root_pitch is None:  # upright: exactly the rotation of a body that cannot lie down
+        return _rz(np.radians(yaw)) @ _rx(-np.radians(tilt)) @ _ry(np.radians(lst))
+    yaw, tilt, lst, pitch = np.broadcast_arrays(yaw, tilt, lst, np.atleast_1d(np.asarray(root_pitch, np.float64)))
+    return _rz(np.radians(yaw)) @ _rx(-np.radians(pitch)) @ _rx(-np.radians(tilt)) @ _ry(np.radians(lst))
 
 
 # ---------------------------------------------------------------------- forward kinematics
@@ -700,6 +707,8 @@ def forward_kinematics(
     joint_angles: Mapping[str, Any] | None,
     root_position: Any,
     root_yaw: Any,
+    *,
+    root_pitch: Any = None,
 ) -> np.ndarray:
     """Joint positions of ``body`` for a batch of frames.
 
@@ -709,6 +718,8 @@ def forward_kinematics(
             missing names are 0. Not clipped: see :func:`clip_to_limits`.
         root_position: (N, 3) or (3,) world mm position of the pelvis.
         root_yaw: (N,) or scalar degrees, counter-clockwise about +z; 0 faces +y.
+        root_pitch: ``None`` (upright) or (N,) / scalar degrees: the whole body pitched
+            forwards about the pelvis (−90 lies on the back), see :func:`root_rotation`.
 
     Returns:
         (N, 17, 3) float64 world mm in the H36M17 order. Rigid: every frame has exactly
@@ -742,7 +753,8 @@ def forward_kinematics(
     def place(child: int, parent: int, rot: np.ndarray) -> None:
         pos[:, child] = pos[:, parent] + rot @ off[child]
 
-    r_root = root_rotation(yaw, a["pelvis_tilt"], a["pelvis_list"])
+    r_root = root_rotation(yaw, a["pelvis_tilt"], a["pelvis_list"],
+                           None if root_pitch is None else np.broadcast_to(root_pitch, (n,)))
     # legs: the left side is the mirror image (x → −x) of the right
     for side, (hip, knee, ankle), m in (("r", (2, 1, 0), 1.0), ("l", (3, 4, 5), -1.0)):
         place(hip, 6, r_root)
@@ -779,6 +791,7 @@ def solve_leg_ik(
     pelvis_tilt: Any = 0.0,
     pelvis_list: Any = 0.0,
     hip_rotation: tuple[Any, Any] = (0.0, 0.0),
+    root_pitch: Any = None,
 ) -> dict[str, np.ndarray]:
     """Hip flexion/abduction and knee flexion (degrees) that put the ankles on targets.
 
@@ -787,6 +800,7 @@ def solve_leg_ik(
             scalar degrees as in :func:`forward_kinematics`.
         ankle_targets: (N, 2, 3) world mm targets of the right and left ankle.
         hip_rotation: (right, left) internal rotation of each thigh, degrees (kept as given).
+        root_pitch: ``None`` or (N,) / scalar degrees, as in :func:`forward_kinematics`.
 
     Returns:
         ``{r,l}_hip_flexion``, ``{r,l}_hip_abduction``, ``{r,l}_knee_flexion``, (N,) each. A
@@ -795,7 +809,7 @@ def solve_leg_ik(
     targets = np.asarray(ankle_targets, dtype=np.float64)
     n = check_shape(targets, ["N", 2, 3], "ankle_targets")["N"]
     root = np.broadcast_to(np.asarray(root_position, dtype=np.float64), (n, 3))
-    r_root = np.broadcast_to(root_rotation(root_yaw, pelvis_tilt, pelvis_list), (n, 3, 3))
+    r_root = np.broadcast_to(root_rotation(root_yaw, pelvis_tilt, pelvis_list, root_pitch), (n, 3, 3))
     out: dict[str, np.ndarray] = {}
     for i, (side, hip, knee, ankle) in enumerate((("r", 2, 1, 0), ("l", 3, 4, 5))):
         off = body.rest_offsets

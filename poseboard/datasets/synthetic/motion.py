@@ -7,7 +7,8 @@ footstep, or in the air). The legs are then solved analytically (:func:`~.body.s
 so a planted foot does not slide, :func:`~.body.forward_kinematics` turns the angles into
 joints (rigid: bone lengths are exact at every frame), and each frame is shifted vertically
 so that the lowest ankle sits where the plan puts it: at ankle height on the floor, or above
-it in the flight phase of a jump.
+it in the flight phase of a jump; at floor level (lying, crawling) also no joint lower than
+the plan's clearance (a capsule radius: knees, hands, back and head rest on the floor).
 
 Time courses are smooth: keyframes interpolated with PCHIP (shape preserving, so they never
 overshoot a keyframe and stay within the limits), bounded sums of slow sinusoids for sway,
@@ -51,6 +52,14 @@ Floor level (:mod:`.actions.floor`)
     the floor), a while there, up again.
   - ``SittingOnFloor``: down past a deep squat to sit on the floor, knees up or legs slid out
     straight, and up again.
+  - ``Lying``: down as to sit on the floor, then rolling back to lie flat on the back (the body
+    pitched 80–90°); a knee bent up or the arms moved; sitting up and getting up again.
+  - ``Crawling`` (:mod:`.actions.ground`): down onto hands and knees, crawling forward in bouts
+    (diagonal gait: right hand, left knee, left hand, right knee), back up.
+
+Transitions (:mod:`.actions.transitions`)
+  - ``Transitions``: two or three training actions in a row (never a novel or airborne one),
+    each blended into the next over 1–1.6 s from a moment it stands upright.
 
 A :class:`MotionStyle` (tempo, amplitude, left/right asymmetry) makes one subject's motion
 its own; ``style=None`` leaves every action exactly as drawn.
@@ -96,7 +105,8 @@ _REGISTRY: dict[str, str] = {
     "PickingUp": "everyday:picking_up", "Boxing": "sport:boxing", "Jumping": "sport:jumping",
     "Kneeling": "floor:kneeling", "SittingOnFloor": "floor:sitting_on_floor",
     "Lunging": "sport:lunging", "Kicking": "sport:kicking",
-    "Dancing": "sport:dancing",
+    "Dancing": "sport:dancing", "Lying": "floor:lying", "Crawling": "ground:crawling",
+    "Transitions": "transitions:transitions",
 }  # fmt: skip
 #: The nine actions of the in-distribution test split, in their original order.
 ORIGINAL_ACTIONS: tuple[str, ...] = (
@@ -118,6 +128,7 @@ MAX_JOINT_SPEED_MM_S: dict[str, float] = {a: 5000.0 for a in ACTIONS} | {
     "Kicking": 10000.0,
     "Dancing": 7000.0,
     "WalkingVaried": 7000.0,
+    "Transitions": 9000.0,  # as fast as its fastest component (Boxing)
 }
 
 
@@ -231,11 +242,15 @@ def generate_sequence_and_angles(
         body, root, plan.yaw, feet,
         pelvis_tilt=angles.get("pelvis_tilt", 0.0), pelvis_list=angles.get("pelvis_list", 0.0),
         hip_rotation=(angles.get("r_hip_rotation", 0.0), angles.get("l_hip_rotation", 0.0)),
+        root_pitch=plan.pitch,
     )  # fmt: skip
     angles = {k: np.broadcast_to(np.asarray(v, np.float64), (len(t),)) for k, v in angles.items()}
-    poses = forward_kinematics(body, clip_to_limits(angles), root, plan.yaw)
-    # ground: the lowest ankle where the plan puts the lowest foot (on the floor unless airborne)
+    poses = forward_kinematics(body, clip_to_limits(angles), root, plan.yaw, root_pitch=plan.pitch)
+    # ground: the lowest ankle where the plan puts the lowest foot (on the floor unless airborne);
+    # at floor level, lifted further wherever a knee, hand, back or head would go into the floor
     poses[..., 2] += (feet[..., 2].min(1) - poses[:, [0, 5], 2].min(1))[:, None]
+    if plan.clearance is not None:
+        poses[..., 2] += np.maximum(0.0, (plan.clearance - poses[..., 2]).max(1))[:, None]
     seq = MotionSequence(
         subject=body.name, action=action, fps=float(fps), poses=poses,
         sequence=sequence_id if sequence_id is not None else f"{body.name}/{action}/000",

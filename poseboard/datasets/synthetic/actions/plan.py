@@ -4,7 +4,9 @@ An action generator returns a :class:`Plan`: what it wants of the pelvis (positi
 every angle but the legs' (hip flexion/abduction and knee flexion, which
 :func:`~poseboard.datasets.synthetic.body.solve_leg_ik` solves) and of both ankles. The helpers
 here build plans from keyframed channels (:class:`Keys`, :func:`standing_plan`,
-:func:`planted_plan`) or from a footstep planner along a path (:func:`gait_plan`).
+:func:`planted_plan`) or from a footstep planner along a path (:func:`gait_plan`); at floor
+level, :func:`rest_on_floor` keeps the body's surface out of the floor, and :func:`blend_plans`
+changes from one plan to another (the feet stepping across).
 """
 
 from __future__ import annotations
@@ -17,7 +19,15 @@ import numpy as np
 from scipy.interpolate import PchipInterpolator
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
-from poseboard.datasets.synthetic.body import ANGLE_NAMES, BodyShape, root_rotation
+from poseboard.datasets.synthetic.body import (
+    ANGLE_NAMES,
+    BodyShape,
+    clip_to_limits,
+    forward_kinematics,
+    root_rotation,
+    solve_leg_ik,
+)
+from poseboard.skeleton import H36M17
 
 #: The signature of an action generator: (body, times (N,) s, rng, area radius mm) → plan.
 Generator = Callable[[BodyShape, np.ndarray, np.random.Generator, float], "Plan"]
@@ -122,6 +132,8 @@ class Plan:
     yaw: np.ndarray  # (N,)
     angles: dict[str, np.ndarray]  # every angle but hip flexion/abduction and knee flexion
     feet: np.ndarray  # (N, 2, 3) right and left ankle targets
+    pitch: np.ndarray | None = None  # (N,) the whole body's pitch (lying, crawling); None: upright
+    clearance: np.ndarray | None = None  # (17,) mm: no joint lower (floor-level actions); None: feet only
 
 
 def draw(rng: np.random.Generator, lo: float, hi: float) -> float:
@@ -179,11 +191,12 @@ def planted_plan(body: BodyShape, psi: float, feet: np.ndarray, ch: dict[str, np
     that moves must leave the floor to do so)."""
     root_xy = rot2(np.stack([ch["ox"], ch["oy"]], -1), psi)
     yaw = psi + ch["yaw"]
+    pitch = ch.get("root_pitch")  # only the actions that lie or crawl have it
     z_stand = pelvis_ceiling(body, root_xy, yaw, ch["pelvis_tilt"], ch["pelvis_list"], feet,
-                             knee_min_deg)
+                             knee_min_deg, pitch)
     root = np.concatenate([root_xy, softmin(z_stand - ch["drop"], ch["z_abs"])[:, None]], -1)
     angles = {k: v for k, v in ch.items() if k in ANGLE_NAMES}
-    return Plan(root=root, yaw=yaw, angles=angles, feet=feet)
+    return Plan(root=root, yaw=yaw, angles=angles, feet=feet, pitch=pitch)
 
 
 def natural_stance(body: BodyShape, rng: np.random.Generator, width: tuple[float, float] = (0.8, 1.1),
@@ -253,10 +266,10 @@ def under(c: np.ndarray, half_width: int) -> np.ndarray:
 
 
 def pelvis_ceiling(body: BodyShape, root_xy: np.ndarray, yaw: Any, tilt: Any, lst: Any,
-                   feet: np.ndarray, knee_min: np.ndarray) -> np.ndarray:
+                   feet: np.ndarray, knee_min: np.ndarray, pitch: Any = None) -> np.ndarray:
     """(N,) the highest pelvis at which each leg reaches its ankle target with the knee bent at
-    least ``knee_min`` ((N, 2) or scalar degrees)."""
-    rot = root_rotation(yaw, tilt, lst)
+    least ``knee_min`` ((N, 2) or scalar degrees); ``pitch``: the body's, as in :class:`Plan`."""
+    rot = root_rotation(yaw, tilt, lst, pitch)
     hip_off = np.stack([rot @ body.rest_offsets[j] for j in (2, 3)], 1)  # (N, 2, 3)
     horiz = np.linalg.norm(feet[..., :2] - root_xy[:, None] - hip_off[..., :2], axis=-1)
     knee_min = np.broadcast_to(knee_min, feet.shape[:2])
@@ -350,3 +363,86 @@ def stepping_plan(body: BodyShape, t: np.ndarray, rng: np.random.Generator, feet
                      for k in range(2)], 1)
     psi = rng.uniform(-180, 180)
     return planted_plan(body, psi, to_world(feet, psi), ch, rng.uniform(2, 6))
+
+
+# ------------------------------------------------------------------------ floor level, blends
+
+
+def floor_clearance(body: BodyShape) -> np.ndarray:
+    """(17,) mm: how high each joint must stay for the body's surface not to go into the floor:
+    the largest radius of the limb capsules (the renderer's) that meet there, the ankles at
+    ankle height (the foot under them)."""
+    out = np.zeros(17)
+    for b, (parent, child) in enumerate(H36M17.bones):
+        out[parent] = max(out[parent], body.limb_radii[b])
+        out[child] = max(out[child], body.limb_radii[b])
+    out[[0, 5]] = np.maximum(out[[0, 5]], float(body.ankle_height_mm))
+    return out
+
+
+def plan_poses(body: BodyShape, plan: Plan) -> np.ndarray:
+    """(N, 17, 3) world mm: the plan's joints with the legs solved (before any grounding)."""
+    angles = dict(plan.angles) | solve_leg_ik(
+        body, plan.root, plan.yaw, plan.feet, pelvis_tilt=plan.angles.get("pelvis_tilt", 0.0),
+        pelvis_list=plan.angles.get("pelvis_list", 0.0), root_pitch=plan.pitch,
+        hip_rotation=(plan.angles.get("r_hip_rotation", 0.0), plan.angles.get("l_hip_rotation", 0.0)))
+    n = len(plan.root)
+    angles = {k: np.broadcast_to(np.asarray(v, np.float64), (n,)) for k, v in angles.items()}
+    return forward_kinematics(body, clip_to_limits(angles), plan.root, plan.yaw, root_pitch=plan.pitch)
+
+
+def rest_on_floor(body: BodyShape, t: np.ndarray, plan: Plan) -> Plan:
+    """The plan with :func:`floor_clearance` as its clearance and the pelvis raised, smoothly,
+    wherever a knee, hand, back or head would go closer to the floor than that (the ankle
+    targets stay: the legs reach down to them)."""
+    plan.clearance = floor_clearance(body)
+    sink = np.maximum(0.0, (plan.clearance - plan_poses(body, plan)[..., 2]).max(1))
+    fps = 1.0 / (t[1] - t[0])
+    plan.root = plan.root.copy()
+    plan.root[:, 2] += -under(-sink, round(0.1 * fps))  # a smooth envelope from above
+    return plan
+
+
+def align_plan(plan: Plan, i: int, xy: np.ndarray, yaw: float) -> Plan:
+    """The plan turned about the vertical and moved so that at frame ``i`` its pelvis is at
+    ``xy`` (2,) facing ``yaw`` (degrees)."""
+    turn = float(yaw - plan.yaw[i])
+    turn = (turn + 180.0) % 360.0 - 180.0
+    pivot = plan.root[i, :2]
+    root, feet = plan.root.copy(), plan.feet.copy()
+    root[:, :2] = rot2(root[:, :2] - pivot, turn) + xy
+    feet[..., :2] = rot2(feet[..., :2] - pivot, turn) + xy
+    return Plan(root=root, yaw=plan.yaw + turn, angles=plan.angles, feet=feet, pitch=plan.pitch,
+                clearance=plan.clearance)
+
+
+def blend_plans(body: BodyShape, a: Plan, b: Plan, t: np.ndarray, t0: float, dur: float,
+                lift_mm: float) -> Plan:
+    """``a`` until ``t0``, ``b`` from ``t0 + dur`` (s), a smooth blend between (eased pelvis,
+    yaw, pitch and every angle). The feet step across one after the other (the right in the
+    first half, the left in the second), lifted ``lift_mm`` at the top and moving only while
+    off the floor, so no planted foot slides; the pelvis never higher than the legs reach."""
+    u = np.clip((t - t0) / dur, 0.0, 1.0)
+    w = ease(u)
+    names = set(a.angles) | set(b.angles)
+    zero = np.zeros(len(t))
+    angles = {k: a.angles.get(k, zero) + w * (b.angles.get(k, zero) - a.angles.get(k, zero)) for k in names}
+    turn = (b.yaw - a.yaw + 180.0) % 360.0 - 180.0
+    yaw = a.yaw + w * turn
+    pitch = None
+    if a.pitch is not None or b.pitch is not None:
+        pa, pb = (zero if p.pitch is None else p.pitch for p in (a, b))
+        pitch = pa + w * (pb - pa)
+    feet = np.empty_like(a.feet)
+    for i in range(2):
+        s = np.clip(2.0 * u - i, 0.0, 1.0)
+        feet[:, i] = a.feet[:, i] + ease((s - 0.15) / 0.7)[:, None] * (b.feet[:, i] - a.feet[:, i])
+        feet[:, i, 2] = a.feet[:, i, 2] + ease(s) * (b.feet[:, i, 2] - a.feet[:, i, 2])
+        feet[:, i, 2] += lift_mm * np.sin(np.pi * s) ** 2
+    root = a.root + w[:, None] * (b.root - a.root)
+    reach = pelvis_ceiling(body, root[:, :2], yaw, angles.get("pelvis_tilt", 0.0),
+                           angles.get("pelvis_list", 0.0), feet, 3.0, pitch)
+    too_high = np.where((u > 0) & (u < 1), np.maximum(root[:, 2] - reach, 0.0), 0.0)
+    root[:, 2] -= -under(-too_high, round(0.1 / (t[1] - t[0])))  # a smooth envelope of it
+    clearance = a.clearance if a.clearance is not None else b.clearance
+    return Plan(root=root, yaw=yaw, angles=angles, feet=feet, pitch=pitch, clearance=clearance)
