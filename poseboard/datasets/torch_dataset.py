@@ -118,6 +118,23 @@ def collate_multiview(samples: Sequence[MultiViewSample], normalize: bool = True
 VIEW_KEYS = ("images", "proj_matrices", "K", "R", "t", "dist", "boxes", "joints_2d", "visibility", "view_valid")
 
 
+def present_first_order(view_valid: torch.Tensor) -> torch.Tensor:
+    """(B, V) int64 view indices of each sample, its present views first in their order, then
+    the absent ones (``view_valid``: (B, V) bool). ``order[:, 0]`` is the first present view.
+
+    Example:
+        >>> present_first_order(torch.tensor([[False, True, True, True]]))
+        tensor([[1, 2, 3, 0]])
+    """
+    return torch.argsort((~view_valid).to(torch.int32), dim=1, stable=True)
+
+
+def take_views(x: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+    """``x`` (B, V, ...) with its views taken in ``order`` (B, k) int64: (B, k, ...)."""
+    idx = order.reshape(*order.shape, *([1] * (x.dim() - 2))).expand(*order.shape, *x.shape[2:])
+    return torch.gather(x, 1, idx.to(x.device))
+
+
 def present_views_first(batch: dict[str, Any]) -> dict[str, Any]:
     """A collated multi-view batch (:func:`collate_multiview`) with each sample's present views
     first, in their order, and the view axis cut to the most any sample of the batch has.
@@ -134,12 +151,10 @@ def present_views_first(batch: dict[str, Any]) -> dict[str, Any]:
     if bool(valid.all()):
         return batch
     keep = max(int(valid.sum(dim=1).max()), 1)
-    order = torch.argsort((~valid).to(torch.int8), dim=1, stable=True)[:, :keep]  # (B, k)
+    order = present_first_order(valid)[:, :keep]  # (B, k)
     out = dict(batch)
     for key in (k for k in VIEW_KEYS if k in batch):
-        x = batch[key]
-        idx = order.reshape(*order.shape, *([1] * (x.dim() - 2))).expand(*order.shape, *x.shape[2:])
-        out[key] = torch.gather(x, 1, idx.to(x.device))
+        out[key] = take_views(batch[key], order)
     if "cameras" in batch:
         out["cameras"] = [[cams[i] for i in row] for cams, row in zip(batch["cameras"], order.tolist(), strict=True)]
     return out

@@ -57,7 +57,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
 
-from poseboard.datasets.torch_dataset import collate_multiview
+from poseboard.datasets.torch_dataset import collate_multiview, present_first_order, take_views
 from poseboard.device import autocast, to_device
 from poseboard.errors import InputError, check_shape
 from poseboard.geometry import soft_argmax_2d
@@ -280,7 +280,7 @@ def reference_first_order(view_valid: Tensor) -> Tensor | None:
     check_shape(view_valid, ["B", "V"], "reference_first_order: view_valid")
     if bool(view_valid.all()):
         return None
-    return torch.argsort((~view_valid).to(torch.int32), dim=1, stable=True)
+    return present_first_order(view_valid)
 
 
 def reference_view(view_valid: Tensor) -> Tensor:
@@ -292,8 +292,7 @@ def reference_view(view_valid: Tensor) -> Tensor:
 
 def _take_views(x: Tensor, order: Tensor) -> Tensor:
     """``x`` (B, V, ...) with its views in ``order`` (B, V)."""
-    idx = order.reshape(*order.shape, *([1] * (x.dim() - 2))).expand(*order.shape, *x.shape[2:])
-    return torch.gather(x, 1, idx.to(x.device))
+    return take_views(x, order)
 
 
 def _split_by_order(groups: list[list[int]], order: Tensor) -> list[list[int]]:

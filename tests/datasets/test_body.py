@@ -200,6 +200,16 @@ def test_forward_kinematics_errors():
         forward_kinematics(body, {"r_knee_flexion": [np.nan]}, [0, 0, 0], 0.0)
 
 
+def leg_ik_angles(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """``n`` random poses whose knees bend 5–140° and hips abduct −15–30°: the range the leg
+    IK must recover."""
+    angles = random_angles(rng, n, shrink=0.5)
+    for side in "rl":
+        angles[f"{side}_knee_flexion"] = rng.uniform(5, 140, n)
+        angles[f"{side}_hip_abduction"] = rng.uniform(-15, 30, n)
+    return angles
+
+
 def test_root_pitch_lies_the_body_down():
     body = SUBJECTS["S6"]
     root = [0.0, 0.0, 150.0]
@@ -218,10 +228,7 @@ def test_root_pitch_lies_the_body_down():
                                forward_kinematics(body, {"pelvis_tilt": -30.0}, root, 0.0), atol=1e-9)
     rng = np.random.default_rng(4)
     n = 200
-    angles = random_angles(rng, n, shrink=0.5)
-    for side in "rl":
-        angles[f"{side}_knee_flexion"] = rng.uniform(5, 140, n)
-        angles[f"{side}_hip_abduction"] = rng.uniform(-15, 30, n)
+    angles = leg_ik_angles(rng, n)
     root, yaw, pitch = rng.normal(0, 500, (n, 3)), rng.uniform(-180, 180, n), rng.uniform(-90, 90, n)
     pose = forward_kinematics(body, angles, root, yaw, root_pitch=pitch)
     legs = solve_leg_ik(body, root, yaw, pose[:, [J["RAnkle"], J["LAnkle"]]], root_pitch=pitch,
@@ -234,10 +241,7 @@ def test_leg_ik_recovers_angles_and_reaches_targets():
     body = SUBJECTS["S6"]
     rng = np.random.default_rng(2)
     n = 500
-    angles = random_angles(rng, n, shrink=0.5)
-    for side in "rl":
-        angles[f"{side}_knee_flexion"] = rng.uniform(5, 140, n)
-        angles[f"{side}_hip_abduction"] = rng.uniform(-15, 30, n)
+    angles = leg_ik_angles(rng, n)
     root, yaw = rng.normal(0, 500, (n, 3)), rng.uniform(-180, 180, n)
     pose = forward_kinematics(body, angles, root, yaw)
     legs = solve_leg_ik(body, root, yaw, pose[:, [J["RAnkle"], J["LAnkle"]]],
