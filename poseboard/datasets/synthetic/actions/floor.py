@@ -25,6 +25,7 @@ from poseboard.datasets.synthetic.body import BodyShape
 from poseboard.skeleton import H36M17
 
 PELVIS, THORAX = H36M17.index("Pelvis"), H36M17.index("Thorax")
+LYING_CYCLE_S = 12.0  # mean length of one lying cycle (down, a while flat, up) from the draws below
 
 
 def kneeling(body: BodyShape, t: np.ndarray, rng: np.random.Generator, area: float) -> Plan:
@@ -165,7 +166,7 @@ def lying(body: BodyShape, t: np.ndarray, rng: np.random.Generator, area: float)
     feet_home = natural_stance(body, rng, (0.9, 1.2), 20.0)
     z_top = h + float(body.leg_reach(5.0)) + 20.0
     rest = rest_channels(rng) | {"z_abs": z_top, "root_pitch": 0.0}
-    keys = Keys(timeline_start(rng), rest)
+    keys = Keys(timeline_start(rng, LYING_CYCLE_S), rest)
     moves: dict[int, list] = {0: [], 1: []}
     torso = body.bone_length("Spine") + body.bone_length("Thorax")
     while keys.t < t[-1]:

@@ -28,12 +28,14 @@ from poseboard.datasets.synthetic.actions.plan import (
     rest_on_floor,
     rot2,
     slow_sway,
+    timeline_start,
     under,
 )
 from poseboard.datasets.synthetic.body import ANGLE_NAMES, BodyShape, forward_kinematics
 from poseboard.skeleton import H36M17
 
 J = {name: i for i, name in enumerate(H36M17.joint_names)}
+CRAWL_CYCLE_S = 12.0  # mean length of one cycle (down, one or two bouts, up) from the draws below
 
 
 def _straight_path(start: np.ndarray, heading: float, speed: float) -> Callable:
@@ -192,7 +194,7 @@ def crawling(body: BodyShape, t: np.ndarray, rng: np.random.Generator, area: flo
     budget = max(1.2 * area - 300.0, 0.0)  # mm of crawling in the whole sequence
     speed = draw(rng, 0.1, 0.14) * body.height_mm / period
     path = _straight_path(np.zeros(2), psi, speed)
-    now = t[0] - rng.uniform(0.0, 2.0)
+    now = t[0] + timeline_start(rng, CRAWL_CYCLE_S)
     bouts, switches, clock = [], [], 0.0
     while now < t[-1]:
         down, up = rng.uniform(1.6, 2.2), rng.uniform(1.6, 2.2)
@@ -204,7 +206,7 @@ def crawling(body: BodyShape, t: np.ndarray, rng: np.random.Generator, area: flo
             advance = np.floor(advance / (period / 2)) * period / 2
             dur = advance * 1.6 + 0.01
             bouts.append((now, dur, advance))
-            clock += advance
+            clock += advance * float(np.clip((now + dur - t[0]) / dur, 0.0, 1.0))  # only what the sequence sees
             now += dur + rng.uniform(0.4, 1.2)
         switches.append((start, down, now, up))
         now += up

@@ -327,8 +327,13 @@ def gait_plan(body: BodyShape, t: np.ndarray, rng: np.random.Generator, path: Ca
     return Plan(root=root, yaw=yaw, angles=angles, feet=feet)
 
 
-def timeline_start(rng: np.random.Generator) -> float:
-    return -rng.uniform(0.0, 2.0)  # sequences start at different points of their cycle
+def timeline_start(rng: np.random.Generator, cycle_s: float = 2.0) -> float:
+    """Where a sequence's clock starts in its action's timeline, in s (≤ 0): drawn uniformly over
+    ``cycle_s`` so that sequences start at different points of their cycle. An action whose cycle
+    is long (lying down, a while on the floor, getting up: about 12 s) passes its own length, so
+    that a short window (a training sequence is 0.6 s) is as likely to fall in the floor phase
+    as a frame of a long recording; the 2 s default keeps the original actions' draws."""
+    return -rng.uniform(0.0, cycle_s)
 
 
 def to_world(feet_body: np.ndarray, psi: float) -> np.ndarray:
