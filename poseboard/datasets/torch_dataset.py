@@ -135,6 +135,44 @@ def take_views(x: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
     return torch.gather(x, 1, idx.to(x.device))
 
 
+#: Key of a batch's per-view results computed once for several passes over the same frames
+#: (:meth:`poseboard.methods.base.Method.view_features`): a dict of tensors, or named tuples of
+#: tensors, each with the batch's view axis at dim 1.
+VIEW_FEATURES_KEY = "view_features"
+
+
+def take_view_features(features: dict[str, Any], order: torch.Tensor) -> dict[str, Any]:
+    """:func:`take_views` on every tensor of a view-features dict (values: tensors, or named
+    tuples of tensors such as a ``BackboneOutput``)."""
+    out: dict[str, Any] = {}
+    for key, value in features.items():
+        if isinstance(value, torch.Tensor):
+            out[key] = take_views(value, order)
+        else:
+            out[key] = type(value)(*(take_views(x, order) for x in value))
+    return out
+
+
+def _take_batch_views(batch: dict[str, Any], order: torch.Tensor) -> dict[str, Any]:
+    out = dict(batch)
+    for key in (k for k in VIEW_KEYS if k in batch):
+        out[key] = take_views(batch[key], order)
+    if batch.get(VIEW_FEATURES_KEY) is not None:
+        out[VIEW_FEATURES_KEY] = take_view_features(batch[VIEW_FEATURES_KEY], order)
+    if "cameras" in batch:
+        out["cameras"] = [[cams[i] for i in row] for cams, row in zip(batch["cameras"], order.tolist(), strict=True)]
+    return out
+
+
+def select_views(batch: dict[str, Any], positions: Sequence[int]) -> dict[str, Any]:
+    """The collated batch seen by the cameras at ``positions`` of its view axis, in that order:
+    what collating the same samples loaded with only those cameras gives (tested), view
+    features included. One camera subset of a sweep, cut from the batch of all its cameras."""
+    b = batch["view_valid"].shape[0]
+    order = torch.as_tensor(list(positions), dtype=torch.int64).expand(b, len(positions))
+    return _take_batch_views(batch, order)
+
+
 def present_views_first(batch: dict[str, Any]) -> dict[str, Any]:
     """A collated multi-view batch (:func:`collate_multiview`) with each sample's present views
     first, in their order, and the view axis cut to the most any sample of the batch has.
@@ -151,13 +189,7 @@ def present_views_first(batch: dict[str, Any]) -> dict[str, Any]:
     if bool(valid.all()):
         return batch
     keep = max(int(valid.sum(dim=1).max()), 1)
-    order = present_first_order(valid)[:, :keep]  # (B, k)
-    out = dict(batch)
-    for key in (k for k in VIEW_KEYS if k in batch):
-        out[key] = take_views(batch[key], order)
-    if "cameras" in batch:
-        out["cameras"] = [[cams[i] for i in row] for cams, row in zip(batch["cameras"], order.tolist(), strict=True)]
-    return out
+    return _take_batch_views(batch, present_first_order(valid)[:, :keep])  # (B, k) views
 
 
 class SingleViewSceneDataset(Dataset):

@@ -29,7 +29,14 @@ from poseboard.errors import InputError
 from poseboard.geometry import soft_argmax_2d, triangulate_dlt
 from poseboard.methods.base import Capabilities, Method, MethodCard, Tracker
 from poseboard.methods.nets.backbone import Backbone, BackboneConfig, init_from_pretrained
-from poseboard.methods.nets.multiview import ConfidenceHead, batch_tensor, read_batch, run_backbone, undistort_pixels
+from poseboard.methods.nets.multiview import (
+    ConfidenceHead,
+    batch_tensor,
+    read_batch,
+    run_backbone,
+    shared_backbone,
+    undistort_pixels,
+)
 from poseboard.methods.ransac import ISKAKOV_BIBTEX
 from poseboard.methods.train.loop import TrainConfig, eval_batches, parameter_groups, seeded, train_loop
 from poseboard.samples import Prediction
@@ -100,12 +107,14 @@ class AlgebraicNet(nn.Module):
             if config.use_confidences else None
         )
 
-    def forward(self, batch: dict[str, Any]) -> dict[str, Tensor]:
-        """(B, J, 3) world mm joints, (B, V, J, 2) crop-pixel 2D joints, (B, V, J) weights."""
+    def forward(self, batch: dict[str, Any], shared_key: str = "backbone") -> dict[str, Tensor]:
+        """(B, J, 3) world mm joints, (B, V, J, 2) crop-pixel 2D joints, (B, V, J) weights;
+        the backbone's outputs are the batch's ``view_features[shared_key]`` where it has them
+        (:func:`~poseboard.methods.nets.multiview.shared_backbone`)."""
         vb = read_batch(batch)
         if vb.num_views < 2:
             raise InputError(f"algebraic triangulation needs at least 2 views, got {vb.num_views}")
-        out = run_backbone(self.backbone, vb.images)
+        out = shared_backbone(self.backbone, vb.images, batch, shared_key)
         b, v, j = out.heatmaps.shape[:3]
         stride = vb.size / out.heatmaps.shape[-1]
         joints_2d = soft_argmax_2d(out.heatmaps, self.config.heatmap_multiplier) * stride  # crop px
@@ -184,6 +193,13 @@ class AlgebraicMethod(Method):
             val_fn=(lambda: evaluate_mpjpe(self, val, c.train.val_samples)) if val is not None else None,
             progress=self.progress, device=self.device, precision=self.precision,
         )
+
+    @torch.no_grad()
+    def view_features(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """The backbone's outputs per view (``"backbone"``), computed once for every pass."""
+        self.net.eval()
+        with autocast(self.device, self.precision):
+            return {"backbone": run_backbone(self.net.backbone, read_batch(batch, need_extrinsics=False).images)}
 
     @torch.no_grad()
     def predict(self, batch: dict[str, Any]) -> Prediction:

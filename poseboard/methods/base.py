@@ -134,6 +134,17 @@ class Method(ABC):
     def predict(self, batch: Any) -> Any:
         """Pure inference on a collated batch; returns a :class:`poseboard.samples.Prediction`."""
 
+    def view_features(self, batch: Any) -> dict[str, Any] | None:
+        """Per-view results of a collated batch that depend on each view's own image alone (not
+        on the other views, the extrinsics or the view order), for the harness to compute once
+        when it predicts the same frames several times: the camera subsets of a sweep (each
+        camera's crop is in several subsets) and the levels of a calibration sweep. A dict of
+        tensors, or named tuples of tensors, each with the batch's (B, V) leading axes; the
+        harness cuts them to each pass's views and hands them to :meth:`predict` in the batch
+        under ``"view_features"``, and ``predict`` must give what it gives without them
+        (tested per method). ``None`` (the default): nothing to share, every pass recomputes."""
+        return None
+
     @abstractmethod
     def state_dict(self) -> dict[str, Any]:
         """Tensors (and plain numbers) that, with the config, restore the method."""

@@ -53,6 +53,7 @@ from poseboard.methods.nets.multiview import (
     original_projection,
     read_batch,
     run_backbone,
+    shared_backbone,
     undistort_pixels,
 )
 from poseboard.samples import Prediction
@@ -148,7 +149,7 @@ class RansacMethod(Method):
         (``original_full``)."""
         vb = read_batch(batch)
         self.backbone.eval()
-        heatmaps = run_backbone(self.backbone, vb.images).heatmaps
+        heatmaps = shared_backbone(self.backbone, vb.images, batch, "backbone").heatmaps
         stride = vb.size / heatmaps.shape[-1]
         pts = hard_argmax_2d(heatmaps).to(torch.float64) * stride  # (B, V, J, 2) crop px
         if self.config.undistort:
@@ -207,6 +208,13 @@ class RansacMethod(Method):
             pair_inliers=c.pair_inliers,
         )
         return result.points, result.inliers
+
+    @torch.no_grad()
+    def view_features(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """The 2D detector's outputs per view (``"backbone"``), computed once for every pass."""
+        self.backbone.eval()
+        with autocast(self.device, self.precision):
+            return {"backbone": run_backbone(self.backbone, read_batch(batch, need_extrinsics=False).images)}
 
     def predict(self, batch: dict[str, Any]) -> Prediction:
         """Joints (B, J, 3) world mm and confidence (B, J) (the share of inlier views), on the

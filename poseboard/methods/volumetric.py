@@ -65,13 +65,13 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
 
-from poseboard.datasets.torch_dataset import collate_multiview
+from poseboard.datasets.torch_dataset import VIEW_FEATURES_KEY, collate_multiview
 from poseboard.device import autocast
 from poseboard.errors import InputError
 from poseboard.geometry import soft_argmax_2d, soft_argmax_3d
 from poseboard.methods.algebraic import AlgebraicConfig, AlgebraicMethod, AlgebraicNet, evaluate_mpjpe
 from poseboard.methods.base import Capabilities, Method, MethodCard, Tracker
-from poseboard.methods.nets.backbone import Backbone, BackboneConfig, init_from_pretrained
+from poseboard.methods.nets.backbone import Backbone, BackboneConfig, BackboneOutput, init_from_pretrained
 from poseboard.methods.nets.multiview import (
     ConfidenceHead,
     ViewBatch,
@@ -276,15 +276,18 @@ class VolumetricNet(nn.Module):
                             if c.aggregation == "conf" else None)
         self.v2v = V2VNet(c.volume_channels, c.backbone.num_joints, c.v2v)
 
-    def forward(self, vb: ViewBatch, centre: Tensor, rotation: Tensor) -> dict[str, Tensor]:
-        volume, coords = self.aggregated_volume(vb, centre, rotation)
+    def forward(self, vb: ViewBatch, centre: Tensor, rotation: Tensor,
+                backbone_out: BackboneOutput | None = None) -> dict[str, Tensor]:
+        volume, coords = self.aggregated_volume(vb, centre, rotation, backbone_out)
         return self.volume_to_joints(volume, coords)
 
-    def aggregated_volume(self, vb: ViewBatch, centre: Tensor, rotation: Tensor) -> tuple[Tensor, Tensor]:
+    def aggregated_volume(self, vb: ViewBatch, centre: Tensor, rotation: Tensor,
+                          backbone_out: BackboneOutput | None = None) -> tuple[Tensor, Tensor]:
         """Steps 1–4: the (B, C, N) aggregated (and, with ``volume_norm``, standardised)
-        volume and the (B, n, n, n, 3) float64 voxel centres it was sampled at."""
+        volume and the (B, n, n, n, 3) float64 voxel centres it was sampled at;
+        ``backbone_out``: the backbone's outputs for ``vb``'s views if already computed."""
         c = self.config
-        out = run_backbone(self.backbone, vb.images)
+        out = backbone_out if backbone_out is not None else run_backbone(self.backbone, vb.images)
         b, v = out.features.shape[:2]
         feats = self.process_features(out.features.flatten(0, 1)).unflatten(0, (b, v))
         coords = cuboid_coords(centre, rotation, c.volume_size, c.cuboid_mm)  # (B, n, n, n, 3) float64
@@ -372,13 +375,16 @@ class VolumetricMethod(Method):
             raise InputError("volumetric: crop_extent_mm is not fitted (train the method first)")
         self.pelvis_net.eval()
         if vb.num_views >= 2 and bool((vb.view_valid.sum(1) >= 2).all()):
-            return self.pelvis_net(batch)["joints_3d"][:, ROOT].to(torch.float64)
+            return self.pelvis_net(batch, shared_key="pelvis")["joints_3d"][:, ROOT].to(torch.float64)
         first = vb.view_valid.to(torch.int64).argmax(1)  # the first valid view of each sample
         rows = torch.arange(vb.images.shape[0], device=first.device)
-        images = vb.images[rows, first][:, None]
-        out = run_backbone(self.pelvis_net.backbone, images)
-        stride = vb.size / out.heatmaps.shape[-1]
-        pelvis_2d = soft_argmax_2d(out.heatmaps[:, 0, ROOT], self.config.algebraic.heatmap_multiplier) * stride
+        shared = batch.get(VIEW_FEATURES_KEY) or {}
+        if "pelvis" in shared:
+            heatmaps = shared["pelvis"].heatmaps[rows, first]
+        else:
+            heatmaps = run_backbone(self.pelvis_net.backbone, vb.images[rows, first][:, None]).heatmaps[:, 0]
+        stride = vb.size / heatmaps.shape[-1]
+        pelvis_2d = soft_argmax_2d(heatmaps[:, ROOT], self.config.algebraic.heatmap_multiplier) * stride
         return self._single_view_centre(pelvis_2d.to(torch.float64), vb, first)
 
     def _single_view_centre(self, pelvis_2d: Tensor, vb: ViewBatch, view: Tensor) -> Tensor:
@@ -525,6 +531,17 @@ class VolumetricMethod(Method):
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
+    def view_features(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """Both backbones' outputs per view, computed once for every pass: the pelvis model's
+        (``"pelvis"``) and the volume's (``"backbone"``)."""
+        self.net.eval()
+        self.pelvis_net.eval()
+        images = read_batch(batch, need_extrinsics=False).images
+        with autocast(self.device, self.precision):
+            return {"pelvis": run_backbone(self.pelvis_net.backbone, images),
+                    "backbone": run_backbone(self.net.backbone, images)}
+
+    @torch.no_grad()
     def predict(self, batch: dict[str, Any]) -> Prediction:
         """Joints (B, J, 3) world mm and extras ``centre`` (B, 3) (the cuboid's), on the
         batch's device."""
@@ -533,7 +550,7 @@ class VolumetricMethod(Method):
         with autocast(self.device, self.precision):
             centre = self.estimate_pelvis(batch, vb)
             rotation = torch.eye(3, dtype=torch.float64, device=centre.device).expand(centre.shape[0], 3, 3)
-            out = self.net(vb, centre, rotation)
+            out = self.net(vb, centre, rotation, (batch.get(VIEW_FEATURES_KEY) or {}).get("backbone"))
         return Prediction(joints_3d=out["joints_3d"].float(), frame="world", extras={"centre": centre})
 
     def state_dict(self) -> dict[str, Any]:

@@ -140,3 +140,58 @@ class RaiseAfter:
 
     def log_artifact(self, path: Any) -> None:
         return None
+
+
+# ---------------------------------------------------------------- untrained methods
+def _tiny(config: Any, **update: Any) -> Any:
+    return config.model_copy(update={"backbone_checkpoint": str(backbone_dir()), **update})
+
+
+def _ransac() -> Any:
+    from poseboard.methods.ransac import RansacConfig, RansacMethod
+
+    return RansacMethod(_tiny(RansacConfig.preset("smoke")))
+
+
+def _algebraic() -> Any:
+    from poseboard.methods.algebraic import AlgebraicConfig, AlgebraicMethod
+
+    return AlgebraicMethod(_tiny(AlgebraicConfig.preset("smoke")))
+
+
+def _volumetric() -> Any:
+    from poseboard.methods.algebraic import AlgebraicMethod
+    from poseboard.methods.volumetric import VolumetricConfig, VolumetricMethod
+
+    alg = AlgebraicMethod.load(algebraic_dir())
+    method = VolumetricMethod(_tiny(VolumetricConfig.preset("smoke"), algebraic_checkpoint=str(algebraic_dir()),
+                                    algebraic=alg.config))
+    method.crop_extent_mm.fill_(2000.0)  # what fit measures from the training crops
+    return method
+
+
+def _epipolar(use_transformer: bool = True) -> Any:
+    from poseboard.methods.epipolar import EpipolarConfig, EpipolarMethod
+
+    return EpipolarMethod(_tiny(EpipolarConfig.preset("smoke"), use_transformer=use_transformer))
+
+
+def _probabilistic() -> Any:
+    from poseboard.methods.probabilistic import ProbabilisticConfig, ProbabilisticMethod
+
+    cfg = ProbabilisticConfig.preset("smoke")
+    post = cfg.posterior.model_copy(update={"samples": 8, "iterations": 1, "ransac_hypotheses": 8,
+                                            "refine_iterations": 2, "init_starts": 2})
+    return ProbabilisticMethod(_tiny(cfg, posterior=post))
+
+
+#: Every multi-view method built untrained on the smoke backbone (volumetric with the trained
+#: smoke algebraic pelvis), cheap enough to predict in a unit test.
+UNTRAINED = {
+    "ransac": _ransac,
+    "algebraic": _algebraic,
+    "volumetric": _volumetric,
+    "epipolar": _epipolar,
+    "epipolar-baseline": lambda: _epipolar(use_transformer=False),
+    "probabilistic": _probabilistic,
+}

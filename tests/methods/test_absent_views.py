@@ -15,11 +15,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 import method_fixtures as F
 
 from poseboard.datasets.torch_dataset import VIEW_KEYS, present_views_first
-from poseboard.methods.algebraic import AlgebraicConfig, AlgebraicMethod
-from poseboard.methods.epipolar import EpipolarConfig, EpipolarMethod
-from poseboard.methods.probabilistic import ProbabilisticConfig, ProbabilisticMethod
-from poseboard.methods.ransac import RansacConfig, RansacMethod
-from poseboard.methods.volumetric import VolumetricConfig, VolumetricMethod
 
 torch.set_num_threads(1)
 
@@ -60,38 +55,9 @@ def test_present_views_come_first_in_order_and_the_absent_tail_is_cut():
     assert present_views_first(full) is full
 
 
-def _tiny(config: Any, **update: Any) -> Any:
-    return config.model_copy(update={"backbone_checkpoint": str(F.backbone_dir()), **update})
-
-
-def _volumetric() -> Any:
-    alg = AlgebraicMethod.load(F.algebraic_dir())
-    method = VolumetricMethod(_tiny(VolumetricConfig.preset("smoke"), algebraic_checkpoint=str(F.algebraic_dir()),
-                                    algebraic=alg.config))
-    method.crop_extent_mm.fill_(2000.0)  # what fit measures from the training crops
-    return method
-
-
-def _probabilistic() -> Any:
-    cfg = ProbabilisticConfig.preset("smoke")
-    post = cfg.posterior.model_copy(update={"samples": 8, "iterations": 1, "ransac_hypotheses": 8,
-                                            "refine_iterations": 2, "init_starts": 2})
-    return ProbabilisticMethod(_tiny(cfg, posterior=post))
-
-
-METHODS = {
-    "ransac": lambda: RansacMethod(_tiny(RansacConfig.preset("smoke"))),
-    "algebraic": lambda: AlgebraicMethod(_tiny(AlgebraicConfig.preset("smoke"))),
-    "volumetric": _volumetric,
-    "epipolar": lambda: EpipolarMethod(_tiny(EpipolarConfig.preset("smoke"))),
-    "epipolar-baseline": lambda: EpipolarMethod(_tiny(EpipolarConfig.preset("smoke"), use_transformer=False)),
-    "probabilistic": _probabilistic,
-}
-
-
-@pytest.mark.parametrize("name", list(METHODS))
+@pytest.mark.parametrize("name", list(F.UNTRAINED))
 def test_cutting_absent_views_keeps_every_methods_predictions(name):
-    method = METHODS[name]()
+    method = F.UNTRAINED[name]()
     batch = padded_batch()
     if not method.capabilities.needs_extrinsics:
         batch = {k: v for k, v in batch.items() if k not in ("proj_matrices", "R", "t")}

@@ -191,7 +191,7 @@ def test_a_calibration_sweep_is_the_single_level_protocols_in_one_run(checkpoint
 
 
 def test_batch_aligned_chunks_keep_the_serial_batches():
-    from poseboard.harness.multiview_pose import batch_aligned_chunks
+    from poseboard.harness.predict import batch_aligned_chunks
 
     rows = list(range(21))
     chunks = batch_aligned_chunks(rows, 4, 3)  # 6 batches → 3 chunks of 2 batches

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from poseboard.datasets.torch_dataset import VIEW_FEATURES_KEY
 from poseboard.device import host_tensor
 from poseboard.errors import InputError, check_shape
 from poseboard.methods.nets.backbone import Backbone, BackboneOutput
@@ -120,6 +121,19 @@ def run_backbone(backbone: Backbone, images: Tensor) -> BackboneOutput:
     b, v = images.shape[:2]
     out = backbone(images.flatten(0, 1))
     return BackboneOutput(*(x.unflatten(0, (b, v)) for x in out))
+
+
+def shared_backbone(backbone: Backbone, images: Tensor, batch: dict[str, Any], key: str) -> BackboneOutput:
+    """:func:`run_backbone` on the batch's views, or its outputs already computed for these
+    views (``batch["view_features"][key]``, from ``Method.view_features``: the harness runs the
+    backbone once per frame and camera when it predicts the same frames under several camera
+    subsets or calibration levels)."""
+    shared = batch.get(VIEW_FEATURES_KEY)
+    if shared is not None and key in shared:
+        out = shared[key]
+        check_shape(out.heatmaps, [images.shape[0], images.shape[1], "J", "h", "w"], f"view_features {key}")
+        return out
+    return run_backbone(backbone, images)
 
 
 # ---------------------------------------------------------------------------- pixels

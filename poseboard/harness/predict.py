@@ -1,0 +1,267 @@
+"""Predicting with a method over a protocol's frames: one pass, or several passes over the
+same frames (camera subsets, calibration levels) that share the per-view work, in one process
+or in several.
+
+What a method receives (:func:`method_inputs`): the images, intrinsics (``K``, ``dist``) and
+crop boxes; the extrinsics (``proj_matrices``, ``R``, ``t``) only when the protocol provides
+them *and* the method needs them; never the ground truth (``joints_3d``, ``joints_2d``,
+``visibility``) nor the ``Camera`` objects (which carry extrinsics).
+
+Several passes over the same frames (:func:`predict_passes`): a camera sweep predicts every
+frame under up to 24 camera subsets, a calibration sweep under 4 levels of extrinsics error.
+A method whose per-view work depends on each view's image alone (the backbone:
+:meth:`~poseboard.methods.base.Method.view_features`) does it once per frame and camera; each
+pass then takes its cameras' share. The predictions are those of separate passes (tested per
+method); only the time changes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from poseboard.errors import InputError
+from poseboard.methods.base import Method
+from poseboard.progress import ProgressReporter
+from poseboard.protocols.protocol import CalibrationNoise, ProtocolDef
+
+#: Keys of a collated batch that never reach ``predict``.
+GROUND_TRUTH_KEYS = ("joints_3d", "joints_2d", "visibility", "cameras")
+EXTRINSIC_KEYS = ("proj_matrices", "R", "t")
+
+
+def method_inputs(batch: dict[str, Any], method: Method, protocol: ProtocolDef,
+                  noise: CalibrationNoise | None = None) -> dict[str, Any]:
+    """The part of a collated batch the method may see under the protocol, its extrinsics
+    perturbed by the protocol's ``calibration_noise`` or, in a calibration sweep, by ``noise``
+    (the level being evaluated; None or a zero error: exact)."""
+    caps = method.capabilities
+    out = {k: v for k, v in batch.items() if k not in GROUND_TRUTH_KEYS}
+    if not (protocol.provides_extrinsics and caps.needs_extrinsics):
+        for key in EXTRINSIC_KEYS:
+            out.pop(key, None)
+    noise = noise if noise is not None else protocol.calibration_noise
+    if noise is not None and (noise.rotation_deg > 0 or noise.translation_mm > 0):
+        from poseboard.protocols.perturb import perturb_extrinsics  # robustness: miscalibrated extrinsics
+
+        out = perturb_extrinsics(out, noise)
+    if not caps.needs_intrinsics:
+        out.pop("K", None)
+        out.pop("dist", None)
+    return out
+
+
+def predict_dataset(method: Method, dataset: Any, indices: Sequence[int], protocol: ProtocolDef,
+                    batch_size: int = 8, progress: bool = False, desc: str = "predict",
+                    noise: CalibrationNoise | None = None,
+                    report: ProgressReporter | None = None) -> tuple[np.ndarray, float]:
+    """Joints (N, J, 3) of ``method.predict`` on ``dataset[indices]`` and the seconds spent
+    inside ``predict`` (data loading excluded); ``noise``: see :func:`method_inputs`;
+    ``report`` counts the frames done (a few lines per stage, :mod:`poseboard.progress`).
+
+    Runs where the method is (``method.device``, in ``method.precision``): each batch's tensors
+    are moved there once, the device is synchronised before the clock starts and before it
+    stops (CUDA runs asynchronously: an unsynchronised clock times the kernel launches), and
+    the joints come back to the host once per batch, as float64."""
+    from tqdm.auto import tqdm
+
+    from poseboard.datasets.torch_dataset import collate_multiview, present_views_first
+    from poseboard.device import to_device
+
+    out, seconds = [], 0.0
+    starts = range(0, len(indices), batch_size)
+    for start in tqdm(starts, desc=desc, disable=not progress, leave=False, mininterval=1.0):
+        batch = present_views_first(collate_multiview([dataset[int(i)] for i in indices[start : start + batch_size]]))
+        joints, secs = _predict_batch(method, to_device(method_inputs(batch, method, protocol, noise), method.device),
+                                      protocol)
+        seconds += secs
+        out.append(joints)
+        if report is not None:
+            report.update(len(joints))
+    return (np.concatenate(out) if out else np.zeros((0, 17, 3))), seconds
+
+
+PREDICT_WORKERS_ENV = "POSEBOARD_PREDICT_WORKERS"
+
+
+def predict_workers(num_batches: int, device: torch.device | str) -> int:
+    """Processes that share one predict pass: ``POSEBOARD_PREDICT_WORKERS`` if set, else the
+    CPU's cores over the torch threads of each (``cores // threads``), at most the pass's
+    batches; always 1 off the CPU (one accelerator, one process)."""
+    import os
+
+    if torch.device(device).type != "cpu":
+        return 1
+    value = os.environ.get(PREDICT_WORKERS_ENV)
+    if value is not None:
+        try:
+            wanted = int(value)
+        except ValueError:
+            raise InputError(f"{PREDICT_WORKERS_ENV}={value!r}: give a whole number of processes") from None
+    else:
+        wanted = (os.cpu_count() or 1) // max(1, torch.get_num_threads())
+    return max(1, min(wanted, num_batches))
+
+
+def batch_aligned_chunks(indices: Sequence[int], batch_size: int, parts: int) -> list[Sequence[int]]:
+    """``indices`` cut into at most ``parts`` contiguous chunks, each a whole number of batches
+    (the last may end in a short batch): every batch is the one the serial pass would form, so
+    its predictions are the same bytes whichever process computes it."""
+    batches = max(1, -(-len(indices) // batch_size))
+    per = -(-batches // max(1, parts))
+    return [indices[k * per * batch_size:(k + 1) * per * batch_size] for k in range(-(-batches // per))]
+
+
+_WORKER_METHOD: Method | None = None
+
+
+def _worker_start(method: Method, threads: int) -> None:
+    """A predict worker's set-up: the threads of the parent and the method, unpickled once."""
+    global _WORKER_METHOD
+    torch.set_num_threads(threads)
+    _WORKER_METHOD = method
+
+
+def _worker_predict(dataset: Any, indices: Sequence[int], protocol: ProtocolDef, batch_size: int,
+                    noise: CalibrationNoise | None, seed: int) -> tuple[np.ndarray, float]:
+    assert _WORKER_METHOD is not None, "predict worker used before its set-up"
+    torch.manual_seed(seed)
+    return predict_dataset(_WORKER_METHOD, dataset, indices, protocol, batch_size, noise=noise)
+
+
+def _worker_predict_passes(dataset: Any, indices: Sequence[int], protocol: ProtocolDef, batch_size: int,
+                           passes: Sequence[tuple[Sequence[int], CalibrationNoise | None]],
+                           seed: int) -> tuple[list[np.ndarray], float]:
+    assert _WORKER_METHOD is not None, "predict worker used before its set-up"
+    torch.manual_seed(seed)
+    return predict_passes(_WORKER_METHOD, dataset, indices, protocol, passes, batch_size)
+
+
+class ParallelPredictor:
+    """One predict pass over ``workers`` processes of the parent's torch threads each (spawned:
+    no fork of a threaded runtime), each given the method once; the pass's frames are cut into
+    batch-aligned chunks (:func:`batch_aligned_chunks`) and the joints concatenated in order, so
+    the predictions are the bytes of the serial pass (tested) on a machine with more cores.
+    Used as a context manager; ``workers == 1`` runs in this process."""
+
+    def __init__(self, method: Method, workers: int, seed: int) -> None:
+        self.method, self.workers, self.seed = method, workers, seed
+        self.pool = None
+
+    def __enter__(self) -> ParallelPredictor:
+        if self.workers > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                            initializer=_worker_start,
+                                            initargs=(self.method, torch.get_num_threads()))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+    def predict(self, dataset: Any, indices: Sequence[int], protocol: ProtocolDef, batch_size: int,
+                progress: bool, desc: str, noise: CalibrationNoise | None,
+                report: ProgressReporter | None) -> tuple[np.ndarray, float]:
+        if self.pool is None:
+            return predict_dataset(self.method, dataset, indices, protocol, batch_size, progress, desc=desc,
+                                   noise=noise, report=report)
+        chunks = batch_aligned_chunks(indices, batch_size, self.workers)
+        futures = [self.pool.submit(_worker_predict, dataset, chunk, protocol, batch_size, noise, self.seed)
+                   for chunk in chunks]
+        joints, seconds = [], 0.0
+        for chunk, future in zip(chunks, futures, strict=True):
+            part, secs = future.result()
+            joints.append(part)
+            seconds += secs
+            if report is not None:
+                report.update(len(chunk))
+        return np.concatenate(joints), seconds
+
+    def predict_passes(self, dataset: Any, indices: Sequence[int], protocol: ProtocolDef, batch_size: int,
+                       passes: Sequence[tuple[Sequence[int], CalibrationNoise | None]],
+                       report: ProgressReporter | None) -> tuple[list[np.ndarray], float]:
+        """:func:`predict_passes`, the frames cut into batch-aligned chunks over the workers."""
+        if self.pool is None:
+            return predict_passes(self.method, dataset, indices, protocol, passes, batch_size, report)
+        chunks = batch_aligned_chunks(indices, batch_size, self.workers)
+        futures = [self.pool.submit(_worker_predict_passes, dataset, chunk, protocol, batch_size, passes, self.seed)
+                   for chunk in chunks]
+        parts, seconds = [], 0.0
+        for chunk, future in zip(chunks, futures, strict=True):
+            joints, secs = future.result()
+            parts.append(joints)
+            seconds += secs
+            if report is not None:
+                report.update(len(chunk) * len(passes))
+        return [np.concatenate([p[k] for p in parts]) for k in range(len(passes))], seconds
+
+
+def shares_view_features(method: Method) -> bool:
+    """Whether ``method`` has per-view work to share between passes (it overrides
+    :meth:`~poseboard.methods.base.Method.view_features`)."""
+    return type(method).view_features is not Method.view_features
+
+
+def predict_passes(method: Method, dataset: Any, indices: Sequence[int], protocol: ProtocolDef,
+                   passes: Sequence[tuple[Sequence[int], CalibrationNoise | None]], batch_size: int = 8,
+                   report: ProgressReporter | None = None) -> tuple[list[np.ndarray], float]:
+    """Joints (N, J, 3) of every pass over ``dataset[indices]``, and the seconds spent in the
+    method (its ``view_features`` and ``predict`` calls; data loading excluded).
+
+    ``dataset`` holds every camera any pass uses; a pass is ``(positions, noise)``: the
+    positions of its cameras in the dataset's view axis, in the protocol's order, and its
+    extrinsics error (:func:`method_inputs`). Per batch of frames, the method's view features
+    are computed once on all the cameras, then each pass predicts from its cameras' share
+    (:func:`~poseboard.datasets.torch_dataset.select_views`, then the present views first, as
+    :func:`predict_dataset` cuts its batches): the same inputs and the same per-view results
+    as a separate pass over ``dataset.with_cameras(...)`` of that pass's cameras."""
+    from poseboard.datasets.torch_dataset import VIEW_FEATURES_KEY, collate_multiview, present_views_first, select_views
+    from poseboard.device import autocast, synchronize, to_device
+
+    device, precision = method.device, method.precision
+    out: list[list[np.ndarray]] = [[] for _ in passes]
+    seconds = 0.0
+    for start in range(0, len(indices), batch_size):
+        batch = collate_multiview([dataset[int(i)] for i in indices[start : start + batch_size]])
+        inputs = to_device(method_inputs(batch, method, protocol), device)
+        synchronize(device)
+        t0 = time.perf_counter()
+        with autocast(device, precision):
+            batch[VIEW_FEATURES_KEY] = method.view_features(inputs)
+        synchronize(device)
+        seconds += time.perf_counter() - t0
+        for k, (positions, noise) in enumerate(passes):
+            one = present_views_first(select_views(batch, positions))
+            joints, secs = _predict_batch(method, to_device(method_inputs(one, method, protocol, noise), device),
+                                          protocol)
+            seconds += secs
+            out[k].append(joints)
+            if report is not None:
+                report.update(len(joints))
+    return [np.concatenate(o) if o else np.zeros((0, 17, 3)) for o in out], seconds
+
+
+def _predict_batch(method: Method, inputs: dict[str, Any], protocol: ProtocolDef) -> tuple[np.ndarray, float]:
+    """``method.predict`` on one batch already on its device: float64 host joints (B, J, 3)
+    and the seconds inside ``predict``, the device synchronised before the clock starts and
+    before it stops (CUDA runs asynchronously: an unsynchronised clock times the launches)."""
+    from poseboard.device import autocast, synchronize
+
+    device = method.device
+    synchronize(device)
+    t0 = time.perf_counter()
+    with autocast(device, method.precision):
+        pred = method.predict(inputs)
+    synchronize(device)
+    seconds = time.perf_counter() - t0
+    if pred.frame not in protocol.accepted_output_frames:
+        raise InputError(f"method {method.name} predicts in {pred.frame!r}; {protocol.id} accepts "
+                         f"{list(protocol.accepted_output_frames)}")
+    return torch.as_tensor(pred.joints_3d).detach().cpu().to(torch.float64).numpy(), seconds
