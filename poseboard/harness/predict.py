@@ -18,7 +18,7 @@ method); only the time changes.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -126,19 +126,13 @@ def _worker_start(method: Method, threads: int) -> None:
     _WORKER_METHOD = method
 
 
-def _worker_predict(dataset: Any, indices: Sequence[int], protocol: ProtocolDef, batch_size: int,
-                    noise: CalibrationNoise | None, seed: int) -> tuple[np.ndarray, float]:
+def _worker_run(predict_fn: Callable[..., Any], dataset: Any, indices: Sequence[int], seed: int,
+                kwargs: dict[str, Any]) -> Any:
+    """In a predict worker: ``predict_fn(method, dataset, indices, **kwargs)`` (:func:`predict_dataset`
+    or :func:`predict_passes`) with the worker's method, torch seeded as the serial run is."""
     assert _WORKER_METHOD is not None, "predict worker used before its set-up"
     torch.manual_seed(seed)
-    return predict_dataset(_WORKER_METHOD, dataset, indices, protocol, batch_size, noise=noise)
-
-
-def _worker_predict_passes(dataset: Any, indices: Sequence[int], protocol: ProtocolDef, batch_size: int,
-                           passes: Sequence[tuple[Sequence[int], CalibrationNoise | None]],
-                           seed: int) -> tuple[list[np.ndarray], float]:
-    assert _WORKER_METHOD is not None, "predict worker used before its set-up"
-    torch.manual_seed(seed)
-    return predict_passes(_WORKER_METHOD, dataset, indices, protocol, passes, batch_size)
+    return predict_fn(_WORKER_METHOD, dataset, indices, **kwargs)
 
 
 class ParallelPredictor:
@@ -166,23 +160,31 @@ class ParallelPredictor:
         if self.pool is not None:
             self.pool.shutdown(cancel_futures=True)
 
+    def _in_chunks(self, predict_fn: Callable[..., Any], dataset: Any, indices: Sequence[int], batch_size: int,
+                   report: ProgressReporter | None, passes_per_frame: int, **kwargs: Any) -> list[Any]:
+        """``predict_fn``'s results on the batch-aligned chunks of ``indices``, one per worker,
+        in order; ``report`` counts each chunk's frames times ``passes_per_frame``."""
+        assert self.pool is not None
+        chunks = batch_aligned_chunks(indices, batch_size, self.workers)
+        futures = [self.pool.submit(_worker_run, predict_fn, dataset, chunk, self.seed,
+                                    {"batch_size": batch_size, **kwargs}) for chunk in chunks]
+        parts = []
+        for chunk, future in zip(chunks, futures, strict=True):
+            parts.append(future.result())
+            if report is not None:
+                report.update(len(chunk) * passes_per_frame)
+        return parts
+
     def predict(self, dataset: Any, indices: Sequence[int], protocol: ProtocolDef, batch_size: int,
                 progress: bool, desc: str, noise: CalibrationNoise | None,
                 report: ProgressReporter | None) -> tuple[np.ndarray, float]:
+        """:func:`predict_dataset`, the frames cut into batch-aligned chunks over the workers."""
         if self.pool is None:
             return predict_dataset(self.method, dataset, indices, protocol, batch_size, progress, desc=desc,
                                    noise=noise, report=report)
-        chunks = batch_aligned_chunks(indices, batch_size, self.workers)
-        futures = [self.pool.submit(_worker_predict, dataset, chunk, protocol, batch_size, noise, self.seed)
-                   for chunk in chunks]
-        joints, seconds = [], 0.0
-        for chunk, future in zip(chunks, futures, strict=True):
-            part, secs = future.result()
-            joints.append(part)
-            seconds += secs
-            if report is not None:
-                report.update(len(chunk))
-        return np.concatenate(joints), seconds
+        parts = self._in_chunks(predict_dataset, dataset, indices, batch_size, report, 1, protocol=protocol,
+                                noise=noise)
+        return np.concatenate([joints for joints, _ in parts]), sum(secs for _, secs in parts)
 
     def predict_passes(self, dataset: Any, indices: Sequence[int], protocol: ProtocolDef, batch_size: int,
                        passes: Sequence[tuple[Sequence[int], CalibrationNoise | None]],
@@ -190,17 +192,10 @@ class ParallelPredictor:
         """:func:`predict_passes`, the frames cut into batch-aligned chunks over the workers."""
         if self.pool is None:
             return predict_passes(self.method, dataset, indices, protocol, passes, batch_size, report)
-        chunks = batch_aligned_chunks(indices, batch_size, self.workers)
-        futures = [self.pool.submit(_worker_predict_passes, dataset, chunk, protocol, batch_size, passes, self.seed)
-                   for chunk in chunks]
-        parts, seconds = [], 0.0
-        for chunk, future in zip(chunks, futures, strict=True):
-            joints, secs = future.result()
-            parts.append(joints)
-            seconds += secs
-            if report is not None:
-                report.update(len(chunk) * len(passes))
-        return [np.concatenate([p[k] for p in parts]) for k in range(len(passes))], seconds
+        parts = self._in_chunks(predict_passes, dataset, indices, batch_size, report, len(passes),
+                                protocol=protocol, passes=passes)
+        return ([np.concatenate([joints[k] for joints, _ in parts]) for k in range(len(passes))],
+                sum(secs for _, secs in parts))
 
 
 def shares_view_features(method: Method) -> bool:
