@@ -116,7 +116,7 @@ def replicate_steps(params_file: Path, seed: int, data_dir: Path = Path("data"),
         steps.append(ReplicateStep(f"train@{key}", (
             py, "-m", "poseboard.harness.commands", "train", block.method, "--name", key, *common,
             "--dataset", block.dataset, "--profile", profile, "--config", str(params_file),
-            "--config-key", f"methods.{key}.{profile}", "--seed", str(seed), "--quiet", *on),
+            "--config-key", f"methods.{key}.{profile}", "--seed", str(seed), "--init", block.init, "--quiet", *on),
             ckpt / key / "weights.pt"))  # written after config.json
     for key, ev in params.evaluations.items():
         if ev.method not in wanted or (protocols and ev.protocol not in protocols):

@@ -90,8 +90,14 @@ class SequenceTable:
         return _statistic(self.sums, self.frames.astype(np.float64), strata, weighting)
 
     def same_units(self, other: SequenceTable) -> bool:
-        return (self.sequences == other.sequences and self.strata == other.strata
-                and np.array_equal(self.frames, other.frames))
+        """The same sequences, strata and frame counts: two methods scored on the same frames."""
+        return self.same_sequences(other) and np.array_equal(self.frames, other.frames)
+
+    def same_sequences(self, other: SequenceTable) -> bool:
+        """The same sequences in the same strata, whatever frames of them each table scored
+        (``synth-novel-rig`` films every other frame of the in-distribution test's sequences):
+        a bootstrap that draws the same sequences for both is paired."""
+        return self.sequences == other.sequences and self.strata == other.strata
 
 
 @dataclass(frozen=True)

@@ -137,8 +137,9 @@ def headline_change(in_distribution: SequenceTable, novel: SequenceTable, weight
                     n_resamples: int = 10000, confidence: float = 0.95, seed: int = 0) -> HeadlineChange:
     """One method's change of headline from ``in_distribution`` to ``novel``, with its interval.
 
-    Paired when both tables have the same sequence labels, strata and frame counts
-    (:meth:`SequenceTable.same_units`): each draw resamples the same sequences for both
+    Paired when both tables have the same sequence labels and strata
+    (:meth:`SequenceTable.same_sequences`; the frames scored of each may differ, each split's
+    headline is its own frames' mean): each draw resamples the same sequences for both
     splits, and, when both list the same training seeds, the same seeds. Otherwise a
     two-sample bootstrap: each split's sequences (and seeds) are drawn independently.
 
@@ -160,7 +161,7 @@ def headline_change(in_distribution: SequenceTable, novel: SequenceTable, weight
         raise ValueError("confidence must be in (0, 1) and n_resamples >= 1")
     rng = np.random.default_rng(seed)
     bsz = int(n_resamples)
-    paired = in_distribution.same_units(novel)
+    paired = in_distribution.same_sequences(novel)
 
     def draw(table: SequenceTable) -> tuple[list[np.ndarray], list[np.ndarray]]:
         strata = _strata(table.strata)

@@ -248,6 +248,9 @@ def train(
     params: ParamsOpt = None,
     device: DeviceOpt = None,
     precision: PrecisionOpt = None,
+    init: Annotated[str, typer.Option("--init", help="what training starts from (params.yaml `init`): backbone, "
+                                                     "or a checkpoint under CHECKPOINTS whose weights are taken when "
+                                                     "it differs from this config only at inference")] = "backbone",
 ) -> None:
     """Train METHOD from the pre-trained backbone; saves CHECKPOINTS/NAME (NAME defaults to
     METHOD; resumable from CHECKPOINTS/NAME/work). DATASET is a generated one
@@ -260,7 +263,7 @@ def train(
         summary = train_method(
             method, data_dir=data_dir, checkpoints=checkpoints, dataset=dataset, profile=profile,
             config_path=config, config_key=config_key, seed=seed, val=val, progress=not quiet, name=name,
-            real_data=real_data_params(params), device=on, precision=precision,
+            real_data=real_data_params(params), device=on, precision=precision, init=init,
         )
     except PoseboardError as exc:
         raise _fail(exc) from None

@@ -20,7 +20,9 @@ import torch
 from poseboard.datasets.sources import RealDataLike
 from poseboard.errors import InputError
 from poseboard.harness.multiview_pose import evaluate_method, place_method
+from poseboard.harness.reuse import RECORD_KEY, copy_weights, reusable, training_record
 from poseboard.harness.root_localisation import evaluate_roots
+from poseboard.io import atomic_write_text
 from poseboard.protocols.results import Result
 
 #: Task type (``ProtocolDef.task``) → its runner: ``(method, protocol, *, data_dir,
@@ -117,10 +119,16 @@ def train_method(
     real_data: RealDataLike = None,
     device: torch.device | str | None = None,
     precision: str = "fp32",
+    init: str = "backbone",
 ) -> dict[str, Any]:
     """``poseboard train``: build the config, train from ``<checkpoints>/backbone``
     (resuming from ``<checkpoints>/<name>/work``), save to ``<checkpoints>/<name>``
     (``name``: the method, or a variant's name such as ``epipolar-baseline``).
+
+    ``init`` (params.yaml's): ``backbone``, or the checkpoint this one starts from. When that
+    checkpoint is this method trained exactly as this config would be, but for the method's
+    :attr:`~poseboard.methods.base.Method.inference_fields`, its weights are taken instead of
+    training the same network again (:mod:`poseboard.harness.reuse`).
 
     ``dataset``: a generated one (``<data_dir>/<dataset>/{train,test}``) or a real one
     (``human36m``, ``panoptic``: its ``train`` split, validated on ``test``), found through
@@ -152,6 +160,19 @@ def train_method(
     out = checkpoints / (name or method_name)
     workdir = out / "work"
     method = place_method(cls(cfg), device, precision)
+    record = training_record(method_name, cfg, dataset, method.device, method.precision)
+    if init != "backbone":
+        check_name(init, "--init")
+        source = checkpoints / init
+        prior = reusable(source, record, cls.inference_fields)
+        if prior is not None:
+            t0 = time.perf_counter()
+            copy_weights(cls, source, out, cfg)
+            summary = {"method": name or method_name, "registered": method_name, "profile": profile,
+                       "seconds": round(time.perf_counter() - t0, 1), "weights_from": init,
+                       "steps": prior.get("steps"), RECORD_KEY: record}
+            atomic_write_text(out / "train_summary.json", json.dumps(summary, indent=2, sort_keys=True))
+            return summary
     method.progress = progress  # type: ignore[attr-defined]
     tracker = JsonlTracker(workdir / "metrics.jsonl", inner=tracker)
     tracker.log_params({"method": name or method_name, "registered": method_name, "profile": profile,
@@ -167,11 +188,11 @@ def train_method(
         return {"method": name or method_name, "registered": method_name, "rank": "not main"}
     method.save(out)
     summary: dict[str, Any] = {"method": name or method_name, "registered": method_name, "profile": profile,
-                               "seconds": round(seconds, 1)}
+                               "seconds": round(seconds, 1), RECORD_KEY: record}
     last = getattr(method, "last_summary", None)
     if last is not None:
         summary |= {"steps": last.end_step, "resumed_from": last.start_step,
                     "seconds_total": round(last.seconds_total, 1), "val": last.val}
-    (out / "train_summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
+    atomic_write_text(out / "train_summary.json", json.dumps(summary, indent=2, sort_keys=True))
     barrier()
     return summary

@@ -69,6 +69,7 @@ class Method(ABC):
         card: citation and description.
         capabilities: what the method needs and produces.
         config_model: pydantic model of its hyper-parameters (``extra="forbid"``).
+        inference_fields: config fields that only ``predict`` reads (below).
     """
 
     name: ClassVar[str]
@@ -76,6 +77,11 @@ class Method(ABC):
     capabilities: ClassVar[Capabilities]
     config_model: ClassVar[type[BaseModel]]
 
+    #: Config fields that change ``predict`` only, never ``fit``: a variant that differs from a
+    #: trained checkpoint in these alone (``init`` in params.yaml names it) takes that
+    #: checkpoint's weights instead of training the same network again
+    #: (:mod:`poseboard.harness.reuse`).
+    inference_fields: ClassVar[frozenset[str]] = frozenset()
     WEIGHTS_FILE: ClassVar[str] = "weights.pt"
     CONFIG_FILE: ClassVar[str] = "config.json"
 

@@ -427,6 +427,8 @@ class ProbabilisticMethod(Method):
     it, end-to-end training; output in the reference camera's frame."""
 
     name = "probabilistic"
+    # one posterior per frame or per sequence is drawn at inference; training never groups frames
+    inference_fields = frozenset({"pose_sharing"})
     card = MethodCard(
         title="Probabilistic triangulation (uncalibrated)",
         paper="Jiang et al., ICCV 2023",

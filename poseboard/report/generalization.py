@@ -351,8 +351,9 @@ def notes(view: Generalization) -> list[str]:
     """What the table's numbers are and what was left out, as sentences (Markdown and HTML)."""
     out = [f"Δ = held-out − in-distribution headline ({view.headline}, {view.unit}) with its 95% "
            f"sequence-bootstrap interval ({view.n_resamples} draws): **paired** where the split scored the same "
-           "sequences as the in-distribution test (identical `subject/sequence` labels and frame counts: the "
-           "novel rig re-films the same motions), **two-sample** otherwise (each split's sequences resampled "
+           "sequences as the in-distribution test (identical `subject/sequence` labels: the novel rig re-films "
+           "the same motions, every other frame of them; each headline is its own frames' mean), "
+           "**two-sample** otherwise (each split's sequences resampled "
            "independently); resampled within each action where the headline is action-weighted."]
     if view.decided is not None:
         out.append(f"Decided pairs: every pair of the calibrated methods under `{view.in_distribution}` compared "

@@ -101,10 +101,21 @@ def test_in_distribution_test_keeps_the_human36m_like_rig_and_subjects(data):
         assert in_ranges(camera_factors(camera), TRAIN_LAYOUTS)
 
 
+def _every_other_frame(table: pd.DataFrame) -> np.ndarray:
+    """Row indices of each sequence's 1st, 3rd, 5th … frame, in the table's order."""
+    frames = table["frame"].astype(int)
+    rank = frames.groupby(table["sequence"], sort=False).rank(method="first").to_numpy() - 1
+    return np.flatnonzero(rank % 2 == 0)
+
+
 def test_novel_rig_refilms_the_in_distribution_sequences_with_novel_layouts(data):
     rig, test = data["synth-novel-rig"], data["test"]
-    assert list(rig.table["sample_id"]) == list(test.table["sample_id"])
-    np.testing.assert_array_equal(rig.joints_3d, test.joints_3d)
+    assert SynthConfig.preset("smoke").novel.frame_step == 2
+    kept = _every_other_frame(test.table)
+    assert 0 < len(kept) < len(test)
+    assert list(rig.table["sample_id"]) == list(test.table["sample_id"].iloc[kept])
+    np.testing.assert_array_equal(rig.joints_3d, test.joints_3d[kept])
+    assert set(rig.table["sequence"]) == set(test.table["sequence"])  # every sequence, paired
     assert set(_layout_table(rig)["family"]) == {"novel"}
     for cameras in _present_cameras(rig):
         assert len(cameras) in NOVEL_LAYOUTS.camera_counts
@@ -135,10 +146,35 @@ def test_novel_bodies_are_outside_the_training_proportions(data, name):
 
 def test_novel_splits_are_sized_like_the_in_distribution_test(data):
     config = SynthConfig.preset("smoke")
+    spacing = config.novel.stride * config.novel.frame_step
     for name in NOVEL:
         table = data[name].table
         assert table["sequence"].nunique() >= config.novel.sequences
-        assert len(table) == (len(data["test"]) if name == "synth-novel-rig" else config.novel.samples)
+        if name == "synth-novel-rig":
+            assert len(table) == len(_every_other_frame(data["test"].table))
+            continue
+        assert config.novel.samples / 2 <= len(table) < config.novel.samples  # thinned, each sequence kept
+        for _, frames in table["frame"].astype(int).groupby(table["sequence"]):  # 0, stride·step, …
+            assert list(frames) == list(range(0, spacing * len(frames), spacing))
+
+
+def test_thinning_keeps_the_frames_it_keeps(data, tmp_path):
+    """frame_step removes frames and nothing else: the kept frames' images, cameras and poses are
+    byte for byte those of the unthinned split."""
+    base = SynthConfig.preset("smoke")
+    config = base.model_copy(update={"novel": base.novel.model_copy(update={"frame_step": 1})})
+    generate_datasets(["synth-novel-all"], config, tmp_path, seed=SEED)
+    full, thin = MultiViewStore(tmp_path / "synth-novel-all" / "test"), data["synth-novel-all"]
+    assert len(thin) < len(full)
+    row = {sid: i for i, sid in enumerate(full.table["sample_id"])}
+    for i, sid in enumerate(thin.table["sample_id"]):
+        a, b = thin.sample(i), full.sample(row[sid])
+        np.testing.assert_array_equal(a.images, b.images)
+        np.testing.assert_array_equal(a.joints_3d, b.joints_3d)
+        np.testing.assert_array_equal(a.view_valid, b.view_valid)
+        assert [c.name for c in a.cameras] == [c.name for c in b.cameras]
+        np.testing.assert_array_equal(np.stack([c.projection_matrix for c in a.cameras]),
+                                      np.stack([c.projection_matrix for c in b.cameras]))
 
 
 def test_novel_splits_have_no_train_split_and_skip_user_inputs(tmp_path):

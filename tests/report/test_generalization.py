@@ -137,8 +137,24 @@ def test_other_sequences_give_a_two_sample_interval_around_the_true_difference()
     width = ref.high - ref.low
     assert c.ci95[0] == pytest.approx(ref.low, abs=0.05 * width)
     assert c.ci95[1] == pytest.approx(ref.high, abs=0.05 * width)
-    # the same labels with other frame counts are other units too: not paired
-    assert not headline_change(_table(before[:50]), _table(before[:50], frames=np.full(50, 8))).paired
+
+
+def test_fewer_frames_of_the_same_sequences_stay_paired():
+    """synth-novel-rig films every other frame of the in-distribution sequences: the same
+    sequences drawn for both splits, each headline over its own frames."""
+    rng = np.random.default_rng(7)
+    base = rng.normal(100.0, 20.0, size=144)  # sequences differ far more than the change's noise
+    frames = rng.integers(5, 9, size=144)
+    thinned = (frames + 1) // 2
+    novel = base + 10.0 + rng.normal(0.0, 1.0, size=144)
+    c = headline_change(_table(base, frames), _table(novel, thinned), n_resamples=4000, seed=1)
+    assert c.paired
+    assert c.novel == pytest.approx(float((novel * thinned).sum() / thinned.sum()))
+    assert c.ci95[0] < c.difference < c.ci95[1] and c.ci95[0] < 10.0 < c.ci95[1]
+    unpaired = headline_change(_table(base, frames), _table(novel, thinned, prefix="S9/novel-"),
+                               n_resamples=4000, seed=1)
+    assert not unpaired.paired
+    assert c.ci95[1] - c.ci95[0] < (unpaired.ci95[1] - unpaired.ci95[0]) / 4
 
 
 def test_change_is_seeded():

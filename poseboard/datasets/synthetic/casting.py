@@ -23,7 +23,7 @@ import hashlib
 import math
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -308,6 +308,13 @@ def novel_cast(name: str, config: SynthConfig, seed: int) -> Cast:
     spec: NovelSpec | None = config.novel
     if spec is None:
         raise InputError(f"{name}: the config has no `novel` section (SynthConfig.novel)")
+    cast = _novel_cast(name, config, spec, seed)
+    if spec.frame_step > 1:
+        cast.sequences = [replace(s, frames=s.frames[:: spec.frame_step]) for s in cast.sequences]
+    return cast
+
+
+def _novel_cast(name: str, config: SynthConfig, spec: NovelSpec, seed: int) -> Cast:
     split, fps, area = "test", config.fps, spec.area_radius_mm
     if name == "synth-novel-rig":  # the in-distribution test's own sequences, other cameras
         h36m = config.h36m

@@ -689,7 +689,9 @@ def _rendered_views(config: SynthConfig, names: Sequence[str], splits: Sequence[
                 total += cfg.images * (config.mupots.image_size / 128) ** 2
             elif _SECTIONS[name] == "novel":
                 if split == "test" and config.novel is not None:
-                    total += config.novel.samples * 7 * (config.crop_size / 128) ** 2  # 2–10 cameras, 7 on average
+                    # 2–10 cameras, 7 on average; thinning keeps about 1 / frame_step of the frames
+                    kept = config.novel.samples / config.novel.frame_step
+                    total += kept * 7 * (config.crop_size / 128) ** 2
             else:
                 cfg = getattr(getattr(config, _SECTIONS[name]), split)
                 views = len(cfg.views) if cfg.views is not None else (4 if name == "synth-h36m" else 31)
