@@ -243,8 +243,8 @@ def _default() -> dict[str, Any]:
                    "test": {"images": 400, "scenes": 100, "stride": 25}, "image_size": 256},
         # As many sequences as the synth-h36m test (144), drawn with about its frames (1000)
         # and thinned to every other frame (568 frames, 4 of a sequence's 7, 0 s to 3 s): on the
-        # session-4 board the paired intervals between methods widened by a median 4–15 % and
-        # the held-out prediction time fell by 43 % (docs/statistics.md, "Held-out splits").
+        # session-4 board's predictions the paired intervals between methods widen by a median
+        # 4–10 % per split (scripts/thinning_power.py; docs/statistics.md, "Held-out splits").
         "novel": {"samples": 1000, "sequences": 144, "bodies": 8, "frame_step": 2},
     }  # fmt: skip
 
