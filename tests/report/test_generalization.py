@@ -304,20 +304,20 @@ def test_markdown_from_result_files(novel):
     # the board's own "all pairs" line decides the same pairs
     board = next(b for b in boards if b.id == IN_DISTRIBUTION)
     assert view.decided == board.all_pairs == (3, 3)
-    assert ("- novel rig (`synth-novel-rig@1`): the in-distribution ranking survives — τ = 1.00 over 3 methods; of "
+    assert ("- novel rig (`synth-novel-rig@2`): the in-distribution ranking survives — τ = 1.00 over 3 methods; of "
             "the 3 pairs the in-distribution board decides, none is reversed, none is undecided here, 3 are "
             "confirmed.") in md
-    assert ("- novel motion (`synth-novel-motion@1`): the in-distribution ranking does not survive — τ = 0.33 over "
+    assert ("- novel motion (`synth-novel-motion@2`): the in-distribution ranking does not survive — τ = 0.33 over "
             "3 methods; of the 3 pairs the in-distribution board decides, 1 is reversed") in md
-    assert ("- all three (`synth-novel-all@1`): the in-distribution ranking survives — τ = -1.00 over 2 methods; "
+    assert ("- all three (`synth-novel-all@2`): the in-distribution ranking survives — τ = -1.00 over 2 methods; "
             "of the 3 pairs the in-distribution board decides, none is reversed, 1 is undecided here (1 leaning the "
             "other way), none is confirmed, 2 cannot be tested (a method lacks a result, or per-sequence errors, "
             "here).") in md
-    assert "- novel body (`synth-novel-body@1`): no result yet." in md
+    assert "- novel body (`synth-novel-body@2`): no result yet." in md
     assert "- novel motion: `alpha` ahead of `beta` in distribution" in md and "**reversed**" in md
     assert "- all three: `alpha` ahead of `gamma` in distribution" in md and "**leans the other way**" in md
     assert "Left out of all three's τ and pairs (no result under both protocols): `beta`." in md
-    assert "No result yet under `synth-novel-body@1` (novel body): its columns are left out." in md
+    assert "No result yet under `synth-novel-body@2` (novel body): its columns are left out." in md
     assert "Uncalibrated methods left out: `uncal`" in md
     assert "**paired** where the split scored the same sequences" in md
     assert render_generalization(build_generalization(boards)) == md  # seeded: the same bytes again
@@ -330,7 +330,7 @@ def test_report_stage_writes_the_table_and_the_html_section(novel, tmp_path):
     html = (tmp_path / "report" / "index.html").read_text()
     section = html.split('<section id="generalization">')[1].split("</section>")[0]
     assert 'class="generalization"' in section and 'data-method="alpha"' in section
-    assert "novel motion (synth-novel-motion@1): the in-distribution ranking does not survive" in section
+    assert "novel motion (synth-novel-motion@2): the in-distribution ranking does not survive" in section
     assert "`" not in section and "**" not in section  # Markdown marks stripped
     assert 'href="#generalization"' in html
 
@@ -363,7 +363,7 @@ def test_uncalibrated_row_appears_with_a_held_out_uncalibrated_result(novel, tmp
     rng = np.random.default_rng(9)
     uncal = next(r for r in read_results(novel) if r.method.name == "uncal")
     base = np.asarray(uncal.metrics.main.per_sequence.sums) / 5  # its per-sequence means in distribution
-    _write(results, "uncal", "synth-novel-rig-uncalibrated@1", base + 12 + rng.normal(0, 1, len(base)), IN_LABELS)
+    _write(results, "uncal", "synth-novel-rig-uncalibrated@2", base + 12 + rng.normal(0, 1, len(base)), IN_LABELS)
     view = build_generalization(build_boards(read_results(results)))
     (line,) = [line for line in view.rows if line.uncalibrated]
     assert line.method == "uncal" and line.change["novel rig"].paired
@@ -407,7 +407,7 @@ def test_results_without_per_sequence_errors_or_without_an_in_distribution_board
     md = render_generalization(build_generalization(build_boards(read_results(results))))
     assert _cells(md, "`alpha`")[3] == "+5.0 (no interval: no per-sequence errors)"
     assert _cells(md, "**reversed decided pairs**")[2] == "0 of 3 (0 undecided, 3 untested)"
-    assert "- novel rig (`synth-novel-rig@1`): its decided pairs cannot be tested here" in md
+    assert "- novel rig (`synth-novel-rig@2`): its decided pairs cannot be tested here" in md
     held_out = [r for r in read_results(novel) if r.protocol.id in NOVEL_SPLITS.values()]
     md = render_generalization(build_generalization(build_boards(held_out)))
     assert _cells(md, "`alpha`")[1:4] == ["—", "107.6", "—"]
