@@ -268,7 +268,8 @@ def train(
     except PoseboardError as exc:
         raise _fail(exc) from None
     if summary.get("rank") != "not main":  # under torchrun, rank 0 reports
-        typer.echo(f"train {name or method} on {on} ({precision}): {json.dumps(summary)} → "
+        shown = {k: v for k, v in summary.items() if k != "trained"}  # the full config is in the file
+        typer.echo(f"train {name or method} on {on} ({precision}): {json.dumps(shown)} → "
                    f"{checkpoints / (name or method)}")
 
 
