@@ -30,6 +30,7 @@ METHODS = ("ransac", "algebraic", "volumetric", "volumetric-norm", "epipolar", "
 
 def frame_errors(board: Path, split: str, method: str) -> pd.DataFrame:
     """Per frame of ``split``: its sequence, its rank in the sequence and the root-relative MPJPE."""
+    from poseboard.protocols.metrics import mpjpe
     from poseboard.protocols.predictions import load_pose_predictions
     from poseboard.skeleton import H36M17
 
@@ -37,9 +38,7 @@ def frame_errors(board: Path, split: str, method: str) -> pd.DataFrame:
     table = pd.read_csv(board / "data" / split / "test" / "samples.csv", dtype={"frame": int})
     gt = np.load(board / "data" / split / "test" / "joints_3d.npy")
     row = pd.Series(np.arange(len(table)), index=table["sample_id"])[list(pred.sample_ids)].to_numpy()
-    g, p = gt[row], np.asarray(pred.joints_3d, dtype=np.float64)
-    root = H36M17.root  # the pelvis
-    error = np.linalg.norm((p - p[:, root:root + 1]) - (g - g[:, root:root + 1]), axis=-1).mean(-1)
+    error = mpjpe(pred.joints_3d, gt[row], "root", root=H36M17.root)  # the protocols' relative MPJPE
     frames = table["frame"].to_numpy()[row]
     sequence = table["sequence"].to_numpy()[row]
     rank = pd.Series(frames).groupby(sequence).rank(method="first").to_numpy().astype(int) - 1

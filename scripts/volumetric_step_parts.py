@@ -1,10 +1,11 @@
 """Where a volumetric training step of the default profile spends its time, part by part.
 
 The two volumetric trainings are a quarter of the default run (docs/performance.md). This
-builds the default profile's volumetric network (params.yaml's block merged over the preset,
-untrained weights: the cost does not depend on them) and times, with the run's threads and
-allocator policy, each part of one training step at the default batch (4 samples × 4 views,
-128 px crops, 32³ volumes of 32 channels) forward and backward, median of 5 after a warm-up:
+builds the default profile's volumetric network (params.yaml's block merged over the preset by
+``build_config``, as the train stage builds it; untrained weights: the cost does not depend on
+them) and times, with the run's threads and allocator policy, each part of one training step
+at the default batch (4 samples × 4 views, 128 px crops, 32³ volumes of 32 channels) forward
+and backward, median of 5 after a warm-up:
 
     POSEBOARD_THREADS=2 python scripts/volumetric_step_parts.py
 
@@ -18,10 +19,10 @@ import os
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-import yaml
 
 
 def median_ms(fn: Callable[[], object], repeats: int = 5) -> float:
@@ -36,24 +37,14 @@ def median_ms(fn: Callable[[], object], repeats: int = 5) -> float:
 
 def main() -> None:
     from poseboard.allocator import keep_freed_memory
+    from poseboard.harness.config import build_config
     from poseboard.methods.nets.multiview import run_backbone
     from poseboard.methods.volumetric import VolumetricConfig, VolumetricNet, aggregate
 
     keep_freed_memory()
     torch.set_num_threads(int(os.environ.get("POSEBOARD_THREADS", "2")))
     torch.manual_seed(0)
-    block = yaml.safe_load(open("params.yaml"))["methods"]["volumetric"]["default"]
-    config = VolumetricConfig.preset("default").model_dump()
-
-    def merge(into: dict, over: dict) -> None:
-        for key, value in over.items():
-            if isinstance(value, dict) and isinstance(into.get(key), dict):
-                merge(into[key], value)
-            else:
-                into[key] = value
-
-    merge(config, block)
-    cfg = VolumetricConfig.model_validate(config)
+    cfg = build_config(VolumetricConfig, "default", Path("params.yaml"), "methods.volumetric.default")
     net = VolumetricNet(cfg)
     b, v, n, c = cfg.train.batch_size, 4, cfg.volume_size, cfg.volume_channels
     images = torch.randn(b, v, 3, 128, 128)
