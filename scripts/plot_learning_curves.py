@@ -1,0 +1,47 @@
+"""Draw the validation curves that ``scripts/learning_curves.py`` wrote, one panel per method.
+
+    python scripts/plot_learning_curves.py docs/learning_curves/*.json --out docs/learning_curves/curves.png
+
+Each panel shows the root-relative MPJPE on the validation split against the training step,
+and a band of ±1 mm around the final value: where a curve enters the band and stays, more
+steps of the same schedule no longer moved the error by more than a millimetre.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("curves", type=Path, nargs="+", help="JSON files of scripts/learning_curves.py")
+    parser.add_argument("--out", type=Path, required=True, help="the figure (.png or .svg)")
+    args = parser.parse_args()
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = [json.loads(path.read_text()) for path in args.curves]
+    fig, axes = plt.subplots(1, len(records), figsize=(3.6 * len(records), 3.0), squeeze=False)
+    for ax, rec in zip(axes[0], records, strict=True):
+        steps = [p["step"] for p in rec["curve"]]
+        rel = [p["mpjpe_rel"] for p in rec["curve"]]
+        final = rel[-1]
+        ax.axhspan(final - 1, final + 1, color="0.88", lw=0)
+        ax.plot(steps, rel, marker="o", ms=3, color="C0")
+        ax.set_title(f"{rec['method']} ({rec['steps']} steps, batch {rec['batch_size']})", fontsize=9)
+        ax.set_xlabel("training step")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel(f"val MPJPE rel. (mm), {records[0]['val_frames']} frames")
+    fig.tight_layout()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(args.out, dpi=120)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
