@@ -6,8 +6,8 @@ end (and, for algebraic, half-way): no curve, and frames the board scores. This 
 one method exactly as the board's ``train@<name>`` stage did (the same config from
 params.yaml, the same data, backbone and algebraic checkpoints, seed and threads) and,
 every ``--every`` steps, measures its MPJPE on a *validation* split: the synth-h36m test
-split of another world seed (``--val-seed``: the same test subjects, actions and rig
-distribution, other frames), rendered once into ``--val-data``. The evaluation runs inside
+split of another world seed (``--val-seed``: the same generator settings, its own motion,
+frames and body looks), rendered once into ``--val-data``. The evaluation runs inside
 the training's own logging hook (a tracker), in eval mode, under ``no_grad`` and with the
 RNG state put back, so the run is the board's run: at the end its weights are compared
 with the board's ``checkpoints/<name>/weights.pt`` and the script says whether they are the
