@@ -104,6 +104,7 @@ def main() -> None:
     from poseboard.allocator import keep_freed_memory
     from poseboard.datasets.sources import locate
     from poseboard.harness.config import build_config
+    from poseboard.io import atomic_write_text
     from poseboard.methods.registry import get_method
     from poseboard.params import load_params
 
@@ -147,7 +148,7 @@ def main() -> None:
               "seconds_with_validation": round(seconds, 1),
               "weights_identical_to_board": identical, "curve": tracker.curve}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=2) + "\n")
+    atomic_write_text(args.out, json.dumps(record, indent=2) + "\n")
     print(f"{args.name}: {len(tracker.curve)} points, weights identical to the board's: {identical} → {args.out}")
 
 
