@@ -50,20 +50,25 @@ class EvaluatingTracker:
         return None
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        """At a training log of a step divisible by ``every``: :meth:`measure`."""
         loss_key = next((k for k in metrics if k.endswith("/loss")), None)
-        if step is None or loss_key is None or step % self.every or step == self.last_step:
-            return
+        if step is not None and loss_key is not None and step % self.every == 0:
+            self.measure(step, float(metrics[loss_key]))
+
+    def measure(self, step: int, train_loss: float | None = None) -> None:
+        """The validation MPJPE of the weights at ``step`` (once per step), in eval mode, under
+        ``no_grad`` and with the RNG state put back; the training loop puts its modules back in
+        train mode before its next step."""
         from poseboard.methods.algebraic import evaluate_mpjpe
 
+        if step == self.last_step:
+            return
         self.last_step = step
         tic = time.perf_counter()
-        modes = {m: m.training for m in self.method.net.modules()}
         with torch.random.fork_rng(devices=[]), torch.no_grad():
             self.method.net.eval()
             errors = evaluate_mpjpe(self.method, self.val, self.frames)
-        for module, training in modes.items():
-            module.train(training)
-        self.curve.append({"step": int(step), "train_loss": float(metrics[loss_key]), **errors,
+        self.curve.append({"step": int(step), "train_loss": train_loss, **errors,
                            "seconds": round(time.perf_counter() - tic, 1)})
         print(f"  step {step}: val mpjpe_rel {errors['mpjpe_rel']:.1f} mm, abs {errors['mpjpe_abs']:.1f} mm "
               f"({self.frames} frames, {time.perf_counter() - tic:.1f} s)", flush=True)
@@ -139,7 +144,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work:
         method.fit(train, None, tracker=tracker, workdir=Path(work))
     seconds = time.perf_counter() - tic
-    tracker.log_metrics({f"{args.name}/loss": float("nan")}, step=cfg.train.steps)  # the final weights
+    tracker.measure(cfg.train.steps)  # the final weights, when the schedule is not a multiple of --every
     saved = torch.load(checkpoints / args.name / "weights.pt", map_location="cpu", weights_only=True)
     identical = same_weights(method.state_dict(), saved)
     record = {"method": args.name, "steps": cfg.train.steps, "batch_size": cfg.train.batch_size,
