@@ -15,6 +15,7 @@ from poseboard.datasets.synthetic.body import ANGLE_LIMITS_DEG, SHOULDER_SWING_M
 from poseboard.datasets.synthetic.motion import (
     ACTIONS,
     AIRBORNE_ACTIONS,
+    COVERAGE_ACTIONS,
     MAX_JOINT_SPEED_MM_S,
     NOVEL_ACTIONS,
     ORIGINAL_ACTIONS,
@@ -52,7 +53,8 @@ def test_action_list():
     assert ORIGINAL_ACTIONS == ("Walking", "Turning", "SittingDown", "Squatting", "Waving", "Reaching",
                                 "PickingUp", "Boxing", "Jumping")
     assert set(ORIGINAL_ACTIONS) <= set(TRAIN_ACTIONS) and not set(TRAIN_ACTIONS) & set(NOVEL_ACTIONS)
-    assert set(TRAIN_ACTIONS) | set(NOVEL_ACTIONS) == set(ACTIONS) and len(NOVEL_ACTIONS) == 2
+    assert set(TRAIN_ACTIONS) | set(NOVEL_ACTIONS) | set(COVERAGE_ACTIONS) == set(ACTIONS) and len(NOVEL_ACTIONS) == 2
+    assert not set(COVERAGE_ACTIONS) & (set(TRAIN_ACTIONS) | set(NOVEL_ACTIONS))
 
 
 #: sha256 (first 24 hex digits) of the original actions' poses (S9, seed 0, 200 frames, rounded
@@ -149,7 +151,12 @@ def test_smooth_in_time(generated, action):
         assert accel.max() < 60_000.0  # < 6 g at the pelvis (landing from a jump is the worst)
 
 
-@pytest.mark.parametrize("action", ACTIONS)
+#: Actions with a foot-contact model (planted feet, ankle targets): all but the coverage source,
+#: whose frames stand, kneel or sit on whatever joint touches the floor (tested below).
+SCRIPTED = tuple(a for a in ACTIONS if a not in COVERAGE_ACTIONS)
+
+
+@pytest.mark.parametrize("action", SCRIPTED)
 def test_feet_on_the_floor(generated, action):
     for seq, _ in generated[action]:
         body = SUBJECTS[seq.subject]
@@ -165,7 +172,7 @@ def test_feet_on_the_floor(generated, action):
             assert (lowest < 1e-6).mean() > 0.3
 
 
-@pytest.mark.parametrize("action", ACTIONS)
+@pytest.mark.parametrize("action", SCRIPTED)
 def test_planted_feet_do_not_slide(generated, action):
     for seq, _ in generated[action]:
         body = SUBJECTS[seq.subject]
@@ -356,7 +363,7 @@ def test_small_areas_and_other_frame_rates():
         for name, (lo, hi) in ANGLE_LIMITS_DEG.items():
             value = angles.get(name, np.zeros(1))
             assert lo - 1e-6 <= value.min() and value.max() <= hi + 1e-6, (action, name)
-        if action not in AIRBORNE_ACTIONS:
+        if action not in AIRBORNE_ACTIONS + COVERAGE_ACTIONS:
             lowest = seq.poses[:, ANKLES, 2].min(1) - body.ankle_height_mm
             assert -1e-6 < lowest.min() and lowest.max() < 80.0
 
@@ -387,3 +394,68 @@ def test_joint_angles_of_the_rest_pose():
     assert float(a["r_shoulder_elevation"]) == pytest.approx(20.0, abs=3.0)
     batch = joint_angles_deg(np.stack([body.rest_pose()] * 4).reshape(2, 2, 17, 3))
     assert batch["l_knee_flexion"].shape == (2, 2)
+
+
+# ------------------------------------------------------------------------ free motion (coverage)
+
+
+def test_free_motion_rests_on_the_floor(generated):
+    """Every joint above the floor (its capsule radius; ankles at ankle height), and the lowest
+    one touching it: within 40 mm in every frame (the lift is smoothed over ±0.02 s)."""
+    for seq, _ in generated["FreeMotion"]:
+        gap = (seq.poses[..., 2] - floor_clearance(SUBJECTS[seq.subject])).min(1)
+        assert gap.min() > -1e-6 and gap.max() < 40.0 and np.median(gap) < 10.0
+
+
+def test_free_motion_covers_what_scripts_do_not():
+    """The coverage source reaches poses the scripted training actions never take: measured from
+    the joints of the same bodies (frames 0.1 s apart), its 1st–99th percentile ranges are wider
+    where people are free and scripts are not (hip abduction, a twisted trunk, an arm overhead
+    while the other hangs), and it takes all four leg postures."""
+    subjects = ["S1", "S5", "S6", "S7", "S8"]
+    free = np.concatenate([q.poses[::5] for q in generate_motion_set(subjects, ["FreeMotion"], 4, 300, seed=0)])
+    scripted = np.concatenate([q.poses[::5] for q in generate_motion_set(subjects, TRAIN_ACTIONS, 1, 300, seed=0)])
+    a, b = joint_angles_deg(free), joint_angles_deg(scripted)
+
+    def spread(x):
+        return np.percentile(x, 99) - np.percentile(x, 1)
+
+    for name in ("r_hip_abduction", "l_hip_abduction", "trunk_twist", "r_knee_flexion", "l_shoulder_elevation"):
+        assert spread(a[name]) > 1.15 * spread(b[name]), (name, spread(a[name]), spread(b[name]))
+    lopsided = np.abs(a["r_shoulder_elevation"] - a["l_shoulder_elevation"]) > 60
+    assert lopsided.mean() > 3 * (np.abs(b["r_shoulder_elevation"] - b["l_shoulder_elevation"]) > 60).mean()
+    knees = np.stack([a["r_knee_flexion"], a["l_knee_flexion"]], -1)
+    hips = np.stack([a["r_hip_flexion"], a["l_hip_flexion"]], -1)
+    assert (knees.min(-1) > 90).mean() > 0.05  # low: kneeling, sitting, deep crouch
+    assert ((hips.max(-1) > 60) & (knees[np.arange(len(knees)), hips.argmax(-1)] < 30)).mean() > 0.01  # a leg raised
+    assert (hips.max(-1) < 35).mean() > 0.2  # and upright
+
+
+def test_free_motion_keyframe_prior_within_limits():
+    from poseboard.datasets.synthetic.actions.free import MAX_BACK_LEAN_DEG, draw_keyframe
+    from poseboard.datasets.synthetic.actions.plan import rest_channels
+    from poseboard.datasets.synthetic.body import ANGLE_NAMES
+
+    rng = np.random.default_rng(7)
+    rest = rest_channels(rng)
+    for _ in range(2000):
+        key = draw_keyframe(rng, rest)
+        assert set(key) == set(ANGLE_NAMES)
+        for name, value in key.items():
+            lo, hi = ANGLE_LIMITS_DEG[name]
+            assert lo <= value <= hi, (name, value)
+        assert key["pelvis_tilt"] + key["torso_flexion"] >= -MAX_BACK_LEAN_DEG - 1e-9
+
+
+def test_free_motion_in_the_training_world():
+    """``TrainingWorld.free_motion`` puts that fraction of the world's sequences in FreeMotion,
+    spread evenly; 0 leaves the scripted rotation exactly as it was."""
+    from poseboard.datasets.synthetic.casting import world_actions
+
+    assert world_actions(7, 0.0, ("A", "B", "C")) == ["A", "B", "C", "A", "B", "C", "A"]
+    mixed = world_actions(288, 0.4, TRAIN_ACTIONS)
+    assert mixed.count("FreeMotion") == 115
+    scripted = [a for a in mixed if a != "FreeMotion"]
+    assert scripted == [TRAIN_ACTIONS[j % len(TRAIN_ACTIONS)] for j in range(len(scripted))]
+    assert max(mixed[i:i + 10].count("FreeMotion") for i in range(0, 278)) <= 5  # spread, not bunched
+    assert world_actions(10, 1.0, TRAIN_ACTIONS) == ["FreeMotion"] * 10

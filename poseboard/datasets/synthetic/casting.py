@@ -278,11 +278,32 @@ def training_world_cast(name: str, split: str, cfg: MultiViewSplit, area_mm: flo
     assert world is not None
     bodies = training_bodies(seed, world.bodies)
     styles = {b.name: MotionStyle.sample(purpose_rng(seed, name, split, "style", b.name)) for b in bodies}
-    per_body = world.sequences_per_body
-    keys = [(b, TRAIN_ACTIONS[(i * per_body + k) % len(TRAIN_ACTIONS)], k)
-            for i, b in enumerate(bodies) for k in range(per_body)]
+    keys = [(b, action, k) for b, action, k in zip(
+        [b for b in bodies for _ in range(world.sequences_per_body)],
+        world_actions(len(bodies) * world.sequences_per_body, world.free_motion, TRAIN_ACTIONS),
+        [k for _ in bodies for k in range(world.sequences_per_body)], strict=True)]
     sequences = _perform(name, split, keys, cfg.samples, cfg.stride, area_mm, fps, seed, styles)
     return _layout_cast(sequences, name, split, seed, novel=False, slots=world.views, area_mm=area_mm, look_name=name)
+
+
+def world_actions(count: int, free_fraction: float, scripted: Sequence[str]) -> list[str]:
+    """The action of each of ``count`` training-world sequences: ``FreeMotion`` for a fraction
+    ``free_fraction`` of them, spread evenly (sequence j is free when ⌊(j+1)·f⌋ > ⌊j·f⌋), the
+    others the ``scripted`` actions in turn, so every scripted action keeps an equal share.
+    With no free motion this is ``scripted[j mod len(scripted)]``, the world before it.
+
+    Example:
+        >>> world_actions(5, 0.4, ("A", "B"))
+        ['A', 'B', 'FreeMotion', 'A', 'FreeMotion']
+    """
+    out, turn = [], 0
+    for j in range(int(count)):
+        if math.floor((j + 1) * free_fraction + 1e-9) > math.floor(j * free_fraction + 1e-9):
+            out.append("FreeMotion")
+        else:
+            out.append(scripted[turn % len(scripted)])
+            turn += 1
+    return out
 
 
 def _layout_cast(sequences: list[_Sequence], name: str, split: str, seed: int, *, novel: bool, slots: int,

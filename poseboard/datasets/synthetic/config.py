@@ -65,6 +65,10 @@ class TrainingWorld(BaseModel):
     bodies: int = Field(24, ge=1, description="training bodies drawn from the training proportions")
     sequences_per_body: int = Field(12, ge=1, description="sequences per body, each a training action in turn")
     views: int = Field(4, ge=2, description="camera slots stored per sample")
+    free_motion: float = Field(
+        0.0, ge=0.0, le=1.0, description="fraction of the sequences in FreeMotion (smooth random motion in "
+        "joint-angle space, for pose coverage: motion.COVERAGE_ACTIONS), spread evenly over the bodies; the "
+        "others go through the training actions in turn")
 
 
 class NovelSpec(BaseModel):

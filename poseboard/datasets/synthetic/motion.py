@@ -106,7 +106,7 @@ _REGISTRY: dict[str, str] = {
     "Kneeling": "floor:kneeling", "SittingOnFloor": "floor:sitting_on_floor",
     "Lunging": "sport:lunging", "Kicking": "sport:kicking",
     "Dancing": "sport:dancing", "Lying": "floor:lying", "Crawling": "ground:crawling",
-    "Transitions": "transitions:transitions",
+    "Transitions": "transitions:transitions", "FreeMotion": "free:free_motion",
 }  # fmt: skip
 #: The nine actions of the in-distribution test split, in their original order.
 ORIGINAL_ACTIONS: tuple[str, ...] = (
@@ -115,10 +115,14 @@ ORIGINAL_ACTIONS: tuple[str, ...] = (
 )  # fmt: skip
 #: Held out: never in training sets; the novel-motion test split's actions.
 NOVEL_ACTIONS: tuple[str, ...] = ("Dancing", "Kicking")
+#: Pose coverage, not a scripted action: smooth random motion in joint-angle space
+#: (:mod:`.actions.free`). Training worlds mix it in by ``TrainingWorld.free_motion``; it is
+#: neither a training action of the rotation nor a held-out one.
+COVERAGE_ACTIONS: tuple[str, ...] = ("FreeMotion",)
 #: Every action :func:`generate_sequence` knows (training and novel), the original nine first.
 ACTIONS: tuple[str, ...] = ORIGINAL_ACTIONS + tuple(a for a in _REGISTRY if a not in ORIGINAL_ACTIONS)
 #: The actions training sets draw from: the original nine and the new ones not held out.
-TRAIN_ACTIONS: tuple[str, ...] = tuple(a for a in ACTIONS if a not in NOVEL_ACTIONS)
+TRAIN_ACTIONS: tuple[str, ...] = tuple(a for a in ACTIONS if a not in NOVEL_ACTIONS + COVERAGE_ACTIONS)
 #: Actions in which both feet leave the floor.
 AIRBORNE_ACTIONS: tuple[str, ...] = ("Jumping",)
 #: Upper bound of any joint's speed (mm/s) in each action, as tested.
@@ -129,6 +133,7 @@ MAX_JOINT_SPEED_MM_S: dict[str, float] = {a: 5000.0 for a in ACTIONS} | {
     "Dancing": 7000.0,
     "WalkingVaried": 7000.0,
     "Transitions": 9000.0,  # as fast as its fastest component (Boxing)
+    "FreeMotion": 6000.0,  # actions.free.MAX_SPEED_MM_S: a draw moving faster is slowed down
 }
 
 
@@ -238,7 +243,7 @@ def generate_sequence_and_angles(
     root[:, :2] += shift
     feet[..., :2] += shift
     angles = dict(plan.angles) if style is None else style.apply(plan.angles)
-    angles |= solve_leg_ik(
+    angles |= {} if plan.legs_given else solve_leg_ik(
         body, root, plan.yaw, feet,
         pelvis_tilt=angles.get("pelvis_tilt", 0.0), pelvis_list=angles.get("pelvis_list", 0.0),
         hip_rotation=(angles.get("r_hip_rotation", 0.0), angles.get("l_hip_rotation", 0.0)),
@@ -248,7 +253,8 @@ def generate_sequence_and_angles(
     poses = forward_kinematics(body, clip_to_limits(angles), root, plan.yaw, root_pitch=plan.pitch)
     # ground: the lowest ankle where the plan puts the lowest foot (on the floor unless airborne);
     # at floor level, lifted further wherever a knee, hand, back or head would go into the floor
-    poses[..., 2] += (feet[..., 2].min(1) - poses[:, [0, 5], 2].min(1))[:, None]
+    if not plan.legs_given:  # free motion is grounded by its plan (its lowest joint on the floor)
+        poses[..., 2] += (feet[..., 2].min(1) - poses[:, [0, 5], 2].min(1))[:, None]
     if plan.clearance is not None:
         poses[..., 2] += np.maximum(0.0, (plan.clearance - poses[..., 2]).max(1))[:, None]
     seq = MotionSequence(

@@ -134,6 +134,7 @@ class Plan:
     feet: np.ndarray  # (N, 2, 3) right and left ankle targets
     pitch: np.ndarray | None = None  # (N,) the whole body's pitch (lying, crawling); None: upright
     clearance: np.ndarray | None = None  # (17,) mm: no joint lower (floor-level actions); None: feet only
+    legs_given: bool = False  # True: ``angles`` holds the legs' too (free motion), no inverse kinematics
 
 
 def draw(rng: np.random.Generator, lo: float, hi: float) -> float:
@@ -387,10 +388,10 @@ def floor_clearance(body: BodyShape) -> np.ndarray:
 
 def plan_poses(body: BodyShape, plan: Plan) -> np.ndarray:
     """(N, 17, 3) world mm: the plan's joints with the legs solved (before any grounding)."""
-    angles = dict(plan.angles) | solve_leg_ik(
+    angles = dict(plan.angles) | ({} if plan.legs_given else solve_leg_ik(
         body, plan.root, plan.yaw, plan.feet, pelvis_tilt=plan.angles.get("pelvis_tilt", 0.0),
         pelvis_list=plan.angles.get("pelvis_list", 0.0), root_pitch=plan.pitch,
-        hip_rotation=(plan.angles.get("r_hip_rotation", 0.0), plan.angles.get("l_hip_rotation", 0.0)))
+        hip_rotation=(plan.angles.get("r_hip_rotation", 0.0), plan.angles.get("l_hip_rotation", 0.0))))
     n = len(plan.root)
     angles = {k: np.broadcast_to(np.asarray(v, np.float64), (n,)) for k, v in angles.items()}
     return forward_kinematics(body, clip_to_limits(angles), plan.root, plan.yaw, root_pitch=plan.pitch)
