@@ -33,6 +33,7 @@ from poseboard.report.generalization import (
     MethodLine,
     SplitSummary,
     build_generalization,
+    ranking_verdict,
     render_generalization,
 )
 from poseboard.report.model import build_boards
@@ -309,8 +310,9 @@ def test_markdown_from_result_files(novel):
             "confirmed.") in md
     assert ("- novel motion (`synth-novel-motion@2`): the in-distribution ranking does not survive — τ = 0.33 over "
             "3 methods; of the 3 pairs the in-distribution board decides, 1 is reversed") in md
-    assert ("- all three (`synth-novel-all@2`): the in-distribution ranking survives — τ = -1.00 over 2 methods; "
-            "of the 3 pairs the in-distribution board decides, none is reversed, 1 is undecided here (1 leaning the "
+    assert ("- all three (`synth-novel-all@2`): the in-distribution ranking does not survive — τ = -1.00 over 2 "
+            "methods (τ below 0.5: the order is reshuffled though no decided pair is reversed); of the 3 pairs the "
+            "in-distribution board decides, none is reversed, 1 is undecided here (1 leaning the "
             "other way), none is confirmed, 2 cannot be tested (a method lacks a result, or per-sequence errors, "
             "here).") in md
     assert "- novel body (`synth-novel-body@2`): no result yet." in md
@@ -321,6 +323,19 @@ def test_markdown_from_result_files(novel):
     assert "Uncalibrated methods left out: `uncal`" in md
     assert "**paired** where the split scored the same sequences" in md
     assert render_generalization(build_generalization(boards)) == md  # seeded: the same bytes again
+
+
+@pytest.mark.parametrize(("reversed_pairs", "tau", "verdict"), [
+    (0, 1.0, "survives"), (0, 0.8, "survives"), (0, 0.87, "survives"), (0, None, "survives"),
+    (0, 0.79, "holds only in part"), (0, 0.5, "holds only in part"), (0, 0.47, "does not survive"),
+    (0, 0.20, "does not survive"), (0, -1.0, "does not survive"),
+    (1, 1.0, "does not survive"), (2, 0.9, "does not survive"), (1, None, "does not survive"),
+])
+def test_verdict_weighs_tau_and_reversals(reversed_pairs, tau, verdict):
+    """Hand-made outcomes: a reversed decided pair or τ < 0.5 sinks the ranking, τ in [0.5, 0.8)
+    with no reversal keeps it only in part (the session-5 board's novel motion, τ = 0.20 with no
+    reversal, does not survive)."""
+    assert ranking_verdict(reversed_pairs, tau) == f"the in-distribution ranking {verdict}"
 
 
 def test_report_stage_writes_the_table_and_the_html_section(novel, tmp_path):
