@@ -395,6 +395,7 @@ def _mount_subcommands() -> None:
     from poseboard.params import params_app
     from poseboard.report.commands import publish, report
     from poseboard.scaffold import new_method
+    from poseboard.studio.commands import studio
     from poseboard.tracking.commands import track, ui
 
     app.command("generate")(generate)
@@ -407,6 +408,7 @@ def _mount_subcommands() -> None:
     app.command("track")(track)
     app.command("ui")(ui)
     app.command("new-method")(new_method)
+    app.command("studio")(studio)
     app.add_typer(params_app, name="params", help="Check params.yaml.")
     app.add_typer(datasets_app, name="datasets", help="Real datasets: check a layout, convert Human3.6M labels.")
     app.add_typer(data_app, name="data", help="Generated splits: task identity, the leaderboard's split, image "

@@ -1,0 +1,193 @@
+"""``poseboard studio`` end to end: the user's rig → a rendered test split → every trained method
+scored → the page.
+
+The order puts every check before any work: the rig is read and placed, the checkpoints folder
+searched, the motion and the board's results read, the protocols built; only then is the split
+rendered (the synthetic generator, :func:`~poseboard.datasets.synthetic.generator.generate_datasets`,
+with the recentred rig as ``rig_path``) and the methods scored
+(:mod:`poseboard.studio.scoring`). What is written lives under ``out``: ``rig.json`` (the rig in
+the recentred world), ``motion.npz`` (with ``--motion``), ``data/synth-h36m/test/``, ``results/``
+(the harness's predictions and result files), ``studio.html``, ``studio.md``, ``studio.json``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from poseboard.errors import InputError, PoseboardError
+from poseboard.studio.placement import check_view, place, recentred
+from poseboard.studio.protocols import BOARD_PROTOCOL, DATASET, studio_protocols
+
+
+def _say(line: str) -> None:
+    print(f"studio: {line}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class StudioRequest:
+    """What the command line asks for (see ``poseboard studio --help``)."""
+
+    rig: Path
+    out: Path
+    checkpoints: Path
+    board: Path | None
+    params: Path
+    motion: Path | None = None
+    motion_in_place: bool = False
+    cameras: int | None = None
+    subsets: int = 3
+    centre: Sequence[float] | None = None
+    fmt: str | None = None
+    units: str | None = None
+    up: str | None = None
+    profile: str | None = None
+    frames: int | None = None
+    batch_size: int = 8
+    device: str = "cpu"
+    workers: int = 0
+
+
+def _profile_config(request: StudioRequest) -> tuple[Any, int, str]:
+    """The board profile's synthetic config (its test design and crop size: what the methods
+    were trained for), its seed and name, from ``params.yaml``."""
+    from poseboard.datasets.synthetic.generator import SynthConfig
+    from poseboard.params import load_params
+
+    params = load_params(request.params)
+    name = request.profile or params.profile
+    if name not in params.profiles:
+        raise InputError(f"{request.params}: no profile {name!r} (--profile); profiles: {sorted(params.profiles)}")
+    data = params.profiles[name].data
+    overrides = {} if data.crop_size is None else {"crop_size": data.crop_size}
+    config = SynthConfig.preset(data.preset, **overrides)
+    config = config.with_split_sizes("test", samples=request.frames or data.test_samples)
+    return config, params.seed, name
+
+
+def run_studio(request: StudioRequest, say: Callable[[str], None] = _say) -> dict[str, Any]:
+    """Run the studio; returns the facts recorded in ``studio.json`` plus the page's paths."""
+    from poseboard.camera import save_rig
+    from poseboard.protocols.results import read_result, read_results
+    from poseboard.studio.analysis import analyse
+    from poseboard.studio.inputs import read_rig, write_motion
+    from poseboard.studio.page import Section, Table, write_page
+    from poseboard.studio.scoring import assign, find_trained, score
+
+    t_start = time.perf_counter()
+    out = request.out
+    # ---- every check first
+    cameras = read_rig(request.rig, request.fmt, request.units, request.up)
+    placement = place(cameras, request.centre)
+    moved = recentred(cameras, placement.centre)
+    view_notes = check_view(moved, str(request.rig))
+    protocols = studio_protocols(request.rig.name, len(moved), request.cameras, request.subsets)
+    methods, passed_over = find_trained(request.checkpoints)
+    groups, refused = assign(methods, protocols.main)
+    if not any(groups.values()):
+        raise InputError(f"{request.checkpoints}: none of the trained methods fits this rig's protocols: "
+                         + "; ".join(refused))
+    if request.board is not None and not request.board.is_dir():
+        raise InputError(f"{request.board}: board results folder not found (--board); give the results/ of a "
+                         "trained board, or --no-board to rank without the change from the board")
+    board_results = read_results(request.board) if request.board is not None else []
+    config, seed, profile = _profile_config(request)
+    from poseboard.device import resolve_device
+
+    device = resolve_device(request.device, "--device")
+    say(f"rig {request.rig}: {len(moved)} cameras ({', '.join(c.name for c in moved)}); capture area at "
+        f"x = {placement.centre[0]:.0f}, y = {placement.centre[1]:.0f} mm ({placement.how})")
+    for note in view_notes:
+        say(f"warning: {note}")
+    # ---- the inputs, rewritten in the recentred world
+    out.mkdir(parents=True, exist_ok=True)
+    rig_path = out / "rig.json"
+    save_rig(moved, rig_path)
+    overrides: dict[str, Any] = {"rig_path": rig_path}
+    motion_subjects: list[str] = []
+    if request.motion is not None:
+        motion_subjects = write_motion(request.motion, out / "motion.npz", placement.centre, request.motion_in_place)
+        overrides |= {"motion_path": out / "motion.npz", "test_subjects": motion_subjects}
+    config = config.model_copy(update=overrides)
+    # ---- render
+    from poseboard.datasets.synthetic.generator import generate_datasets
+
+    frames = config.h36m.test.samples
+    say(f"render: profile {profile} test design ({'your motion' if request.motion else 'its people and motion'}), "
+        f"up to {frames} frames × {len(moved)} cameras at {config.crop_size} px, seed {seed}")
+    t0 = time.perf_counter()
+    reports = generate_datasets([DATASET], config, out / "data", seed=seed, splits=["test"],
+                                progress=sys.stderr.isatty(), workers=None if request.workers <= 0 else request.workers)
+    render_s = time.perf_counter() - t0
+    if not reports:
+        raise InputError(f"{request.motion}: no frame to render (the motion holds no test frame)")
+    rep = reports[0]
+    say(f"rendered {rep.samples} frames × {rep.views} views in {render_s:.1f} s; joints occluded "
+        f"{100 * rep.occluded_fraction:.1f} %, outside the frame {100 * rep.outside_fraction:.1f} %")
+    # ---- score
+    predict_s: dict[str, float] = {}
+    paths: list[Path] = []
+    for pname, group in groups.items():
+        for m in group:
+            t1 = time.perf_counter()
+            chosen = [protocols.main[pname]] + ([protocols.sweeps[pname]] if pname in protocols.sweeps else [])
+            try:
+                paths += score(m, chosen, data_dir=out / "data", results_dir=out / "results",
+                               batch_size=request.batch_size, seed=0, device=device, say=say)
+            except PoseboardError as exc:  # one broken checkpoint does not cost the others' scores
+                refused.append(f"{m.name}: could not be scored ({exc})")
+                say(f"warning: {m.name} could not be scored: {exc}")
+                continue
+            predict_s[m.name] = time.perf_counter() - t1
+    if not paths:
+        raise InputError(f"{request.checkpoints}: no trained method could be scored: " + "; ".join(refused))
+    results = [read_result(p) for p in paths]
+    # ---- analyse and write
+    say("paired comparisons and the change from the board (10000 bootstrap draws each)")
+    main_ids = {protocols.main[name].id: BOARD_PROTOCOL[name] for name in protocols.main}
+    sweep_ids = {protocols.main[name].id: protocols.sweeps[name].id for name in protocols.sweeps}
+    boards = analyse(results, board_results, main_ids, sweep_ids)
+    total_s = time.perf_counter() - t_start
+    facts = {
+        "rig": str(request.rig), "cameras": [c.name for c in moved],
+        "placement": {"how": placement.how, "centre_mm": [float(v) for v in placement.centre],
+                      "axes_point_mm": (None if placement.axes_point is None
+                                        else [float(v) for v in placement.axes_point]),
+                      "axis_distance_mm": placement.axis_distances, "view_notes": view_notes},
+        "motion": None if request.motion is None else {"file": str(request.motion), "subjects": motion_subjects,
+                                                       "in_place": request.motion_in_place},
+        "profile": profile, "seed": seed, "crop_size": config.crop_size,
+        "split": {"frames": rep.samples, "views": rep.views, "occluded_fraction": rep.occluded_fraction,
+                  "outside_fraction": rep.outside_fraction},
+        "checkpoints": str(request.checkpoints), "board": None if request.board is None else str(request.board),
+        "passed_over": passed_over, "refused": refused,
+        "seconds": {"render": round(render_s, 1), "predict": {k: round(v, 1) for k, v in predict_s.items()},
+                    "total": round(total_s, 1)},
+    }
+    intro = [f"Your rig `{request.rig.name}`: {len(moved)} cameras ({', '.join(c.name for c in moved)}). Capture "
+             f"area centred at x = {placement.centre[0]:.0f} mm, y = {placement.centre[1]:.0f} mm of your world "
+             + ("(the floor point under the least-squares point nearest every optical axis"
+                + (f"; the axes pass {min(placement.axis_distances.values()):.0f}–"
+                   f"{max(placement.axis_distances.values()):.0f} mm from it)" if placement.axis_distances else ")")
+                if placement.how == "optical axes" else "(given with --centre)") + ".",
+             f"Test split: {rep.samples} frames × {rep.views} cameras rendered at {config.crop_size} px (profile "
+             f"`{profile}`, seed {seed}; "
+             + (f"your motion `{request.motion.name}`" if request.motion
+                else "the board's test people, motion and looks")
+             + f"); joints occluded {100 * rep.occluded_fraction:.1f} %, outside the frame "
+             f"{100 * rep.outside_fraction:.1f} %. Rendered in {render_s:.0f} s, scored in "
+             f"{sum(predict_s.values()):.0f} s, {total_s:.0f} s in all.",
+             *(f"Recommendation — {b.recommendation}" for b in boards)]
+    extra = []
+    skipped = [*passed_over, *refused, *(f"warning: {n}" for n in view_notes)]
+    extra.append(Section("Run", "run", [f"Checkpoints `{request.checkpoints}`; board `{request.board}`."]
+                         + ([f"Passed over: {'; '.join(skipped)}."] if skipped else []),
+                         [("Time per method (render excluded; every protocol it was scored under)",
+                           Table(["method", "seconds"], [[k, f"{v:.1f}"] for k, v in predict_s.items()]))]))
+    written = write_page(out, "poseboard studio: every method on your cameras", intro, boards, extra, facts)
+    say(f"wrote {written['html']}, {written['markdown']}, {written['json']} ({total_s:.0f} s in all)")
+    return facts | {"written": {k: str(v) for k, v in written.items()}, "boards": boards}
