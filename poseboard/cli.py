@@ -388,7 +388,9 @@ def seed_spread_command(
 
 def _mount_subcommands() -> None:
     """Command groups defined next to the code they drive (their bodies import lazily)."""
+    from poseboard.datasets.calibration.commands import rig_app
     from poseboard.datasets.identity_commands import data_app
+    from poseboard.datasets.mocap.commands import motion_app
     from poseboard.datasets.real.commands import datasets_app
     from poseboard.datasets.synthetic.commands import generate, show
     from poseboard.harness.commands import predict, pretrain, train
@@ -410,6 +412,9 @@ def _mount_subcommands() -> None:
     app.command("new-method")(new_method)
     app.command("studio")(studio)
     app.add_typer(params_app, name="params", help="Check params.yaml.")
+    app.add_typer(rig_app, name="rig", help="Camera rigs: import a calibration (OpenCV, anipose, Panoptic, "
+                                            "EasyMocap, Human3.6M).")
+    app.add_typer(motion_app, name="motion", help="Motion: import BVH motion capture (or check a motion .npz).")
     app.add_typer(datasets_app, name="datasets", help="Real datasets: check a layout, convert Human3.6M labels.")
     app.add_typer(data_app, name="data", help="Generated splits: task identity, the leaderboard's split, image "
                                               "differences.")

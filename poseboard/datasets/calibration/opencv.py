@@ -1,0 +1,173 @@
+"""OpenCV ``FileStorage`` calibrations (YAML or XML), read with ``cv2.FileStorage``.
+
+Three layouts, told apart by their keys (aliases in :data:`ALIASES`):
+
+* **multi-camera**, one suffix per camera: ``K_<cam>`` (or ``camera_matrix_<cam>``,
+  ``cameraMatrix<cam>``, …), ``dist_<cam>``/``D_<cam>``/``distortion_coefficients_<cam>``,
+  ``R_<cam>`` (3×3) or ``rvec_<cam>`` (Rodrigues), ``T_<cam>``/``tvec_<cam>``, and
+  ``image_size_<cam>`` or ``image_width_<cam>`` + ``image_height_<cam>``; or one map node per
+  camera holding the same keys without the suffix (``cam0: {K: …, D: …, R: …, T: …}``);
+* **stereo** (``cv2.stereoCalibrate`` scripts): ``K1``/``M1``, ``D1``, ``K2``/``M2``, ``D2``
+  and one ``R``, ``T`` (camera 2 relative to camera 1). The world is camera 1's frame;
+  ``R1``/``R2``/``P1``/``P2``/``Q`` (rectification) are ignored;
+* **one camera** (``calibration.cpp``'s output: ``camera_matrix``, ``distortion_coefficients``,
+  ``image_width``, ``image_height``): the world is the camera's frame.
+
+``x_cam = R X + T`` (OpenCV's extrinsics); units are the calibration board's (stated with
+``--units`` or detected from the rig's size); the up axis is detected unless stated.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from poseboard.datasets.calibration.common import SourceCamera, SourceRig, fail, source_camera
+
+#: role → the key spellings accepted (without the camera suffix), longest matched first
+ALIASES: dict[str, tuple[str, ...]] = {
+    "K": ("K", "M", "camera_matrix", "cameraMatrix", "CameraMatrix", "intrinsic", "intrinsics",
+          "intrinsic_matrix", "mtx"),
+    "dist": ("D", "dist", "distortion", "distortion_coefficients", "distCoeffs", "dist_coeffs", "distCoef"),
+    "R": ("R", "Rot", "rotation_matrix", "rmat"),
+    "rvec": ("rvec", "rotation_vector", "om"),
+    "T": ("T", "t", "tvec", "translation", "translation_vector"),
+    "size": ("image_size", "imageSize", "size", "resolution"),
+    "width": ("image_width", "width"),
+    "height": ("image_height", "height"),
+}
+_PATTERN = re.compile(
+    r"^(?P<alias>" + "|".join(sorted({a for v in ALIASES.values() for a in v}, key=len, reverse=True))
+    + r")(?:_(?P<id1>.+)|(?P<id2>\d+))?$"
+)
+_ROLE = {a: role for role, aliases in ALIASES.items() for a in aliases}
+
+
+def read_filestorage(path: Path) -> dict[str, Any]:
+    """The top level of an OpenCV FileStorage file as plain Python: matrices as arrays, maps as
+    dicts, sequences as lists, numbers as floats, strings as str."""
+    import cv2
+
+    try:
+        fs = cv2.FileStorage(str(path), cv2.FILE_STORAGE_READ)
+    except cv2.error as exc:
+        first = str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else "parse error"
+        raise fail(path, None, f"not a readable OpenCV FileStorage file ({first})",
+                   "check the file is complete YAML (starting with %YAML:1.0) or XML <opencv_storage>") from None
+    if not fs.isOpened():
+        raise fail(path, None, "cannot be opened as an OpenCV FileStorage file")
+    try:
+        root = fs.root()
+        return {k: _node(root.getNode(k)) for k in root.keys()}
+    finally:
+        fs.release()
+
+
+def _node(node: Any) -> Any:
+    if node.isMap():
+        keys = node.keys()
+        if {"rows", "cols", "data"} <= set(keys):
+            mat = node.mat()
+            return None if mat is None else np.asarray(mat, dtype=np.float64)
+        return {k: _node(node.getNode(k)) for k in keys}
+    if node.isSeq():
+        return [_node(node.at(i)) for i in range(node.size())]
+    if node.isString():
+        return node.string()
+    if node.isInt() or node.isReal():
+        return float(node.real())
+    return None
+
+
+def _group(entries: dict[str, Any]) -> dict[str, dict[str, tuple[str, Any]]]:
+    """key → (camera id, role); ``{id: {role: (key, value)}}``, id "" for keys without a suffix."""
+    out: dict[str, dict[str, tuple[str, Any]]] = {}
+    for key, value in entries.items():
+        m = _PATTERN.match(key)
+        if not m:
+            continue
+        cam = m.group("id1") or m.group("id2") or ""
+        out.setdefault(cam, {})[_ROLE[m.group("alias")]] = (key, value)
+    return out
+
+
+def _size(path: Path, name: str, roles: dict[str, tuple[str, Any]], suffix: str) -> tuple[Any, str]:
+    if "size" in roles:
+        return roles["size"][1], roles["size"][0]
+    if "width" in roles and "height" in roles:
+        return [roles["width"][1], roles["height"][1]], f"{roles['width'][0]}/{roles['height'][0]}"
+    raise fail(path, name, f"missing image size: no image_size{suffix} (or image_width{suffix} and "
+                           f"image_height{suffix})", f"add image_size{suffix}: [width, height] in pixels")
+
+
+def camera_from_roles(path: Path, name: str, roles: dict[str, tuple[str, Any]], suffix: str,
+                      extrinsics: tuple[Any, Any, bool, str, str] | None = None) -> SourceCamera:
+    """One camera from its grouped keys; ``extrinsics`` overrides (R, T, is_rvec, R key, T key)."""
+    if "K" not in roles:
+        raise fail(path, name, f"missing intrinsic matrix K{suffix} (or camera_matrix{suffix})",
+                   "add the 3×3 camera matrix")
+    if "dist" not in roles:
+        raise fail(path, name, f"missing distortion dist{suffix} (or D{suffix}, distortion_coefficients{suffix})",
+                   "add the 5 coefficients (k1, k2, p1, p2, k3), zeros if none")
+    size, size_key = _size(path, name, roles, suffix)
+    if extrinsics is None:
+        if "R" in roles:
+            R, r_key, is_rvec = roles["R"][1], roles["R"][0], False
+            if np.size(R) == 3:  # EasyMocap's R_<cam> and several scripts store a Rodrigues vector as R
+                is_rvec = True
+        elif "rvec" in roles:
+            R, r_key, is_rvec = roles["rvec"][1], roles["rvec"][0], True
+        else:
+            raise fail(path, name, f"missing rotation R{suffix} (3×3) or rvec{suffix} (Rodrigues)",
+                       "add the world → camera rotation")
+        if "T" not in roles:
+            raise fail(path, name, f"missing translation T{suffix}",
+                       "add the world → camera translation (x_cam = R X + T)")
+        T, t_key = roles["T"][1], roles["T"][0]
+    else:
+        R, T, is_rvec, r_key, t_key = extrinsics
+    return source_camera(path, name, roles["K"][1], roles["dist"][1], R, T, size, rvec=is_rvec,
+                         k_name=roles["K"][0], dist_name=roles["dist"][0], r_name=r_key, t_name=t_key,
+                         size_name=size_key)
+
+
+def read(path: Path) -> SourceRig:
+    """Read an OpenCV FileStorage calibration in one of the layouts of the module docstring."""
+    entries = read_filestorage(path)
+    nested = {k: v for k, v in entries.items() if isinstance(v, dict) and any(
+        _PATTERN.match(key) and _ROLE[_PATTERN.match(key).group("alias")] == "K" and not (
+            _PATTERN.match(key).group("id1") or _PATTERN.match(key).group("id2")) for key in v)}
+    if nested:
+        cams = [camera_from_roles(path, name, _group(node).get("", {}), "") for name, node in nested.items()]
+        return SourceRig("opencv", path, cams, notes=[f"{path}: one map node per camera ({', '.join(nested)})"])
+    groups = _group(entries)
+    ids = [cam for cam, roles in groups.items() if "K" in roles]
+    top = groups.get("", {})
+    if not ids:
+        raise fail(path, None, f"no intrinsic matrix found (keys: {sorted(entries)[:20]})",
+                   "expected K_<cam>/camera_matrix_<cam> per camera, K1/K2 + R/T (stereo) or camera_matrix; "
+                   "give --format if this is another format")
+    if len(ids) == 2 and "" not in ids and "R" in top and "T" in top and all(i.isdigit() for i in ids):
+        a, b = sorted(ids)
+        first = camera_from_roles(path, f"cam{a}", groups[a], a, (np.eye(3), np.zeros(3), False, "(identity)",
+                                                                    "(zero)"))
+        second = camera_from_roles(path, f"cam{b}", groups[b], b,
+                                   (top["R"][1], top["T"][1], np.size(top["R"][1]) == 3, top["R"][0], top["T"][0]))
+        return SourceRig("opencv", path, [first, second],
+                         notes=[f"{path}: stereo layout: the world is camera {first.name}'s frame"])
+    if ids == [""] and "R" not in top and "rvec" not in top:
+        cam = camera_from_roles(path, "camera", top, "", (np.eye(3), np.zeros(3), False, "(identity)", "(zero)"))
+        return SourceRig("opencv", path, [cam],
+                         notes=[f"{path}: one camera without extrinsics: the world is its frame"])
+    cams = []
+    for cam_id in ids:
+        suffix = f"_{cam_id}" if cam_id else ""
+        roles = dict(groups[cam_id])
+        for role in ("size", "width", "height"):  # one image size shared by every camera
+            if role not in roles and role in top:
+                roles[role] = top[role]
+        cams.append(camera_from_roles(path, cam_id or "camera", roles, suffix))
+    return SourceRig("opencv", path, cams)
