@@ -1,0 +1,215 @@
+"""``poseboard studio`` end to end on the smoke profile: untrained smoke checkpoints (a second to
+build), a smoke "board" scored on the same test design, the user's 4-camera rig; the page's
+numbers against an independent computation from the predictions and ground truth; refusals
+with exit 2 and nothing written.
+
+About a minute on a loaded 2-core machine (the probabilistic method's Monte-Carlo inference is
+most of it)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy.stats import kendalltau
+from typer.testing import CliRunner
+
+from poseboard.camera import Camera, save_rig
+from poseboard.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+FRAMES = 12
+TARGET = np.array([1500.0, -700.0, 950.0])
+
+
+def _rig(n: int = 4, target: np.ndarray = TARGET) -> list[Camera]:
+    cams = []
+    for i in range(n):
+        a = 2 * np.pi * i / n + 0.4
+        eye = [target[0] + 4300 * np.cos(a), target[1] + 4300 * np.sin(a), 1450.0 + 120 * i]
+        cams.append(Camera.look_at(eye, target, 1150.0, (1000, 1000), dist=[-0.12, 0.05, 0.0, 0.0, 0.0],
+                                   name=f"cam{i}"))
+    return cams
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory) -> dict[str, Path]:
+    """Untrained smoke checkpoints, and a smoke board: the same methods scored under the board's
+    protocols on the smoke test design (seed 0, FRAMES frames, the built-in rig)."""
+    from poseboard.datasets.synthetic.generator import SynthConfig, generate_datasets
+    from poseboard.harness.multiview_pose import evaluate_method
+    from poseboard.methods.nets.backbone import Backbone, BackboneConfig, init_from_pretrained, save_backbone
+    from poseboard.methods.registry import get_method
+
+    base = tmp_path_factory.mktemp("studio")
+    ck = base / "checkpoints"
+    torch.manual_seed(0)
+    save_backbone(ck / "backbone", Backbone(BackboneConfig.preset("smoke")))
+    for name in ("algebraic", "ransac", "probabilistic"):
+        cls = get_method(name)
+        method = cls(cls.config_model.preset("smoke").model_copy(update={"backbone_checkpoint": str(ck / "backbone")}))
+        if name == "ransac":
+            method.fit(None, None)
+        else:
+            init_from_pretrained(method.net.backbone, ck / "backbone")
+        method.save(ck / name)
+    (ck / "rootnet-like").mkdir()  # a folder that is not a trained method: passed over with a note
+    config = SynthConfig.preset("smoke", crop_size=64).with_split_sizes("test", samples=FRAMES)
+    generate_datasets(["synth-h36m"], config, base / "board-data", seed=0, splits=["test"], workers=1)
+    for name, protocol in (("algebraic", "synth-h36m-relative@2"), ("ransac", "synth-h36m-relative@2"),
+                           ("probabilistic", "synth-h36m-uncalibrated@2")):
+        evaluate_method(get_method(name).load(ck / name), protocol, data_dir=base / "board-data",
+                        results_dir=base / "board")
+    rig = base / "room.json"
+    save_rig(_rig(), rig)
+    return {"base": base, "checkpoints": ck, "board": base / "board", "rig": rig}
+
+
+def _studio(args: list[str], setup: dict[str, Path], out: Path):
+    argv = ["studio", *args, "--checkpoints", str(setup["checkpoints"]), "--params", str(ROOT / "params.yaml"),
+            "--profile", "smoke", "--frames", str(FRAMES), "--out", str(out)]
+    if "--board" not in args and "--no-board" not in args:
+        argv += ["--board", str(setup["board"])]
+    return CliRunner().invoke(app, argv)
+
+
+@pytest.fixture(scope="module")
+def studio_run(setup, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("studio-out") / "page"
+    result = _studio([str(setup["rig"]), "--cameras", "2", "--subsets", "1"], setup, out)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def _relative(joints: np.ndarray) -> np.ndarray:
+    return joints - joints[:, 6:7]
+
+
+def _ground_truth(out: Path) -> tuple[pd.DataFrame, np.ndarray]:
+    split = out / "data" / "synth-h36m" / "test"
+    return pd.read_csv(split / "samples.csv"), np.load(split / "joints_3d.npy")
+
+
+def _mpjpe(out: Path, method: str, protocol: str, frame: str = "world", views: int | None = None) -> float:
+    """Relative MPJPE from the predictions file and the split's ground truth, computed here."""
+    table, gt = _ground_truth(out)
+    data = np.load(out / "results" / method / f"{protocol}.npz")
+    ids, pred = data["sample_ids"].astype(str), data["joints_3d"]
+    if views is not None:
+        keep = data["num_views"] == views
+        ids, pred = ids[keep], pred[keep]
+    rows = pd.Index(table["sample_id"].astype(str)).get_indexer(ids)
+    truth = gt[rows]
+    if frame == "reference_camera":  # the first camera of the rig written beside the page
+        R = np.array(json.loads((out / "rig.json").read_text())["cameras"][0]["R"])
+        truth = truth @ R.T
+    return float(np.linalg.norm(_relative(pred) - _relative(truth), axis=-1).mean())
+
+
+def test_page_numbers_match_an_independent_computation(studio_run, setup):
+    summary = json.loads((studio_run / "studio.json").read_text())
+    boards = {b["protocol"]: b for b in summary["boards"]}
+    assert set(boards) == {"studio-relative@1", "studio-uncalibrated@1"}
+    calibrated = {m["method"]: m for m in boards["studio-relative@1"]["methods"]}
+    assert set(calibrated) == {"algebraic", "ransac"}
+    for name, m in calibrated.items():
+        assert m["mpjpe_mm"] == pytest.approx(_mpjpe(studio_run, name, "studio-relative@1"), rel=1e-9)
+        assert m["frames"] == FRAMES
+        board = json.loads((setup["board"] / name / "synth-h36m-relative@2.json").read_text())
+        assert m["board_mpjpe_mm"] == pytest.approx(board["metrics"]["headline_value"], rel=1e-12)
+        change = m["change_from_board"]
+        assert change["difference_mm"] == pytest.approx(m["mpjpe_mm"] - m["board_mpjpe_mm"], rel=1e-9)
+        assert change["test"] == "paired"  # the board's test sequences, filmed by the user's cameras
+        assert change["ci95_mm"][0] <= change["difference_mm"] <= change["ci95_mm"][1]
+        # per camera count: 2 of the 4 cameras, computed from the sweep's predictions
+        size2 = next(s for s in boards["studio-relative@1"]["per_camera_count"] if s["cameras"] == 2)
+        value = next(r["mpjpe_mm"] for r in size2["ranked"] if r["method"] == name)
+        assert value == pytest.approx(_mpjpe(studio_run, name, "studio-relative-sweep@1", views=2), rel=1e-9)
+    ranked = boards["studio-relative@1"]["methods"]
+    assert ranked[0]["mpjpe_mm"] <= ranked[1]["mpjpe_mm"] and [m["rank"] for m in ranked] == [1, 2]
+    (pair,) = boards["studio-relative@1"]["pairs"]
+    assert (pair["a"], pair["b"]) == (ranked[0]["method"], ranked[1]["method"])
+    assert pair["difference_mm"] == pytest.approx(ranked[0]["mpjpe_mm"] - ranked[1]["mpjpe_mm"], rel=1e-9)
+    assert pair["p_holm"] == pytest.approx(pair["p_value"])  # a family of one
+    assert pair["decided"] == (pair["p_holm"] < 0.05)
+    tau = kendalltau([calibrated[m]["board_mpjpe_mm"] for m in ("algebraic", "ransac")],
+                     [calibrated[m]["mpjpe_mm"] for m in ("algebraic", "ransac")]).statistic
+    assert boards["studio-relative@1"]["kendall_tau"] == pytest.approx(tau)
+    (prob,) = boards["studio-uncalibrated@1"]["methods"]
+    assert prob["method"] == "probabilistic"
+    assert prob["mpjpe_mm"] == pytest.approx(
+        _mpjpe(studio_run, "probabilistic", "studio-uncalibrated@1", frame="reference_camera"), rel=1e-9)
+    assert summary["placement"]["how"] == "optical axes"
+    np.testing.assert_allclose(summary["placement"]["centre_mm"], TARGET[:2], atol=1e-6)
+    assert any("rootnet-like" in note for note in summary["passed_over"])
+
+
+def test_page_is_self_contained_and_says_the_same_numbers(studio_run):
+    html = (studio_run / "studio.html").read_text()
+    markdown = (studio_run / "studio.md").read_text()
+    summary = json.loads((studio_run / "studio.json").read_text())
+    assert "<script" not in html and "http://" not in html and "https://" not in html
+    for board in summary["boards"]:
+        for m in board["methods"]:
+            cell = f"{m['mpjpe_mm']:.1f}"
+            assert cell in html and cell in markdown
+        assert board["recommendation"].split(":")[0] in markdown
+    assert "how many views are enough" in markdown and "Kendall's τ" in markdown
+
+
+def _nothing_written(out: Path) -> bool:
+    return not out.exists()
+
+
+@pytest.mark.parametrize("case", ["no-checkpoints", "empty-checkpoints", "not-a-rotation", "behind",
+                                  "one-camera", "too-many-cameras", "no-board", "bad-centre", "missing-rig"])
+def test_refusals_exit_2_naming_what_to_fix(case, setup, tmp_path):
+    rig = setup["rig"]
+    args: list[str] = []
+    local = dict(setup)
+    expected: str
+    if case == "no-checkpoints":
+        local["checkpoints"] = tmp_path / "nowhere"
+        expected = "checkpoints folder not found"
+    elif case == "empty-checkpoints":
+        (tmp_path / "empty").mkdir()
+        local["checkpoints"] = tmp_path / "empty"
+        expected = "no trained multi-view method"
+    elif case == "not-a-rotation":
+        data = json.loads(rig.read_text())
+        data["cameras"][1]["R"] = [[1.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 1.0]]
+        rig = tmp_path / "bad.json"
+        rig.write_text(json.dumps(data))
+        expected = "cameras[1]"
+    elif case == "behind":
+        cams = _rig()
+        cams[2] = Camera.look_at(cams[2].center, 2 * cams[2].center - TARGET, 1150.0, (1000, 1000), name="cam2")
+        rig = tmp_path / "behind.json"
+        save_rig(cams, rig)
+        args = ["--centre", f"{TARGET[0]},{TARGET[1]}"]
+        expected = "cam2"
+    elif case == "one-camera":
+        rig = tmp_path / "one.json"
+        save_rig(_rig()[:1], rig)
+        expected = "at least 2"
+    elif case == "too-many-cameras":
+        args = ["--cameras", "9"]
+        expected = "--cameras 9"
+    elif case == "no-board":
+        args = ["--board", str(tmp_path / "no-board")]
+        expected = "--no-board"
+    elif case == "bad-centre":
+        args = ["--centre", "1,2,3"]
+        expected = "--centre"
+    else:
+        rig = tmp_path / "missing.json"
+        expected = "rig file not found"
+    out = tmp_path / "out"
+    result = _studio([str(rig), *args], local, out)
+    assert result.exit_code == 2, result.output
+    assert expected in result.output
+    assert _nothing_written(out)
