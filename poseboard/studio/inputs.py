@@ -31,23 +31,23 @@ def is_poseboard_rig(path: Path) -> bool:
 
 
 def read_rig(path: str | Path, fmt: str | None = None, units: str | None = None,
-             up: str | None = None) -> list[Camera]:
-    """The cameras of ``path`` in poseboard's convention (world mm, z up, OpenCV axes).
+             up: str | None = None) -> tuple[list[Camera], list[str]]:
+    """The cameras of ``path`` in poseboard's convention (world mm, z up, OpenCV axes), and the
+    importer's notes (format, units, up axis and floor, stated or detected; none for a rig JSON).
 
     A poseboard rig JSON is read by :func:`poseboard.camera.load_rig` (``fmt`` None or
     ``"poseboard"``; ``units``/``up`` must then be left out: the format fixes them); anything
-    else goes through the calibration importer
-    (``poseboard.datasets.calibration.import_rig(path, fmt, units, up)``), imported here, on use.
+    else (a file, or EasyMocap's folder of ``intri.yml`` and ``extri.yml``) goes through the
+    calibration importer (``poseboard.datasets.calibration.import_rig(path, fmt, units, up)``),
+    imported here, on use.
     """
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: rig file not found (give a poseboard rig JSON or a calibration file)")
-    if not path.is_file():
-        raise InputError(f"{path}: not a file (give a poseboard rig JSON or a calibration file)")
-    if fmt in (None, "poseboard") and is_poseboard_rig(path):
+    if fmt in (None, "poseboard") and path.is_file() and is_poseboard_rig(path):
         if units is not None or up is not None:
             raise InputError(f"{path}: a poseboard rig JSON is in millimetres with z up; leave out --units and --up")
-        return load_rig(path)
+        return load_rig(path), []
     if fmt == "poseboard":
         raise InputError(f"{path}: not a poseboard rig JSON (no \"format\": \"poseboard-rig\" at the top level); "
                          "drop --format poseboard to import it as a calibration")
@@ -61,7 +61,7 @@ def read_rig(path: str | Path, fmt: str | None = None, units: str | None = None,
     cameras = list(rig.cameras)
     if not cameras:
         raise InputError(f"{path}: the calibration holds no camera")
-    return cameras
+    return cameras, [str(n) for n in getattr(rig, "notes", [])]
 
 
 def write_motion(source: str | Path, out: Path, centre_xy: np.ndarray, in_place: bool) -> list[str]:

@@ -81,7 +81,7 @@ def run_studio(request: StudioRequest, say: Callable[[str], None] = _say) -> dic
     t_start = time.perf_counter()
     out = request.out
     # ---- every check first
-    cameras = read_rig(request.rig, request.fmt, request.units, request.up)
+    cameras, import_notes = read_rig(request.rig, request.fmt, request.units, request.up)
     placement = place(cameras, request.centre)
     moved = recentred(cameras, placement.centre)
     view_notes = check_view(moved, str(request.rig))
@@ -101,6 +101,8 @@ def run_studio(request: StudioRequest, say: Callable[[str], None] = _say) -> dic
     device = resolve_device(request.device, "--device")
     say(f"rig {request.rig}: {len(moved)} cameras ({', '.join(c.name for c in moved)}); capture area at "
         f"x = {placement.centre[0]:.0f}, y = {placement.centre[1]:.0f} mm ({placement.how})")
+    for note in import_notes:
+        say(f"import: {note}")
     for note in view_notes:
         say(f"warning: {note}")
     # ---- the inputs, rewritten in the recentred world
@@ -153,7 +155,7 @@ def run_studio(request: StudioRequest, say: Callable[[str], None] = _say) -> dic
     boards = analyse(results, board_results, main_ids, sweep_ids)
     total_s = time.perf_counter() - t_start
     facts = {
-        "rig": str(request.rig), "cameras": [c.name for c in moved],
+        "rig": str(request.rig), "cameras": [c.name for c in moved], "import_notes": import_notes,
         "placement": {"how": placement.how, "centre_mm": [float(v) for v in placement.centre],
                       "axes_point_mm": (None if placement.axes_point is None
                                         else [float(v) for v in placement.axes_point]),
@@ -185,6 +187,7 @@ def run_studio(request: StudioRequest, say: Callable[[str], None] = _say) -> dic
     extra = []
     skipped = [*passed_over, *refused, *(f"warning: {n}" for n in view_notes)]
     extra.append(Section("Run", "run", [f"Checkpoints `{request.checkpoints}`; board `{request.board}`."]
+                         + ([f"Calibration import: {'; '.join(import_notes)}."] if import_notes else [])
                          + ([f"Passed over: {'; '.join(skipped)}."] if skipped else []),
                          [("Time per method (render excluded; every protocol it was scored under)",
                            Table(["method", "seconds"], [[k, f"{v:.1f}"] for k, v in predict_s.items()]))]))
