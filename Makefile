@@ -11,7 +11,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # floating-point results on machines of this kind. DVC runs stages one at a time.
 export POSEBOARD_THREADS ?= 2
 
-.PHONY: setup repro test lint bench clean-venv
+.PHONY: setup repro method test lint bench clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,14 @@ setup: $(VENV)/.installed
 REPRO_ARGS ?=
 repro: setup
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python scripts/timed_repro.py --out .dvc/tmp/stage_times.json -- $(REPRO_ARGS)
+
+# One method ranked against the committed board (issue 39): renders the datasets it reads, checks
+# they are the board's task, runs its own DVC stages only, rebuilds the leaderboard with it into
+# report/method/ and prints its paired verdicts. `make method NAME=my-method`.
+NAME ?=
+method: setup
+	@test -n "$(NAME)" || { echo "usage: make method NAME=<a method block of params.yaml>"; exit 2; }
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/poseboard method $(NAME)
 
 test: setup
 	$(BIN)/ruff check .

@@ -138,9 +138,27 @@ class MethodBlock(BaseModel):
         "results are filed under (the same, or a variant such as epipolar-baseline)"
     )
     init: str = Field(
-        description="'backbone' (the pre-trained 2D backbone) or the method whose checkpoint it starts from"
+        description="'backbone' (the pre-trained 2D backbone), 'none' (the method's own initialisation: no "
+        "pre-training runs for it) or the method whose checkpoint it starts from"
     )
     dataset: Literal["synth-h36m", "synth-panoptic", "synth-mupots"] = Field(description="training dataset")
+    code: str | None = Field(
+        default=None,
+        description="the file (or folder) of the method's own code, relative to the repository: dvc.yaml's "
+        "train@<name> depends on it besides the shared code it lists file by file, so that adding or editing "
+        "one method re-runs that method's stages only (dvc.yaml needs it in params.yaml; `poseboard new-method` "
+        "writes it)",
+    )
+
+    @field_validator("code")
+    @classmethod
+    def _code_in_repository(cls, code: str | None) -> str | None:
+        if code is not None:
+            parts = Path(code).parts
+            if not parts or Path(code).is_absolute() or ".." in parts or parts[0] != "poseboard":
+                raise ValueError(f"{code!r}: give a path under poseboard/ relative to the repository, "
+                                 "e.g. poseboard/methods/my_method.py")
+        return code
 
     @model_validator(mode="after")
     def _profiles_are_mappings(self) -> MethodBlock:
@@ -225,15 +243,18 @@ class Params(_Strict):
             for name in keys:
                 if not NAME_PATTERN.fullmatch(name):
                     raise ValueError(f"{section}.{name!r}: not a valid name; use {NAME_RULE}")
+        for reserved in ("backbone", "none"):
+            if reserved in self.methods:
+                raise ValueError(f"methods.{reserved}: {reserved!r} is a value of `init`, not a method name")
         for name in self.methods:
             blocks[f"methods.{name}"] = self.methods[name].profiles
             init = self.methods[name].init
-            if init != "backbone" and init not in self.methods:
-                raise ValueError(f"methods.{name}.init: {init!r} is neither 'backbone' nor a method under `methods`"
-                                 + _hint(init, [*self.methods, "backbone"]))
+            if init not in ("backbone", "none") and init not in self.methods:
+                raise ValueError(f"methods.{name}.init: {init!r} is neither 'backbone', 'none' nor a method under "
+                                 "`methods`" + _hint(init, [*self.methods, "backbone", "none"]))
         for name in self.methods:  # no cycles in `init`
             seen, cur = [name], self.methods[name].init
-            while cur != "backbone":
+            while cur not in ("backbone", "none"):
                 if cur in seen:
                     raise ValueError(f"methods.{name}.init: a cycle {' → '.join([*seen, cur])}")
                 seen.append(cur)

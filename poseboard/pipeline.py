@@ -31,24 +31,57 @@ def generate_stage(
     params_file: Annotated[Path, typer.Option("--params", help="the parameters file")] = Path("params.yaml"),
     out: Annotated[Path, typer.Option("--out", "-o", help="data folder")] = Path("data"),
     workers: Annotated[int, typer.Option("--workers", "-j", help="rendering processes (0: per core, ≤ 8)")] = 0,
+    dataset: Annotated[list[str] | None, typer.Option(
+        "--dataset", help="render only this dataset (repeatable; one of the profile's `data.datasets`): dvc.yaml's "
+                          "generate@<dataset> stages render one each")] = None,
 ) -> None:
-    """Render the synthetic datasets of the active profile (``profiles.<profile>.data``)."""
+    """Render the synthetic datasets of the active profile (``profiles.<profile>.data``), or the
+    ``--dataset`` ones only (each dataset's bytes do not depend on which others are rendered)."""
     from poseboard.datasets.synthetic.generator import SynthConfig, generate_datasets
     from poseboard.params import load_params
 
     try:
         params = load_params(params_file)
         data = params.active.data
+        names = list(data.datasets)
+        if dataset:
+            unknown = [d for d in dataset if d not in names]
+            if unknown:
+                raise PoseboardError(f"{params_file}: profiles.{params.profile}.data.datasets does not list "
+                                     f"{', '.join(unknown)} (it lists {', '.join(names)}); add it there, or "
+                                     "leave its generate@ stage out of `dvc repro`")
+            names = [d for d in names if d in dataset]
         overrides = {} if data.crop_size is None else {"crop_size": data.crop_size}
         config = SynthConfig.preset(data.preset, **overrides)
         config = config.with_split_sizes("train", samples=data.train_samples)
         config = config.with_split_sizes("test", samples=data.test_samples)
-        reports = generate_datasets(list(data.datasets), config, out, seed=params.seed, progress=False,
+        reports = generate_datasets(names, config, out, seed=params.seed, progress=False,
                                     workers=None if workers <= 0 else workers)
     except (PoseboardError, ValueError) as exc:
         raise _fail(exc) from None
     for r in reports:
         typer.echo(f"{r.name}/{r.split}: {r.samples} samples, {r.bytes / 1e6:.1f} MB, {r.seconds:.1f} s → {r.path}")
+
+
+NO_INIT_NOTE = """# No initial weights
+
+Methods whose `params.yaml` block says `init: none` start from their own initialisation: no
+pre-trained backbone, no other method's checkpoint. This folder is the `no_init` stage's output,
+so that their `train@` stage has an `init` dependency like every other (dvc.yaml) without
+depending on `pretrain_backbone`.
+"""
+
+
+@app.command("no-init")
+def no_init_stage(
+    out: Annotated[Path, typer.Option("--out", "-o", help="the folder to write")] = Path("checkpoints/none"),
+) -> None:
+    """Write the ``init: none`` marker folder (the ``no_init`` stage: what such a method starts from)."""
+    from poseboard.io import atomic_write_text
+
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "README.md", NO_INIT_NOTE)
+    typer.echo(f"wrote {out / 'README.md'}")
 
 
 @app.command("score")

@@ -49,7 +49,7 @@ def _training_order(methods: dict) -> list[str]:
         if name in order:
             return
         init = methods[name].init
-        if init != "backbone":
+        if init not in ("backbone", "none"):
             visit(init)
         order.append(name)
 
@@ -92,7 +92,7 @@ def replicate_steps(params_file: Path, seed: int, data_dir: Path = Path("data"),
                          f"(known: {', '.join(params.methods)})")
     needed = set()
     for key in wanted:
-        while key != "backbone" and key not in needed:
+        while key not in ("backbone", "none") and key not in needed:
             needed.add(key)
             key = params.methods[key].init
     ckpt, res = checkpoints / f"seed-{seed}", results / f"seed-{seed}"

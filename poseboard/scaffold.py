@@ -8,7 +8,8 @@ Writes, for ``--task multiview_pose`` (the default: views → 3D joints)
 * ``tests/methods/test_<module>.py``: fit/predict shapes, save/load round trip, determinism;
 * the ``methods.<name>`` block of ``params.yaml`` (one per profile, trained on synth-h36m) and an
   evaluation ``<name>-synth-h36m-relative`` (``predict@<name>-synth-h36m-relative``);
-* the registry entry (``BUILTIN_METHODS`` in ``poseboard/methods/registry.py``).
+* the registry entry (``ADDED_METHODS`` in ``poseboard/methods/added.py``: no file the built-in
+  methods' stages depend on changes, so ``dvc status`` shows only the new method's stages).
 
 ``--task root_localisation`` (an image, its intrinsics and person boxes → each person's root
 in camera mm: RootNet's setting) writes the same four things for a root-localisation method:
@@ -17,7 +18,8 @@ root depth, a params block trained on synth-mupots and the evaluation
 ``<name>-synth-mupots-root``, run by the same harness as RootNet
 (:mod:`poseboard.harness.root_localisation`).
 
-After it, ``dvc repro`` trains, evaluates and shows the new method on the leaderboard.
+After it, ``poseboard method NAME`` (``make method NAME=...``) runs its stages only and ranks it
+against the committed board; ``dvc repro`` trains and evaluates everything.
 Nothing is overwritten: an existing module, test or params block stops the command.
 """
 
@@ -433,24 +435,27 @@ def _add_block(text: str, key: str, lines: list[str]) -> str:
 
 def _register(registry: Path, name: str, target: str) -> str:
     text = registry.read_text()
-    m = re.search(r"^BUILTIN_METHODS: dict\[str, str\] = \{(\})?", text, re.MULTILINE)
+    m = re.search(r"^ADDED_METHODS: dict\[str, str\] = \{(\})?", text, re.MULTILINE)
     if m is None:
-        raise InputError(f"{registry}: cannot find the BUILTIN_METHODS table to register {name!r}")
+        raise InputError(f"{registry}: cannot find the ADDED_METHODS table to register {name!r}")
     if f'"{name}":' in text:
         raise InputError(f"{registry}: {name!r} is already registered")
     entry = f'    "{name}": "{target}",\n'
     if m.group(1):  # `= {}`
-        return text[: m.start()] + "BUILTIN_METHODS: dict[str, str] = {\n" + entry + "}" + text[m.end():]
+        return text[: m.start()] + "ADDED_METHODS: dict[str, str] = {\n" + entry + "}" + text[m.end():]
     return text[: m.end()] + "\n" + entry.rstrip("\n") + text[m.end():]
 
 
 def scaffold_method(name: str, root: str | Path = ".", protocol: str | None = None,
-                    title: str | None = None, task: MethodTask = "multiview_pose") -> ScaffoldReport:
+                    title: str | None = None, task: MethodTask = "multiview_pose",
+                    init: str = "backbone") -> ScaffoldReport:
     """Write the module, the test, the params block and the registry entry of method ``name``.
 
     ``task``: ``"multiview_pose"`` (views → 3D joints) or ``"root_localisation"`` (an image and
     its person boxes → roots in camera mm); ``protocol``: the first evaluation's (one of the
-    task's), by default ``synth-h36m-relative`` or ``synth-mupots-root``."""
+    task's), by default ``synth-h36m-relative`` or ``synth-mupots-root``; ``init``: the block's
+    ``init``, ``backbone`` (its training waits for the pre-trained backbone) or ``none`` (the
+    generated baselines use no backbone: nothing is pre-trained for it)."""
     from poseboard.datasets.sources import stage_dataset
     from poseboard.params import load_params
     from poseboard.protocols.registry import get_protocol
@@ -467,7 +472,10 @@ def scaffold_method(name: str, root: str | Path = ".", protocol: str | None = No
     module_path = root / "poseboard" / "methods" / f"{module}.py"
     test_path = root / "tests" / "methods" / f"test_{module}.py"
     params_path = root / "params.yaml"
-    registry_path = root / "poseboard" / "methods" / "registry.py"
+    registry_path = root / "poseboard" / "methods" / "added.py"
+    if init not in ("backbone", "none"):
+        raise InputError(f"--init {init!r}: use 'backbone' or 'none' (or edit the block's init to start from "
+                         "another method's checkpoint)")
     for p in (module_path, test_path):
         if p.exists():
             raise InputError(f"{p} already exists; pick another name or remove it")
@@ -477,7 +485,8 @@ def scaffold_method(name: str, root: str | Path = ".", protocol: str | None = No
     title = title or f"{cls} ({spec.title})"
     key = f"{name}-{proto.name}"
     text = params_path.read_text()
-    block = [f"  {name}:", f"    method: {name}", "    init: backbone", f"    dataset: {spec.dataset}"]
+    block = [f"  {name}:", f"    method: {name}", f"    code: poseboard/methods/{module}.py", f"    init: {init}",
+             f"    dataset: {spec.dataset}"]
     text = _add_block(text, "methods", block + [f"    {p}: {{}}" for p in params.profiles])
     text = _add_block(text, "evaluations",
                       [f"  {key}: {{method: {name}, protocol: {proto.name}, version: {proto.version}, "
@@ -509,16 +518,19 @@ def new_method(
                                                     "synth-h36m-relative; synth-mupots-root for root_localisation)")
     ] = None,
     title: Annotated[str | None, typer.Option("--title", help="human-readable title for the method card")] = None,
+    init: Annotated[str, typer.Option("--init", help="what its training starts from: backbone (the pre-trained 2D "
+                                                     "backbone) or none (nothing is pre-trained for it)")] = "backbone",
     root: Annotated[Path, typer.Option("--root", help="repository root")] = Path("."),
 ) -> None:
     """Write a working method skeleton, its test and its params.yaml block; then `dvc repro`."""
     try:
         if task not in TASKS:
             raise InputError(f"--task {task!r} is not one of {list(TASKS)}")
-        rep = scaffold_method(name, root, protocol, title, task)  # type: ignore[arg-type]
+        rep = scaffold_method(name, root, protocol, title, task, init)  # type: ignore[arg-type]
     except PoseboardError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(code=2) from None
     typer.echo(f"wrote {rep.module}\nwrote {rep.test}\nadded methods.{name} and evaluations.{rep.evaluation} "
                f"to {rep.params}\nregistered {name!r} in {rep.registry}\n"
-               f"next: edit {rep.module}, run `pytest {rep.test}`, then `dvc repro`")
+               f"next: edit {rep.module}, run `pytest {rep.test}`, then `make method NAME={name}` "
+               "(its stages only, ranked against the committed board)")

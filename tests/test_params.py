@@ -101,7 +101,9 @@ def test_dvc_yaml_reads_only_declared_groups():
     for name, stage in dvc["stages"].items():
         body = stage.get("do", stage)
         keys = {"key": None}
-        if "foreach" in stage:
+        if isinstance(stage.get("foreach"), list):  # a literal list (generate@<dataset>)
+            keys = {item: item for item in stage["foreach"]}
+        elif "foreach" in stage:
             group = stage["foreach"].strip("${}")
             keys = dict(raw[group])
         for key, item in keys.items():

@@ -102,6 +102,27 @@ def open_split(path: str | Path) -> Any:
     return open_generated(path)
 
 
+def code_fingerprint(method_name: str, cls: type) -> dict[str, Any]:
+    """``{"code_sha256": {module: SHA-256 of its source}}`` for a method that is not built in.
+
+    Why: a ``predict@`` stage depends on the built-in methods' code file by file (dvc.yaml) and
+    on the checkpoint; an added method's module is a dependency of its ``train@`` stage only.
+    Recording the module's hash in ``train_summary.json`` makes an edit of that module (its
+    ``predict`` too) change the checkpoint, so DVC re-runs its ``predict@`` stages as well.
+    Built-in methods record nothing (their checkpoints stay the bytes the board has)."""
+    import hashlib
+    import inspect
+
+    from poseboard.methods.registry import is_builtin
+
+    if is_builtin(method_name):
+        return {}
+    source = inspect.getsourcefile(cls)
+    if source is None:
+        return {}
+    return {"code_sha256": {cls.__module__: hashlib.sha256(Path(source).read_bytes()).hexdigest()}}
+
+
 def train_method(
     method_name: str,
     *,
@@ -125,7 +146,8 @@ def train_method(
     (resuming from ``<checkpoints>/<name>/work``), save to ``<checkpoints>/<name>``
     (``name``: the method, or a variant's name such as ``epipolar-baseline``).
 
-    ``init`` (params.yaml's): ``backbone``, or the checkpoint this one starts from. When that
+    ``init`` (params.yaml's): ``backbone``, ``none`` (the method's own initialisation, no
+    pre-trained backbone), or the checkpoint this one starts from. When that
     checkpoint is this method trained exactly as this config would be, but for the method's
     :attr:`~poseboard.methods.base.Method.inference_fields`, its weights are taken instead of
     training the same network again (:mod:`poseboard.harness.reuse`).
@@ -147,7 +169,7 @@ def train_method(
     cfg = build_config(cls.config_model, profile, Path(config_path) if config_path else None, config_key, seed)
     updates: dict[str, Any] = {}
     fields = type(cfg).model_fields
-    if "backbone_checkpoint" in fields and cfg.backbone_checkpoint is None:
+    if "backbone_checkpoint" in fields and cfg.backbone_checkpoint is None and init != "none":
         updates["backbone_checkpoint"] = str(checkpoints / "backbone")
     if "algebraic_checkpoint" in fields and cfg.algebraic_checkpoint is None:
         updates["algebraic_checkpoint"] = str(checkpoints / "algebraic")
@@ -161,7 +183,7 @@ def train_method(
     workdir = out / "work"
     method = place_method(cls(cfg), device, precision)
     record = training_record(method_name, cfg, dataset, method.device, method.precision)
-    if init != "backbone":
+    if init not in ("backbone", "none"):
         check_name(init, "--init")
         source = checkpoints / init
         prior = reusable(source, record, cls.inference_fields)
@@ -170,7 +192,7 @@ def train_method(
             copy_weights(cls, source, out, cfg)
             summary = {"method": name or method_name, "registered": method_name, "profile": profile,
                        "seconds": round(time.perf_counter() - t0, 1), "weights_from": init,
-                       "steps": prior.get("steps"), RECORD_KEY: record}
+                       "steps": prior.get("steps"), RECORD_KEY: record} | code_fingerprint(method_name, cls)
             atomic_write_text(out / "train_summary.json", json.dumps(summary, indent=2, sort_keys=True))
             return summary
     method.progress = progress  # type: ignore[attr-defined]
@@ -188,7 +210,7 @@ def train_method(
         return {"method": name or method_name, "registered": method_name, "rank": "not main"}
     method.save(out)
     summary: dict[str, Any] = {"method": name or method_name, "registered": method_name, "profile": profile,
-                               "seconds": round(seconds, 1), RECORD_KEY: record}
+                               "seconds": round(seconds, 1), RECORD_KEY: record} | code_fingerprint(method_name, cls)
     last = getattr(method, "last_summary", None)
     if last is not None:
         summary |= {"steps": last.end_step, "resumed_from": last.start_step,

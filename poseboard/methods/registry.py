@@ -1,6 +1,7 @@
 """Method registry: one table from name to ``"module:Class"``, imported on first use.
 
-Built-in methods are listed in :data:`BUILTIN_METHODS`; external packages add theirs
+Built-in methods are listed in :data:`BUILTIN_METHODS`, methods added to this checkout by
+``poseboard new-method`` in ``poseboard/methods/added.py``; external packages add theirs
 through the ``poseboard.methods`` entry-point group (``name = "pkg.module:Class"``).
 Listing names imports nothing heavy, so ``poseboard --help`` stays fast.
 """
@@ -116,8 +117,22 @@ class MethodRegistry:
             raise RegistryError(f"method {name!r}: the class declares name {getattr(obj, 'name', None)!r}")
 
 
-#: The process-wide registry used by the CLI and the pipeline.
-REGISTRY = MethodRegistry(BUILTIN_METHODS)
+def _with_added(registry: MethodRegistry) -> MethodRegistry:
+    from poseboard.methods.added import ADDED_METHODS
+
+    for name, target in ADDED_METHODS.items():
+        registry.register(name, target, origin="added by poseboard new-method (poseboard/methods/added.py)")
+    return registry
+
+
+def is_builtin(name: str) -> bool:
+    """Whether ``name`` is one of the methods shipped with poseboard (:data:`BUILTIN_METHODS`)."""
+    return name in BUILTIN_METHODS
+
+
+#: The process-wide registry used by the CLI and the pipeline: the built-in methods, those
+#: added with ``poseboard new-method`` (``poseboard/methods/added.py``) and entry points.
+REGISTRY = _with_added(MethodRegistry(BUILTIN_METHODS))
 
 
 def get_method(name: str) -> type[Method]:

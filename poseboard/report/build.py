@@ -190,7 +190,10 @@ def render_html(
     switch: list[dict[str, Any]] | None = None,
     results_folder: str = "results",
     generalization: Generalization | None = None,
+    highlight: str | None = None,
 ) -> str:
+    from poseboard.report.overview import build_overview
+
     env, Markup = _environment()
     by_method: dict[str, list[Result]] = {}
     for r in results:
@@ -212,6 +215,8 @@ def render_html(
         switch=switch or [],
         results_folder=results_folder,
         generalization=generalization,
+        overview=build_overview(boards, highlight),
+        highlight=highlight,
         expected=expected or {},
         figures=figs,
         missing_figures=missing_figures,
@@ -263,7 +268,7 @@ def _board_devices(boards: list[Board], fallback: str) -> dict[str, str]:
 
 def _build_page(page: ProfilePage, results: list[Result], all_pages: list[ProfilePage], labels: dict[str, str],
                 out: Path, *, params: Any, title: str, level: float, sources: list[str], phash: str,
-                expected: dict[str, list[str]]) -> ReportSummary:
+                expected: dict[str, list[str]], highlight: str | None = None) -> ReportSummary:
     """One profile's leaderboard (``results``, read from ``page.results_dir``):
     ``out/<page.folder>/index.html`` with its tables and figures."""
     page_out = out / page.folder if page.folder else out
@@ -290,7 +295,8 @@ def _build_page(page: ProfilePage, results: list[Result], all_pages: list[Profil
                        seed_spread=spread, profile_description=page.description, data_sources=sources,
                        significance=level, params_hash=phash, expected=expected, params=params,
                        profile_device=labels[page.profile], board_devices=devices,
-                       switch=switch, results_folder=page.results_dir.as_posix(), generalization=generalization)
+                       switch=switch, results_folder=page.results_dir.as_posix(), generalization=generalization,
+                       highlight=highlight)
     _write(page_out / "index.html", html)
     return ReportSummary(out=page_out, boards=boards, tables=tables, figures=figures, missing_figures=missing,
                          num_results=len(results), generalization=generalization)
@@ -302,12 +308,14 @@ def build_report(
     params_file: str | Path | None = "params.yaml",
     speed_file: str | Path | None = None,
     published: str | Path | None = None,
+    highlight: str | None = None,
 ) -> ReportSummary:
     """Write the whole report from ``results_dir``; ``params_file`` (optional) adds the profile,
     the data sources, the significance level and which expected results are missing;
     ``speed_file`` (the ``speed`` stage's benchmark JSON) the speed column; ``published``
     (``published/``, see :mod:`poseboard.report.profiles`) one more page per other profile's
-    published run, under ``out/profiles/<profile>/``, with a switch between the pages.
+    published run, under ``out/profiles/<profile>/``, with a switch between the pages;
+    ``highlight`` a method the overview marks as new (``poseboard method``).
     Returns the active profile's page; ``ReportSummary.pages`` lists every page's."""
     out = Path(out)
     title, profile, profile_desc, sources, level, phash = "poseboard leaderboard", "unknown", "", [], 0.05, "unknown"
@@ -335,7 +343,8 @@ def build_report(
     for page in all_pages:
         summaries.append(_build_page(page, results[page.profile], all_pages, labels, out, params=params, title=title,
                                      level=level, sources=sources if not page.folder else [], phash=phash,
-                                     expected=expected if not page.folder else {}))
+                                     expected=expected if not page.folder else {},
+                                     highlight=highlight if not page.folder else None))
     keep = {p.profile for p in all_pages if p.folder}
     profiles_dir = out / "profiles"
     profiles_dir.mkdir(parents=True, exist_ok=True)

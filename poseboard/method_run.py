@@ -1,0 +1,316 @@
+"""``poseboard method NAME`` (``make method NAME=...``): one method ranked against the committed board.
+
+From a fresh clone, without re-training the built-in methods (their result files, with their
+per-sequence errors, and the task identity of every split are committed):
+
+1. render only the datasets NAME's stages read (``dvc repro generate@<dataset>``);
+2. check that each rendered split is the board's task (``results/tasks.json``): another
+   profile, seed or generator version is refused, naming both hashes, and nothing is ranked;
+3. ``dvc repro`` NAME's own stages (``train@NAME``, its ``predict@``/``score@`` stages, and what
+   they need upstream: ``pretrain_backbone`` only when its ``init`` chain reaches the backbone).
+   A dry run first: if any other method's stage would run (an ``init`` on a built-in method
+   whose checkpoint is not here), the command stops before running anything;
+4. rebuild the leaderboard and the paper tables from the committed results plus NAME's into
+   ``report/method/`` (the DVC ``report`` stage's ``report/`` stays the committed board's), and
+   print the verdict: NAME's row on each protocol, the paired comparison with every built-in
+   method as the board tests it (difference, 95 % interval, Holm-corrected p over NAME's
+   comparisons on that protocol, decided or not, the measured seed noise where the board adds
+   it), the generalization view where NAME ran on a held-out split.
+
+Running it again after editing NAME's module or its ``params.yaml`` block re-runs NAME's
+stages only: every other stage depends on other files (dvc.yaml lists the methods' code file
+by file; ``poseboard/methods/added.py``). ``dvc status`` afterwards lists NAME's stages as up
+to date and the others as they were: missing outputs where this clone never ran them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from poseboard.errors import InputError, PoseboardError
+
+if TYPE_CHECKING:
+    from poseboard.params import Params
+    from poseboard.report.model import Board, RowComparison
+
+#: Where the leaderboard with the method is written (relative to the repository).
+METHOD_REPORT = Path("report/method")
+
+_RAN = re.compile(r"^Running stage '([^']+)'", re.MULTILINE)
+
+
+class TaskMismatch(PoseboardError):
+    """A split rendered here is not the board's task: nothing is ranked."""
+
+
+@dataclass
+class MethodPlan:
+    """What ``poseboard method NAME`` runs: NAME's stages and the datasets they read."""
+
+    name: str
+    datasets: list[str]
+    targets: list[str]
+    #: stages allowed to run on the way (NAME's, its init chain's, rendering, pre-training)
+    allowed: set[str] = field(default_factory=set)
+    protocols: list[str] = field(default_factory=list)
+
+
+def plan_method(params: Params, name: str) -> MethodPlan:
+    """NAME's DVC targets from ``params``: ``train@NAME`` and the ``predict@``/``score@`` stages of
+    every evaluation and score whose method is NAME; the datasets they read."""
+    import difflib
+
+    from poseboard.methods.registry import is_builtin
+
+    if name not in params.methods:
+        close = difflib.get_close_matches(name, params.methods, n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise InputError(f"params.yaml: no block methods.{name}{hint}; `poseboard new-method {name}` writes one")
+    block = params.methods[name]
+    evals = {k: e for k, e in params.evaluations.items() if e.method == name}
+    scores = {k: s for k, s in params.scores.items() if s.method == name}
+    if not evals:
+        raise InputError(f"params.yaml: no entry of `evaluations` has method: {name}; add one per protocol "
+                         f"(e.g. `{name}-synth-h36m-relative: {{method: {name}, protocol: synth-h36m-relative, "
+                         "version: 2, dataset: synth-h36m}`)")
+    datasets = sorted({block.dataset, *(e.dataset for e in evals.values()), *(s.dataset for s in scores.values())})
+    targets = [f"train@{name}", *(f"predict@{k}" for k in evals), *(f"score@{k}" for k in scores)]
+    allowed = set(targets) | {f"generate@{d}" for d in datasets}
+    chain, cur = [], block.init
+    while cur not in ("backbone", "none"):
+        chain.append(cur)
+        cur = params.methods[cur].init
+    allowed |= {"pretrain_backbone"} if cur == "backbone" else {"no_init"}
+    for key in chain:  # an init on another added method trains it too; a built-in one, never
+        if not is_builtin(params.methods[key].method):
+            allowed.add(f"train@{key}")
+        if params.methods[key].dataset not in datasets:
+            datasets.append(params.methods[key].dataset)
+            allowed.add(f"generate@{params.methods[key].dataset}")
+    protocols = [f"{e.protocol}@{e.version}" for e in evals.values()]
+    protocols += [f"{s.protocol}@{s.version}" for s in scores.values()]
+    return MethodPlan(name, sorted(datasets), targets, allowed, protocols)
+
+
+def _env() -> dict[str, str]:
+    bin_dir = str(Path(sys.executable).parent)
+    env = dict(os.environ)
+    env |= {"DVC_NO_ANALYTICS": "1", "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"}
+    env.setdefault("POSEBOARD_THREADS", "2")
+    return env
+
+
+def _dvc(args: list[str], repo: Path, echo: bool = True) -> str:
+    """Run ``dvc ARGS`` in ``repo`` (the venv's dvc), streaming its output when ``echo``; returns it."""
+    exe = Path(sys.executable).with_name("dvc")
+    cmd = [str(exe) if exe.exists() else "dvc", *args]
+    proc = subprocess.Popen(cmd, cwd=repo, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        lines.append(line)
+        if echo:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+    out = "".join(lines)
+    if proc.wait() != 0:
+        raise PoseboardError(f"`dvc {' '.join(args)}` failed (exit {proc.returncode}):\n{out[-3000:]}")
+    return out
+
+
+def stages_ran(output: str) -> list[str]:
+    """The stages a ``dvc repro`` output says it ran (``Running stage '...'``)."""
+    return _RAN.findall(output)
+
+
+def check_only_allowed(would_run: list[str], plan: MethodPlan) -> None:
+    """Refuse a run that would run another method's stage (the built-in board is never re-trained)."""
+    other = [s for s in would_run if s not in plan.allowed]
+    if other:
+        raise InputError(
+            f"`dvc repro` of {plan.name}'s stages would also run {', '.join(other)}: poseboard method runs "
+            f"{plan.name}'s stages only. Start it from `init: backbone` or `init: none`, or from another added "
+            "method, or run `dvc repro` for the whole board")
+
+
+def check_tasks(repo: Path, datasets: list[str]) -> list[str]:
+    """Each rendered split of ``datasets`` against ``results/tasks.json``; raises
+    :class:`TaskMismatch` naming both hashes when one is not the board's task. Returns one line
+    per split."""
+    from poseboard.datasets.identity import match_split
+    from poseboard.protocols.tasks import TASKS_FILE, read_task_records
+
+    tasks_path = repo / "results" / TASKS_FILE
+    records = read_task_records(tasks_path)
+    if records is None:
+        raise TaskMismatch(f"{tasks_path}: missing; the committed board's task records are needed to rank "
+                           "anything (it is committed with the results)")
+    lines, bad = [], []
+    for d in datasets:
+        for split in sorted((repo / "data" / d).glob("*/manifest.json")):
+            m = match_split(split.parent, records)
+            lines.append(m.sentence())
+            if not m.comparable:
+                rec = m.record.task_hash if m.record is not None else "none recorded"
+                bad.append(f"data/{d}/{split.parent.name}: task {m.identity.task_hash} here, {rec} on the board "
+                           f"({tasks_path})")
+    if bad:
+        raise TaskMismatch(
+            "not the board's task, so nothing is ranked: " + "; ".join(bad) + ". The committed results were scored "
+            "on the splits `params.yaml` renders with its committed profile, seed and generator; set them back "
+            "(e.g. `profile: default`), or run `dvc repro` to build a board of your own")
+    return lines
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """NAME against one other method on one protocol, tested as the board tests neighbours."""
+
+    other: str
+    comparison: RowComparison | None
+    p_holm: float | None
+    decided: bool | None
+
+
+def verdicts(board: Board, name: str, level: float) -> list[Verdict]:
+    """NAME's row against every other row of ``board`` (the board's own test,
+    :func:`poseboard.report.model.compare_rows`), Holm-corrected over these comparisons."""
+    from poseboard.comparison.paired import holm
+    from poseboard.report.model import compare_rows
+
+    row = next(r for r in board.rows if r.method == name)
+    comps = [(other.method, compare_rows(row, other)) for other in board.rows if other.method != name]
+    made = [c for _, c in comps if c is not None]
+    adjusted = iter(holm([c.p_value for c in made]))
+    out = []
+    for other, c in comps:
+        p = next(adjusted) if c is not None else None
+        out.append(Verdict(other, c, p, None if p is None else p < level))
+    return out
+
+
+def verdict_text(boards: list[Board], name: str, level: float, generalization: object | None = None) -> str:
+    """The printed verdict: NAME's row per protocol and its comparison with every other method."""
+    lines = []
+    for board in boards:
+        row = next((r for r in board.rows if r.method == name), None)
+        if row is None:
+            continue
+        unit = board.unit
+        ci = f" [{row.ci95[0]:.1f}, {row.ci95[1]:.1f}]" if row.ci95 else ""
+        lines.append(f"\n{board.id}: {name} {board.headline_label} = {row.value:.2f} {unit}{ci}, "
+                     f"rank {row.rank} of {len(board.rows)} ({'higher' if board.higher_is_better else 'lower'} "
+                     "is better)")
+        vs = verdicts(board, name, level)
+        lines.append(f"  {'vs':<24}{'difference':>12}  {'95 % interval':<22}{'p (Holm)':>10}  verdict")
+        for v in vs:
+            if v.comparison is None:
+                lines.append(f"  {v.other:<24}{'—':>12}  {'no comparison':<22}{'':>10}  not compared")
+                continue
+            c = v.comparison
+            better = (c.difference > 0) == board.higher_is_better
+            word = (f"{name} {'better' if better else 'worse'}" if v.decided else "not decided")
+            test = "" if c.test == "paired" else f" ({c.test})"
+            lines.append(f"  {v.other:<24}{c.difference:>+12.2f}  [{c.ci95[0]:+.2f}, {c.ci95[1]:+.2f}]"
+                         f"{'':<4}{v.p_holm:>10.3g}  {word}{test}")
+        floor = [r for r in board.rows if r.seed_floor_sd is not None]
+        if floor:
+            mine = row.seed_floor_sd
+            measured = ", ".join(f"{r.method} ({r.seed_floor_sd:.1f} {unit})" for r in floor)
+            lines.append(f"  seed noise: measured for {measured}"
+                         + ("" if mine is not None else f"; not for {name}, so its comparisons are paired over "
+                            "sequences only, as the board tests a pair without a measured spread"))
+    if generalization is not None:
+        from poseboard.report.generalization import notes
+
+        mine = [n for n in notes(generalization) if name in n]
+        if mine:
+            lines.append("\ngeneralization (held-out splits):")
+            lines += [f"  {n}" for n in mine]
+    return "\n".join(lines)
+
+
+@dataclass
+class MethodRun:
+    """What one ``poseboard method`` run did."""
+
+    plan: MethodPlan
+    ran: list[str]
+    task_lines: list[str]
+    report: Path
+    verdict: str
+    seconds: dict[str, float]
+
+
+def run_method(name: str, repo: str | Path = ".", out: str | Path = METHOD_REPORT, echo: bool = True) -> MethodRun:
+    """Render, check, train, predict, score and rank method block ``name`` (module docstring)."""
+    from poseboard.params import load_params
+
+    repo = Path(repo)
+    params_file = repo / "params.yaml"
+    params = load_params(params_file)
+    plan = plan_method(params, name)
+    seconds: dict[str, float] = {}
+
+    t0 = time.perf_counter()
+    gen_targets = [f"generate@{d}" for d in plan.datasets]
+    dry = _dvc(["repro", "--dry", *gen_targets, *plan.targets], repo, echo=False)
+    check_only_allowed(stages_ran(dry), plan)
+    ran = stages_ran(_dvc(["repro", *gen_targets], repo, echo=echo))
+    seconds["render"] = time.perf_counter() - t0
+
+    task_lines = check_tasks(repo, plan.datasets)
+    if echo:
+        typer.echo("\n".join(task_lines))
+
+    t0 = time.perf_counter()
+    ran += stages_ran(_dvc(["repro", *plan.targets], repo, echo=echo))
+    check_only_allowed(ran, plan)  # what DVC says it ran: the same rule, after the fact
+    seconds["stages"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    report, text = rank_method(repo, name, params_file, Path(out) if Path(out).is_absolute() else repo / out)
+    seconds["report"] = time.perf_counter() - t0
+    return MethodRun(plan, ran, task_lines, report, text, seconds)
+
+
+def rank_method(repo: Path, name: str, params_file: Path, out: Path) -> tuple[Path, str]:
+    """Build the leaderboard from ``repo/results`` (committed + NAME's) into ``out`` with NAME
+    marked, and the verdict text."""
+    from poseboard.report.build import build_report
+
+    speed = repo / "speed" / "benchmarks.json"
+    summary = build_report(repo / "results", out, params_file, speed if speed.exists() else None, None,
+                           highlight=name)
+    level = summary.boards[0].level if summary.boards else 0.05
+    text = verdict_text(summary.boards, name, level, summary.generalization)
+    return summary.out / "index.html", text
+
+
+def method(
+    name: Annotated[str, typer.Argument(help="its block in params.yaml (`poseboard new-method NAME` writes one)")],
+    repo: Annotated[Path, typer.Option("--repo", help="repository root")] = Path("."),
+) -> None:
+    """Rank one method against the committed board without re-training the built-in ones: render
+    the datasets it reads, check they are the board's task, `dvc repro` its own stages, rebuild
+    the leaderboard with it (report/method/index.html) and print its verdicts."""
+    t0 = time.perf_counter()
+    try:
+        run = run_method(name, repo)
+    except PoseboardError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2) from None
+    typer.echo(run.verdict)
+    typer.echo(f"\nstages run: {', '.join(run.ran) or 'none (all up to date)'}")
+    typer.echo(f"leaderboard with {name}: {run.report}  (the committed board: report/index.html)")
+    typer.echo("times: " + ", ".join(f"{k} {v:.0f} s" for k, v in run.seconds.items())
+               + f"; total {time.perf_counter() - t0:.0f} s")
