@@ -100,7 +100,8 @@ def check_intrinsics(K: np.ndarray, path: Path, camera: str, name: str = "K") ->
     """K = [[fx, s, cx], [0, fy, cy], [0, 0, 1]] with fx, fy > 0."""
     if K[0, 0] <= 0 or K[1, 1] <= 0:
         raise fail(path, camera, f"{name}: focal length fx = {K[0, 0]:g}, fy = {K[1, 1]:g} must be positive",
-                   "check the intrinsic matrix (a negative focal length usually means a flipped axis)")
+                   "check the intrinsic matrix (a negative focal length usually means a flipped axis; "
+                   "a zero one, a missing value)")
     if K[2, 0] != 0 or K[2, 1] != 0 or K[2, 2] != 1 or K[1, 0] != 0:
         raise fail(path, camera, f"{name} is not [[fx, s, cx], [0, fy, cy], [0, 0, 1]]: {K.tolist()}",
                    "is it transposed?" if K[2, 0] or K[2, 1] else "normalise it so K[2, 2] = 1")

@@ -53,8 +53,9 @@ def read_filestorage(path: Path) -> dict[str, Any]:
 
     try:
         fs = cv2.FileStorage(str(path), cv2.FILE_STORAGE_READ)
-    except cv2.error as exc:
-        first = str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else "parse error"
+    except (cv2.error, SystemError) as exc:  # a parse error surfaces as either, by OpenCV version
+        cause = exc.__cause__ or exc
+        first = str(cause).strip().splitlines()[-1][:200] if str(cause).strip() else "parse error"
         raise fail(path, None, f"not a readable OpenCV FileStorage file ({first})",
                    "check the file is complete YAML (starting with %YAML:1.0) or XML <opencv_storage>") from None
     if not fs.isOpened():
@@ -69,9 +70,10 @@ def read_filestorage(path: Path) -> dict[str, Any]:
 def _node(node: Any) -> Any:
     if node.isMap():
         keys = node.keys()
-        if {"rows", "cols", "data"} <= set(keys):
+        if "data" in keys and ({"rows", "cols"} <= set(keys) or "sizes" in keys):  # opencv-(nd-)matrix
             mat = node.mat()
-            return None if mat is None else np.asarray(mat, dtype=np.float64)
+            return None if mat is None else np.asarray(mat, dtype=np.float64).reshape(
+                [int(s) for s in _node(node.getNode("sizes"))] if "sizes" in keys else mat.shape[:2])
         return {k: _node(node.getNode(k)) for k in keys}
     if node.isSeq():
         return [_node(node.at(i)) for i in range(node.size())]
@@ -150,6 +152,10 @@ def read(path: Path) -> SourceRig:
         raise fail(path, None, f"no intrinsic matrix found (keys: {sorted(entries)[:20]})",
                    "expected K_<cam>/camera_matrix_<cam> per camera, K1/K2 + R/T (stereo) or camera_matrix; "
                    "give --format if this is another format")
+    for cam_id in ids:  # one image size shared by every camera
+        for role in ("size", "width", "height"):
+            if role not in groups[cam_id] and role in top:
+                groups[cam_id][role] = top[role]
     if len(ids) == 2 and "" not in ids and "R" in top and "T" in top and all(i.isdigit() for i in ids):
         a, b = sorted(ids)
         first = camera_from_roles(path, f"cam{a}", groups[a], a, (np.eye(3), np.zeros(3), False, "(identity)",
@@ -165,9 +171,5 @@ def read(path: Path) -> SourceRig:
     cams = []
     for cam_id in ids:
         suffix = f"_{cam_id}" if cam_id else ""
-        roles = dict(groups[cam_id])
-        for role in ("size", "width", "height"):  # one image size shared by every camera
-            if role not in roles and role in top:
-                roles[role] = top[role]
-        cams.append(camera_from_roles(path, cam_id or "camera", roles, suffix))
+        cams.append(camera_from_roles(path, cam_id or "camera", groups[cam_id], suffix))
     return SourceRig("opencv", path, cams)

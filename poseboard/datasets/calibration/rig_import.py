@@ -5,9 +5,10 @@ Steps, each stated in :attr:`ImportedRig.notes` when it was detected rather than
 
 1. **format**: ``fmt`` or from the file name and content (:func:`detect_format`);
 2. **read**: the format's module (intrinsics, ``x_cam = R X + t`` in the file's units/world);
-3. **shared volume**: the point nearest to every camera's optical axis (least squares),
-   dropping at most a quarter of the cameras that do not see it; it must lie in front of, and
-   inside the image (with a 25 % margin) of, at least max(2, ⌈0.75 V⌉) cameras;
+3. **shared volume**: the point nearest to every camera's optical axis (least squares; a
+   quarter of the cameras at most whose axes miss it are left out of the fit, so that one
+   wrong camera does not drag it); every camera must see it (in front, inside the image with
+   a 25 % margin), else the camera that does not is named;
 4. **units**: ``units``, else the format's, else from the cameras' distance to that point
    (under 30 → metres, 800 and over → millimetres, between: refused as ambiguous), then
    checked: a camera 3 mm from its subject is metres read as millimetres;
@@ -48,6 +49,8 @@ IMAGE_MARGIN = 0.25
 PARALLEL_DEPTH_MM = 3000.0
 #: the mean image-up direction must be at least this close (cosine) to an axis to detect it
 UP_COSINE = 0.7
+#: … and the cameras must look less steeply along it than this (median |cos|: 60° of tilt)
+STEEP_COSINE = 0.87
 
 
 @dataclass(frozen=True)
@@ -222,10 +225,17 @@ def _up(rig: SourceRig, declared: Up | None, notes: list[str]) -> tuple[Up, bool
         if (W @ image_up)[2] < 0:
             notes.append(f"with up {up}, the cameras' images are on average upside down: is the up axis right?")
         return up, False
-    if np.linalg.norm(image_up) < 1e-9:
-        raise fail(rig.path, None, "cannot tell the up axis: the cameras' image-up directions cancel out",
+    if np.linalg.norm(image_up) < 0.5:
+        raise fail(rig.path, None, f"cannot tell the up axis: the cameras' image-up directions disagree (their "
+                                   f"mean has length {np.linalg.norm(image_up):.2f})",
                    "pass --up (+z, -y, …: the world axis pointing up)")
     up, cosine = dominant_axis(image_up)
+    steep = float(np.median([abs(c.R[2] @ up_to_z(up)[2]) for c in rig.cameras]))
+    if steep > STEEP_COSINE:
+        raise fail(rig.path, None, f"cannot tell the up axis: the cameras look along {up} more than across it "
+                                   f"(median {math.degrees(math.acos(min(steep, 1.0))):.0f}° from it), as an "
+                                   f"overhead rig does",
+                   "pass --up (+z, -y, …: the world axis pointing up)")
     if cosine < UP_COSINE:
         raise fail(rig.path, None, f"cannot tell the up axis: the cameras' mean image-up direction "
                                    f"{np.round(image_up / np.linalg.norm(image_up), 2).tolist()} is "
@@ -296,29 +306,38 @@ def import_rig(path: str | Path, fmt: str | None = None, units: str | None = Non
         cams = [Camera(K=c.K, R=c.R, t=c.t + c.R @ np.array([0.0, 0.0, shift]), dist=c.dist,
                        image_size=c.image_size, name=c.name) for c in cams]
         notes.append(f"floor: the file's z = 0 is no floor (camera {low.name!r} is at z = {heights.min():.0f} mm); "
-                     f"the floor was put {TRIPOD_HEIGHT_MM / 1000:.1f} m below the cameras' mean height "
-                     f"(world lowered by {shift:.0f} mm): move the rig if your cameras stand otherwise")
+                     f"the floor was put {TRIPOD_HEIGHT_MM / 1000:.1f} m (a tripod's height) below the cameras' mean "
+                     f"height (every z moved by {-shift:+.0f} mm): move the rig if your cameras stand otherwise")
     # the shared volume, in the converted world
     if len(cams) > 1:
         centres = np.stack([c.center for c in cams])
         if point is None:
             d = np.mean([c.R[2] for c in cams], axis=0)
-            centre = centres.mean(0) + PARALLEL_DEPTH_MM * d / np.linalg.norm(d)
-            notes.append(f"the cameras' axes are parallel: their shared volume is taken {PARALLEL_DEPTH_MM / 1000:g} m "
-                         f"in front of them")
+            if np.linalg.norm(d) < 0.5:  # on one line, facing each other: the volume is between them
+                centre = centres.mean(0)
+                notes.append("the cameras' axes lie on one line, facing each other: their shared volume is taken "
+                             "midway between them")
+            else:
+                centre = centres.mean(0) + PARALLEL_DEPTH_MM * d / np.linalg.norm(d)
+                notes.append(f"the cameras' axes are parallel: their shared volume is taken "
+                             f"{PARALLEL_DEPTH_MM / 1000:g} m in front of them")
             seeing = [i for i, c in enumerate(cams) if sees(c, centre)]
         else:
             centre = W @ (point * scale) - np.array([0.0, 0.0, shift])
         need = max(2, math.ceil(0.75 * len(cams)))
         blind = [cams[i].name for i in range(len(cams)) if i not in seeing]
+        fix = ("check each camera's R and t are world → camera (x_cam = R X + t), not camera → world (then R ← Rᵀ, "
+               "t ← −Rᵀ t), that all cameras share one world, or leave the camera out")
         if len(seeing) < need:
             raise fail(rig.path, blind[0], f"the cameras share no volume: {len(seeing)} of {len(cams)} see the point "
                                            f"nearest their optical axes ({np.round(centre).tolist()} mm); not seeing "
-                                           f"it: {blind}",
-                       "check each camera's R and t are world → camera (x_cam = R X + t), not camera → world "
-                       "(then R ← Rᵀ, t ← −Rᵀ t), and that all cameras share one world")
+                                           f"it: {blind}", fix)
         if blind:
-            notes.append(f"cameras not looking at the shared volume: {blind}")
+            name = blind[0]
+            cam = next(c for c in cams if c.name == name)
+            how = "faces away from" if (cam.R @ centre + cam.t)[2] <= 0 else "does not see"
+            raise fail(rig.path, name, f"{how} the volume the other cameras share (around "
+                                       f"{np.round(centre).tolist()} mm; cameras not seeing it: {blind})", fix)
     else:
         centre = cams[0].center + PARALLEL_DEPTH_MM * cams[0].R[2]
         seeing = [0]
