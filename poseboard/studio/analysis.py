@@ -211,8 +211,16 @@ def enough_views(sizes: list[SizeLine], method: str | None, num_cameras: int) ->
             f"{num_cameras} ({last.size} − {num_cameras} = {_fmt_ci(last.vs_all)}).")
 
 
+def unpaired(table: SequenceTable) -> SequenceTable:
+    """``table`` with its sequences relabelled (``studio:<label>``), so that a change from the
+    board is bootstrapped two-sample: for a split whose sequences share the board's labels but
+    not its motion (another number of frames draws other motion under the same labels)."""
+    return SequenceTable(tuple(f"studio:{q}" for q in table.sequences), table.strata, table.sums, table.frames,
+                         table.seeds)
+
+
 def analyse(studio: list[Result], board: list[Result], protocols: dict[str, str], sweeps: dict[str, str],
-            level: float = 0.05, n_resamples: int = N_RESAMPLES) -> list[StudioBoard]:
+            level: float = 0.05, n_resamples: int = N_RESAMPLES, paired_with_board: bool = True) -> list[StudioBoard]:
     """The studio boards, one per studio protocol with a result.
 
     Args:
@@ -221,6 +229,9 @@ def analyse(studio: list[Result], board: list[Result], protocols: dict[str, str]
         protocols: studio protocol id → the board's protocol id it is compared with.
         sweeps: studio protocol id → its camera-sweep protocol id (absent: no sweep).
         level: family-wise significance level of every Holm family.
+        paired_with_board: the studio split holds the board's test sequences (the profile's own
+            test design and seed, procedural motion): the change from the board is paired by
+            sequence; False: two-sample.
     """
     studio_boards = {b.id: b for b in build_boards(studio, level)}
     board_boards = {b.id: b for b in build_boards([r for r in board if r.protocol.id in protocols.values()], level)}
@@ -237,7 +248,8 @@ def analyse(studio: list[Result], board: list[Result], protocols: dict[str, str]
         for row in sb.rows:
             change = None
             if row.method in s_tables and row.method in b_tables:
-                change = headline_change(b_tables[row.method], s_tables[row.method], "frame",
+                mine = s_tables[row.method] if paired_with_board else unpaired(s_tables[row.method])
+                change = headline_change(b_tables[row.method], mine, "frame",
                                          n_resamples=n_resamples, seed=seed)
             lines.append(MethodLine(row.rank, row.method, row.value, row.ci95, row.ms_per_sample, row.num_frames,
                                     b_values.get(row.method), change, _per_joint(row.result)))

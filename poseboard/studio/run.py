@@ -54,7 +54,9 @@ class StudioRequest:
 
 def _profile_config(request: StudioRequest) -> tuple[Any, int, str]:
     """The board profile's synthetic config (its test design and crop size: what the methods
-    were trained for), its seed and name, from ``params.yaml``."""
+    were trained for, ``--frames`` aside), its seed and name, from ``params.yaml``, and whether the
+    test design is the board's own (``--frames`` left out or equal to the profile's): another
+    number of frames draws other motion under the same sequence labels."""
     from poseboard.datasets.synthetic.generator import SynthConfig
     from poseboard.params import load_params
 
@@ -64,9 +66,9 @@ def _profile_config(request: StudioRequest) -> tuple[Any, int, str]:
         raise InputError(f"{request.params}: no profile {name!r} (--profile); profiles: {sorted(params.profiles)}")
     data = params.profiles[name].data
     overrides = {} if data.crop_size is None else {"crop_size": data.crop_size}
-    config = SynthConfig.preset(data.preset, **overrides)
-    config = config.with_split_sizes("test", samples=request.frames or data.test_samples)
-    return config, params.seed, name
+    board = SynthConfig.preset(data.preset, **overrides).with_split_sizes("test", samples=data.test_samples)
+    config = board.with_split_sizes("test", samples=request.frames or data.test_samples)
+    return config, params.seed, name, config.h36m.test.samples == board.h36m.test.samples
 
 
 def run_studio(request: StudioRequest, say: Callable[[str], None] = _say) -> dict[str, Any]:
@@ -95,7 +97,8 @@ def run_studio(request: StudioRequest, say: Callable[[str], None] = _say) -> dic
         raise InputError(f"{request.board}: board results folder not found (--board); give the results/ of a "
                          "trained board, or --no-board to rank without the change from the board")
     board_results = read_results(request.board) if request.board is not None else []
-    config, seed, profile = _profile_config(request)
+    config, seed, profile, same_design = _profile_config(request)
+    paired = same_design and request.motion is None  # the board's own test sequences, other cameras
     from poseboard.device import resolve_device
 
     device = resolve_device(request.device, "--device")
@@ -152,7 +155,7 @@ def run_studio(request: StudioRequest, say: Callable[[str], None] = _say) -> dic
     say("paired comparisons and the change from the board (10000 bootstrap draws each)")
     main_ids = {protocols.main[name].id: BOARD_PROTOCOL[name] for name in protocols.main}
     sweep_ids = {protocols.main[name].id: protocols.sweeps[name].id for name in protocols.sweeps}
-    boards = analyse(results, board_results, main_ids, sweep_ids)
+    boards = analyse(results, board_results, main_ids, sweep_ids, paired_with_board=paired)
     total_s = time.perf_counter() - t_start
     facts = {
         "rig": str(request.rig), "cameras": [c.name for c in moved], "import_notes": import_notes,
@@ -162,7 +165,7 @@ def run_studio(request: StudioRequest, say: Callable[[str], None] = _say) -> dic
                       "axis_distance_mm": placement.axis_distances, "view_notes": view_notes},
         "motion": None if request.motion is None else {"file": str(request.motion), "subjects": motion_subjects,
                                                        "in_place": request.motion_in_place},
-        "profile": profile, "seed": seed, "crop_size": config.crop_size,
+        "profile": profile, "seed": seed, "crop_size": config.crop_size, "paired_with_board": paired,
         "split": {"frames": rep.samples, "views": rep.views, "occluded_fraction": rep.occluded_fraction,
                   "outside_fraction": rep.outside_fraction},
         "checkpoints": str(request.checkpoints), "board": None if request.board is None else str(request.board),
@@ -183,6 +186,12 @@ def run_studio(request: StudioRequest, say: Callable[[str], None] = _say) -> dic
              + f"); joints occluded {100 * rep.occluded_fraction:.1f} %, outside the frame "
              f"{100 * rep.outside_fraction:.1f} %. Rendered in {render_s:.0f} s, scored in "
              f"{sum(predict_s.values()):.0f} s, {total_s:.0f} s in all.",
+             ("Change from the board: **paired** by sequence (this split holds the board's own test sequences, "
+              "filmed by your cameras)." if paired else
+              "Change from the board: **two-sample** (" + ("your own motion" if request.motion else
+                                                            f"--frames {frames} draws other motion than the board's "
+                                                            "test design under the same sequence labels")
+              + "; each split's sequences resampled independently)."),
              *(f"Recommendation — {b.recommendation}" for b in boards)]
     extra = []
     skipped = [*passed_over, *refused, *(f"warning: {n}" for n in view_notes)]

@@ -66,12 +66,17 @@ def setup(tmp_path_factory) -> dict[str, Path]:
                         results_dir=base / "board")
     rig = base / "room.json"
     save_rig(_rig(), rig)
-    return {"base": base, "checkpoints": ck, "board": base / "board", "rig": rig}
+    params = base / "params.yaml"  # the smoke profile with the board's test design (FRAMES frames)
+    text = (ROOT / "params.yaml").read_text()
+    assert "data: {preset: smoke, crop_size: 64}" in text
+    params.write_text(text.replace("data: {preset: smoke, crop_size: 64}",
+                                   f"data: {{preset: smoke, crop_size: 64, test_samples: {FRAMES}}}"))
+    return {"base": base, "checkpoints": ck, "board": base / "board", "rig": rig, "params": params}
 
 
 def _studio(args: list[str], setup: dict[str, Path], out: Path):
-    argv = ["studio", *args, "--checkpoints", str(setup["checkpoints"]), "--params", str(ROOT / "params.yaml"),
-            "--profile", "smoke", "--frames", str(FRAMES), "--out", str(out)]
+    argv = ["studio", *args, "--checkpoints", str(setup["checkpoints"]), "--params", str(setup["params"]),
+            "--profile", "smoke", "--out", str(out)]
     if "--board" not in args and "--no-board" not in args:
         argv += ["--board", str(setup["board"])]
     return CliRunner().invoke(app, argv)
@@ -159,6 +164,25 @@ def test_page_is_self_contained_and_says_the_same_numbers(studio_run):
             assert cell in html and cell in markdown
         assert board["recommendation"].split(":")[0] in markdown
     assert "how many views are enough" in markdown and "Kendall's τ" in markdown
+
+
+def test_other_frames_than_the_board_are_compared_two_sample(setup, tmp_path):
+    """--frames other than the profile's draws other motion under the board's sequence labels:
+    the change from the board is then two-sample (each split's sequences drawn independently)."""
+    import shutil
+
+    local = dict(setup)
+    local["checkpoints"] = tmp_path / "checkpoints"
+    for name in ("backbone", "ransac"):
+        shutil.copytree(setup["checkpoints"] / name, local["checkpoints"] / name)
+    out = tmp_path / "out"
+    result = _studio([str(setup["rig"]), "--frames", "8"], local, out)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "studio.json").read_text())
+    assert summary["paired_with_board"] is False
+    (board,) = summary["boards"]
+    assert board["methods"][0]["change_from_board"]["test"] == "two-sample"
+    assert "**two-sample**" in (out / "studio.md").read_text()
 
 
 def _nothing_written(out: Path) -> bool:
