@@ -230,10 +230,13 @@ def parse_bvh(path: str | Path) -> Bvh:
     for k, (n, line) in enumerate(body):
         parts = line.split()
         if len(parts) != columns:
-            joint = probe.joint_of_column(min(len(parts), columns - 1))
+            where = (f"the line ends inside joint {probe.joint_of_column(len(parts))!r}'s channels"
+                     if len(parts) < columns else
+                     f"{len(parts) - columns} more than the channels up to the last joint, "
+                     f"{probe.joint_of_column(columns - 1)!r}")
             raise BvhError(f"{path}: line {n}: frame {k} has {len(parts)} values but the hierarchy's channels "
-                           f"are {columns}; the first one off is in joint {joint!r}'s channels. The hierarchy "
-                           f"and the motion disagree: re-export the file")
+                           f"are {columns}: {where}. The hierarchy and the motion disagree (truncated?): "
+                           f"re-export the file")
         try:
             values[k] = [float(p) for p in parts]
         except ValueError:

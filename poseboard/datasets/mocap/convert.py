@@ -12,10 +12,9 @@ Steps (:func:`bvh_to_poses`), each stated in the returned notes:
 3. **units**: ``units``, else the one that makes the body's height (shank + thigh + pelvis →
    thorax → neck → head top, median over frames) 0.9–2.6 m; a declared unit must give 0.5–3 m;
 4. rotated to Z up, scaled to mm, the lowest ankle of the motion at ankle height (3.9 % of
-   the body's height, as poseboard's synthetic bodies) and the mean pelvis over x, y at the
-   origin;
+   the body's height, as poseboard's synthetic bodies);
 5. resampled to 50 fps by linear interpolation of the joint positions (times k / 50 s within
-   the file's span).
+   the file's span), and the mean pelvis over x, y moved to the origin.
 """
 
 from __future__ import annotations
@@ -55,7 +54,7 @@ def resample(poses: np.ndarray, frame_time: float, fps: float = TARGET_FPS) -> n
     times are k / fps for every k with k / fps ≤ (F − 1) · frame_time."""
     F = poses.shape[0]
     span = (F - 1) * frame_time
-    times = np.arange(math.floor(span * fps + 1e-9) + 1) / fps
+    times = np.arange(math.floor(span * fps + 1e-3) + 1) / fps  # printed frame times fall short
     pos = np.clip(times / frame_time, 0, F - 1)
     lo = np.minimum(np.floor(pos).astype(int), F - 1)
     hi = np.minimum(lo + 1, F - 1)
@@ -117,10 +116,10 @@ def bvh_to_poses(path: str | Path, units: str | None = None, up: str | None = No
         raise BvhError(f"{path}: with --up {up_v} the body stands on its head; pass the axis the body's head points "
                        f"along (detected from the file: {dominant_axis(direction)[0]})")
     floor = float(poses[:, [0, 5], 2].min()) - ANKLE_SHARE * height_mm
-    centre = poses[:, 6, :2].mean(axis=0)
-    poses = poses - np.array([centre[0], centre[1], floor])
-    notes.append(f"lowest ankle put at {ANKLE_SHARE * height_mm:.0f} mm above the floor; mean pelvis at x = y = 0")
     out = resample(poses, bvh.frame_time)
+    centre = out[:, 6, :2].mean(axis=0)
+    out = out - np.array([centre[0], centre[1], floor])
+    notes.append(f"lowest ankle put at {ANKLE_SHARE * height_mm:.0f} mm above the floor; mean pelvis at x = y = 0")
     notes.append(f"resampled to {TARGET_FPS:g} fps: {len(out)} frames")
     return out, notes
 
