@@ -97,6 +97,10 @@ def run_studio(request: StudioRequest, say: Callable[[str], None] = _say) -> dic
         raise InputError(f"{request.board}: board results folder not found (--board); give the results/ of a "
                          "trained board, or --no-board to rank without the change from the board")
     board_results = read_results(request.board) if request.board is not None else []
+    if request.motion is not None:
+        from poseboard.datasets.synthetic.user_motion import load_user_motion
+
+        load_user_motion(request.motion)  # refused here, before anything is written
     config, seed, profile, same_design = _profile_config(request)
     paired = same_design and request.motion is None  # the board's own test sequences, other cameras
     from poseboard.device import resolve_device

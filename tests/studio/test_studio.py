@@ -190,7 +190,8 @@ def _nothing_written(out: Path) -> bool:
 
 
 @pytest.mark.parametrize("case", ["no-checkpoints", "empty-checkpoints", "not-a-rotation", "behind",
-                                  "one-camera", "too-many-cameras", "no-board", "bad-centre", "missing-rig"])
+                                  "one-camera", "too-many-cameras", "no-board", "bad-centre", "missing-rig",
+                                  "bad-motion"])
 def test_refusals_exit_2_naming_what_to_fix(case, setup, tmp_path):
     rig = setup["rig"]
     args: list[str] = []
@@ -229,6 +230,11 @@ def test_refusals_exit_2_naming_what_to_fix(case, setup, tmp_path):
     elif case == "bad-centre":
         args = ["--centre", "1,2,3"]
         expected = "--centre"
+    elif case == "bad-motion":
+        motion = tmp_path / "motion.npz"
+        np.savez(motion, poses=np.zeros((5, 16, 3)))
+        args = ["--motion", str(motion)]
+        expected = "motion.npz"
     else:
         rig = tmp_path / "missing.json"
         expected = "rig file not found"
