@@ -84,7 +84,11 @@ class ImportedRig:
 
 
 def _readers() -> dict[str, Callable[[Path], SourceRig]]:
-    from poseboard.datasets.calibration import anipose, easymocap, human36m, opencv, panoptic
+    import poseboard.datasets.calibration.anipose as anipose
+    import poseboard.datasets.calibration.easymocap as easymocap
+    import poseboard.datasets.calibration.human36m as human36m
+    import poseboard.datasets.calibration.opencv as opencv
+    import poseboard.datasets.calibration.panoptic as panoptic
 
     return {"opencv": opencv.read, "anipose": anipose.read, "panoptic": panoptic.read,
             "easymocap": easymocap.read, "human36m": human36m.read, "poseboard": _read_poseboard}
