@@ -3,6 +3,7 @@
 * ``room4.json``: a 4-camera room (poseboard rig JSON): wall-mounted 1920×1080 cameras at
   2.2-2.5 m in the corners of a 6 × 5 m room whose corner is the world origin, wide lenses
   (f ≈ 1000-1150 px, barrel distortion, one camera with 0.3 % non-square pixels);
+* ``room5.json``: the same room with a fifth camera over the door (the speed measurement);
 * ``dome8.toml``: an 8-camera dome (aniposelib's ``calibration.toml``, millimetres): a ring of
   radius 3.4 m at alternating heights of 1.1 and 2.7 m, 2048×1536, f ≈ 1500-1700 px, the world
   origin at the calibration board on the floor 0.8 m from the dome's centre;
@@ -40,6 +41,13 @@ def room4() -> list[Camera]:
         K[1, 2] -= 3.0 + i
         cams.append(Camera(K=K, R=cam.R, t=cam.t, dist=cam.dist, image_size=cam.image_size, name=cam.name))
     return cams
+
+
+def room5() -> list[Camera]:
+    """The room with a fifth camera over the door (the speed measurement's 5-camera split)."""
+    door = Camera.look_at([3000.0, 150.0, 2600.0], [3000.0, 2500.0, 900.0], 950.0, (1920, 1080),
+                          dist=[-0.18, 0.05, 0.0, 0.0, -0.01], name="door")
+    return [*room4(), door]
 
 
 def dome8() -> list[Camera]:
@@ -98,6 +106,7 @@ def write_opencv(cams: list[Camera], path: Path) -> None:
 def main(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     save_rig(room4(), out / "room4.json")
+    save_rig(room5(), out / "room5.json")
     write_anipose(dome8(), out / "dome8.toml")
     write_opencv(stereo2(), out / "stereo2.yml")
 
