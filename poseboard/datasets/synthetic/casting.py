@@ -214,16 +214,48 @@ def _padded(cameras: Sequence[Camera], slots: int, prefix: str = "view") -> tupl
     return out, present
 
 
-def _layout_rig(rng: np.random.Generator, novel: bool, slots: int,
-                area_mm: float) -> tuple[list[Camera], np.ndarray, dict]:
-    """A sampled layout (training or novel family) in ``slots`` slots: all its cameras when they
-    fit, otherwise a random subset of ``slots`` of them (in layout order)."""
-    from poseboard.datasets.synthetic.layouts import NOVEL_LAYOUTS, TRAIN_LAYOUTS, sample_layout
+#: Layout kinds (:func:`_layout_rig`): the first (narrow) training and novel families, and the
+#: wide ones of issue 38 (``TrainingWorld.layouts`` / ``NovelSpec.layouts`` = ``"wide"``).
+LAYOUT_KINDS: tuple[str, ...] = ("train", "novel", "train-wide", "held-out", "extrapolated")
 
-    layout = sample_layout(rng, NOVEL_LAYOUTS if novel else TRAIN_LAYOUTS, prefix="view", area_radius_mm=area_mm,
-                           novel=novel)
+
+def _families(kind: str) -> list[Any]:
+    from poseboard.datasets.synthetic import layouts
+
+    return {
+        "train": [layouts.TRAIN_LAYOUTS], "novel": [layouts.NOVEL_LAYOUTS],
+        "train-wide": [layouts.WIDE_TRAIN_LAYOUTS],
+        "held-out": [layouts.HELD_OUT_PLACEMENT_LAYOUTS, *layouts.HELD_OUT_BOX_LAYOUTS],
+        "extrapolated": [layouts.EXTRAPOLATED_LAYOUTS],
+    }[kind]  # fmt: skip
+
+
+def _shifted(camera: Camera, centre: np.ndarray) -> Camera:
+    """The camera moved by ``centre`` (3,) world mm: it films around ``centre`` what it filmed
+    around the origin."""
+    return Camera(K=camera.K, R=camera.R, t=camera.t - camera.R @ centre, dist=camera.dist,
+                  image_size=camera.image_size, name=camera.name)
+
+
+def _layout_rig(rng: np.random.Generator, kind: str | bool, slots: int, area_mm: float,
+                centre: np.ndarray | None = None) -> tuple[list[Camera], np.ndarray, dict]:
+    """A sampled layout of ``kind`` (:data:`LAYOUT_KINDS`; ``True``/``False``: novel/train) in
+    ``slots`` slots: all its cameras when they fit, otherwise a random subset of ``slots`` of them
+    (in layout order). A kind of several families (``held-out``) draws one of them first.
+    ``centre`` (2,) world mm: the layout is drawn around the origin for an area of ``area_mm``
+    and moved there (the wide kinds film each sequence where it is)."""
+    from poseboard.datasets.synthetic.layouts import sample_layout
+
+    kind = {True: "novel", False: "train"}.get(kind, kind) if isinstance(kind, bool) else kind
+    families = _families(kind)
+    family = families[int(rng.integers(len(families)))] if len(families) > 1 else families[0]
+    layout = sample_layout(rng, family, prefix="view", area_radius_mm=area_mm, novel=family.novel_of is not None)
     cameras = list(layout.cameras)
+    if centre is not None:
+        cameras = [_shifted(c, np.array([centre[0], centre[1], 0.0])) for c in cameras]
     record = layout.describe()
+    if centre is not None:
+        record = record | {"centre_mm": [round(float(c), 3) for c in centre], "area_radius_mm": round(area_mm, 3)}
     if len(cameras) > slots:
         keep = np.sort(rng.choice(len(cameras), size=slots, replace=False))
         cameras = [cameras[k] for k in keep]
@@ -283,7 +315,8 @@ def training_world_cast(name: str, split: str, cfg: MultiViewSplit, area_mm: flo
         world_actions(len(bodies) * world.sequences_per_body, world.free_motion, TRAIN_ACTIONS),
         [k for _ in bodies for k in range(world.sequences_per_body)], strict=True)]
     sequences = _perform(name, split, keys, cfg.samples, cfg.stride, area_mm, fps, seed, styles)
-    return _layout_cast(sequences, name, split, seed, novel=False, slots=world.views, area_mm=area_mm, look_name=name)
+    return _layout_cast(sequences, name, split, seed, novel=False, slots=world.views, area_mm=area_mm, look_name=name,
+                        kind="train-wide" if world.layouts == "wide" else None)
 
 
 def world_actions(count: int, free_fraction: float, scripted: Sequence[str]) -> list[str]:
@@ -306,11 +339,28 @@ def world_actions(count: int, free_fraction: float, scripted: Sequence[str]) -> 
     return out
 
 
+def _sequence_area(s: _Sequence, margin_mm: float = 250.0) -> tuple[np.ndarray, float]:
+    """Where a sequence's pelvis is over its kept frames: the centre (2,) world mm of its extent
+    and the radius (mm) that holds it, plus ``margin_mm`` (at least 400 mm)."""
+    xy = s.poses[s.frames, 6, :2]
+    centre = (xy.min(0) + xy.max(0)) / 2
+    return centre, max(400.0, float(np.linalg.norm(xy - centre, axis=-1).max()) + margin_mm)
+
+
 def _layout_cast(sequences: list[_Sequence], name: str, split: str, seed: int, *, novel: bool, slots: int,
-                 area_mm: float, look_name: str) -> Cast:
+                 area_mm: float, look_name: str, kind: str | None = None) -> Cast:
+    """Every sequence filmed by its own sampled layout (``kind``: :data:`LAYOUT_KINDS`; None: the
+    narrow ``novel``/``train`` family, drawn around the area's centre). A wide kind draws the
+    layout around the sequence itself (:func:`_sequence_area`): a close dome films a person where
+    they are, as a real one does."""
     rigs, present, layouts = [], [], []
     for s in sequences:
-        rig, mask, record = _layout_rig(purpose_rng(seed, name, split, "layout", s.sequence), novel, slots, area_mm)
+        rng = purpose_rng(seed, name, split, "layout", s.sequence)
+        if kind is None or kind in ("train", "novel"):
+            rig, mask, record = _layout_rig(rng, novel if kind is None else kind, slots, area_mm)
+        else:
+            centre, radius = _sequence_area(s)
+            rig, mask, record = _layout_rig(rng, kind, slots, radius, centre)
         rigs.append(rig)
         present.append(mask)
         layouts.append(record)
@@ -337,11 +387,15 @@ def novel_cast(name: str, config: SynthConfig, seed: int) -> Cast:
 
 def _novel_cast(name: str, config: SynthConfig, spec: NovelSpec, seed: int) -> Cast:
     split, fps, area = "test", config.fps, spec.area_radius_mm
-    if name == "synth-novel-rig":  # the in-distribution test's own sequences, other cameras
+    wide = spec.layouts == "wide"
+    if name in ("synth-novel-rig", "synth-extrapolated-rig"):  # the in-distribution test's sequences, other cameras
         h36m = config.h36m
         sequences = _procedural_sequences("synth-h36m", split, h36m.test, h36m.area_radius_mm, fps, seed)
-        return _layout_cast(sequences, name, split, seed, novel=True, slots=spec.views, area_mm=h36m.area_radius_mm,
-                            look_name="synth-h36m")
+        far = name == "synth-extrapolated-rig"
+        return _layout_cast(sequences, name, split, seed, novel=True,
+                            slots=spec.extrapolated_views if far else spec.views,
+                            area_mm=h36m.area_radius_mm, look_name="synth-h36m",
+                            kind=("extrapolated" if far else "held-out") if wide else None)
     from poseboard.datasets.synthetic.body import SUBJECTS, TEST_SUBJECTS, novel_bodies
     from poseboard.datasets.synthetic.motion import NOVEL_ACTIONS, ORIGINAL_ACTIONS
 
@@ -357,7 +411,8 @@ def _novel_cast(name: str, config: SynthConfig, spec: NovelSpec, seed: int) -> C
     keys = [(b, a, k) for b in subjects for a in actions for k in range(per_key)]
     sequences = _perform(name, split, keys, spec.samples, spec.stride, area, fps, seed)
     if name == "synth-novel-all":
-        return _layout_cast(sequences, name, split, seed, novel=True, slots=spec.views, area_mm=area, look_name=name)
+        return _layout_cast(sequences, name, split, seed, novel=True, slots=spec.views, area_mm=area, look_name=name,
+                            kind="held-out" if wide else None)
     rigs = {b.name: build_rig("h36m", purpose_rng(seed, name, split, "rig", b.name)) for b in subjects}
     order = list(rigs)
     return Cast(sequences, [rigs[b] for b in order], [np.ones(4, bool) for _ in order],

@@ -25,7 +25,15 @@ from poseboard.errors import InputError
 Split = Literal["train", "test"]
 SPLITS: tuple[str, ...] = ("train", "test")
 #: The held-out generalization test splits, one factor (or all three) outside the training world.
-NOVEL_DATASETS: tuple[str, ...] = ("synth-novel-rig", "synth-novel-motion", "synth-novel-body", "synth-novel-all")
+NOVEL_DATASETS: tuple[str, ...] = ("synth-novel-rig", "synth-novel-motion", "synth-novel-body", "synth-novel-all",
+                                   "synth-extrapolated-rig")
+#: Generalization splits that exist only with the wide layout families (``NovelSpec.layouts``).
+WIDE_ONLY_DATASETS: tuple[str, ...] = ("synth-extrapolated-rig",)
+#: Which camera-layout families a world draws: ``narrow`` (the first: training 3–8 cameras 2.5–7 m
+#: away, novel rigs outside that box) or ``wide`` (issue 38: training spans real studios, 2–12
+#: cameras 1.5–9 m away, 0.3–3.5 m high, 30–100°, domes and rooms; the novel rig holds out
+#: placements and factor combinations inside those ranges; ``synth-extrapolated-rig`` lies beyond).
+LayoutFamilies = Literal["narrow", "wide"]
 DATASET_NAMES: tuple[str, ...] = ("synth-h36m", "synth-panoptic", "synth-mupots", *NOVEL_DATASETS)
 #: The ``SynthConfig`` section (and built-in rig) each dataset is generated from.
 _SECTIONS: dict[str, str] = {"synth-h36m": "h36m", "synth-panoptic": "panoptic", "synth-mupots": "mupots"} | {
@@ -65,6 +73,9 @@ class TrainingWorld(BaseModel):
     bodies: int = Field(24, ge=1, description="training bodies drawn from the training proportions")
     sequences_per_body: int = Field(12, ge=1, description="sequences per body, each a training action in turn")
     views: int = Field(4, ge=2, description="camera slots stored per sample")
+    layouts: LayoutFamilies = Field(
+        "narrow", description="camera-layout families: narrow (layouts.TRAIN_LAYOUTS) or wide "
+        "(layouts.WIDE_TRAIN_LAYOUTS, each layout drawn around its own sequence)")
     free_motion: float = Field(
         0.0, ge=0.0, le=1.0, description="fraction of the sequences in FreeMotion (smooth random motion in "
         "joint-angle space, for pose coverage: motion.COVERAGE_ACTIONS), spread evenly over the bodies; the "
@@ -104,6 +115,11 @@ class NovelSpec(BaseModel):
     area_radius_mm: float = Field(1500.0, gt=0)
     distractor_probability: float = Field(0.5, ge=0, le=1)
     max_distractors: int = Field(2, ge=0)
+    layouts: LayoutFamilies = Field(
+        "narrow", description="the novel-layout splits' families: narrow (layouts.NOVEL_LAYOUTS, outside the "
+        "narrow training box) or wide (synth-novel-rig/-all: held-out placements and factor combinations inside "
+        "the wide training ranges; synth-extrapolated-rig: beyond them, 13–16 cameras)")
+    extrapolated_views: int = Field(16, ge=2, description="camera slots of synth-extrapolated-rig (wide only)")
 
 
 class MultiViewSpec(BaseModel):

@@ -63,6 +63,7 @@ from poseboard.datasets.synthetic.config import (  # noqa: F401 - re-exported
     DATASET_NAMES,
     PRESETS,
     SPLITS,
+    WIDE_ONLY_DATASETS,
     MultiViewSpec,
     MultiViewSplit,
     SingleViewSpec,
@@ -271,6 +272,8 @@ def _multiview_cast(name: str, split: str, config: SynthConfig, seed: int) -> Ca
             return None
         if config.rig_path is not None or config.motion_path is not None:
             return None
+        if name in WIDE_ONLY_DATASETS and config.novel.layouts != "wide":
+            return None
         return novel_cast(name, config, seed)
     spec: MultiViewSpec = getattr(config, section)
     cfg: MultiViewSplit = getattr(spec, split)
@@ -378,7 +381,8 @@ def _crop_box(camera: Camera, body: R.Primitives, scale: float) -> tuple[np.ndar
 
 def _layout_table(layouts: Sequence[dict[str, Any] | None], rig_index: Sequence[int]) -> pd.DataFrame:
     """A row per camera of every sampled layout (``layouts.csv``): the rig, its placement and the
-    camera's measured distance, height, field of view, roll, pitch and image size."""
+    camera's measured distance, height, field of view, roll, pitch and image size (a wide layout's
+    distance and azimuth about its sequence's centre, ``centre_x_mm``/``centre_y_mm``)."""
     rows = []
     for record, rig in zip(layouts, rig_index, strict=True):
         if record is None:
@@ -386,8 +390,11 @@ def _layout_table(layouts: Sequence[dict[str, Any] | None], rig_index: Sequence[
         stored = record.get("stored_cameras", range(len(record["cameras"])))
         for k, camera in enumerate(record["cameras"]):
             width, height = camera["image_size"]
+            centre = record.get("centre_mm")  # wide layouts: drawn around their own sequence
+            where = {} if centre is None else {"centre_x_mm": centre[0], "centre_y_mm": centre[1],
+                                               "area_radius_mm": record["area_radius_mm"]}
             rows.append({"rig": rig, "layout_camera": k, "stored": k in stored, "family": record["family"],
-                         "placement": record["placement"], "layout_cameras": len(record["cameras"])}
+                         "placement": record["placement"], "layout_cameras": len(record["cameras"])} | where
                         | {key: value for key, value in camera.items() if key not in ("image_size", "novel_factors")}
                         | {"image_width": width, "image_height": height,
                            "novel_factors": "+".join(camera["novel_factors"])})
@@ -688,10 +695,11 @@ def _rendered_views(config: SynthConfig, names: Sequence[str], splits: Sequence[
                 cfg = getattr(config.mupots, split)
                 total += cfg.images * (config.mupots.image_size / 128) ** 2
             elif _SECTIONS[name] == "novel":
-                if split == "test" and config.novel is not None:
-                    # 2–10 cameras, 7 on average; thinning keeps about 1 / frame_step of the frames
+                if split == "test" and config.novel is not None and (
+                        name not in WIDE_ONLY_DATASETS or config.novel.layouts == "wide"):
+                    # 2–10 cameras, 7 on average (extrapolated: 13–16); thinning keeps 1 / frame_step
                     kept = config.novel.samples / config.novel.frame_step
-                    total += kept * 7 * (config.crop_size / 128) ** 2
+                    total += kept * (14.5 if name in WIDE_ONLY_DATASETS else 7) * (config.crop_size / 128) ** 2
             else:
                 cfg = getattr(getattr(config, _SECTIONS[name]), split)
                 views = len(cfg.views) if cfg.views is not None else (4 if name == "synth-h36m" else 31)

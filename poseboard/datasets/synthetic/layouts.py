@@ -43,8 +43,17 @@ import numpy as np
 from poseboard.camera import Camera
 from poseboard.errors import InputError
 
-#: The placement kinds: how the cameras' azimuths around the area are laid out.
+#: The placement kinds of the first families (``TRAIN_LAYOUTS``, ``NOVEL_LAYOUTS``): how the cameras'
+#: azimuths around the area are laid out (each camera's distance and height drawn on its own).
 PLACEMENTS: tuple[str, ...] = ("ring", "arc", "one_sided", "asymmetric", "wall_cluster")
+#: Placements that also structure distance and height (``WIDE_TRAIN_LAYOUTS``): ``dome``, two or three
+#: rings of cameras at one distance, each ring at its own height (CMU Panoptic, capture domes);
+#: ``room``, cameras near the ceiling on the walls and in the corners of a rectangular room.
+STRUCTURED_PLACEMENTS: tuple[str, ...] = ("dome", "room")
+#: Placements no training family draws (``HELD_OUT_LAYOUTS``): ``line``, the cameras in a row along one
+#: wall at one height; ``stacked``, cameras in pairs one above the other.
+HELD_OUT_PLACEMENTS: tuple[str, ...] = ("line", "stacked")
+ALL_PLACEMENTS: tuple[str, ...] = PLACEMENTS + STRUCTURED_PLACEMENTS + HELD_OUT_PLACEMENTS
 
 #: The per-camera factors that may be novel, in this order.
 NOVEL_FACTOR_NAMES: tuple[str, ...] = ("distance", "height", "hfov")
@@ -62,10 +71,31 @@ def _placements_for(n: int, placements: tuple[str, ...]) -> tuple[str, ...]:
     for p in placements:
         if p == "wall_cluster" and n < 3:  # a cluster of >= 2 plus at least one camera elsewhere
             continue
+        if (p == "dome" and n < 4) or (p == "room" and n < 3):  # two rings of two; three walls
+            continue
         if p == "asymmetric" and n * _MIN_SEPARATION_DEG >= 360.0:
             continue
         ok.append(p)
     return tuple(ok)
+
+
+@dataclass(frozen=True)
+class FactorBox:
+    """A box in camera-factor space: a camera is inside when its distance, height and horizontal
+    field of view all lie in these closed intervals (mm, mm, deg)."""
+
+    name: str
+    distance_mm: Interval
+    height_mm: Interval
+    hfov_deg: Interval
+
+    def contains(self, distance_mm: Any, height_mm: Any, hfov_deg: Any, tol: float = 0.0) -> Any:
+        """Elementwise: whether each camera's factors lie in the box (``tol`` widens it)."""
+        inside = True
+        for value, (lo, hi) in ((distance_mm, self.distance_mm), (height_mm, self.height_mm),
+                                (hfov_deg, self.hfov_deg)):
+            inside = inside & (np.asarray(value) >= lo - tol) & (np.asarray(value) <= hi + tol)
+        return inside
 
 
 @dataclass(frozen=True)
@@ -88,9 +118,12 @@ class LayoutRanges:
     k2: Interval
     tangential: float  # |p1|, |p2| at most
     k3: Interval
-    placements: tuple[str, ...]  # which placement kinds (of PLACEMENTS)
+    placements: tuple[str, ...]  # which placement kinds (of ALL_PLACEMENTS)
     name: str = "custom"
     novel_of: LayoutRanges | None = None
+    #: Boxes of (distance mm, height mm, hfov deg) intervals no camera of this family falls in
+    #: (a candidate inside one is redrawn): combinations held out for the novel-rig test.
+    excluded: tuple[FactorBox, ...] = ()
 
     def __post_init__(self) -> None:
         where = f"layout ranges {self.name!r}"
@@ -110,9 +143,10 @@ class LayoutRanges:
             raise InputError(f"{where}: roll_deg and tangential must be >= 0, principal_offset_frac in [0, 0.5)")
         if not self.image_sizes or any(int(w) <= 0 or int(h) <= 0 for w, h in self.image_sizes):
             raise InputError(f"{where}: image_sizes must be non-empty (width, height) > 0, got {self.image_sizes}")
-        unknown = [p for p in self.placements if p not in PLACEMENTS]
+        unknown = [p for p in self.placements if p not in ALL_PLACEMENTS]
         if not self.placements or unknown:
-            raise InputError(f"{where}: placements must be a non-empty subset of {list(PLACEMENTS)}, got {unknown}")
+            raise InputError(f"{where}: placements must be a non-empty subset of {list(ALL_PLACEMENTS)}, "
+                             f"got {unknown}")
         for n in self.camera_counts:
             if not _placements_for(int(n), self.placements):
                 raise InputError(f"{where}: no placement in {self.placements} can lay out {n} cameras")
@@ -152,6 +186,75 @@ NOVEL_LAYOUTS = LayoutRanges(
     k3=(-0.02, 0.02),
     placements=PLACEMENTS,
     novel_of=TRAIN_LAYOUTS,
+)
+
+
+#: Combinations of factors inside the wide ranges that no wide training camera takes (the held-out
+#: novel-rig test draws every camera of a layout from one of them): a wide-angle camera at knee
+#: height, and a narrow lens far away and low. Real studios rarely mount either; the real layouts
+#: that matter most (domes, ceiling rooms, close and high cameras) stay in training.
+HELD_OUT_BOXES: tuple[FactorBox, ...] = (
+    FactorBox("low_wide", distance_mm=(1500.0, 9000.0), height_mm=(300.0, 900.0), hfov_deg=(85.0, 100.0)),
+    FactorBox("far_low_narrow", distance_mm=(7000.0, 9000.0), height_mm=(300.0, 1000.0), hfov_deg=(30.0, 40.0)),
+)
+
+#: The wide training family (issue 38): ranges that span real studios, 1.5–9 m away, 0.3 m to a
+#: 3.5 m ceiling looking steeply down, 30–100° fields of view, 2–12 cameras, rings, arcs, domes and
+#: rooms; minus :data:`HELD_OUT_BOXES` and the :data:`HELD_OUT_PLACEMENTS`, which the novel-rig test
+#: holds out *inside* these ranges.
+WIDE_TRAIN_LAYOUTS = LayoutRanges(
+    name="train-wide",
+    camera_counts=tuple(range(2, 13)),
+    distance_mm=((1500.0, 9000.0),),
+    height_mm=((300.0, 3500.0),),
+    hfov_deg=((30.0, 100.0),),
+    roll_deg=6.0,
+    image_sizes=(*TRAIN_LAYOUTS.image_sizes, (3840, 2160), (2560, 1440)),
+    principal_offset_frac=0.03,
+    k1=(-0.35, 0.05),
+    k2=(-0.05, 0.30),
+    tangential=0.002,
+    k3=(-0.02, 0.02),
+    placements=PLACEMENTS + STRUCTURED_PLACEMENTS,
+    excluded=HELD_OUT_BOXES,
+)
+
+#: Novel rigs inside the wide ranges, by placement: lines and stacked pairs (no training layout's).
+HELD_OUT_PLACEMENT_LAYOUTS = LayoutRanges(
+    **{**{k: getattr(WIDE_TRAIN_LAYOUTS, k) for k in WIDE_TRAIN_LAYOUTS.__dataclass_fields__},
+       "name": "held-out-placement", "placements": HELD_OUT_PLACEMENTS, "excluded": ()},
+)
+
+
+def _box_family(box: FactorBox) -> LayoutRanges:
+    return LayoutRanges(
+        **{**{k: getattr(WIDE_TRAIN_LAYOUTS, k) for k in WIDE_TRAIN_LAYOUTS.__dataclass_fields__},
+           "name": f"held-out-{box.name}", "distance_mm": (box.distance_mm,), "height_mm": (box.height_mm,),
+           "hfov_deg": (box.hfov_deg,), "excluded": ()},
+    )
+
+
+#: Novel rigs inside the wide ranges, by combination: every camera in one held-out box.
+HELD_OUT_BOX_LAYOUTS: tuple[LayoutRanges, ...] = tuple(_box_family(b) for b in HELD_OUT_BOXES)
+
+#: Beyond the wide ranges (the extrapolation test): each camera outside them in at least one of
+#: distance (1.0–1.5 m or 9–12 m), height (3.5–5 m) and field of view (20–30° or 100–115°), and
+#: 13–16 cameras.
+EXTRAPOLATED_LAYOUTS = LayoutRanges(
+    name="extrapolated",
+    camera_counts=(13, 14, 15, 16),
+    distance_mm=((1000.0, 1500.0), (9000.0, 12000.0)),
+    height_mm=((3500.0, 5000.0),),
+    hfov_deg=((20.0, 30.0), (100.0, 115.0)),
+    roll_deg=6.0,
+    image_sizes=WIDE_TRAIN_LAYOUTS.image_sizes,
+    principal_offset_frac=0.03,
+    k1=(-0.35, 0.05),
+    k2=(-0.05, 0.30),
+    tangential=0.002,
+    k3=(-0.02, 0.02),
+    placements=PLACEMENTS + STRUCTURED_PLACEMENTS,
+    novel_of=WIDE_TRAIN_LAYOUTS,
 )
 
 
@@ -241,7 +344,9 @@ def in_ranges(factors: dict[str, float], ranges: LayoutRanges, tol: float = 1e-6
     if abs(factors["roll_deg"]) > ranges.roll_deg + tol:
         return False
     if ranges.novel_of is None:
-        return all(_in_union(factors[k], getattr(ranges, k), tol) for k in keys.values())
+        excluded = any(bool(box.contains(factors["distance_mm"], factors["height_mm"], factors["hfov_deg"], -tol))
+                       for box in ranges.excluded)
+        return not excluded and all(_in_union(factors[k], getattr(ranges, k), tol) for k in keys.values())
     base = ranges.novel_of
     novel_any = False
     for k in keys.values():
@@ -297,6 +402,86 @@ def _azimuths(rng: np.random.Generator, placement: str, n: int) -> np.ndarray:
     else:
         raise InputError(f"unknown placement {placement!r}; choose one of {list(PLACEMENTS)}")
     return (az + base) % 360.0
+
+
+@dataclass(frozen=True)
+class _Structure:
+    """Where a structured placement puts each camera: azimuths (n,) deg and, per camera, the
+    interval its distance and its height are drawn from (n, 2) mm each."""
+
+    azimuth: np.ndarray
+    distance: np.ndarray
+    height: np.ndarray
+
+
+def _span(intervals: tuple[Interval, ...]) -> Interval:
+    return min(lo for lo, _ in intervals), max(hi for _, hi in intervals)
+
+
+def _around(values: np.ndarray, half: Any, bounds: Interval) -> np.ndarray:
+    """(n, 2) intervals ``values ± half`` clipped to ``bounds`` (never empty)."""
+    lo = np.clip(values - half, bounds[0], bounds[1] - 1.0)
+    hi = np.clip(values + half, lo + 1.0, bounds[1])
+    return np.stack([lo, hi], -1)
+
+
+def _structured(rng: np.random.Generator, placement: str, n: int, ranges: LayoutRanges) -> _Structure:
+    """The azimuths, distances and heights of the structured placements (``STRUCTURED_PLACEMENTS``,
+    ``HELD_OUT_PLACEMENTS``), within the family's distance and height ranges."""
+    d_span, h_span = _span(ranges.distance_mm), _span(ranges.height_mm)
+    base = rng.uniform(0.0, 360.0)
+    if placement == "dome":  # 2–3 rings at one distance, each at its own height
+        tiers = 2 if n < 6 else int(rng.integers(2, 4))
+        radius = float(_draw_union(rng, ranges.distance_mm, 1)[0])
+        low = rng.uniform(h_span[0], h_span[0] + 0.4 * (h_span[1] - h_span[0]))
+        high = rng.uniform(h_span[1] - 0.3 * (h_span[1] - h_span[0]), h_span[1])
+        tier = np.arange(n) % tiers
+        heights = np.linspace(low, high, tiers)[tier]
+        azimuth = np.empty(n)
+        for k in range(tiers):
+            members = np.flatnonzero(tier == k)
+            gap = 360.0 / len(members)
+            azimuth[members] = (np.arange(len(members)) * gap + rng.uniform(-0.2, 0.2, len(members)) * gap
+                                + rng.uniform(0.0, gap))
+        distance = np.full(n, radius)
+        d_half, h_half = 0.05 * radius, 100.0
+    elif placement == "room":  # near the ceiling: the four corners first, then points on the walls
+        width, depth = rng.uniform(3000.0, 12000.0, 2)
+        ceiling = rng.uniform(max(h_span[0] + 300.0, min(2400.0, h_span[1] - 300.0)), h_span[1])
+        corners = np.array([[1, 1], [-1, 1], [-1, -1], [1, -1]], dtype=np.float64) * [width / 2, depth / 2]
+        points = [corners[k] for k in rng.permutation(4)[: min(n, 4)]]
+        for _ in range(n - len(points)):
+            side = int(rng.integers(0, 4))
+            u = rng.uniform(-0.8, 0.8)
+            points.append(np.array([[width / 2, u * depth / 2], [-width / 2, u * depth / 2],
+                                    [u * width / 2, depth / 2], [u * width / 2, -depth / 2]][side]))
+        xy = np.array(points)
+        azimuth, distance = np.degrees(np.arctan2(xy[:, 1], xy[:, 0])), np.hypot(xy[:, 0], xy[:, 1])
+        heights = ceiling - rng.uniform(0.0, 300.0, n)
+        d_half, h_half = 0.02 * distance, 50.0
+    elif placement == "line":  # in a row along one wall, at one height
+        wall = float(rng.uniform(d_span[0], min(d_span[1], max(d_span[0] + 1.0, 0.75 * d_span[1]))))
+        half = wall * math.tan(math.radians(rng.uniform(25.0, 55.0)))
+        x = np.linspace(-half, half, n) + (rng.uniform(-0.2, 0.2, n) * 2 * half / max(n - 1, 1) if n > 2 else 0.0)
+        azimuth, distance = np.degrees(np.arctan2(-wall, x)) + 90.0, np.hypot(x, wall)
+        heights = np.full(n, rng.uniform(*h_span))
+        d_half, h_half = 0.02 * distance, 100.0
+    elif placement == "stacked":  # pairs one above the other, the pairs round a ring or an arc
+        pairs = (n + 1) // 2
+        spread = 360.0 if rng.random() < 0.5 else rng.uniform(90.0, 200.0)
+        posts = np.linspace(0.0, spread, pairs, endpoint=spread >= 360.0) + rng.uniform(-5.0, 5.0, pairs)
+        azimuth = np.repeat(posts, 2)[:n]
+        distance = np.repeat(_draw_union(rng, ranges.distance_mm, pairs), 2)[:n]
+        mid = 0.5 * (h_span[0] + h_span[1])
+        heights = np.stack([rng.uniform(h_span[0], mid - 200.0, pairs),
+                            rng.uniform(mid + 200.0, h_span[1], pairs)], -1).reshape(-1)[:n]
+        d_half, h_half = 0.03 * distance, 100.0
+    else:
+        raise InputError(f"unknown structured placement {placement!r}; choose one of "
+                         f"{list(STRUCTURED_PLACEMENTS + HELD_OUT_PLACEMENTS)}")
+    return _Structure(azimuth=(np.asarray(azimuth, np.float64) + base) % 360.0,
+                      distance=_around(np.asarray(distance, np.float64), d_half, d_span),
+                      height=_around(np.asarray(heights, np.float64), h_half, h_span))
 
 
 # ---------------------------------------------------------------------------------------------- cameras
@@ -357,9 +542,12 @@ class _Candidates:
 
 
 def _draw_candidates(
-    rng: np.random.Generator, azimuth_deg: np.ndarray, ranges: LayoutRanges, target_z_mm: float
+    rng: np.random.Generator, azimuth_deg: np.ndarray, ranges: LayoutRanges, target_z_mm: float,
+    within: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> _Candidates:
-    """One candidate camera per entry of ``azimuth_deg`` (N,), all factors drawn from ``ranges``."""
+    """One candidate camera per entry of ``azimuth_deg`` (N,), all factors drawn from ``ranges``;
+    ``within``: per candidate (N, 2) intervals of distance and height that replace the family's
+    (a structured placement's), a novel factor still drawn from the novel intervals."""
     n = azimuth_deg.shape[0]
     base = ranges.novel_of
     if base is None:
@@ -370,7 +558,10 @@ def _draw_candidates(
         novel_mask = ((bits[:, None] >> np.arange(3)) & 1).astype(bool)
     factors = []
     for j, label in enumerate(("distance_mm", "height_mm", "hfov_deg")):
-        value = _draw_union(rng, getattr(base, label), n)
+        if within is not None and j < 2:
+            value = rng.uniform(within[j][:, 0], within[j][:, 1])
+        else:
+            value = _draw_union(rng, getattr(base, label), n)
         if ranges.novel_of is not None:
             value = np.where(novel_mask[:, j], _draw_union(rng, getattr(ranges, label), n), value)
         factors.append(value)
@@ -452,14 +643,25 @@ def _distortion_reaches_corners(cand: _Candidates) -> np.ndarray:
     return np.any(monotone & (rd >= 1.02 * reach[:, None]), axis=1)
 
 
-def _valid(cand: _Candidates, body: np.ndarray, area: np.ndarray) -> np.ndarray:
+def _valid(cand: _Candidates, body: np.ndarray, area: np.ndarray, excluded: tuple[FactorBox, ...] = ()) -> np.ndarray:
     """(N,) bool: the candidate sees the area in front of it and the centre body inside its image."""
     depth_area, _ = _project(cand, area)
     depth_body, pix = _project(cand, body)
     border = _BORDER_FRAC * cand.size[:, None]  # (N, 1, 2)
     inside = np.all((pix >= border) & (pix <= cand.size[:, None] - 1 - border), axis=(1, 2))
     in_front = np.all(depth_area > 1.0, axis=1) & np.all(depth_body > 1.0, axis=1)
-    return in_front & inside & _distortion_reaches_corners(cand)
+    return in_front & inside & _distortion_reaches_corners(cand) & ~_excluded(cand, excluded)
+
+
+def _excluded(cand: _Candidates, boxes: tuple[FactorBox, ...]) -> np.ndarray:
+    """(N,) bool: the candidate's distance, height and field of view lie in one of ``boxes``."""
+    out = np.zeros(len(cand.eye), dtype=bool)
+    if boxes:
+        distance, height = np.hypot(cand.eye[:, 0], cand.eye[:, 1]), cand.eye[:, 2]
+        hfov = np.degrees(2.0 * np.arctan((cand.size[:, 0] / 2.0) / cand.K[:, 0, 0]))
+        for box in boxes:
+            out |= box.contains(distance, height, hfov)
+    return out
 
 
 def sample_layout(
@@ -504,8 +706,12 @@ def sample_layout(
     for _ in range(8):  # the spread of the placements makes one attempt enough for the built-in families
         n = int(rng.choice(counts))
         placement = str(rng.choice(_placements_for(n, ranges.placements)))
-        azimuth = _azimuths(rng, placement, n)
-        cams, novel_factors = _draw_cameras(rng, azimuth, ranges, target_z_mm, body, area, prefix)
+        if placement in PLACEMENTS:
+            azimuth, within = _azimuths(rng, placement, n), None
+        else:
+            structure = _structured(rng, placement, n, ranges)
+            azimuth, within = structure.azimuth, (structure.distance, structure.height)
+        cams, novel_factors = _draw_cameras(rng, azimuth, ranges, target_z_mm, body, area, prefix, within)
         if _max_view_angle_deg(cams, target_z_mm) >= _TRIANGULATION_DEG:
             return Layout(cameras=cams, placement=placement, novel_factors=novel_factors, family=ranges.name)
     raise InputError(  # pragma: no cover - not reached by the built-in families
@@ -521,16 +727,19 @@ def _draw_cameras(
     body: np.ndarray,
     area: np.ndarray,
     prefix: str,
+    within: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[list[Camera], tuple[tuple[str, ...], ...]]:
-    """One valid camera per azimuth: rounds of ``_CANDIDATES`` vectorised draws for the still missing ones."""
+    """One valid camera per azimuth: rounds of ``_CANDIDATES`` vectorised draws for the still missing ones
+    (``within``: per camera, the (n, 2) distance and height intervals of a structured placement)."""
     n = azimuth.shape[0]
     chosen: list[tuple[_Candidates, int] | None] = [None] * n
     for _ in range(_ROUNDS):
         missing = [i for i in range(n) if chosen[i] is None]
         if not missing:
             break
-        cand = _draw_candidates(rng, np.repeat(azimuth[missing], _CANDIDATES), ranges, target_z_mm)
-        ok = _valid(cand, body, area).reshape(len(missing), _CANDIDATES)
+        rows = None if within is None else tuple(np.repeat(w[missing], _CANDIDATES, axis=0) for w in within)
+        cand = _draw_candidates(rng, np.repeat(azimuth[missing], _CANDIDATES), ranges, target_z_mm, rows)
+        ok = _valid(cand, body, area, ranges.excluded).reshape(len(missing), _CANDIDATES)
         for row, i in enumerate(missing):
             hits = np.flatnonzero(ok[row])
             if hits.size:
