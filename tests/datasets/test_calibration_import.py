@@ -445,3 +445,45 @@ def test_ambiguous_units_and_up_ask_for_them(tmp_path):
     src = write_opencv(tmp_path / "top.yml", overhead)
     with pytest.raises(CalibrationError, match="pass --up"):
         import_rig(src, units="mm")
+
+
+def test_parallel_stereo_pair_and_single_camera(tmp_path):
+    """A stereo pair 120 mm apart with parallel axes, in metres, in camera 1's frame: units from
+    the baseline, up −y from the images, the floor 1.5 m below the cameras, the shared point 3 m
+    ahead. One camera without extrinsics: refused until its units are stated."""
+    K = np.array([[700.0, 0, 640], [0, 702.0, 360], [0, 0, 1]])
+    fs = cv2.FileStorage(str(tmp_path / "pair.yml"), cv2.FILE_STORAGE_WRITE)
+    for k in (1, 2):
+        fs.write(f"cameraMatrix{k}", K)
+        fs.write(f"distCoeffs{k}", np.array([[0.01, -0.02, 0.0, 0.0, 0.0]]))
+    fs.write("R", np.eye(3))
+    fs.write("T", np.array([[-0.12], [0.0], [0.0]]))
+    fs.write("image_width", 1280)
+    fs.write("image_height", 720)
+    fs.release()
+    rig = import_rig(tmp_path / "pair.yml")
+    assert (rig.units, rig.up) == ("m", "-y") and rig.units_detected and rig.up_detected
+    one, two = rig.cameras
+    assert abs(np.linalg.norm(one.center - two.center) - 120.0) < 1e-9
+    assert abs(one.center[2] - 1500.0) < 1e-9 and abs(two.center[2] - 1500.0) < 1e-9
+    assert np.allclose(rig.centre_mm - (one.center + two.center) / 2, [0.0, 3000.0, 0.0], atol=1e-6)
+    fs = cv2.FileStorage(str(tmp_path / "one.xml"), cv2.FILE_STORAGE_WRITE)
+    fs.write("camera_matrix", K)
+    fs.write("distortion_coefficients", np.zeros((5, 1)))
+    fs.write("image_width", 1280)
+    fs.write("image_height", 720)
+    fs.release()
+    with pytest.raises(CalibrationError, match="pass --units"):
+        import_rig(tmp_path / "one.xml")
+    (cam,) = import_rig(tmp_path / "one.xml", units="mm").cameras
+    assert abs(cam.center[2] - 1500.0) < 1e-9 and np.allclose(cam.R[2], [0, 1, 0])  # level, looking along +y
+
+
+def test_poseboard_rig_passes_through(tmp_path):
+    from poseboard.camera import save_rig
+
+    cams = studio_rig(3)
+    save_rig(cams, tmp_path / "rig.json")
+    rig = import_rig(tmp_path / "rig.json")
+    assert rig.format == "poseboard" and rig.floor_shift_mm == 0.0
+    assert_same(cams, rig.cameras)

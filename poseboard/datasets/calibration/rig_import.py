@@ -51,6 +51,8 @@ PARALLEL_DEPTH_MM = 3000.0
 UP_COSINE = 0.7
 #: … and the cameras must look less steeply along it than this (median |cos|: 60° of tilt)
 STEEP_COSINE = 0.87
+#: a detected up axis further than this from the cameras' mean image-up gets a warning
+TILT_WARNING_DEG = 20.0
 
 
 @dataclass(frozen=True)
@@ -245,8 +247,11 @@ def _up(rig: SourceRig, declared: Up | None, notes: list[str]) -> tuple[Up, bool
                                    f"{np.round(image_up / np.linalg.norm(image_up), 2).tolist()} is "
                                    f"{math.degrees(math.acos(cosine)):.0f}° from the nearest axis ({up})",
                    "pass --up (+z, -y, …: the world axis pointing up)")
-    notes.append(f"up axis detected: {up} (the cameras' mean image-up direction, "
-                 f"{math.degrees(math.acos(min(cosine, 1.0))):.0f}° from it)")
+    angle = math.degrees(math.acos(min(cosine, 1.0)))
+    notes.append(f"up axis detected: {up} (the cameras' mean image-up direction, {angle:.0f}° from it)"
+                 + (f"; {angle:.0f}° is more than cameras pitched at a subject usually give: if the calibration "
+                    f"board was not level the world is tilted (re-level it, or pass --up)"
+                    if angle > TILT_WARNING_DEG else ""))
     return up, True
 
 
