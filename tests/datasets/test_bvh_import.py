@@ -367,3 +367,23 @@ def test_bad_motion_npz_refused(tmp_path):
     result = runner.invoke(app, ["motion", "import", str(bad), "--out", str(out)])
     assert result.exit_code == 2 and "metres" in result.output and not out.exists()
     json.dumps(result.output)
+
+
+def test_units_as_millimetres_per_unit(tmp_path):
+    """A skeleton in a unit none of mm/cm/m/in fits (56.44 mm per unit) is refused with the number
+    that would fit; given as --units 56.44 it equals the same body written in cm."""
+    factor = 56.44 / 10.0  # cm per unit
+    scaled = [(n, p, tuple(v / factor for v in o)) for n, p, o in SKELETON]
+    frames = np.zeros((4, 3 + 3 * len(SKELETON)))
+    frames[:, 1] = 95.0 / factor
+    src = tmp_path / "odd_units.bvh"
+    src.write_text(bvh_text(frames, skeleton=scaled).replace(
+        f"OFFSET {HEAD_END[0]} {HEAD_END[1]} {HEAD_END[2]}", f"OFFSET 0 {19 / factor!r} 0"))
+    out = tmp_path / "m.npz"
+    result = runner.invoke(app, ["motion", "import", str(src), "--out", str(out)])
+    assert result.exit_code == 2 and "millimetres per unit: --units 59.2" in result.output and not out.exists()
+    poses, _ = bvh_to_poses(src, units="56.44")
+    plain = tmp_path / "plain.bvh"
+    frames[:, 1] = 95.0
+    plain.write_text(bvh_text(frames))
+    assert np.allclose(poses, bvh_to_poses(plain)[0], atol=1e-3)

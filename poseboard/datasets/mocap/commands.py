@@ -24,7 +24,8 @@ def import_command(
     file: Annotated[Path, typer.Argument(help="a .bvh file, or a poseboard motion .npz to check")],
     out: Annotated[Path, typer.Option("--out", "-o", help="motion .npz to write")],
     units: Annotated[
-        str | None, typer.Option("--units", help="BVH units: mm, cm, m, in (default: detected from the body height)")
+        str | None, typer.Option("--units", help="BVH units: mm, cm, m, in or millimetres per unit (default: "
+                                                 "detected from the body height)")
     ] = None,
     up: Annotated[
         str | None, typer.Option("--up", help="the BVH world axis pointing up: +y (most exports), +z, … "

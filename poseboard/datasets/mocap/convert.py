@@ -9,8 +9,9 @@ Steps (:func:`bvh_to_poses`), each stated in the returned notes:
    (:mod:`.joint_map`);
 2. **up**: ``up``, else the axis the pelvis → head-top direction points along (median over
    frames; refused when it is more than 45° from every axis);
-3. **units**: ``units``, else the one that makes the body's height (shank + thigh + pelvis →
-   thorax → neck → head top, median over frames) 0.9–2.6 m; a declared unit must give 0.5–3 m;
+3. **units**: ``units`` (mm, cm, m, in, or millimetres per unit), else the one that makes
+   the body's height (shank + thigh + pelvis → thorax → neck → head top, median over frames)
+   0.9–2.6 m; a declared unit must give 0.5–3 m;
 4. rotated to Z up, scaled to mm, the lowest ankle of the motion at ankle height (3.9 % of
    the body's height, as poseboard's synthetic bodies);
 5. resampled to 50 fps by linear interpolation of the joint positions (times k / 50 s within
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from poseboard.datasets.axes import MM_PER_UNIT, Units, Up, dominant_axis, parse_units, parse_up, up_to_z
+from poseboard.datasets.axes import MM_PER_UNIT, Up, dominant_axis, parse_units, parse_up, up_to_z
 from poseboard.datasets.mocap.bvh import BvhError, forward_kinematics, parse_bvh
 from poseboard.datasets.mocap.joint_map import map_joints, read_joint_map
 from poseboard.errors import InputError
@@ -62,6 +63,19 @@ def resample(poses: np.ndarray, frame_time: float, fps: float = TARGET_FPS) -> n
     return poses[lo] * (1 - w) + poses[hi] * w
 
 
+def _mm_per_unit(units: str | None) -> float | None:
+    """``--units``: a unit name (mm, cm, m, in) or a positive number of millimetres per unit."""
+    if units is None:
+        return None
+    try:
+        value = float(units)
+    except ValueError:
+        return MM_PER_UNIT[parse_units(units)]  # type: ignore[index]
+    if not (np.isfinite(value) and value > 0):
+        raise InputError(f"--units {units}: millimetres per unit must be a positive number")
+    return value
+
+
 def bvh_to_poses(path: str | Path, units: str | None = None, up: str | None = None,
                  joint_map: str | Path | None = None) -> tuple[np.ndarray, list[str]]:
     """(M, 17, 3) world mm poses at 50 fps (Z up, on the floor) from a BVH file, and notes.
@@ -72,7 +86,7 @@ def bvh_to_poses(path: str | Path, units: str | None = None, up: str | None = No
     """
     path = Path(path)
     try:
-        units_v: Units | None = parse_units(units)
+        mm_per_unit = _mm_per_unit(units)
         up_v: Up | None = parse_up(up)
     except InputError as exc:
         raise BvhError(f"{path}: {exc}") from None
@@ -99,19 +113,20 @@ def bvh_to_poses(path: str | Path, units: str | None = None, up: str | None = No
     height = body_height(raw)
     if height <= 0:
         raise BvhError(f"{path}: the mapped joints have zero extent; check the joint map")
-    if units_v is None:
+    if mm_per_unit is None:
         fits = [u for u, f in MM_PER_UNIT.items() if DETECT_HEIGHT_MM[0] <= height * f <= DETECT_HEIGHT_MM[1]]
         if not fits:
-            raise BvhError(f"{path}: the body is {height:.4g} units tall, a person in no unit of "
-                           f"{list(MM_PER_UNIT)}; pass --units")
-        units_v = fits[0]  # type: ignore[assignment]
-        notes.append(f"units detected: {units_v} (the body is {height * MM_PER_UNIT[units_v] / 1000:.2f} m tall)")
-    height_mm = height * MM_PER_UNIT[units_v]
+            raise BvhError(f"{path}: the body is {height:.4g} units tall, a person in none of {list(MM_PER_UNIT)}; "
+                           f"pass --units (one of those, or millimetres per unit: --units {1700 / height:.4g} makes "
+                           f"the body 1.7 m tall)")
+        mm_per_unit = MM_PER_UNIT[fits[0]]
+        notes.append(f"units detected: {fits[0]} (the body is {height * mm_per_unit / 1000:.2f} m tall)")
+    height_mm = height * mm_per_unit
     if not DECLARED_HEIGHT_MM[0] <= height_mm <= DECLARED_HEIGHT_MM[1]:
         guess = [u for u, f in MM_PER_UNIT.items() if DETECT_HEIGHT_MM[0] <= height * f <= DETECT_HEIGHT_MM[1]]
-        raise BvhError(f"{path}: in {units_v} the body would be {height_mm / 1000:.3g} m tall"
+        raise BvhError(f"{path}: with --units {units} the body would be {height_mm / 1000:.3g} m tall"
                        + (f"; pass --units {guess[0]}" if guess else "; check --units"))
-    poses = raw @ W.T * MM_PER_UNIT[units_v]
+    poses = raw @ W.T * mm_per_unit
     if np.median((poses[:, 9] - poses[:, 6])[:, 2]) <= 0:
         raise BvhError(f"{path}: with --up {up_v} the body stands on its head; pass the axis the body's head points "
                        f"along (detected from the file: {dominant_axis(direction)[0]})")
