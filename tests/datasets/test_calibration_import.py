@@ -487,3 +487,27 @@ def test_poseboard_rig_passes_through(tmp_path):
     rig = import_rig(tmp_path / "rig.json")
     assert rig.format == "poseboard" and rig.floor_shift_mm == 0.0
     assert_same(cams, rig.cameras)
+
+
+def test_easymocap_text_as_easymocap_writes_it(tmp_path):
+    """EasyMocap writes its YAML by hand (%YAML:1.0, names as a block list, matrices as
+    !!opencv-matrix); the same cameras as cv2's writer gives."""
+    cams = studio_rig(2)
+
+    def mat(name, m):
+        m = np.atleast_2d(m)
+        data = ", ".join(f"{v:.17g}" for v in m.ravel())
+        return [f"{name}: !!opencv-matrix", f"  rows: {m.shape[0]}", f"  cols: {m.shape[1]}", "  dt: d",
+                f"  data: [{data}]"]
+
+    head = ["%YAML:1.0", "---", "names:"] + [f'  - "{c.name}"' for c in cams]
+    intri, extri = list(head), list(head)
+    for c in cams:
+        intri += mat(f"K_{c.name}", c.K) + mat(f"dist_{c.name}", c.dist) + [f"H_{c.name}: 1080", f"W_{c.name}: 1920"]
+        extri += (mat(f"R_{c.name}", cv2.Rodrigues(c.R)[0]) + mat(f"Rot_{c.name}", c.R)
+                  + mat(f"T_{c.name}", c.t.reshape(3, 1) / 1000))
+    folder = tmp_path / "emc"
+    folder.mkdir()
+    (folder / "intri.yml").write_text("\r\n".join(intri) + "\r\n")
+    (folder / "extri.yml").write_text("\r\n".join(extri) + "\r\n")
+    assert_same(cams, import_rig(folder).cameras)
