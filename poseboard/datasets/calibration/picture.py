@@ -1,5 +1,6 @@
 """A picture of an imported rig: cameras, their frusta and the volume they share, from above
-(x, y) and from the side (x, z), as a PNG (matplotlib, Agg backend)."""
+(x, y) and from the side ((x, z), or (y, z) when the cameras look along y), as a PNG
+(matplotlib, Agg backend)."""
 
 from __future__ import annotations
 
@@ -61,7 +62,12 @@ def draw_rig(cameras: Sequence[Camera], centre: np.ndarray, path: str | Path, ti
     volume, need = shared_volume(cameras, centre)
     fig, axes = plt.subplots(1, 2, figsize=(13, 6), dpi=90)
     depth = float(np.median([np.linalg.norm(c.center - centre) for c in cameras])) if len(cameras) else 3000.0
-    for ax, (i, j), label in zip(axes, [(0, 1), (0, 2)], ["from above (x, y)", "from the side (x, z)"], strict=True):
+    # the side view looks across the cameras' main viewing direction (x, z), or (y, z) when they look along y
+    look = centre - np.mean([c.center for c in cameras], axis=0) if len(cameras) else np.zeros(3)
+    side = 1 if abs(look[1]) > abs(look[0]) else 0
+    views = [(0, 1), (side, 2)]
+    labels = ["from above (x, y)", f"from the side ({'xy'[side]}, z)"]
+    for ax, (i, j), label in zip(axes, views, labels, strict=True):
         if len(volume):
             ax.scatter(volume[:, i] / 1000, volume[:, j] / 1000, s=2, c="tab:green", alpha=0.25,
                        label=f"seen by {'all' if need == len(cameras) else f'≥ {need}'} cameras")

@@ -207,17 +207,20 @@ def _units(rig: SourceRig, declared: Units | None, point: np.ndarray | None, not
         elif size >= hi_mm:
             units = "mm"
         else:
-            raise fail(rig.path, None, f"the cameras are a median {size:.3g} units {what}: too near for "
+            raise fail(rig.path, None, f"the cameras are {'a median ' if point is not None else ''}{size:.3g} "
+                                       f"units {what}: too near for "
                                        f"millimetres, too far for metres (centimetres or inches?)",
                        "pass --units (mm, cm, m or in)")
         detected = True
-        notes.append(f"units detected: {units} (the cameras are a median {size:.3g} {units} {what})")
+        notes.append(f"units detected: {units} (the cameras are {'a median ' if point is not None else ''}"
+                     f"{size:.3g} {units} {what})")
     if size > 0.0:
         mm = size * MM_PER_UNIT[units]
         if not rng[0] <= mm <= rng[1]:
             guess = [u for u, f in MM_PER_UNIT.items() if rng[0] <= size * f <= rng[1]]
             why = f"{'--units ' + declared if declared else 'the ' + rig.format + ' format'} says {units}"
-            raise fail(rig.path, None, f"the cameras are a median {mm:.4g} mm {what}, which no capture rig is "
+            raise fail(rig.path, None, f"the cameras are {'a median ' if point is not None else ''}{mm:.4g} mm "
+                                       f"{what}, which no capture rig is "
                                        f"({why}; plausible: {rng[0]:g}–{rng[1]:g} mm)",
                        f"pass --units {guess[0]}" if guess else "check the translations")
     return units, detected
