@@ -60,6 +60,8 @@ def studio(
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="frames per predict call")] = 8,
     device: Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:N or auto")] = "cpu",
     workers: Annotated[int, typer.Option("--workers", "-j", help="rendering processes (0: per core, ≤ 8)")] = 0,
+    threads: Annotated[int | None, typer.Option(
+        "--threads", min=1, help="torch CPU threads (default: POSEBOARD_THREADS, else one per core)")] = None,
 ) -> None:
     """Render a test split with YOUR cameras and rank every trained method on it: the page
     (studio.html), its Markdown twin (studio.md) and a JSON summary in --out. See docs/studio.md."""
@@ -70,7 +72,7 @@ def studio(
                                 params=params, motion=motion, motion_in_place=motion_in_place, cameras=cameras,
                                 subsets=subsets, centre=_centre(centre), fmt=fmt, units=units, up=up,
                                 profile=profile, frames=frames, batch_size=batch_size, device=device,
-                                workers=workers)
+                                workers=workers, threads=threads)
         facts = run_studio(request)
     except (PoseboardError, ValueError) as exc:
         raise _fail(exc) from None

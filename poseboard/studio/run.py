@@ -50,6 +50,7 @@ class StudioRequest:
     batch_size: int = 8
     device: str = "cpu"
     workers: int = 0
+    threads: int | None = None
 
 
 def _profile_config(request: StudioRequest) -> tuple[Any, int, str]:
@@ -69,6 +70,23 @@ def _profile_config(request: StudioRequest) -> tuple[Any, int, str]:
     board = SynthConfig.preset(data.preset, **overrides).with_split_sizes("test", samples=data.test_samples)
     config = board.with_split_sizes("test", samples=request.frames or data.test_samples)
     return config, params.seed, name, config.h36m.test.samples == board.h36m.test.samples
+
+
+def _set_threads(threads: int | None) -> None:
+    """Torch CPU threads: ``threads``, else ``POSEBOARD_THREADS``, else one per core this process
+    may use (``poseboard predict``'s default is 1 thread with a process per core; here one process
+    predicts every method in turn)."""
+    import os
+
+    import torch
+
+    from poseboard.methods.train.loop import env_threads
+
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    torch.set_num_threads(threads or env_threads(cores))
 
 
 def run_studio(request: StudioRequest, say: Callable[[str], None] = _say) -> dict[str, Any]:
@@ -106,6 +124,7 @@ def run_studio(request: StudioRequest, say: Callable[[str], None] = _say) -> dic
     from poseboard.device import resolve_device
 
     device = resolve_device(request.device, "--device")
+    _set_threads(request.threads)
     say(f"rig {request.rig}: {len(moved)} cameras ({', '.join(c.name for c in moved)}); capture area at "
         f"x = {placement.centre[0]:.0f}, y = {placement.centre[1]:.0f} mm ({placement.how})")
     for note in import_notes:
