@@ -67,7 +67,7 @@ class _Strict(BaseModel):
 class DataProfile(_Strict):
     """What ``generate`` renders: a synthetic preset plus overrides."""
 
-    preset: Literal["smoke", "default", "large", "gpu"] = Field(
+    preset: Literal["smoke", "default", "large", "gpu", "coverage", "frames", "broad"] = Field(
         description="poseboard.datasets.synthetic.generator.SynthConfig.preset: dataset sizes"
     )
     crop_size: int | None = Field(default=None, ge=16, description="network-input crop side (px); None: preset's")

@@ -7,11 +7,17 @@ the ``synth-novel-*`` test splits) and draws, with the train / novel boundaries:
   image aspect ratio of the stored layouts (``layouts.csv``), training against novel-rig;
 * ``motion.png``: root speed and the knee and hip flexion ranges per action, from the 3D poses;
 * ``bodies.png``: body measurements (height, leg, arm, hip and shoulder width relative to
-  height) of every body in the training split and the novel-body split, from the poses' bone lengths.
+  height) of every body in the training split and the novel-body split, from the poses' bone lengths;
+* with ``--coverage``: ``coverage_angles.png`` and ``coverage_distance.png``, the joint angles and
+  the nearest-training-pose distances of test splits against training worlds
+  (``poseboard.datasets.synthetic.coverage``).
 
 Prints the numbers behind each figure (ranges, counts) so the document can quote them.
 
     python scripts/world_figures.py --data data --out docs/world
+    python scripts/world_figures.py --coverage --out docs/world --train-split default=data/synth-h36m/train \
+        --train-preset broad=broad --test-split test=data/synth-h36m/test \
+        --test-split "novel motion=data/synth-novel-motion/test"
 """
 
 from __future__ import annotations
@@ -166,12 +172,87 @@ def draw_bodies(data: Path, out: Path) -> None:
     print(table.groupby("split")[columns].agg(["min", "max", "count"]).round(3).T.to_string())
 
 
+_SHOWN_ANGLES = (("r_knee_flexion", "knee flexion (°)"), ("r_hip_flexion", "hip flexion (°)"),
+                 ("r_hip_abduction", "hip abduction (°)"), ("r_shoulder_elevation", "shoulder elevation (°)"),
+                 ("trunk_inclination", "trunk inclination (°)"), ("trunk_twist", "trunk twist (°)"))
+
+
+def _labelled(pairs: list[str], flag: str) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        label, sep, value = pair.partition("=")
+        if not sep or not label or not value:
+            raise SystemExit(f"{flag} {pair!r}: expected LABEL=VALUE")
+        out[label] = value
+    return out
+
+
+def draw_coverage(train: dict[str, np.ndarray], tests: dict[str, np.ndarray], out: Path) -> list:
+    """``coverage_angles.png`` (joint-angle distributions of each training world and test split)
+    and ``coverage_distance.png`` (each test pose's distance to its nearest training pose, per
+    training world); returns the :class:`~poseboard.datasets.synthetic.coverage.Coverage` records."""
+    from poseboard.datasets.synthetic.coverage import FAR_MM, angle_table, measure_coverage
+
+    tables = [angle_table(p, f"train: {k}") for k, p in train.items()] + [angle_table(p, k) for k, p in tests.items()]
+    table = pd.concat(tables, ignore_index=True)
+    fig, axes = plt.subplots(1, len(_SHOWN_ANGLES), figsize=(21, 3.6))
+    for ax, (name, label) in zip(axes, _SHOWN_ANGLES, strict=True):
+        sns.histplot(table, x=name, hue="split", stat="density", common_norm=False, element="step", fill=False,
+                     bins=40, ax=ax)
+        ax.set_xlabel(label)
+        if ax is not axes[0]:
+            ax.get_legend().remove()
+    fig.suptitle("Joint angles: each training world against each test split (density within each)")
+    fig.tight_layout()
+    fig.savefig(out / "coverage_angles.png", dpi=90)
+    plt.close(fig)
+
+    records = measure_coverage(train, tests)
+    fig, axes = plt.subplots(1, len(tests), figsize=(6 * len(tests), 3.8), squeeze=False)
+    for ax, test in zip(axes[0], tests, strict=True):
+        for r in (r for r in records if r.test == test):
+            d = np.sort(r.distances)
+            ax.plot(d, np.arange(1, len(d) + 1) / len(d), label=f"{r.train} (median {r.median_mm:.0f} mm)")
+        ax.axvline(FAR_MM, color="0.5", ls=":")
+        ax.set_xlabel(f"{test}: MPJPE to the nearest training pose (mm, canonical)")
+        ax.set_ylabel("fraction of test poses")
+        ax.legend(fontsize=8)
+    fig.suptitle("Pose coverage: how far each test pose lies from every pose the training world shows")
+    fig.tight_layout()
+    fig.savefig(out / "coverage_distance.png", dpi=90)
+    plt.close(fig)
+    for r in records:
+        outside = np.mean(list(r.outside.values()))
+        print(f"{r.train:>12} → {r.test:<14} nearest pose: median {r.median_mm:5.1f} mm, 90th percentile "
+              f"{r.p90_mm:5.1f} mm, beyond {FAR_MM:.0f} mm {100 * r.far_fraction:4.1f} %; "
+              f"angle values outside the training 1–99 % range {100 * outside:4.1f} % (mean over angles)")
+    return records
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("data"))
     parser.add_argument("--out", type=Path, default=Path("docs/world"))
+    parser.add_argument("--coverage", action="store_true",
+                        help="only the pose-coverage figures: --train-split / --train-preset against --test-split")
+    parser.add_argument("--train-split", action="append", default=[], metavar="LABEL=PATH",
+                        help="a generated training split folder (repeatable)")
+    parser.add_argument("--train-preset", action="append", default=[], metavar="LABEL=PRESET",
+                        help="a preset's synth-h36m training poses, from its cast (the poses it renders)")
+    parser.add_argument("--test-split", action="append", default=[], metavar="LABEL=PATH",
+                        help="a generated test split folder (repeatable)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.coverage:
+        from poseboard.datasets.synthetic.coverage import split_poses, training_world_poses
+
+        train = {k: split_poses(v) for k, v in _labelled(args.train_split, "--train-split").items()}
+        train |= {k: training_world_poses(v) for k, v in _labelled(args.train_preset, "--train-preset").items()}
+        tests = {k: split_poses(v) for k, v in _labelled(args.test_split, "--test-split").items()}
+        if not train or not tests:
+            raise SystemExit("--coverage needs at least one training world and one --test-split")
+        draw_coverage(train, tests, args.out)
+        return
     draw_layouts(args.data, args.out)
     draw_motion(args.data, args.out)
     draw_bodies(args.data, args.out)

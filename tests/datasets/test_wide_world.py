@@ -204,3 +204,29 @@ def test_the_wide_world_is_deterministic_and_the_same_on_two_workers(tmp_path):
 def test_narrow_worlds_skip_the_extrapolation_split(tmp_path):
     reports = generate_datasets(["synth-extrapolated-rig"], SynthConfig.preset("smoke"), tmp_path, seed=0)
     assert reports == [] and not (tmp_path / "synth-extrapolated-rig").exists()
+
+
+def _differences(a: dict, b: dict, prefix: str = "") -> set[str]:
+    out = set()
+    for key in set(a) | set(b):
+        x, y = a.get(key), b.get(key)
+        if isinstance(x, dict) and isinstance(y, dict):
+            out |= _differences(x, y, f"{prefix}{key}.")
+        elif x != y:
+            out.add(prefix + key)
+    return out
+
+
+def test_each_lever_changes_only_what_it_names():
+    """The ablation's presets: coverage, frames and broad differ from ``default`` in their levers
+    alone; coverage and frames keep every test split (in distribution and held out) the default's,
+    broad changes the rig splits' layouts with the training world's."""
+    default = SynthConfig.preset("default").model_dump()
+    coverage, frames, broad = (SynthConfig.preset(p).model_dump() for p in ("coverage", "frames", "broad"))
+    assert _differences(default, coverage) == {"profile", "h36m.train.world.free_motion"}
+    assert _differences(default, frames) == {"profile", "h36m.train.samples", "h36m.train.world.sequences_per_body"}
+    assert _differences(default, broad) == {"profile", "h36m.train.world.free_motion", "h36m.train.samples",
+                                            "h36m.train.world.sequences_per_body", "h36m.train.world.layouts",
+                                            "novel.layouts"}
+    assert frames["h36m"]["train"]["samples"] == 10 * default["h36m"]["train"]["samples"] == 18000
+    assert coverage["h36m"]["train"]["world"]["free_motion"] == 0.4

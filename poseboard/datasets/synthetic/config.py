@@ -39,7 +39,7 @@ DATASET_NAMES: tuple[str, ...] = ("synth-h36m", "synth-panoptic", "synth-mupots"
 _SECTIONS: dict[str, str] = {"synth-h36m": "h36m", "synth-panoptic": "panoptic", "synth-mupots": "mupots"} | {
     name: "novel" for name in NOVEL_DATASETS
 }
-PRESETS: tuple[str, ...] = ("smoke", "default", "large", "gpu")
+PRESETS: tuple[str, ...] = ("smoke", "default", "large", "gpu", "coverage", "frames", "broad")
 
 
 # --------------------------------------------------------------------------- configuration
@@ -301,8 +301,46 @@ def _gpu() -> dict[str, Any]:
     return data
 
 
+#: Issue 38's levers, each on the ``default`` world (docs/synthetic_world.md, "Levers"): FreeMotion
+#: in 40 % of the training sequences; ten times the unique training frames (the same 0.6 s
+#: sequences, 10x as many: every pre-training and training step sees frames it has not seen);
+#: both, with the wide camera layouts and their held-out and extrapolated rig splits.
+FREE_MOTION_FRACTION = 0.4
+UNIQUE_FRAMES_FACTOR = 10
+
+
+def _with_coverage(data: dict[str, Any]) -> dict[str, Any]:
+    data["h36m"]["train"]["world"]["free_motion"] = FREE_MOTION_FRACTION
+    return data
+
+
+def _with_frames(data: dict[str, Any]) -> dict[str, Any]:
+    data["h36m"]["train"]["samples"] *= UNIQUE_FRAMES_FACTOR
+    data["h36m"]["train"]["world"]["sequences_per_body"] *= UNIQUE_FRAMES_FACTOR
+    return data
+
+
+def _coverage() -> dict[str, Any]:
+    """``default`` with FreeMotion in 40 % of the training sequences (pose coverage alone)."""
+    return _with_coverage(_default()) | {"profile": "coverage"}
+
+
+def _frames() -> dict[str, Any]:
+    """``default`` with ten times the unique training frames (more frames alone)."""
+    return _with_frames(_default()) | {"profile": "frames"}
+
+
+def _broad() -> dict[str, Any]:
+    """Coverage and frames together, the wide camera layouts in training and in the rig splits."""
+    data = _with_frames(_with_coverage(_default())) | {"profile": "broad"}
+    data["h36m"]["train"]["world"]["layouts"] = "wide"
+    data["novel"]["layouts"] = "wide"
+    return data
+
+
 _PRESETS: dict[str, Callable[[], dict[str, Any]]] = {"smoke": _smoke, "default": _default, "large": _large,
-                                                     "gpu": _gpu}
+                                                     "gpu": _gpu, "coverage": _coverage, "frames": _frames,
+                                                     "broad": _broad}
 
 
 

@@ -1,0 +1,139 @@
+"""Pose coverage: how far a test split's poses lie from everything a training world shows.
+
+A method trained on scripted actions meets, on real motion capture, poses its training never
+held (issue 38). Two measurements, both on the 3D poses a generated split stores:
+
+* **joint angles** (:func:`~.motion.joint_angles_deg`: knee, elbow, hip flexion and abduction,
+  shoulder elevation, trunk inclination and twist) as distributions, and for each test split the
+  fraction of its values outside the training world's 1st–99th percentile range;
+* **pose distance**: for each test pose, the MPJPE (mm) to its nearest training pose after both
+  are put in a canonical frame (pelvis at the origin, hips along +x, so position and facing do
+  not count; :func:`canonical_poses`). A test pose far from every training pose is one the world
+  never showed, whatever the action is called.
+
+Example:
+    >>> import numpy as np
+    >>> from poseboard.datasets.synthetic.body import SUBJECTS
+    >>> rest = SUBJECTS["S1"].rest_pose()[None]
+    >>> float(nearest_pose_distance(rest, np.concatenate([rest, rest + 5.0]))[0])
+    0.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from poseboard.errors import InputError, check_shape
+
+#: The angles compared (names of :func:`~.motion.joint_angles_deg`).
+COVERAGE_ANGLES: tuple[str, ...] = (
+    "r_knee_flexion", "l_knee_flexion", "r_hip_flexion", "l_hip_flexion", "r_hip_abduction", "l_hip_abduction",
+    "r_shoulder_elevation", "l_shoulder_elevation", "r_elbow_flexion", "l_elbow_flexion", "trunk_inclination",
+    "trunk_twist",
+)  # fmt: skip
+#: A test pose farther than this (mm, MPJPE) from every training pose counts as uncovered.
+FAR_MM = 100.0
+_PELVIS, _RHIP, _LHIP = 6, 2, 3
+
+
+def canonical_poses(poses: np.ndarray) -> np.ndarray:
+    """(N, 17, 3) world mm (Z up) → (N, 17, 3) mm: pelvis at the origin, turned about Z so the
+    line from the left to the right hip points along +x (facing +y)."""
+    p = np.asarray(poses, dtype=np.float64)
+    check_shape(p, ["N", 17, 3], "poses")
+    p = p - p[:, _PELVIS : _PELVIS + 1]
+    hips = p[:, _RHIP, :2] - p[:, _LHIP, :2]
+    yaw = np.arctan2(hips[:, 1], hips[:, 0])
+    c, s = np.cos(-yaw)[:, None], np.sin(-yaw)[:, None]
+    out = p.copy()
+    out[..., 0] = c * p[..., 0] - s * p[..., 1]
+    out[..., 1] = s * p[..., 0] + c * p[..., 1]
+    return out
+
+
+def nearest_pose_distance(query: np.ndarray, reference: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """(Q,) mm: for each query pose, the MPJPE to its nearest reference pose, both canonical
+    (:func:`canonical_poses`). Exact (every pair), in float32 chunks of ``chunk`` queries."""
+    q, r = canonical_poses(query).astype(np.float32), canonical_poses(reference).astype(np.float32)
+    if len(r) == 0:
+        raise InputError("nearest_pose_distance: no reference poses")
+    out = np.empty(len(q), dtype=np.float64)
+    for start in range(0, len(q), chunk):
+        block = q[start : start + chunk]  # (B, 17, 3)
+        d = np.linalg.norm(block[:, None] - r[None], axis=-1).mean(-1)  # (B, R)
+        out[start : start + chunk] = d.min(1)
+    return out
+
+
+def split_poses(path: str | Path) -> np.ndarray:
+    """(N, 17, 3) world mm: the ground-truth poses a generated split stores (``joints_3d.npy``)."""
+    from poseboard.datasets.storage import MultiViewStore
+
+    return np.asarray(MultiViewStore(path).joints_3d, dtype=np.float64)
+
+
+def angle_table(poses: np.ndarray, label: str) -> pd.DataFrame:
+    """One row per pose: its :data:`COVERAGE_ANGLES` (degrees) and ``split`` = ``label``."""
+    from poseboard.datasets.synthetic.motion import joint_angles_deg
+
+    angles = joint_angles_deg(poses)
+    return pd.DataFrame({name: angles[name] for name in COVERAGE_ANGLES}).assign(split=label)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How a training world covers one test split's poses."""
+
+    train: str
+    test: str
+    #: (Q,) mm: each test pose's distance to its nearest training pose.
+    distances: np.ndarray
+    #: Per angle: the fraction of the test split's values outside the training 1st–99th percentiles.
+    outside: dict[str, float]
+
+    @property
+    def median_mm(self) -> float:
+        return float(np.median(self.distances))
+
+    @property
+    def p90_mm(self) -> float:
+        return float(np.percentile(self.distances, 90))
+
+    @property
+    def far_fraction(self) -> float:
+        """Fraction of the test poses farther than :data:`FAR_MM` from every training pose."""
+        return float(np.mean(self.distances > FAR_MM))
+
+
+def measure_coverage(train: Mapping[str, np.ndarray], tests: Mapping[str, np.ndarray]) -> list[Coverage]:
+    """Every (training world, test split) pair: nearest-pose distances and the angles outside
+    the training world's 1st–99th percentile range."""
+    out = []
+    for train_label, train_poses in train.items():
+        ref = angle_table(train_poses, train_label)
+        lo, hi = ref[list(COVERAGE_ANGLES)].quantile(0.01), ref[list(COVERAGE_ANGLES)].quantile(0.99)
+        for test_label, test_poses in tests.items():
+            table = angle_table(test_poses, test_label)
+            outside = {a: float(((table[a] < lo[a]) | (table[a] > hi[a])).mean()) for a in COVERAGE_ANGLES}
+            out.append(Coverage(train_label, test_label, nearest_pose_distance(test_poses, train_poses), outside))
+    return out
+
+
+def training_world_poses(preset: str, seed: int = 0) -> np.ndarray:
+    """(N, 17, 3) world mm: the poses of ``synth-h36m``'s training split of a preset, at the
+    frames the split keeps, straight from its cast (the motion the generator renders, without
+    rendering it: the same poses ``joints_3d.npy`` stores)."""
+    from poseboard.datasets.synthetic.casting import training_world_cast
+    from poseboard.datasets.synthetic.config import SynthConfig
+
+    config = SynthConfig.preset(preset)
+    spec = config.h36m
+    if spec.train.world is None:
+        raise InputError(f"preset {preset!r}: synth-h36m's training split has no training world")
+    cast = training_world_cast("synth-h36m", "train", spec.train, spec.area_radius_mm, config.fps, seed)
+    return np.concatenate([s.poses[s.frames] for s in cast.sequences])
