@@ -164,3 +164,51 @@ def test_width_probe_catches_a_clipped_table(results_dir, tmp_path):
                                                " main { min-width: 1600px; }</style>", 1))
     probe = _probe(run(broken, inject=WIDTH_PROBE, size=(800, 1200)).dom)
     assert probe["clipped"] or probe["page"] > 800
+
+
+OVERVIEW_PROBE = r"""
+(function () {
+  var out = {errors: [], inner: window.innerWidth, page: document.documentElement.scrollWidth};
+  try {
+    var main = document.querySelector("main");
+    var first = main.querySelector("section");
+    out.first_section = first ? first.id : null;
+    var ov = document.querySelector("#overview table");
+    out.rows = Array.prototype.map.call(ov.tBodies[0].rows, function (r) {
+      return r.getAttribute("data-overview-method"); });
+    out.links_ok = Array.prototype.every.call(ov.querySelectorAll("a[href^='#']"), function (a) {
+      return document.getElementById(a.getAttribute("href").slice(1)) !== null; });
+    var hl = ov.querySelector("tr.highlight");
+    out.highlight = hl ? hl.getAttribute("data-overview-method") : null;
+    var plain = ov.querySelector("tr:not(.highlight) td");
+    out.stands_out = hl !== null && getComputedStyle(hl.cells[0]).backgroundColor !==
+                     getComputedStyle(plain).backgroundColor;
+    var r = ov.getBoundingClientRect();
+    out.table_on_screen = r.left >= -0.5 && r.right <= window.innerWidth + 0.5 && r.height > 0;
+    out.scrolls = ov.scrollWidth > ov.clientWidth;
+    var last = ov.tHead.rows[0].cells[ov.tHead.rows[0].cells.length - 1].getBoundingClientRect();
+    out.last_header_reachable = last.right - r.left + ov.scrollLeft <= ov.scrollWidth + 0.5;
+    out.top = r.top;
+  } catch (e) { out.errors.push(String(e)); }
+  document.body.setAttribute("data-probe", JSON.stringify(out));
+})();
+"""
+
+
+@pytest.mark.parametrize("width", [1280, 800])
+def test_overview_opens_the_page(results_dir, tmp_path, width):
+    """Issue 39: the page opens on the overview (the first section of main, near the top), one
+    row per method, each cell linking to a section that exists, the highlighted method standing
+    out; at 1,280 and 800 px the table is on screen and every column reachable (scrolling
+    inside the table, never the page)."""
+    build_report(results_dir, tmp_path / "report", params_file=None, highlight="noise-20mm")
+    shot = tmp_path / f"overview-{width}.png"
+    probe = _probe(run(tmp_path / "report" / "index.html", inject=OVERVIEW_PROBE, size=(width, 1000),
+                       screenshot=shot).dom)
+    assert probe["errors"] == []
+    assert probe["first_section"] == "overview"
+    assert sorted(probe["rows"]) == ["noise-20.5mm", "noise-20mm", "noise-8mm"]
+    assert probe["links_ok"] and probe["highlight"] == "noise-20mm" and probe["stands_out"]
+    assert probe["table_on_screen"] and probe["last_header_reachable"]
+    assert probe["page"] <= width and probe["top"] < 1000  # seen without scrolling the page
+    assert shot.exists() and shot.stat().st_size > 10_000
