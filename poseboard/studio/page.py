@@ -148,8 +148,8 @@ def notes() -> list[str]:
             "holds the board's sequences (the default test design drawn with the board's seed and profile: the same "
             "people, motion and frames, only the cameras differ), **two-sample** otherwise (your own motion).",
             "τ: Kendall's τ-b between the board's order and this rig's, over the methods both hold. Decided pairs: "
-            "every pair the board decides (paired, Holm over all its pairs), tested again here (Holm over those "
-            "pairs): reversed = decided the other way here.",
+            "every pair of the methods scored here that the board decides (paired, Holm over those methods' pairs "
+            "on the board), tested again here (Holm over the decided pairs): reversed = decided the other way here.",
             "With one training seed per method the intervals cover test-set sampling only, not training noise "
             "(docs/findings.md, the seed spread)."]
 
