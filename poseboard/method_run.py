@@ -76,6 +76,9 @@ def plan_method(params: Params, name: str) -> MethodPlan:
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise InputError(f"params.yaml: no block methods.{name}{hint}; `poseboard new-method {name}` writes one")
     block = params.methods[name]
+    if block.code is None:
+        raise InputError(f"params.yaml: methods.{name}.code is missing: name the method's module, e.g. "
+                         f"code: poseboard/methods/{name.replace('-', '_')}.py (dvc.yaml's train@{name} depends on it)")
     evals = {k: e for k, e in params.evaluations.items() if e.method == name}
     scores = {k: s for k, s in params.scores.items() if s.method == name}
     if not evals:
@@ -258,7 +261,9 @@ def verdict_text(boards: list[Board], name: str, level: float, generalization: o
             lines.append(f"  seed noise: measured for {measured}"
                          + ("" if mine is not None else f"; not for {name}, so its comparisons are paired over "
                             "sequences only, as the board tests a pair without a measured spread"))
-    if generalization is not None:
+    held_out = any(b.protocol.name.startswith("synth-novel") and any(r.method == name for r in b.rows)
+                   for b in boards)
+    if generalization is not None and held_out:  # the view only where the method ran on a held-out split
         from poseboard.report.generalization import notes
 
         mine = [n for n in notes(generalization) if name in n]

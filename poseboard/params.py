@@ -155,8 +155,8 @@ class MethodBlock(BaseModel):
     def _code_in_repository(cls, code: str | None) -> str | None:
         if code is not None:
             parts = Path(code).parts
-            if not parts or Path(code).is_absolute() or ".." in parts or parts[0] != "poseboard":
-                raise ValueError(f"{code!r}: give a path under poseboard/ relative to the repository, "
+            if not parts or Path(code).is_absolute() or ".." in parts:
+                raise ValueError(f"{code!r}: give a path inside the repository, relative to it, "
                                  "e.g. poseboard/methods/my_method.py")
         return code
 
@@ -479,6 +479,9 @@ def check_params(params: Params, deep: bool = False, where: str = PARAMS_FILE) -
                                 f"of {ev.predictions}: their inputs differ ({'; '.join(diffs)})")
     names = REGISTRY.names()
     for name, block in params.methods.items():
+        if block.code is None:
+            problems.append(f"{where}: methods.{name}.code: missing; dvc.yaml's train@{name} depends on the method's "
+                            "own module through it (e.g. code: poseboard/methods/my_method.py)")
         if block.method not in names:
             problems.append(
                 f"{where}: methods.{name}.method: {block.method!r} is not a registered method"
