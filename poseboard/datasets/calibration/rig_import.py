@@ -314,10 +314,12 @@ def import_rig(path: str | Path, fmt: str | None = None, units: str | None = Non
                      f"{heights.max() / 1000:.2f} m above it)")
     else:
         shift = float(heights.mean() - TRIPOD_HEIGHT_MM)
-        low = cams[int(np.argmin(heights))]
+        outside = (heights < HEIGHT_RANGE_MM[0]) | (heights > HEIGHT_RANGE_MM[1])
+        low = cams[int(np.argmax(outside))]
         cams = [Camera(K=c.K, R=c.R, t=c.t + c.R @ np.array([0.0, 0.0, shift]), dist=c.dist,
                        image_size=c.image_size, name=c.name) for c in cams]
-        notes.append(f"floor: the file's z = 0 is no floor (camera {low.name!r} is at z = {heights.min():.0f} mm); "
+        notes.append(f"floor: the file's z = 0 is no floor (camera {low.name!r} is at z = {low.center[2]:.0f} mm; "
+                     f"cameras stand {HEIGHT_RANGE_MM[0] / 1000:g}–{HEIGHT_RANGE_MM[1] / 1000:g} m above a floor); "
                      f"the floor was put {TRIPOD_HEIGHT_MM / 1000:.1f} m (a tripod's height) below the cameras' mean "
                      f"height (every z moved by {-shift:+.0f} mm): move the rig if your cameras stand otherwise")
     # the shared volume, in the converted world
