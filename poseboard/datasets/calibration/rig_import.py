@@ -198,7 +198,9 @@ def _units(rig: SourceRig, declared: Units | None, point: np.ndarray | None, not
         what, lo_m, hi_mm, rng = "apart (their axes are parallel)", BASELINE_METRES_BELOW, BASELINE_MM_FROM, \
             BASELINE_RANGE_MM
     units, detected = declared or rig.units, False
-    if units is None:
+    if units is not None:
+        notes.append(f"units: {units} ({'--units' if declared else 'stated by the ' + rig.format + ' format'})")
+    else:
         if size == 0.0:
             raise fail(rig.path, None, "one camera at the world origin: its units cannot be told",
                        "pass --units (mm, cm, m or in: the units of the calibration board)")
@@ -230,6 +232,7 @@ def _up(rig: SourceRig, declared: Up | None, notes: list[str]) -> tuple[Up, bool
     image_up = np.mean([-c.R[1] for c in rig.cameras], axis=0)  # the cameras' −y axes, in the world
     if declared or rig.up:
         up = declared or rig.up
+        notes.append(f"up axis: {up} ({'--up' if declared else 'stated by the ' + rig.format + ' format'})")
         W = up_to_z(up)
         if (W @ image_up)[2] < 0:
             notes.append(f"with up {up}, the cameras' images are on average upside down: is the up axis right?")
