@@ -128,9 +128,10 @@ def _per_joint(result: Result) -> dict[str, float]:
     return {joint: float(stats["mean"]) for joint, stats in result.metrics.main.per_joint.items() if "mean" in stats}
 
 
-def _sizes(sweep: Board | None, best: str | None, full: SequenceTable | None, level: float, seed: int,
-           n_resamples: int) -> list[SizeLine]:
-    """The sweep's sizes; ``full``: the recommended method ``best`` with all the cameras."""
+def _sizes(sweep: Board | None, best: str | None, full: SequenceTable | None, num_cameras: int, level: float,
+           seed: int, n_resamples: int) -> list[SizeLine]:
+    """The sweep's sizes; ``full``: the recommended method ``best`` with all ``num_cameras`` cameras
+    (a size of all the cameras is that same pass: no change to compute)."""
     if sweep is None:
         return []
     curves = sweep.sweep()
@@ -153,7 +154,8 @@ def _sizes(sweep: Board | None, best: str | None, full: SequenceTable | None, le
                 adjusted = holm([c.p_value for _, _, c in found])
                 pairs = [PairLine(a, b, c, p, level) for (a, b, c), p in zip(found, adjusted, strict=True)]
         vs_all = None
-        if best is not None and full is not None and best in curves and size in curves[best]:
+        if (best is not None and full is not None and best in curves and size in curves[best]
+                and size < num_cameras):
             tb = sequence_table([rows[best]], point=str(size))
             if tb is not None:
                 vs_all = headline_change(full, tb, "frame", n_resamples=n_resamples, seed=seed)
@@ -266,9 +268,9 @@ def analyse(studio: list[Result], board: list[Result], protocols: dict[str, str]
         sweep_pid = sweeps.get(pid)
         what = "calibrated" if sb.protocol.provides_extrinsics else "uncalibrated (no extrinsics)"
         best = lines[0].method if lines else None
-        sizes = _sizes(studio_boards.get(sweep_pid) if sweep_pid else None, best,
-                       s_tables.get(best) if best else None, level, seed, n_resamples)
         cams = len(sb.protocol.cameras or ())
+        sizes = _sizes(studio_boards.get(sweep_pid) if sweep_pid else None, best,
+                       s_tables.get(best) if best else None, cams, level, seed, n_resamples)
         out.append(StudioBoard(pid, sb.protocol.title, board_pid, lines, pairs, agreement, decided, flips, joints,
                                sizes, sweep_pid if sizes else None, recommend(lines, pairs, what),
                                enough_views(sizes, best, cams)))
