@@ -34,6 +34,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -220,22 +221,14 @@ WIDE_TRAIN_LAYOUTS = LayoutRanges(
 )
 
 #: Novel rigs inside the wide ranges, by placement: lines and stacked pairs (no training layout's).
-HELD_OUT_PLACEMENT_LAYOUTS = LayoutRanges(
-    **{**{k: getattr(WIDE_TRAIN_LAYOUTS, k) for k in WIDE_TRAIN_LAYOUTS.__dataclass_fields__},
-       "name": "held-out-placement", "placements": HELD_OUT_PLACEMENTS, "excluded": ()},
-)
-
-
-def _box_family(box: FactorBox) -> LayoutRanges:
-    return LayoutRanges(
-        **{**{k: getattr(WIDE_TRAIN_LAYOUTS, k) for k in WIDE_TRAIN_LAYOUTS.__dataclass_fields__},
-           "name": f"held-out-{box.name}", "distance_mm": (box.distance_mm,), "height_mm": (box.height_mm,),
-           "hfov_deg": (box.hfov_deg,), "excluded": ()},
-    )
-
-
+HELD_OUT_PLACEMENT_LAYOUTS = dataclasses.replace(WIDE_TRAIN_LAYOUTS, name="held-out-placement",
+                                                 placements=HELD_OUT_PLACEMENTS, excluded=())
 #: Novel rigs inside the wide ranges, by combination: every camera in one held-out box.
-HELD_OUT_BOX_LAYOUTS: tuple[LayoutRanges, ...] = tuple(_box_family(b) for b in HELD_OUT_BOXES)
+HELD_OUT_BOX_LAYOUTS: tuple[LayoutRanges, ...] = tuple(
+    dataclasses.replace(WIDE_TRAIN_LAYOUTS, name=f"held-out-{box.name}", distance_mm=(box.distance_mm,),
+                        height_mm=(box.height_mm,), hfov_deg=(box.hfov_deg,), excluded=())
+    for box in HELD_OUT_BOXES
+)
 
 #: Beyond the wide ranges (the extrapolation test): each camera outside them in at least one of
 #: distance (1.0–1.5 m or 9–12 m), height (3.5–5 m) and field of view (20–30° or 100–115°), and
