@@ -70,7 +70,8 @@ def test_short_flags_mean_one_thing():
 def test_the_results_folder_is_always_results():
     """Every visible option that names a results folder is spelled `--results`; former
     spellings survive only as hidden aliases."""
-    second_folder = {("poseboard compare", "--reference")}  # the *other* results folder, compared against
+    # the *other* results folder, compared against (the committed board, for the studio)
+    second_folder = {("poseboard compare", "--reference"), ("poseboard studio", "--reference")}
     wrong = [(c, opts) for c, name, opts, hidden, help_ in _options()
              if not hidden and re.search(r"results? (folder|files)", help_) and opts[0] != "--results"
              and (c, opts[0]) not in second_folder]

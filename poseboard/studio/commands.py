@@ -47,8 +47,10 @@ def studio(
         "studio"),
     checkpoints: Annotated[Path, typer.Option("--checkpoints", help="trained methods (one folder each)")] = Path(
         "checkpoints"),
-    board: Annotated[Path, typer.Option("--board", help="the committed board's results folder")] = Path("results"),
-    no_board: Annotated[bool, typer.Option("--no-board", help="rank without the change from the board")] = False,
+    reference: Annotated[Path, typer.Option(
+        "--reference", help="the results folder compared against: the committed board's")] = Path("results"),
+    no_reference: Annotated[bool, typer.Option(
+        "--no-reference", help="rank without the change from the board")] = False,
     params: Annotated[Path, typer.Option("--params", help="params.yaml: the profile's test design, crop size and "
                                                           "seed (the board's)")] = Path("params.yaml"),
     profile: Annotated[str | None, typer.Option("--profile", help="profile (default: the file's active one)")] = None,
@@ -68,7 +70,7 @@ def studio(
     try:
         from poseboard.studio.run import StudioRequest, run_studio
 
-        request = StudioRequest(rig=rig, out=out, checkpoints=checkpoints, board=None if no_board else board,
+        request = StudioRequest(rig=rig, out=out, checkpoints=checkpoints, board=None if no_reference else reference,
                                 params=params, motion=motion, motion_in_place=motion_in_place, cameras=cameras,
                                 subsets=subsets, centre=_centre(centre), fmt=fmt, units=units, up=up,
                                 profile=profile, frames=frames, batch_size=batch_size, device=device,

@@ -112,8 +112,8 @@ def run_studio(request: StudioRequest, say: Callable[[str], None] = _say) -> dic
         raise InputError(f"{request.checkpoints}: none of the trained methods fits this rig's protocols: "
                          + "; ".join(refused))
     if request.board is not None and not request.board.is_dir():
-        raise InputError(f"{request.board}: board results folder not found (--board); give the results/ of a "
-                         "trained board, or --no-board to rank without the change from the board")
+        raise InputError(f"{request.board}: board results folder not found (--reference); give the results/ of a "
+                         "trained board, or --no-reference to rank without the change from the board")
     board_results = read_results(request.board) if request.board is not None else []
     if request.motion is not None:
         from poseboard.datasets.synthetic.user_motion import load_user_motion

@@ -77,8 +77,8 @@ def setup(tmp_path_factory) -> dict[str, Path]:
 def _studio(args: list[str], setup: dict[str, Path], out: Path):
     argv = ["studio", *args, "--checkpoints", str(setup["checkpoints"]), "--params", str(setup["params"]),
             "--profile", "smoke", "--out", str(out)]
-    if "--board" not in args and "--no-board" not in args:
-        argv += ["--board", str(setup["board"])]
+    if "--reference" not in args and "--no-reference" not in args:
+        argv += ["--reference", str(setup["board"])]
     return CliRunner().invoke(app, argv)
 
 
@@ -225,8 +225,8 @@ def test_refusals_exit_2_naming_what_to_fix(case, setup, tmp_path):
         args = ["--cameras", "9"]
         expected = "--cameras 9"
     elif case == "no-board":
-        args = ["--board", str(tmp_path / "no-board")]
-        expected = "--no-board"
+        args = ["--reference", str(tmp_path / "no-board")]
+        expected = "--no-reference"
     elif case == "bad-centre":
         args = ["--centre", "1,2,3"]
         expected = "--centre"
