@@ -9,6 +9,7 @@ Converting to poseboard's world (mm, Z up, floor z = 0) and judging the rig as a
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,17 @@ def fail(path: str | Path, camera: str | None, problem: str, fix: str = "") -> C
     """A :class:`CalibrationError` reading ``FILE: camera 'NAME': PROBLEM; FIX``."""
     where = f"{path}: camera {camera!r}: " if camera is not None else f"{path}: "
     return CalibrationError(where + problem + (f"; {fix}" if fix else ""))
+
+
+def read_json(path: Path) -> Any:
+    """The JSON a calibration file holds, or a :class:`CalibrationError` naming why it is not."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(path, None, f"cannot read the file ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise fail(path, None, f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})",
+                   "is the file complete?") from None
 
 
 @dataclass(frozen=True)

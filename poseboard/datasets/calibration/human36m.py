@@ -22,13 +22,12 @@ Human3.6M publishes, |p| ≈ 1e-3).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from poseboard.datasets.calibration.common import SourceRig, as_matrix, fail, source_camera
+from poseboard.datasets.calibration.common import SourceRig, as_matrix, fail, read_json, source_camera
 
 REQUIRED = ("R", "t", "f", "c", "k", "p", "image_size")
 
@@ -70,13 +69,7 @@ def _records(data: Any, path: Path) -> list[tuple[str, dict]]:
 
 
 def read(path: Path) -> SourceRig:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError) as exc:
-        raise fail(path, None, f"cannot read the file ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise fail(path, None, f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})",
-                   "is the file complete?") from None
+    data = read_json(path)
     records = _records(data, path)
     if not records:
         raise fail(path, None, "'cameras' is empty")

@@ -10,22 +10,15 @@ has any (the 480 ``vga`` and the ``kinect-color`` cameras are left out, with a n
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from poseboard.datasets.calibration.common import SourceRig, fail, source_camera
+from poseboard.datasets.calibration.common import SourceRig, fail, read_json, source_camera
 
 REQUIRED = ("name", "resolution", "K", "distCoef", "R", "t")
 
 
 def read(path: Path) -> SourceRig:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError) as exc:
-        raise fail(path, None, f"cannot read the file ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise fail(path, None, f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})",
-                   "is the file complete?") from None
+    data = read_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("cameras"), list) or not data["cameras"]:
         raise fail(path, None, "expected {\"cameras\": [ … ]} with at least one camera (the panoptic-toolbox layout)")
     records = data["cameras"]

@@ -19,7 +19,6 @@ Steps, each stated in :attr:`ImportedRig.notes` when it was detected rather than
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ import numpy as np
 
 from poseboard.camera import Camera
 from poseboard.datasets.axes import MM_PER_UNIT, Units, Up, dominant_axis, parse_units, parse_up, up_to_z
-from poseboard.datasets.calibration.common import CalibrationError, SourceCamera, SourceRig, fail
+from poseboard.datasets.calibration.common import CalibrationError, SourceCamera, SourceRig, fail, read_json
 from poseboard.errors import InputError
 
 FORMATS: tuple[str, ...] = ("opencv", "anipose", "panoptic", "easymocap", "human36m", "poseboard")
@@ -125,10 +124,7 @@ def detect_format(path: Path) -> str:
     if suffix in (".yml", ".yaml", ".xml"):
         return "opencv"
     if suffix == ".json":
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise fail(path, None, f"not valid JSON ({exc})", "is the file complete?") from None
+        data = read_json(path)
         if isinstance(data, dict) and data.get("format") == "poseboard-rig":
             return "poseboard"
         cams = data.get("cameras") if isinstance(data, dict) else None

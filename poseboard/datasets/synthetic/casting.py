@@ -237,16 +237,15 @@ def _shifted(camera: Camera, centre: np.ndarray) -> Camera:
                   image_size=camera.image_size, name=camera.name)
 
 
-def _layout_rig(rng: np.random.Generator, kind: str | bool, slots: int, area_mm: float,
+def _layout_rig(rng: np.random.Generator, kind: str, slots: int, area_mm: float,
                 centre: np.ndarray | None = None) -> tuple[list[Camera], np.ndarray, dict]:
-    """A sampled layout of ``kind`` (:data:`LAYOUT_KINDS`; ``True``/``False``: novel/train) in
+    """A sampled layout of ``kind`` (:data:`LAYOUT_KINDS`) in
     ``slots`` slots: all its cameras when they fit, otherwise a random subset of ``slots`` of them
     (in layout order). A kind of several families (``held-out``) draws one of them first.
     ``centre`` (2,) world mm: the layout is drawn around the origin for an area of ``area_mm``
     and moved there (the wide kinds film each sequence where it is)."""
     from poseboard.datasets.synthetic.layouts import sample_layout
 
-    kind = {True: "novel", False: "train"}.get(kind, kind) if isinstance(kind, bool) else kind
     families = _families(kind)
     family = families[int(rng.integers(len(families)))] if len(families) > 1 else families[0]
     layout = sample_layout(rng, family, prefix="view", area_radius_mm=area_mm, novel=family.novel_of is not None)
@@ -356,8 +355,9 @@ def _layout_cast(sequences: list[_Sequence], name: str, split: str, seed: int, *
     rigs, present, layouts = [], [], []
     for s in sequences:
         rng = purpose_rng(seed, name, split, "layout", s.sequence)
-        if kind is None or kind in ("train", "novel"):
-            rig, mask, record = _layout_rig(rng, novel if kind is None else kind, slots, area_mm)
+        kind = kind or ("novel" if novel else "train")
+        if kind in ("train", "novel"):
+            rig, mask, record = _layout_rig(rng, kind, slots, area_mm)
         else:
             centre, radius = _sequence_area(s)
             rig, mask, record = _layout_rig(rng, kind, slots, radius, centre)

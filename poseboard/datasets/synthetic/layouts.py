@@ -233,21 +233,10 @@ HELD_OUT_BOX_LAYOUTS: tuple[LayoutRanges, ...] = tuple(
 #: Beyond the wide ranges (the extrapolation test): each camera outside them in at least one of
 #: distance (1.0–1.5 m or 9–12 m), height (3.5–5 m) and field of view (20–30° or 100–115°), and
 #: 13–16 cameras.
-EXTRAPOLATED_LAYOUTS = LayoutRanges(
-    name="extrapolated",
-    camera_counts=(13, 14, 15, 16),
-    distance_mm=((1000.0, 1500.0), (9000.0, 12000.0)),
-    height_mm=((3500.0, 5000.0),),
-    hfov_deg=((20.0, 30.0), (100.0, 115.0)),
-    roll_deg=6.0,
-    image_sizes=WIDE_TRAIN_LAYOUTS.image_sizes,
-    principal_offset_frac=0.03,
-    k1=(-0.35, 0.05),
-    k2=(-0.05, 0.30),
-    tangential=0.002,
-    k3=(-0.02, 0.02),
-    placements=PLACEMENTS + STRUCTURED_PLACEMENTS,
-    novel_of=WIDE_TRAIN_LAYOUTS,
+EXTRAPOLATED_LAYOUTS = dataclasses.replace(
+    WIDE_TRAIN_LAYOUTS, name="extrapolated", camera_counts=(13, 14, 15, 16),
+    distance_mm=((1000.0, 1500.0), (9000.0, 12000.0)), height_mm=((3500.0, 5000.0),),
+    hfov_deg=((20.0, 30.0), (100.0, 115.0)), excluded=(), novel_of=WIDE_TRAIN_LAYOUTS,
 )
 
 
