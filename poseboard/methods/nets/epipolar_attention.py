@@ -16,7 +16,7 @@ backbone; the rule that matters is that sampler, targets and decoding agree, as 
 Features are read as ``F.grid_sample(..., align_corners=True)`` reads them after mapping cell
 x to ``2x / (W − 1) − 1`` (:func:`pixels_to_grid`; stated explicitly, since the reference
 relied on a default that PyTorch 1.3 changed, reference notes §B.2): sample point x blends
-cells ⌊x⌋ and ⌊x⌋ + 1 (:func:`bilinear_corners`). Lines are clipped to the rectangle of cell
+cells ⌊x⌋ and ⌊x⌋ + 1. Lines are clipped to the rectangle of cell
 centres ``[0, stride·(W−1)] × [0, stride·(H−1)]`` in input pixels, so every sample is inside
 the map and bilinear interpolation never reads padding. A line that misses the map (fewer
 than two border intersections) gives a zero attention output for that cell (the reference
@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from poseboard.errors import check_shape
@@ -39,9 +40,9 @@ from poseboard.geometry import camera_centers, epipolar_lines, fundamental_from_
 
 __all__ = [
     "EpipolarAttention",
-    "bilinear_corners",
     "cell_pixels",
     "epipolar_sample_points",
+    "epipolar_segments",
     "fundamental_ref_to_src",
     "nearest_views",
     "pixels_to_grid",
@@ -66,26 +67,24 @@ def pixels_to_grid(points: Tensor, height: int, width: int, stride: float) -> Te
     return torch.stack([2 * x / max(width - 1, 1) - 1, 2 * y / max(height - 1, 1) - 1], dim=-1)
 
 
-def epipolar_sample_points(
-    fundamental: Tensor, height: int, width: int, stride: float, num_samples: int,
-    eps: float = 1e-4,
-) -> tuple[Tensor, Tensor]:
-    """Sample points on the epipolar line of every reference cell, clipped to the source map.
+def epipolar_segments(
+    fundamental: Tensor, height: int, width: int, stride: float, eps: float = 1e-4,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The epipolar line of every reference cell, clipped to the source map.
 
     Args:
         fundamental: (B, 3, 3) F with ``x_srcᵀ F x_ref = 0`` (pixels of the two crops), as
             :func:`poseboard.geometry.fundamental_from_projections` (P_ref, P_src) returns.
         height, width: the feature maps' size (reference and source alike), cells.
         stride: input pixels per cell.
-        num_samples: points per line (the paper: 64).
         eps: tolerance (pixels) when testing a border intersection against the rectangle.
 
     Returns:
-        points (B, H·W, S, 2) source-view input pixels, equally spaced from one clipped end
-        of the line to the other (all inside ``[0, stride·(W−1)] × [0, stride·(H−1)]``), and
-        valid (B, H·W) bool: False where the line misses the map (points are then zeros).
+        start, end (B, H·W, 2) source-view input pixels, the two clipped ends of each line
+        (inside ``[0, stride·(W−1)] × [0, stride·(H−1)]``, ordered along the line), and valid
+        (B, H·W) bool: False where the line misses the map (start = end = 0 there).
     """
-    check_shape(fundamental, ["B", 3, 3], "epipolar_sample_points: fundamental")
+    check_shape(fundamental, ["B", 3, 3], "epipolar_segments: fundamental")
     b = fundamental.shape[0]
     dtype = fundamental.dtype if fundamental.dtype.is_floating_point else torch.float32
     ref = cell_pixels(height, width, stride, dtype, fundamental.device)  # (HW, 2)
@@ -113,10 +112,33 @@ def epipolar_sample_points(
     start = cand.gather(-2, lo_idx[..., None, None].expand(*lo_idx.shape, 1, 2))[..., 0, :]
     end = cand.gather(-2, hi_idx[..., None, None].expand(*hi_idx.shape, 1, 2))[..., 0, :]
     valid = (inside.sum(-1) >= 2) & ((end - start).norm(dim=-1) > eps)
-    steps = torch.linspace(0.0, 1.0, num_samples, dtype=dtype, device=fundamental.device)
-    pts = start[..., None, :] + steps[:, None] * (end - start)[..., None, :]  # (B, HW, S, 2)
-    pts = torch.where(valid[..., None, None], pts, torch.zeros_like(pts))
-    return pts, valid
+    zero = torch.zeros_like(start)
+    return torch.where(valid[..., None], start, zero), torch.where(valid[..., None], end, zero), valid
+
+
+def epipolar_sample_points(
+    fundamental: Tensor, height: int, width: int, stride: float, num_samples: int,
+    eps: float = 1e-4,
+) -> tuple[Tensor, Tensor]:
+    """Sample points on the epipolar line of every reference cell, clipped to the source map.
+
+    Args:
+        fundamental, height, width, stride, eps: as :func:`epipolar_segments`.
+        num_samples: points per line (the paper: 64).
+
+    Returns:
+        points (B, H·W, S, 2) source-view input pixels, equally spaced from one clipped end
+        of the line to the other (all inside ``[0, stride·(W−1)] × [0, stride·(H−1)]``), and
+        valid (B, H·W) bool: False where the line misses the map (points are then zeros).
+    """
+    start, end, valid = epipolar_segments(fundamental, height, width, stride, eps)
+    return _along(start, end, num_samples), valid
+
+
+def _along(start: Tensor, end: Tensor, num_samples: int) -> Tensor:
+    """``num_samples`` equally spaced points (..., S, 2) from start (..., 2) to end (..., 2)."""
+    steps = torch.linspace(0.0, 1.0, num_samples, dtype=start.dtype, device=start.device)
+    return start[..., None, :] + steps[:, None] * (end - start)[..., None, :]
 
 
 def nearest_views(proj: Tensor, view_valid: Tensor | None = None) -> Tensor:
@@ -140,30 +162,6 @@ def nearest_views(proj: Tensor, view_valid: Tensor | None = None) -> Tensor:
     lonely = torch.isinf(d).all(-1)
     own = torch.arange(d.shape[-1], device=d.device).expand(d.shape[:-1])
     return torch.where(lonely, own, d.argmin(-1))
-
-
-def bilinear_corners(cells: Tensor, height: int, width: int) -> tuple[Tensor, Tensor]:
-    """The four map cells around each point and their bilinear weights, as
-    ``F.grid_sample(..., align_corners=True, padding_mode="zeros")`` blends them.
-
-    Args:
-        cells: (..., 2) points in cell units (x, y): cell (i, j) is the point (j, i).
-        height, width: the map's size.
-
-    Returns:
-        flat indices (..., 4) int64 into the row-major H·W cells (top-left, top-right,
-        bottom-left, bottom-right) and weights (..., 4) of the points' dtype; a corner off the
-        map (zero padding) has weight 0 and a clamped index.
-    """
-    x, y = cells[..., 0], cells[..., 1]
-    x0, y0 = x.floor(), y.floor()
-    fx, fy = x - x0, y - y0
-    xs, ys = torch.stack([x0, x0 + 1, x0, x0 + 1], -1), torch.stack([y0, y0, y0 + 1, y0 + 1], -1)
-    weights = torch.stack([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy], -1)
-    on_map = (xs >= 0) & (xs <= width - 1) & (ys >= 0) & (ys <= height - 1)
-    weights = torch.where(on_map, weights, torch.zeros_like(weights))
-    index = ys.clamp(0, height - 1).long() * width + xs.clamp(0, width - 1).long()
-    return index, weights
 
 
 class EpipolarAttention(nn.Module):
@@ -196,30 +194,38 @@ class EpipolarAttention(nn.Module):
 
         Computed without materialising the (B, C, H·W, S) samples: bilinear sampling is linear
         in the source features, so the similarity of cell p with sample s is the bilinear
-        blend of p's dot products with the four source cells around s, read from the (B, H·W,
-        H·W) matrix of every reference cell with every source cell (one matrix product), and
-        the output is the source features times the attention spread onto those cells (a
-        second). The same numbers as ``grid_sample`` then dot products (to float rounding;
-        tested against that form), 14× faster on a 2-core CPU at 32×32 maps and 64 channels,
-        and lighter in memory whenever H·W < C·S.
+        sample, at s, of p's dot products with every source cell, the row of the (B, H·W, H·W)
+        matrix of every reference cell with every source cell (one matrix product) read as an
+        H×W image (``grid_sample``); the output is the source features times the attention
+        spread back onto the cells it sampled (a second), the adjoint of that sampling
+        (``torch.func.vjp`` of ``grid_sample``: its input gradient, a deterministic kernel on
+        the CPU). The same numbers as ``grid_sample`` then dot products (to float rounding;
+        tested against that form, gradients included) and lighter in memory whenever
+        H·W < C·S. Only the lines' ends are computed in float64; the S points on each are laid
+        in the features' dtype (in grid units, where float32 places a point to ~1e-7 of the
+        map).
         """
         check_shape(f_ref, ["B", "C", "H", "W"], "EpipolarAttention: f_ref")
-        dims = check_shape(f_src, ["B", "C", "H", "W"], "EpipolarAttention: f_src")
-        _b, _c, h, w = f_ref.shape
+        check_shape(f_src, ["B", "C", "H", "W"], "EpipolarAttention: f_src")
+        b, _c, h, w = f_ref.shape
         if f_src.shape != f_ref.shape:
             raise ValueError(f"EpipolarAttention: f_ref {tuple(f_ref.shape)} and f_src {tuple(f_src.shape)} differ")
-        pts, valid = epipolar_sample_points(fundamental.to(torch.float64), dims["H"], dims["W"], stride,
-                                            self.num_samples)
-        cells, corner_weights = bilinear_corners(pts / stride, h, w)  # (B, HW, S, 4) each
-        corner_weights = corner_weights.to(f_src.dtype)
+        start, end, valid = epipolar_segments(fundamental.to(torch.float64), h, w, stride)
         query, source = f_ref.flatten(2), f_src.flatten(2)  # (B, C, HW)
         affinity = torch.bmm(query.transpose(1, 2), source)  # (B, HW_ref, HW_src)
-        flat_cells = cells.flatten(2)  # (B, HW, S·4)
-        at_corners = affinity.gather(2, flat_cells).unflatten(2, cells.shape[2:])
-        sim = (at_corners * corner_weights).sum(-1) * self.softmax_scale  # (B, HW, S)
+        start, end = (pixels_to_grid(px, h, w, stride).to(affinity.dtype) for px in (start, end))
+        grid = _along(start, end, self.num_samples)  # (B, HW, S, 2), grid units
+        rows = b * h * w  # one H×W image of dot products per reference cell
+
+        def sample(maps: Tensor) -> Tensor:
+            return F.grid_sample(maps, grid.reshape(rows, 1, self.num_samples, 2), mode="bilinear",
+                                 padding_mode="zeros", align_corners=True)
+
+        sampled, spread_back = torch.func.vjp(sample, affinity.reshape(rows, 1, h, w))
+        sim = sampled.reshape(b, h * w, self.num_samples) * self.softmax_scale  # (B, HW, S)
         attn = torch.softmax(sim, dim=-1) * valid[..., None].to(sim.dtype)
-        spread = (attn[..., None] * corner_weights).flatten(2)
-        on_cells = torch.zeros_like(affinity, dtype=spread.dtype).scatter_add(2, flat_cells, spread)
+        (on_cells,) = spread_back(attn.reshape(rows, 1, 1, self.num_samples).to(sampled.dtype))
+        on_cells = on_cells.reshape(b, h * w, h * w)  # (B, HW_ref, HW_src)
         out = torch.bmm(source, on_cells.transpose(1, 2).to(source.dtype)).unflatten(-1, (h, w))
         return out, attn
 
