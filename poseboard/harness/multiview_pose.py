@@ -48,7 +48,14 @@ from poseboard.protocols.results import Result
 def camera_subsets(protocol: ProtocolDef, num_cameras: int, sizes: Sequence[int]) -> list[tuple[int, ...]]:
     """The camera subsets a protocol evaluates: its fixed cameras, or for a sweep
     ``subsets_per_size`` distinct random subsets per size (fewer when fewer exist), drawn
-    from ``np.random.default_rng([seed, size])`` — the same for every method."""
+    from ``np.random.default_rng([seed, size])`` — the same for every method.
+
+    A sweep scored in the reference camera's frame (``evaluation_frame: reference_camera``, the
+    uncalibrated protocols) draws only subsets that hold camera 0, listed first: a method given
+    no extrinsics predicts in its subset's first camera's frame, and the ground truth of such a
+    protocol is in camera 0's (:func:`poseboard.datasets.ground_truth.load_synthetic_ground_truth`),
+    so any other subset would be scored in the wrong frame. Its subsets of a size are then the
+    size − 1 other cameras drawn from 1..n − 1."""
     if protocol.camera_sweep is None:
         cams = tuple(protocol.cameras) if protocol.cameras is not None else tuple(range(num_cameras))
         bad = [c for c in cams if not 0 <= c < num_cameras]
@@ -56,6 +63,7 @@ def camera_subsets(protocol: ProtocolDef, num_cameras: int, sizes: Sequence[int]
             raise InputError(f"protocol {protocol.id}: cameras {bad} not in the split's 0..{num_cameras - 1}")
         return [cams]
     sweep = protocol.camera_sweep
+    keep_reference = protocol.evaluation_frame == "reference_camera"
     subsets: list[tuple[int, ...]] = []
     for size in sizes:
         if size > num_cameras:
@@ -63,10 +71,12 @@ def camera_subsets(protocol: ProtocolDef, num_cameras: int, sizes: Sequence[int]
                 f"protocol {protocol.id}: sweep size {size} exceeds the split's {num_cameras} cameras"
             )
         rng = np.random.default_rng([sweep.seed, size])
-        n_possible = _n_choose_k(num_cameras, size)
+        first, pool, draw = ((0,), num_cameras - 1, size - 1) if keep_reference else ((), num_cameras, size)
+        n_possible = _n_choose_k(pool, draw)
         chosen: list[tuple[int, ...]] = []
         while len(chosen) < min(sweep.subsets_per_size, n_possible):
-            pick = tuple(sorted(int(c) for c in rng.choice(num_cameras, size=size, replace=False)))
+            others = sorted(int(c) + len(first) for c in rng.choice(pool, size=draw, replace=False))
+            pick = first + tuple(others)
             if pick not in chosen:
                 chosen.append(pick)
         subsets += chosen
@@ -157,6 +167,7 @@ def evaluate_method(
                                             if len(computed) > 1 else "") + f", batch {batch_size}"
                 + (", per-view features shared by the passes" if share else "")
                 + (f", {workers} processes of {torch.get_num_threads()} threads" if workers > 1 else ""))
+    detections = None  # the method's 2D detections against the ground truth, one pass only
     with ParallelPredictor(method, workers, seed) as predictor:
         if share:  # every camera any pass uses, loaded once; each pass takes its cameras' positions
             cams = sorted({c for _, subset in computed for c in subset})
@@ -169,8 +180,8 @@ def evaluate_method(
                 desc = f"{method.name} {protocol.name} {len(subset)} views"
                 if noise is not None:
                     desc += f" {noise.rotation_deg:g}°/{noise.translation_mm:g} mm"
-                joints, secs = predictor.predict(data.with_cameras(subset), rows, protocol, batch_size, progress,
-                                                 desc, noise, report)
+                joints, secs, detections = predictor.predict(data.with_cameras(subset), rows, protocol, batch_size,
+                                                             progress, desc, noise, report)
                 joints_computed.append(joints)
                 seconds += secs
     frames = len(computed) * len(indices)
@@ -192,6 +203,10 @@ def evaluate_method(
     out_json.parent.mkdir(parents=True, exist_ok=True)
     save_pose_predictions(out_json.with_suffix(".npz"), preds)
     metrics = score_pose(protocol, gt, preds, where=f"{method.name} predictions")
+    if detections is not None and len(computed) == 1:  # one pass: its 2D is the main block's
+        from poseboard.protocols.failures import summarize_detections
+
+        metrics.main.extra.update(summarize_detections(detections.distances_px, detections.crop_px))
     config = _method_config(method)
     seeds = {"inference": int(seed), "bootstrap": protocol.bootstrap_seed}
     train_seed = config.get("train", {}).get("seed") if isinstance(config.get("train"), dict) else None

@@ -4,10 +4,11 @@ Two protocols score the user's split as the board scores the in-distribution tes
 camera of the user's rig: calibrated methods under :data:`CALIBRATED` (the copy of
 ``synth-h36m-relative@2``), methods that take no extrinsics under :data:`UNCALIBRATED` (the copy of
 ``synth-h36m-uncalibrated@2``: intrinsics only, scored in the first camera's frame). With
-``--cameras K`` the calibrated protocol also gets a camera sweep (sizes 1..K, ``subsets`` seeded
-random subsets of each size, as ``synth-panoptic-sweep``): the "how many views are enough"
-question. The uncalibrated one gets none: its methods predict in their subset's first camera's
-frame, and the scoring's reference camera is the split's first, whatever the subset.
+``--cameras K`` each also gets a camera sweep (sizes 1..K, ``subsets`` seeded random subsets of
+each size, as ``synth-panoptic-sweep``): the "how many views are enough" question. The
+uncalibrated sweep's subsets all hold the first camera, listed first (its methods predict in
+their subset's first camera's frame, the frame it is scored in:
+:func:`poseboard.harness.multiview_pose.camera_subsets`).
 """
 
 from __future__ import annotations
@@ -68,10 +69,8 @@ def studio_protocols(rig_label: str, num_cameras: int, sweep_up_to: int | None =
             raise InputError(f"--cameras {sweep_up_to}: the rig {rig_label} has {num_cameras} cameras; give 1 to "
                              f"{num_cameras}")
         sweep = CameraSweep(sizes=tuple(range(1, sweep_up_to + 1)), subsets_per_size=subsets_per_size, seed=seed)
-        # Calibrated methods only: an uncalibrated method predicts in its subset's first camera's frame, while
-        # the scoring's reference camera is the split's first (poseboard.protocols.evaluate), so a subset
-        # without camera 0 would be scored in the wrong frame.
-        for name, proto in {CALIBRATED: calibrated}.items():
+        # the uncalibrated sweep draws only subsets holding camera 0, its frame (harness camera_subsets)
+        for name, proto in main.items():
             sweeps[name] = proto.model_copy(update={
                 "name": f"{name}-sweep", "cameras": None, "camera_sweep": sweep, "metrics": ("mpjpe", "pa_mpjpe"),
                 "title": proto.title + f": MPJPE versus number of cameras (1 to {sweep_up_to})"})

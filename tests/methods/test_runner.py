@@ -74,6 +74,18 @@ def test_camera_subsets_are_seeded_and_distinct():
     assert camera_subsets(get_protocol("synth-h36m-single-view"), 4, (1,)) == [(0,)]
 
 
+def test_a_sweep_scored_in_the_reference_camera_keeps_camera_0_first():
+    """An uncalibrated method predicts in its subset's first camera's frame and such a protocol
+    scores in camera 0's: every subset holds camera 0, first; the others are distinct draws."""
+    proto = get_protocol("synth-panoptic-sweep").model_copy(update={
+        "evaluation_frame": "reference_camera", "accepted_output_frames": ("reference_camera", "world")})
+    subsets = camera_subsets(proto, 8, (1, 2, 3, 8))
+    assert subsets == camera_subsets(proto, 8, (1, 2, 3, 8))
+    assert all(s[0] == 0 and 0 not in s[1:] and list(s[1:]) == sorted(set(s[1:])) for s in subsets)
+    assert [len(s) for s in subsets] == [1, 2, 2, 2, 3, 3, 3, 8] and len(set(subsets)) == len(subsets)
+    assert camera_subsets(proto, 3, (2,)) == [(0, 1), (0, 2)] or camera_subsets(proto, 3, (2,)) == [(0, 2), (0, 1)]
+
+
 class _Uncalibrated:
     name = "toy"
     capabilities = Capabilities(needs_intrinsics=True, needs_extrinsics=False, multi_view=True, min_views=2,

@@ -148,6 +148,13 @@ def test_page_numbers_match_an_independent_computation(studio_run, setup):
     assert prob["method"] == "probabilistic"
     assert prob["mpjpe_mm"] == pytest.approx(
         _mpjpe(studio_run, "probabilistic", "studio-uncalibrated@1", frame="reference_camera"), rel=1e-9)
+    # without extrinsics too, how many views: subsets holding the first camera, scored in its frame
+    (size2,) = [s for s in boards["studio-uncalibrated@1"]["per_camera_count"] if s["cameras"] == 2]
+    assert size2["ranked"][0]["mpjpe_mm"] == pytest.approx(
+        _mpjpe(studio_run, "probabilistic", "studio-uncalibrated-sweep@1", frame="reference_camera", views=2),
+        rel=1e-9)
+    sweep = json.loads((studio_run / "results" / "probabilistic" / "studio-uncalibrated-sweep@1.json").read_text())
+    assert "camera subsets: [[0, " in " ".join(sweep["notes"])
     assert summary["placement"]["how"] == "optical axes"
     np.testing.assert_allclose(summary["placement"]["centre_mm"], TARGET[:2], atol=1e-6)
     assert any("rootnet-like" in note for note in summary["passed_over"])
