@@ -63,7 +63,8 @@ def studio(
     device: Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:N or auto")] = "cpu",
     workers: Annotated[int, typer.Option("--workers", "-j", help="rendering processes (0: per core, ≤ 8)")] = 0,
     threads: Annotated[int | None, typer.Option(
-        "--threads", min=1, help="torch CPU threads (default: POSEBOARD_THREADS, else one per core)")] = None,
+        "--threads", min=1, help="torch CPU threads per predicting process (default: POSEBOARD_THREADS, else 1, "
+                                 "with a process per core)")] = None,
 ) -> None:
     """Render a test split with YOUR cameras and rank every trained method on it: the page
     (studio.html), its Markdown twin (studio.md) and a JSON summary in --out. See docs/studio.md."""

@@ -73,20 +73,17 @@ def _profile_config(request: StudioRequest) -> tuple[Any, int, str]:
 
 
 def _set_threads(threads: int | None) -> None:
-    """Torch CPU threads: ``threads``, else ``POSEBOARD_THREADS``, else one per core this process
-    may use (``poseboard predict``'s default is 1 thread with a process per core; here one process
-    predicts every method in turn)."""
-    import os
-
+    """Torch CPU threads of each predicting process: ``threads``, else ``POSEBOARD_THREADS``, else
+    1, with a process per core (:func:`poseboard.harness.predict.predict_workers`), as ``poseboard
+    predict`` does. Two threads in one process ran the probabilistic method's many small
+    operations 2.6× slower than two one-thread processes on a shared 2-core machine (48 frames
+    of room5.json: 54 s against 21 s, load average 9; docs/studio.md): OpenMP threads wait for
+    each other at every operation's barrier, and on busy cores a waiting thread is descheduled."""
     import torch
 
     from poseboard.methods.train.loop import env_threads
 
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        cores = os.cpu_count() or 1
-    torch.set_num_threads(threads or env_threads(cores))
+    torch.set_num_threads(threads or env_threads(1))
 
 
 def run_studio(request: StudioRequest, say: Callable[[str], None] = _say) -> dict[str, Any]:
