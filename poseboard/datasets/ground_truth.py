@@ -23,6 +23,7 @@ import pandas as pd
 from poseboard.datasets.identity import split_identity
 from poseboard.datasets.storage import MultiViewStore, SingleViewStore, open_dataset
 from poseboard.errors import InputError
+from poseboard.protocols.failures import occluded_joints
 from poseboard.protocols.predictions import PoseGroundTruth, RootGroundTruth
 from poseboard.protocols.protocol import ProtocolDef
 from poseboard.skeleton import H36M17
@@ -102,6 +103,11 @@ def _pose_ground_truth(store: MultiViewStore, protocol: ProtocolDef) -> PoseGrou
             f"{store.path}: protocol {protocol.id} uses camera {reference}; the split has {store.num_views}"
         )
     cams = [store.full_cameras(i)[reference] for i in range(len(store))]
+    views = [int(c) for c in protocol.cameras] if protocol.cameras else list(range(store.num_views))
+    if max(views) >= store.num_views:
+        raise InputError(f"{store.path}: protocol {protocol.id} uses cameras {views}; the split has {store.num_views}")
+    occluded = occluded_joints(np.asarray(store.visibility, dtype=bool)[:, views],
+                               np.asarray(store.view_valid, dtype=bool)[:, views])
     return PoseGroundTruth(
         meta=store.table[META_COLUMNS].reset_index(drop=True).astype({"frame": "int64"}),
         joints_3d=np.asarray(store.joints_3d, dtype=np.float64),
@@ -109,6 +115,7 @@ def _pose_ground_truth(store: MultiViewStore, protocol: ProtocolDef) -> PoseGrou
         reference_t=np.stack([c.t for c in cams]) if cams else np.zeros((0, 3)),
         source="synthetic",
         data_hash=store.manifest.content_hash,
+        occluded=occluded,
         **_identity(store),
     )
 

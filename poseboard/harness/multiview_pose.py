@@ -203,7 +203,7 @@ def evaluate_method(
     out_json.parent.mkdir(parents=True, exist_ok=True)
     save_pose_predictions(out_json.with_suffix(".npz"), preds)
     metrics = score_pose(protocol, gt, preds, where=f"{method.name} predictions")
-    if detections is not None and len(computed) == 1:  # one pass: its 2D is the main block's
+    if detections is not None and len(passes) == 1:  # no sweep: the one pass's 2D is the main block's
         from poseboard.protocols.failures import summarize_detections
 
         metrics.main.extra.update(summarize_detections(detections.distances_px, detections.crop_px))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -55,13 +56,52 @@ def method_inputs(batch: dict[str, Any], method: Method, protocol: ProtocolDef,
     return out
 
 
+@dataclass(frozen=True)
+class Detections2D:
+    """A method's 2D detections measured against the split's ground truth during a pass:
+    the distances (crop px) of the detections on the joints visible in a valid view and
+    inside the crop (:func:`poseboard.protocols.failures.visible_in_crop`), and the crop side."""
+
+    distances_px: np.ndarray  # (K,) float64
+    crop_px: int
+
+    @staticmethod
+    def join(parts: Sequence[Detections2D | None]) -> Detections2D | None:
+        """The parts' distances in order; None if any part has none (a method without 2D)."""
+        if not parts or any(p is None for p in parts):
+            return None
+        return Detections2D(np.concatenate([p.distances_px for p in parts]), parts[0].crop_px)  # type: ignore[union-attr]
+
+
+def _batch_detections(batch: dict[str, Any], joints_2d: Any) -> np.ndarray | None:
+    """Distances (K,) of a method's ``joints_2d`` extra (B, V, J, 2) crop px, in the batch's
+    view order, to the batch's ground-truth 2D on the joints that count; None when the method
+    wrote no 2D joints of that shape."""
+    from poseboard.protocols.failures import detection_distances, visible_in_crop
+
+    gt = batch.get("joints_2d")
+    if joints_2d is None or gt is None:
+        return None
+    pred = torch.as_tensor(joints_2d).detach().cpu().to(torch.float64).numpy()
+    gt_np = torch.as_tensor(gt).detach().cpu().to(torch.float64).numpy()
+    if pred.shape != gt_np.shape:
+        return None
+    size = int(batch["images"].shape[-1])
+    visible = visible_in_crop(gt_np, torch.as_tensor(batch["visibility"]).cpu().numpy(),
+                              torch.as_tensor(batch["view_valid"]).cpu().numpy(), size)
+    return detection_distances(pred, gt_np, visible)
+
+
 def predict_dataset(method: Method, dataset: Any, indices: Sequence[int], protocol: ProtocolDef,
                     batch_size: int = 8, progress: bool = False, desc: str = "predict",
                     noise: CalibrationNoise | None = None,
-                    report: ProgressReporter | None = None) -> tuple[np.ndarray, float]:
-    """Joints (N, J, 3) of ``method.predict`` on ``dataset[indices]`` and the seconds spent
-    inside ``predict`` (data loading excluded); ``noise``: see :func:`method_inputs`;
-    ``report`` counts the frames done (a few lines per stage, :mod:`poseboard.progress`).
+                    report: ProgressReporter | None = None) -> tuple[np.ndarray, float, Detections2D | None]:
+    """Joints (N, J, 3) of ``method.predict`` on ``dataset[indices]``, the seconds spent
+    inside ``predict`` (data loading excluded), and the method's 2D detections against the
+    ground truth (:class:`Detections2D`; None when its predictions carry no ``joints_2d``
+    extra); ``noise``: see :func:`method_inputs`; ``report`` counts the frames done (a few
+    lines per stage, :mod:`poseboard.progress`). The ground truth never reaches the method:
+    the detections are compared after ``predict`` returns.
 
     Runs where the method is (``method.device``, in ``method.precision``): each batch's tensors
     are moved there once, the device is synchronised before the clock starts and before it
@@ -72,17 +112,22 @@ def predict_dataset(method: Method, dataset: Any, indices: Sequence[int], protoc
     from poseboard.datasets.torch_dataset import collate_multiview, present_views_first
     from poseboard.device import to_device
 
-    out, seconds = [], 0.0
+    out, seconds, distances = [], 0.0, []
+    crop = 0
     starts = range(0, len(indices), batch_size)
     for start in tqdm(starts, desc=desc, disable=not progress, leave=False, mininterval=1.0):
         batch = present_views_first(collate_multiview([dataset[int(i)] for i in indices[start : start + batch_size]]))
-        joints, secs = _predict_batch(method, to_device(method_inputs(batch, method, protocol, noise), method.device),
-                                      protocol)
+        joints, secs, joints_2d = _predict_batch(
+            method, to_device(method_inputs(batch, method, protocol, noise), method.device), protocol)
         seconds += secs
         out.append(joints)
+        distances.append(_batch_detections(batch, joints_2d))
+        crop = int(batch["images"].shape[-1])
         if report is not None:
             report.update(len(joints))
-    return (np.concatenate(out) if out else np.zeros((0, 17, 3))), seconds
+    detections = (None if not distances or any(d is None for d in distances)
+                  else Detections2D(np.concatenate(distances), crop))  # type: ignore[arg-type]
+    return (np.concatenate(out) if out else np.zeros((0, 17, 3))), seconds, detections
 
 
 PREDICT_WORKERS_ENV = "POSEBOARD_PREDICT_WORKERS"
@@ -177,14 +222,15 @@ class ParallelPredictor:
 
     def predict(self, dataset: Any, indices: Sequence[int], protocol: ProtocolDef, batch_size: int,
                 progress: bool, desc: str, noise: CalibrationNoise | None,
-                report: ProgressReporter | None) -> tuple[np.ndarray, float]:
+                report: ProgressReporter | None) -> tuple[np.ndarray, float, Detections2D | None]:
         """:func:`predict_dataset`, the frames cut into batch-aligned chunks over the workers."""
         if self.pool is None:
             return predict_dataset(self.method, dataset, indices, protocol, batch_size, progress, desc=desc,
                                    noise=noise, report=report)
         parts = self._in_chunks(predict_dataset, dataset, indices, batch_size, report, 1, protocol=protocol,
                                 noise=noise)
-        return np.concatenate([joints for joints, _ in parts]), sum(secs for _, secs in parts)
+        return (np.concatenate([joints for joints, _, _ in parts]), sum(secs for _, secs, _ in parts),
+                Detections2D.join([d for _, _, d in parts]))
 
     def predict_passes(self, dataset: Any, indices: Sequence[int], protocol: ProtocolDef, batch_size: int,
                        passes: Sequence[tuple[Sequence[int], CalibrationNoise | None]],
@@ -234,8 +280,8 @@ def predict_passes(method: Method, dataset: Any, indices: Sequence[int], protoco
         seconds += time.perf_counter() - t0
         for k, (positions, noise) in enumerate(passes):
             one = present_views_first(select_views(batch, positions))
-            joints, secs = _predict_batch(method, to_device(method_inputs(one, method, protocol, noise), device),
-                                          protocol)
+            joints, secs, _ = _predict_batch(method, to_device(method_inputs(one, method, protocol, noise), device),
+                                             protocol)
             seconds += secs
             out[k].append(joints)
             if report is not None:
@@ -243,10 +289,11 @@ def predict_passes(method: Method, dataset: Any, indices: Sequence[int], protoco
     return [np.concatenate(o) if o else np.zeros((0, 17, 3)) for o in out], seconds
 
 
-def _predict_batch(method: Method, inputs: dict[str, Any], protocol: ProtocolDef) -> tuple[np.ndarray, float]:
-    """``method.predict`` on one batch already on its device: float64 host joints (B, J, 3)
-    and the seconds inside ``predict``, the device synchronised before the clock starts and
-    before it stops (CUDA runs asynchronously: an unsynchronised clock times the launches)."""
+def _predict_batch(method: Method, inputs: dict[str, Any], protocol: ProtocolDef) -> tuple[np.ndarray, float, Any]:
+    """``method.predict`` on one batch already on its device: float64 host joints (B, J, 3),
+    the seconds inside ``predict``, the device synchronised before the clock starts and
+    before it stops (CUDA runs asynchronously: an unsynchronised clock times the launches),
+    and the prediction's ``joints_2d`` extra (None if it has none)."""
     from poseboard.device import autocast, synchronize
 
     device = method.device
@@ -259,4 +306,6 @@ def _predict_batch(method: Method, inputs: dict[str, Any], protocol: ProtocolDef
     if pred.frame not in protocol.accepted_output_frames:
         raise InputError(f"method {method.name} predicts in {pred.frame!r}; {protocol.id} accepts "
                          f"{list(protocol.accepted_output_frames)}")
-    return torch.as_tensor(pred.joints_3d).detach().cpu().to(torch.float64).numpy(), seconds
+    extras = getattr(pred, "extras", None) or {}
+    return (torch.as_tensor(pred.joints_3d).detach().cpu().to(torch.float64).numpy(), seconds,
+            extras.get("joints_2d"))

@@ -142,16 +142,25 @@ class RansacMethod(Method):
             tracker.log_params({"ransac/backbone_steps": info.get("steps")})
 
     @torch.no_grad()
-    def detect(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Hard-argmax detections (B, V, J, 2) (undistorted if configured) and projection
-        matrices (B, V, 3, 4), world mm → pixels, both in the pixels ``threshold_rule``
-        triangulates in: each view's crop (``reference_crop_half``) or original image
-        (``original_full``)."""
-        vb = read_batch(batch)
+    def crop_detections(self, batch: dict[str, Any]) -> torch.Tensor:
+        """The pre-trained backbone's hard-argmax detections (B, V, J, 2), float64, in each
+        view's crop pixels as the image shows them (before any undistortion): what the
+        harness compares with the ground-truth 2D (the ``joints_2d`` extra of :meth:`predict`)."""
+        vb = read_batch(batch, need_extrinsics=False)
         self.backbone.eval()
         heatmaps = shared_backbone(self.backbone, vb.images, batch, "backbone").heatmaps
         stride = vb.size / heatmaps.shape[-1]
-        pts = hard_argmax_2d(heatmaps).to(torch.float64) * stride  # (B, V, J, 2) crop px
+        return hard_argmax_2d(heatmaps).to(torch.float64) * stride  # (B, V, J, 2) crop px
+
+    @torch.no_grad()
+    def detect(self, batch: dict[str, Any], crop_points: torch.Tensor | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Hard-argmax detections (B, V, J, 2) (undistorted if configured) and projection
+        matrices (B, V, 3, 4), world mm → pixels, both in the pixels ``threshold_rule``
+        triangulates in: each view's crop (``reference_crop_half``) or original image
+        (``original_full``); ``crop_points``: :meth:`crop_detections` already computed."""
+        vb = read_batch(batch)
+        pts = self.crop_detections(batch) if crop_points is None else crop_points
         if self.config.undistort:
             pts = undistort_pixels(pts, vb.K[:, :, None], vb.dist[:, :, None])
         if vb.proj is None:
@@ -217,13 +226,16 @@ class RansacMethod(Method):
             return {"backbone": run_backbone(self.backbone, read_batch(batch, need_extrinsics=False).images)}
 
     def predict(self, batch: dict[str, Any]) -> Prediction:
-        """Joints (B, J, 3) world mm and confidence (B, J) (the share of inlier views), on the
-        batch's device."""
+        """Joints (B, J, 3) world mm, confidence (B, J) (the share of inlier views) and the
+        backbone's crop-pixel detections (extra ``joints_2d`` (B, V, J, 2), before
+        undistortion), on the batch's device."""
         with autocast(self.device, self.precision):
-            detections = self.detect(batch)
+            crop_points = self.crop_detections(batch)
+            detections = self.detect(batch, crop_points)
         joints, inliers = self.triangulate(*detections, read_batch(batch).view_valid)
         inlier_share = inliers.to(torch.float32).mean(-1)  # (B, J)
-        return Prediction(joints_3d=joints.to(torch.float32), frame="world", confidence=inlier_share)
+        return Prediction(joints_3d=joints.to(torch.float32), frame="world", confidence=inlier_share,
+                          extras={"joints_2d": crop_points.float()})
 
     def state_dict(self) -> dict[str, Any]:
         return {"backbone": self.backbone.state_dict()}

@@ -186,6 +186,8 @@ def score_pose(protocol: ProtocolDef, gt: PoseGroundTruth, preds: PosePrediction
         values = _pose_values(protocol, pred_joints, gt_joints)
         blocks[size] = _block(values, gt.meta.iloc[rows], protocol)
         blocks[size].per_joint = per_joint_stats(pred_joints, gt_joints, protocol)
+        blocks[size].extra.update(failure_stats(pred_joints, gt_joints, protocol,
+                                                None if gt.occluded is None else gt.occluded[rows]))
     main = blocks[max(blocks, key=lambda s: -1 if s is None else s)]  # the most cameras / the largest error
     sweep = calibration = None
     cal = protocol.calibration_sweep
@@ -319,6 +321,21 @@ def per_joint_stats(pred: np.ndarray, gt: np.ndarray, protocol: ProtocolDef) -> 
     names = H36M17.joint_names if err.shape[1] == len(H36M17.joint_names) else tuple(map(str, range(err.shape[1])))
     return {name: {"mean": float(e.mean()), "median": float(np.median(e)), "p90": float(np.quantile(e, 0.9))}
             for name, e in zip(names, err.T, strict=True)} if len(err) else {}
+
+
+def failure_stats(pred: np.ndarray, gt: np.ndarray, protocol: ProtocolDef,
+                  occluded: np.ndarray | None) -> dict[str, float]:
+    """Where the error comes from (:func:`poseboard.protocols.failures.pose_failures`): the
+    gross-failure rate (joints beyond 150 mm under the alignment the MPJPE uses), the
+    left/right swap rate, and with ``occluded`` (N, J) the gross rate on occluded and visible
+    joints; for 17-joint Human3.6M poses (the swap needs the skeleton), else nothing."""
+    from poseboard.protocols.failures import pose_failures
+    from poseboard.skeleton import H36M17
+
+    if len(pred) == 0 or pred.shape[1] != H36M17.num_joints:
+        return {}
+    return pose_failures(pred, gt, METRIC_ALIGNMENT.get("mpjpe", protocol.alignment), protocol.root_index,
+                         H36M17.left_right_swap, occluded)
 
 
 #: Distance bins (camera z, metres) of RootNet's depth error versus distance.

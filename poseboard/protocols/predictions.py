@@ -64,6 +64,9 @@ class PoseGroundTruth:
     data_hash: str | None = None
     task_hash: str | None = None  # poseboard.datasets.identity: the split without its image bytes
     images_hash: str | None = None
+    #: (N, J) bool: joints occluded in at least half of the protocol's views that see the frame
+    #: (poseboard.protocols.failures.occluded_joints); None where the split has no visibility flags.
+    occluded: np.ndarray | None = None
 
 
 @dataclass
