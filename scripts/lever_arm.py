@@ -1,0 +1,106 @@
+"""What one of issue 38's levers buys, paired: a retrained arm against the board, split by split.
+
+An arm is some of the board's methods trained again on another training world (a data preset
+such as ``coverage``, ``frames`` or ``broad``) and scored on the board's own test splits, the same
+frames (``predict --data-dir`` of the board's data). Per method and split (in distribution, then
+the held-out splits of the generalization table): the board's headline, the arm's, their paired
+difference (arm − board) with its 95 % interval over sequences and its p-value (the
+leaderboard's paired bootstrap, poseboard.comparison), and each side's growth from the
+in-distribution headline to that split's (%).
+
+    python scripts/lever_arm.py --board results --arm /work/arm_broad/results-arm ransac algebraic
+
+With three or more methods it also prints, per split, Kendall's τ between the board's order
+and the arm's; with two, τ is ±1 and says only whether the one pair swapped, so it is left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ArmRow:
+    """One (method, split): headlines (mm), arm − board with its interval, growths (%, None in distribution)."""
+
+    method: str
+    split: str
+    board: float
+    arm: float
+    difference: float
+    ci95: tuple[float, float]
+    p_value: float
+    growth_board: float | None
+    growth_arm: float | None
+
+
+def arm_rows(board: Path, arm: Path, methods: list[str], n_resamples: int = 10000) -> list[ArmRow]:
+    """The paired comparison of ``arm`` against ``board`` for every method and split, in the
+    generalization table's order (poseboard.report.generalization): a missing result is an error
+    naming the folder, the method and the protocol (find_replicates)."""
+    from poseboard.comparison.results import compare_results, find_replicates
+    from poseboard.report.generalization import IN_DISTRIBUTION, NOVEL_SPLITS
+
+    splits = {"in distribution": IN_DISTRIBUTION, **NOVEL_SPLITS}
+    rows: list[ArmRow] = []
+    for method in methods:
+        base: tuple[float, float] | None = None
+        for label, pid in splits.items():
+            ours, theirs = find_replicates(arm, method, pid), find_replicates(board, method, pid)
+            c = compare_results(ours, theirs, n_resamples=n_resamples)
+            b, a = theirs[0].metrics.headline_value, ours[0].metrics.headline_value
+            if base is None:
+                base = (b, a)
+                growth: tuple[float | None, float | None] = (None, None)
+            else:
+                growth = (100.0 * (b / base[0] - 1.0), 100.0 * (a / base[1] - 1.0))
+            rows.append(ArmRow(method, label, b, a, c.difference, c.ci95, c.p_value, *growth))
+    return rows
+
+
+def _pct(x: float | None) -> str:
+    return "" if x is None else f"{x:+.0f} %"
+
+
+def markdown(rows: list[ArmRow]) -> str:
+    """The rows as a Markdown table (mm to 0.1, growth to whole per cent)."""
+    lines = ["| method | split | board (mm) | arm (mm) | arm − board, 95 % interval | p | growth, board | "
+             "growth, arm |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r.method} | {r.split} | {r.board:.1f} | {r.arm:.1f} | {r.difference:+.1f} "
+                     f"[{r.ci95[0]:+.1f}, {r.ci95[1]:+.1f}] | {r.p_value:.4f} | {_pct(r.growth_board)} | "
+                     f"{_pct(r.growth_arm)} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("methods", nargs="+", help="the methods (result folders) to compare")
+    parser.add_argument("--board", type=Path, required=True, help="the board's results folder")
+    parser.add_argument("--arm", type=Path, required=True, help="the retrained arm's results folder")
+    parser.add_argument("--resamples", type=int, default=10000, help="bootstrap draws (default 10000)")
+    args = parser.parse_args()
+
+    from poseboard.comparison.rank_agreement import kendall_tau
+    from poseboard.errors import PoseboardError
+
+    try:
+        rows = arm_rows(args.board, args.arm, args.methods, args.resamples)
+    except PoseboardError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    print(markdown(rows))
+    if len(args.methods) < 3:
+        print(f"\n{len(args.methods)} method(s): Kendall's tau between the orders is not meaningful (one pair at most)")
+        return
+    for split in dict.fromkeys(r.split for r in rows):
+        tau = kendall_tau({r.method: r.board for r in rows if r.split == split},
+                          {r.method: r.arm for r in rows if r.split == split})
+        print(f"{split}: Kendall's tau, board's order vs the arm's, {tau.tau:.2f} over {tau.num_methods} methods")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""scripts/lever_arm.py: an arm's paired differences and growths, against numbers worked by hand.
+
+The result files are hand-made (per-sequence errors chosen here) and written by the project's own
+builder and writer, as tests/report/test_generalization.py writes its held-out results.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from poseboard.protocols.evaluate import build_result
+from poseboard.protocols.registry import get_protocol
+from poseboard.protocols.results import (
+    DatasetInfo,
+    MethodInfo,
+    MetricBlock,
+    Metrics,
+    SequenceErrors,
+    SpeedInfo,
+    result_path,
+    write_result,
+)
+from poseboard.report.generalization import IN_DISTRIBUTION, NOVEL_SPLITS
+
+REPO = Path(__file__).resolve().parents[1]
+LABELS = [f"S9/{action}-{k}" for action in ("Walking", "Eating") for k in range(6)]
+FRAMES = 4
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("lever_arm", REPO / "scripts" / "lever_arm.py")
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    sys.modules[spec.name] = module  # its dataclass resolves annotations through sys.modules
+    spec.loader.exec_module(module)
+    return module
+
+
+def _write(results: Path, method: str, pid: str, means: np.ndarray) -> None:
+    """One result file whose per-sequence mean errors are ``means`` (FRAMES frames each)."""
+    protocol = get_protocol(pid)
+    frames = np.full(len(LABELS), FRAMES)
+    sums = np.asarray(means, dtype=np.float64) * frames
+    value = float(sums.sum() / frames.sum())
+    h = protocol.headline
+    block = MetricBlock(
+        overall={h: value}, action_weighted={h: value}, per_action={}, per_subject={}, ci95={h: (value - 5, value + 5)},
+        num_frames=int(frames.sum()),
+        per_sequence=SequenceErrors(metric=h, sequences=LABELS,
+                                    strata=[lb.split("/")[1].split("-")[0] for lb in LABELS],
+                                    sums=sums.tolist(), frames=frames.tolist()))
+    metrics = Metrics(headline=h, headline_value=value, weighting=protocol.weighting, units={h: "mm"},
+                      higher_is_better={h: False}, main=block)
+    ids = np.array([f"{lb}/{f}" for lb in LABELS for f in range(FRAMES)])
+    result = build_result(
+        protocol=protocol, method=MethodInfo(name=method, config={}, capabilities=None),
+        dataset=DatasetInfo(name=protocol.dataset, split=protocol.split, source="synthetic",
+                            data_hash=f"hash-{protocol.name}"),
+        metrics=metrics, sample_ids=ids, seeds={}, speed=SpeedInfo(samples_per_s=None, ms_per_sample=None,
+                                                                   batch_size=None, device=None))
+    write_result(result, result_path(results, method, protocol.id))
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory) -> tuple[Path, Path]:
+    """Board and arm: in distribution the arm is 10 mm better on every sequence; on every held-out
+    split the board grows by 50 % of its in-distribution error and the arm by 20 % of its own."""
+    root = tmp_path_factory.mktemp("lever_arm")
+    board, arm = root / "board", root / "arm"
+    base = np.random.default_rng(0).uniform(80, 120, len(LABELS))
+    _write(board, "m", IN_DISTRIBUTION, base)
+    _write(arm, "m", IN_DISTRIBUTION, base - 10)
+    for pid in NOVEL_SPLITS.values():
+        _write(board, "m", pid, base * 1.5)
+        _write(arm, "m", pid, (base - 10) * 1.2)
+    return board, arm
+
+
+def test_differences_and_growths_match_the_hand_computation(folders):
+    board, arm = folders
+    rows = _load().arm_rows(board, arm, ["m"], n_resamples=500)
+    assert [r.split for r in rows] == ["in distribution", *NOVEL_SPLITS]
+    base = np.random.default_rng(0).uniform(80, 120, len(LABELS)).mean()
+    first = rows[0]
+    assert first.board == pytest.approx(base) and first.arm == pytest.approx(base - 10)
+    # a constant shift on every sequence: the difference exactly, a zero-width interval, decided
+    assert first.difference == pytest.approx(-10.0)
+    assert first.ci95 == pytest.approx((-10.0, -10.0))
+    assert first.p_value < 0.01
+    assert first.growth_board is None and first.growth_arm is None
+    for r in rows[1:]:
+        assert r.board == pytest.approx(1.5 * base) and r.arm == pytest.approx(1.2 * (base - 10))
+        assert r.difference == pytest.approx(1.2 * (base - 10) - 1.5 * base)
+        assert r.ci95[0] <= r.difference <= r.ci95[1] and r.ci95[1] < 0
+        assert r.growth_board == pytest.approx(50.0) and r.growth_arm == pytest.approx(20.0)
+    table = _load().markdown(rows)
+    assert f"| m | novel rig | {1.5 * base:.1f} | {1.2 * (base - 10):.1f} |" in table
+    assert "| +50 % | +20 % |" in table
+
+
+def test_a_missing_result_is_a_user_error_naming_it(folders, tmp_path):
+    board, _ = folders
+    out = subprocess.run([sys.executable, str(REPO / "scripts" / "lever_arm.py"), "--board", str(board),
+                          "--arm", str(tmp_path), "m"], capture_output=True, text=True)
+    assert out.returncode == 2
+    assert str(tmp_path) in out.stderr and "'m'" in out.stderr and IN_DISTRIBUTION in out.stderr
