@@ -37,15 +37,19 @@ from poseboard.report.model import Board, Row
 from poseboard.report.tables import _table
 
 __all__ = [
+    "BACKBONE_METHOD",
+    "FAILURE_COLUMNS",
     "GENERALIZATION_FILE",
     "IN_DISTRIBUTION",
     "NOVEL_SPLITS",
     "UNCALIBRATED_IN_DISTRIBUTION",
     "UNCALIBRATED_NOVEL_SPLITS",
+    "FailureLine",
     "Generalization",
     "MethodLine",
     "SplitSummary",
     "build_generalization",
+    "failure_notes",
     "missing_sentence",
     "notes",
     "render_generalization",
@@ -104,6 +108,22 @@ class SplitSummary:
 
 
 @dataclass(frozen=True)
+class FailureLine:
+    """Where one calibrated method's error comes from on one split: the scalars its result file
+    carries in ``metrics.main.extra`` (:mod:`poseboard.protocols.failures`), those it lacks
+    None (a result written before they existed, or scored from another protocol's predictions)."""
+
+    split: str
+    protocol: str
+    method: str
+    values: dict[str, float | None]
+
+    @property
+    def complete(self) -> bool:
+        return all(self.values.get(k) is not None for k in FAILURE_COLUMNS)
+
+
+@dataclass(frozen=True)
 class Generalization:
     """The generalization table as data (the Markdown file and the HTML section read it)."""
 
@@ -120,6 +140,8 @@ class Generalization:
     n_resamples: int
     #: Methods with a result under the in-distribution protocol.
     num_in_distribution: int = 0
+    #: Where the error comes from, per split (in distribution first) and calibrated method.
+    failures: tuple[FailureLine, ...] = ()
 
     @property
     def present(self) -> tuple[SplitSummary, ...]:
@@ -172,8 +194,103 @@ class Generalization:
     def notes(self) -> list[str]:
         return notes(self)
 
+    def failure_header(self) -> list[str]:
+        return ["split", "method", *FAILURE_COLUMNS.values()]
+
+    def failure_body(self) -> list[list[str]]:
+        """One list of cells per (split, method), after the split and the method."""
+        return [[_failure_cell(line.values.get(k), k) for k in FAILURE_COLUMNS] for line in self.failures]
+
+    def failure_rows(self) -> list[tuple[FailureLine, list[str]]]:
+        return list(zip(self.failures, self.failure_body(), strict=True))
+
+    def failure_notes(self) -> list[str]:
+        return failure_notes(self)
+
     def missing_sentence(self) -> str:
         return missing_sentence(self)
+
+
+#: The failure table's columns: the result-file ``extra`` key → its header.
+FAILURE_COLUMNS: dict[str, str] = {
+    "gross_pct": "gross failures (% of joints > 150 mm)",
+    "lr_swap_pct": "left/right swaps (% of pairs)",
+    "occluded_share_pct": "occluded joints (%)",
+    "gross_occluded_pct": "gross on occluded (%)",
+    "gross_visible_pct": "gross on visible (%)",
+    "error_2d_median_px": "2D median (crop px)",
+    "gross_2d_pct": "2D gross (%)",
+}
+#: The method whose 2D detections are the shared pre-trained backbone's own: ``ransac`` trains
+#: nothing (its ``fit`` copies ``checkpoints/backbone`` unchanged; on the board0 checkpoints
+#: its 92 weight tensors equal ``backbone.pt``'s bit for bit) and detects by hard argmax of the
+#: backbone's heatmaps, which it writes as its ``joints_2d`` before undistorting them.
+BACKBONE_METHOD = "ransac"
+
+
+def _failure_cell(v: float | None, key: str) -> str:
+    if v is None:
+        return _DASH
+    return f"{v:.2f}" if key == "lr_swap_pct" else f"{v:.1f}"
+
+
+def _failure_lines(label: str, board: Board | None) -> list[FailureLine]:
+    out = []
+    for row in board.rows if board is not None else []:
+        extra = row.result.metrics.main.extra
+        out.append(FailureLine(label, board.id, row.method,  # type: ignore[union-attr]
+                               {k: (float(extra[k]) if k in extra else None)
+                                for k in (*FAILURE_COLUMNS, "gross_2d_threshold_px")}))
+    return out
+
+
+def failure_notes(view: Generalization) -> list[str]:
+    """What the failure table's numbers are, the backbone's own 2D error per split, and which
+    result files lack the metrics."""
+    if not view.failures:
+        return [f"No result under `{view.in_distribution}` or a held-out split: no failure breakdown."]
+    thresholds = sorted({line.values["gross_2d_threshold_px"] for line in view.failures
+                         if line.values.get("gross_2d_threshold_px") is not None})  # type: ignore[type-var]
+    gross_2d = (" and ".join(f"{t:g}" for t in thresholds) + " crop px (10 % of the crop side)") if thresholds \
+        else "10 % of the crop side"
+    out = ["Gross failures: joints whose 3D error, under the alignment the headline MPJPE uses (pelvis-relative "
+           "here), exceeds 150 mm, as a share of all joints; on occluded and on visible joints apart. Left/right "
+           "swaps: (left, right) joint pairs whose prediction, aligned likewise, is nearer the mirrored ground "
+           "truth than the true one (‖p_L − g_R‖ + ‖p_R − g_L‖ < ‖p_L − g_L‖ + ‖p_R − g_R‖), as a share of the 6 "
+           "pairs of every frame. Occluded: a joint not visible (hidden by the body or outside the image) in at "
+           "least half of the protocol's cameras that see the frame (the split's `visibility.npy`, "
+           "`view_valid.npy`).",
+           "2D: each method's own 2D detections (its predictions' `joints_2d`, crop pixels, as the method writes "
+           "them: soft argmax for algebraic, local soft argmax for epipolar, undistorted where the method undistorts, "
+           "the identity on the synthetic world's cameras, which have no distortion) against the "
+           "split's ground-truth 2D, on the joints visible in a valid view and inside the crop, every view of "
+           f"every scored frame: the median distance and the share beyond {gross_2d}.",
+           ]
+    backbone = [line for line in view.failures if line.method == BACKBONE_METHOD
+                and line.values.get("error_2d_median_px") is not None]
+    if backbone:
+        out.append(f"The shared backbone (`checkpoints/backbone`, pre-trained; `{BACKBONE_METHOD}`'s detector "
+                   "unchanged, hard argmax): its own 2D error per split, "
+                   + "; ".join(f"{line.split} median {line.values['error_2d_median_px']:.1f} px, "
+                               f"{line.values['gross_2d_pct']:.1f} % gross" for line in backbone) + ".")
+    else:
+        out.append(f"The shared backbone's own 2D error: no `{BACKBONE_METHOD}` result with 2D detections "
+                   "(its detector is the pre-trained backbone unchanged).")
+    groups: dict[tuple[str, ...], dict[str, list[str]]] = {}
+    for line in view.failures:
+        missing = tuple(FAILURE_COLUMNS[k].split(" (")[0] for k in FAILURE_COLUMNS if line.values.get(k) is None)
+        if missing:
+            groups.setdefault(missing, {}).setdefault(f"`{line.protocol}`", []).append(f"`{line.method}`")
+    if groups:
+        every = tuple(FAILURE_COLUMNS[k].split(" (")[0] for k in FAILURE_COLUMNS)
+        parts = []
+        for missing, where in groups.items():
+            what = "every metric" if missing == every else ", ".join(missing)
+            parts.append(f"{what} under " + "; ".join(f"{pid} ({', '.join(ms)})" for pid, ms in where.items()))
+        out.append("Missing (result files written before these metrics existed or scored from another protocol's "
+                   "predictions; 2D: a method that writes no 2D joints): " + "; and ".join(parts)
+                   + ". Re-run `poseboard predict METHOD --protocol P` to add them.")
+    return out
 
 
 def _value(v: float | None) -> str:
@@ -348,10 +465,12 @@ def build_generalization(boards: list[Board], level: float = 0.05, n_resamples: 
         flips = pair_flips(decided, _tables(board), board.rows[0].result.metrics.weighting, level=level,
                            higher_is_better=hib, n_resamples=n_resamples, seed=seed) if decided else []
         summaries.append(SplitSummary(label, pid, True, kendall_tau(base_values, values), tuple(flips), left_out))
+    failures = _failure_lines("in distribution", base) + [
+        line for label, b in present.items() for line in _failure_lines(label, b)]
     return Generalization(
         in_distribution=IN_DISTRIBUTION, splits=tuple(summaries), rows=tuple(rows), unit=unit, headline=headline,
         level=level, decided=(len(decided), family) if family else None, uncalibrated_left_out=u_left_out,
-        n_resamples=n_resamples, num_in_distribution=len(base_values),
+        n_resamples=n_resamples, num_in_distribution=len(base_values), failures=tuple(failures),
     )
 
 
@@ -431,6 +550,7 @@ def render_generalization(view: Generalization) -> str:
         if view.uncalibrated_left_out:
             lines += ["Uncalibrated methods left out: " + ", ".join(f"`{m}`" for m in view.uncalibrated_left_out)
                       + " (no result under an uncalibrated held-out protocol).", ""]
+        lines += _failure_markdown(view)
         return "\n".join(lines).rstrip() + "\n"
     body = [[f"`{line.method}`" + (" (uncalibrated)" if line.uncalibrated else ""), *cells]
             for line, cells in view.table_rows()]
@@ -442,4 +562,16 @@ def render_generalization(view: Generalization) -> str:
         lines += ["Pairs a split reverses or leans the other way on:", "", *pair_lines, ""]
     for n in notes(view):
         lines += [f"Note: {n}", ""]
+    lines += _failure_markdown(view)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _failure_markdown(view: Generalization) -> list[str]:
+    """The section on where the error comes from (a table when any result carries a metric)."""
+    lines = ["## Where the error comes from: gross failures, swaps, occlusion, 2D", ""]
+    if view.failures and any(v is not None for line in view.failures for k, v in line.values.items()):
+        body = [[line.split, f"`{line.method}`", *cells] for line, cells in view.failure_rows()]
+        lines += [*_table(view.failure_header(), body), ""]
+    elif view.failures:
+        lines += ["No result file carries these metrics yet.", ""]
+    return lines + [f"- {n}" for n in failure_notes(view)] + [""]

@@ -226,9 +226,10 @@ def _protocol(pid: str):
                                        "description": "A hand-made stand-in of a held-out split.", "paper": ()})
 
 
-def _write(results: Path, method: str, pid: str, means, labels) -> None:
+def _write(results: Path, method: str, pid: str, means, labels, extra: dict[str, float] | None = None) -> None:
     """One result file, written by the project's own builder and writer, whose per-sequence
-    mean errors are ``means`` (5 frames per sequence, the action the label's middle part)."""
+    mean errors are ``means`` (5 frames per sequence, the action the label's middle part) and
+    whose main block carries ``extra``."""
     protocol = _protocol(pid)
     frames = np.full(len(labels), 5)
     sums = np.asarray(means, dtype=np.float64) * frames
@@ -236,7 +237,7 @@ def _write(results: Path, method: str, pid: str, means, labels) -> None:
     h = protocol.headline
     block = MetricBlock(
         overall={h: value}, action_weighted={h: value}, per_action={}, per_subject={}, ci95={h: (value - 5, value + 5)},
-        num_frames=int(frames.sum()),
+        num_frames=int(frames.sum()), extra=extra or {},
         per_sequence=SequenceErrors(metric=h, sequences=list(labels), strata=[lb.split("/")[1].split("-")[-2]
                                                                               for lb in labels],
                                     sums=sums.tolist(), frames=frames.tolist()))
@@ -427,3 +428,71 @@ def test_results_without_per_sequence_errors_or_without_an_in_distribution_board
     md = render_generalization(build_generalization(build_boards(held_out)))
     assert _cells(md, "`alpha`")[1:4] == ["—", "107.6", "—"]
     assert "no result under `synth-h36m-relative@2`, so there is no decided order to reverse" in md
+
+
+# --------------------------------------------------------------------------- where the error comes from
+
+FAILURES = {"gross_pct": 19.5, "lr_swap_pct": 6.25, "occluded_share_pct": 27.7, "gross_occluded_pct": 30.1,
+            "gross_visible_pct": 15.4}
+DETECTIONS = {"error_2d_median_px": 2.34, "gross_2d_pct": 6.9, "gross_2d_threshold_px": 12.8, "joints_2d_count": 5e4}
+
+
+def test_failure_table_from_result_files_with_and_without_the_metrics(novel, tmp_path):
+    """Results carrying the failure metrics fill the table (ransac's 2D is the backbone's own);
+    older result files without them are named as missing, and the report still builds."""
+    results = tmp_path / "results"
+    for r in read_results(novel):
+        write_result(r, result_path(results, r.method.name, r.protocol.id))
+    rng = np.random.default_rng(4)
+    base = np.round(rng.uniform(60, 140, len(IN_LABELS)), 1)
+    _write(results, "ransac", IN_DISTRIBUTION, base + 30, IN_LABELS, FAILURES | DETECTIONS)
+    _write(results, "ransac", NOVEL_SPLITS["novel rig"], base + 40, IN_LABELS,
+           FAILURES | DETECTIONS | {"error_2d_median_px": 3.0, "gross_2d_pct": 11.0})
+    _write(results, "gamma", NOVEL_SPLITS["novel motion"], base + 50, MOTION_LABELS, FAILURES)  # no 2D: replaced
+    view = build_generalization(build_boards(read_results(results)))
+    md = render_generalization(view)
+    assert "## Where the error comes from: gross failures, swaps, occlusion, 2D" in md
+    head = _cells(md, "split")
+    assert head == ["split", "method", "gross failures (% of joints > 150 mm)", "left/right swaps (% of pairs)",
+                    "occluded joints (%)", "gross on occluded (%)", "gross on visible (%)", "2D median (crop px)",
+                    "2D gross (%)"]
+    rows = [[c.strip() for c in ln.strip("|").split(" | ")] for ln in md.splitlines()
+            if ln.startswith(("| in distribution |", "| novel ", "| all three |"))]
+    assert ["in distribution", "`ransac`", "19.5", "6.25", "27.7", "30.1", "15.4", "2.3", "6.9"] in rows
+    assert ["novel rig", "`ransac`", "19.5", "6.25", "27.7", "30.1", "15.4", "3.0", "11.0"] in rows
+    assert ["in distribution", "`alpha`", *["—"] * 7] in rows  # an older result file: every cell missing
+    assert ["novel motion", "`gamma`", "19.5", "6.25", "27.7", "30.1", "15.4", "—", "—"] in rows
+    assert len(rows) == len(view.failures) == 4 + 4 + 3 + 2  # every split's calibrated rows, uncalibrated none
+    assert ("The shared backbone (`checkpoints/backbone`, pre-trained; `ransac`'s detector unchanged, hard "
+            "argmax): its own 2D error per split, in distribution median 2.3 px, 6.9 % gross; novel rig median "
+            "3.0 px, 11.0 % gross.") in md
+    assert "beyond 12.8 crop px" in md
+    missing = next(ln for ln in md.splitlines() if ln.startswith("- Missing"))
+    assert "every metric under `synth-h36m-relative@2` (`alpha`, `beta`, `gamma`); `synth-novel-rig@2`" in missing
+    assert "; and 2D median, 2D gross under `synth-novel-motion@2` (`gamma`)." in missing
+    assert "`ransac`" not in missing
+    summary = build_report(results, tmp_path / "report", params_file=None)
+    assert (tmp_path / "report" / "tables" / "generalization.md").read_text() == render_generalization(
+        summary.generalization)
+    html = (tmp_path / "report" / "index.html").read_text()
+    section = html.split('<section id="generalization">')[1].split("</section>")[0]
+    assert 'class="generalization-failures"' in section
+    assert 'data-split="synth-novel-rig@2" data-method="ransac"' in section
+    assert "detector unchanged, hard argmax" in section and "`" not in section
+
+
+def test_failure_section_says_the_metrics_are_missing_in_older_result_files(novel, tmp_path):
+    md = render_generalization(build_generalization(build_boards(read_results(novel))))
+    section = md.split("## Where the error comes from")[1]
+    assert "No result file carries these metrics yet." in section and "|" not in section
+    assert "no `ransac` result with 2D detections" in section
+    assert "every metric under `synth-h36m-relative@2` (`alpha`, `beta`, `gamma`)" in section
+    assert "Re-run `poseboard predict" in section
+    summary = build_report(novel, tmp_path / "report", params_file=None)
+    html = (tmp_path / "report" / "index.html").read_text()
+    section = html.split('<section id="generalization">')[1].split("</section>")[0]
+    assert "generalization-failures" not in section.split("<h3")[0] and "No result file" not in section
+    assert "Missing (result files written before these metrics existed" in section
+    assert summary.generalization.failures and not any(line.complete for line in summary.generalization.failures)
+    empty = render_generalization(build_generalization([]))
+    assert "no failure breakdown" in empty
