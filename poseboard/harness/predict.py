@@ -18,7 +18,8 @@ method); only the time changes.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -164,20 +165,57 @@ def batch_aligned_chunks(indices: Sequence[int], batch_size: int, parts: int) ->
 _WORKER_METHOD: Method | None = None
 
 
-def _worker_start(method: Method, threads: int) -> None:
-    """A predict worker's set-up: the threads of the parent and the method, unpickled once."""
+def _worker_start(method: Method | None, threads: int) -> None:
+    """A predict worker's set-up: the threads of the parent and the method, unpickled once
+    (None: a reused worker, whose every task brings its method)."""
     global _WORKER_METHOD
     torch.set_num_threads(threads)
     _WORKER_METHOD = method
 
 
 def _worker_run(predict_fn: Callable[..., Any], dataset: Any, indices: Sequence[int], seed: int,
-                kwargs: dict[str, Any]) -> Any:
+                kwargs: dict[str, Any], method: Method | None = None) -> Any:
     """In a predict worker: ``predict_fn(method, dataset, indices, **kwargs)`` (:func:`predict_dataset`
-    or :func:`predict_passes`) with the worker's method, torch seeded as the serial run is."""
-    assert _WORKER_METHOD is not None, "predict worker used before its set-up"
+    or :func:`predict_passes`) with the task's method, else the worker's, torch seeded as the
+    serial run is."""
+    method = method if method is not None else _WORKER_METHOD
+    assert method is not None, "predict worker used before its set-up"
     torch.manual_seed(seed)
-    return predict_fn(_WORKER_METHOD, dataset, indices, **kwargs)
+    return predict_fn(method, dataset, indices, **kwargs)
+
+
+#: The pools of :func:`reused_workers`, by (processes, threads); None outside it.
+_REUSED_POOLS: dict[tuple[int, int], Any] | None = None
+
+
+@contextmanager
+def reused_workers() -> Iterator[None]:
+    """Within it, every :class:`ParallelPredictor` of this process predicts in one pool of
+    spawned workers per (processes, threads), started on first use and shut down at the end,
+    each task carrying its method, instead of spawning a pool for each pass: a command that
+    predicts many methods in turn (``poseboard studio``) pays the workers' start (a Python with
+    torch and poseboard imported, ~3 s each on two cores) once. The predictions are the same
+    bytes (every task seeds torch as the serial pass does; tested)."""
+    global _REUSED_POOLS
+    outer = _REUSED_POOLS
+    if outer is not None:  # nested: the outer context owns the pools
+        yield
+        return
+    _REUSED_POOLS = {}
+    try:
+        yield
+    finally:
+        pools, _REUSED_POOLS = _REUSED_POOLS, None
+        for pool in pools.values():
+            pool.shutdown(cancel_futures=True)
+
+
+def _spawn_pool(workers: int, method: Method | None, threads: int) -> Any:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_start,
+                               initargs=(method, threads))
 
 
 class ParallelPredictor:
@@ -185,24 +223,28 @@ class ParallelPredictor:
     no fork of a threaded runtime), each given the method once; the pass's frames are cut into
     batch-aligned chunks (:func:`batch_aligned_chunks`) and the joints concatenated in order, so
     the predictions are the bytes of the serial pass (tested) on a machine with more cores.
-    Used as a context manager; ``workers == 1`` runs in this process."""
+    Used as a context manager; ``workers == 1`` runs in this process. Inside
+    :func:`reused_workers` the pool is the context's, and each task carries the method."""
 
     def __init__(self, method: Method, workers: int, seed: int) -> None:
         self.method, self.workers, self.seed = method, workers, seed
         self.pool = None
+        self.reused = False
 
     def __enter__(self) -> ParallelPredictor:
         if self.workers > 1:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                            initializer=_worker_start,
-                                            initargs=(self.method, torch.get_num_threads()))
+            threads = torch.get_num_threads()
+            if _REUSED_POOLS is not None:
+                key = (self.workers, threads)
+                if key not in _REUSED_POOLS:
+                    _REUSED_POOLS[key] = _spawn_pool(self.workers, None, threads)
+                self.pool, self.reused = _REUSED_POOLS[key], True
+            else:
+                self.pool = _spawn_pool(self.workers, self.method, threads)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.pool is not None:
+        if self.pool is not None and not self.reused:
             self.pool.shutdown(cancel_futures=True)
 
     def _in_chunks(self, predict_fn: Callable[..., Any], dataset: Any, indices: Sequence[int], batch_size: int,
@@ -211,8 +253,9 @@ class ParallelPredictor:
         in order; ``report`` counts each chunk's frames times ``passes_per_frame``."""
         assert self.pool is not None
         chunks = batch_aligned_chunks(indices, batch_size, self.workers)
+        method = self.method if self.reused else None
         futures = [self.pool.submit(_worker_run, predict_fn, dataset, chunk, self.seed,
-                                    {"batch_size": batch_size, **kwargs}) for chunk in chunks]
+                                    {"batch_size": batch_size, **kwargs}, method) for chunk in chunks]
         parts = []
         for chunk, future in zip(chunks, futures, strict=True):
             parts.append(future.result())

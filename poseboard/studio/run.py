@@ -89,6 +89,7 @@ def _set_threads(threads: int | None) -> None:
 def run_studio(request: StudioRequest, say: Callable[[str], None] = _say) -> dict[str, Any]:
     """Run the studio; returns the facts recorded in ``studio.json`` plus the page's paths."""
     from poseboard.camera import save_rig
+    from poseboard.harness.predict import reused_workers
     from poseboard.protocols.results import read_result, read_results
     from poseboard.studio.analysis import analyse
     from poseboard.studio.inputs import read_rig, write_motion
@@ -156,18 +157,19 @@ def run_studio(request: StudioRequest, say: Callable[[str], None] = _say) -> dic
     # ---- score
     predict_s: dict[str, float] = {}
     paths: list[Path] = []
-    for pname, group in groups.items():
-        for m in group:
-            t1 = time.perf_counter()
-            chosen = [protocols.main[pname]] + ([protocols.sweeps[pname]] if pname in protocols.sweeps else [])
-            try:
-                paths += score(m, chosen, data_dir=out / "data", results_dir=out / "results",
-                               batch_size=request.batch_size, seed=0, device=device, say=say)
-            except PoseboardError as exc:  # one broken checkpoint does not cost the others' scores
-                refused.append(f"{m.name}: could not be scored ({exc})")
-                say(f"warning: {m.name} could not be scored: {exc}")
-                continue
-            predict_s[m.name] = time.perf_counter() - t1
+    with reused_workers():  # the predict processes start once for every method
+        for pname, group in groups.items():
+            for m in group:
+                t1 = time.perf_counter()
+                chosen = [protocols.main[pname]] + ([protocols.sweeps[pname]] if pname in protocols.sweeps else [])
+                try:
+                    paths += score(m, chosen, data_dir=out / "data", results_dir=out / "results",
+                                   batch_size=request.batch_size, seed=0, device=device, say=say)
+                except PoseboardError as exc:  # one broken checkpoint does not cost the others' scores
+                    refused.append(f"{m.name}: could not be scored ({exc})")
+                    say(f"warning: {m.name} could not be scored: {exc}")
+                    continue
+                predict_s[m.name] = time.perf_counter() - t1
     if not paths:
         raise InputError(f"{request.checkpoints}: no trained method could be scored: " + "; ".join(refused))
     results = [read_result(p) for p in paths]

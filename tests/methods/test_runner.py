@@ -227,20 +227,29 @@ def test_more_processes_give_the_same_result_bytes(checkpoints, tmp_path, monkey
     camera sweep: every subset's pass shared)."""
     import torch
 
+    from poseboard.harness import predict
+
+    def run(results: Path) -> tuple[bytes, bytes]:
+        if method == "ransac":
+            _, path = evaluate_method(_sweep_ransac(checkpoints), protocol, data_dir=F.data_dir(),
+                                      results_dir=results, batch_size=2)
+        else:
+            _, path = run_protocol(method, protocol, data_dir=F.data_dir(), checkpoints=checkpoints,
+                                   results_dir=results, batch_size=2)
+        return path.read_bytes(), path.with_suffix(".npz").read_bytes()
+
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         outs = {}
         for workers in ("1", "2"):
             monkeypatch.setenv("POSEBOARD_PREDICT_WORKERS", workers)
-            results = tmp_path / workers
-            if method == "ransac":
-                _, path = evaluate_method(_sweep_ransac(checkpoints), protocol, data_dir=F.data_dir(),
-                                          results_dir=results, batch_size=2)
-            else:
-                _, path = run_protocol(method, protocol, data_dir=F.data_dir(), checkpoints=checkpoints,
-                                       results_dir=results, batch_size=2)
-            outs[workers] = (path.read_bytes(), path.with_suffix(".npz").read_bytes())
+            outs[workers] = run(tmp_path / workers)
+        # poseboard studio: one pool for every method in turn, each task carrying its method
+        with predict.reused_workers():
+            outs["reused"], outs["reused again"] = run(tmp_path / "reused"), run(tmp_path / "again")
+            (pool,) = predict._REUSED_POOLS.values()
+        assert predict._REUSED_POOLS is None and pool._shutdown_thread
     finally:
         torch.set_num_threads(threads)
-    assert outs["1"] == outs["2"]
+    assert outs["1"] == outs["2"] == outs["reused"] == outs["reused again"]
