@@ -14,19 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from poseboard.protocols.evaluate import build_result
 from poseboard.protocols.registry import get_protocol
-from poseboard.protocols.results import (
-    DatasetInfo,
-    MethodInfo,
-    MetricBlock,
-    Metrics,
-    SequenceErrors,
-    SpeedInfo,
-    result_path,
-    write_result,
-)
 from poseboard.report.generalization import IN_DISTRIBUTION, NOVEL_SPLITS
+
+sys.path.insert(0, str(Path(__file__).parent / "report"))  # the result writer (pytest --import-mode=importlib)
+from result_writer import write_sequence_result
 
 REPO = Path(__file__).resolve().parents[1]
 LABELS = [f"S9/{action}-{k}" for action in ("Walking", "Eating") for k in range(6)]
@@ -45,26 +37,8 @@ def _load():
 def _write(results: Path, method: str, pid: str, means: np.ndarray) -> None:
     """One result file whose per-sequence mean errors are ``means`` (FRAMES frames each)."""
     protocol = get_protocol(pid)
-    frames = np.full(len(LABELS), FRAMES)
-    sums = np.asarray(means, dtype=np.float64) * frames
-    value = float(sums.sum() / frames.sum())
-    h = protocol.headline
-    block = MetricBlock(
-        overall={h: value}, action_weighted={h: value}, per_action={}, per_subject={}, ci95={h: (value - 5, value + 5)},
-        num_frames=int(frames.sum()),
-        per_sequence=SequenceErrors(metric=h, sequences=LABELS,
-                                    strata=[lb.split("/")[1].split("-")[0] for lb in LABELS],
-                                    sums=sums.tolist(), frames=frames.tolist()))
-    metrics = Metrics(headline=h, headline_value=value, weighting=protocol.weighting, units={h: "mm"},
-                      higher_is_better={h: False}, main=block)
-    ids = np.array([f"{lb}/{f}" for lb in LABELS for f in range(FRAMES)])
-    result = build_result(
-        protocol=protocol, method=MethodInfo(name=method, config={}, capabilities=None),
-        dataset=DatasetInfo(name=protocol.dataset, split=protocol.split, source="synthetic",
-                            data_hash=f"hash-{protocol.name}"),
-        metrics=metrics, sample_ids=ids, seeds={}, speed=SpeedInfo(samples_per_s=None, ms_per_sample=None,
-                                                                   batch_size=None, device=None))
-    write_result(result, result_path(results, method, protocol.id))
+    write_sequence_result(results, method, protocol, LABELS, means, FRAMES,
+                          [lb.split("/")[1].split("-")[0] for lb in LABELS], protocol.split)
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@ two-sample), reversed pairs, and the view over result files (Markdown, HTML, mis
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,15 +12,8 @@ from scipy import stats
 
 from poseboard.comparison.paired import SequenceTable
 from poseboard.comparison.rank_agreement import decided_pairs, headline_change, kendall_tau, pair_flips
-from poseboard.protocols.evaluate import build_result
 from poseboard.protocols.registry import get_protocol
 from poseboard.protocols.results import (
-    DatasetInfo,
-    MethodInfo,
-    MetricBlock,
-    Metrics,
-    SequenceErrors,
-    SpeedInfo,
     read_results,
     result_path,
     write_result,
@@ -37,6 +31,9 @@ from poseboard.report.generalization import (
     render_generalization,
 )
 from poseboard.report.model import build_boards
+
+sys.path.insert(0, str(Path(__file__).parent))  # the result writer beside this file (pytest --import-mode=importlib)
+from result_writer import write_sequence_result
 
 # --------------------------------------------------------------------------- Kendall's τ
 
@@ -231,26 +228,8 @@ def _write(results: Path, method: str, pid: str, means, labels, extra: dict[str,
     mean errors are ``means`` (5 frames per sequence, the action the label's middle part) and
     whose main block carries ``extra``."""
     protocol = _protocol(pid)
-    frames = np.full(len(labels), 5)
-    sums = np.asarray(means, dtype=np.float64) * frames
-    value = float(sums.sum() / frames.sum())
-    h = protocol.headline
-    block = MetricBlock(
-        overall={h: value}, action_weighted={h: value}, per_action={}, per_subject={}, ci95={h: (value - 5, value + 5)},
-        num_frames=int(frames.sum()), extra=extra or {},
-        per_sequence=SequenceErrors(metric=h, sequences=list(labels), strata=[lb.split("/")[1].split("-")[-2]
-                                                                              for lb in labels],
-                                    sums=sums.tolist(), frames=frames.tolist()))
-    metrics = Metrics(headline=h, headline_value=value, weighting=protocol.weighting, units={h: "mm"},
-                      higher_is_better={h: False}, main=block)
-    ids = np.array([f"{lb}/{f}" for lb in labels for f in range(5)])
-    result = build_result(
-        protocol=protocol, method=MethodInfo(name=method, config={}, capabilities=None),
-        dataset=DatasetInfo(name=protocol.dataset, split=protocol.name, source="synthetic",
-                            data_hash=f"hash-{protocol.name}"),
-        metrics=metrics, sample_ids=ids, seeds={}, speed=SpeedInfo(samples_per_s=None, ms_per_sample=None,
-                                                                   batch_size=None, device=None))
-    write_result(result, result_path(results, method, protocol.id))
+    write_sequence_result(results, method, protocol, labels, means, 5,
+                          [lb.split("/")[1].split("-")[-2] for lb in labels], protocol.name, extra)
 
 
 def _novel_results(root: Path) -> Path:
