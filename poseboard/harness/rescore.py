@@ -58,9 +58,15 @@ def rescore(
         metrics = score_roots(target, gt, roots, where=where)
         ids = roots.sample_ids
     else:
+        from poseboard.protocols.failures import DETECTION_KEYS
+
         poses = load_pose_predictions(predictions)
         metrics = score_pose(target, gt, poses, where=where)
         ids = poses.sample_ids
+        # the 2D detections are measured while predicting (the .npz holds 3D only); the same
+        # inputs give the same detections, so the source run's measurement is this one's
+        source_extra = source.metrics.main.extra
+        metrics.main.extra.update({k: source_extra[k] for k in DETECTION_KEYS if k in source_extra})
     seeds = dict(source.seeds) | {"bootstrap": target.bootstrap_seed}
     notes = [*source.notes, f"{NOTE_PREFIX}{source.protocol.id} (same frames, cameras and inputs)"]
     result = build_result(
