@@ -11,11 +11,11 @@ functions of arrays, in millimetres (3D) and crop pixels (2D), all in float64:
   matches the mirrored ground truth better than the true one;
 * **occluded joints** (:func:`occluded_joints`): joints not visible in at least half of the
   views that see the frame, from the split's ``visibility.npy`` and ``view_valid.npy``;
-* **2D detection errors** (:func:`detection_errors_2d`): a method's 2D joints against the
-  split's ground-truth 2D on the visible joints of the valid views, with the share beyond
-  :data:`GROSS_2D_FRACTION` of the crop side.
+* **2D detection errors** (:func:`summarize_detections` of :func:`detection_distances`): a
+  method's 2D joints against the split's ground-truth 2D on the visible joints of the valid
+  views, with the share beyond :data:`GROSS_2D_FRACTION` of the crop side.
 
-:func:`pose_failures` and :func:`detection_errors_2d` return the flat ``{name: value}``
+:func:`pose_failures` and :func:`summarize_detections` return the flat ``{name: value}``
 scalars a result file's ``MetricBlock.extra`` carries (keys :data:`FAILURE_KEYS` and
 :data:`DETECTION_KEYS`); percentages are × 100.
 """
@@ -34,7 +34,7 @@ GROSS_2D_FRACTION = 0.10
 
 #: The keys :func:`pose_failures` writes (the occlusion keys only with visibility at hand).
 FAILURE_KEYS = ("gross_pct", "lr_swap_pct", "occluded_share_pct", "gross_occluded_pct", "gross_visible_pct")
-#: The keys :func:`detection_errors_2d` writes.
+#: The keys :func:`summarize_detections` writes.
 DETECTION_KEYS = ("error_2d_median_px", "gross_2d_pct", "gross_2d_threshold_px", "joints_2d_count")
 
 
@@ -148,19 +148,6 @@ def summarize_detections(distances: np.ndarray, crop_px: int, fraction: float = 
     threshold = fraction * crop_px
     return {"error_2d_median_px": float(np.median(err)), "gross_2d_pct": _pct(err > threshold),
             "gross_2d_threshold_px": float(threshold), "joints_2d_count": float(err.size)}
-
-
-def detection_errors_2d(pred_2d: np.ndarray, gt_2d: np.ndarray, visible: np.ndarray, crop_px: int,
-                        fraction: float = GROSS_2D_FRACTION) -> dict[str, float]:
-    """2D detections against the ground truth, in crop pixels, on the joints ``visible`` marks
-    (e.g. :func:`visible_in_crop`): :func:`summarize_detections` of :func:`detection_distances`.
-
-    Args:
-        pred_2d, gt_2d: (..., J, 2) crop pixels (e.g. (N, V, J, 2): every view of every frame).
-        visible: (..., J) bool: the joints that count.
-        crop_px: the crop's side; a detection is a gross miss beyond ``fraction · crop_px``.
-    """
-    return summarize_detections(detection_distances(pred_2d, gt_2d, visible), crop_px, fraction)
 
 
 def visible_in_crop(gt_2d: np.ndarray, visibility: np.ndarray, view_valid: np.ndarray, crop_px: int) -> np.ndarray:

@@ -15,7 +15,7 @@ from poseboard.harness.predict import Detections2D, _batch_detections
 from poseboard.protocols.evaluate import score_pose
 from poseboard.protocols.failures import (
     GROSS_MM,
-    detection_errors_2d,
+    detection_distances,
     lr_pairs,
     occluded_joints,
     pose_failures,
@@ -141,7 +141,7 @@ def test_2d_errors_against_an_independent_computation():
     pred = gt + rng.normal(0, 6, gt.shape)
     pred[0, 0, :5] += 40.0  # a few gross misses
     vis = rng.random((5, 4, 17)) > 0.3
-    out = detection_errors_2d(pred, gt, vis, crop_px=128)
+    out = summarize_detections(detection_distances(pred, gt, vis), crop_px=128)
     dists = [math.hypot(*(pred[i, v, j] - gt[i, v, j])) for i in range(5) for v in range(4) for j in range(17)
              if vis[i, v, j]]
     assert out["error_2d_median_px"] == pytest.approx(statistics.median(dists), abs=1e-12)
