@@ -51,9 +51,9 @@ from poseboard.errors import InputError, PoseboardError
 
 PARAMS_FILE = "params.yaml"
 DATASETS = ("synth-h36m", "synth-panoptic", "synth-mupots", "synth-novel-rig", "synth-novel-motion", "synth-novel-body",
-            "synth-novel-all")
+            "synth-novel-all", "synth-extrapolated-rig")
 GeneratedDataset = Literal["synth-h36m", "synth-panoptic", "synth-mupots", "synth-novel-rig", "synth-novel-motion",
-                           "synth-novel-body", "synth-novel-all"]
+                           "synth-novel-body", "synth-novel-all", "synth-extrapolated-rig"]
 
 
 class ParamsError(PoseboardError, ValueError):
@@ -67,7 +67,7 @@ class _Strict(BaseModel):
 class DataProfile(_Strict):
     """What ``generate`` renders: a synthetic preset plus overrides."""
 
-    preset: Literal["smoke", "default", "large", "gpu", "coverage", "frames", "broad"] = Field(
+    preset: Literal["smoke", "default", "large", "gpu", "coverage", "frames", "broad", "smoke-broad"] = Field(
         description="poseboard.datasets.synthetic.generator.SynthConfig.preset: dataset sizes"
     )
     crop_size: int | None = Field(default=None, ge=16, description="network-input crop side (px); None: preset's")

@@ -24,6 +24,7 @@ GROUND_TRUTH_LOADERS: dict[str, str] = {
     "synth-novel-motion": "poseboard.datasets.ground_truth:load_synthetic_ground_truth",
     "synth-novel-body": "poseboard.datasets.ground_truth:load_synthetic_ground_truth",
     "synth-novel-all": "poseboard.datasets.ground_truth:load_synthetic_ground_truth",
+    "synth-extrapolated-rig": "poseboard.datasets.ground_truth:load_synthetic_ground_truth",
     "human36m": "poseboard.datasets.real.human36m:load_ground_truth",
     "panoptic": "poseboard.datasets.real.panoptic:load_ground_truth",
     "mupots": "poseboard.datasets.real.mupots:load_ground_truth",

@@ -59,10 +59,11 @@ __all__ = [
 IN_DISTRIBUTION = "synth-h36m-relative@2"
 #: Split label → its held-out protocol (``name@version``), in the table's column order.
 NOVEL_SPLITS: dict[str, str] = {
-    "novel rig": "synth-novel-rig@2",
+    "novel rig": "synth-novel-rig@3",
     "novel motion": "synth-novel-motion@2",
     "novel body": "synth-novel-body@2",
-    "all three": "synth-novel-all@2",
+    "all three": "synth-novel-all@3",
+    "beyond the rigs": "synth-extrapolated-rig@1",
 }
 #: The uncalibrated methods' in-distribution test (the same frames, extrinsics withheld).
 UNCALIBRATED_IN_DISTRIBUTION = "synth-h36m-uncalibrated@2"
@@ -527,7 +528,7 @@ def notes(view: Generalization) -> list[str]:
     missing = view.missing
     if missing and view.present:
         out.append("No result yet under " + ", ".join(f"`{s.protocol}` ({s.label})" for s in missing)
-                   + ": its columns are left out.")
+                   + (": their columns are left out." if len(missing) > 1 else ": its columns are left out."))
     return out
 
 

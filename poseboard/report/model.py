@@ -40,6 +40,7 @@ DATASET_LABELS: dict[str, str] = {
     "synth-novel-motion": "synthetic, held out: actions never trained on",
     "synth-novel-body": "synthetic, held out: body proportions never trained on",
     "synth-novel-all": "synthetic, held out: layouts, actions and bodies",
+    "synth-extrapolated-rig": "synthetic, held out: camera layouts beyond every training range",
     "human36m": "Human3.6M",
     "panoptic": "CMU Panoptic",
     "mupots": "MuPoTS-3D",

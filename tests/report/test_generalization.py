@@ -285,12 +285,12 @@ def test_markdown_from_result_files(novel):
     # the board's own "all pairs" line decides the same pairs
     board = next(b for b in boards if b.id == IN_DISTRIBUTION)
     assert view.decided == board.all_pairs == (3, 3)
-    assert ("- novel rig (`synth-novel-rig@2`): the in-distribution ranking survives — τ = 1.00 over 3 methods; of "
+    assert ("- novel rig (`synth-novel-rig@3`): the in-distribution ranking survives — τ = 1.00 over 3 methods; of "
             "the 3 pairs the in-distribution board decides, none is reversed, none is undecided here, 3 are "
             "confirmed.") in md
     assert ("- novel motion (`synth-novel-motion@2`): the in-distribution ranking does not survive — τ = 0.33 over "
             "3 methods; of the 3 pairs the in-distribution board decides, 1 is reversed") in md
-    assert ("- all three (`synth-novel-all@2`): the in-distribution ranking does not survive — τ = -1.00 over 2 "
+    assert ("- all three (`synth-novel-all@3`): the in-distribution ranking does not survive — τ = -1.00 over 2 "
             "methods (τ below 0.5: the order is reshuffled though no decided pair is reversed); of the 3 pairs the "
             "in-distribution board decides, none is reversed, 1 is undecided here (1 leaning the "
             "other way), none is confirmed, 2 cannot be tested (a method lacks a result, or per-sequence errors, "
@@ -299,7 +299,8 @@ def test_markdown_from_result_files(novel):
     assert "- novel motion: `alpha` ahead of `beta` in distribution" in md and "**reversed**" in md
     assert "- all three: `alpha` ahead of `gamma` in distribution" in md and "**leans the other way**" in md
     assert "Left out of all three's τ and pairs (no result under both protocols): `beta`." in md
-    assert "No result yet under `synth-novel-body@2` (novel body): its columns are left out." in md
+    assert ("No result yet under `synth-novel-body@2` (novel body), `synth-extrapolated-rig@1` (beyond the rigs): "
+            "their columns are left out.") in md
     assert "Uncalibrated methods left out: `uncal`" in md
     assert "**paired** where the split scored the same sequences" in md
     assert render_generalization(build_generalization(boards)) == md  # seeded: the same bytes again
@@ -358,7 +359,7 @@ def test_uncalibrated_row_appears_with_a_held_out_uncalibrated_result(novel, tmp
     rng = np.random.default_rng(9)
     uncal = next(r for r in read_results(novel) if r.method.name == "uncal")
     base = np.asarray(uncal.metrics.main.per_sequence.sums) / 5  # its per-sequence means in distribution
-    _write(results, "uncal", "synth-novel-rig-uncalibrated@2", base + 12 + rng.normal(0, 1, len(base)), IN_LABELS)
+    _write(results, "uncal", "synth-novel-rig-uncalibrated@3", base + 12 + rng.normal(0, 1, len(base)), IN_LABELS)
     view = build_generalization(build_boards(read_results(results)))
     (line,) = [line for line in view.rows if line.uncalibrated]
     assert line.method == "uncal" and line.change["novel rig"].paired
@@ -402,7 +403,7 @@ def test_results_without_per_sequence_errors_or_without_an_in_distribution_board
     md = render_generalization(build_generalization(build_boards(read_results(results))))
     assert _cells(md, "`alpha`")[3] == "+5.0 (no interval: no per-sequence errors)"
     assert _cells(md, "**reversed decided pairs**")[2] == "0 of 3 (0 undecided, 3 untested)"
-    assert "- novel rig (`synth-novel-rig@2`): its decided pairs cannot be tested here" in md
+    assert "- novel rig (`synth-novel-rig@3`): its decided pairs cannot be tested here" in md
     held_out = [r for r in read_results(novel) if r.protocol.id in NOVEL_SPLITS.values()]
     md = render_generalization(build_generalization(build_boards(held_out)))
     assert _cells(md, "`alpha`")[1:4] == ["—", "107.6", "—"]
@@ -447,7 +448,7 @@ def test_failure_table_from_result_files_with_and_without_the_metrics(novel, tmp
             "3.0 px, 11.0 % gross.") in md
     assert "beyond 12.8 crop px" in md
     missing = next(ln for ln in md.splitlines() if ln.startswith("- Missing"))
-    assert "every metric under `synth-h36m-relative@2` (`alpha`, `beta`, `gamma`); `synth-novel-rig@2`" in missing
+    assert "every metric under `synth-h36m-relative@2` (`alpha`, `beta`, `gamma`); `synth-novel-rig@3`" in missing
     assert "; and 2D median, 2D gross under `synth-novel-motion@2` (`gamma`)." in missing
     assert "`ransac`" not in missing
     summary = build_report(results, tmp_path / "report", params_file=None)
@@ -456,7 +457,7 @@ def test_failure_table_from_result_files_with_and_without_the_metrics(novel, tmp
     html = (tmp_path / "report" / "index.html").read_text()
     section = html.split('<section id="generalization">')[1].split("</section>")[0]
     assert 'class="generalization-failures"' in section
-    assert 'data-split="synth-novel-rig@2" data-method="ransac"' in section
+    assert 'data-split="synth-novel-rig@3" data-method="ransac"' in section
     assert "detector unchanged, hard argmax" in section and "`" not in section
 
 

@@ -380,8 +380,9 @@ def novel_cast(name: str, config: SynthConfig, seed: int) -> Cast:
     if spec is None:
         raise InputError(f"{name}: the config has no `novel` section (SynthConfig.novel)")
     cast = _novel_cast(name, config, spec, seed)
-    if spec.frame_step > 1:
-        cast.sequences = [replace(s, frames=s.frames[:: spec.frame_step]) for s in cast.sequences]
+    step = spec.frame_step_of(name)
+    if step > 1:
+        cast.sequences = [replace(s, frames=s.frames[::step]) for s in cast.sequences]
     return cast
 
 

@@ -698,7 +698,7 @@ def _rendered_views(config: SynthConfig, names: Sequence[str], splits: Sequence[
                 if split == "test" and config.novel is not None and (
                         name not in WIDE_ONLY_DATASETS or config.novel.layouts == "wide"):
                     # 2–10 cameras, 7 on average (extrapolated: 13–16); thinning keeps 1 / frame_step
-                    kept = config.novel.samples / config.novel.frame_step
+                    kept = config.novel.samples / config.novel.frame_step_of(name)
                     total += kept * (14.5 if name in WIDE_ONLY_DATASETS else 7) * (config.crop_size / 128) ** 2
             else:
                 cfg = getattr(getattr(config, _SECTIONS[name]), split)
