@@ -12,6 +12,11 @@ in-distribution headline to that split's (%).
 
 With three or more methods it also prints, per split, Kendall's τ between the board's order
 and the arm's; with two, τ is ±1 and says only whether the one pair swapped, so it is left out.
+
+Both sides must be scored on the same frames, so each split is compared under the version of its
+protocol the generalization table names when both folders hold it, else under the newest version
+both hold (an arm scored on an older board's splits: ``synth-novel-rig@2`` before issue 38's wide
+layouts); a held-out split neither version of which both hold is left out and named.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ class ArmRow:
 
     method: str
     split: str
+    protocol: str
     board: float
     arm: float
     difference: float
@@ -37,18 +43,41 @@ class ArmRow:
     growth_arm: float | None
 
 
-def arm_rows(board: Path, arm: Path, methods: list[str], n_resamples: int = 10000) -> list[ArmRow]:
+def shared_protocol(board: list, arm: list, method: str, pid: str) -> str | None:
+    """``pid`` (``name@version``) when both result lists hold ``method`` under it, else the newest
+    version of that protocol both hold, else None."""
+    name = pid.partition("@")[0]
+
+    def versions(results: list) -> set[str]:
+        return {r.protocol.id for r in results if r.method.name == method and r.protocol.name == name}
+
+    both = versions(board) & versions(arm)
+    if pid in both or not both:
+        return pid if pid in both else None
+    return max(both, key=lambda p: int(p.partition("@")[2]))
+
+
+def arm_rows(board: Path, arm: Path, methods: list[str], n_resamples: int = 10000) -> tuple[list[ArmRow], list[str]]:
     """The paired comparison of ``arm`` against ``board`` for every method and split, in the
-    generalization table's order (poseboard.report.generalization): a missing result is an error
-    naming the folder, the method and the protocol (find_replicates)."""
+    generalization table's order (poseboard.report.generalization), and the ``method: split``
+    pairs left out because the two folders share no version of a held-out split's protocol. A
+    missing in-distribution result is an error naming the folder, the method and the protocol
+    (find_replicates)."""
     from poseboard.comparison.results import compare_results, find_replicates
+    from poseboard.protocols.results import read_results
     from poseboard.report.generalization import IN_DISTRIBUTION, NOVEL_SPLITS
 
-    splits = {"in distribution": IN_DISTRIBUTION, **NOVEL_SPLITS}
+    board_results, arm_results = read_results(board), read_results(arm)
     rows: list[ArmRow] = []
+    left_out: list[str] = []
     for method in methods:
         base: tuple[float, float] | None = None
-        for label, pid in splits.items():
+        for label, wanted in {"in distribution": IN_DISTRIBUTION, **NOVEL_SPLITS}.items():
+            pid = shared_protocol(board_results, arm_results, method, wanted)
+            if pid is None and base is not None:
+                left_out.append(f"{method}: {label} (`{wanted}`)")
+                continue
+            pid = pid or wanted  # in distribution: find_replicates names what is missing
             ours, theirs = find_replicates(arm, method, pid), find_replicates(board, method, pid)
             c = compare_results(ours, theirs, n_resamples=n_resamples)
             b, a = theirs[0].metrics.headline_value, ours[0].metrics.headline_value
@@ -57,8 +86,8 @@ def arm_rows(board: Path, arm: Path, methods: list[str], n_resamples: int = 1000
                 growth: tuple[float | None, float | None] = (None, None)
             else:
                 growth = (100.0 * (b / base[0] - 1.0), 100.0 * (a / base[1] - 1.0))
-            rows.append(ArmRow(method, label, b, a, c.difference, c.ci95, c.p_value, *growth))
-    return rows
+            rows.append(ArmRow(method, label, pid, b, a, c.difference, c.ci95, c.p_value, *growth))
+    return rows, left_out
 
 
 def _pct(x: float | None) -> str:
@@ -70,7 +99,7 @@ def markdown(rows: list[ArmRow]) -> str:
     lines = ["| method | split | board (mm) | arm (mm) | arm − board, 95 % interval | p | growth, board | "
              "growth, arm |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r.method} | {r.split} | {r.board:.1f} | {r.arm:.1f} | {r.difference:+.1f} "
+        lines.append(f"| {r.method} | {r.split} (`{r.protocol}`) | {r.board:.1f} | {r.arm:.1f} | {r.difference:+.1f} "
                      f"[{r.ci95[0]:+.1f}, {r.ci95[1]:+.1f}] | {r.p_value:.4f} | {_pct(r.growth_board)} | "
                      f"{_pct(r.growth_arm)} |")
     return "\n".join(lines)
@@ -88,11 +117,13 @@ def main() -> None:
     from poseboard.errors import PoseboardError
 
     try:
-        rows = arm_rows(args.board, args.arm, args.methods, args.resamples)
+        rows, left_out = arm_rows(args.board, args.arm, args.methods, args.resamples)
     except PoseboardError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     print(markdown(rows))
+    if left_out:
+        print("\nLeft out (no version of the protocol scored in both folders): " + "; ".join(left_out))
     if len(args.methods) < 3:
         print(f"\n{len(args.methods)} method(s): Kendall's tau between the orders is not meaningful (one pair at most)")
         return

@@ -35,8 +35,12 @@ def _load():
 
 
 def _write(results: Path, method: str, pid: str, means: np.ndarray) -> None:
-    """One result file whose per-sequence mean errors are ``means`` (FRAMES frames each)."""
-    protocol = get_protocol(pid)
+    """One result file whose per-sequence mean errors are ``means`` (FRAMES frames each); a version
+    the registry no longer defines (an older board's) is the current definition renumbered."""
+    name, _, version = pid.partition("@")
+    protocol = get_protocol(name)
+    if protocol.version != int(version):
+        protocol = protocol.model_copy(update={"version": int(version)})
     write_sequence_result(results, method, protocol, LABELS, means, FRAMES,
                           [lb.split("/")[1].split("-")[0] for lb in LABELS], protocol.split)
 
@@ -58,8 +62,8 @@ def folders(tmp_path_factory) -> tuple[Path, Path]:
 
 def test_differences_and_growths_match_the_hand_computation(folders):
     board, arm = folders
-    rows = _load().arm_rows(board, arm, ["m"], n_resamples=500)
-    assert [r.split for r in rows] == ["in distribution", *NOVEL_SPLITS]
+    rows, left_out = _load().arm_rows(board, arm, ["m"], n_resamples=500)
+    assert [r.split for r in rows] == ["in distribution", *NOVEL_SPLITS] and left_out == []
     base = np.random.default_rng(0).uniform(80, 120, len(LABELS)).mean()
     first = rows[0]
     assert first.board == pytest.approx(base) and first.arm == pytest.approx(base - 10)
@@ -74,7 +78,7 @@ def test_differences_and_growths_match_the_hand_computation(folders):
         assert r.ci95[0] <= r.difference <= r.ci95[1] and r.ci95[1] < 0
         assert r.growth_board == pytest.approx(50.0) and r.growth_arm == pytest.approx(20.0)
     table = _load().markdown(rows)
-    assert f"| m | novel rig | {1.5 * base:.1f} | {1.2 * (base - 10):.1f} |" in table
+    assert f"| m | novel rig (`{NOVEL_SPLITS['novel rig']}`) | {1.5 * base:.1f} | {1.2 * (base - 10):.1f} |" in table
     assert "| +50 % | +20 % |" in table
 
 
@@ -84,3 +88,19 @@ def test_a_missing_result_is_a_user_error_naming_it(folders, tmp_path):
                           "--arm", str(tmp_path), "m"], capture_output=True, text=True)
     assert out.returncode == 2
     assert str(tmp_path) in out.stderr and "'m'" in out.stderr and IN_DISTRIBUTION in out.stderr
+
+
+def test_an_older_board_is_compared_under_the_version_both_hold(tmp_path):
+    """An arm scored on an older board's splits (novel rig at version 2, no extrapolation split):
+    the novel rig is compared under version 2, the split neither folder shares is left out and named."""
+    board, arm = tmp_path / "board", tmp_path / "arm"
+    base = np.random.default_rng(1).uniform(80, 120, len(LABELS))
+    for folder, shift in ((board, 0.0), (arm, -5.0)):
+        _write(folder, "m", IN_DISTRIBUTION, base + shift)
+        _write(folder, "m", "synth-novel-rig@2", base + shift + 20)
+    _write(board, "m", NOVEL_SPLITS["novel rig"], base + 99)  # the newer version on one side only: not used
+    rows, left_out = _load().arm_rows(board, arm, ["m"], n_resamples=200)
+    rig = next(r for r in rows if r.split == "novel rig")
+    assert rig.protocol == "synth-novel-rig@2" and rig.difference == pytest.approx(-5.0)
+    assert [r.split for r in rows] == ["in distribution", "novel rig"]
+    assert left_out == [f"m: {label} (`{pid}`)" for label, pid in NOVEL_SPLITS.items() if label != "novel rig"]
