@@ -227,6 +227,6 @@ def test_each_lever_changes_only_what_it_names():
     assert _differences(default, frames) == {"profile", "h36m.train.samples", "h36m.train.world.sequences_per_body"}
     assert _differences(default, broad) == {"profile", "h36m.train.world.free_motion", "h36m.train.samples",
                                             "h36m.train.world.sequences_per_body", "h36m.train.world.layouts",
-                                            "novel.layouts"}
+                                            "novel.layouts", "novel.extrapolated_frame_step"}
     assert frames["h36m"]["train"]["samples"] == 10 * default["h36m"]["train"]["samples"] == 18000
     assert coverage["h36m"]["train"]["world"]["free_motion"] == 0.4

@@ -58,7 +58,7 @@ def setup(tmp_path_factory) -> dict[str, Path]:
             init_from_pretrained(method.net.backbone, ck / "backbone")
         method.save(ck / name)
     (ck / "rootnet-like").mkdir()  # a folder that is not a trained method: passed over with a note
-    config = SynthConfig.preset("smoke", crop_size=64).with_split_sizes("test", samples=FRAMES)
+    config = SynthConfig.preset("smoke-broad", crop_size=64).with_split_sizes("test", samples=FRAMES)
     generate_datasets(["synth-h36m"], config, base / "board-data", seed=0, splits=["test"], workers=1)
     for name, protocol in (("algebraic", "synth-h36m-relative@2"), ("ransac", "synth-h36m-relative@2"),
                            ("probabilistic", "synth-h36m-uncalibrated@2")):
@@ -68,9 +68,9 @@ def setup(tmp_path_factory) -> dict[str, Path]:
     save_rig(_rig(), rig)
     params = base / "params.yaml"  # the smoke profile with the board's test design (FRAMES frames)
     text = (ROOT / "params.yaml").read_text()
-    assert "data: {preset: smoke, crop_size: 64}" in text
-    params.write_text(text.replace("data: {preset: smoke, crop_size: 64}",
-                                   f"data: {{preset: smoke, crop_size: 64, test_samples: {FRAMES}}}"))
+    assert "data: {preset: smoke-broad, crop_size: 64}" in text
+    params.write_text(text.replace("data: {preset: smoke-broad, crop_size: 64}",
+                                   f"data: {{preset: smoke-broad, crop_size: 64, test_samples: {FRAMES}}}"))
     return {"base": base, "checkpoints": ck, "board": base / "board", "rig": rig, "params": params}
 
 
