@@ -52,9 +52,9 @@ def shared_protocol(board: list, arm: list, method: str, pid: str) -> str | None
         return {r.protocol.id for r in results if r.method.name == method and r.protocol.name == name}
 
     both = versions(board) & versions(arm)
-    if pid in both or not both:
-        return pid if pid in both else None
-    return max(both, key=lambda p: int(p.partition("@")[2]))
+    if pid in both:
+        return pid
+    return max(both, key=lambda p: int(p.partition("@")[2]), default=None)
 
 
 def arm_rows(board: Path, arm: Path, methods: list[str], n_resamples: int = 10000) -> tuple[list[ArmRow], list[str]]:
@@ -78,7 +78,8 @@ def arm_rows(board: Path, arm: Path, methods: list[str], n_resamples: int = 1000
                 left_out.append(f"{method}: {label} (`{wanted}`)")
                 continue
             pid = pid or wanted  # in distribution: find_replicates names what is missing
-            ours, theirs = find_replicates(arm, method, pid), find_replicates(board, method, pid)
+            ours = find_replicates(arm, method, pid, results=arm_results)
+            theirs = find_replicates(board, method, pid, results=board_results)
             c = compare_results(ours, theirs, n_resamples=n_resamples)
             b, a = theirs[0].metrics.headline_value, ours[0].metrics.headline_value
             if base is None:

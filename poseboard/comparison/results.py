@@ -125,15 +125,17 @@ def compare_results(a: Sequence[Result], b: Sequence[Result], point: str | None 
     return paired_bootstrap(ta, tb, a[0].metrics.weighting, n_resamples=n_resamples, seed=seed)
 
 
-def find_replicates(results_dir: str | Path, method: str, protocol: str) -> list[Result]:
+def find_replicates(results_dir: str | Path, method: str, protocol: str,
+                    results: Sequence[Result] | None = None) -> list[Result]:
     """A method's results (its seed replicates, ordered by seed) under ``protocol`` (``name`` for
     the newest version present, or ``name@version``) anywhere under ``results_dir``; or, when
-    ``method`` is the path of a result file, that file alone (a submission from elsewhere)."""
+    ``method`` is the path of a result file, that file alone (a submission from elsewhere).
+    ``results``: the folder's results already read (a caller that looks up many), else read here."""
     from poseboard.protocols.results import is_result_file, read_result, read_results
 
     if method.endswith(".json") and Path(method).is_file() and is_result_file(method):
         return [read_result(method)]
-    candidates = [r for r in read_results(results_dir) if r.method.name == method
+    candidates = [r for r in (read_results(results_dir) if results is None else results) if r.method.name == method
                   and (r.protocol.id == protocol or r.protocol.name == protocol)]
     if not candidates:
         raise InputError(f"{results_dir}: no result of method {method!r} under protocol {protocol!r} "
