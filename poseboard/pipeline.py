@@ -36,10 +36,14 @@ def generate_stage(
                           "generate@<dataset> stages render one each")] = None,
 ) -> None:
     """Render the synthetic datasets of the active profile (``profiles.<profile>.data``), or the
-    ``--dataset`` ones only (each dataset's bytes do not depend on which others are rendered)."""
+    ``--dataset`` ones only (each dataset's bytes do not depend on which others are rendered).
+    Large freed blocks stay in the process and its render workers (:mod:`poseboard.allocator`;
+    the bytes are the same)."""
+    from poseboard.allocator import keep_freed_memory
     from poseboard.datasets.synthetic.generator import SynthConfig, generate_datasets
     from poseboard.params import load_params
 
+    keep_freed_memory()
     try:
         params = load_params(params_file)
         data = params.active.data

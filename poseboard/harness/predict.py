@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from poseboard.allocator import keep_freed_memory, keeps_freed_memory
 from poseboard.errors import InputError
 from poseboard.methods.base import Method
 from poseboard.progress import ProgressReporter
@@ -165,10 +166,14 @@ def batch_aligned_chunks(indices: Sequence[int], batch_size: int, parts: int) ->
 _WORKER_METHOD: Method | None = None
 
 
-def _worker_start(method: Method | None, threads: int) -> None:
-    """A predict worker's set-up: the threads of the parent and the method, unpickled once
-    (None: a reused worker, whose every task brings its method)."""
+def _worker_start(method: Method | None, threads: int, keep_memory: bool = False) -> None:
+    """A predict worker's set-up: the parent's allocator policy (:mod:`poseboard.allocator`; a
+    spawned process starts with glibc's default, under which the two workers of a volumetric
+    ``predict`` spent 45 of its 57 s faulting freed pages back in), the threads of the parent
+    and the method, unpickled once (None: a reused worker, whose every task brings its method)."""
     global _WORKER_METHOD
+    if keep_memory:
+        keep_freed_memory()
     torch.set_num_threads(threads)
     _WORKER_METHOD = method
 
@@ -215,7 +220,7 @@ def _spawn_pool(workers: int, method: Method | None, threads: int) -> Any:
     from concurrent.futures import ProcessPoolExecutor
 
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_start,
-                               initargs=(method, threads))
+                               initargs=(method, threads, keeps_freed_memory()))
 
 
 class ParallelPredictor:

@@ -197,9 +197,15 @@ def _render_multiview_task(task: _MultiViewTask) -> dict[str, np.ndarray]:
     return {"images": images, "boxes": boxes, "joints_2d": joints_2d, "visibility": visibility, "view_valid": valid}
 
 
-def _worker_init() -> None:
+def _worker_init(keep_memory: bool = False) -> None:
+    """A render worker's set-up: the parent's allocator policy (:mod:`poseboard.allocator`; a
+    spawned process starts with glibc's default) and one torch thread."""
     import torch
 
+    from poseboard.allocator import keep_freed_memory
+
+    if keep_memory:
+        keep_freed_memory()
     # One thread per process: torch's parallel loops stall badly when a core is busy elsewhere.
     torch.set_num_threads(1)
 
@@ -218,8 +224,11 @@ class _Runner:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
+            from poseboard.allocator import keeps_freed_memory
+
             ctx = multiprocessing.get_context("spawn")  # fork is unsafe once torch has threads
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_worker_init)
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_worker_init,
+                                             initargs=(keeps_freed_memory(),))
         return self
 
     def __exit__(self, *exc: object) -> None:
