@@ -1,7 +1,9 @@
 """The whole path on the smoke profile, in a fresh copy of the working tree: scaffold a method,
-`dvc repro` (generate → pretrain → train → predict → report → track), the new method on the
-leaderboard, a second `dvc repro` that only re-checks MLflow, and the runs found through the
-REST API of `poseboard ui`'s server.
+`dvc repro` (generate → pretrain → train → predict → report → track) from an empty cache, the
+new method on the leaderboard, a second `dvc repro` that only re-checks MLflow, a forced re-run
+of one method's training and scoring that is byte-identical, and the runs found through the
+REST API of `poseboard ui`'s server. CI's one smoke `dvc repro` (``scripts/smoke_repro.sh``
+checks the same by hand on a clone, without the added method).
 
 Minutes, not seconds (about 6 on a loaded 2-core machine): it runs when
 ``POSEBOARD_PIPELINE_TEST=1`` (``.ci/run`` sets it) and is skipped otherwise.
@@ -89,6 +91,15 @@ def test_scaffold_repro_leaderboard(tmp_path):
     ran = re.findall(r"Running stage '([^']+)'", second)
     assert ran == ["track"], f"a second repro re-ran {ran}"
     assert "logged 0 new result(s)" in second
+
+    # Determinism: a learned method's training and scoring run again from scratch (forced) give
+    # byte-identical weights and metrics (the `.run.json` sidecars hold timings and may differ).
+    kept = [repo / "checkpoints" / "algebraic" / "weights.pt",
+            repo / "results" / "algebraic" / "synth-h36m-relative@2.json"]
+    before = [path.read_bytes() for path in kept]
+    _run([dvc, "repro", "-q", "-f", "-s", "train@algebraic", "predict@algebraic-synth-h36m-relative"], repo, env, 600)
+    changed = [str(path.relative_to(repo)) for path, old in zip(kept, before, strict=True) if path.read_bytes() != old]
+    assert not changed, f"a forced re-run of train@algebraic and its prediction changed {changed}"
 
     proc, url = start_server(f"sqlite:///{(repo / 'mlflow.db').as_posix()}", log=tmp_path / "server.log")
     try:
