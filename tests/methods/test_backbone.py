@@ -218,21 +218,25 @@ def test_pretrain_config_presets():
 
 
 def test_the_stem_max_pool_is_the_plain_one_in_values_and_gradients():
-    """The channels-last stem pool (a speed-up) is torch's MaxPool2d bit for bit, ties included
-    (small integers: most windows hold several equal maxima), forward and backward."""
+    """The stem pool (channels-last when no gradient is taken, a speed-up) is torch's MaxPool2d
+    bit for bit, ties included (small integers: most windows hold several equal maxima), in
+    inference, forward and backward."""
     from poseboard.methods.nets.backbone import StemMaxPool2d
 
     gen = torch.Generator().manual_seed(0)
     x = torch.randint(0, 4, (3, 8, 17, 20), generator=gen).float()
     grad = torch.randn(3, 8, 9, 10, generator=gen)
+    plain, stem = torch.nn.MaxPool2d(3, 2, 1), StemMaxPool2d(3, 2, 1)
+    with torch.no_grad():
+        inferred = stem(x)
+    assert inferred.is_contiguous() and torch.equal(inferred, plain(x))
     outs, grads = [], []
-    for pool in (torch.nn.MaxPool2d(3, 2, 1), StemMaxPool2d(3, 2, 1)):
+    for pool in (plain, stem):
         xi = x.clone().requires_grad_(True)
         y = pool(xi)
         y.backward(grad)
-        assert y.is_contiguous()
         outs.append(y.detach())
         grads.append(xi.grad)
-    assert torch.equal(outs[0], outs[1])
+    assert torch.equal(outs[0], outs[1]) and torch.equal(outs[0], inferred)
     assert torch.equal(grads[0], grads[1])
     assert isinstance(Backbone(BackboneConfig.preset("smoke")).stem[-1], StemMaxPool2d)

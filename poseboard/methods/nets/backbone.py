@@ -174,15 +174,19 @@ def _downsample(cin: int, cout: int, stride: int, momentum: float) -> nn.Module 
 
 
 class StemMaxPool2d(nn.MaxPool2d):
-    """:class:`torch.nn.MaxPool2d` computed on a channels-last copy and returned contiguous.
+    """:class:`torch.nn.MaxPool2d` that, when no gradient is taken, runs on a channels-last copy
+    and returns it contiguous.
 
-    The same values and gradients (a maximum is exact, and ties pick the same element;
-    tested), and the same state dict (none); on two CPU cores PyTorch's channels-last kernel
-    is about 3× faster for the stem's (N, 32, 64, 64) maps: 1.7 of the 7.7 s of backbone in
-    RANSAC's ``synth-h36m-relative`` prediction went into the contiguous kernel (session 6,
-    docs/performance.md)."""
+    The same values (a maximum is exact; tested with ties) and the same state dict (none). On
+    two CPU cores PyTorch's channels-last forward kernel is about 3× faster for the stem's
+    (N, 32, 64, 64) maps (1.7 of the 7.7 s of backbone in RANSAC's ``synth-h36m-relative``
+    prediction went into the contiguous one, session 6), but its backward is slower: a default
+    backbone's training step of 16 crops took 60 ms against 55, so training keeps the plain
+    kernel (docs/performance.md, session 10)."""
 
     def forward(self, x: Tensor) -> Tensor:
+        if torch.is_grad_enabled() and x.requires_grad:
+            return super().forward(x)
         return super().forward(x.contiguous(memory_format=torch.channels_last)).contiguous()
 
 
