@@ -9,7 +9,7 @@ byte-identical (the policy changes where memory comes from, never a computed val
 price is that a process keeps its peak memory until it exits (+0.2 GB for volumetric training).
 
 A spawned process starts with glibc's default, so the predict and render workers are handed
-:func:`keeps_freed_memory` of their parent and follow it: before they were, the two predict
+their parent's :func:`policy_in_force` and follow it: before they were, the two predict
 workers of a volumetric stage spent 45 of their 57 s in the kernel (issue 38).
 
 Set ``POSEBOARD_KEEP_FREED_MEMORY=0`` to keep glibc's default.
@@ -57,7 +57,8 @@ def keep_freed_memory() -> bool:
     return _applied
 
 
-def keeps_freed_memory() -> bool:
-    """Whether :func:`keep_freed_memory` put the policy in force in this process (a spawned
-    worker, which starts with glibc's default, is handed this to follow its parent)."""
+def policy_in_force() -> bool:
+    """Whether :func:`keep_freed_memory` put the policy in force in this process (it changes
+    nothing; a spawned worker, which starts with glibc's default, is handed this to follow its
+    parent)."""
     return bool(_applied)

@@ -44,18 +44,18 @@ def test_keeping_freed_memory_changes_no_computed_value():
 
 WORKERS_SCRIPT = """
 import sys
-from poseboard.allocator import keep_freed_memory, keeps_freed_memory
+from poseboard.allocator import keep_freed_memory, policy_in_force
 from poseboard.datasets.synthetic.generator import _Runner
 from poseboard.harness.predict import _spawn_pool
 
 if sys.argv[1] == "parent-keeps":
     keep_freed_memory()
 pool = _spawn_pool(1, None, 1)
-predict_worker = pool.submit(keeps_freed_memory).result()
+predict_worker = pool.submit(policy_in_force).result()
 pool.shutdown()
 with _Runner(2) as runner:
-    render_worker = runner._pool.submit(keeps_freed_memory).result()
-print(keeps_freed_memory(), predict_worker, render_worker)
+    render_worker = runner._pool.submit(policy_in_force).result()
+print(policy_in_force(), predict_worker, render_worker)
 """
 
 

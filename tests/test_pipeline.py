@@ -2,11 +2,11 @@
 `dvc repro` (generate → pretrain → train → predict → report → track) from an empty cache, the
 new method on the leaderboard, a second `dvc repro` that only re-checks MLflow, a forced re-run
 of one method's training and scoring that is byte-identical, and the runs found through the
-REST API of `poseboard ui`'s server. CI's one smoke `dvc repro` (``scripts/smoke_repro.sh``
-checks the same by hand on a clone, without the added method).
+REST API of `poseboard ui`'s server. This is CI's only smoke `dvc repro`;
+``scripts/smoke_repro.sh`` checks the same by hand on a clone, without the added method.
 
-Minutes, not seconds (about 6 on a loaded 2-core machine): it runs when
-``POSEBOARD_PIPELINE_TEST=1`` (``.ci/run`` sets it) and is skipped otherwise.
+Minutes, not seconds (12 beside the rest of the suite on two Zen 5 cores, 2026-11-25): it runs
+when ``POSEBOARD_PIPELINE_TEST=1`` (``.ci/run`` sets it) and is skipped otherwise.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from poseboard.allocator import keep_freed_memory, keeps_freed_memory
+from poseboard.allocator import keep_freed_memory, policy_in_force
 from poseboard.errors import InputError
 from poseboard.methods.base import Method
 from poseboard.progress import ProgressReporter
@@ -220,7 +220,7 @@ def _spawn_pool(workers: int, method: Method | None, threads: int) -> Any:
     from concurrent.futures import ProcessPoolExecutor
 
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_start,
-                               initargs=(method, threads, keeps_freed_memory()))
+                               initargs=(method, threads, policy_in_force()))
 
 
 class ParallelPredictor:

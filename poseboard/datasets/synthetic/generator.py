@@ -224,11 +224,11 @@ class _Runner:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
-            from poseboard.allocator import keeps_freed_memory
+            from poseboard.allocator import policy_in_force
 
             ctx = multiprocessing.get_context("spawn")  # fork is unsafe once torch has threads
             self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_worker_init,
-                                             initargs=(keeps_freed_memory(),))
+                                             initargs=(policy_in_force(),))
         return self
 
     def __exit__(self, *exc: object) -> None:
