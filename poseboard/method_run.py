@@ -69,6 +69,7 @@ def plan_method(params: Params, name: str) -> MethodPlan:
     every evaluation and score whose method is NAME; the datasets they read."""
     import difflib
 
+    from poseboard.fingerprint import STAGES as CODE_STAGES
     from poseboard.methods.registry import is_builtin
 
     if name not in params.methods:
@@ -87,7 +88,8 @@ def plan_method(params: Params, name: str) -> MethodPlan:
                          "version: 2, dataset: synth-h36m}`)")
     datasets = sorted({block.dataset, *(e.dataset for e in evals.values()), *(s.dataset for s in scores.values())})
     targets = [f"train@{name}", *(f"predict@{k}" for k in evals), *(f"score@{k}" for k in scores)]
-    allowed = set(targets) | {f"generate@{d}" for d in datasets}
+    # the code fingerprints (dvc.yaml's <kind>_code stages) only hash source files: they may run
+    allowed = set(targets) | {f"generate@{d}" for d in datasets} | set(CODE_STAGES)
     chain, cur = [], block.init
     while cur not in ("backbone", "none"):
         chain.append(cur)

@@ -129,15 +129,19 @@ _NOT_SHAPING_BY_KIND = {"train": {"poseboard/protocols/protocol.py", "poseboard/
 
 
 def _check_code_deps(repo: Path, env: dict) -> None:
-    """Every poseboard module a stage's command imports is among the stage's DVC deps (or
-    in _NOT_SHAPING): one stage per command and method, re-run under ``python -X importtime``,
-    its deps read from the dvc.lock the repro wrote. A module missing there would let an edit
-    to it leave stale results in place."""
+    """Every poseboard module a stage's command imports is among the stage's DVC deps, directly or
+    through the fingerprint stage of its kind (or in _NOT_SHAPING): one stage per command and
+    method, re-run under ``python -X importtime``, its deps read from the dvc.lock the repro
+    wrote. A module missing there would let an edit to it leave stale results in place."""
     import shlex
 
     import yaml
 
     lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+    # a fingerprint stage's output stands for its deps (poseboard/fingerprint.py)
+    fingerprinted = {out["path"]: [d["path"] for d in stage["deps"]]
+                     for stage in lock.values() if "poseboard.fingerprint" in stage["cmd"] for out in stage["outs"]}
+    assert len(fingerprinted) == 4, sorted(fingerprinted)
     added_text = (repo / "poseboard" / "methods" / "added.py").read_text()
     added = {m.replace(".", "/") + ".py" for m in re.findall(r'"[^"]+": "([\w.]+):\w+"', added_text)}
     seen: set[tuple[str, ...]] = set()
@@ -155,6 +159,7 @@ def _check_code_deps(repo: Path, env: dict) -> None:
                               capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, f"{name}: {proc.stderr[-3000:]}"
         deps = [d["path"] for d in stage.get("deps", [])]
+        deps += [code for d in deps for code in fingerprinted.get(d, [])]
         for module in re.findall(r"\|\s+(poseboard[\w.]*)$", proc.stderr, flags=re.MULTILINE):
             path = module.replace(".", "/")
             path = f"{path}/__init__.py" if (repo / path).is_dir() else f"{path}.py"
