@@ -90,6 +90,29 @@ def test_aggregation_rules():
     torch.testing.assert_close(single, vol[:, 0])
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("per_voxel", [False, True])
+def test_softmax_aggregation_without_gradient_is_the_same_bytes(dtype, per_voxel):
+    """Prediction aggregates in place (no gradient): bit for bit what training's autograd form
+    gives, the input untouched, and a voxel no view sees still 0."""
+    gen = torch.Generator().manual_seed(3)
+    vol = (torch.randn(2, 4, 3, 50, generator=gen) * 4).to(dtype)
+    valid = torch.rand(2, 4, 50, generator=gen) > 0.3 if per_voxel else torch.tensor([[1, 1, 0, 1], [1, 0, 0, 0]]) > 0
+    if per_voxel:
+        valid[0, :, 7] = False  # seen by no view
+    kept = vol.clone()
+    with torch.no_grad():
+        fast = aggregate(vol, valid, "softmax")
+    assert torch.equal(vol, kept)
+    leaf = vol.clone().requires_grad_(True)
+    tracked = aggregate(leaf, valid, "softmax")  # the form training differentiates
+    assert tracked.requires_grad and torch.equal(fast, tracked.detach())
+    tracked.sum().backward()
+    assert torch.isfinite(leaf.grad).all()
+    if per_voxel:
+        assert torch.equal(fast[0, :, 7], torch.zeros(3, dtype=dtype))
+
+
 def test_voxel_cross_entropy_is_low_at_the_ground_truth_voxel():
     centre = torch.zeros(1, 3, dtype=torch.float64)
     rot = rotation_z(torch.zeros(1, dtype=torch.float64))
