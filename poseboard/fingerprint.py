@@ -37,8 +37,9 @@ from poseboard.errors import InputError
 STAGES = ("generate_code", "train_code", "predict_code", "score_code")
 #: This module's path in the repository: a dep of each fingerprint stage, never fingerprinted.
 OWN_PATH = "poseboard/fingerprint.py"
+#: What ``.dvcignore`` keeps out of DVC's folder hashes, kept out of fingerprints too.
 _SKIPPED_DIRS = {"__pycache__"}
-_SKIPPED_SUFFIXES = {".pyc", ".pyo"}
+_SKIPPED_SUFFIXES = {".pyc"}
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
                   help="Write the SHA-256 of the code a fingerprint stage of dvc.yaml lists.")

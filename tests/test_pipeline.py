@@ -137,11 +137,14 @@ def _check_code_deps(repo: Path, env: dict) -> None:
 
     import yaml
 
+    from poseboard.fingerprint import STAGES
+
     lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
     # a fingerprint stage's output stands for its deps (poseboard/fingerprint.py)
+    fingerprinting = {name: stage for name, stage in lock.items() if "poseboard.fingerprint" in stage["cmd"]}
+    assert tuple(fingerprinting) == STAGES, sorted(fingerprinting)
     fingerprinted = {out["path"]: [d["path"] for d in stage["deps"]]
-                     for stage in lock.values() if "poseboard.fingerprint" in stage["cmd"] for out in stage["outs"]}
-    assert len(fingerprinted) == 4, sorted(fingerprinted)
+                     for stage in fingerprinting.values() for out in stage["outs"]}
     added_text = (repo / "poseboard" / "methods" / "added.py").read_text()
     added = {m.replace(".", "/") + ".py" for m in re.findall(r'"[^"]+": "([\w.]+):\w+"', added_text)}
     seen: set[tuple[str, ...]] = set()
