@@ -20,8 +20,9 @@ bootstrap differences ``d`` (with the +1 correction, so never 0), so ``p < α`` 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from statistics import NormalDist
 from typing import Literal
 
@@ -113,9 +114,37 @@ class PairedComparison:
     resamples: int
     weighting: str
     confidence: float = 0.95
+    #: The training-seed variance added to the sequence bootstrap's (:meth:`with_seed_variance`);
+    #: None: the interval and p-value cover the test sequences only.
+    seed_variance: float | None = None
 
     def significant(self, level: float = 0.05) -> bool:
         return self.p_value < level
+
+    @property
+    def test(self) -> str:
+        """``"paired"``, or ``"paired + seed noise"`` with a training-seed variance added."""
+        return "paired" if self.seed_variance is None else "paired + seed noise"
+
+    def with_seed_variance(self, variance: float) -> PairedComparison:
+        """This comparison with the training-seed variance of the difference added,
+        ``SE² = SE²_sequences + variance``: the interval and the two-sided p-value from the
+        normal approximation (the leaderboard's "paired + seed noise" verdicts), so that a
+        difference another training seed could produce is not a finding.
+
+        Example:
+            >>> c = PairedComparison(3.0, (1.04, 4.96), 0.003, 1.0, 30, (1, 1), 1000, "frame")
+            >>> w = c.with_seed_variance(3.0)
+            >>> w.se, round(w.p_value, 4), w.test
+            (2.0, 0.1336, 'paired + seed noise')
+        """
+        if variance < 0:
+            raise ValueError(f"a variance is non-negative, got {variance}")
+        se = math.sqrt(self.se**2 + variance)
+        d = self.difference
+        z = NormalDist().inv_cdf(1 - (1 - self.confidence) / 2)
+        p = 2 * (1 - NormalDist().cdf(abs(d) / se)) if se > 0 else float(d == 0)
+        return replace(self, ci95=(d - z * se, d + z * se), p_value=p, se=se, seed_variance=variance)
 
 
 def _strata(labels: Sequence[str]) -> list[np.ndarray]:

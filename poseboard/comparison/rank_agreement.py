@@ -22,8 +22,8 @@ action when the headline is action-weighted, each method's training seeds resamp
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -46,6 +46,7 @@ __all__ = [
     "HeadlineChange",
     "PairFlip",
     "RankAgreement",
+    "SeedVariance",
     "Verdict",
     "decided_pairs",
     "headline_change",
@@ -232,22 +233,37 @@ class PairFlip:
 
 def _flip(c: PairedComparison) -> PairedComparison:
     """``b − a`` from ``a − b`` (the same draws, negated)."""
-    return PairedComparison(-c.difference, (-c.ci95[1], -c.ci95[0]), c.p_value, c.se, c.num_sequences,
-                            (c.seeds[1], c.seeds[0]), c.resamples, c.weighting, c.confidence)
+    return replace(c, difference=-c.difference, ci95=(-c.ci95[1], -c.ci95[0]), seeds=(c.seeds[1], c.seeds[0]))
+
+
+#: ``(a, b)`` → the training-seed variance of ``a − b``'s headline difference, or None where
+#: it was not measured (:func:`poseboard.report.model.pair_seed_variance` on a board's rows).
+SeedVariance = Callable[[str, str], float | None]
+
+
+def _paired(a: SequenceTable, b: SequenceTable, names: tuple[str, str], weighting: Weighting,
+            seed_variance: SeedVariance | None, n_resamples: int, seed: int) -> PairedComparison:
+    """``a − b`` paired over sequences, with the pair's seed variance added where it is known."""
+    c = paired_bootstrap(a, b, weighting, n_resamples=n_resamples, seed=seed)
+    var = None if seed_variance is None else seed_variance(*names)
+    return c if var is None else c.with_seed_variance(var)
 
 
 def decided_pairs(tables: Mapping[str, SequenceTable], weighting: Weighting = "frame", *, level: float = 0.05,
-                  higher_is_better: bool = False, n_resamples: int = 10000,
-                  seed: int = 0) -> tuple[list[DecidedPair], int]:
+                  higher_is_better: bool = False, n_resamples: int = 10000, seed: int = 0,
+                  seed_variance: SeedVariance | None = None) -> tuple[list[DecidedPair], int]:
     """The pairs of ``tables`` a paired bootstrap decides at ``level``, Holm-corrected over all
     pairs: ``(decided pairs, number of pairs compared)``.
 
     The leaderboard's "all pairs" family (:func:`poseboard.report.model._all_pairs`): every pair
     with the same seed, so the same draws and p-values. A pair whose tables do not cover the
-    same sequences and frames cannot be paired and is left out of the family.
+    same sequences and frames cannot be paired and is left out of the family. With
+    ``seed_variance``, a pair whose training-seed variance is known is tested with it added
+    (:meth:`PairedComparison.with_seed_variance`), as the leaderboard tests it: a difference
+    another training seed could produce is not a decided pair.
     """
     names = list(tables)
-    pairs = [(a, b, paired_bootstrap(tables[a], tables[b], weighting, n_resamples=n_resamples, seed=seed))
+    pairs = [(a, b, _paired(tables[a], tables[b], (a, b), weighting, seed_variance, n_resamples, seed))
              for a, b in itertools.combinations(names, 2) if tables[a].same_units(tables[b])]
     if not pairs:
         return [], 0
@@ -262,7 +278,7 @@ def decided_pairs(tables: Mapping[str, SequenceTable], weighting: Weighting = "f
 
 def pair_flips(decided: list[DecidedPair], novel: Mapping[str, SequenceTable], weighting: Weighting = "frame", *,
                level: float = 0.05, higher_is_better: bool = False, n_resamples: int = 10000,
-               seed: int = 0) -> list[PairFlip]:
+               seed: int = 0, seed_variance: SeedVariance | None = None) -> list[PairFlip]:
     """Each pair the in-distribution board decides (:func:`decided_pairs`), tested again on a
     held-out split.
 
@@ -276,6 +292,8 @@ def pair_flips(decided: list[DecidedPair], novel: Mapping[str, SequenceTable], w
         level: the family-wise significance level (``report.significance``).
         higher_is_better: the headline's direction (False for errors).
         n_resamples, seed: of every bootstrap.
+        seed_variance: the training-seed variance of ``better − worse`` on the held-out split,
+            added to the pair's test where it is known (as in :func:`decided_pairs`).
 
     Example:
         >>> t = lambda s: SequenceTable(("a", "b", "c"), ("x", "x", "x"), [s], [1, 1, 1])
@@ -285,8 +303,8 @@ def pair_flips(decided: list[DecidedPair], novel: Mapping[str, SequenceTable], w
         >>> (pairs[0].better, pairs[0].worse, family), flips[0].verdict
         (('p', 'q', 1), 'reversed')
     """
-    again = {(d.better, d.worse): paired_bootstrap(novel[d.better], novel[d.worse], weighting,
-                                                   n_resamples=n_resamples, seed=seed)
+    again = {(d.better, d.worse): _paired(novel[d.better], novel[d.worse], (d.better, d.worse), weighting,
+                                          seed_variance, n_resamples, seed)
              for d in decided if d.better in novel and d.worse in novel
              and novel[d.better].same_units(novel[d.worse])}
     adjusted = dict(zip(again, holm([c.p_value for c in again.values()]), strict=True)) if again else {}

@@ -21,19 +21,21 @@ no held-out result at all both say which protocols are missing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from poseboard.comparison.paired import SequenceTable
 from poseboard.comparison.rank_agreement import (
     HeadlineChange,
     PairFlip,
     RankAgreement,
+    SeedVariance,
     decided_pairs,
     headline_change,
     kendall_tau,
     pair_flips,
 )
 from poseboard.comparison.results import sequence_table
-from poseboard.report.model import Board, Row
+from poseboard.report.model import Board, Row, pair_seed_variance
 from poseboard.report.tables import _table
 
 __all__ = [
@@ -76,6 +78,9 @@ GENERALIZATION_FILE = "generalization.md"
 
 _DASH = "—"
 
+#: Where a held-out split's pair tests take their training-seed variance from.
+SeedNoiseSource = Literal["split", "in distribution"]
+
 
 @dataclass(frozen=True)
 class MethodLine:
@@ -103,6 +108,10 @@ class SplitSummary:
     flips: tuple[PairFlip, ...] = ()
     #: Calibrated table methods without a result under this split (or without one in distribution).
     left_out: tuple[str, ...] = ()
+    #: Whose training-seed variance the split's pair tests add: ``"split"`` (measured under this
+    #: split's protocol), ``"in distribution"`` (not measured here: the in-distribution pair's),
+    #: or None (no seed spread: the test sequences only).
+    seed_noise: SeedNoiseSource | None = None
 
     def count(self, verdict: str) -> int:
         return sum(1 for f in self.flips if f.verdict == verdict)
@@ -143,6 +152,9 @@ class Generalization:
     num_in_distribution: int = 0
     #: Where the error comes from, per split (in distribution first) and calibrated method.
     failures: tuple[FailureLine, ...] = ()
+    #: Whether the in-distribution decided pairs add the measured training-seed variance of
+    #: each pair (the board's ``results/seed_spread.json``) to the paired bootstrap's.
+    seed_noise: bool = False
 
     @property
     def present(self) -> tuple[SplitSummary, ...]:
@@ -450,10 +462,12 @@ def build_generalization(boards: list[Board], level: float = 0.05, n_resamples: 
     decided, family, seed = [], 0, 0
     base_tables = _tables(base)
     weighting = base.rows[0].result.metrics.weighting if base is not None and base.rows else "frame"
+    base_noise = _seed_variance(base)
     if base is not None and present:
         seed = base.protocol.bootstrap_seed
         decided, family = decided_pairs(base_tables, weighting, level=level, higher_is_better=hib,
-                                        n_resamples=n_resamples, seed=seed)
+                                        n_resamples=n_resamples, seed=seed, seed_variance=base_noise)
+    measured_in_distribution = any(d.comparison.seed_variance is not None for d in decided)
     summaries = []
     base_values = {r.method: r.value for r in base.rows} if base is not None else {}
     for label, pid in NOVEL_SPLITS.items():
@@ -463,16 +477,50 @@ def build_generalization(boards: list[Board], level: float = 0.05, n_resamples: 
             continue
         values = {r.method: r.value for r in board.rows}
         left_out = tuple(m for m in methods if m not in values or m not in base_values)
+        split_noise = _seed_variance(board)
+        noise = _split_seed_variance(split_noise, base_noise)
         flips = pair_flips(decided, _tables(board), board.rows[0].result.metrics.weighting, level=level,
-                           higher_is_better=hib, n_resamples=n_resamples, seed=seed) if decided else []
-        summaries.append(SplitSummary(label, pid, True, kendall_tau(base_values, values), tuple(flips), left_out))
+                           higher_is_better=hib, n_resamples=n_resamples, seed=seed,
+                           seed_variance=noise) if decided else []
+        sources: set[SeedNoiseSource | None] = {"split" if split_noise(f.better, f.worse) is not None
+                   else "in distribution" if base_noise(f.better, f.worse) is not None else None
+                   for f in flips if f.novel is not None}
+        seed_noise = ("in distribution" if "in distribution" in sources else "split" if "split" in sources
+                      else None)
+        summaries.append(SplitSummary(label, pid, True, kendall_tau(base_values, values), tuple(flips), left_out,
+                                      seed_noise))
     failures = _failure_lines("in distribution", base) + [
         line for label, b in present.items() for line in _failure_lines(label, b)]
     return Generalization(
         in_distribution=IN_DISTRIBUTION, splits=tuple(summaries), rows=tuple(rows), unit=unit, headline=headline,
         level=level, decided=(len(decided), family) if family else None, uncalibrated_left_out=u_left_out,
         n_resamples=n_resamples, num_in_distribution=len(base_values), failures=tuple(failures),
+        seed_noise=measured_in_distribution,
     )
+
+
+def _seed_variance(board: Board | None) -> SeedVariance:
+    """``(a, b)`` → the measured training-seed variance of ``a − b`` on ``board`` (its rows'
+    seed floor, :func:`poseboard.report.model.pair_seed_variance`), None where not measured."""
+    rows = _rows(board)
+
+    def variance(a: str, b: str) -> float | None:
+        ra, rb = rows.get(a), rows.get(b)
+        return None if ra is None or rb is None else pair_seed_variance(ra, rb)
+
+    return variance
+
+
+def _split_seed_variance(split: SeedVariance, in_distribution: SeedVariance) -> SeedVariance:
+    """The seed variance a held-out split's pair test adds: measured under the split where the
+    spread holds it, else the same pair's in distribution (a training seed moves a method on
+    every split; how much more on a held-out one is not measured then, and the notes say so)."""
+
+    def variance(a: str, b: str) -> float | None:
+        v = split(a, b)
+        return in_distribution(a, b) if v is None else v
+
+    return variance
 
 
 def _pair_lines(view: Generalization) -> list[str]:
@@ -489,6 +537,26 @@ def _pair_lines(view: Generalization) -> list[str]:
                        f"[{c.ci95[0]:+.1f}, {c.ci95[1]:+.1f}] {view.unit}, p (Holm) {_p(f.p_holm_novel)}: "
                        f"**{f.verdict}**.")
     return out
+
+
+def _seed_noise_note(view: Generalization) -> str:
+    """Whether the pairs' tests include training-seed noise, and whose."""
+    if not view.seed_noise:
+        return ("Seed noise: none measured for these methods (no `seed_spread.json` beside the results covers "
+                f"`{view.in_distribution}`): the pairs' intervals cover the test sequences only, and a single "
+                "training run's order can move by more than that (`poseboard replicate`, `poseboard seed-spread`).")
+    measured = [s.label for s in view.present if s.seed_noise == "split"]
+    borrowed = [s.label for s in view.present if s.seed_noise == "in distribution"]
+    text = ("Seed noise: each pair's test adds the training-seed variance of its difference (`seed_spread.json`: "
+            "the variance of the per-seed differences over the replicate seeds both methods have, else the sum "
+            "of their SDs) to the paired bootstrap's, normal approximation, as the leaderboard's \"paired + seed "
+            "noise\" verdicts: a difference another training seed could produce is not decided.")
+    if measured:
+        text += " Measured on the split itself: " + ", ".join(measured) + "."
+    if borrowed:
+        text += (" Not measured on " + ", ".join(borrowed) + ": those splits' tests add the same pair's "
+                 "in-distribution seed variance (a held-out split may spread seeds further).")
+    return text
 
 
 def _p(p: float | None) -> str:
@@ -511,6 +579,7 @@ def notes(view: Generalization) -> list[str]:
                    "leaderboard's \"all pairs\" family); each decided pair is compared again on the split, paired, "
                    "Holm-corrected over the decided pairs the split holds. Reversed: the split decides the other "
                    "order; undecided: it decides neither.")
+        out.append(_seed_noise_note(view))
     out.append("τ: Kendall's τ-b between the in-distribution ordering of the headline and the split's, over the "
                f"methods with a result under both; {_DASH}: no result under that protocol.")
     for s in view.present:

@@ -366,7 +366,7 @@ def _row(rank: int, protocol: ProtocolDef, reps: list[Result]) -> Row:
     )
 
 
-def _pair_seed_variance(a: Row, b: Row) -> float | None:
+def pair_seed_variance(a: Row, b: Row) -> float | None:
     """The training-seed variance of ``a − b``'s headline difference: the sample variance of
     their per-seed differences over the replicate seeds both were measured with (two or
     more); else, if both have a measured SD, ``SD²_a + SD²_b`` (independent seeds, an upper
@@ -392,21 +392,18 @@ class RowComparison:
 
 def compare_rows(a: Row, b: Row, point: str | None = None) -> RowComparison | None:
     """``a − b`` under one protocol, tested as the board tests neighbours: paired over the same
-    resampled sequences (plus the pair's measured seed variance, :func:`_pair_seed_variance`,
+    resampled sequences (plus the pair's measured seed variance, :func:`pair_seed_variance`,
     for the headline), else from the two 95 % intervals, unpaired; ``point`` compares one sweep
     point (a number of cameras) instead of the headline. None when neither test can be made."""
-    z = NormalDist().inv_cdf(1 - 0.05 / 2)
     try:
         c = compare_results(a.replicates, b.replicates, point=point, seed=a.result.protocol.bootstrap_seed)
     except InputError:
         c = None
     if c is not None:
-        seed_var = _pair_seed_variance(a, b) if point is None else None
-        if seed_var is None:
-            return RowComparison(c.difference, c.ci95, c.p_value, "paired")
-        se = math.sqrt(c.se**2 + seed_var)
-        p = 2 * (1 - NormalDist().cdf(abs(c.difference) / se)) if se > 0 else float(c.difference == 0)
-        return RowComparison(c.difference, (c.difference - z * se, c.difference + z * se), p, "paired + seed noise")
+        seed_var = pair_seed_variance(a, b) if point is None else None
+        if seed_var is not None:
+            c = c.with_seed_variance(seed_var)
+        return RowComparison(c.difference, c.ci95, c.p_value, c.test)
     if point is None:
         va, ca, vb, cb = a.value, a.ci95, b.value, b.ci95
     else:
@@ -444,7 +441,7 @@ def _compare_neighbours(rows: list[Row], level: float) -> tuple[float | None, in
 
     Where both rows are single runs whose seed spread was measured, the seed variance of
     their difference is added to the paired one and the p-value comes from the normal
-    approximation, ``SE² = SE²_paired + SD²_seed(a − b)`` (:func:`_pair_seed_variance`): a
+    approximation, ``SE² = SE²_paired + SD²_seed(a − b)`` (:func:`pair_seed_variance`): a
     difference another seed could produce is not a finding."""
     ses, sequences, p_values = [], None, {}
     z = NormalDist().inv_cdf(1 - 0.05 / 2)
@@ -456,7 +453,7 @@ def _compare_neighbours(rows: list[Row], level: float) -> tuple[float | None, in
         if a.vs_next is None:
             continue
         se, p = a.vs_next.se, a.vs_next.p_value
-        seed_var = _pair_seed_variance(a, b)
+        seed_var = pair_seed_variance(a, b)
         if seed_var is not None:
             se = math.sqrt(se**2 + seed_var)
             d = a.vs_next.difference
@@ -480,13 +477,17 @@ def _compare_neighbours(rows: list[Row], level: float) -> tuple[float | None, in
 
 def _all_pairs(rows: list[Row], level: float) -> tuple[int, int] | None:
     """How many of all row pairs a paired test decides, Holm-corrected over all of them (pairs
-    without per-sequence errors are left out); None when no pair can be compared."""
+    without per-sequence errors are left out; a pair's measured seed variance,
+    :func:`pair_seed_variance`, is part of its test, as in the neighbours' verdicts); None when
+    no pair can be compared."""
     p_values = []
     for a, b in itertools.combinations(rows, 2):
         try:
-            p_values.append(compare_results(a.replicates, b.replicates, seed=a.result.protocol.bootstrap_seed).p_value)
+            c = compare_results(a.replicates, b.replicates, seed=a.result.protocol.bootstrap_seed)
         except InputError:
             continue
+        seed_var = pair_seed_variance(a, b)
+        p_values.append((c if seed_var is None else c.with_seed_variance(seed_var)).p_value)
     if not p_values:
         return None
     return sum(p < level for p in holm(p_values)), len(p_values)

@@ -12,6 +12,7 @@ from scipy import stats
 
 from poseboard.comparison.paired import SequenceTable
 from poseboard.comparison.rank_agreement import decided_pairs, headline_change, kendall_tau, pair_flips
+from poseboard.comparison.seed_spread import MethodSpread, SeedSpread
 from poseboard.protocols.registry import get_protocol
 from poseboard.protocols.results import (
     read_results,
@@ -202,6 +203,38 @@ def test_higher_is_better_orients_the_pairs():
     assert f.verdict == "reversed"
 
 
+def test_a_pair_another_training_seed_could_produce_is_not_decided():
+    """With a pair's seed variance known, its test adds it to the bootstrap's (normal
+    approximation, checked against scipy): a 10 mm lead is decided on the test sequences alone
+    and not when another seed moves the difference by 15 mm (SD)."""
+    rng = np.random.default_rng(8)
+    base = rng.uniform(60, 140, size=40)
+    ind = _methods(base, {"a": 0.0, "b": 10.0, "c": 20.0}, 1.0, rng)
+    noisy = {("a", "b"): 225.0, ("b", "c"): 1.0}
+    decided, family = decided_pairs(ind, n_resamples=2000, seed_variance=lambda a, b: noisy.get((a, b)))
+    assert family == 3 and {(d.better, d.worse) for d in decided} == {("a", "c"), ("b", "c")}
+    by_pair = {(d.better, d.worse): d.comparison for d in decided}
+    assert by_pair[("a", "c")].test == "paired" and by_pair[("a", "c")].seed_variance is None
+    bc = by_pair[("b", "c")]
+    assert bc.test == "paired + seed noise" and bc.seed_variance == 1.0
+    alone = {(d.better, d.worse): d.comparison for d in decided_pairs(ind, n_resamples=2000)[0]}
+    se = np.sqrt(alone[("b", "c")].se ** 2 + 1.0)
+    assert bc.se == pytest.approx(se) and bc.difference == alone[("b", "c")].difference
+    assert bc.p_value == pytest.approx(2 * stats.norm.sf(abs(bc.difference) / se))
+    assert bc.ci95 == pytest.approx((bc.difference - stats.norm.ppf(0.975) * se,
+                                     bc.difference + stats.norm.ppf(0.975) * se))
+    # on a split, a swap by 12 mm is reversed on sequences alone, undecided under a seed SD of 15 mm
+    novel = _methods(base, {"a": 12.0, "b": 0.0, "c": 30.0}, 1.0, rng)
+    (ac, bc_flip) = sorted(pair_flips(decided, novel, n_resamples=2000), key=lambda f: f.better)
+    assert ac.verdict == "confirmed" and bc_flip.verdict == "confirmed"
+    (ab,) = decided_pairs({k: ind[k] for k in "ab"}, n_resamples=2000)[0]
+    assert pair_flips([ab], novel, n_resamples=2000)[0].verdict == "reversed"
+    flip = pair_flips([ab], novel, n_resamples=2000, seed_variance=lambda a, b: 225.0)[0]
+    assert flip.verdict == "leans the other way" and flip.novel.test == "paired + seed noise"
+    with pytest.raises(ValueError, match="non-negative"):
+        ab.comparison.with_seed_variance(-1.0)
+
+
 # --------------------------------------------------------------------------- the view over result files
 
 
@@ -304,6 +337,52 @@ def test_markdown_from_result_files(novel):
     assert "Uncalibrated methods left out: `uncal`" in md
     assert "**paired** where the split scored the same sequences" in md
     assert render_generalization(build_generalization(boards)) == md  # seeded: the same bytes again
+
+
+def _spread(values: dict[str, dict[str, list[float]]]) -> SeedSpread:
+    """A measured seed spread: protocol id → method → its headline at seeds 0, 1 and 2."""
+    return SeedSpread(profile="default", backbone="retrained", spread={
+        pid: {m: MethodSpread(seeds=[0, 1, 2], values=v, sd=float(np.std(v, ddof=1))) for m, v in methods.items()}
+        for pid, methods in values.items()})
+
+
+def test_the_table_tests_pairs_with_the_measured_seed_noise(novel):
+    """alpha, beta and gamma are 10 mm apart in distribution, decided on the sequences alone;
+    with a seed spread in which beta moves by ±15 mm against the others (the per-seed
+    differences), only alpha–gamma stays decided, the board's "all pairs" line agrees, and the
+    notes say whose seed noise each split's tests add."""
+    spread = _spread({IN_DISTRIBUTION: {"alpha": [100.0, 100.0, 100.0], "beta": [110.0, 95.0, 125.0],
+                                        "gamma": [120.0, 120.0, 120.0]}})
+    boards = build_boards(read_results(novel), seed_spread=spread)
+    view = build_generalization(boards)
+    board = next(b for b in boards if b.id == IN_DISTRIBUTION)
+    assert view.decided == board.all_pairs == (1, 3) and view.seed_noise
+    md = render_generalization(view)
+    assert _cells(md, "**reversed decided pairs**")[1] == "1 of 3 pairs decided"
+    # novel motion swapped alpha and beta: no longer a decided pair to reverse; alpha–gamma holds
+    motion = next(s for s in view.splits if s.label == "novel motion")
+    assert [(f.better, f.worse, f.verdict) for f in motion.flips] == [("alpha", "gamma", "confirmed")]
+    assert motion.seed_noise == "in distribution"
+    assert ("Not measured on novel rig, novel motion, all three: those splits' tests add the same pair's "
+            "in-distribution seed variance") in md
+    # measured on novel motion too, where alpha and gamma trade places from seed to seed
+    # (in distribution no seed moves the order: every pair decided again)
+    spread = _spread({IN_DISTRIBUTION: {"alpha": [100.0] * 3, "beta": [110.0] * 3, "gamma": [120.0] * 3},
+                      NOVEL_SPLITS["novel motion"]: {"alpha": [130.0, 150.0, 110.0], "beta": [110.0] * 3,
+                                                     "gamma": [140.0, 120.0, 160.0]}})
+    view = build_generalization(build_boards(read_results(novel), seed_spread=spread))
+    assert view.decided == (3, 3)
+    motion = next(s for s in view.splits if s.label == "novel motion")
+    verdicts = {(f.better, f.worse): f.verdict for f in motion.flips}
+    assert verdicts == {("alpha", "beta"): "leans the other way", ("alpha", "gamma"): "agrees, undecided",
+                        ("beta", "gamma"): "agrees, undecided"}
+    assert motion.seed_noise == "split"
+    md = render_generalization(view)
+    assert "Measured on the split itself: novel motion." in md
+    assert "Not measured on novel rig, all three:" in md
+    # without a spread the notes say the intervals cover the test sequences only
+    plain = render_generalization(build_generalization(build_boards(read_results(novel))))
+    assert "Seed noise: none measured for these methods" in plain
 
 
 @pytest.mark.parametrize(("reversed_pairs", "tau", "verdict"), [

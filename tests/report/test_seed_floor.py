@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from poseboard.report.model import _pair_seed_variance
+from poseboard.report.model import pair_seed_variance
 
 
 def _row(values=None, sd=None):
@@ -17,11 +17,11 @@ def _row(values=None, sd=None):
 
 def test_shared_seed_noise_cancels_in_the_difference():
     a, b = _row({1: 101.8, 2: 108.0}, 4.4), _row({1: 109.7, 2: 115.1}, 3.8)  # both move up by ~6 mm
-    assert _pair_seed_variance(a, b) == pytest.approx(statistics.variance([101.8 - 109.7, 108.0 - 115.1]))
-    assert _pair_seed_variance(a, b) < 0.5 < 4.4**2 + 3.8**2
+    assert pair_seed_variance(a, b) == pytest.approx(statistics.variance([101.8 - 109.7, 108.0 - 115.1]))
+    assert pair_seed_variance(a, b) < 0.5 < 4.4**2 + 3.8**2
 
 
 def test_without_two_common_seeds_the_independent_bound_or_nothing():
-    assert _pair_seed_variance(_row({1: 1.0}, 2.0), _row({2: 3.0}, 1.0)) == pytest.approx(5.0)
-    assert _pair_seed_variance(_row(None, 2.0), _row(None, None)) is None
-    assert _pair_seed_variance(_row(), _row()) is None
+    assert pair_seed_variance(_row({1: 1.0}, 2.0), _row({2: 3.0}, 1.0)) == pytest.approx(5.0)
+    assert pair_seed_variance(_row(None, 2.0), _row(None, None)) is None
+    assert pair_seed_variance(_row(), _row()) is None
