@@ -20,6 +20,7 @@ no held-out result at all both say which protocols are missing.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -366,7 +367,12 @@ def _sentence(view: Generalization, s: SplitSummary) -> str:
     if view.decided is None or view.decided[0] == 0:
         why = (f"no result under `{view.in_distribution}`" if not view.num_in_distribution
                else "no paired comparison in distribution (no per-sequence errors)" if view.decided is None
-               else f"the in-distribution board decides none of its {view.decided[1]} pairs")
+               else f"the in-distribution board decides none of its {view.decided[1]} pairs"
+               + (" once each pair's training-seed noise is counted" if view.seed_noise else ""))
+        if view.decided is not None and view.num_in_distribution:
+            return (f"{head}: there is no decided in-distribution order to survive — {why}, so no pair can be "
+                    f"reversed, and {tau} compares two orders that another training seed or other test "
+                    "sequences could reshuffle.")
         return f"{head}: {tau}; {why}, so there is no decided order to reverse."
     n = view.decided[0]
     rev, lean = s.count("reversed"), s.count("leans the other way")
@@ -467,7 +473,7 @@ def build_generalization(boards: list[Board], level: float = 0.05, n_resamples: 
         seed = base.protocol.bootstrap_seed
         decided, family = decided_pairs(base_tables, weighting, level=level, higher_is_better=hib,
                                         n_resamples=n_resamples, seed=seed, seed_variance=base_noise)
-    measured_in_distribution = any(d.comparison.seed_variance is not None for d in decided)
+    measured_in_distribution = any(base_noise(a, b) is not None for a, b in itertools.combinations(base_tables, 2))
     summaries = []
     base_values = {r.method: r.value for r in base.rows} if base is not None else {}
     for label, pid in NOVEL_SPLITS.items():

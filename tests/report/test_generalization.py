@@ -380,6 +380,16 @@ def test_the_table_tests_pairs_with_the_measured_seed_noise(novel):
     md = render_generalization(view)
     assert "Measured on the split itself: novel motion." in md
     assert "Not measured on novel rig, all three:" in md
+    # every pair within another seed's reach: no decided order, and the sentence says what τ then means
+    spread = _spread({IN_DISTRIBUTION: {"alpha": [100.0, 80.0, 120.0], "beta": [110.0, 130.0, 90.0],
+                                        "gamma": [120.0, 90.0, 110.0]}})
+    view = build_generalization(build_boards(read_results(novel), seed_spread=spread))
+    assert view.decided == (0, 3)
+    md = render_generalization(view)
+    assert ("- novel motion (`synth-novel-motion@2`): there is no decided in-distribution order to survive — the "
+            "in-distribution board decides none of its 3 pairs once each pair's training-seed noise is counted, so "
+            "no pair can be reversed, and τ = 0.33 over 3 methods compares two orders that another training seed "
+            "or other test sequences could reshuffle.") in md
     # without a spread the notes say the intervals cover the test sequences only
     plain = render_generalization(build_generalization(build_boards(read_results(novel))))
     assert "Seed noise: none measured for these methods" in plain
