@@ -365,17 +365,34 @@ def seed_spread_command(
     note: Annotated[str, typer.Option("--note", help="how and where it was measured")] = "",
     profile: Annotated[str, typer.Option("--profile", help="the profile the replicates ran")] = "default",
     out: Annotated[Path | None, typer.Option("--out", help="default: RESULTS/seed_spread.json")] = None,
+    keep: Annotated[Path | None, typer.Option(
+        "--keep", help="an earlier seed_spread.json: its protocols these replicates do not measure are kept "
+                       "(replicates of some methods or protocols only); the note says which")] = None,
 ) -> None:
     """Measure each method's training-seed spread from replicates and write the noise floor
     the leaderboard adds to single-run comparisons (results/seed_spread.json)."""
-    from poseboard.comparison.seed_spread import SEED_SPREAD_FILE, measure_seed_spread, write_seed_spread
+    from poseboard.comparison.seed_spread import (
+        SEED_SPREAD_FILE,
+        keep_unmeasured,
+        measure_seed_spread,
+        read_seed_spread,
+        write_seed_spread,
+    )
     from poseboard.protocols.results import read_results
 
     if backbone not in ("shared", "retrained"):
         raise _fail(PoseboardError(f"--backbone: 'shared' or 'retrained', got {backbone!r}"))
     try:
+        earlier = None
+        if keep is not None:
+            earlier = read_seed_spread(keep)
+            if earlier is None:
+                raise PoseboardError(f"--keep: {keep} does not exist (give an earlier seed_spread.json, or leave "
+                                     "--keep out)")
         found = [r for folder in [results, *replicates] for r in read_results(folder)]
         spread = measure_seed_spread(found, backbone, profile, note)  # type: ignore[arg-type]
+        if earlier is not None:
+            spread = keep_unmeasured(spread, earlier)
         path = write_seed_spread(spread, out or results / SEED_SPREAD_FILE)
     except PoseboardError as exc:
         raise _fail(exc) from None

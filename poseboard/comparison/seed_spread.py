@@ -25,8 +25,8 @@ from poseboard.errors import InputError, ResultFileError, validation_message
 from poseboard.io import atomic_write_text
 from poseboard.protocols.results import Result
 
-__all__ = ["SEED_SPREAD_FILE", "MethodSpread", "SeedSpread", "measure_seed_spread", "read_seed_spread",
-           "write_seed_spread"]
+__all__ = ["SEED_SPREAD_FILE", "MethodSpread", "SeedSpread", "keep_unmeasured", "measure_seed_spread",
+           "read_seed_spread", "write_seed_spread"]
 
 #: File name of the measured spread inside a results folder (not a ``name@version.json`` result).
 SEED_SPREAD_FILE = "seed_spread.json"
@@ -82,6 +82,38 @@ def measure_seed_spread(results: Sequence[Result], backbone: Literal["retrained"
     if not spread:
         raise InputError("no method has results of two or more training seeds: run `poseboard replicate` first")
     return SeedSpread(profile=profile, backbone=backbone, note=note, spread=spread)
+
+
+def keep_unmeasured(measured: SeedSpread, earlier: SeedSpread) -> SeedSpread:
+    """``measured`` plus the protocols of ``earlier`` it does not hold, for replicates that
+    re-measured part of a board (``poseboard replicate --only/--protocol``).
+
+    A protocol is taken whole from one measurement: per-seed differences of two methods are
+    only meaningful between values of the same training runs, so an earlier entry under a
+    protocol ``measured`` holds is dropped (and named in the note), never mixed in. The note
+    says which protocols were kept from which measurement.
+
+    Raises:
+        InputError: the two were measured on other profiles, or one reused the pipeline's
+            backbone and the other did not (the file has one ``backbone`` field).
+    """
+    if earlier.profile != measured.profile or earlier.backbone != measured.backbone:
+        raise InputError(f"the earlier spread was measured on profile {earlier.profile!r} with a "
+                         f"{earlier.backbone} backbone, these replicates on {measured.profile!r} with a "
+                         f"{measured.backbone} one: keep only a spread of the same profile and backbone")
+    kept = {pid: methods for pid, methods in earlier.spread.items() if pid not in measured.spread}
+    dropped = sorted(f"{m} under {pid}" for pid, methods in earlier.spread.items() if pid in measured.spread
+                     for m in methods if m not in measured.spread[pid])
+    if not kept and not dropped:
+        return measured
+    note = measured.note
+    if kept:
+        note += (f" Kept from an earlier measurement, not re-measured here: {', '.join(sorted(kept))} "
+                 f"(its note: {earlier.note})").rstrip()
+    if dropped:
+        note += (f" Dropped from the earlier measurement (their protocols are re-measured here, without "
+                 f"them): {', '.join(dropped)}.")
+    return measured.model_copy(update={"note": note.strip(), "spread": {**measured.spread, **kept}})
 
 
 def write_seed_spread(spread: SeedSpread, path: str | Path) -> Path:
