@@ -22,14 +22,16 @@ from poseboard.comparison.rank_agreement import (
     HeadlineChange,
     PairFlip,
     RankAgreement,
+    SeedVariance,
     decided_pairs,
     headline_change,
     kendall_tau,
     pair_flips,
 )
 from poseboard.comparison.results import sequence_table
+from poseboard.comparison.seed_spread import SeedSpread
 from poseboard.protocols.results import Result
-from poseboard.report.model import Board, build_boards
+from poseboard.report.model import Board, build_boards, pair_seed_variance
 
 #: Bootstrap draws of every interval and test (the leaderboard's).
 N_RESAMPLES = 10000
@@ -97,6 +99,9 @@ class StudioBoard:
     sweep_protocol: str | None = None
     recommendation: str = ""
     enough_views: str | None = None
+    #: Whether the pairs' tests add the board's measured training-seed variance of each pair
+    #: (its in-distribution ``seed_spread.json``: a user's rig has no replicate of its own).
+    seed_noise: bool = False
 
     def count(self, verdict: str) -> int:
         return sum(1 for f in self.flips if f.verdict == verdict)
@@ -111,11 +116,20 @@ def _tables(board: Board | None) -> dict[str, SequenceTable]:
     return out
 
 
+def _paired(tables: dict[str, SequenceTable], a: str, b: str, seed: int, n_resamples: int,
+            seed_variance: SeedVariance | None) -> PairedComparison:
+    """``a − b`` paired over sequences, with the pair's training-seed variance added where known."""
+    c = paired_bootstrap(tables[a], tables[b], "frame", n_resamples=n_resamples, seed=seed)
+    var = None if seed_variance is None else seed_variance(a, b)
+    return c if var is None else c.with_seed_variance(var)
+
+
 def all_pairs(order: Sequence[str], tables: dict[str, SequenceTable], level: float, seed: int,
-              n_resamples: int = N_RESAMPLES) -> list[PairLine]:
+              n_resamples: int = N_RESAMPLES, seed_variance: SeedVariance | None = None) -> list[PairLine]:
     """Every pair of ``order`` (ranked, best first) compared paired, ``a − b`` with ``a`` ranked
-    above, Holm-corrected over the pairs (the leaderboard's "all pairs" family)."""
-    pairs = [(a, b, paired_bootstrap(tables[a], tables[b], "frame", n_resamples=n_resamples, seed=seed))
+    above, Holm-corrected over the pairs (the leaderboard's "all pairs" family); with
+    ``seed_variance``, a pair's training-seed variance is part of its test where it is known."""
+    pairs = [(a, b, _paired(tables, a, b, seed, n_resamples, seed_variance))
              for a, b in itertools.combinations(order, 2)
              if a in tables and b in tables and tables[a].same_units(tables[b])]
     if not pairs:
@@ -129,7 +143,7 @@ def _per_joint(result: Result) -> dict[str, float]:
 
 
 def _sizes(sweep: Board | None, best: str | None, full: SequenceTable | None, num_cameras: int, level: float,
-           seed: int, n_resamples: int) -> list[SizeLine]:
+           seed: int, n_resamples: int, seed_variance: SeedVariance | None = None) -> list[SizeLine]:
     """The sweep's sizes; ``full``: the recommended method ``best`` with all ``num_cameras`` cameras
     (a size of all the cameras is that same pass: no change to compute)."""
     if sweep is None:
@@ -148,7 +162,7 @@ def _sizes(sweep: Board | None, best: str | None, full: SequenceTable | None, nu
         pairs = []
         if len(ranked) > 1:
             top = ranked[0][0]
-            found = [(top, m, paired_bootstrap(tables[top], tables[m], "frame", n_resamples=n_resamples, seed=seed))
+            found = [(top, m, _paired(tables, top, m, seed, n_resamples, seed_variance))
                      for m, _, _ in ranked[1:] if top in tables and m in tables and tables[top].same_units(tables[m])]
             if found:
                 adjusted = holm([c.p_value for _, _, c in found])
@@ -222,7 +236,8 @@ def unpaired(table: SequenceTable) -> SequenceTable:
 
 
 def analyse(studio: list[Result], board: list[Result], protocols: dict[str, str], sweeps: dict[str, str],
-            level: float = 0.05, n_resamples: int = N_RESAMPLES, paired_with_board: bool = True) -> list[StudioBoard]:
+            level: float = 0.05, n_resamples: int = N_RESAMPLES, paired_with_board: bool = True,
+            seed_spread: SeedSpread | None = None) -> list[StudioBoard]:
     """The studio boards, one per studio protocol with a result.
 
     Args:
@@ -234,9 +249,13 @@ def analyse(studio: list[Result], board: list[Result], protocols: dict[str, str]
         paired_with_board: the studio split holds the board's test sequences (the profile's own
             test design and seed, procedural motion): the change from the board is paired by
             sequence; False: two-sample.
+        seed_spread: the board's measured training-seed spread (its ``seed_spread.json``): each
+            pair's seed variance on the board's protocol is added to its tests, on the board and
+            on the rig (where no replicate was scored: a training seed moves a method on any rig).
     """
     studio_boards = {b.id: b for b in build_boards(studio, level)}
-    board_boards = {b.id: b for b in build_boards([r for r in board if r.protocol.id in protocols.values()], level)}
+    board_boards = {b.id: b for b in build_boards([r for r in board if r.protocol.id in protocols.values()], level,
+                                                  seed_spread=seed_spread)}
     out = []
     for pid, board_pid in protocols.items():
         sb = studio_boards.get(pid)
@@ -246,6 +265,8 @@ def analyse(studio: list[Result], board: list[Result], protocols: dict[str, str]
         bb = board_boards.get(board_pid)
         s_tables, b_tables = _tables(sb), _tables(bb)
         b_values = {row.method: row.value for row in bb.rows} if bb is not None else {}
+        noise = _seed_variance(bb)
+        seed_noise = any(noise(a, b) is not None for a, b in itertools.combinations(b_values, 2))
         lines = []
         for row in sb.rows:
             change = None
@@ -256,22 +277,36 @@ def analyse(studio: list[Result], board: list[Result], protocols: dict[str, str]
             lines.append(MethodLine(row.rank, row.method, row.value, row.ci95, row.ms_per_sample, row.num_frames,
                                     b_values.get(row.method), change, _per_joint(row.result)))
         order = [line.method for line in lines]
-        pairs = all_pairs(order, s_tables, level, seed, n_resamples)
+        pairs = all_pairs(order, s_tables, level, seed, n_resamples, seed_variance=noise)
         agreement, decided, flips = None, None, []
         if bb is not None:
             agreement = kendall_tau(b_values, {line.method: line.value for line in lines})
             found, family = decided_pairs({m: t for m, t in b_tables.items() if m in s_tables}, "frame", level=level,
-                                          n_resamples=n_resamples, seed=bb.protocol.bootstrap_seed)
+                                          n_resamples=n_resamples, seed=bb.protocol.bootstrap_seed,
+                                          seed_variance=noise)
             decided = (len(found), family) if family else None
-            flips = pair_flips(found, s_tables, "frame", level=level, n_resamples=n_resamples, seed=seed)
+            flips = pair_flips(found, s_tables, "frame", level=level, n_resamples=n_resamples, seed=seed,
+                               seed_variance=noise)
         joints = list(lines[0].per_joint) if lines else []
         sweep_pid = sweeps.get(pid)
         what = "calibrated" if sb.protocol.provides_extrinsics else "uncalibrated (no extrinsics)"
         best = lines[0].method if lines else None
         cams = len(sb.protocol.cameras or ())
         sizes = _sizes(studio_boards.get(sweep_pid) if sweep_pid else None, best,
-                       s_tables.get(best) if best else None, cams, level, seed, n_resamples)
+                       s_tables.get(best) if best else None, cams, level, seed, n_resamples, seed_variance=noise)
         out.append(StudioBoard(pid, sb.protocol.title, board_pid, lines, pairs, agreement, decided, flips, joints,
                                sizes, sweep_pid if sizes else None, recommend(lines, pairs, what),
-                               enough_views(sizes, best, cams)))
+                               enough_views(sizes, best, cams), seed_noise))
     return out
+
+
+def _seed_variance(board: Board | None) -> SeedVariance:
+    """``(a, b)`` → the training-seed variance of ``a − b`` measured on the board's protocol
+    (:func:`~poseboard.report.model.pair_seed_variance` of its rows), None where not measured."""
+    rows = {row.method: row for row in board.rows} if board is not None else {}
+
+    def variance(a: str, b: str) -> float | None:
+        ra, rb = rows.get(a), rows.get(b)
+        return None if ra is None or rb is None else pair_seed_variance(ra, rb)
+
+    return variance

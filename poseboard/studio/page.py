@@ -106,7 +106,8 @@ def board_sections(b: StudioBoard) -> list[Section]:
                     _DASH if f.novel is None else f"{f.novel.difference:+.1f} [{f.novel.ci95[0]:+.1f}, "
                                                   f"{f.novel.ci95[1]:+.1f}] ({_p(f.p_holm_novel)})",
                     f.verdict] for f in b.flips])
-    tables = [("Every pair, paired over the rig's sequences, Holm over the pairs", pairs)] if b.pairs else []
+    how = ", with the board's seed noise" if b.seed_noise else ""
+    tables = [(f"Every pair, paired over the rig's sequences{how}, Holm over the pairs", pairs)] if b.pairs else []
     if b.flips:
         tables.append(("The board's decided pairs on your rig", flips))
     out.append(Section(f"{b.title} — paired comparisons", f"{b.protocol}-pairs",
@@ -139,7 +140,7 @@ def board_sections(b: StudioBoard) -> list[Section]:
     return out
 
 
-def notes() -> list[str]:
+def notes(seed_noise: bool = False) -> list[str]:
     return ["Intervals: 95 % percentile intervals of a bootstrap that resamples whole sequences (10000 draws); "
             "frames of one sequence are never treated as independent.",
             "Pairs: the difference of two methods' headlines, paired (the same sequences drawn for both), "
@@ -150,8 +151,12 @@ def notes() -> list[str]:
             "τ: Kendall's τ-b between the board's order and this rig's, over the methods both hold. Decided pairs: "
             "every pair of the methods scored here that the board decides (paired, Holm over those methods' pairs "
             "on the board), tested again here (Holm over the decided pairs): reversed = decided the other way here.",
-            "With one training seed per method the intervals cover test-set sampling only, not training noise "
-            "(docs/findings.md, the seed spread)."]
+            ("Seed noise: each pair's test adds the training-seed variance of its difference measured on the "
+             "board (its `seed_spread.json`, on the board's in-distribution protocol; no replicate was scored on "
+             "your rig, where it may be larger), normal approximation: a difference another training seed could "
+             "produce is not decided." if seed_noise else
+             "With one training seed per method and no measured seed spread beside the board's results, the "
+             "intervals cover test-set sampling only, not training noise (docs/findings.md, the seed spread).")]
 
 
 def render_markdown(title: str, intro: list[str], sections: list[Section], foot: list[str]) -> str:
@@ -205,7 +210,8 @@ def summary_json(boards: list[StudioBoard], facts: dict[str, Any]) -> dict[str, 
                          "frames": m.frames, "per_joint_mm": m.per_joint} for m in b.lines],
             "pairs": [{"a": p.a, "b": p.b, "difference_mm": p.comparison.difference,
                        "ci95_mm": list(p.comparison.ci95), "p_value": p.comparison.p_value, "p_holm": p.p_holm,
-                       "decided": p.decided} for p in b.pairs],
+                       "decided": p.decided, "test": p.comparison.test} for p in b.pairs],
+            "seed_noise": b.seed_noise,
             "kendall_tau": None if b.agreement is None else b.agreement.tau,
             "board_decided_pairs": None if b.board_decided is None else list(b.board_decided),
             "board_pairs_here": [{"better": f.better, "worse": f.worse, "verdict": f.verdict} for f in b.flips],
@@ -226,7 +232,7 @@ def write_page(out: Path, title: str, intro: list[str], boards: list[StudioBoard
                facts: dict[str, Any]) -> dict[str, Path]:
     """Write ``studio.html``, ``studio.md`` and ``studio.json`` into ``out`` (atomically)."""
     sections = [*extra, *(s for b in boards for s in board_sections(b))]
-    foot = notes()
+    foot = notes(any(b.seed_noise for b in boards))
     paths = {"html": out / "studio.html", "markdown": out / "studio.md", "json": out / "studio.json"}
     atomic_write_text(paths["markdown"], render_markdown(title, intro, sections, foot))
     atomic_write_text(paths["html"], render_html(title, intro, sections, foot))

@@ -89,6 +89,7 @@ def _set_threads(threads: int | None) -> None:
 def run_studio(request: StudioRequest, say: Callable[[str], None] = _say) -> dict[str, Any]:
     """Run the studio; returns the facts recorded in ``studio.json`` plus the page's paths."""
     from poseboard.camera import save_rig
+    from poseboard.comparison.seed_spread import SEED_SPREAD_FILE, read_seed_spread
     from poseboard.harness.predict import reused_workers
     from poseboard.protocols.results import read_result, read_results
     from poseboard.studio.analysis import analyse
@@ -113,6 +114,7 @@ def run_studio(request: StudioRequest, say: Callable[[str], None] = _say) -> dic
         raise InputError(f"{request.board}: board results folder not found (--reference); give the results/ of a "
                          "trained board, or --no-reference to rank without the change from the board")
     board_results = read_results(request.board) if request.board is not None else []
+    board_spread = read_seed_spread(request.board / SEED_SPREAD_FILE) if request.board is not None else None
     if request.motion is not None:
         from poseboard.datasets.synthetic.user_motion import load_user_motion
 
@@ -177,7 +179,9 @@ def run_studio(request: StudioRequest, say: Callable[[str], None] = _say) -> dic
     say("paired comparisons and the change from the board (10000 bootstrap draws each)")
     main_ids = {protocols.main[name].id: BOARD_PROTOCOL[name] for name in protocols.main}
     sweep_ids = {protocols.main[name].id: protocols.sweeps[name].id for name in protocols.sweeps}
-    boards = analyse(results, board_results, main_ids, sweep_ids, paired_with_board=paired)
+    if board_spread is not None and board_spread.profile != profile:
+        board_spread = None  # measured on another profile's training: not these checkpoints' noise
+    boards = analyse(results, board_results, main_ids, sweep_ids, paired_with_board=paired, seed_spread=board_spread)
     total_s = time.perf_counter() - t_start
     facts = {
         "rig": str(request.rig), "cameras": [c.name for c in moved], "import_notes": import_notes,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from poseboard.comparison.paired import SequenceTable, holm, paired_bootstrap
 from poseboard.comparison.rank_agreement import headline_change
@@ -53,3 +54,20 @@ def test_unpaired_tables_give_a_two_sample_change():
     assert headline_change(a, b, n_resamples=500).paired
     two = headline_change(a, unpaired(b), n_resamples=500)
     assert not two.paired and two.difference == headline_change(a, b, n_resamples=500).difference
+
+
+def test_the_boards_seed_noise_undecides_a_pair_another_seed_could_produce():
+    """A 15 mm lead on the rig is decided over its sequences alone; with the board's measured
+    seed variance of that pair (SD 12 mm) it is not, and the page says whose noise it added."""
+    from poseboard.studio.page import notes
+
+    tables = {"a": _table(BASE), "b": _table(BASE + 15.0 + RNG.normal(0, 1.0, 40))}
+    (plain,) = all_pairs(["a", "b"], tables, level=0.05, seed=0, n_resamples=2000)
+    assert plain.decided and plain.comparison.test == "paired"
+    (noisy,) = all_pairs(["a", "b"], tables, level=0.05, seed=0, n_resamples=2000,
+                         seed_variance=lambda a, b: 144.0 if (a, b) == ("a", "b") else None)
+    assert not noisy.decided and noisy.comparison.test == "paired + seed noise"
+    assert noisy.comparison.difference == plain.comparison.difference
+    assert noisy.comparison.se == pytest.approx(np.hypot(plain.comparison.se, 12.0))
+    assert any("measured on the board" in n for n in notes(seed_noise=True))
+    assert any("no measured seed spread" in n for n in notes())
