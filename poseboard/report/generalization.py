@@ -36,7 +36,7 @@ from poseboard.comparison.rank_agreement import (
     pair_flips,
 )
 from poseboard.comparison.results import sequence_table
-from poseboard.report.model import Board, Row, pair_seed_variance
+from poseboard.report.model import Board, Row, board_seed_variance
 from poseboard.report.tables import _table
 
 __all__ = [
@@ -468,7 +468,7 @@ def build_generalization(boards: list[Board], level: float = 0.05, n_resamples: 
     decided, family, seed = [], 0, 0
     base_tables = _tables(base)
     weighting = base.rows[0].result.metrics.weighting if base is not None and base.rows else "frame"
-    base_noise = _seed_variance(base)
+    base_noise = board_seed_variance(base)
     if base is not None and present:
         seed = base.protocol.bootstrap_seed
         decided, family = decided_pairs(base_tables, weighting, level=level, higher_is_better=hib,
@@ -483,7 +483,7 @@ def build_generalization(boards: list[Board], level: float = 0.05, n_resamples: 
             continue
         values = {r.method: r.value for r in board.rows}
         left_out = tuple(m for m in methods if m not in values or m not in base_values)
-        split_noise = _seed_variance(board)
+        split_noise = board_seed_variance(board)
         noise = _split_seed_variance(split_noise, base_noise)
         flips = pair_flips(decided, _tables(board), board.rows[0].result.metrics.weighting, level=level,
                            higher_is_better=hib, n_resamples=n_resamples, seed=seed,
@@ -504,17 +504,6 @@ def build_generalization(boards: list[Board], level: float = 0.05, n_resamples: 
         seed_noise=measured_in_distribution,
     )
 
-
-def _seed_variance(board: Board | None) -> SeedVariance:
-    """``(a, b)`` → the measured training-seed variance of ``a − b`` on ``board`` (its rows'
-    seed floor, :func:`poseboard.report.model.pair_seed_variance`), None where not measured."""
-    rows = _rows(board)
-
-    def variance(a: str, b: str) -> float | None:
-        ra, rb = rows.get(a), rows.get(b)
-        return None if ra is None or rb is None else pair_seed_variance(ra, rb)
-
-    return variance
 
 
 def _split_seed_variance(split: SeedVariance, in_distribution: SeedVariance) -> SeedVariance:

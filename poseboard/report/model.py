@@ -25,6 +25,7 @@ from statistics import NormalDist
 from typing import Any
 
 from poseboard.comparison.paired import PairedComparison, detectable_difference, holm, replicate_interval
+from poseboard.comparison.rank_agreement import SeedVariance
 from poseboard.comparison.results import compare_results, sequence_table, train_seed
 from poseboard.comparison.seed_spread import SeedSpread
 from poseboard.errors import InputError, ResultFileError
@@ -378,6 +379,19 @@ def pair_seed_variance(a: Row, b: Row) -> float | None:
     if a.seed_floor_sd is not None and b.seed_floor_sd is not None:
         return a.seed_floor_sd**2 + b.seed_floor_sd**2
     return None
+
+
+def board_seed_variance(board: Board | None) -> SeedVariance:
+    """``(a, b)`` → the training-seed variance of ``a − b`` on ``board`` (its rows' measured
+    seed floor, :func:`pair_seed_variance`), None where it was not measured: what the
+    generalization table and the studio add to their pair tests."""
+    rows = {row.method: row for row in board.rows} if board is not None else {}
+
+    def variance(a: str, b: str) -> float | None:
+        ra, rb = rows.get(a), rows.get(b)
+        return None if ra is None or rb is None else pair_seed_variance(ra, rb)
+
+    return variance
 
 
 @dataclass(frozen=True)

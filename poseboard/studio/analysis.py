@@ -31,7 +31,7 @@ from poseboard.comparison.rank_agreement import (
 from poseboard.comparison.results import sequence_table
 from poseboard.comparison.seed_spread import SeedSpread
 from poseboard.protocols.results import Result
-from poseboard.report.model import Board, build_boards, pair_seed_variance
+from poseboard.report.model import Board, board_seed_variance, build_boards
 
 #: Bootstrap draws of every interval and test (the leaderboard's).
 N_RESAMPLES = 10000
@@ -265,7 +265,7 @@ def analyse(studio: list[Result], board: list[Result], protocols: dict[str, str]
         bb = board_boards.get(board_pid)
         s_tables, b_tables = _tables(sb), _tables(bb)
         b_values = {row.method: row.value for row in bb.rows} if bb is not None else {}
-        noise = _seed_variance(bb)
+        noise = board_seed_variance(bb)
         seed_noise = any(noise(a, b) is not None for a, b in itertools.combinations(b_values, 2))
         lines = []
         for row in sb.rows:
@@ -299,14 +299,3 @@ def analyse(studio: list[Result], board: list[Result], protocols: dict[str, str]
                                enough_views(sizes, best, cams), seed_noise))
     return out
 
-
-def _seed_variance(board: Board | None) -> SeedVariance:
-    """``(a, b)`` → the training-seed variance of ``a − b`` measured on the board's protocol
-    (:func:`~poseboard.report.model.pair_seed_variance` of its rows), None where not measured."""
-    rows = {row.method: row for row in board.rows} if board is not None else {}
-
-    def variance(a: str, b: str) -> float | None:
-        ra, rb = rows.get(a), rows.get(b)
-        return None if ra is None or rb is None else pair_seed_variance(ra, rb)
-
-    return variance
