@@ -156,6 +156,9 @@ class Generalization:
     #: Whether the in-distribution decided pairs add the measured training-seed variance of
     #: each pair (the board's ``results/seed_spread.json``) to the paired bootstrap's.
     seed_noise: bool = False
+    #: In-distribution methods without a measured seed spread: their pairs are tested on the
+    #: test sequences alone.
+    seed_unmeasured: tuple[str, ...] = ()
 
     @property
     def present(self) -> tuple[SplitSummary, ...]:
@@ -502,6 +505,8 @@ def build_generalization(boards: list[Board], level: float = 0.05, n_resamples: 
         level=level, decided=(len(decided), family) if family else None, uncalibrated_left_out=u_left_out,
         n_resamples=n_resamples, num_in_distribution=len(base_values), failures=tuple(failures),
         seed_noise=measured_in_distribution,
+        seed_unmeasured=tuple(m for m in base_tables
+                              if not any(base_noise(m, o) is not None for o in base_tables if o != m)),
     )
 
 
@@ -551,6 +556,10 @@ def _seed_noise_note(view: Generalization) -> str:
     if borrowed:
         text += (" Not measured on " + ", ".join(borrowed) + ": those splits' tests add the same pair's "
                  "in-distribution seed variance (a held-out split may spread seeds further).")
+    if view.seed_unmeasured:
+        text += (" No seed spread measured for " + ", ".join(f"`{m}`" for m in view.seed_unmeasured)
+                 + ": its pairs are tested on the test sequences alone, and a decided pair of it may be one "
+                 "another training seed reverses.")
     return text
 
 

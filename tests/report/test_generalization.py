@@ -365,6 +365,12 @@ def test_the_table_tests_pairs_with_the_measured_seed_noise(novel):
     assert motion.seed_noise == "in distribution"
     assert ("Not measured on novel rig, novel motion, all three: those splits' tests add the same pair's "
             "in-distribution seed variance") in md
+    assert view.seed_unmeasured == () and "No seed spread measured for" not in md
+    partial = build_generalization(build_boards(read_results(novel), seed_spread=_spread(
+        {IN_DISTRIBUTION: {"alpha": [100.0] * 3, "beta": [110.0] * 3}})))
+    assert partial.seed_unmeasured == ("gamma",)
+    assert "No seed spread measured for `gamma`: its pairs are tested on the test sequences alone" in \
+        render_generalization(partial)
     # measured on novel motion too, where alpha and gamma trade places from seed to seed
     # (in distribution no seed moves the order: every pair decided again)
     spread = _spread({IN_DISTRIBUTION: {"alpha": [100.0] * 3, "beta": [110.0] * 3, "gamma": [120.0] * 3},
