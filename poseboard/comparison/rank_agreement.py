@@ -52,6 +52,7 @@ __all__ = [
     "headline_change",
     "kendall_tau",
     "pair_flips",
+    "paired_with_seed_noise",
 ]
 
 #: What a held-out split says about a pair the in-distribution board decides.
@@ -241,9 +242,12 @@ def _flip(c: PairedComparison) -> PairedComparison:
 SeedVariance = Callable[[str, str], float | None]
 
 
-def _paired(a: SequenceTable, b: SequenceTable, names: tuple[str, str], weighting: Weighting,
-            seed_variance: SeedVariance | None, n_resamples: int, seed: int) -> PairedComparison:
-    """``a − b`` paired over sequences, with the pair's seed variance added where it is known."""
+def paired_with_seed_noise(a: SequenceTable, b: SequenceTable, names: tuple[str, str], weighting: Weighting = "frame",
+                           seed_variance: SeedVariance | None = None, *, n_resamples: int = 10000,
+                           seed: int = 0) -> PairedComparison:
+    """``a − b`` paired over sequences (:func:`paired_bootstrap`), with the training-seed
+    variance of the pair ``names`` added where ``seed_variance`` knows it
+    (:meth:`PairedComparison.with_seed_variance`)."""
     c = paired_bootstrap(a, b, weighting, n_resamples=n_resamples, seed=seed)
     var = None if seed_variance is None else seed_variance(*names)
     return c if var is None else c.with_seed_variance(var)
@@ -263,7 +267,8 @@ def decided_pairs(tables: Mapping[str, SequenceTable], weighting: Weighting = "f
     another training seed could produce is not a decided pair.
     """
     names = list(tables)
-    pairs = [(a, b, _paired(tables[a], tables[b], (a, b), weighting, seed_variance, n_resamples, seed))
+    pairs = [(a, b, paired_with_seed_noise(tables[a], tables[b], (a, b), weighting, seed_variance,
+                                           n_resamples=n_resamples, seed=seed))
              for a, b in itertools.combinations(names, 2) if tables[a].same_units(tables[b])]
     if not pairs:
         return [], 0
@@ -303,8 +308,8 @@ def pair_flips(decided: list[DecidedPair], novel: Mapping[str, SequenceTable], w
         >>> (pairs[0].better, pairs[0].worse, family), flips[0].verdict
         (('p', 'q', 1), 'reversed')
     """
-    again = {(d.better, d.worse): _paired(novel[d.better], novel[d.worse], (d.better, d.worse), weighting,
-                                          seed_variance, n_resamples, seed)
+    again = {(d.better, d.worse): paired_with_seed_noise(novel[d.better], novel[d.worse], (d.better, d.worse),
+                                                         weighting, seed_variance, n_resamples=n_resamples, seed=seed)
              for d in decided if d.better in novel and d.worse in novel
              and novel[d.better].same_units(novel[d.worse])}
     adjusted = dict(zip(again, holm([c.p_value for c in again.values()]), strict=True)) if again else {}

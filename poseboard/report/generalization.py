@@ -510,7 +510,6 @@ def build_generalization(boards: list[Board], level: float = 0.05, n_resamples: 
     )
 
 
-
 def _split_seed_variance(split: SeedVariance, in_distribution: SeedVariance) -> SeedVariance:
     """The seed variance a held-out split's pair test adds: measured under the split where the
     spread holds it, else the same pair's in distribution (a training seed moves a method on

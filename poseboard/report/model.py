@@ -458,7 +458,6 @@ def _compare_neighbours(rows: list[Row], level: float) -> tuple[float | None, in
     approximation, ``SE² = SE²_paired + SD²_seed(a − b)`` (:func:`pair_seed_variance`): a
     difference another seed could produce is not a finding."""
     ses, sequences, p_values = [], None, {}
-    z = NormalDist().inv_cdf(1 - 0.05 / 2)
     for a, b in itertools.pairwise(rows):
         try:
             a.vs_next = compare_results(a.replicates, b.replicates, seed=a.result.protocol.bootstrap_seed)
@@ -469,10 +468,8 @@ def _compare_neighbours(rows: list[Row], level: float) -> tuple[float | None, in
         se, p = a.vs_next.se, a.vs_next.p_value
         seed_var = pair_seed_variance(a, b)
         if seed_var is not None:
-            se = math.sqrt(se**2 + seed_var)
-            d = a.vs_next.difference
-            a.vs_next_ci_with_seeds = (d - z * se, d + z * se)
-            p = 2 * (1 - NormalDist().cdf(abs(d) / se)) if se > 0 else float(d == 0)
+            with_seeds = a.vs_next.with_seed_variance(seed_var)
+            se, p, a.vs_next_ci_with_seeds = with_seeds.se, with_seeds.p_value, with_seeds.ci95
         p_values[id(a)] = p
         ses.append(se)
         sequences = a.vs_next.num_sequences

@@ -17,7 +17,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from poseboard.comparison.paired import PairedComparison, SequenceTable, holm, paired_bootstrap
+from poseboard.comparison.paired import PairedComparison, SequenceTable, holm
 from poseboard.comparison.rank_agreement import (
     HeadlineChange,
     PairFlip,
@@ -27,6 +27,7 @@ from poseboard.comparison.rank_agreement import (
     headline_change,
     kendall_tau,
     pair_flips,
+    paired_with_seed_noise,
 )
 from poseboard.comparison.results import sequence_table
 from poseboard.comparison.seed_spread import SeedSpread
@@ -116,20 +117,13 @@ def _tables(board: Board | None) -> dict[str, SequenceTable]:
     return out
 
 
-def _paired(tables: dict[str, SequenceTable], a: str, b: str, seed: int, n_resamples: int,
-            seed_variance: SeedVariance | None) -> PairedComparison:
-    """``a − b`` paired over sequences, with the pair's training-seed variance added where known."""
-    c = paired_bootstrap(tables[a], tables[b], "frame", n_resamples=n_resamples, seed=seed)
-    var = None if seed_variance is None else seed_variance(a, b)
-    return c if var is None else c.with_seed_variance(var)
-
-
 def all_pairs(order: Sequence[str], tables: dict[str, SequenceTable], level: float, seed: int,
               n_resamples: int = N_RESAMPLES, seed_variance: SeedVariance | None = None) -> list[PairLine]:
     """Every pair of ``order`` (ranked, best first) compared paired, ``a − b`` with ``a`` ranked
     above, Holm-corrected over the pairs (the leaderboard's "all pairs" family); with
     ``seed_variance``, a pair's training-seed variance is part of its test where it is known."""
-    pairs = [(a, b, _paired(tables, a, b, seed, n_resamples, seed_variance))
+    pairs = [(a, b, paired_with_seed_noise(tables[a], tables[b], (a, b), "frame", seed_variance,
+                                           n_resamples=n_resamples, seed=seed))
              for a, b in itertools.combinations(order, 2)
              if a in tables and b in tables and tables[a].same_units(tables[b])]
     if not pairs:
@@ -162,7 +156,8 @@ def _sizes(sweep: Board | None, best: str | None, full: SequenceTable | None, nu
         pairs = []
         if len(ranked) > 1:
             top = ranked[0][0]
-            found = [(top, m, _paired(tables, top, m, seed, n_resamples, seed_variance))
+            found = [(top, m, paired_with_seed_noise(tables[top], tables[m], (top, m), "frame", seed_variance,
+                                                     n_resamples=n_resamples, seed=seed))
                      for m, _, _ in ranked[1:] if top in tables and m in tables and tables[top].same_units(tables[m])]
             if found:
                 adjusted = holm([c.p_value for _, _, c in found])
