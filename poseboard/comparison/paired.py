@@ -16,6 +16,12 @@ seed counts per method, no loop over resamples.
 The p-value inverts the percentile interval: ``p = 2 · min(P*(d ≤ 0), P*(d ≥ 0))`` over the
 bootstrap differences ``d`` (with the +1 correction, so never 0), so ``p < α`` exactly when
 0 lies outside the ``1 − α`` percentile interval, up to the resampling's granularity.
+
+A single-run board adds each pair's *measured* training-seed variance to the bootstrap's
+(:meth:`PairedComparison.with_seed_variance`). That variance comes from a handful of seeds, so
+it is itself uncertain: the combined test uses Student's t with the Welch–Satterthwaite degrees
+of freedom of ``SE²_sequences + variance`` (:class:`SeedNoise`), not the normal quantile that
+would treat a variance from two seeds as known.
 """
 
 from __future__ import annotations
@@ -24,19 +30,22 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from statistics import NormalDist
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
+from scipy import stats
 
 from poseboard.errors import InputError
 
 __all__ = [
     "PairedComparison",
+    "SeedNoise",
     "SequenceTable",
     "detectable_difference",
     "holm",
     "paired_bootstrap",
     "replicate_interval",
+    "satterthwaite_df",
 ]
 
 Weighting = Literal["frame", "action"]
@@ -101,6 +110,37 @@ class SequenceTable:
         return self.sequences == other.sequences and self.strata == other.strata
 
 
+class SeedNoise(NamedTuple):
+    """The training-seed variance of one difference of headlines and how well it is known.
+
+    Attributes:
+        variance: (unit²) the variance another training seed gives the difference ``a − b``.
+        df: its degrees of freedom: ``seeds − 1`` for a sample variance over seeds,
+            ``math.inf`` for a variance taken as known.
+    """
+
+    variance: float
+    df: float = math.inf
+
+
+def satterthwaite_df(parts: Sequence[tuple[float, float]]) -> float:
+    """Welch–Satterthwaite degrees of freedom of a sum of independent variance estimates
+    ``[(variance, df), ...]``: ``(Σ v)² / Σ (v² / df)`` (a part with ``df = inf`` adds nothing to
+    the denominator; ``inf`` when every part is known or the sum is 0).
+
+    Example:
+        >>> satterthwaite_df([(4.0, 1.0), (4.0, 1.0)])
+        2.0
+        >>> satterthwaite_df([(1.0, math.inf), (0.0, 2.0)])
+        inf
+    """
+    total = sum(v for v, _ in parts)
+    den = sum(v * v / df for v, df in parts if v > 0 and math.isfinite(df))
+    if total <= 0 or den <= 0:
+        return math.inf
+    return float(total * total / den)
+
+
 @dataclass(frozen=True)
 class PairedComparison:
     """``a − b`` of two methods' headlines (mean over their seeds), paired over sequences."""
@@ -117,6 +157,9 @@ class PairedComparison:
     #: The training-seed variance added to the sequence bootstrap's (:meth:`with_seed_variance`);
     #: None: the interval and p-value cover the test sequences only.
     seed_variance: float | None = None
+    #: Degrees of freedom of the interval and p-value with the seed variance added
+    #: (Welch–Satterthwaite, :meth:`with_seed_variance`); None without it (the bootstrap's own).
+    df: float | None = None
 
     def significant(self, level: float = 0.05) -> bool:
         return self.p_value < level
@@ -126,25 +169,41 @@ class PairedComparison:
         """``"paired"``, or ``"paired + seed noise"`` with a training-seed variance added."""
         return "paired" if self.seed_variance is None else "paired + seed noise"
 
-    def with_seed_variance(self, variance: float) -> PairedComparison:
+    def with_seed_variance(self, noise: SeedNoise | float) -> PairedComparison:
         """This comparison with the training-seed variance of the difference added,
-        ``SE² = SE²_sequences + variance``: the interval and the two-sided p-value from the
-        normal approximation (the leaderboard's "paired + seed noise" verdicts), so that a
-        difference another training seed could produce is not a finding.
+        ``SE² = SE²_sequences + variance`` (the leaderboard's "paired + seed noise" verdicts), so
+        that a difference another training seed could produce is not a finding.
+
+        The interval and two-sided p-value are Student's t with the Welch–Satterthwaite degrees
+        of freedom of that sum: the bootstrap's SE counts ``num_sequences − 1``, the seed
+        variance ``noise.df`` (seeds − 1). A variance from two seeds (``df = 1``) widens the
+        interval far more than the normal quantile would; a bare float, or ``df = inf``, takes
+        the seed variance as known (then only the sequences' ``num_sequences − 1`` count, and
+        the test is close to the normal approximation).
 
         Example:
             >>> c = PairedComparison(3.0, (1.04, 4.96), 0.003, 1.0, 30, (1, 1), 1000, "frame")
             >>> w = c.with_seed_variance(3.0)
             >>> w.se, round(w.p_value, 4), w.test
-            (2.0, 0.1336, 'paired + seed noise')
+            (2.0, 0.1343, 'paired + seed noise')
+            >>> t = c.with_seed_variance(SeedNoise(3.0, df=2))
+            >>> round(t.df, 2), round(t.p_value, 3), round(t.ci95[1], 2)
+            (3.53, 0.217, 8.86)
         """
-        if variance < 0:
-            raise ValueError(f"a variance is non-negative, got {variance}")
+        noise = noise if isinstance(noise, SeedNoise) else SeedNoise(float(noise))
+        variance = noise.variance
+        if variance < 0 or not noise.df > 0:
+            raise ValueError(f"a seed variance is non-negative with positive degrees of freedom, got {noise}")
         se = math.sqrt(self.se**2 + variance)
         d = self.difference
-        z = NormalDist().inv_cdf(1 - (1 - self.confidence) / 2)
-        p = 2 * (1 - NormalDist().cdf(abs(d) / se)) if se > 0 else float(d == 0)
-        return replace(self, ci95=(d - z * se, d + z * se), p_value=p, se=se, seed_variance=variance)
+        df = satterthwaite_df([(self.se**2, max(self.num_sequences - 1, 1)), (variance, noise.df)])
+        if math.isinf(df):
+            q = NormalDist().inv_cdf(1 - (1 - self.confidence) / 2)
+            p = 2 * (1 - NormalDist().cdf(abs(d) / se)) if se > 0 else float(d == 0)
+        else:
+            q = float(stats.t.ppf(1 - (1 - self.confidence) / 2, df))
+            p = float(2 * stats.t.sf(abs(d) / se, df)) if se > 0 else float(d == 0)
+        return replace(self, ci95=(d - q * se, d + q * se), p_value=p, se=se, seed_variance=variance, df=df)
 
 
 def _strata(labels: Sequence[str]) -> list[np.ndarray]:
@@ -273,11 +332,19 @@ def holm(p_values: Sequence[float]) -> list[float]:
     return [round(float(v), 12) for v in out]
 
 
-def detectable_difference(se: float, level: float = 0.05, power: float = 0.8) -> float:
+def detectable_difference(se: float, level: float = 0.05, power: float = 0.8, df: float = math.inf) -> float:
     """The smallest true difference a two-sided test at ``level`` detects with probability
-    ``power``, for an estimate with standard error ``se`` (normal approximation):
-    ``(z_{1−level/2} + z_{power}) · se``; 2.80 · se at the defaults."""
-    if se < 0 or not 0 < level < 1 or not 0 < power < 1:
-        raise ValueError("detectable_difference: se >= 0, level and power in (0, 1)")
-    z = NormalDist().inv_cdf
-    return float((z(1 - level / 2) + z(power)) * se)
+    ``power``, for an estimate with standard error ``se``: ``(z_{1−level/2} + z_{power}) · se``
+    (2.80 · se at the defaults), or with Student's t quantiles at ``df`` degrees of freedom
+    (a standard error that carries an estimated seed variance, :meth:`PairedComparison.with_seed_variance`).
+
+    Example:
+        >>> round(detectable_difference(1.0), 2), round(detectable_difference(1.0, df=2), 2)
+        (2.8, 5.36)
+    """
+    if se < 0 or not 0 < level < 1 or not 0 < power < 1 or not df > 0:
+        raise ValueError("detectable_difference: se >= 0, level and power in (0, 1), df > 0")
+    if math.isinf(df):
+        z = NormalDist().inv_cdf
+        return float((z(1 - level / 2) + z(power)) * se)
+    return float((stats.t.ppf(1 - level / 2, df) + stats.t.ppf(power, df)) * se)

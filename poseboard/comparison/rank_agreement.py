@@ -30,6 +30,7 @@ import numpy as np
 
 from poseboard.comparison.paired import (
     PairedComparison,
+    SeedNoise,
     SequenceTable,
     Weighting,
     _check_weighting,
@@ -237,9 +238,10 @@ def _flip(c: PairedComparison) -> PairedComparison:
     return replace(c, difference=-c.difference, ci95=(-c.ci95[1], -c.ci95[0]), seeds=(c.seeds[1], c.seeds[0]))
 
 
-#: ``(a, b)`` → the training-seed variance of ``a − b``'s headline difference, or None where
-#: it was not measured (:func:`poseboard.report.model.pair_seed_variance` on a board's rows).
-SeedVariance = Callable[[str, str], float | None]
+#: ``(a, b)`` → the training-seed variance of ``a − b``'s headline difference and its degrees
+#: of freedom, or None where it was not measured (:func:`poseboard.report.model.pair_seed_variance`
+#: on a board's rows).
+SeedVariance = Callable[[str, str], SeedNoise | None]
 
 
 def paired_with_seed_noise(a: SequenceTable, b: SequenceTable, names: tuple[str, str], weighting: Weighting = "frame",

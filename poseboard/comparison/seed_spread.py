@@ -4,9 +4,10 @@ A profile that trains each method once (the CPU `default`) has intervals that co
 sampling only. Its seed spread is measured once, from replicates trained with other seeds on
 the same data (``poseboard replicate``), and stored beside the results in
 ``results/seed_spread.json``. The leaderboard then adds each method's seed variance to its
-paired comparisons (``SE² = SE²_sequences + SD²_a + SD²_b``, normal approximation) so that a
-difference smaller than what another seed could produce is not called a finding, and prints
-the spread under the tables it covers.
+paired comparisons (``SE² = SE²_sequences + SD²_seed(a − b)``, Student's t at the
+Welch–Satterthwaite degrees of freedom: a variance from n seeds has n − 1) so that a difference
+smaller than what another seed could produce is not called a finding, and prints the spread
+under the tables it covers.
 """
 
 from __future__ import annotations

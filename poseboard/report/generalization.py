@@ -24,7 +24,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Literal
 
-from poseboard.comparison.paired import SequenceTable
+from poseboard.comparison.paired import SeedNoise, SequenceTable
 from poseboard.comparison.rank_agreement import (
     HeadlineChange,
     PairFlip,
@@ -515,7 +515,7 @@ def _split_seed_variance(split: SeedVariance, in_distribution: SeedVariance) -> 
     spread holds it, else the same pair's in distribution (a training seed moves a method on
     every split; how much more on a held-out one is not measured then, and the notes say so)."""
 
-    def variance(a: str, b: str) -> float | None:
+    def variance(a: str, b: str) -> SeedNoise | None:
         v = split(a, b)
         return in_distribution(a, b) if v is None else v
 
@@ -548,8 +548,9 @@ def _seed_noise_note(view: Generalization) -> str:
     borrowed = [s.label for s in view.present if s.seed_noise == "in distribution"]
     text = ("Seed noise: each pair's test adds the training-seed variance of its difference (`seed_spread.json`: "
             "the variance of the per-seed differences over the replicate seeds both methods have, else the sum "
-            "of their SDs) to the paired bootstrap's, normal approximation, as the leaderboard's \"paired + seed "
-            "noise\" verdicts: a difference another training seed could produce is not decided.")
+            "of their SDs) to the paired bootstrap's, with Student's t at the Welch–Satterthwaite degrees of "
+            "freedom (a variance from n seeds has n − 1), as the leaderboard's \"paired + seed noise\" verdicts: "
+            "a difference another training seed could produce is not decided.")
     if measured:
         text += " Measured on the split itself: " + ", ".join(measured) + "."
     if borrowed:

@@ -24,7 +24,14 @@ from pathlib import Path
 from statistics import NormalDist
 from typing import Any
 
-from poseboard.comparison.paired import PairedComparison, detectable_difference, holm, replicate_interval
+from poseboard.comparison.paired import (
+    PairedComparison,
+    SeedNoise,
+    detectable_difference,
+    holm,
+    replicate_interval,
+    satterthwaite_df,
+)
 from poseboard.comparison.rank_agreement import SeedVariance
 from poseboard.comparison.results import compare_results, sequence_table, train_seed
 from poseboard.comparison.seed_spread import SeedSpread
@@ -367,27 +374,29 @@ def _row(rank: int, protocol: ProtocolDef, reps: list[Result]) -> Row:
     )
 
 
-def pair_seed_variance(a: Row, b: Row) -> float | None:
-    """The training-seed variance of ``a − b``'s headline difference: the sample variance of
-    their per-seed differences over the replicate seeds both were measured with (two or
-    more); else, if both have a measured SD, ``SD²_a + SD²_b`` (independent seeds, an upper
-    bound: one seed's backbone moves every method it feeds the same way); else None."""
+def pair_seed_variance(a: Row, b: Row) -> SeedNoise | None:
+    """The training-seed variance of ``a − b``'s headline difference and its degrees of freedom:
+    the sample variance of their per-seed differences over the replicate seeds both were
+    measured with (two or more; ``seeds − 1`` degrees of freedom); else, if both have a measured
+    SD, ``SD²_a + SD²_b`` (independent seeds, an upper bound: one seed's backbone moves every
+    method it feeds the same way) with its Welch–Satterthwaite degrees of freedom; else None."""
     va, vb = a.seed_floor_values or {}, b.seed_floor_values or {}
     common = sorted(set(va) & set(vb))
     if len(common) >= 2:
-        return statistics.variance([va[s] - vb[s] for s in common])
+        return SeedNoise(statistics.variance([va[s] - vb[s] for s in common]), len(common) - 1)
     if a.seed_floor_sd is not None and b.seed_floor_sd is not None:
-        return a.seed_floor_sd**2 + b.seed_floor_sd**2
+        parts = [(a.seed_floor_sd**2, max(len(va) - 1, 1)), (b.seed_floor_sd**2, max(len(vb) - 1, 1))]
+        return SeedNoise(parts[0][0] + parts[1][0], satterthwaite_df(parts))
     return None
 
 
 def board_seed_variance(board: Board | None) -> SeedVariance:
-    """``(a, b)`` → the training-seed variance of ``a − b`` on ``board`` (its rows' measured
-    seed floor, :func:`pair_seed_variance`), None where it was not measured: what the
-    generalization table and the studio add to their pair tests."""
+    """``(a, b)`` → the training-seed variance of ``a − b`` on ``board`` and its degrees of
+    freedom (its rows' measured seed floor, :func:`pair_seed_variance`), None where it was not
+    measured: what the generalization table and the studio add to their pair tests."""
     rows = {row.method: row for row in board.rows} if board is not None else {}
 
-    def variance(a: str, b: str) -> float | None:
+    def variance(a: str, b: str) -> SeedNoise | None:
         ra, rb = rows.get(a), rows.get(b)
         return None if ra is None or rb is None else pair_seed_variance(ra, rb)
 
@@ -454,10 +463,13 @@ def _compare_neighbours(rows: list[Row], level: float) -> tuple[float | None, in
     difference and its number of sequences.
 
     Where both rows are single runs whose seed spread was measured, the seed variance of
-    their difference is added to the paired one and the p-value comes from the normal
-    approximation, ``SE² = SE²_paired + SD²_seed(a − b)`` (:func:`pair_seed_variance`): a
-    difference another seed could produce is not a finding."""
-    ses, sequences, p_values = [], None, {}
+    their difference is added to the paired one, ``SE² = SE²_paired + SD²_seed(a − b)``
+    (:func:`pair_seed_variance`), and the p-value comes from Student's t at the sum's
+    Welch–Satterthwaite degrees of freedom (:meth:`PairedComparison.with_seed_variance`): a
+    difference another seed could produce is not a finding. The detectable difference is the
+    median pair's, at its degrees of freedom."""
+    ses: list[tuple[float, float]] = []  # (SE, degrees of freedom) of each neighbour test
+    sequences, p_values = None, {}
     for a, b in itertools.pairwise(rows):
         try:
             a.vs_next = compare_results(a.replicates, b.replicates, seed=a.result.protocol.bootstrap_seed)
@@ -465,13 +477,14 @@ def _compare_neighbours(rows: list[Row], level: float) -> tuple[float | None, in
             a.vs_next_unavailable = str(exc)
         if a.vs_next is None:
             continue
-        se, p = a.vs_next.se, a.vs_next.p_value
+        se, p, df = a.vs_next.se, a.vs_next.p_value, math.inf
         seed_var = pair_seed_variance(a, b)
         if seed_var is not None:
             with_seeds = a.vs_next.with_seed_variance(seed_var)
             se, p, a.vs_next_ci_with_seeds = with_seeds.se, with_seeds.p_value, with_seeds.ci95
+            df = with_seeds.df if with_seeds.df is not None else math.inf
         p_values[id(a)] = p
-        ses.append(se)
+        ses.append((se, df))
         sequences = a.vs_next.num_sequences
     paired = [a for a in rows[:-1] if a.vs_next is not None]
     for a, p in zip(paired, holm([p_values[id(a)] for a in paired]), strict=True):
@@ -482,7 +495,10 @@ def _compare_neighbours(rows: list[Row], level: float) -> tuple[float | None, in
         if a.vs_next is None:
             a.differs_from_next = significant(a.value, a.ci95, b.value, b.ci95, level)
             a.vs_next_test = None if a.differs_from_next is None else "intervals"
-    detectable = detectable_difference(sorted(ses)[len(ses) // 2], level) if ses else None
+    detectable = None
+    if ses:
+        median_se, median_df = sorted(ses)[len(ses) // 2]
+        detectable = detectable_difference(median_se, level, df=median_df)
     return detectable, sequences
 
 

@@ -392,8 +392,9 @@ def verdict_lines(board: Board) -> list[str]:
         text += (" Noise floor, the training-seed SD measured once (`results/seed_spread.json`, docs/findings.md): "
                  + ", ".join(f"`{r.method}` {r.seed_floor_sd:.1f}" for r in floor) + f" {unit}; the verdicts add "
                  "the seed spread of each pair's difference (the methods' per-seed differences where both have "
-                 "two seeds, else both SDs) to the paired variance, so a difference another seed could produce is "
-                 "not a finding.")
+                 "two seeds, else both SDs) to the paired variance, with Student's t at the Welch–Satterthwaite "
+                 "degrees of freedom (a variance from n seeds has n − 1), so a difference another seed could "
+                 "produce is not a finding.")
     lines += [text, ""]
     return lines
 

@@ -153,8 +153,9 @@ def notes(seed_noise: bool = False) -> list[str]:
             "on the board), tested again here (Holm over the decided pairs): reversed = decided the other way here.",
             ("Seed noise: each pair's test adds the training-seed variance of its difference measured on the "
              "board (its `seed_spread.json`, on the board's in-distribution protocol; no replicate was scored on "
-             "your rig, where it may be larger), normal approximation: a difference another training seed could "
-             "produce is not decided." if seed_noise else
+             "your rig, where it may be larger), with Student's t at the Welch–Satterthwaite degrees of freedom "
+             "(a variance from n seeds has n − 1): a difference another training seed could produce is not "
+             "decided." if seed_noise else
              "With one training seed per method and no measured seed spread beside the board's results, the "
              "intervals cover test-set sampling only, not training noise (docs/findings.md, the seed spread).")]
 

@@ -3,6 +3,7 @@ two-sample), reversed pairs, and the view over result files (Markdown, HTML, mis
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from poseboard.comparison.paired import SequenceTable
+from poseboard.comparison.paired import PairedComparison, SeedNoise, SequenceTable
 from poseboard.comparison.rank_agreement import decided_pairs, headline_change, kendall_tau, pair_flips
 from poseboard.comparison.seed_spread import MethodSpread, SeedSpread
 from poseboard.protocols.registry import get_protocol
@@ -204,13 +205,13 @@ def test_higher_is_better_orients_the_pairs():
 
 
 def test_a_pair_another_training_seed_could_produce_is_not_decided():
-    """With a pair's seed variance known, its test adds it to the bootstrap's (normal
-    approximation, checked against scipy): a 10 mm lead is decided on the test sequences alone
-    and not when another seed moves the difference by 15 mm (SD)."""
+    """With a pair's seed variance known, its test adds it to the bootstrap's (Student's t at the
+    Welch–Satterthwaite degrees of freedom, checked against scipy): a 10 mm lead is decided on
+    the test sequences alone and not when another seed moves the difference by 15 mm (SD)."""
     rng = np.random.default_rng(8)
     base = rng.uniform(60, 140, size=40)
     ind = _methods(base, {"a": 0.0, "b": 10.0, "c": 20.0}, 1.0, rng)
-    noisy = {("a", "b"): 225.0, ("b", "c"): 1.0}
+    noisy = {("a", "b"): SeedNoise(225.0, 2), ("b", "c"): SeedNoise(1.0, 2)}
     decided, family = decided_pairs(ind, n_resamples=2000, seed_variance=lambda a, b: noisy.get((a, b)))
     assert family == 3 and {(d.better, d.worse) for d in decided} == {("a", "c"), ("b", "c")}
     by_pair = {(d.better, d.worse): d.comparison for d in decided}
@@ -218,21 +219,42 @@ def test_a_pair_another_training_seed_could_produce_is_not_decided():
     bc = by_pair[("b", "c")]
     assert bc.test == "paired + seed noise" and bc.seed_variance == 1.0
     alone = {(d.better, d.worse): d.comparison for d in decided_pairs(ind, n_resamples=2000)[0]}
-    se = np.sqrt(alone[("b", "c")].se ** 2 + 1.0)
+    se_seq = alone[("b", "c")].se
+    se = np.sqrt(se_seq**2 + 1.0)
+    df = (se_seq**2 + 1.0) ** 2 / (se_seq**4 / (40 - 1) + 1.0**2 / 2)
     assert bc.se == pytest.approx(se) and bc.difference == alone[("b", "c")].difference
-    assert bc.p_value == pytest.approx(2 * stats.norm.sf(abs(bc.difference) / se))
-    assert bc.ci95 == pytest.approx((bc.difference - stats.norm.ppf(0.975) * se,
-                                     bc.difference + stats.norm.ppf(0.975) * se))
+    assert bc.df == pytest.approx(df)
+    assert bc.p_value == pytest.approx(2 * stats.t.sf(abs(bc.difference) / se, df))
+    assert bc.ci95 == pytest.approx((bc.difference - stats.t.ppf(0.975, df) * se,
+                                     bc.difference + stats.t.ppf(0.975, df) * se))
     # on a split, a swap by 12 mm is reversed on sequences alone, undecided under a seed SD of 15 mm
     novel = _methods(base, {"a": 12.0, "b": 0.0, "c": 30.0}, 1.0, rng)
     (ac, bc_flip) = sorted(pair_flips(decided, novel, n_resamples=2000), key=lambda f: f.better)
     assert ac.verdict == "confirmed" and bc_flip.verdict == "confirmed"
     (ab,) = decided_pairs({k: ind[k] for k in "ab"}, n_resamples=2000)[0]
     assert pair_flips([ab], novel, n_resamples=2000)[0].verdict == "reversed"
-    flip = pair_flips([ab], novel, n_resamples=2000, seed_variance=lambda a, b: 225.0)[0]
+    flip = pair_flips([ab], novel, n_resamples=2000, seed_variance=lambda a, b: SeedNoise(225.0, 2))[0]
     assert flip.verdict == "leans the other way" and flip.novel.test == "paired + seed noise"
     with pytest.raises(ValueError, match="non-negative"):
         ab.comparison.with_seed_variance(-1.0)
+    with pytest.raises(ValueError, match="degrees of freedom"):
+        ab.comparison.with_seed_variance(SeedNoise(1.0, 0))
+
+
+def test_a_seed_variance_from_two_seeds_is_not_taken_as_known():
+    """One difference between two seeds estimates the seed variance with one degree of freedom:
+    a 10 mm lead with SE 1 mm over sequences and a seed variance of 9 mm² is decided if that
+    variance were known (close to normal, p 0.0016) and not at its Satterthwaite degrees of freedom
+    (about 1.2); a third seed (df 2) narrows the interval, a known variance narrows it most."""
+    c = PairedComparison(10.0, (8.0, 12.0), 1e-4, 1.0, 30, (0, 0), 1000, "frame")
+    known, two, three = (c.with_seed_variance(SeedNoise(9.0, df)) for df in (math.inf, 1, 2))
+    assert known.df == pytest.approx(10.0**2 * 29)  # only the 30 sequences' SE is estimated
+    assert known.p_value == pytest.approx(2 * stats.t.sf(10 / math.sqrt(10), 2900))
+    assert known.p_value == pytest.approx(2 * stats.norm.sf(10 / math.sqrt(10)), rel=0.02)
+    assert known.p_value < 0.05 < two.p_value
+    assert two.df == pytest.approx(100 / (1 / 29 + 81 / 1))
+    width = {k: v.ci95[1] - v.ci95[0] for k, v in (("known", known), ("two", two), ("three", three))}
+    assert width["known"] < width["three"] < width["two"]
 
 
 # --------------------------------------------------------------------------- the view over result files
