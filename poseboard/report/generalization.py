@@ -113,6 +113,10 @@ class SplitSummary:
     #: split's protocol), ``"in distribution"`` (not measured here: the in-distribution pair's),
     #: or None (no seed spread: the test sequences only).
     seed_noise: SeedNoiseSource | None = None
+    #: (pairs decided, pairs compared) among the split's own results, tested as the in-distribution
+    #: board's (paired, Holm over all pairs, each pair's seed variance as its flips'); None: no
+    #: paired comparison. An order the split decides whatever the in-distribution board decides.
+    own_decided: tuple[int, int] | None = None
 
     def count(self, verdict: str) -> int:
         return sum(1 for f in self.flips if f.verdict == verdict)
@@ -202,7 +206,11 @@ class Generalization:
                 undecided = s.count("leans the other way") + s.count("agrees, undecided")
                 untested = f", {s.count('not run')} untested" if s.count("not run") else ""
                 pairs += [f"{s.count('reversed')} of {self.decided[0]} ({undecided} undecided{untested})", ""]
-        return [tau, pairs]
+        own = ["pairs the split decides itself", (f"{self.decided[0]} of {self.decided[1]}"
+                                                  if self.decided is not None else _DASH)]
+        for s in self.present:
+            own += [_DASH if s.own_decided is None else f"{s.own_decided[0]} of {s.own_decided[1]}", ""]
+        return [tau, pairs, own]
 
     def sentences(self) -> list[str]:
         """One sentence per split: whether the in-distribution ranking survives it."""
@@ -360,6 +368,16 @@ def ranking_verdict(reversed_pairs: int, tau: float | None) -> str:
 
 
 def _sentence(view: Generalization, s: SplitSummary) -> str:
+    """Whether the in-distribution ranking survives the split, and how much of its own order the
+    split decides, from the numbers."""
+    text = _survival_sentence(view, s)
+    if s.present and s.own_decided is not None:
+        k, m = s.own_decided
+        text += f" The split itself decides {k} of its {m} pairs."
+    return text
+
+
+def _survival_sentence(view: Generalization, s: SplitSummary) -> str:
     """Whether the in-distribution ranking survives the split, from the numbers."""
     head = f"{s.label} (`{s.protocol}`)"
     if not s.present:
@@ -488,16 +506,22 @@ def build_generalization(boards: list[Board], level: float = 0.05, n_resamples: 
         left_out = tuple(m for m in methods if m not in values or m not in base_values)
         split_noise = board_seed_variance(board)
         noise = _split_seed_variance(split_noise, base_noise)
-        flips = pair_flips(decided, _tables(board), board.rows[0].result.metrics.weighting, level=level,
+        split_tables = _tables(board)
+        split_weighting = board.rows[0].result.metrics.weighting
+        flips = pair_flips(decided, split_tables, split_weighting, level=level,
                            higher_is_better=hib, n_resamples=n_resamples, seed=seed,
                            seed_variance=noise) if decided else []
+        calibrated = {m: t for m, t in split_tables.items() if m in methods}
+        own, own_family = decided_pairs(calibrated, split_weighting, level=level, higher_is_better=hib,
+                                        n_resamples=n_resamples, seed=board.protocol.bootstrap_seed,
+                                        seed_variance=noise)
         sources: set[SeedNoiseSource | None] = {"split" if split_noise(f.better, f.worse) is not None
                    else "in distribution" if base_noise(f.better, f.worse) is not None else None
                    for f in flips if f.novel is not None}
         seed_noise = ("in distribution" if "in distribution" in sources else "split" if "split" in sources
                       else None)
         summaries.append(SplitSummary(label, pid, True, kendall_tau(base_values, values), tuple(flips), left_out,
-                                      seed_noise))
+                                      seed_noise, (len(own), own_family) if own_family else None))
     failures = _failure_lines("in distribution", base) + [
         line for label, b in present.items() for line in _failure_lines(label, b)]
     return Generalization(
@@ -582,7 +606,10 @@ def notes(view: Generalization) -> list[str]:
                    f"paired, Holm-corrected over all {view.decided[1]} pairs at α = {view.level:g} (the "
                    "leaderboard's \"all pairs\" family); each decided pair is compared again on the split, paired, "
                    "Holm-corrected over the decided pairs the split holds. Reversed: the split decides the other "
-                   "order; undecided: it decides neither.")
+                   "order; undecided: it decides neither. Pairs the split decides itself: every pair of its own "
+                   "calibrated results tested the same way (paired, Holm over all of them, each pair's seed "
+                   "noise as above), whatever the in-distribution board decides: a split can hold an order "
+                   "that another seed keeps where the in-distribution board does not.")
         out.append(_seed_noise_note(view))
     out.append("τ: Kendall's τ-b between the in-distribution ordering of the headline and the split's, over the "
                f"methods with a result under both; {_DASH}: no result under that protocol.")

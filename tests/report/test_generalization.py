@@ -337,12 +337,16 @@ def test_markdown_from_result_files(novel):
     pairs = _cells(md, "**reversed decided pairs**")
     assert pairs[1] == "3 of 3 pairs decided"
     assert pairs[2:] == ["0 of 3 (0 undecided)", "", "1 of 3 (0 undecided)", "", "0 of 3 (1 undecided, 2 untested)", ""]
+    # each split's own order, tested like the board's: all three's two methods sit within its noise
+    own = _cells(md, "**pairs the split decides itself**")
+    assert own[1:] == ["3 of 3", "3 of 3", "", "3 of 3", "", "0 of 1", ""]
     # the board's own "all pairs" line decides the same pairs
     board = next(b for b in boards if b.id == IN_DISTRIBUTION)
     assert view.decided == board.all_pairs == (3, 3)
     assert ("- novel rig (`synth-novel-rig@3`): the in-distribution ranking survives — τ = 1.00 over 3 methods; of "
             "the 3 pairs the in-distribution board decides, none is reversed, none is undecided here, 3 are "
-            "confirmed.") in md
+            "confirmed. The split itself decides 3 of its 3 pairs.") in md
+    assert "here). The split itself decides 0 of its 1 pairs." in md  # all three
     assert ("- novel motion (`synth-novel-motion@2`): the in-distribution ranking does not survive — τ = 0.33 over "
             "3 methods; of the 3 pairs the in-distribution board decides, 1 is reversed") in md
     assert ("- all three (`synth-novel-all@3`): the in-distribution ranking does not survive — τ = -1.00 over 2 "
