@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from poseboard.errors import InputError, PoseboardError
+from poseboard.pipeline_env import pipeline_env
 
 if TYPE_CHECKING:
     from poseboard.params import Params
@@ -108,9 +109,8 @@ def plan_method(params: Params, name: str) -> MethodPlan:
 
 def _env() -> dict[str, str]:
     bin_dir = str(Path(sys.executable).parent)
-    env = dict(os.environ)
-    env |= {"DVC_NO_ANALYTICS": "1", "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"}
-    env.setdefault("POSEBOARD_THREADS", "2")
+    env = pipeline_env()
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
     return env
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from poseboard.errors import InputError
+from poseboard.pipeline_env import THREADS_ENV, pipeline_env
 
 __all__ = ["ReplicateStep", "replicate_steps", "run_replicate"]
 
@@ -139,13 +140,18 @@ def replicate_steps(params_file: Path, seed: int, data_dir: Path = Path("data"),
 
 
 def run_replicate(steps: list[ReplicateStep], echo=print) -> int:
-    """Run the steps not yet done, in order; stop at the first that fails (its exit status)."""
+    """Run the steps not yet done, in order; stop at the first that fails (its exit status).
+
+    Each runs in :func:`~poseboard.pipeline_env.pipeline_env`: at the board's torch thread count
+    unless ``POSEBOARD_THREADS`` is set, since the thread count changes a training's floats."""
+    env = pipeline_env()
+    echo(f"torch threads per step: {env[THREADS_ENV]} ({THREADS_ENV})")
     for step in steps:
         if step.done_when.exists():
             echo(f"{step.name}: done ({step.done_when} exists)")
             continue
         echo(f"{step.name}: {step.command}")
-        code = subprocess.call(list(step.argv))
+        code = subprocess.call(list(step.argv), env=env)
         if code != 0:
             echo(f"{step.name} failed (exit {code}); fix it and run the replicate again: finished steps are kept")
             return code

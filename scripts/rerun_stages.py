@@ -12,7 +12,6 @@ run being compared against. Runs each stage's command as ``dvc.yaml`` writes it 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -20,10 +19,12 @@ from pathlib import Path
 
 import yaml
 
+from poseboard.pipeline_env import pipeline_env
+
 
 def main(tree: Path, methods: set[str]) -> int:
     params = yaml.safe_load((tree / "params.yaml").read_text())
-    env = dict(os.environ, PYTHONPATH=str(tree), POSEBOARD_THREADS=os.environ.get("POSEBOARD_THREADS", "2"))
+    env = pipeline_env() | {"PYTHONPATH": str(tree)}
     failed = 0
 
     def run(cmd: list[str], label: str) -> None:

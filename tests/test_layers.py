@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[1] / "poseboard"
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("core", ("poseboard", "poseboard.errors", "poseboard.io", "poseboard.names", "poseboard.device",
               "poseboard.allocator", "poseboard.provenance", "poseboard.skeleton", "poseboard.camera",
-              "poseboard.geometry", "poseboard.samples", "poseboard.capabilities", "poseboard.gitrepo")),
+              "poseboard.geometry", "poseboard.samples", "poseboard.capabilities", "poseboard.gitrepo",
+              "poseboard.pipeline_env")),
     ("protocols", ("poseboard.protocols",)),
     ("datasets", ("poseboard.datasets",)),
     ("methods", ("poseboard.methods",)),

@@ -92,8 +92,24 @@ def test_run_replicate_resumes_and_stops_at_a_failure(tmp_path):
     lines: list[str] = []
     assert run_replicate(steps, echo=lines.append) == 3
     assert marker.exists()
-    assert lines[0].startswith("finished: done") and any("fails failed (exit 3)" in line for line in lines)
+    assert lines[1].startswith("finished: done") and any("fails failed (exit 3)" in line for line in lines)
     assert not any(line.startswith("not reached") for line in lines)
+
+
+def test_a_replicate_trains_at_the_pipelines_thread_count(tmp_path, monkeypatch):
+    """A seed trained at 1 and 2 torch threads gives other floats: without POSEBOARD_THREADS in the
+    calling shell, each step gets make repro's 2; an explicit value is kept."""
+    out = tmp_path / "threads"
+    step = ReplicateStep("reads", (sys.executable, "-c", "import os; open(" + repr(str(out)) + ", 'w')"
+                                   ".write(os.environ['POSEBOARD_THREADS'] + os.environ['DVC_NO_ANALYTICS'])"), out)
+    monkeypatch.delenv("POSEBOARD_THREADS", raising=False)
+    lines: list[str] = []
+    assert run_replicate([step], echo=lines.append) == 0
+    assert out.read_text() == "21" and lines[0] == "torch threads per step: 2 (POSEBOARD_THREADS)"
+    out.unlink()
+    monkeypatch.setenv("POSEBOARD_THREADS", "1")
+    assert run_replicate([step], echo=lambda _: None) == 0
+    assert out.read_text() == "11"
 
 
 def test_replicate_command_dry_run(params_file):
