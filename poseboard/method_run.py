@@ -257,12 +257,18 @@ def verdict_text(boards: list[Board], name: str, level: float, generalization: o
             lines.append(f"  {v.other:<24}{c.difference:>+12.2f}  [{c.ci95[0]:+.2f}, {c.ci95[1]:+.2f}]"
                          f"{'':<4}{v.p_holm:>10.3g}  {word}{test}")
         floor = [r for r in board.rows if r.seed_floor_sd is not None]
-        if floor:
-            mine = row.seed_floor_sd
-            measured = ", ".join(f"{r.method} ({r.seed_floor_sd:.1f} {unit})" for r in floor)
-            lines.append(f"  seed noise: measured for {measured}"
-                         + ("" if mine is not None else f"; not for {name}, so its comparisons are paired over "
-                            "sequences only, as the board tests a pair without a measured spread"))
+        means = [r for r in board.rows if len(r.replicates) > 1]
+        if floor or means:
+            parts = []
+            if means:
+                parts.append("from their replicates for " + ", ".join(
+                    f"{r.method} (mean of {len(r.replicates)} seeds)" for r in means))
+            if floor:
+                parts.append("measured for " + ", ".join(f"{r.method} ({r.seed_floor_sd:.1f} {unit})" for r in floor))
+            mine = row.seed_floor_sd is not None or len(row.replicates) > 1
+            lines.append("  seed noise: " + "; ".join(parts)
+                         + ("" if mine else f"; not for {name}, so its comparisons count the other method's seed "
+                            "noise only (a pair where neither has it is paired over sequences only)"))
     held_out = any(b.protocol.name.startswith("synth-novel") and any(r.method == name for r in b.rows)
                    for b in boards)
     if generalization is not None and held_out:  # the view only where the method ran on a held-out split

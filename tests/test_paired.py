@@ -10,6 +10,7 @@ import pytest
 from scipy import stats
 
 from poseboard.comparison.paired import (
+    SeedNoise,
     SequenceTable,
     detectable_difference,
     holm,
@@ -94,20 +95,48 @@ def test_action_weighting_is_stratified():
     assert frame.difference == pytest.approx(7.5)  # (10 + 90 - 10 - 60) / 4
 
 
-def test_two_seeds_are_resampled_with_the_sequences():
-    """A hand-made two-seed case with no sequence noise: method A's seeds score 10 and 14 on
-    every sequence, B's single seed 12. Sequences alone would say 'no spread'; resampling A's
-    two seeds gives A's mean 10, 12 or 14 with probability 1/4, 1/2, 1/4."""
+def test_seed_means_are_tested_with_the_seeds_variance_and_t():
+    """A hand-made case with no sequence noise, so only the seeds vary: A's two seeds score 10
+    and 14 on every sequence, B's single run 12. The difference of the seed means is 0 with
+    SE² = s²_A / 2 = 4 at 1 degree of freedom (a one-sample t interval), not the 10–14 of
+    resampling two seeds with replacement, which takes their spread as known."""
     a = _table([[10.0] * 20, [14.0] * 20], seeds=[0, 1])
     b = _table([[12.0] * 20])
-    r = paired_bootstrap(a, b, n_resamples=20000, seed=0)
-    assert r.difference == pytest.approx(0.0)
-    assert r.ci95 == pytest.approx((-2.0, 2.0))
-    assert r.seeds == (2, 1)
-    assert not r.significant()
-    assert r.se == pytest.approx(np.sqrt(2.0), rel=0.05)  # var = 1/4·4 + 1/4·4 = 2
-    lo, hi, point = replicate_interval(a, n_resamples=20000)
-    assert (lo, hi, point) == pytest.approx((10.0, 14.0, 12.0))
+    r = paired_bootstrap(a, b, n_resamples=2000, seed=0)
+    q = stats.t.ppf(0.975, 1)
+    assert r.difference == pytest.approx(0.0) and r.seeds == (2, 1) and not r.significant()
+    assert (r.se, r.df, r.seed_variance, r.seed_df) == pytest.approx((2.0, 1.0, 4.0, 1.0))
+    assert r.ci95 == pytest.approx((-2 * q, 2 * q)) and r.test == "paired + seed noise"
+    lo, hi, point = replicate_interval(a, n_resamples=2000)
+    assert (lo, hi, point) == pytest.approx(stats.t.interval(0.95, 1, loc=12.0, scale=2.0) + (12.0,))
+
+
+def test_seed_means_pair_by_seed_and_match_a_one_sample_t_test():
+    """Seed k's backbone feeds both methods, so their per-seed differences pair: A beats B by
+    1.9–2.1 mm on each of three seeds that move both by ±6 mm. Without sequence noise the test is
+    exactly scipy's one-sample t-test of the per-seed differences; taken unpaired, the seeds'
+    spread would hide the difference."""
+    shift = np.array([-6.0, 0.0, 6.0])
+    d = np.array([1.9, 2.1, 2.0])
+    a = _table([[50.0 + s + x] * 12 for s, x in zip(shift, d, strict=True)], seeds=[0, 1, 2])
+    b = _table([[50.0 + s] * 12 for s in shift], seeds=[0, 1, 2])
+    r = paired_bootstrap(a, b, n_resamples=2000, seed=1)
+    ref = stats.ttest_1samp(d, 0.0)
+    assert r.difference == pytest.approx(d.mean()) and r.df == pytest.approx(2.0)
+    assert r.p_value == pytest.approx(ref.pvalue) and r.significant()
+    assert r.ci95 == pytest.approx(tuple(ref.confidence_interval(0.95)))
+    unpaired = paired_bootstrap(a, _table([[50.0 + s] * 12 for s in shift], seeds=[3, 4, 5]), n_resamples=2000)
+    assert unpaired.difference == pytest.approx(d.mean()) and not unpaired.significant()
+
+
+def test_seed_noise_added_to_a_seed_mean_comparison_adds_up():
+    """A single run's measured seed variance added to a comparison that already holds the other
+    method's seed-mean variance: the two variances add, and the degrees of freedom are the
+    Welch–Satterthwaite of the three parts."""
+    a = _table([[10.0] * 20, [14.0] * 20], seeds=[0, 1])
+    r = paired_bootstrap(a, _table([[12.0] * 20]), n_resamples=500).with_seed_variance(SeedNoise(4.0, 2))
+    assert (r.se, r.seed_variance) == pytest.approx((np.sqrt(8.0), 8.0))
+    assert r.df == pytest.approx(64.0 / (16.0 / 1 + 16.0 / 2)) and r.seed_df == pytest.approx(r.df)
 
 
 def test_holm_on_a_hand_computed_family():

@@ -7,11 +7,18 @@ sequences for both methods keeps it, and decides far smaller differences.
 
 The unit of resampling is the sequence (frames of one sequence are not independent), drawn
 with replacement, stratified by action when the headline is action-weighted (as
-:func:`poseboard.protocols.aggregate.bootstrap_ci`). When a method has several training-seed
-replicates, each bootstrap draw also resamples its seeds (with replacement, independently per
-method) and averages the drawn seeds' headlines, so the interval covers training noise as well
-as test-set sampling. Vectorised: one multinomial draw of sequence counts per stratum and of
-seed counts per method, no loop over resamples.
+:func:`poseboard.protocols.aggregate.bootstrap_ci`). Vectorised: one multinomial draw of
+sequence counts per stratum, no loop over resamples.
+
+When a method has several training-seed replicates its headline is their mean, and the
+comparison tests the difference of the two seed means: the bootstrap resamples sequences of
+the seed-averaged tables, and the seed variance of the mean difference is added with its own
+degrees of freedom (:func:`seed_mean_noise`): ``var(d_k) / K`` with ``K − 1`` when both methods
+were trained with the same K seeds (seed k's backbone feeds both, so the per-seed differences
+``d_k`` pair), else ``s²_a / K_a + s²_b / K_b`` at its Welch–Satterthwaite degrees of freedom.
+Resampling a handful of seeds with replacement instead would understate that variance by
+``(K − 1) / K`` and take it as known: with three seeds its interval is about 2.6 times too
+narrow in the seed part.
 
 The p-value inverts the percentile interval: ``p = 2 · min(P*(d ≤ 0), P*(d ≥ 0))`` over the
 bootstrap differences ``d`` (with the +1 correction, so never 0), so ``p < α`` exactly when
@@ -46,6 +53,7 @@ __all__ = [
     "paired_bootstrap",
     "replicate_interval",
     "satterthwaite_df",
+    "seed_mean_noise",
 ]
 
 Weighting = Literal["frame", "action"]
@@ -160,6 +168,8 @@ class PairedComparison:
     #: Degrees of freedom of the interval and p-value with the seed variance added
     #: (Welch–Satterthwaite, :meth:`with_seed_variance`); None without it (the bootstrap's own).
     df: float | None = None
+    #: Degrees of freedom of ``seed_variance`` alone (None without it).
+    seed_df: float | None = None
 
     def significant(self, level: float = 0.05) -> bool:
         return self.p_value < level
@@ -191,19 +201,24 @@ class PairedComparison:
             (3.53, 0.217, 8.86)
         """
         noise = noise if isinstance(noise, SeedNoise) else SeedNoise(float(noise))
-        variance = noise.variance
-        if variance < 0 or not noise.df > 0:
+        if noise.variance < 0 or not noise.df > 0:
             raise ValueError(f"a seed variance is non-negative with positive degrees of freedom, got {noise}")
-        se = math.sqrt(self.se**2 + variance)
+        sequences = max(self.se**2 - (self.seed_variance or 0.0), 0.0)  # the bootstrap's own part
+        seed_parts = [(noise.variance, noise.df)]
+        if self.seed_variance is not None:  # a seed variance already in (seed means): the two add
+            seed_parts.append((self.seed_variance, self.seed_df if self.seed_df is not None else math.inf))
+        variance = sum(v for v, _ in seed_parts)
+        se = math.sqrt(sequences + variance)
         d = self.difference
-        df = satterthwaite_df([(self.se**2, max(self.num_sequences - 1, 1)), (variance, noise.df)])
+        df = satterthwaite_df([(sequences, max(self.num_sequences - 1, 1)), *seed_parts])
         if math.isinf(df):
             q = NormalDist().inv_cdf(1 - (1 - self.confidence) / 2)
             p = 2 * (1 - NormalDist().cdf(abs(d) / se)) if se > 0 else float(d == 0)
         else:
             q = float(stats.t.ppf(1 - (1 - self.confidence) / 2, df))
             p = float(2 * stats.t.sf(abs(d) / se, df)) if se > 0 else float(d == 0)
-        return replace(self, ci95=(d - q * se, d + q * se), p_value=p, se=se, seed_variance=variance, df=df)
+        return replace(self, ci95=(d - q * se, d + q * se), p_value=p, se=se, seed_variance=variance, df=df,
+                       seed_df=satterthwaite_df(seed_parts))
 
 
 def _strata(labels: Sequence[str]) -> list[np.ndarray]:
@@ -238,6 +253,11 @@ def _resampled_headlines(table: SequenceTable, counts: list[np.ndarray], groups:
     else:
         stat = np.mean([p[0] / p[1][:, None] for p in parts], axis=0)
     return (stat * seed_weights).sum(axis=1)
+
+
+def _mean_weights(table: SequenceTable, b: int) -> np.ndarray:
+    """(B, K) equal weights: every draw averages all of the table's seeds."""
+    return np.full((b, table.num_seeds), 1.0 / table.num_seeds)
 
 
 def _seed_weights(rng: np.random.Generator, k: int, b: int) -> np.ndarray:
@@ -281,34 +301,71 @@ def paired_bootstrap(a: SequenceTable, b: SequenceTable, weighting: Weighting = 
     strata = _strata(a.strata)
     groups = [np.arange(len(a.sequences))] if weighting == "frame" else strata
     counts = _draw_sequences(rng, strata, len(a.sequences), bsz, weighting)
-    wa, wb = _seed_weights(rng, a.num_seeds, bsz), _seed_weights(rng, b.num_seeds, bsz)
-    diffs = (_resampled_headlines(a, counts, groups, wa, weighting)
-             - _resampled_headlines(b, counts, groups, wb, weighting))
+    diffs = (_resampled_headlines(a, counts, groups, _mean_weights(a, bsz), weighting)
+             - _resampled_headlines(b, counts, groups, _mean_weights(b, bsz), weighting))
     point = float(a.headline(weighting).mean() - b.headline(weighting).mean())
     alpha = 1.0 - confidence
     lo, hi = np.quantile(diffs, [alpha / 2, 1 - alpha / 2])
     below, above = np.count_nonzero(diffs <= 0), np.count_nonzero(diffs >= 0)
     p = min(1.0, 2 * (min(below, above) + 1) / (bsz + 1))
-    return PairedComparison(difference=point, ci95=(float(lo), float(hi)), p_value=float(p),
-                            se=float(diffs.std(ddof=1)) if bsz > 1 else 0.0, num_sequences=len(a.sequences),
-                            seeds=(a.num_seeds, b.num_seeds), resamples=bsz, weighting=weighting,
-                            confidence=confidence)
+    c = PairedComparison(difference=point, ci95=(float(lo), float(hi)), p_value=float(p),
+                         se=float(diffs.std(ddof=1)) if bsz > 1 else 0.0, num_sequences=len(a.sequences),
+                         seeds=(a.num_seeds, b.num_seeds), resamples=bsz, weighting=weighting, confidence=confidence)
+    noise = seed_mean_noise(a, b, weighting)
+    return c if noise is None else c.with_seed_variance(noise)
+
+
+def seed_mean_noise(a: SequenceTable, b: SequenceTable, weighting: Weighting = "frame") -> SeedNoise | None:
+    """The training-seed variance of ``mean_k a_k − mean_k b_k`` (the two seed-averaged
+    headlines on the full test set) and its degrees of freedom; None when neither method has
+    two seeds (a single run's seed noise is measured elsewhere: ``results/seed_spread.json``).
+
+    With the same K seeds for both (each labelled, in the same order), the per-seed differences
+    ``d_k = a_k − b_k`` pair, and their mean's variance is ``var(d) / K`` with ``K − 1`` degrees
+    of freedom. Otherwise the two means are independent: ``s²_a / K_a + s²_b / K_b`` (a single
+    run adds nothing), at the Welch–Satterthwaite degrees of freedom.
+
+    Example:
+        >>> t = lambda *seeds: SequenceTable(("q",), ("x",), [[v] for v in seeds], [1], tuple(range(len(seeds))))
+        >>> seed_mean_noise(t(10.0, 12.0, 14.0), t(9.0, 12.0, 12.0))
+        SeedNoise(variance=0.3333333333333333, df=2)
+        >>> seed_mean_noise(t(10.0, 12.0, 14.0), t(9.0))
+        SeedNoise(variance=1.3333333333333333, df=2.0)
+    """
+    ha, hb = a.headline(weighting), b.headline(weighting)
+    k = a.num_seeds
+    if k > 1 and a.seeds == b.seeds and None not in a.seeds:
+        return SeedNoise(float(np.var(ha - hb, ddof=1)) / k, k - 1)
+    parts = [(float(np.var(h, ddof=1)) / len(h), len(h) - 1) for h in (ha, hb) if len(h) > 1]
+    if not parts:
+        return None
+    return SeedNoise(sum(v for v, _ in parts), satterthwaite_df(parts))
 
 
 def replicate_interval(table: SequenceTable, weighting: Weighting = "frame", n_resamples: int = 10000,
                        confidence: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
-    """``(low, high, point)``: the percentile interval of one method's seed-averaged headline,
-    resampling its sequences and its seeds together (its own interval on a multi-seed board)."""
+    """``(low, high, point)``: the interval of one method's seed-averaged headline (its own
+    interval on a multi-seed board): ``point ± t · SE`` with ``SE² = SE²_sequences + s² / K``,
+    the bootstrap's SE of the seed mean over resampled sequences plus the seeds' sample variance
+    over their number, and t at the Welch–Satterthwaite degrees of freedom of the two (the
+    sequences count ``Q − 1``, the seeds ``K − 1``)."""
     weighting = _check_weighting(weighting)
     rng = np.random.default_rng(seed)
     strata = _strata(table.strata)
     groups = [np.arange(len(table.sequences))] if weighting == "frame" else strata
-    counts = _draw_sequences(rng, strata, len(table.sequences), int(n_resamples), weighting)
-    stats = _resampled_headlines(table, counts, groups, _seed_weights(rng, table.num_seeds, int(n_resamples)),
-                                 weighting)
-    alpha = 1.0 - confidence
-    lo, hi = np.quantile(stats, [alpha / 2, 1 - alpha / 2])
-    return float(lo), float(hi), float(table.headline(weighting).mean())
+    bsz = int(n_resamples)
+    counts = _draw_sequences(rng, strata, len(table.sequences), bsz, weighting)
+    draws = _resampled_headlines(table, counts, groups, _mean_weights(table, bsz), weighting)
+    heads = table.headline(weighting)
+    parts = [(float(draws.var(ddof=1)) if bsz > 1 else 0.0, max(len(table.sequences) - 1, 1))]
+    if len(heads) > 1:
+        parts.append((float(np.var(heads, ddof=1)) / len(heads), len(heads) - 1))
+    se = math.sqrt(sum(v for v, _ in parts))
+    df = satterthwaite_df(parts)
+    tail = 1 - (1 - confidence) / 2
+    q = NormalDist().inv_cdf(tail) if math.isinf(df) else float(stats.t.ppf(tail, df))
+    point = float(heads.mean())
+    return point - q * se, point + q * se, point
 
 
 def holm(p_values: Sequence[float]) -> list[float]:

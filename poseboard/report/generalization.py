@@ -36,7 +36,7 @@ from poseboard.comparison.rank_agreement import (
     pair_flips,
 )
 from poseboard.comparison.results import sequence_table
-from poseboard.report.model import Board, Row, board_seed_variance
+from poseboard.report.model import Board, Row, board_seed_variance, single_run_seed_variance
 from poseboard.report.tables import _table
 
 __all__ = [
@@ -494,7 +494,9 @@ def build_generalization(boards: list[Board], level: float = 0.05, n_resamples: 
         seed = base.protocol.bootstrap_seed
         decided, family = decided_pairs(base_tables, weighting, level=level, higher_is_better=hib,
                                         n_resamples=n_resamples, seed=seed, seed_variance=base_noise)
-    measured_in_distribution = any(base_noise(a, b) is not None for a, b in itertools.combinations(base_tables, 2))
+    base_measured = _seed_measured(base)
+    measured_in_distribution = any(base_noise(a, b) is not None or {a, b} <= base_measured
+                                   for a, b in itertools.combinations(base_tables, 2))
     summaries = []
     base_values = {r.method: r.value for r in base.rows} if base is not None else {}
     for label, pid in NOVEL_SPLITS.items():
@@ -505,7 +507,7 @@ def build_generalization(boards: list[Board], level: float = 0.05, n_resamples: 
         values = {r.method: r.value for r in board.rows}
         left_out = tuple(m for m in methods if m not in values or m not in base_values)
         split_noise = board_seed_variance(board)
-        noise = _split_seed_variance(split_noise, base_noise)
+        noise = _split_seed_variance(split_noise, single_run_seed_variance(base), _seed_measured(board))
         split_tables = _tables(board)
         split_weighting = board.rows[0].result.metrics.weighting
         flips = pair_flips(decided, split_tables, split_weighting, level=level,
@@ -515,9 +517,11 @@ def build_generalization(boards: list[Board], level: float = 0.05, n_resamples: 
         own, own_family = decided_pairs(calibrated, split_weighting, level=level, higher_is_better=hib,
                                         n_resamples=n_resamples, seed=board.protocol.bootstrap_seed,
                                         seed_variance=noise)
-        sources: set[SeedNoiseSource | None] = {"split" if split_noise(f.better, f.worse) is not None
-                   else "in distribution" if base_noise(f.better, f.worse) is not None else None
-                   for f in flips if f.novel is not None}
+        split_measured = _seed_measured(board)
+        sources: set[SeedNoiseSource | None] = {
+            "split" if split_noise(f.better, f.worse) is not None or {f.better, f.worse} <= split_measured
+            else "in distribution" if noise(f.better, f.worse) is not None else None
+            for f in flips if f.novel is not None}
         seed_noise = ("in distribution" if "in distribution" in sources else "split" if "split" in sources
                       else None)
         summaries.append(SplitSummary(label, pid, True, kendall_tau(base_values, values), tuple(flips), left_out,
@@ -529,19 +533,30 @@ def build_generalization(boards: list[Board], level: float = 0.05, n_resamples: 
         level=level, decided=(len(decided), family) if family else None, uncalibrated_left_out=u_left_out,
         n_resamples=n_resamples, num_in_distribution=len(base_values), failures=tuple(failures),
         seed_noise=measured_in_distribution,
-        seed_unmeasured=tuple(m for m in base_tables
-                              if not any(base_noise(m, o) is not None for o in base_tables if o != m)),
+        seed_unmeasured=tuple(m for m in base_tables if m not in base_measured
+                              and not any(base_noise(m, o) is not None for o in base_tables if o != m)),
     )
 
 
-def _split_seed_variance(split: SeedVariance, in_distribution: SeedVariance) -> SeedVariance:
-    """The seed variance a held-out split's pair test adds: measured under the split where the
-    spread holds it, else the same pair's in distribution (a training seed moves a method on
-    every split; how much more on a held-out one is not measured then, and the notes say so)."""
+def _seed_measured(board: Board | None) -> set[str]:
+    """The methods of ``board`` averaged over training-seed replicates: their pair tests carry
+    the seed variance of the mean from the replicates themselves
+    (:func:`~poseboard.comparison.paired.seed_mean_noise`), with no ``seed_spread.json``."""
+    return {r.method for r in board.rows if len(r.replicates) > 1} if board is not None else set()
+
+
+def _split_seed_variance(split: SeedVariance, in_distribution: SeedVariance, averaged: set[str]) -> SeedVariance:
+    """The seed variance a held-out split's pair test adds: measured under the split where its
+    rows hold it (``averaged``: rows that are means over seed replicates carry their own into the
+    paired test), else, for two single runs, the same pair's single-run variance in distribution
+    (a training seed moves a method on every split; how much more on a held-out one is not
+    measured then, and the notes say so)."""
 
     def variance(a: str, b: str) -> SeedNoise | None:
         v = split(a, b)
-        return in_distribution(a, b) if v is None else v
+        if v is not None or a in averaged or b in averaged:
+            return v
+        return in_distribution(a, b)
 
     return variance
 
@@ -570,11 +585,13 @@ def _seed_noise_note(view: Generalization) -> str:
                 "training run's order can move by more than that (`poseboard replicate`, `poseboard seed-spread`).")
     measured = [s.label for s in view.present if s.seed_noise == "split"]
     borrowed = [s.label for s in view.present if s.seed_noise == "in distribution"]
-    text = ("Seed noise: each pair's test adds the training-seed variance of its difference (`seed_spread.json`: "
-            "the variance of the per-seed differences over the replicate seeds both methods have, else the sum "
-            "of their SDs) to the paired bootstrap's, with Student's t at the Welch–Satterthwaite degrees of "
-            "freedom (a variance from n seeds has n − 1), as the leaderboard's \"paired + seed noise\" verdicts: "
-            "a difference another training seed could produce is not decided.")
+    text = ("Seed noise: each pair's test adds the training-seed variance of its difference to the paired "
+            "bootstrap's, with Student's t at the Welch–Satterthwaite degrees of freedom (a variance from n seeds "
+            "has n − 1), as the leaderboard's \"paired + seed noise\" verdicts: a difference another training seed "
+            "could produce is not decided. For methods averaged over seed replicates, the variance of the two "
+            "means' difference from the replicates themselves (their per-seed differences' variance over their "
+            "number where both have the same seeds); for single runs, `seed_spread.json`'s (the variance of the "
+            "per-seed differences over the replicate seeds both methods have, else the sum of their SDs).")
     if measured:
         text += " Measured on the split itself: " + ", ".join(measured) + "."
     if borrowed:

@@ -375,19 +375,61 @@ def _row(rank: int, protocol: ProtocolDef, reps: list[Result]) -> Row:
 
 
 def pair_seed_variance(a: Row, b: Row) -> SeedNoise | None:
-    """The training-seed variance of ``a − b``'s headline difference and its degrees of freedom:
-    the sample variance of their per-seed differences over the replicate seeds both were
-    measured with (two or more; ``seeds − 1`` degrees of freedom); else, if both have a measured
-    SD, ``SD²_a + SD²_b`` (independent seeds, an upper bound: one seed's backbone moves every
-    method it feeds the same way) with its Welch–Satterthwaite degrees of freedom; else None."""
-    va, vb = a.seed_floor_values or {}, b.seed_floor_values or {}
+    """The training-seed variance of ``a − b``'s headline difference that the paired test does
+    not already hold, and its degrees of freedom, for two single-run rows: the sample variance
+    of their per-seed differences over the replicate seeds both were measured with (two or
+    more; ``seeds − 1`` degrees of freedom); else, if both have a measured SD, ``SD²_a + SD²_b``
+    (independent seeds, an upper bound: one seed's backbone moves every method it feeds the
+    same way) with its Welch–Satterthwaite degrees of freedom; else None.
+
+    A row that is a mean over seed replicates carries its own seed variance into the paired
+    test (:func:`~poseboard.comparison.paired.seed_mean_noise`); against a single-run row, only
+    the single run's measured ``SD²`` is added here (None if it was not measured)."""
+    multi_a, multi_b = len(a.replicates) > 1, len(b.replicates) > 1
+    if multi_a or multi_b:
+        single = None if multi_a and multi_b else (b if multi_a else a)
+        if single is None or single.seed_floor_sd is None:
+            return None
+        return SeedNoise(single.seed_floor_sd**2, max(len(single.seed_floor_values or {}) - 1, 1))
+    return _single_run_pair_noise(a.seed_floor_values, a.seed_floor_sd, b.seed_floor_values, b.seed_floor_sd)
+
+
+def _single_run_pair_noise(va: dict[int, float] | None, sd_a: float | None, vb: dict[int, float] | None,
+                           sd_b: float | None) -> SeedNoise | None:
+    """The seed variance of one run's difference ``a − b`` from each method's per-seed values
+    (``va``, ``vb``: seed → headline) and SDs: per-seed differences over two or more common seeds,
+    else ``SD²_a + SD²_b`` at its Welch–Satterthwaite degrees of freedom, else None."""
+    va, vb = va or {}, vb or {}
     common = sorted(set(va) & set(vb))
     if len(common) >= 2:
         return SeedNoise(statistics.variance([va[s] - vb[s] for s in common]), len(common) - 1)
-    if a.seed_floor_sd is not None and b.seed_floor_sd is not None:
-        parts = [(a.seed_floor_sd**2, max(len(va) - 1, 1)), (b.seed_floor_sd**2, max(len(vb) - 1, 1))]
+    if sd_a is not None and sd_b is not None:
+        parts = [(sd_a**2, max(len(va) - 1, 1)), (sd_b**2, max(len(vb) - 1, 1))]
         return SeedNoise(parts[0][0] + parts[1][0], satterthwaite_df(parts))
     return None
+
+
+def single_run_seed_variance(board: Board | None) -> SeedVariance:
+    """``(a, b)`` → the training-seed variance of the difference of *single runs* of ``a`` and
+    ``b`` (one seed each), from ``board``'s rows: their seed replicates' per-seed headlines where
+    a row averages several, else its measured seed floor. For tests of single-run results
+    scored elsewhere (a studio's, a held-out split without replicates), where
+    :func:`board_seed_variance` is for the board's own rows."""
+    known: dict[str, tuple[dict[int, float] | None, float | None]] = {}
+    for row in board.rows if board is not None else []:
+        if len(row.replicates) > 1:
+            seeds = [train_seed(r) for r in row.replicates]
+            values = dict(zip(seeds, row.seed_values, strict=True)) if None not in seeds else None
+            known[row.method] = (values, row.seed_sd)
+        else:
+            known[row.method] = (row.seed_floor_values, row.seed_floor_sd)
+
+    def variance(a: str, b: str) -> SeedNoise | None:
+        if a not in known or b not in known:
+            return None
+        return _single_run_pair_noise(*known[a], *known[b])
+
+    return variance
 
 
 def board_seed_variance(board: Board | None) -> SeedVariance:
@@ -490,7 +532,7 @@ def _compare_neighbours(rows: list[Row], level: float) -> tuple[float | None, in
     for a, p in zip(paired, holm([p_values[id(a)] for a in paired]), strict=True):
         a.vs_next_p_holm = p
         a.differs_from_next = p < level
-        a.vs_next_test = "paired + seed noise" if a.vs_next_ci_with_seeds is not None else "paired"
+        a.vs_next_test = "paired + seed noise" if a.vs_next_ci_with_seeds is not None else a.vs_next.test
     for a, b in itertools.pairwise(rows):
         if a.vs_next is None:
             a.differs_from_next = significant(a.value, a.ci95, b.value, b.ci95, level)

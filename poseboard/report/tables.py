@@ -346,6 +346,16 @@ def _p(p: float | None) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
+def _seed_means_note(boards: list[Board]) -> str:
+    """The end of a table's "Values:" sentence: which cells are means over training seeds."""
+    averaged = sorted({(r.method, len(r.replicates)) for b in boards for r in b.rows if len(r.replicates) > 1})
+    if not averaged:
+        return "."
+    return ("; " + ", ".join(f"`{m}`" for m, _ in averaged) + " are means over "
+            + "/".join(sorted({str(k) for _, k in averaged})) + " training seeds (`results/seed-<k>/`), their "
+            "intervals with the seeds' variance of the mean added (Student's t).")
+
+
 def verdict_lines(board: Board) -> list[str]:
     """The board's ranking with each method's paired comparison with the next one down (the
     leaderboard's "vs next" column) and what the table can resolve, as Markdown lines."""
@@ -379,8 +389,10 @@ def verdict_lines(board: Board) -> list[str]:
         text += f" All pairs decided: {board.all_pairs[0]} of {board.all_pairs[1]} (Holm over all pairs)."
     if board.num_sequences:
         text += f" The paired tests resample {board.num_sequences} independent sequences"
-        text += (f" and up to {board.seeds} training seeds per method." if board.seeds > 1
-                 else " (one training seed per method: training noise is not in these intervals).")
+        text += (f"; a row averaged over training seeds (up to {board.seeds}) adds the seed variance of its mean "
+                 "(the per-seed differences' variance over their number where both rows have the same seeds), "
+                 "with Student's t at the Welch–Satterthwaite degrees of freedom (seeds − 1 for the seeds' part)."
+                 if board.seeds > 1 else " (one training seed per method: training noise is not in these intervals).")
     if board.detectable is not None:
         text += (f" Smallest difference this table detects at 80% power and α = {board.level:g}: "
                  f"{board.detectable:.1f} {unit} (median over its neighbour pairs).")
@@ -660,7 +672,7 @@ def render_table(spec: PaperTable, boards: dict[str, Board]) -> RenderedTable:
         lines.append("")
         metric = spec.metric or present[0].protocol.headline
         lines.append(f"Values: {metric_label(metric, present[0].protocol)} in {present[0].unit}, "
-                     "poseboard numbers with their 95% sequence-bootstrap interval.")
+                     "poseboard numbers with their 95% sequence-bootstrap interval" + _seed_means_note(present))
     lines.append("")
     lines += published_lines(spec, present)
     claims = evaluate_claims(spec, present) if filled else []

@@ -32,7 +32,7 @@ from poseboard.comparison.rank_agreement import (
 from poseboard.comparison.results import sequence_table
 from poseboard.comparison.seed_spread import SeedSpread
 from poseboard.protocols.results import Result
-from poseboard.report.model import Board, board_seed_variance, build_boards
+from poseboard.report.model import Board, board_seed_variance, build_boards, single_run_seed_variance
 
 #: Bootstrap draws of every interval and test (the leaderboard's).
 N_RESAMPLES = 10000
@@ -260,7 +260,8 @@ def analyse(studio: list[Result], board: list[Result], protocols: dict[str, str]
         bb = board_boards.get(board_pid)
         s_tables, b_tables = _tables(sb), _tables(bb)
         b_values = {row.method: row.value for row in bb.rows} if bb is not None else {}
-        noise = board_seed_variance(bb)
+        board_noise = board_seed_variance(bb)  # for the board's own rows (seed means carry their own)
+        noise = single_run_seed_variance(bb)  # for the studio's results, one run of each method
         seed_noise = any(noise(a, b) is not None for a, b in itertools.combinations(b_values, 2))
         lines = []
         for row in sb.rows:
@@ -278,7 +279,7 @@ def analyse(studio: list[Result], board: list[Result], protocols: dict[str, str]
             agreement = kendall_tau(b_values, {line.method: line.value for line in lines})
             found, family = decided_pairs({m: t for m, t in b_tables.items() if m in s_tables}, "frame", level=level,
                                           n_resamples=n_resamples, seed=bb.protocol.bootstrap_seed,
-                                          seed_variance=noise)
+                                          seed_variance=board_noise)
             decided = (len(found), family) if family else None
             flips = pair_flips(found, s_tables, "frame", level=level, n_resamples=n_resamples, seed=seed,
                                seed_variance=noise)

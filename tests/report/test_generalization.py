@@ -28,6 +28,7 @@ from poseboard.report.generalization import (
     Generalization,
     MethodLine,
     SplitSummary,
+    _split_seed_variance,
     build_generalization,
     ranking_verdict,
     render_generalization,
@@ -597,3 +598,14 @@ def test_failure_section_says_the_metrics_are_missing_in_older_result_files(nove
     assert summary.generalization.failures and not any(line.complete for line in summary.generalization.failures)
     empty = render_generalization(build_generalization([]))
     assert "no failure breakdown" in empty
+
+
+def test_a_split_borrows_in_distribution_seed_noise_only_for_two_single_runs():
+    """Rows averaged over seed replicates carry their seed variance into the paired test: a
+    held-out split adds nothing more for them, while two single runs without a spread of their
+    own on the split borrow the pair's single-run variance in distribution."""
+    own = {("a", "c"): SeedNoise(1.0, 2)}
+    variance = _split_seed_variance(lambda a, b: own.get((a, b)), lambda a, b: SeedNoise(9.0, 2), {"m", "n"})
+    assert variance("a", "c") == SeedNoise(1.0, 2)  # measured on the split
+    assert variance("a", "b") == SeedNoise(9.0, 2)  # borrowed
+    assert variance("m", "n") is None and variance("m", "b") is None  # held by the replicates

@@ -77,9 +77,10 @@ def test_older_result_files_load_and_show_the_paired_columns_as_unavailable(resu
     assert "paired test unavailable" in "\n".join(verdict_lines(board))
 
 
-def test_seed_replicates_are_averaged_and_resampled(results):
+def test_seed_replicates_are_averaged_and_their_seed_variance_tested(results):
     """A second seed of noise-20mm (its per-sequence sums scaled by 1.1): the row averages the
-    two seeds, reports their spread, and its comparisons resample both seeds."""
+    two seeds, reports their spread, and its comparisons add the variance of its seed mean at
+    one degree of freedom (Student's t), in the board's verdicts too."""
     base = read_result(_path(results, "noise-20mm"))
     assert sequence_table([base]).num_seeds == 1
     rep = base.model_copy(deep=True)
@@ -100,7 +101,12 @@ def test_seed_replicates_are_averaged_and_resampled(results):
     assert board.seeds == 2
     assert row.ci95[0] <= base.metrics.headline_value and row.ci95[1] >= rep.metrics.headline_value * 0.99
     c = compare_results(reps, find_replicates(results, "noise-8mm", PROTOCOL))
-    assert c.seeds == (2, 1)
+    assert c.seeds == (2, 1) and c.test == "paired + seed noise"
+    spread = rep.metrics.headline_value - base.metrics.headline_value
+    assert c.seed_variance == pytest.approx(spread**2 / 4) and c.seed_df == pytest.approx(1.0)  # s² / K, K − 1
+    i = board.rows.index(row)  # the verdict that involves the two-seed row
+    involved = board.rows[i] if i + 1 < len(board.rows) else board.rows[i - 1]
+    assert involved.vs_next_test == "paired + seed noise" and involved.vs_next_ci_with_seeds is None
     # two results of one method with the same seed: the board refuses to guess
     write_result(rep, results / "seed-1-again" / "noise-20mm" / f"{PROTOCOL}.json")
     with pytest.raises(ResultFileError, match="same training seed"):
