@@ -33,7 +33,7 @@ from poseboard.comparison.paired import (
     satterthwaite_df,
 )
 from poseboard.comparison.rank_agreement import SeedVariance
-from poseboard.comparison.results import compare_results, sequence_table, train_seed
+from poseboard.comparison.results import check_pairable, compare_results, sequence_table, train_seed
 from poseboard.comparison.seed_spread import SeedSpread
 from poseboard.errors import InputError, ResultFileError
 from poseboard.protocols.protocol import PaperAnchor, ProtocolDef
@@ -148,6 +148,9 @@ class Row:
     differs_from_next: bool | None = None
     #: The seed replicates this row averages (``result`` is the first); one for a single run.
     replicates: list[Result] = field(default_factory=list)
+    #: Seed replicates of this method left out because they were not scored on the first's task
+    #: (``"seed K: reason"``): replicates kept from another profile or data, say.
+    replicates_left_out: list[str] = field(default_factory=list)
     #: The headline of each replicate, in the order of ``replicates``.
     seed_values: list[float] = field(default_factory=list)
     #: Paired comparison with the next row (this − next), None where it cannot be made.
@@ -323,6 +326,21 @@ def _block_value(block: MetricBlock, metric: str, weighting: str) -> float | Non
     source = block.overall if weighting == "frame" else block.action_weighted
     value = source.get(metric)
     return None if value is None else float(value)
+
+
+def _pairable_replicates(reps: list[Result]) -> tuple[list[Result], list[str]]:
+    """``reps`` (the pipeline's own run first) split into those scored on the first's task,
+    which the row averages, and the reasons the others are left out: a replicate of the default
+    profile beside a pipeline re-run on another profile or data is not a seed of that run."""
+    kept, left_out = reps[:1], []
+    for r in reps[1:]:
+        try:
+            check_pairable(reps[0], r)
+        except InputError as exc:
+            left_out.append(f"seed {train_seed(r)}: {exc}")
+        else:
+            kept.append(r)
+    return kept, left_out
 
 
 def _replicates(group: list[Result]) -> dict[str, list[Result]]:
@@ -597,7 +615,11 @@ def build_boards(results: list[Result], level: float = 0.05, seed_spread: SeedSp
         group = by_protocol[pid]
         m0 = group[0].metrics
         hib = bool(m0.higher_is_better.get(m0.headline, False))
-        rows = [_row(0, protocol, reps) for reps in _replicates(group).values()]
+        rows = []
+        for reps in _replicates(group).values():
+            kept, left_out = _pairable_replicates(reps)
+            rows.append(_row(0, protocol, kept))
+            rows[-1].replicates_left_out = left_out
         rows.sort(key=lambda row: (-row.value if hib else row.value, row.method))
         for i, row in enumerate(rows, start=1):
             row.rank = i

@@ -407,6 +407,10 @@ def verdict_lines(board: Board) -> list[str]:
                  "two seeds, else both SDs) to the paired variance, with Student's t at the Welch–Satterthwaite "
                  "degrees of freedom (a variance from n seeds has n − 1), so a difference another seed could "
                  "produce is not a finding.")
+    left_out = [f"`{r.method}` {why}" for r in board.rows for why in r.replicates_left_out]
+    if left_out:
+        text += (" Seed replicates left out (not scored on the same task as the row's own run, so not seeds of it): "
+                 + "; ".join(left_out) + ".")
     lines += [text, ""]
     return lines
 

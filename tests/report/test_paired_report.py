@@ -113,6 +113,25 @@ def test_seed_replicates_are_averaged_and_their_seed_variance_tested(results):
         build_boards(read_results(results))
 
 
+def test_a_replicate_of_another_task_is_left_out_and_said(results):
+    """Replicates committed for the default profile beside a pipeline re-run on other data (the
+    smoke profile, a user's change) are not seeds of that run: the row keeps its own run, and the
+    table says which replicate was left out and why, instead of failing to build."""
+    base = read_result(_path(results, "noise-20mm"))
+    base.seeds = {**base.seeds, "train": 0}
+    write_result(base, _path(results, "noise-20mm"))
+    other = base.model_copy(deep=True)
+    other.seeds = {**other.seeds, "train": 1}
+    other.sample_ids_hash = "e" * 64  # scored on other frames
+    write_result(other, results / "seed-1" / "noise-20mm" / f"{PROTOCOL}.json")
+    board = next(b for b in build_boards(read_results(results)) if b.id == PROTOCOL)
+    row = next(r for r in board.rows if r.method == "noise-20mm")
+    assert len(row.replicates) == 1 and row.value == pytest.approx(base.metrics.headline_value)
+    assert len(row.replicates_left_out) == 1 and row.replicates_left_out[0].startswith("seed 1: ")
+    assert "different sample sets" in row.replicates_left_out[0]
+    assert "Seed replicates left out" in "\n".join(verdict_lines(board))
+
+
 def test_results_of_different_sample_sets_or_data_are_refused(results):
     a = read_result(_path(results, "noise-8mm"))
     b = read_result(_path(results, "noise-20mm"))
