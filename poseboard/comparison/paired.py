@@ -277,6 +277,11 @@ def paired_bootstrap(a: SequenceTable, b: SequenceTable, weighting: Weighting = 
                      n_resamples: int = 10000, confidence: float = 0.95, seed: int = 0) -> PairedComparison:
     """The difference ``headline(a) − headline(b)`` with its paired-bootstrap interval and p-value.
 
+    A table with several training seeds enters as its seed mean; the seed variance of the two
+    means' difference (:func:`seed_mean_noise`) is then added to the bootstrap's, and the
+    interval and p-value are Student's t at their Welch–Satterthwaite degrees of freedom
+    (``test`` "paired + seed noise").
+
     Args:
         a, b: the two methods' tables; they must cover the same sequences with the same frame
             counts (results of the same protocol on the same sample ids).
