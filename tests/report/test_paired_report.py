@@ -16,6 +16,7 @@ from poseboard.cli import app
 from poseboard.comparison.results import compare_results, find_replicates, sequence_table
 from poseboard.errors import InputError, ResultFileError
 from poseboard.protocols.results import read_result, read_results, write_result
+from poseboard.report.build import render_html
 from poseboard.report.model import build_boards
 from poseboard.report.tables import verdict_lines
 
@@ -130,6 +131,8 @@ def test_a_replicate_of_another_task_is_left_out_and_said(results):
     assert len(row.replicates_left_out) == 1 and row.replicates_left_out[0].startswith("seed 1: ")
     assert "different sample sets" in row.replicates_left_out[0]
     assert "Seed replicates left out" in "\n".join(verdict_lines(board))
+    html = render_html([board], read_results(results), [], [], [])
+    assert "Seed replicates left out" in html and "noise-20mm seed 1: " in html
 
 
 def test_results_of_different_sample_sets_or_data_are_refused(results):
