@@ -257,7 +257,7 @@ def verdict_text(boards: list[Board], name: str, level: float, generalization: o
             lines.append(f"  {v.other:<24}{c.difference:>+12.2f}  [{c.ci95[0]:+.2f}, {c.ci95[1]:+.2f}]"
                          f"{'':<4}{v.p_holm:>10.3g}  {word}{test}")
         floor = [r for r in board.rows if r.seed_floor_sd is not None]
-        means = [r for r in board.rows if len(r.replicates) > 1]
+        means = [r for r in board.rows if r.averaged]
         if floor or means:
             parts = []
             if means:
@@ -265,7 +265,7 @@ def verdict_text(boards: list[Board], name: str, level: float, generalization: o
                     f"{r.method} (mean of {len(r.replicates)} seeds)" for r in means))
             if floor:
                 parts.append("measured for " + ", ".join(f"{r.method} ({r.seed_floor_sd:.1f} {unit})" for r in floor))
-            mine = row.seed_floor_sd is not None or len(row.replicates) > 1
+            mine = row.seed_floor_sd is not None or row.averaged
             lines.append("  seed noise: " + "; ".join(parts)
                          + ("" if mine else f"; not for {name}, so its comparisons count the other method's seed "
                             "noise only (a pair where neither has it is paired over sequences only)"))

@@ -211,14 +211,18 @@ class PairedComparison:
         se = math.sqrt(sequences + variance)
         d = self.difference
         df = satterthwaite_df([(sequences, max(self.num_sequences - 1, 1)), *seed_parts])
+        q = _quantile(1 - (1 - self.confidence) / 2, df)
         if math.isinf(df):
-            q = NormalDist().inv_cdf(1 - (1 - self.confidence) / 2)
             p = 2 * (1 - NormalDist().cdf(abs(d) / se)) if se > 0 else float(d == 0)
         else:
-            q = float(stats.t.ppf(1 - (1 - self.confidence) / 2, df))
             p = float(2 * stats.t.sf(abs(d) / se, df)) if se > 0 else float(d == 0)
         return replace(self, ci95=(d - q * se, d + q * se), p_value=p, se=se, seed_variance=variance, df=df,
                        seed_df=satterthwaite_df(seed_parts))
+
+
+def _quantile(probability: float, df: float) -> float:
+    """Student's t quantile at ``df`` degrees of freedom; the normal one at ``df = inf``."""
+    return NormalDist().inv_cdf(probability) if math.isinf(df) else float(stats.t.ppf(probability, df))
 
 
 def _strata(labels: Sequence[str]) -> list[np.ndarray]:
@@ -367,8 +371,7 @@ def replicate_interval(table: SequenceTable, weighting: Weighting = "frame", n_r
         parts.append((float(np.var(heads, ddof=1)) / len(heads), len(heads) - 1))
     se = math.sqrt(sum(v for v, _ in parts))
     df = satterthwaite_df(parts)
-    tail = 1 - (1 - confidence) / 2
-    q = NormalDist().inv_cdf(tail) if math.isinf(df) else float(stats.t.ppf(tail, df))
+    q = _quantile(1 - (1 - confidence) / 2, df)
     point = float(heads.mean())
     return point - q * se, point + q * se, point
 
@@ -406,7 +409,4 @@ def detectable_difference(se: float, level: float = 0.05, power: float = 0.8, df
     """
     if se < 0 or not 0 < level < 1 or not 0 < power < 1 or not df > 0:
         raise ValueError("detectable_difference: se >= 0, level and power in (0, 1), df > 0")
-    if math.isinf(df):
-        z = NormalDist().inv_cdf
-        return float((z(1 - level / 2) + z(power)) * se)
-    return float((stats.t.ppf(1 - level / 2, df) + stats.t.ppf(power, df)) * se)
+    return float((_quantile(1 - level / 2, df) + _quantile(power, df)) * se)

@@ -507,7 +507,8 @@ def build_generalization(boards: list[Board], level: float = 0.05, n_resamples: 
         values = {r.method: r.value for r in board.rows}
         left_out = tuple(m for m in methods if m not in values or m not in base_values)
         split_noise = board_seed_variance(board)
-        noise = _split_seed_variance(split_noise, single_run_seed_variance(base), _seed_measured(board))
+        split_measured = _seed_measured(board)
+        noise = _split_seed_variance(split_noise, single_run_seed_variance(base), split_measured)
         split_tables = _tables(board)
         split_weighting = board.rows[0].result.metrics.weighting
         flips = pair_flips(decided, split_tables, split_weighting, level=level,
@@ -517,7 +518,6 @@ def build_generalization(boards: list[Board], level: float = 0.05, n_resamples: 
         own, own_family = decided_pairs(calibrated, split_weighting, level=level, higher_is_better=hib,
                                         n_resamples=n_resamples, seed=board.protocol.bootstrap_seed,
                                         seed_variance=noise)
-        split_measured = _seed_measured(board)
         sources: set[SeedNoiseSource | None] = {
             "split" if split_noise(f.better, f.worse) is not None or {f.better, f.worse} <= split_measured
             else "in distribution" if noise(f.better, f.worse) is not None else None
@@ -542,7 +542,7 @@ def _seed_measured(board: Board | None) -> set[str]:
     """The methods of ``board`` averaged over training-seed replicates: their pair tests carry
     the seed variance of the mean from the replicates themselves
     (:func:`~poseboard.comparison.paired.seed_mean_noise`), with no ``seed_spread.json``."""
-    return {r.method for r in board.rows if len(r.replicates) > 1} if board is not None else set()
+    return {r.method for r in board.rows if r.averaged} if board is not None else set()
 
 
 def _split_seed_variance(split: SeedVariance, in_distribution: SeedVariance, averaged: set[str]) -> SeedVariance:

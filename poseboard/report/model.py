@@ -171,6 +171,12 @@ class Row:
     vs_next_ci_with_seeds: tuple[float, float] | None = None
 
     @property
+    def averaged(self) -> bool:
+        """The row is a mean over training-seed replicates: its paired tests carry the seed
+        variance of that mean (:func:`~poseboard.comparison.paired.seed_mean_noise`)."""
+        return len(self.replicates) > 1
+
+    @property
     def seed_sd(self) -> float | None:
         """Standard deviation of the headline over the training seeds (None with one seed)."""
         if len(self.seed_values) < 2:
@@ -403,9 +409,8 @@ def pair_seed_variance(a: Row, b: Row) -> SeedNoise | None:
     A row that is a mean over seed replicates carries its own seed variance into the paired
     test (:func:`~poseboard.comparison.paired.seed_mean_noise`); against a single-run row, only
     the single run's measured ``SD²`` is added here (None if it was not measured)."""
-    multi_a, multi_b = len(a.replicates) > 1, len(b.replicates) > 1
-    if multi_a or multi_b:
-        single = None if multi_a and multi_b else (b if multi_a else a)
+    if a.averaged or b.averaged:
+        single = None if a.averaged and b.averaged else (b if a.averaged else a)
         if single is None or single.seed_floor_sd is None:
             return None
         return SeedNoise(single.seed_floor_sd**2, max(len(single.seed_floor_values or {}) - 1, 1))
@@ -435,7 +440,7 @@ def single_run_seed_variance(board: Board | None) -> SeedVariance:
     :func:`board_seed_variance` is for the board's own rows."""
     known: dict[str, tuple[dict[int, float] | None, float | None]] = {}
     for row in board.rows if board is not None else []:
-        if len(row.replicates) > 1:
+        if row.averaged:
             seeds = [train_seed(r) for r in row.replicates]
             values = dict(zip(seeds, row.seed_values, strict=True)) if None not in seeds else None
             known[row.method] = (values, row.seed_sd)

@@ -348,7 +348,7 @@ def _p(p: float | None) -> str:
 
 def _seed_means_note(boards: list[Board]) -> str:
     """The end of a table's "Values:" sentence: which cells are means over training seeds."""
-    averaged = sorted({(r.method, len(r.replicates)) for b in boards for r in b.rows if len(r.replicates) > 1})
+    averaged = sorted({(r.method, len(r.replicates)) for b in boards for r in b.rows if r.averaged})
     if not averaged:
         return "."
     return ("; " + ", ".join(f"`{m}`" for m, _ in averaged) + " are means over "

@@ -12,7 +12,8 @@ from poseboard.report.model import pair_seed_variance, single_run_seed_variance
 
 
 def _row(values=None, sd=None, replicates=1):
-    return SimpleNamespace(seed_floor_values=values, seed_floor_sd=sd, replicates=[object()] * replicates)
+    return SimpleNamespace(seed_floor_values=values, seed_floor_sd=sd, replicates=[object()] * replicates,
+                           averaged=replicates > 1)
 
 
 def test_shared_seed_noise_cancels_in_the_difference():
@@ -49,11 +50,12 @@ def test_single_runs_scored_elsewhere_take_the_replicates_per_seed_differences()
         return SimpleNamespace(seeds={"train": k}, method=SimpleNamespace(config={}))
 
     a = SimpleNamespace(method="a", replicates=[rep(0), rep(1), rep(2)], seed_values=[80.0, 84.0, 82.0],
-                        seed_sd=2.0, seed_floor_values=None, seed_floor_sd=None)
+                        seed_sd=2.0, seed_floor_values=None, seed_floor_sd=None, averaged=True)
     b = SimpleNamespace(method="b", replicates=[rep(0), rep(1), rep(2)], seed_values=[81.0, 86.0, 82.5],
-                        seed_sd=statistics.stdev([81.0, 86.0, 82.5]), seed_floor_values=None, seed_floor_sd=None)
+                        seed_sd=statistics.stdev([81.0, 86.0, 82.5]), seed_floor_values=None, seed_floor_sd=None,
+                        averaged=True)
     c = SimpleNamespace(method="c", replicates=[rep(0)], seed_values=[90.0], seed_sd=None,
-                        seed_floor_values={5: 1.0, 6: 3.0}, seed_floor_sd=1.5)
+                        seed_floor_values={5: 1.0, 6: 3.0}, seed_floor_sd=1.5, averaged=False)
     variance = single_run_seed_variance(SimpleNamespace(rows=[a, b, c]))
     assert variance("a", "b") == (statistics.variance([-1.0, -2.0, -0.5]), 2)
     assert variance("a", "c").variance == pytest.approx(2.0**2 + 1.5**2)  # no common seed: both SDs
