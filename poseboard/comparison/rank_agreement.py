@@ -35,11 +35,14 @@ from poseboard.comparison.paired import (
     Weighting,
     _check_weighting,
     _draw_sequences,
+    _mean_weights,
+    _quantile,
     _resampled_headlines,
-    _seed_weights,
     _strata,
     holm,
     paired_bootstrap,
+    satterthwaite_df,
+    seed_mean_noise,
 )
 
 __all__ = [
@@ -113,11 +116,15 @@ class HeadlineChange:
         in_distribution, novel: the two headlines.
         difference: ``novel − in_distribution`` (the headline's units, mm for MPJPE).
         percent: ``100 · difference / in_distribution`` (None when ``in_distribution`` is 0).
-        ci95: the percentile interval of ``difference`` over the bootstrap draws.
-        ci95_percent: the same draws' interval of ``percent`` (None with ``percent``).
+        ci95: the interval of ``difference``: the percentile interval over the bootstrap draws
+            of the test sequences; with several training seeds, ``difference ± t · SE`` with the
+            seeds' variance of the mean added (``seed_variance``; Student's t at ``df``).
+        ci95_percent: the same for ``percent`` (None with ``percent``).
         paired: the two splits were scored on the same sequences and resampled together;
             False: each split's sequences resampled independently (a two-sample bootstrap).
         resamples, weighting, confidence: as drawn.
+        seed_variance, df: the training-seed variance of ``difference`` and the interval's
+            Welch–Satterthwaite degrees of freedom (None with one seed per split).
     """
 
     in_distribution: float
@@ -130,10 +137,12 @@ class HeadlineChange:
     resamples: int
     weighting: str
     confidence: float = 0.95
+    seed_variance: float | None = None
+    df: float | None = None
 
     @property
     def test(self) -> str:
-        return "paired" if self.paired else "two-sample"
+        return ("paired" if self.paired else "two-sample") + (" + seed noise" if self.seed_variance is not None else "")
 
 
 def headline_change(in_distribution: SequenceTable, novel: SequenceTable, weighting: Weighting = "frame",
@@ -143,8 +152,14 @@ def headline_change(in_distribution: SequenceTable, novel: SequenceTable, weight
     Paired when both tables have the same sequence labels and strata
     (:meth:`SequenceTable.same_sequences`; the frames scored of each may differ, each split's
     headline is its own frames' mean): each draw resamples the same sequences for both
-    splits, and, when both list the same training seeds, the same seeds. Otherwise a
-    two-sample bootstrap: each split's sequences (and seeds) are drawn independently.
+    splits. Otherwise a two-sample bootstrap: each split's sequences are drawn independently.
+
+    A table with several training seeds enters as its seed mean, as in
+    :func:`~poseboard.comparison.paired.paired_bootstrap`: the seed variance of the change
+    (:func:`~poseboard.comparison.paired.seed_mean_noise`, per-seed changes paired when both
+    splits list the same seeds: seed k's checkpoint is scored on both) is added to the
+    bootstrap's, and the intervals are ``± t · SE`` at the Welch–Satterthwaite degrees of
+    freedom (the sequences count ``Q − 1``, the fewer of the two splits' in a two-sample test).
 
     Args:
         in_distribution, novel: the method's per-sequence sums on the two splits.
@@ -173,25 +188,39 @@ def headline_change(in_distribution: SequenceTable, novel: SequenceTable, weight
 
     counts_in, groups_in = draw(in_distribution)
     counts_novel, groups_novel = (counts_in, groups_in) if paired else draw(novel)
-    w_in = _seed_weights(rng, in_distribution.num_seeds, bsz)
-    same_seeds = paired and in_distribution.seeds == novel.seeds and None not in in_distribution.seeds
-    w_novel = w_in if same_seeds else _seed_weights(rng, novel.num_seeds, bsz)
-    base = _resampled_headlines(in_distribution, counts_in, groups_in, w_in, weighting)
-    moved = _resampled_headlines(novel, counts_novel, groups_novel, w_novel, weighting)
+    base = _resampled_headlines(in_distribution, counts_in, groups_in, _mean_weights(in_distribution, bsz),
+                                weighting)
+    moved = _resampled_headlines(novel, counts_novel, groups_novel, _mean_weights(novel, bsz), weighting)
     h_in = float(in_distribution.headline(weighting).mean())
     h_novel = float(novel.headline(weighting).mean())
-    alpha = 1.0 - confidence
-    q = [alpha / 2, 1 - alpha / 2]
     diffs = moved - base
-    lo, hi = np.quantile(diffs, q)
-    percent, ci_pct = None, None
-    if h_in != 0 and (base != 0).all():
-        percent = 100.0 * (h_novel - h_in) / h_in
-        plo, phi = np.quantile(100.0 * diffs / base, q)
-        ci_pct = (float(plo), float(phi))
+    relative = 100.0 * diffs / base if h_in != 0 and (base != 0).all() else None
+    percent = 100.0 * (h_novel - h_in) / h_in if relative is not None else None
+    noise = seed_mean_noise(novel, in_distribution, weighting)
+    alpha = 1.0 - confidence
+    if noise is None:
+        def percentiles(draws: np.ndarray) -> tuple[float, float]:
+            lo, hi = np.quantile(draws, [alpha / 2, 1 - alpha / 2])
+            return float(lo), float(hi)
+
+        return HeadlineChange(in_distribution=h_in, novel=h_novel, difference=h_novel - h_in, percent=percent,
+                              ci95=percentiles(diffs), ci95_percent=None if relative is None else percentiles(relative),
+                              paired=paired, resamples=bsz, weighting=weighting, confidence=confidence)
+    sequences_df = max(min(len(in_distribution.sequences), len(novel.sequences)) - 1, 1)
+
+    def interval(point: float, draws: np.ndarray, seed_var: float) -> tuple[tuple[float, float], float]:
+        parts = [(float(draws.var(ddof=1)) if bsz > 1 else 0.0, sequences_df), (seed_var, noise.df)]
+        df = satterthwaite_df(parts)
+        half = _quantile(1 - alpha / 2, df) * float(np.sqrt(sum(v for v, _ in parts)))
+        return (point - half, point + half), df
+
+    ci, df = interval(h_novel - h_in, diffs, noise.variance)
+    ci_pct = None
+    if relative is not None and percent is not None:
+        ci_pct = interval(percent, relative, noise.variance * (100.0 / h_in) ** 2)[0]
     return HeadlineChange(in_distribution=h_in, novel=h_novel, difference=h_novel - h_in, percent=percent,
-                          ci95=(float(lo), float(hi)), ci95_percent=ci_pct, paired=paired, resamples=bsz,
-                          weighting=weighting, confidence=confidence)
+                          ci95=ci, ci95_percent=ci_pct, paired=paired, resamples=bsz, weighting=weighting,
+                          confidence=confidence, seed_variance=noise.variance, df=df)
 
 
 @dataclass(frozen=True)

@@ -132,6 +132,9 @@ class FailureLine:
     protocol: str
     method: str
     values: dict[str, float | None]
+    #: How many training-seed replicates ``values`` average (each metric over those whose result
+    #: file carries it): the row's own replicates, 1 for a single run.
+    seeds: int = 1
 
     @property
     def complete(self) -> bool:
@@ -220,11 +223,13 @@ class Generalization:
         return notes(self)
 
     def failure_header(self) -> list[str]:
-        return ["split", "method", *FAILURE_COLUMNS.values()]
+        return ["split", "method", "seeds", *FAILURE_COLUMNS.values()]
 
     def failure_body(self) -> list[list[str]]:
-        """One list of cells per (split, method), after the split and the method."""
-        return [[_failure_cell(line.values.get(k), k) for k in FAILURE_COLUMNS] for line in self.failures]
+        """One list of cells per (split, method), after the split and the method: the number of
+        seeds averaged, then the metrics."""
+        return [[str(line.seeds), *(_failure_cell(line.values.get(k), k) for k in FAILURE_COLUMNS)]
+                for line in self.failures]
 
     def failure_rows(self) -> list[tuple[FailureLine, list[str]]]:
         return list(zip(self.failures, self.failure_body(), strict=True))
@@ -260,12 +265,16 @@ def _failure_cell(v: float | None, key: str) -> str:
 
 
 def _failure_lines(label: str, board: Board | None) -> list[FailureLine]:
+    """One line per row of ``board``: each metric the mean over the row's seed replicates that
+    carry it (the row's headline is their mean too), None where none does."""
     out = []
     for row in board.rows if board is not None else []:
-        extra = row.result.metrics.main.extra
-        out.append(FailureLine(label, board.id, row.method,  # type: ignore[union-attr]
-                               {k: (float(extra[k]) if k in extra else None)
-                                for k in (*FAILURE_COLUMNS, "gross_2d_threshold_px")}))
+        results = row.replicates or [row.result]
+        values: dict[str, float | None] = {}
+        for k in (*FAILURE_COLUMNS, "gross_2d_threshold_px"):
+            have = [float(r.metrics.main.extra[k]) for r in results if k in r.metrics.main.extra]
+            values[k] = sum(have) / len(have) if have else None
+        out.append(FailureLine(label, board.id, row.method, values, seeds=len(results)))  # type: ignore[union-attr]
     return out
 
 
@@ -291,13 +300,18 @@ def failure_notes(view: Generalization) -> list[str]:
            "split's ground-truth 2D, on the joints visible in a valid view and inside the crop, every view of "
            f"every scored frame: the median distance and the share beyond {gross_2d}.",
            ]
+    if any(line.seeds > 1 for line in view.failures):
+        out.append("Seeds: a row that averages training-seed replicates (as its headline does) shows each metric's "
+                   "mean over them, the 2D median as the mean of the seeds' medians; 1 is a single run.")
     backbone = [line for line in view.failures if line.method == BACKBONE_METHOD
                 and line.values.get("error_2d_median_px") is not None]
     if backbone:
         out.append(f"The shared backbone (`checkpoints/backbone`, pre-trained; `{BACKBONE_METHOD}`'s detector "
                    "unchanged, hard argmax): its own 2D error per split, "
                    + "; ".join(f"{line.split} median {line.values['error_2d_median_px']:.1f} px, "
-                               f"{line.values['gross_2d_pct']:.1f} % gross" for line in backbone) + ".")
+                               f"{line.values['gross_2d_pct']:.1f} % gross"
+                               + (f" (mean of {line.seeds} seeds' backbones)" if line.seeds > 1 else "")
+                               for line in backbone) + ".")
     else:
         out.append(f"The shared backbone's own 2D error: no `{BACKBONE_METHOD}` result with 2D detections "
                    "(its detector is the pre-trained backbone unchanged).")
@@ -618,6 +632,11 @@ def notes(view: Generalization) -> list[str]:
            "the same motions, every other frame of them; each headline is its own frames' mean), "
            "**two-sample** otherwise (each split's sequences resampled "
            "independently); resampled within each action where the headline is action-weighted."]
+    if any(c is not None and c.seed_variance is not None for line in view.rows for c in line.change.values()):
+        out[0] += (" A method averaged over training seeds changes by the change of its seed means: the seeds' "
+                   "variance of that change is added (each seed's checkpoint scored on both splits, so its changes "
+                   "pair), and the interval is ± t · SE at the Welch–Satterthwaite degrees of freedom "
+                   "(test \"… + seed noise\").")
     if view.decided is not None:
         out.append(f"Decided pairs: every pair of the calibrated methods under `{view.in_distribution}` compared "
                    f"paired, Holm-corrected over all {view.decided[1]} pairs at α = {view.level:g} (the "

@@ -16,6 +16,7 @@ from poseboard.comparison.rank_agreement import decided_pairs, headline_change, 
 from poseboard.comparison.seed_spread import MethodSpread, SeedSpread
 from poseboard.protocols.registry import get_protocol
 from poseboard.protocols.results import (
+    read_result,
     read_results,
     result_path,
     write_result,
@@ -138,6 +139,27 @@ def test_other_sequences_give_a_two_sample_interval_around_the_true_difference()
     width = ref.high - ref.low
     assert c.ci95[0] == pytest.approx(ref.low, abs=0.05 * width)
     assert c.ci95[1] == pytest.approx(ref.high, abs=0.05 * width)
+
+
+def test_seed_means_change_with_the_seeds_variance_and_student_t():
+    """Three seeds, each scored on both splits, whose change varies by seed only (every sequence
+    alike): the interval is the one-sample t interval of the per-seed
+    changes (scipy), not a resampling of three seeds; unlabelled seeds do not pair."""
+    base = np.full(30, 100.0)  # every sequence alike: the sequences add nothing, the seeds everything
+    offsets, changes = np.array([0.0, 3.0, -2.0]), np.array([9.0, 12.5, 10.0])
+    ind = _table(np.stack([base + o for o in offsets]), seeds=[0, 1, 2])
+    novel = _table(np.stack([base + o + c for o, c in zip(offsets, changes, strict=True)]), seeds=[0, 1, 2])
+    c = headline_change(ind, novel, n_resamples=2000)
+    assert c.test == "paired + seed noise" and c.df == pytest.approx(2.0)
+    assert c.difference == pytest.approx(changes.mean())
+    ref = stats.t.interval(0.95, 2, loc=changes.mean(), scale=stats.sem(changes))
+    assert c.ci95 == pytest.approx(ref)
+    assert c.seed_variance == pytest.approx(changes.var(ddof=1) / 3)
+    lo, hi = c.ci95_percent
+    assert lo < c.percent < hi and (hi - lo) == pytest.approx((ref[1] - ref[0]) * 100 / c.in_distribution)
+    unlabelled = headline_change(_table(np.stack([base + o for o in offsets])), novel, n_resamples=2000)
+    assert unlabelled.seed_variance == pytest.approx((offsets.var(ddof=1) + (offsets + changes).var(ddof=1)) / 3)
+    assert unlabelled.ci95[1] - unlabelled.ci95[0] > c.ci95[1] - c.ci95[0]
 
 
 def test_fewer_frames_of_the_same_sequences_stay_paired():
@@ -555,15 +577,15 @@ def test_failure_table_from_result_files_with_and_without_the_metrics(novel, tmp
     md = render_generalization(view)
     assert "## Where the error comes from: gross failures, swaps, occlusion, 2D" in md
     head = _cells(md, "split")
-    assert head == ["split", "method", "gross failures (% of joints > 150 mm)", "left/right swaps (% of pairs)",
-                    "occluded joints (%)", "gross on occluded (%)", "gross on visible (%)", "2D median (crop px)",
-                    "2D gross (%)"]
+    assert head == ["split", "method", "seeds", "gross failures (% of joints > 150 mm)",
+                    "left/right swaps (% of pairs)", "occluded joints (%)", "gross on occluded (%)",
+                    "gross on visible (%)", "2D median (crop px)", "2D gross (%)"]
     rows = [[c.strip() for c in ln.strip("|").split(" | ")] for ln in md.splitlines()
             if ln.startswith(("| in distribution |", "| novel ", "| all three |"))]
-    assert ["in distribution", "`ransac`", "19.5", "6.25", "27.7", "30.1", "15.4", "2.3", "6.9"] in rows
-    assert ["novel rig", "`ransac`", "19.5", "6.25", "27.7", "30.1", "15.4", "3.0", "11.0"] in rows
-    assert ["in distribution", "`alpha`", *["—"] * 7] in rows  # an older result file: every cell missing
-    assert ["novel motion", "`gamma`", "19.5", "6.25", "27.7", "30.1", "15.4", "—", "—"] in rows
+    assert ["in distribution", "`ransac`", "1", "19.5", "6.25", "27.7", "30.1", "15.4", "2.3", "6.9"] in rows
+    assert ["novel rig", "`ransac`", "1", "19.5", "6.25", "27.7", "30.1", "15.4", "3.0", "11.0"] in rows
+    assert ["in distribution", "`alpha`", "1", *["—"] * 7] in rows  # an older result file: every cell missing
+    assert ["novel motion", "`gamma`", "1", "19.5", "6.25", "27.7", "30.1", "15.4", "—", "—"] in rows
     assert len(rows) == len(view.failures) == 4 + 4 + 3 + 2  # every split's calibrated rows, uncalibrated none
     assert ("The shared backbone (`checkpoints/backbone`, pre-trained; `ransac`'s detector unchanged, hard "
             "argmax): its own 2D error per split, in distribution median 2.3 px, 6.9 % gross; novel rig median "
@@ -581,6 +603,52 @@ def test_failure_table_from_result_files_with_and_without_the_metrics(novel, tmp
     assert 'class="generalization-failures"' in section
     assert 'data-split="synth-novel-rig@3" data-method="ransac"' in section
     assert "detector unchanged, hard argmax" in section and "`" not in section
+
+
+def test_failure_lines_of_a_seed_averaged_row_are_the_seeds_means(novel, tmp_path):
+    """A row averaging two seed replicates shows each failure metric's mean over the seeds that
+    carry it (as its headline is their mean), says how many seeds, and says so in the notes."""
+    results = tmp_path / "results"
+    for r in read_results(novel):
+        write_result(r, result_path(results, r.method.name, r.protocol.id))
+    rng = np.random.default_rng(5)
+    base = np.round(rng.uniform(60, 140, len(IN_LABELS)), 1)
+    _write(results, "ransac", IN_DISTRIBUTION, base + 30, IN_LABELS, FAILURES | DETECTIONS)
+    first = read_results(results / "ransac")[0]
+    first.seeds = {**first.seeds, "train": 0}
+    write_result(first, result_path(results, "ransac", IN_DISTRIBUTION))
+    second = first.model_copy(deep=True)
+    second.seeds = {**second.seeds, "train": 1}
+    extra = dict(second.metrics.main.extra)
+    extra.update(gross_pct=25.5, error_2d_median_px=2.66)
+    del extra["lr_swap_pct"]  # a metric only the first seed carries: its value alone
+    second.metrics.main.extra = extra
+    write_result(second, results / "seed-1" / "ransac" / f"{IN_DISTRIBUTION}.json")
+    rig = NOVEL_SPLITS["novel rig"]
+    _write(results, "ransac", rig, base + 40, IN_LABELS, FAILURES)
+    for seed, shift in ((0, 0.0), (1, 3.0)):
+        r = read_result(result_path(results, "ransac", rig))
+        r.seeds = {**r.seeds, "train": seed}
+        r.metrics.main.per_sequence.sums = [v + shift * f for v, f in zip(
+            r.metrics.main.per_sequence.sums, r.metrics.main.per_sequence.frames, strict=True)]
+        r.metrics.headline_value += shift
+        write_result(r, result_path(results / f"seed-{seed}" if seed else results, "ransac", rig))
+    view = build_generalization(build_boards(read_results(results)))
+    change = next(ln for ln in view.rows if ln.method == "ransac").change["novel rig"]
+    assert change.test == "paired + seed noise" and change.df is not None
+    assert "the seeds' variance of that change is added" in render_generalization(view)
+    line = next(ln for ln in view.failures if ln.method == "ransac" and ln.protocol == IN_DISTRIBUTION)
+    assert line.seeds == 2
+    assert line.values["gross_pct"] == pytest.approx((19.5 + 25.5) / 2)
+    assert line.values["error_2d_median_px"] == pytest.approx((2.34 + 2.66) / 2)
+    assert line.values["lr_swap_pct"] == pytest.approx(6.25)
+    assert line.values["occluded_share_pct"] == pytest.approx(27.7)
+    md = render_generalization(view)
+    assert ["in distribution", "`ransac`", "2", "22.5", "6.25", "27.7", "30.1", "15.4", "2.5", "6.9"] in [
+        [c.strip() for c in ln.strip("|").split(" | ")] for ln in md.splitlines()]
+    assert "in distribution median 2.5 px, 6.9 % gross (mean of 2 seeds' backbones)" in md
+    assert "- Seeds: a row that averages training-seed replicates" in md
+    assert all(ln.seeds == 1 for ln in view.failures if ln.method != "ransac")
 
 
 def test_failure_section_says_the_metrics_are_missing_in_older_result_files(novel, tmp_path):
