@@ -10,6 +10,13 @@ in-distribution headline to that split's (%).
 
     python scripts/lever_arm.py --board results --arm /work/arm_broad/results-arm ransac algebraic
 
+A side with training-seed replicates (``results/seed-<k>/``, as the committed board has) enters as
+its seed mean, and the test adds the seeds' variance of that mean (Student's t,
+poseboard.comparison.paired.seed_mean_noise). A single-run side against a seed mean adds its own
+seed noise too: one run's variance, estimated by the other side's seeds (the same method trained
+again; ``test`` "paired + seed noise"). Two single runs are tested on the sequences alone: the
+interval then says nothing about training noise.
+
 With three or more methods it also prints, per split, Kendall's τ between the board's order
 and the arm's; with two, τ is ±1 and says only whether the one pair swapped, so it is left out.
 
@@ -41,6 +48,10 @@ class ArmRow:
     p_value: float
     growth_board: float | None
     growth_arm: float | None
+    #: How the difference was tested: "paired" (sequences only) or "paired + seed noise".
+    test: str = "paired"
+    #: Training seeds averaged on each side (board, arm).
+    seeds: tuple[int, int] = (1, 1)
 
 
 def shared_protocol(board: list, arm: list, method: str, pid: str) -> str | None:
@@ -80,15 +91,31 @@ def arm_rows(board: Path, arm: Path, methods: list[str], n_resamples: int = 1000
             pid = pid or wanted  # in distribution: find_replicates names what is missing
             ours = find_replicates(arm, method, pid, results=arm_results)
             theirs = find_replicates(board, method, pid, results=board_results)
-            c = compare_results(ours, theirs, n_resamples=n_resamples)
-            b, a = theirs[0].metrics.headline_value, ours[0].metrics.headline_value
+            c = single_run_noise(compare_results(ours, theirs, n_resamples=n_resamples), ours, theirs)
+            b, a = (sum(r.metrics.headline_value for r in side) / len(side) for side in (theirs, ours))
             if base is None:
                 base = (b, a)
                 growth: tuple[float | None, float | None] = (None, None)
             else:
                 growth = (100.0 * (b / base[0] - 1.0), 100.0 * (a / base[1] - 1.0))
-            rows.append(ArmRow(method, label, pid, b, a, c.difference, c.ci95, c.p_value, *growth))
+            rows.append(ArmRow(method, label, pid, b, a, c.difference, c.ci95, c.p_value, *growth, test=c.test,
+                               seeds=(len(theirs), len(ours))))
     return rows, left_out
+
+
+def single_run_noise(c, ours: list, theirs: list):
+    """``c`` with a single run's seed variance added where one side is one run and the other a
+    mean over K >= 2 seeds: the sample variance of those seeds' headlines, K − 1 degrees of
+    freedom (the single run's own training noise, which the seed mean's variance leaves out)."""
+    from poseboard.comparison.paired import SeedNoise
+
+    single, many = (ours, theirs) if len(ours) == 1 else (theirs, ours)
+    if len(single) != 1 or len(many) < 2:
+        return c
+    heads = [r.metrics.headline_value for r in many]
+    mean = sum(heads) / len(heads)
+    variance = sum((h - mean) ** 2 for h in heads) / (len(heads) - 1)
+    return c.with_seed_variance(SeedNoise(variance, len(heads) - 1))
 
 
 def _pct(x: float | None) -> str:
@@ -97,12 +124,13 @@ def _pct(x: float | None) -> str:
 
 def markdown(rows: list[ArmRow]) -> str:
     """The rows as a Markdown table (mm to 0.1, growth to whole per cent)."""
-    lines = ["| method | split | board (mm) | arm (mm) | arm − board, 95 % interval | p | growth, board | "
-             "growth, arm |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| method | split | board (mm) | arm (mm) | arm − board, 95 % interval | p | test | growth, board | "
+             "growth, arm |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
+        seeds = "" if r.seeds == (1, 1) else f" ({r.seeds[0]} vs {r.seeds[1]} seeds)"
         lines.append(f"| {r.method} | {r.split} (`{r.protocol}`) | {r.board:.1f} | {r.arm:.1f} | {r.difference:+.1f} "
-                     f"[{r.ci95[0]:+.1f}, {r.ci95[1]:+.1f}] | {r.p_value:.4f} | {_pct(r.growth_board)} | "
-                     f"{_pct(r.growth_arm)} |")
+                     f"[{r.ci95[0]:+.1f}, {r.ci95[1]:+.1f}] | {r.p_value:.4f} | {r.test}{seeds} | "
+                     f"{_pct(r.growth_board)} | {_pct(r.growth_arm)} |")
     return "\n".join(lines)
 
 
