@@ -33,6 +33,7 @@ from poseboard.methods.train.loop import (
 from poseboard.methods.train.pretrain import (
     CropDataset,
     PretrainConfig,
+    augment_batch,
     evaluate_2d,
     flip_batch,
     gaussian_heatmaps,
@@ -106,6 +107,23 @@ def test_flip_mirrors_pixels_and_swaps_sides():
     # x → 3 - x → 3 - (3 - x) rounds at float32's spacing near 3 (2.4e-7): an absolute tolerance,
     # since a relative one fails for x near 0 (it did, unseeded, once in CI).
     torch.testing.assert_close(bj, joints, atol=1e-6, rtol=0)
+
+
+def test_augmentation_moves_the_joints_with_the_image():
+    """A Gaussian blob drawn at each joint, one joint per channel: after a random zoom, rotation
+    and shift the blob's centre of mass is where ``augment_batch`` moved the joint (an
+    independent read of the image: where the pixels went, not the map that moved them)."""
+    size = 64
+    joints = torch.tensor([[10.0, 20.0], [40.0, 15.0], [30.0, 50.0]]).expand(4, 3, 2).clone()
+    yy, xx = torch.meshgrid(torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32),
+                            indexing="ij")
+    images = torch.exp(-((xx - joints[..., 0, None, None]) ** 2 + (yy - joints[..., 1, None, None]) ** 2) / 4.5)
+    config = PretrainConfig(augment_scale=0.25, augment_rotation_deg=30.0, augment_translate=0.05)
+    out, moved = augment_batch(images, joints, config, torch.Generator().manual_seed(1))
+    weights = out / out.sum(dim=(-1, -2), keepdim=True)
+    centre = torch.stack([(weights * xx).sum(dim=(-1, -2)), (weights * yy).sum(dim=(-1, -2))], -1)
+    assert (moved - joints).abs().amax() > 2.0  # the draw moved them
+    assert torch.allclose(centre, moved, atol=0.05)
 
 
 def test_joint_weights():
