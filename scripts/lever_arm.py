@@ -106,7 +106,8 @@ def arm_rows(board: Path, arm: Path, methods: list[str], n_resamples: int = 1000
 def single_run_noise(c, ours: list, theirs: list):
     """``c`` with a single run's seed variance added where one side is one run and the other a
     mean over K >= 2 seeds: the sample variance of those seeds' headlines, K − 1 degrees of
-    freedom (the single run's own training noise, which the seed mean's variance leaves out)."""
+    freedom (the single run's own training noise, which the seed mean's variance leaves out). Both
+    variances come from the same seeds, so their sum keeps those K − 1 degrees of freedom."""
     from poseboard.comparison.paired import SeedNoise
 
     single, many = (ours, theirs) if len(ours) == 1 else (theirs, ours)
@@ -115,7 +116,7 @@ def single_run_noise(c, ours: list, theirs: list):
     heads = [r.metrics.headline_value for r in many]
     mean = sum(heads) / len(heads)
     variance = sum((h - mean) ** 2 for h in heads) / (len(heads) - 1)
-    return c.with_seed_variance(SeedNoise(variance, len(heads) - 1))
+    return c.with_seed_variance(SeedNoise(variance, len(heads) - 1), shared=True)  # the mean's s²/K: same seeds
 
 
 def _pct(x: float | None) -> str:

@@ -137,6 +137,13 @@ def test_seed_noise_added_to_a_seed_mean_comparison_adds_up():
     r = paired_bootstrap(a, _table([[12.0] * 20]), n_resamples=500).with_seed_variance(SeedNoise(4.0, 2))
     assert (r.se, r.seed_variance) == pytest.approx((np.sqrt(8.0), 8.0))
     assert r.df == pytest.approx(64.0 / (16.0 / 1 + 16.0 / 2)) and r.seed_df == pytest.approx(r.df)
+    # the same single run's variance estimated from a's own two seeds (s² = 8): one estimate, so
+    # the sum s²/2 + s² keeps those seeds' single degree of freedom
+    shared = paired_bootstrap(a, _table([[12.0] * 20]), n_resamples=500).with_seed_variance(SeedNoise(8.0, 1),
+                                                                                             shared=True)
+    assert (shared.seed_variance, shared.df, shared.seed_df) == pytest.approx((12.0, 1.0, 1.0))
+    assert shared.ci95 == pytest.approx((0.0 - stats.t.ppf(0.975, 1) * np.sqrt(12.0),
+                                         0.0 + stats.t.ppf(0.975, 1) * np.sqrt(12.0)))
 
 
 def test_holm_on_a_hand_computed_family():

@@ -179,7 +179,7 @@ class PairedComparison:
         """``"paired"``, or ``"paired + seed noise"`` with a training-seed variance added."""
         return "paired" if self.seed_variance is None else "paired + seed noise"
 
-    def with_seed_variance(self, noise: SeedNoise | float) -> PairedComparison:
+    def with_seed_variance(self, noise: SeedNoise | float, shared: bool = False) -> PairedComparison:
         """This comparison with the training-seed variance of the difference added,
         ``SE² = SE²_sequences + variance`` (the leaderboard's "paired + seed noise" verdicts), so
         that a difference another training seed could produce is not a finding.
@@ -190,6 +190,11 @@ class PairedComparison:
         interval far more than the normal quantile would; a bare float, or ``df = inf``, takes
         the seed variance as known (then only the sequences' ``num_sequences − 1`` count, and
         the test is close to the normal approximation).
+
+        A seed variance already in (a seed mean's) and ``noise`` add. As independent estimates
+        their degrees of freedom combine by Welch–Satterthwaite; ``shared=True`` says ``noise``
+        is estimated from the same seeds (a single run's variance taken from the seed mean's own
+        seeds), so the sum keeps ``noise.df``.
 
         Example:
             >>> c = PairedComparison(3.0, (1.04, 4.96), 0.003, 1.0, 30, (1, 1), 1000, "frame")
@@ -205,7 +210,9 @@ class PairedComparison:
             raise ValueError(f"a seed variance is non-negative with positive degrees of freedom, got {noise}")
         sequences = max(self.se**2 - (self.seed_variance or 0.0), 0.0)  # the bootstrap's own part
         seed_parts = [(noise.variance, noise.df)]
-        if self.seed_variance is not None:  # a seed variance already in (seed means): the two add
+        if self.seed_variance is not None and shared:  # one estimate: the variances add, its df stays
+            seed_parts = [(noise.variance + self.seed_variance, noise.df)]
+        elif self.seed_variance is not None:  # a seed variance already in (seed means): the two add
             seed_parts.append((self.seed_variance, self.seed_df if self.seed_df is not None else math.inf))
         variance = sum(v for v, _ in seed_parts)
         se = math.sqrt(sequences + variance)

@@ -157,7 +157,8 @@ def headline_change(in_distribution: SequenceTable, novel: SequenceTable, weight
     A table with several training seeds enters as its seed mean, as in
     :func:`~poseboard.comparison.paired.paired_bootstrap`: the seed variance of the change
     (:func:`~poseboard.comparison.paired.seed_mean_noise`, per-seed changes paired when both
-    splits list the same seeds: seed k's checkpoint is scored on both) is added to the
+    splits list the same seeds: seed k's checkpoint is scored on both; a single run against
+    K seeds adds its own seed variance too, estimated by those seeds) is added to the
     bootstrap's, and the intervals are ``± t · SE`` at the Welch–Satterthwaite degrees of
     freedom (the sequences count ``Q − 1``, the fewer of the two splits' in a two-sample test).
 
@@ -196,7 +197,7 @@ def headline_change(in_distribution: SequenceTable, novel: SequenceTable, weight
     diffs = moved - base
     relative = 100.0 * diffs / base if h_in != 0 and (base != 0).all() else None
     percent = 100.0 * (h_novel - h_in) / h_in if relative is not None else None
-    noise = seed_mean_noise(novel, in_distribution, weighting)
+    noise = _change_seed_noise(in_distribution, novel, weighting)
     alpha = 1.0 - confidence
     if noise is None:
         def percentiles(draws: np.ndarray) -> tuple[float, float]:
@@ -221,6 +222,20 @@ def headline_change(in_distribution: SequenceTable, novel: SequenceTable, weight
     return HeadlineChange(in_distribution=h_in, novel=h_novel, difference=h_novel - h_in, percent=percent,
                           ci95=ci, ci95_percent=ci_pct, paired=paired, resamples=bsz, weighting=weighting,
                           confidence=confidence, seed_variance=noise.variance, df=df)
+
+
+def _change_seed_noise(in_distribution: SequenceTable, novel: SequenceTable, weighting: Weighting
+                       ) -> SeedNoise | None:
+    """The training-seed variance of a change of headline: the seed means' (per-seed changes
+    paired when both splits list the same seeds, :func:`seed_mean_noise`); where one split holds
+    a single run and the other K seeds, that run's own variance too, estimated by the K seeds
+    (one estimate, ``s² (1 + 1/K)`` at ``K − 1`` degrees of freedom)."""
+    noise = seed_mean_noise(novel, in_distribution, weighting)
+    ks = (in_distribution.num_seeds, novel.num_seeds)
+    if noise is None or min(ks) > 1:
+        return noise
+    heads = (in_distribution if ks[0] > 1 else novel).headline(weighting)
+    return SeedNoise(float(np.var(heads, ddof=1)) * (1 + 1 / len(heads)), len(heads) - 1)
 
 
 @dataclass(frozen=True)

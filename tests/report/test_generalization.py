@@ -160,6 +160,13 @@ def test_seed_means_change_with_the_seeds_variance_and_student_t():
     unlabelled = headline_change(_table(np.stack([base + o for o in offsets])), novel, n_resamples=2000)
     assert unlabelled.seed_variance == pytest.approx((offsets.var(ddof=1) + (offsets + changes).var(ddof=1)) / 3)
     assert unlabelled.ci95[1] - unlabelled.ci95[0] > c.ci95[1] - c.ci95[0]
+    # one run scored elsewhere (a studio) against the three seeds: its own seed variance, estimated
+    # by those seeds, adds to their mean's: s² (1 + 1/3) at 2 degrees of freedom
+    single = headline_change(ind, _table(base + 12.0), n_resamples=2000)
+    s2 = offsets.var(ddof=1)
+    assert single.seed_variance == pytest.approx(s2 * (1 + 1 / 3)) and single.df == pytest.approx(2.0)
+    assert single.ci95 == pytest.approx(stats.t.interval(0.95, 2, loc=single.difference,
+                                                         scale=np.sqrt(s2 * (1 + 1 / 3))))
 
 
 def test_fewer_frames_of_the_same_sequences_stay_paired():
