@@ -568,15 +568,21 @@ FAILURES = {"gross_pct": 19.5, "lr_swap_pct": 6.25, "occluded_share_pct": 27.7, 
 DETECTIONS = {"error_2d_median_px": 2.34, "gross_2d_pct": 6.9, "gross_2d_threshold_px": 12.8, "joints_2d_count": 5e4}
 
 
-def test_failure_table_from_result_files_with_and_without_the_metrics(novel, tmp_path):
-    """Results carrying the failure metrics fill the table (ransac's 2D is the backbone's own);
-    older result files without them are named as missing, and the report still builds."""
+def _with_ransac_in_distribution(novel: Path, tmp_path: Path, seed: int) -> tuple[Path, np.ndarray]:
+    """A copy of the ``novel`` results plus ransac in distribution carrying every failure metric;
+    the folder and ransac's per-sequence base (30 mm below its errors)."""
     results = tmp_path / "results"
     for r in read_results(novel):
         write_result(r, result_path(results, r.method.name, r.protocol.id))
-    rng = np.random.default_rng(4)
-    base = np.round(rng.uniform(60, 140, len(IN_LABELS)), 1)
+    base = np.round(np.random.default_rng(seed).uniform(60, 140, len(IN_LABELS)), 1)
     _write(results, "ransac", IN_DISTRIBUTION, base + 30, IN_LABELS, FAILURES | DETECTIONS)
+    return results, base
+
+
+def test_failure_table_from_result_files_with_and_without_the_metrics(novel, tmp_path):
+    """Results carrying the failure metrics fill the table (ransac's 2D is the backbone's own);
+    older result files without them are named as missing, and the report still builds."""
+    results, base = _with_ransac_in_distribution(novel, tmp_path, seed=4)
     _write(results, "ransac", NOVEL_SPLITS["novel rig"], base + 40, IN_LABELS,
            FAILURES | DETECTIONS | {"error_2d_median_px": 3.0, "gross_2d_pct": 11.0})
     _write(results, "gamma", NOVEL_SPLITS["novel motion"], base + 50, MOTION_LABELS, FAILURES)  # no 2D: replaced
@@ -615,12 +621,7 @@ def test_failure_table_from_result_files_with_and_without_the_metrics(novel, tmp
 def test_failure_lines_of_a_seed_averaged_row_are_the_seeds_means(novel, tmp_path):
     """A row averaging two seed replicates shows each failure metric's mean over the seeds that
     carry it (as its headline is their mean), says how many seeds, and says so in the notes."""
-    results = tmp_path / "results"
-    for r in read_results(novel):
-        write_result(r, result_path(results, r.method.name, r.protocol.id))
-    rng = np.random.default_rng(5)
-    base = np.round(rng.uniform(60, 140, len(IN_LABELS)), 1)
-    _write(results, "ransac", IN_DISTRIBUTION, base + 30, IN_LABELS, FAILURES | DETECTIONS)
+    results, base = _with_ransac_in_distribution(novel, tmp_path, seed=5)
     first = read_results(results / "ransac")[0]
     first.seeds = {**first.seeds, "train": 0}
     write_result(first, result_path(results, "ransac", IN_DISTRIBUTION))
