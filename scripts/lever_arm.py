@@ -108,15 +108,13 @@ def single_run_noise(c, ours: list, theirs: list):
     mean over K >= 2 seeds: the sample variance of those seeds' headlines, K − 1 degrees of
     freedom (the single run's own training noise, which the seed mean's variance leaves out). Both
     variances come from the same seeds, so their sum keeps those K − 1 degrees of freedom."""
-    from poseboard.comparison.paired import SeedNoise
+    from poseboard.comparison.paired import single_run_variance
 
     single, many = (ours, theirs) if len(ours) == 1 else (theirs, ours)
     if len(single) != 1 or len(many) < 2:
         return c
-    heads = [r.metrics.headline_value for r in many]
-    mean = sum(heads) / len(heads)
-    variance = sum((h - mean) ** 2 for h in heads) / (len(heads) - 1)
-    return c.with_seed_variance(SeedNoise(variance, len(heads) - 1), shared=True)  # the mean's s²/K: same seeds
+    noise = single_run_variance([r.metrics.headline_value for r in many])
+    return c.with_seed_variance(noise, shared=True)  # the mean's s²/K comes from the same seeds
 
 
 def _pct(x: float | None) -> str:

@@ -358,6 +358,20 @@ def seed_mean_noise(a: SequenceTable, b: SequenceTable, weighting: Weighting = "
     return SeedNoise(sum(v for v, _ in parts), satterthwaite_df(parts))
 
 
+def single_run_variance(headlines: Sequence[float]) -> SeedNoise:
+    """One training run's seed variance, estimated by K >= 2 seeds' headlines of the same method:
+    their sample variance ``s²`` at ``K − 1`` degrees of freedom (what a single run carries that
+    a seed mean of K carries only a K-th of).
+
+    Example:
+        >>> single_run_variance([10.0, 12.0, 14.0])
+        SeedNoise(variance=4.0, df=2)
+    """
+    if len(headlines) < 2:
+        raise ValueError("a seed variance needs two or more seeds' headlines")
+    return SeedNoise(float(np.var(np.asarray(headlines, dtype=np.float64), ddof=1)), len(headlines) - 1)
+
+
 def replicate_interval(table: SequenceTable, weighting: Weighting = "frame", n_resamples: int = 10000,
                        confidence: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
     """``(low, high, point)``: the interval of one method's seed-averaged headline (its own

@@ -43,6 +43,7 @@ from poseboard.comparison.paired import (
     paired_bootstrap,
     satterthwaite_df,
     seed_mean_noise,
+    single_run_variance,
 )
 
 __all__ = [
@@ -234,8 +235,8 @@ def _change_seed_noise(in_distribution: SequenceTable, novel: SequenceTable, wei
     ks = (in_distribution.num_seeds, novel.num_seeds)
     if noise is None or min(ks) > 1:
         return noise
-    heads = (in_distribution if ks[0] > 1 else novel).headline(weighting)
-    return SeedNoise(float(np.var(heads, ddof=1)) * (1 + 1 / len(heads)), len(heads) - 1)
+    single = single_run_variance((in_distribution if ks[0] > 1 else novel).headline(weighting))
+    return SeedNoise(noise.variance + single.variance, single.df)  # s²/K + s²: one estimate
 
 
 @dataclass(frozen=True)
