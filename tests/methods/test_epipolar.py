@@ -23,6 +23,7 @@ from poseboard.methods.epipolar import (
 )
 from poseboard.methods.nets.epipolar_attention import (
     EpipolarAttention,
+    _SpreadBack,
     cell_pixels,
     epipolar_sample_points,
     fundamental_ref_to_src,
@@ -310,3 +311,81 @@ def test_attention_equals_sampling_then_dot_products_with_gradients():
     ref_grads = torch.autograd.grad((ref_out * g).sum(), (f_ref, f_src))
     for a, b in zip(grads, ref_grads, strict=True):
         assert torch.allclose(a, b, atol=1e-10)
+
+
+def _graph_nodes(t: torch.Tensor) -> set[str]:
+    """The names of every autograd node behind ``t``."""
+    seen, todo, names = set(), [t.grad_fn], set()
+    while todo:
+        node = todo.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        names.add(type(node).__name__)
+        todo.extend(next_fn for next_fn, _ in node.next_functions)
+    return names
+
+
+def test_training_the_attention_differentiates_no_backward_kernel():
+    """The attention's gradient is built from first derivatives only. Its adjoint sampling was
+    once the vjp of ``grid_sample``, whose own derivative (the derivative of a backward kernel)
+    torch 2.11 and cuDNN lack: every CUDA training step of the epipolar transformer failed."""
+    torch.manual_seed(0)
+    cams = _crop_rig(64)
+    P = torch.tensor(np.stack([c.projection_matrix for c in cams]))
+    fund = fundamental_ref_to_src(P[:1], P[1:2])
+    att = EpipolarAttention(channels=4, num_samples=8).train()
+    f_ref, f_src = (torch.randn(1, 4, 16, 16, requires_grad=True) for _ in range(2))
+    out = att(f_ref, f_src, fund.float(), 4.0)
+    names = _graph_nodes(out)
+    assert any("GridSampler" in n for n in names)  # the sampling is in the graph …
+    assert not [n for n in names if "BackwardBackward" in n]  # … and no derivative of a backward
+    out.square().sum().backward()
+    assert f_src.grad is not None and float(f_src.grad.abs().sum()) > 0
+
+
+def test_the_adjoint_sampling_gradchecks():
+    """:class:`_SpreadBack`'s gradient is right (the adjoint of the adjoint is the sampling)."""
+    torch.manual_seed(0)
+    values = torch.rand(4, 1, 1, 5, dtype=torch.float64, requires_grad=True)
+    grid = torch.rand(4, 1, 5, 2, dtype=torch.float64) * 2.4 - 1.2  # some points off the map
+    assert torch.autograd.gradcheck(lambda v: _SpreadBack.apply(v, grid, (3, 4)), (values,))
+
+
+def test_the_adjoint_sampling_is_grid_samples_vjp_bit_for_bit():
+    """:class:`_SpreadBack` gives the numbers ``torch.func.vjp`` of ``grid_sample`` gave (the
+    committed epipolar results were computed with those), gradients included. The vjp can be
+    differentiated only where torch has the derivative of ``grid_sampler_2d_backward`` (2.13
+    has it, 2.11 does not): elsewhere there is nothing to compare with."""
+    torch.manual_seed(0)
+    rows, h, w, s = 24, 6, 7, 9
+    maps = torch.randn(rows, 1, h, w)
+    grid = torch.rand(rows, 1, s, 2) * 2.4 - 1.2  # some points off the map: zero padding
+    logits = torch.randn(rows, s)
+
+    def sample(m: torch.Tensor) -> torch.Tensor:
+        return F.grid_sample(m, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+
+    def through_vjp(m, lg):
+        sampled, spread_back = torch.func.vjp(sample, m)
+        (cells,) = spread_back(torch.softmax(sampled.reshape(rows, s) + lg, -1).reshape(rows, 1, 1, s))
+        return cells
+
+    def through_spread(m, lg):
+        values = torch.softmax(sample(m).reshape(rows, s) + lg, -1).reshape(rows, 1, 1, s)
+        return _SpreadBack.apply(values, grid, (h, w))
+
+    weights = torch.randn(rows, 1, h, w)
+    results = []
+    for fn in (through_vjp, through_spread):
+        m, lg = maps.clone().requires_grad_(), logits.clone().requires_grad_()
+        cells = fn(m, lg)
+        try:
+            (cells * weights).sum().backward()
+        except RuntimeError as exc:
+            if fn is through_vjp and "is not implemented" in str(exc):
+                pytest.skip(f"torch {torch.__version__} cannot differentiate the vjp reference ({exc})")
+            raise
+        results.append((cells.detach(), m.grad, lg.grad))
+    for a, b in zip(*results, strict=True):
+        assert torch.equal(a, b)

@@ -30,6 +30,7 @@ bends lines by at most ~0.4 heatmap cells at the crop's edge).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -198,8 +199,8 @@ class EpipolarAttention(nn.Module):
         matrix of every reference cell with every source cell (one matrix product) read as an
         H×W image (``grid_sample``); the output is the source features times the attention
         spread back onto the cells it sampled (a second), the adjoint of that sampling
-        (``torch.func.vjp`` of ``grid_sample``: its input gradient, a deterministic kernel on
-        the CPU). The same numbers as ``grid_sample`` then dot products (to float rounding;
+        (:class:`_SpreadBack`: ``grid_sample``'s input gradient, a deterministic kernel on the
+        CPU). The same numbers as ``grid_sample`` then dot products (to float rounding;
         tested against that form, gradients included) and lighter in memory whenever
         H·W < C·S. Only the lines' ends are computed in float64; the S points on each are laid
         in the features' dtype (in grid units, where float32 places a point to ~1e-7 of the
@@ -217,14 +218,12 @@ class EpipolarAttention(nn.Module):
         grid = _along(start, end, self.num_samples)  # (B, HW, S, 2), grid units
         rows = b * h * w  # one H×W image of dot products per reference cell
 
-        def sample(maps: Tensor) -> Tensor:
-            return F.grid_sample(maps, grid.reshape(rows, 1, self.num_samples, 2), mode="bilinear",
-                                 padding_mode="zeros", align_corners=True)
-
-        sampled, spread_back = torch.func.vjp(sample, affinity.reshape(rows, 1, h, w))
+        grid = grid.reshape(rows, 1, self.num_samples, 2)
+        sampled = F.grid_sample(affinity.reshape(rows, 1, h, w), grid, mode="bilinear", padding_mode="zeros",
+                                align_corners=True)
         sim = sampled.reshape(b, h * w, self.num_samples) * self.softmax_scale  # (B, HW, S)
         attn = torch.softmax(sim, dim=-1) * valid[..., None].to(sim.dtype)
-        (on_cells,) = spread_back(attn.reshape(rows, 1, 1, self.num_samples).to(sampled.dtype))
+        on_cells = _SpreadBack.apply(attn.reshape(rows, 1, 1, self.num_samples).to(sampled.dtype), grid, (h, w))
         on_cells = on_cells.reshape(b, h * w, h * w)  # (B, HW_ref, HW_src)
         out = torch.bmm(source, on_cells.transpose(1, 2).to(source.dtype)).unflatten(-1, (h, w))
         return out, attn
@@ -239,6 +238,34 @@ class EpipolarAttention(nn.Module):
         out, _ = self.attend(f_ref, f_src, fundamental, stride)
         z = self.bn_z(self.conv_z(out))
         return f_ref + out + z if self.z_residual else f_ref + z
+
+
+class _SpreadBack(torch.autograd.Function):
+    """The adjoint of bilinear sampling: values (N, 1, 1, S) at the grid's S points (N, 1, S, 2)
+    spread back onto the (N, 1, H, W) cells they would have been read from.
+
+    Forward is ``grid_sample``'s own input-gradient kernel (``aten.grid_sampler_2d_backward``;
+    bilinear, zero padding, ``align_corners=True``), the numbers ``torch.func.vjp`` of
+    ``grid_sample`` gave; its gradient is the sampling itself (the adjoint of an adjoint), so
+    the attention trains without differentiating a backward kernel. That second derivative
+    exists in neither torch 2.11 (``grid_sampler_2d_backward``) nor cuDNN (CUDA's
+    ``grid_sample`` dispatches there): a CUDA training step failed with "derivative for
+    aten::cudnn_grid_sampler_backward is not implemented" (H200, torch 2.11, 2026-11-26). On
+    torch 2.13's CPU the values and gradients are the vjp's, bit for bit. The grid (epipolar
+    lines from the cameras, which are data) gets no gradient.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, values: Tensor, grid: Tensor, size: tuple[int, int]) -> Tensor:
+        ctx.save_for_backward(grid)
+        cells = values.new_empty((values.shape[0], values.shape[1], *size))  # read for its shape only
+        spread, _ = torch.ops.aten.grid_sampler_2d_backward(values, cells, grid, 0, 0, True, [True, False])
+        return spread
+
+    @staticmethod
+    def backward(ctx: Any, grad_cells: Tensor) -> tuple[Tensor, None, None]:
+        (grid,) = ctx.saved_tensors
+        return F.grid_sample(grad_cells, grid, mode="bilinear", padding_mode="zeros", align_corners=True), None, None
 
 
 def fundamental_ref_to_src(proj_ref: Tensor, proj_src: Tensor) -> Tensor:
