@@ -1,0 +1,83 @@
+"""scripts/gpu_probe.py: the short run's parameters are the profile's with short schedules, a
+method's init trains before it, and the projection is the rate times the full schedule.
+
+The run itself is a profile for a GPU session, not a test: docs/devices.md gives its numbers.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def probe():
+    spec = importlib.util.spec_from_file_location("gpu_probe", REPO / "scripts" / "gpu_probe.py")
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_short_params_are_the_profiles_blocks_with_short_schedules(tmp_path, probe):
+    from poseboard.harness.config import build_config
+    from poseboard.methods.registry import REGISTRY
+    from poseboard.methods.train.pretrain import PretrainConfig
+    from poseboard.params import load_params
+
+    full = probe.full_schedules(REPO / "params.yaml", "gpu")
+    assert full["pretrain_backbone"] == (5000, 128) and full["train@volumetric"] == (3000, 8)
+    assert "train@ransac" not in full and "train@rootnet-k-only" not in full
+    params = probe.short_params(yaml.safe_load((REPO / "params.yaml").read_text()), "gpu", "cpu", "smoke-broad",
+                                11, 7, full)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    loaded = load_params(path)  # a valid params.yaml
+    assert loaded.profile == "gpu" and loaded.active.device == "cpu"
+    assert loaded.active.data.preset == "smoke-broad" and loaded.active.data.crop_size == 128
+    backbone = build_config(PretrainConfig, "gpu", path, "backbone.gpu")
+    committed = build_config(PretrainConfig, "gpu", REPO / "params.yaml", "backbone.gpu")
+    assert backbone.train.steps == 11 and backbone.train.batch_size == committed.train.batch_size
+    assert backbone.model_dump(exclude={"train"}) == committed.model_dump(exclude={"train"})
+    for key, block in loaded.methods.items():
+        if f"train@{key}" not in full:
+            continue
+        model = REGISTRY.get(block.method).config_model
+        cfg = build_config(model, "gpu", path, f"methods.{key}.gpu")
+        gpu = build_config(model, "gpu", REPO / "params.yaml", f"methods.{key}.gpu")
+        assert (cfg.train.steps, cfg.train.batch_size) == (7, gpu.train.batch_size), key
+        assert cfg.model_dump(exclude={"train"}) == gpu.model_dump(exclude={"train"}), key
+
+
+def test_a_methods_init_trains_before_it_once(probe):
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    assert probe.with_inits(["volumetric", "volumetric-norm", "rootnet"], params) == [
+        "algebraic", "volumetric", "volumetric-norm", "rootnet"]
+    with pytest.raises(SystemExit, match="no method 'nope'"):
+        probe.with_inits(["nope"], params)
+
+
+def test_the_projection_is_the_rate_times_the_full_schedule(probe):
+    summaries = {"train@volumetric": {"steps": 100, "seconds": 22.0, "device": "cuda:0", "precision": "fp32"},
+                 "train@volumetric-bf16": {"steps": 100, "seconds": 16.0, "device": "cuda:0", "precision": "bf16"},
+                 "train@ransac": {"steps": 0, "seconds": 0.1, "device": "cuda:0", "precision": "fp32"}}
+    rows = probe.projection_rows(summaries, {"train@volumetric": (3000, 8)})
+    assert [r["stage"] for r in rows] == ["train@volumetric", "train@volumetric-bf16"]  # nothing trained: no row
+    assert rows[0]["seconds_per_1000_steps"] == 220.0 and rows[0]["projected_minutes"] == 11.0
+    assert rows[1]["projected_minutes"] == 8.0 and rows[1]["precision"] == "bf16"
+
+
+def test_two_weights_files_are_compared_tensor_by_tensor(tmp_path, probe):
+    a = {"net": {"w": torch.ones(3), "b": torch.zeros(2)}}
+    b = {"net": {"w": torch.ones(3), "b": torch.tensor([0.0, 0.25])}}
+    torch.save(a, tmp_path / "a.pt")
+    torch.save(b, tmp_path / "b.pt")
+    assert probe.compare_weights(tmp_path / "a.pt", tmp_path / "b.pt") == {
+        "tensors": 2, "compared": 2, "identical": 1, "max_abs_diff": 0.25}
+    assert probe.compare_weights(tmp_path / "a.pt", tmp_path / "a.pt")["identical"] == 2
