@@ -113,6 +113,33 @@ def _se(ci: tuple[float, float] | None) -> float | None:
     return max(ci[1] - ci[0], 0.0) / (2 * 1.959963984540054)
 
 
+def seed_mean_interval(values: list[float], cis: list[tuple[float, float] | None]) -> tuple[float, float] | None:
+    """95 % interval of the mean of ``values``, one headline per training seed, each with its
+    own test-set interval ``cis``, for a headline with no per-sequence errors to resample
+    (AP_root): the replicates' mean test-set SE (the seeds are scored on the same test frames,
+    so averaging them does not shrink it) at the normal quantile, and the seed mean's
+    ``s / √K`` at Student's t with ``K − 1`` degrees of freedom, added in quadrature. None
+    without an interval for every seed or with fewer than two seeds.
+
+    Two seeds, each ±1.96 (SE 1), one apart from their mean (s / √2 = 1, t at 1 df 12.71):
+    ``√(1.96² + 12.71²) = 12.86``.
+
+    >>> lo, hi = seed_mean_interval([10.0, 12.0], [(8.04, 11.96), (10.04, 13.96)])
+    >>> round(lo, 2), round(hi, 2)
+    (-1.86, 23.86)
+    """
+    from scipy import stats
+
+    ses = [_se(ci) for ci in cis]
+    if len(values) < 2 or any(se is None for se in ses):
+        return None
+    k = len(values)
+    test_half = NormalDist().inv_cdf(0.975) * sum(ses) / k  # type: ignore[arg-type]
+    seed_half = float(stats.t.ppf(0.975, k - 1)) * statistics.stdev(values) / math.sqrt(k)
+    half, mean = math.hypot(test_half, seed_half), sum(values) / k
+    return (mean - half, mean + half)
+
+
 def significant(a: float, ci_a: tuple[float, float] | None, b: float, ci_b: tuple[float, float] | None,
                 level: float = 0.05) -> bool | None:
     """Whether ``a`` and ``b`` differ at ``level`` (two-sided) by their bootstrap intervals;
@@ -383,8 +410,8 @@ def _row(rank: int, protocol: ProtocolDef, reps: list[Result]) -> Row:
     ci = headline_ci(r)
     if len(reps) > 1:
         table = sequence_table(reps)
-        if table is None:
-            ci = None
+        if table is None:  # no per-sequence errors (AP_root): the seeds' own intervals and spread
+            ci = seed_mean_interval(values, [headline_ci(rep) for rep in reps])
         else:
             lo, hi, _ = replicate_interval(table, r.metrics.weighting, seed=r.protocol.bootstrap_seed)
             ci = (lo, hi)

@@ -714,7 +714,10 @@ def _root_rows(spec: PaperTable, boards: dict[str, Board],
                 value = None if row is None else row.metrics.get(rm.metric)
                 if row is None or value is None:
                     continue
-                ci = row.result.metrics.main.ci95.get(rm.metric)
+                if row.averaged:  # a seed mean: its own interval, for the headline only
+                    ci = row.ci95 if rm.metric == row.result.metrics.headline else None
+                else:
+                    ci = row.result.metrics.main.ci95.get(rm.metric)
                 paper = ((_fmt(rm.published), rm.dataset) if tr.method == rm.method
                          else ("—", "not in the paper"))
                 rows.append([label, metric_label(rm.metric), *paper,

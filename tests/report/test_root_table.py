@@ -17,8 +17,10 @@ from poseboard.report.tables import TABLES, latest_boards, render_table
 MOON = next(t for t in TABLES if t.name == "moon2019_rootnet")
 
 
-def _score_noisy_roots(data: Path, results: Path, method: str, protocol_name: str, sigma: float, seed: int) -> None:
-    """A real result file: the protocol's ground-truth roots + Gaussian noise, scored as `poseboard evaluate` does."""
+def _score_noisy_roots(data: Path, results: Path, method: str, protocol_name: str, sigma: float, seed: int,
+                       train: int | None = None) -> None:
+    """A real result file: the protocol's ground-truth roots + Gaussian noise, scored as `poseboard evaluate` does
+    (``train``: the training seed it records, for a seed replicate)."""
     from poseboard.protocols.evaluate import build_result, score_roots
     from poseboard.protocols.ground_truth import load_ground_truth
     from poseboard.protocols.predictions import RootPredictions
@@ -36,7 +38,8 @@ def _score_noisy_roots(data: Path, results: Path, method: str, protocol_name: st
     result = build_result(
         protocol=protocol, method=MethodInfo(name=method, config={"sigma_mm": sigma}, capabilities=None),
         dataset=DatasetInfo(name=protocol.dataset, split=protocol.split, source=gt.source, data_hash=gt.data_hash),
-        metrics=score_roots(protocol, gt, preds), sample_ids=preds.sample_ids, seeds={"noise": seed},
+        metrics=score_roots(protocol, gt, preds), sample_ids=preds.sample_ids,
+        seeds={"noise": seed} if train is None else {"noise": seed, "train": train},
         speed=SpeedInfo(samples_per_s=None, ms_per_sample=None, batch_size=None, device=None),
     )
     write_result(result, result_path(results, method, protocol.id))
@@ -101,3 +104,31 @@ def test_report_with_the_h36m_root_protocol(root_results, tmp_path):
     assert board.rows[0].method == "rootnet-h36m" and board.rows[0].paper is not None
     table = (tmp_path / "report" / "tables" / "moon2019_rootnet.md").read_text()
     assert "120.0" in table and "31.0" in table
+
+
+def test_an_ap_row_averaged_over_seeds_keeps_an_interval_and_its_verdict(root_results, results_dir, tmp_path):
+    """AP_root has no per-sequence errors to pair, so a seed-averaged row's interval comes from
+    its seeds' own intervals and their spread (``seed_mean_interval``), and its neighbour
+    verdict is the unpaired one on the two intervals, as for a single run; the paper table
+    shows that mean with that interval, not the first seed's."""
+    from poseboard.report.model import headline_ci, seed_mean_interval
+
+    results = tmp_path / "results"
+    shutil.copytree(root_results, results)
+    data = results_dir.parent / "data"
+    for train, noise in [(0, 11), (1, 12), (2, 13)]:
+        where = results if train == 0 else results / f"seed-{train}"
+        _score_noisy_roots(data, where, "rootnet", "synth-mupots-root", 80.0 + 10 * train, noise, train=train)
+    _score_noisy_roots(data, results, "rootnet-k-only", "synth-mupots-root", 600.0, 14)
+    boards = latest_boards(build_boards(read_results(results)))
+    board = boards["synth-mupots-root"]
+    rootnet = next(r for r in board.rows if r.method == "rootnet")
+    assert rootnet.averaged and len(rootnet.replicates) == 3
+    assert rootnet.ci95 == seed_mean_interval(rootnet.seed_values, [headline_ci(r) for r in rootnet.replicates])
+    assert rootnet.ci95[0] < rootnet.value < rootnet.ci95[1]
+    below = board.rows[board.rows.index(rootnet) + 1]
+    assert below.value < rootnet.ci95[0]  # far below the mean's interval: decided, unpaired
+    assert rootnet.differs_from_next and rootnet.vs_next_test == "intervals"
+    ap = next(ln for ln in render_table(MOON, boards).markdown.splitlines()
+              if "(`rootnet`)" in ln and "| AP_root@25 |" in ln)
+    assert f"| {rootnet.value:.1f} [{rootnet.ci95[0]:.1f}, {rootnet.ci95[1]:.1f}] |" in ap
