@@ -39,29 +39,10 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
-from paper_short import _stage_summaries  # noqa: E402  (the summary lines' parser, shared)
+from paper_short import _stage_summaries, full_schedules  # noqa: E402  (shared with the paper run)
 
 DATASETS = ("synth-h36m", "synth-panoptic", "synth-mupots")
 DEFAULT_METHODS = ("ransac", "algebraic", "volumetric", "epipolar", "probabilistic", "rootnet", "algebraic-dome")
-
-
-def full_schedules(params_file: Path, profile: str) -> dict[str, tuple[int, int]]:
-    """Training stage → (steps, batch) of ``profile``'s full schedule as ``params_file`` sets it."""
-    sys.path.insert(0, str(REPO))
-    from poseboard.harness.config import build_config
-    from poseboard.methods.registry import REGISTRY
-    from poseboard.methods.train.pretrain import PretrainConfig
-    from poseboard.params import load_params
-
-    params = load_params(params_file)
-    cfg = build_config(PretrainConfig, profile, params_file, f"backbone.{profile}")
-    full = {"pretrain_backbone": (cfg.train.steps, cfg.train.batch_size)}
-    for key, block in params.methods.items():
-        cfg = build_config(REGISTRY.get(block.method).config_model, profile, params_file, f"methods.{key}.{profile}")
-        train = getattr(cfg, "train", None)
-        if train is not None:
-            full[f"train@{key}"] = (train.steps, train.batch_size)
-    return full
 
 
 def short_params(params: dict[str, Any], profile: str, device: str, data: str, pretrain_steps: int,

@@ -43,8 +43,8 @@ REPO = Path(__file__).resolve().parents[1]
 SUMMARY = re.compile(r"^(?:train (\S+)|pretrain) on (\S+) \((\w+)\): (.*)$")
 
 
-def _paper_steps(params_file: Path) -> dict[str, tuple[int, int]]:
-    """Training stage → (steps, batch) of the full paper schedule as this checkout configures it."""
+def full_schedules(params_file: Path, profile: str) -> dict[str, tuple[int, int]]:
+    """Training stage → (steps, batch) of ``profile``'s full schedules as this checkout configures them."""
     sys.path.insert(0, str(REPO))
     from poseboard.harness.config import build_config
     from poseboard.methods.registry import REGISTRY
@@ -53,14 +53,19 @@ def _paper_steps(params_file: Path) -> dict[str, tuple[int, int]]:
 
     params = load_params(params_file)
     full: dict[str, tuple[int, int]] = {}
-    cfg = build_config(PretrainConfig, "paper", params_file, "backbone.paper")
+    cfg = build_config(PretrainConfig, profile, params_file, f"backbone.{profile}")
     full["pretrain_backbone"] = (cfg.train.steps, cfg.train.batch_size)
     for key, block in params.methods.items():
-        cfg = build_config(REGISTRY.get(block.method).config_model, "paper", params_file, f"methods.{key}.paper")
+        cfg = build_config(REGISTRY.get(block.method).config_model, profile, params_file, f"methods.{key}.{profile}")
         train = getattr(cfg, "train", None)
         if train is not None and getattr(train, "steps", 0):
             full[f"train@{key}"] = (train.steps, train.batch_size)
     return full
+
+
+def _paper_steps(params_file: Path) -> dict[str, tuple[int, int]]:
+    """Training stage → (steps, batch) of the full paper schedule."""
+    return full_schedules(params_file, "paper")
 
 
 def _short_params(params: dict[str, Any], args: argparse.Namespace, full: dict[str, tuple[int, int]]) -> dict:

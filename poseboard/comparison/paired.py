@@ -397,6 +397,28 @@ def replicate_interval(table: SequenceTable, weighting: Weighting = "frame", n_r
     return point - q * se, point + q * se, point
 
 
+def seed_mean_interval(headlines: Sequence[float], test_ses: Sequence[float],
+                       confidence: float = 0.95) -> tuple[float, float]:
+    """The interval of a seed mean whose headline has no per-sequence errors to resample
+    (AP_root), by :func:`replicate_interval`'s rule: ``SE² = SE²_test + s² / K``, the seeds'
+    mean test-set SE (they are scored on the same frames, so it does not shrink with K; taken
+    as known) plus the seeds' sample variance over their number (``K − 1`` degrees of freedom),
+    and t at the Welch–Satterthwaite degrees of freedom of the two.
+
+    Example (SE 1 each; s² / K = 1 at 1 df, so 4 df and t = 2.78):
+        >>> lo, hi = seed_mean_interval([10.0, 12.0], [1.0, 1.0])
+        >>> round(lo, 2), round(hi, 2)
+        (7.07, 14.93)
+    """
+    seeds = single_run_variance(headlines)
+    test_se = float(np.mean(test_ses))
+    parts = [(test_se**2, math.inf), (seeds.variance / len(headlines), seeds.df)]
+    se = math.sqrt(sum(v for v, _ in parts))
+    q = _quantile(1 - (1 - confidence) / 2, satterthwaite_df(parts))
+    point = float(np.mean(headlines))
+    return point - q * se, point + q * se
+
+
 def holm(p_values: Sequence[float]) -> list[float]:
     """Holm's step-down adjusted p-values (same order as given): the family-wise error rate of
     "adjusted p < α" over the whole family is at most α.

@@ -32,6 +32,9 @@ from poseboard.comparison.paired import (
     replicate_interval,
     satterthwaite_df,
 )
+from poseboard.comparison.paired import (
+    seed_mean_interval as paired_seed_mean_interval,
+)
 from poseboard.comparison.rank_agreement import SeedVariance
 from poseboard.comparison.results import check_pairable, compare_results, sequence_table, train_seed
 from poseboard.comparison.seed_spread import SeedSpread
@@ -114,30 +117,13 @@ def _se(ci: tuple[float, float] | None) -> float | None:
 
 
 def seed_mean_interval(values: list[float], cis: list[tuple[float, float] | None]) -> tuple[float, float] | None:
-    """95 % interval of the mean of ``values``, one headline per training seed, each with its
-    own test-set interval ``cis``, for a headline with no per-sequence errors to resample
-    (AP_root): the replicates' mean test-set SE (the seeds are scored on the same test frames,
-    so averaging them does not shrink it) at the normal quantile, and the seed mean's
-    ``s / √K`` at Student's t with ``K − 1`` degrees of freedom, added in quadrature. None
-    without an interval for every seed or with fewer than two seeds.
-
-    Two seeds, each ±1.96 (SE 1), one apart from their mean (s / √2 = 1, t at 1 df 12.71):
-    ``√(1.96² + 12.71²) = 12.86``.
-
-    >>> lo, hi = seed_mean_interval([10.0, 12.0], [(8.04, 11.96), (10.04, 13.96)])
-    >>> round(lo, 2), round(hi, 2)
-    (-1.86, 23.86)
-    """
-    from scipy import stats
-
+    """95 % interval of a seed mean from each seed's own 95 % interval (a headline with no
+    per-sequence errors, AP_root): :func:`~poseboard.comparison.paired.seed_mean_interval`;
+    None without an interval for every seed or with fewer than two seeds."""
     ses = [_se(ci) for ci in cis]
     if len(values) < 2 or any(se is None for se in ses):
         return None
-    k = len(values)
-    test_half = NormalDist().inv_cdf(0.975) * sum(ses) / k  # type: ignore[arg-type]
-    seed_half = float(stats.t.ppf(0.975, k - 1)) * statistics.stdev(values) / math.sqrt(k)
-    half, mean = math.hypot(test_half, seed_half), sum(values) / k
-    return (mean - half, mean + half)
+    return paired_seed_mean_interval(values, ses)  # type: ignore[arg-type]
 
 
 def significant(a: float, ci_a: tuple[float, float] | None, b: float, ci_b: tuple[float, float] | None,
