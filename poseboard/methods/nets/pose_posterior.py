@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -113,6 +114,9 @@ class PosteriorConfig(BaseModel):
     init_starts: int = Field(4, ge=1, description="two-view solutions each carried through PnP and refinement")
     ransac_threshold_px: float = Field(4.0, gt=0, description="Sampson inlier threshold, pixels")
     min_confidence: float = Field(0.0, ge=0, description="joints below this confidence are not used in the init")
+    jacobian: Literal["central", "forward"] = Field(
+        "central", description="finite differences of the init's Levenberg–Marquardt Jacobians: central (2P residual "
+                               "evaluations a step) or forward (P; the current residual is reused)")
     seed: int = 0
 
 
@@ -444,22 +448,31 @@ def _tangent_basis(t: Tensor) -> tuple[Tensor, Tensor]:
     return b1, torch.linalg.cross(t, b1)
 
 
-def _levenberg_marquardt(residual, p: Tensor, iterations: int, eps: float = 1e-6) -> Tensor:
+def _levenberg_marquardt(residual, p: Tensor, iterations: int, eps: float = 1e-6,
+                         jacobian: str = "central") -> Tensor:
     """Batched Levenberg–Marquardt on parameters p (..., P).
 
     ``residual`` maps (..., n, P) → (..., n, R): n parameter vectors per batch element at
-    once, so the central-difference Jacobian (2P evaluations) is one call. Each batch element
-    has its own damping and accepts only steps that lower its cost.
+    once, so the finite-difference Jacobian is one call: ``jacobian="central"`` evaluates
+    p ± eps·e_k (2P evaluations, error O(eps²)), ``"forward"`` p + eps·e_k only and reuses the
+    residual at p (P evaluations, error O(eps), about 1e-6 of the curvature here: far below
+    what moves an LM step). Each batch element has its own damping and accepts only steps
+    that lower its cost.
     """
+    if jacobian not in ("central", "forward"):
+        raise ValueError(f"jacobian must be 'central' or 'forward', got {jacobian!r}")
     P = p.shape[-1]
     eye = torch.eye(P, dtype=p.dtype, device=p.device)
-    probes = torch.cat([eye, -eye]) * eps  # (2P, P)
+    probes = (torch.cat([eye, -eye]) if jacobian == "central" else eye) * eps  # (2P or P, P)
     r = residual(p[..., None, :])[..., 0, :]
     cost = r.square().sum(-1)
     lam = torch.full_like(cost, 1e-3)
     for _ in range(iterations):
-        rr = residual(p[..., None, :] + probes)  # (..., 2P, R)
-        J = ((rr[..., :P, :] - rr[..., P:, :]) / (2 * eps)).transpose(-1, -2)  # (..., R, P)
+        rr = residual(p[..., None, :] + probes)  # (..., 2P or P, R)
+        if jacobian == "central":
+            J = ((rr[..., :P, :] - rr[..., P:, :]) / (2 * eps)).transpose(-1, -2)  # (..., R, P)
+        else:
+            J = ((rr - r[..., None, :]) / eps).transpose(-1, -2)
         J = torch.where(torch.isfinite(J), J, 0.0)
         H = J.transpose(-1, -2) @ J
         g = (J.transpose(-1, -2) @ r[..., None])[..., 0]
@@ -483,7 +496,7 @@ def _robust(d: Tensor, scale: Tensor) -> Tensor:
 
 
 def _refine_two_view(R: Tensor, t: Tensor, x0: Tensor, x1: Tensor, weights: Tensor, focal: Tensor,
-                     cap_px: float, iterations: int) -> tuple[Tensor, Tensor, Tensor]:
+                     cap_px: float, iterations: int, jacobian: str = "central") -> tuple[Tensor, Tensor, Tensor]:
     """LM on the 5-dof relative pose (R (..., 3, 3), unit t (..., 3)) minimising robustified
     signed Sampson distances in pixels. Points (..., N, 2); weights (..., N); focal (...).
     Returns R, t, final cost (...)."""
@@ -507,7 +520,8 @@ def _refine_two_view(R: Tensor, t: Tensor, x0: Tensor, x1: Tensor, weights: Tens
         d = num / den.sqrt() * focal[..., None, None]
         return sw[..., None, :] * _robust(d, torch.full((), cap_px, dtype=d.dtype, device=d.device))
 
-    p = _levenberg_marquardt(residual, torch.zeros(*R.shape[:-2], 5, dtype=R.dtype, device=R.device), iterations)
+    p = _levenberg_marquardt(residual, torch.zeros(*R.shape[:-2], 5, dtype=R.dtype, device=R.device), iterations,
+                             jacobian=jacobian)
     Rp, tp = pose(p[..., None, :])
     return Rp[..., 0, :, :], tp[..., 0, :], residual(p[..., None, :])[..., 0, :].square().sum(-1)
 
@@ -548,7 +562,7 @@ def relative_pose_two_views(
                                weights.repeat_interleave(k, 0))
     R, t = R.unflatten(0, (B, k)), t.unflatten(0, (B, k))
     R, t, final = _refine_two_view(R, t, x0[:, None], x1[:, None], weights[:, None], focal[:, None],
-                                   4 * config.ransac_threshold_px, iterations)
+                                   4 * config.ransac_threshold_px, iterations, config.jacobian)
     order = torch.where(torch.isfinite(final), final, math.inf).argsort(-1)[:, :keep]  # (B, keep)
     bb = torch.arange(B, device=E.device)[:, None]
     R, t = R[bb, order].flatten(0, 1), t[bb, order].flatten(0, 1)
@@ -634,7 +648,7 @@ def pnp_dlt(X: Tensor, x: Tensor, weights: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def _refine_pnp(R: Tensor, t: Tensor, X: Tensor, x: Tensor, weights: Tensor, focal: Tensor,
-                cap_px: float, iterations: int) -> tuple[Tensor, Tensor]:
+                cap_px: float, iterations: int, jacobian: str = "central") -> tuple[Tensor, Tensor]:
     """LM on a 6-dof pose minimising robustified reprojection errors (pixels) of X (B, N, 3)
     against normalised x (B, N, 2)."""
     sw = weights.clamp_min(0).sqrt()[..., None]
@@ -650,13 +664,15 @@ def _refine_pnp(R: Tensor, t: Tensor, X: Tensor, x: Tensor, weights: Tensor, foc
         d = (cam[..., :2] / z - x[:, None]) * focal[:, None, None, None]
         return (sw[:, None] * _robust(d, torch.full((), cap_px, dtype=d.dtype, device=d.device))).flatten(-2)
 
-    p = _levenberg_marquardt(residual, torch.zeros(R.shape[0], 6, dtype=R.dtype, device=R.device), iterations)
+    p = _levenberg_marquardt(residual, torch.zeros(R.shape[0], 6, dtype=R.dtype, device=R.device), iterations,
+                             jacobian=jacobian)
     Rp, tp = pose(p[:, None])
     return Rp[:, 0], tp[:, 0]
 
 
 def refine_relative_poses(
     points: Tensor, conf: Tensor, K: Tensor, R: Tensor, t: Tensor, iterations: int, cap_px: float = 30.0,
+    jacobian: str = "central",
 ) -> tuple[Tensor, Tensor]:
     """Joint LM over all relative poses (views 1…V−1, 6 dof each) minimising the robustified
     confidence-weighted reprojection error of the joints triangulated (DLT) under them: a
@@ -664,7 +680,8 @@ def refine_relative_poses(
 
     Args:
         points (B, V, J, 2) pixels; conf (B, V, J); K (B, V, 3, 3); R (B, V, 3, 3), t (B, V, 3)
-        with view 0 the identity.
+        with view 0 the identity. ``jacobian``: the finite differences of the LM
+        (:func:`_levenberg_marquardt`: ``"central"`` or ``"forward"``).
 
     Returns:
         R, t refined, gauge ‖t_1‖ = 1.
@@ -695,7 +712,8 @@ def refine_relative_poses(
         d = torch.where(torch.isfinite(d), _robust(d, cap), cap)
         return (sw[:, None] * d).flatten(2)
 
-    p = _levenberg_marquardt(residual, torch.zeros(B, 6 * (V - 1), dtype=_DT, device=points.device), iterations)
+    p = _levenberg_marquardt(residual, torch.zeros(B, 6 * (V - 1), dtype=_DT, device=points.device), iterations,
+                             jacobian=jacobian)
     Rs, ts = pose(p[:, None])
     return Rs[:, 0], ts[:, 0]
 
@@ -747,13 +765,14 @@ def initial_relative_poses(
         for v in range(2, V):
             wv = w01 * conf_s[:, v] * ok
             Rv, tv = pnp_dlt(X, xn[:, v], wv)
-            Rv, tv = _refine_pnp(Rv, tv, X, xn[:, v], wv, focal[:, v], 4 * config.ransac_threshold_px, 15)
+            Rv, tv = _refine_pnp(Rv, tv, X, xn[:, v], wv, focal[:, v], 4 * config.ransac_threshold_px, 15,
+                                 config.jacobian)
             Rs.append(Rv)
             ts.append(tv)
     R, t = _sanitize_poses(torch.stack(Rs, dim=1), torch.stack(ts, dim=1))
     if config.refine_iterations > 0 and V > 2:
         R, t = refine_relative_poses(points_s.to(_DT), conf_s, K_s.to(_DT), R, t, config.refine_iterations,
-                                     config.error_cap_px)
+                                     config.error_cap_px, config.jacobian)
     if S > 1:
         err = _sample_weights(points_s, conf_s, K_s, R[:, None], t[:, None], config)[1][:, 0].view(B, S)
         best = torch.where(torch.isfinite(err), err, math.inf).argmin(-1)
