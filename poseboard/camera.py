@@ -59,6 +59,17 @@ def undistort_normalized(
     return x, y
 
 
+_EYE3 = np.eye(3)
+#: What ``np.allclose(R @ R.T, np.eye(3), atol=1e-5)`` allows: atol + rtol·|I| with its rtol 1e-5.
+_ROTATION_TOLERANCE = 1e-5 + 1e-5 * _EYE3
+
+
+def _det3(m: np.ndarray) -> float:
+    """Determinant of a 3×3 matrix by the rule of Sarrus (only its sign is used: a rotation's is ±1)."""
+    (a, b, c), (d, e, f), (g, h, i) = m.tolist()
+    return a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g)
+
+
 @dataclass(frozen=True)
 class Camera:
     """A calibrated camera: intrinsics ``K``, extrinsics ``R``, ``t`` (world → camera, mm).
@@ -86,21 +97,25 @@ class Camera:
         t = np.asarray(self.t, dtype=np.float64).reshape(-1)
         dist = np.asarray(self.dist, dtype=np.float64).reshape(-1)
         where = f"camera {self.name!r}"
-        check_shape(K, [3, 3], f"{where}: K")
-        check_shape(R, [3, 3], f"{where}: R")
-        check_shape(t, [3], f"{where}: t")
         if dist.shape[0] < 5:  # OpenCV allows 4 coefficients; k3 then is 0
             dist = np.concatenate([dist, np.zeros(5 - dist.shape[0])])
-        check_shape(dist, [5], f"{where}: dist (k1, k2, p1, p2, k3)")
-        for label, arr in (("K", K), ("R", R), ("t", t), ("dist", dist)):
-            if not np.all(np.isfinite(arr)):
-                raise InputError(f"{where}: {label} contains NaN or inf")
+        # the checks run for every crop camera a dataset builds, so they are written for speed: plain
+        # shape comparisons (check_shape words the error), one finiteness test for all arrays
+        for label, arr, want in (("K", K, (3, 3)), ("R", R, (3, 3)), ("t", t, (3,)),
+                                 ("dist (k1, k2, p1, p2, k3)", dist, (5,))):
+            if arr.shape != want:
+                check_shape(arr, list(want), f"{where}: {label}")
+        if not np.isfinite(np.concatenate([K.ravel(), R.ravel(), t, dist])).all():
+            for label, arr in (("K", K), ("R", R), ("t", t), ("dist", dist)):
+                if not np.all(np.isfinite(arr)):
+                    raise InputError(f"{where}: {label} contains NaN or inf")
         if K[0, 0] <= 0 or K[1, 1] <= 0 or K[2, 2] != 1 or K[2, 0] != 0 or K[2, 1] != 0:
             raise InputError(
                 f"{where}: K must be [[fx, s, cx], [0, fy, cy], [0, 0, 1]] with fx, fy > 0; "
                 f"got {K.tolist()}"
             )
-        if not np.allclose(R @ R.T, np.eye(3), atol=1e-5) or np.linalg.det(R) < 0:
+        # np.allclose(R Rᵀ, I, atol=1e-5) (its rtol 1e-5 adds to the diagonal's tolerance) and det R ≥ 0
+        if not (np.abs(R @ R.T - _EYE3) <= _ROTATION_TOLERANCE).all() or _det3(R) < 0:
             raise InputError(f"{where}: R is not a rotation (RᵀR ≠ I or det R < 0)")
         w, h = (int(s) for s in self.image_size)
         if w <= 0 or h <= 0:

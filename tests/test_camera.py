@@ -73,6 +73,39 @@ def test_invalid_cameras_are_rejected():
         Camera(K=np.diag([0.0, 1.0, 1.0]), R=np.eye(3), t=np.zeros(3))
 
 
+def test_the_rotation_check_accepts_exactly_what_allclose_and_det_accept():
+    """The camera's fast rotation test against its definition, ``np.allclose(R Rᵀ, I, atol=1e-5)``
+    and ``det R ≥ 0``, on rotations perturbed around the tolerance, mirrors among them."""
+    rng = np.random.default_rng(0)
+    agree = accepted = 0
+    for k in range(3000):
+        q = np.linalg.qr(rng.normal(size=(3, 3)))[0]
+        q = q * np.sign(np.linalg.det(q)) * (-1 if k % 10 == 0 else 1)  # every tenth a mirror
+        R = q + rng.normal(size=(3, 3)) * 10 ** rng.uniform(-7, -4.5)
+        definition = np.allclose(R @ R.T, np.eye(3), atol=1e-5) and np.linalg.det(R) >= 0
+        try:
+            Camera(K=np.eye(3), R=R, t=np.zeros(3))
+            ok = True
+        except InputError:
+            ok = False
+        agree += ok == definition
+        accepted += ok
+    assert agree == 3000
+    assert 300 < accepted < 2700  # both outcomes well represented
+
+
+def test_invalid_arrays_are_named():
+    with pytest.raises(InputError, match="dist contains NaN"):
+        Camera(K=np.eye(3), R=np.eye(3), t=np.zeros(3), dist=[0, 0, np.inf, 0, 0])
+    with pytest.raises(InputError, match="K contains NaN"):
+        Camera(K=np.full((3, 3), np.nan), R=np.eye(3), t=np.zeros(3))
+    with pytest.raises(ShapeError, match="camera 'c': R"):
+        Camera(K=np.eye(3), R=np.eye(4), t=np.zeros(3), name="c")
+    with pytest.raises(ShapeError, match=r"dist \(k1"):
+        Camera(K=np.eye(3), R=np.eye(3), t=np.zeros(3), dist=np.zeros(6))
+    assert Camera(K=np.eye(3), R=np.eye(3), t=np.zeros(3), dist=[0.1, 0, 0, 0]).dist.tolist() == [0.1, 0, 0, 0, 0]
+
+
 def test_rig_json_round_trip(tmp_path, rig_distorted):
     path = tmp_path / "rig.json"
     save_rig(rig_distorted, path)
