@@ -70,6 +70,26 @@ def _det3(m: np.ndarray) -> float:
     return a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g)
 
 
+def _check_image_size(size: Sequence[int], where: str) -> tuple[int, int]:
+    """(width, height) as ints, an :class:`InputError` unless both are positive."""
+    w, h = (int(s) for s in size)
+    if w <= 0 or h <= 0:
+        raise InputError(f"{where}: image_size must be positive (width, height), got {tuple(size)}")
+    return w, h
+
+
+def _resized_intrinsics(K: np.ndarray, size: Sequence[int], new_size: Sequence[int]
+                        ) -> tuple[np.ndarray, tuple[int, int]]:
+    """K of an image of ``size`` resized to ``new_size`` (both (width, height)): the first row
+    scaled by the width ratio, the second by the height ratio (see :meth:`Camera.resize`)."""
+    w, h = size
+    nw, nh = (int(s) for s in new_size)
+    K = K.copy()
+    K[0, :] *= nw / w
+    K[1, :] *= nh / h
+    return K, (nw, nh)
+
+
 @dataclass(frozen=True)
 class Camera:
     """A calibrated camera: intrinsics ``K``, extrinsics ``R``, ``t`` (world → camera, mm).
@@ -117,9 +137,7 @@ class Camera:
         # np.allclose(R Rᵀ, I, atol=1e-5) (its rtol 1e-5 adds to the diagonal's tolerance) and det R ≥ 0
         if not (np.abs(R @ R.T - _EYE3) <= _ROTATION_TOLERANCE).all() or _det3(R) < 0:
             raise InputError(f"{where}: R is not a rotation (RᵀR ≠ I or det R < 0)")
-        w, h = (int(s) for s in self.image_size)
-        if w <= 0 or h <= 0:
-            raise InputError(f"{where}: image_size must be positive (width, height), got {self.image_size}")
+        w, h = _check_image_size(self.image_size, where)
         object.__setattr__(self, "K", K)
         object.__setattr__(self, "R", R)
         object.__setattr__(self, "t", t)
@@ -211,13 +229,7 @@ class Camera:
     def crop(self, box: Sequence[float]) -> Camera:
         """The camera of the sub-image ``box = (left, top, right, bottom)`` (pixels, right/bottom
         exclusive): the principal point shifts by (left, top); the size becomes the box's."""
-        left, top, right, bottom = (float(b) for b in box)
-        if right <= left or bottom <= top:
-            raise InputError(f"camera {self.name!r}: empty crop box {tuple(box)}")
-        K = self.K.copy()
-        K[0, 2] -= left
-        K[1, 2] -= top
-        size = (round(right - left), round(bottom - top))
+        K, size = self._cropped_intrinsics(box)
         return Camera(K=K, R=self.R, t=self.t, dist=self.dist, image_size=size, name=self.name)
 
     def resize(self, new_size: tuple[int, int]) -> Camera:
@@ -226,17 +238,27 @@ class Camera:
         Scales fx, skew, cx by the width ratio and fy, cy by the height ratio (the
         corner-aligned convention of learnable triangulation's ``update_after_resize``).
         """
-        w, h = self.image_size
-        nw, nh = (int(s) for s in new_size)
-        sx, sy = nw / w, nh / h
-        K = self.K.copy()
-        K[0, :] *= sx
-        K[1, :] *= sy
-        return Camera(K=K, R=self.R, t=self.t, dist=self.dist, image_size=(nw, nh), name=self.name)
+        K, size = _resized_intrinsics(self.K, self.image_size, new_size)
+        return Camera(K=K, R=self.R, t=self.t, dist=self.dist, image_size=size, name=self.name)
 
     def crop_and_resize(self, box: Sequence[float], size: tuple[int, int]) -> Camera:
-        """``crop(box)`` then ``resize(size)``: the camera of a network input crop."""
-        return self.crop(box).resize(size)
+        """``crop(box)`` then ``resize(size)``: the camera of a network input crop, the same
+        arithmetic without building (and checking) the intermediate crop's camera; every view
+        of every frame a dataset reads comes through here."""
+        K, cropped = self._cropped_intrinsics(box)
+        _check_image_size(cropped, f"camera {self.name!r}")
+        K, size = _resized_intrinsics(K, cropped, size)
+        return Camera(K=K, R=self.R, t=self.t, dist=self.dist, image_size=size, name=self.name)
+
+    def _cropped_intrinsics(self, box: Sequence[float]) -> tuple[np.ndarray, tuple[int, int]]:
+        """K and (width, height) of the sub-image ``box`` (see :meth:`crop`)."""
+        left, top, right, bottom = (float(b) for b in box)
+        if right <= left or bottom <= top:
+            raise InputError(f"camera {self.name!r}: empty crop box {tuple(box)}")
+        K = self.K.copy()
+        K[0, 2] -= left
+        K[1, 2] -= top
+        return K, (round(right - left), round(bottom - top))
 
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> dict[str, Any]:

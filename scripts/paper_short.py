@@ -63,11 +63,6 @@ def full_schedules(params_file: Path, profile: str) -> dict[str, tuple[int, int]
     return full
 
 
-def _paper_steps(params_file: Path) -> dict[str, tuple[int, int]]:
-    """Training stage → (steps, batch) of the full paper schedule."""
-    return full_schedules(params_file, "paper")
-
-
 def _short_params(params: dict[str, Any], args: argparse.Namespace, full: dict[str, tuple[int, int]]) -> dict:
     params["profile"] = "paper"
     paper = params["profiles"]["paper"]
@@ -133,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     work: Path = args.workdir
     if not (work / ".git").exists():
         subprocess.run(["git", "clone", "--quiet", str(REPO), str(work)], check=True)
-    full = _paper_steps(REPO / "params.yaml")
+    full = full_schedules(REPO / "params.yaml", "paper")
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     (work / "params.yaml").write_text(yaml.safe_dump(_short_params(params, args, full), sort_keys=False))
     env = dict(os.environ, DVC_NO_ANALYTICS="1")

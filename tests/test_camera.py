@@ -62,6 +62,22 @@ def test_crop_and_resize_update_K(rig, body_points):
     np.testing.assert_allclose(wide.project(body_points) / [0.5, 2.0], cam.project(body_points), atol=1e-9)
 
 
+def test_crop_and_resize_is_crop_then_resize_to_the_bit(rig):
+    """The fused crop camera (no intermediate camera built) equals the two steps exactly, and a
+    box under half a pixel wide is refused as the intermediate camera refused it."""
+    rng = np.random.default_rng(0)
+    for cam in rig:
+        for _ in range(50):
+            left, top = rng.uniform(-200, 800, size=2)
+            box = (left, top, left + rng.uniform(1, 900), top + rng.uniform(1, 900))
+            size = tuple(int(x) for x in rng.integers(32, 400, size=2))
+            fused, steps = cam.crop_and_resize(box, size), cam.crop(box).resize(size)
+            assert fused.K.tobytes() == steps.K.tobytes() and fused.image_size == steps.image_size
+            assert fused.R.tobytes() == steps.R.tobytes() and fused.dist.tobytes() == steps.dist.tobytes()
+    with pytest.raises(InputError, match="image_size must be positive"):
+        rig[0].crop_and_resize((10.0, 10.0, 10.3, 50.0), (64, 64))
+
+
 def test_invalid_cameras_are_rejected():
     with pytest.raises(InputError, match="not a rotation"):
         Camera(K=np.eye(3), R=np.diag([1.0, 1.0, -1.0]), t=np.zeros(3), name="mirror")

@@ -40,7 +40,7 @@ def test_the_short_params_are_the_paper_blocks_with_short_schedules(tmp_path, pa
     from poseboard.methods.train.pretrain import PretrainConfig
     from poseboard.params import load_params
 
-    full = paper_short._paper_steps(REPO / "params.yaml")
+    full = paper_short.full_schedules(REPO / "params.yaml", "paper")
     # the full schedules as committed: learnable triangulation's backbone and its methods
     assert full["pretrain_backbone"] == (140_000, 32)
     assert full["train@algebraic"] == (112_500, 8) and full["train@volumetric"] == (120_000, 5)

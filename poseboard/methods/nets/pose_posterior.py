@@ -94,6 +94,10 @@ __all__ = [
 _DT = torch.float64  # the pose algebra is tiny; solve it in float64 throughout
 
 
+#: How the init's Levenberg–Marquardt differentiates its residuals (:func:`_levenberg_marquardt`).
+Jacobian = Literal["central", "forward"]
+
+
 class PosteriorConfig(BaseModel):
     """Parameters of the Monte-Carlo camera-pose posterior."""
 
@@ -114,9 +118,10 @@ class PosteriorConfig(BaseModel):
     init_starts: int = Field(4, ge=1, description="two-view solutions each carried through PnP and refinement")
     ransac_threshold_px: float = Field(4.0, gt=0, description="Sampson inlier threshold, pixels")
     min_confidence: float = Field(0.0, ge=0, description="joints below this confidence are not used in the init")
-    jacobian: Literal["central", "forward"] = Field(
+    jacobian: Jacobian = Field(
         "central", description="finite differences of the init's Levenberg–Marquardt Jacobians: central (2P residual "
-                               "evaluations a step) or forward (P; the current residual is reused)")
+                               "evaluations a step) or forward (P, the current residual reused: faster, but worse on "
+                               "rigs of many cameras, docs/performance.md session 17)")
     seed: int = 0
 
 
@@ -449,7 +454,7 @@ def _tangent_basis(t: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def _levenberg_marquardt(residual, p: Tensor, iterations: int, eps: float = 1e-6,
-                         jacobian: str = "central") -> Tensor:
+                         jacobian: Jacobian = "central") -> Tensor:
     """Batched Levenberg–Marquardt on parameters p (..., P).
 
     ``residual`` maps (..., n, P) → (..., n, R): n parameter vectors per batch element at
@@ -496,7 +501,8 @@ def _robust(d: Tensor, scale: Tensor) -> Tensor:
 
 
 def _refine_two_view(R: Tensor, t: Tensor, x0: Tensor, x1: Tensor, weights: Tensor, focal: Tensor,
-                     cap_px: float, iterations: int, jacobian: str = "central") -> tuple[Tensor, Tensor, Tensor]:
+                     cap_px: float, iterations: int, jacobian: Jacobian = "central"
+                     ) -> tuple[Tensor, Tensor, Tensor]:
     """LM on the 5-dof relative pose (R (..., 3, 3), unit t (..., 3)) minimising robustified
     signed Sampson distances in pixels. Points (..., N, 2); weights (..., N); focal (...).
     Returns R, t, final cost (...)."""
@@ -648,7 +654,7 @@ def pnp_dlt(X: Tensor, x: Tensor, weights: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def _refine_pnp(R: Tensor, t: Tensor, X: Tensor, x: Tensor, weights: Tensor, focal: Tensor,
-                cap_px: float, iterations: int, jacobian: str = "central") -> tuple[Tensor, Tensor]:
+                cap_px: float, iterations: int, jacobian: Jacobian = "central") -> tuple[Tensor, Tensor]:
     """LM on a 6-dof pose minimising robustified reprojection errors (pixels) of X (B, N, 3)
     against normalised x (B, N, 2)."""
     sw = weights.clamp_min(0).sqrt()[..., None]
@@ -672,7 +678,7 @@ def _refine_pnp(R: Tensor, t: Tensor, X: Tensor, x: Tensor, weights: Tensor, foc
 
 def refine_relative_poses(
     points: Tensor, conf: Tensor, K: Tensor, R: Tensor, t: Tensor, iterations: int, cap_px: float = 30.0,
-    jacobian: str = "central",
+    jacobian: Jacobian = "central",
 ) -> tuple[Tensor, Tensor]:
     """Joint LM over all relative poses (views 1…V−1, 6 dof each) minimising the robustified
     confidence-weighted reprojection error of the joints triangulated (DLT) under them: a
