@@ -14,8 +14,13 @@ A side with training-seed replicates (``results/seed-<k>/``, as the committed bo
 its seed mean, and the test adds the seeds' variance of that mean (Student's t,
 poseboard.comparison.paired.seed_mean_noise). A single-run side against a seed mean adds its own
 seed noise too: one run's variance, estimated by the other side's seeds (the same method trained
-again; ``test`` "paired + seed noise"). Two single runs are tested on the sequences alone: the
-interval then says nothing about training noise.
+again; ``test`` "paired + seed noise"). Two single runs are tested on the sequences alone, so the
+interval says nothing about training noise, unless ``--seed-noise FOLDER`` names a results folder
+with seed replicates (the committed board): each run then carries one run's variance estimated
+by that folder's seeds of the same method and protocol, twice in all (two independent runs).
+
+    python scripts/lever_arm.py --board /work/board17/results --arm /work/arm_vol800/results \
+        --seed-noise results volumetric volumetric-norm
 
 With three or more methods it also prints, per split, Kendall's τ between the board's order
 and the arm's; with two, τ is ±1 and says only whether the one pair swapped, so it is left out.
@@ -68,17 +73,20 @@ def shared_protocol(board: list, arm: list, method: str, pid: str) -> str | None
     return max(both, key=lambda p: int(p.partition("@")[2]), default=None)
 
 
-def arm_rows(board: Path, arm: Path, methods: list[str], n_resamples: int = 10000) -> tuple[list[ArmRow], list[str]]:
+def arm_rows(board: Path, arm: Path, methods: list[str], n_resamples: int = 10000,
+             seed_noise: Path | None = None) -> tuple[list[ArmRow], list[str]]:
     """The paired comparison of ``arm`` against ``board`` for every method and split, in the
     generalization table's order (poseboard.report.generalization), and the ``method: split``
     pairs left out because the two folders share no version of a held-out split's protocol. A
     missing in-distribution result is an error naming the folder, the method and the protocol
-    (find_replicates)."""
+    (find_replicates). ``seed_noise``: a results folder with seed replicates whose seeds give the
+    training noise of two single runs (:func:`two_run_noise`)."""
     from poseboard.comparison.results import compare_results, find_replicates
     from poseboard.protocols.results import read_results
     from poseboard.report.generalization import IN_DISTRIBUTION, NOVEL_SPLITS
 
     board_results, arm_results = read_results(board), read_results(arm)
+    noise_results = read_results(seed_noise) if seed_noise is not None else None
     rows: list[ArmRow] = []
     left_out: list[str] = []
     for method in methods:
@@ -92,6 +100,8 @@ def arm_rows(board: Path, arm: Path, methods: list[str], n_resamples: int = 1000
             ours = find_replicates(arm, method, pid, results=arm_results)
             theirs = find_replicates(board, method, pid, results=board_results)
             c = single_run_noise(compare_results(ours, theirs, n_resamples=n_resamples), ours, theirs)
+            if seed_noise is not None and len(ours) == len(theirs) == 1:
+                c = two_run_noise(c, find_replicates(seed_noise, method, pid, results=noise_results))
             b, a = (sum(r.metrics.headline_value for r in side) / len(side) for side in (theirs, ours))
             if base is None:
                 base = (b, a)
@@ -117,6 +127,22 @@ def single_run_noise(c, ours: list, theirs: list):
     return c.with_seed_variance(noise, shared=True)  # the mean's s²/K comes from the same seeds
 
 
+def two_run_noise(c, seeds: list):
+    """``c``, a difference of two single runs, with both runs' training noise added: twice one
+    run's seed variance, estimated by ``seeds`` (the same method and protocol trained with K >= 2
+    seeds, another folder's replicates) at K − 1 degrees of freedom. Fewer than two seeds is an
+    error naming what is missing: without them the training noise cannot be estimated."""
+    from poseboard.comparison.paired import SeedNoise, single_run_variance
+    from poseboard.errors import InputError
+
+    if len(seeds) < 2:
+        where = f"{seeds[0].method.name} under {seeds[0].protocol.id}" if seeds else "this method"
+        raise InputError(f"--seed-noise: one seed of {where}; the training noise needs two or more "
+                         "(results/seed-<k>/ replicates, `poseboard replicate`)")
+    one = single_run_variance([r.metrics.headline_value for r in seeds])
+    return c.with_seed_variance(SeedNoise(2.0 * one.variance, one.df))
+
+
 def _pct(x: float | None) -> str:
     return "" if x is None else f"{x:+.0f} %"
 
@@ -139,13 +165,16 @@ def main() -> None:
     parser.add_argument("--board", type=Path, required=True, help="the board's results folder")
     parser.add_argument("--arm", type=Path, required=True, help="the retrained arm's results folder")
     parser.add_argument("--resamples", type=int, default=10000, help="bootstrap draws (default 10000)")
+    parser.add_argument("--seed-noise", type=Path, default=None,
+                        help="a results folder with seed replicates: its seeds' variance is the training noise of "
+                             "two single runs (twice one run's)")
     args = parser.parse_args()
 
     from poseboard.comparison.rank_agreement import kendall_tau
     from poseboard.errors import PoseboardError
 
     try:
-        rows, left_out = arm_rows(args.board, args.arm, args.methods, args.resamples)
+        rows, left_out = arm_rows(args.board, args.arm, args.methods, args.resamples, args.seed_noise)
     except PoseboardError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -132,3 +132,50 @@ def test_a_single_run_against_a_seed_mean_adds_both_seed_variances(tmp_path):
     half = stats.t.ppf(0.975, 1) * np.sqrt(s2 / 2 + s2)  # one estimate from two seeds: 1 degree of freedom
     assert row.ci95 == pytest.approx((-12.0 - half, -12.0 + half), rel=1e-6)
     assert "| paired + seed noise (2 vs 1 seeds) |" in _load().markdown([row])
+
+
+def _seeded_board(folder: Path, base: np.ndarray, shifts: list[float]) -> None:
+    """``folder`` holds seed 0 (``base``) and seeds 1… (``base`` + each shift), in distribution."""
+    from poseboard.protocols.results import read_result, result_path, write_result
+
+    for seed, shift in enumerate([0.0, *shifts]):
+        where = folder if seed == 0 else folder / f"seed-{seed}"
+        _write(where, "m", IN_DISTRIBUTION, base + shift)
+        path = result_path(where, "m", IN_DISTRIBUTION)
+        r = read_result(path)
+        r.seeds = {**r.seeds, "train": seed}
+        write_result(r, path)
+
+
+def test_two_single_runs_take_their_training_noise_from_another_folders_seeds(tmp_path):
+    """Two single runs (the arm 3 mm better on every sequence) with --seed-noise naming a board of
+    three seeds (0, +4, +2 mm): each run carries one run's variance s² of those seeds, so the
+    difference's is 2 s² at their two degrees of freedom; without the option the test is the
+    sequences' alone (constant shifts: an interval of zero width)."""
+    from scipy import stats
+
+    base = np.random.default_rng(3).uniform(80, 120, len(LABELS))
+    board, arm, seeds = tmp_path / "board", tmp_path / "arm", tmp_path / "seeds"
+    _write(board, "m", IN_DISTRIBUTION, base)
+    _write(arm, "m", IN_DISTRIBUTION, base - 3)
+    _seeded_board(seeds, base + 20, [4.0, 2.0])
+    module = _load()
+    (plain,), _ = module.arm_rows(board, arm, ["m"], n_resamples=500)
+    assert plain.test == "paired" and plain.ci95 == pytest.approx((-3.0, -3.0))
+    (row,), _ = module.arm_rows(board, arm, ["m"], n_resamples=500, seed_noise=seeds)
+    assert row.seeds == (1, 1) and row.test == "paired + seed noise"
+    assert row.difference == pytest.approx(-3.0) and row.board == pytest.approx(base.mean())
+    half = stats.t.ppf(0.975, 2) * np.sqrt(2 * np.var([0.0, 4.0, 2.0], ddof=1))
+    assert row.ci95 == pytest.approx((-3.0 - half, -3.0 + half), rel=1e-6)
+
+
+def test_seed_noise_from_a_single_seed_is_a_user_error(tmp_path):
+    from poseboard.errors import InputError
+
+    base = np.random.default_rng(4).uniform(80, 120, len(LABELS))
+    board, arm, seeds = tmp_path / "board", tmp_path / "arm", tmp_path / "seeds"
+    _write(board, "m", IN_DISTRIBUTION, base)
+    _write(arm, "m", IN_DISTRIBUTION, base - 3)
+    _seeded_board(seeds, base, [])
+    with pytest.raises(InputError, match=r"--seed-noise: one seed of m under .*two or more"):
+        _load().arm_rows(board, arm, ["m"], n_resamples=200, seed_noise=seeds)
