@@ -19,8 +19,8 @@ interval says nothing about training noise, unless ``--seed-noise FOLDER`` names
 with seed replicates (the committed board): each run then carries one run's variance estimated
 by that folder's seeds of the same method and protocol, twice in all (two independent runs).
 
-    python scripts/lever_arm.py --board /work/board17/results --arm /work/arm_vol800/results \
-        --seed-noise results volumetric volumetric-norm
+    python scripts/lever_arm.py --board ARM_A/results --arm ARM_B/results --seed-noise results \
+        volumetric volumetric-norm
 
 With three or more methods it also prints, per split, Kendall's τ between the board's order
 and the arm's; with two, τ is ±1 and says only whether the one pair swapped, so it is left out.
@@ -130,15 +130,15 @@ def single_run_noise(c, ours: list, theirs: list):
 def two_run_noise(c, seeds: list):
     """``c``, a difference of two single runs, with both runs' training noise added: twice one
     run's seed variance, estimated by ``seeds`` (the same method and protocol trained with K >= 2
-    seeds, another folder's replicates) at K − 1 degrees of freedom. Fewer than two seeds is an
-    error naming what is missing: without them the training noise cannot be estimated."""
+    seeds, another folder's replicates, as find_replicates returns them: never empty) at K − 1
+    degrees of freedom. One seed is an error naming what is missing: without a second the
+    training noise cannot be estimated."""
     from poseboard.comparison.paired import SeedNoise, single_run_variance
     from poseboard.errors import InputError
 
     if len(seeds) < 2:
-        where = f"{seeds[0].method.name} under {seeds[0].protocol.id}" if seeds else "this method"
-        raise InputError(f"--seed-noise: one seed of {where}; the training noise needs two or more "
-                         "(results/seed-<k>/ replicates, `poseboard replicate`)")
+        raise InputError(f"--seed-noise: one seed of {seeds[0].method.name} under {seeds[0].protocol.id}; the "
+                         "training noise needs two or more (results/seed-<k>/ replicates, `poseboard replicate`)")
     one = single_run_variance([r.metrics.headline_value for r in seeds])
     return c.with_seed_variance(SeedNoise(2.0 * one.variance, one.df))
 

@@ -106,34 +106,6 @@ def test_an_older_board_is_compared_under_the_version_both_hold(tmp_path):
     assert left_out == [f"m: {label} (`{pid}`)" for label, pid in NOVEL_SPLITS.items() if label != "novel rig"]
 
 
-def test_a_single_run_against_a_seed_mean_adds_both_seed_variances(tmp_path):
-    """A board averaged over two seeds (seed 1 is 4 mm worse on every sequence) against a single-run
-    arm: the difference is from the seed mean, and the test adds the mean's seed variance (s²/2)
-    and the arm's single run's (s², estimated by the same seeds), Student's t at those seeds' one
-    degree of freedom; the sequences add nothing (constant shifts)."""
-    from scipy import stats
-
-    from poseboard.protocols.results import read_result, result_path, write_result
-
-    board, arm = tmp_path / "board", tmp_path / "arm"
-    base = np.random.default_rng(2).uniform(80, 120, len(LABELS))
-    _write(board, "m", IN_DISTRIBUTION, base)
-    _write(board / "seed-1", "m", IN_DISTRIBUTION, base + 4)
-    _write(arm, "m", IN_DISTRIBUTION, base - 10)
-    for folder, seed in ((board, 0), (board / "seed-1", 1)):
-        path = result_path(folder, "m", IN_DISTRIBUTION)
-        r = read_result(path)
-        r.seeds = {**r.seeds, "train": seed}
-        write_result(r, path)
-    (row,), _ = _load().arm_rows(board, arm, ["m"], n_resamples=500)
-    assert row.seeds == (2, 1) and row.test == "paired + seed noise"
-    assert row.board == pytest.approx(base.mean() + 2) and row.difference == pytest.approx(-12.0)
-    s2 = np.var([0.0, 4.0], ddof=1)
-    half = stats.t.ppf(0.975, 1) * np.sqrt(s2 / 2 + s2)  # one estimate from two seeds: 1 degree of freedom
-    assert row.ci95 == pytest.approx((-12.0 - half, -12.0 + half), rel=1e-6)
-    assert "| paired + seed noise (2 vs 1 seeds) |" in _load().markdown([row])
-
-
 def _seeded_board(folder: Path, base: np.ndarray, shifts: list[float]) -> None:
     """``folder`` holds seed 0 (``base``) and seeds 1… (``base`` + each shift), in distribution."""
     from poseboard.protocols.results import read_result, result_path, write_result
@@ -145,6 +117,26 @@ def _seeded_board(folder: Path, base: np.ndarray, shifts: list[float]) -> None:
         r = read_result(path)
         r.seeds = {**r.seeds, "train": seed}
         write_result(r, path)
+
+
+def test_a_single_run_against_a_seed_mean_adds_both_seed_variances(tmp_path):
+    """A board averaged over two seeds (seed 1 is 4 mm worse on every sequence) against a single-run
+    arm: the difference is from the seed mean, and the test adds the mean's seed variance (s²/2)
+    and the arm's single run's (s², estimated by the same seeds), Student's t at those seeds' one
+    degree of freedom; the sequences add nothing (constant shifts)."""
+    from scipy import stats
+
+    board, arm = tmp_path / "board", tmp_path / "arm"
+    base = np.random.default_rng(2).uniform(80, 120, len(LABELS))
+    _seeded_board(board, base, [4.0])
+    _write(arm, "m", IN_DISTRIBUTION, base - 10)
+    (row,), _ = _load().arm_rows(board, arm, ["m"], n_resamples=500)
+    assert row.seeds == (2, 1) and row.test == "paired + seed noise"
+    assert row.board == pytest.approx(base.mean() + 2) and row.difference == pytest.approx(-12.0)
+    s2 = np.var([0.0, 4.0], ddof=1)
+    half = stats.t.ppf(0.975, 1) * np.sqrt(s2 / 2 + s2)  # one estimate from two seeds: 1 degree of freedom
+    assert row.ci95 == pytest.approx((-12.0 - half, -12.0 + half), rel=1e-6)
+    assert "| paired + seed noise (2 vs 1 seeds) |" in _load().markdown([row])
 
 
 def test_two_single_runs_take_their_training_noise_from_another_folders_seeds(tmp_path):
