@@ -113,6 +113,35 @@ def test_softmax_aggregation_without_gradient_is_the_same_bytes(dtype, per_voxel
         assert torch.equal(fast[0, :, 7], torch.zeros(3, dtype=dtype))
 
 
+def _softmax_aggregation_by_autograd(vol: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """The formula written plainly, for autograd to differentiate (the reference)."""
+    m = (valid[:, :, None, None] if valid.ndim == 2 else valid[:, :, None]).to(vol.dtype)
+    e = torch.exp(vol - vol.detach().amax(1, keepdim=True)) * m
+    return (e * vol).sum(1) / e.sum(1).clamp_min(1e-12)
+
+
+@pytest.mark.parametrize("per_voxel", [False, True])
+def test_softmax_aggregation_gradient_is_the_formulas(per_voxel):
+    """Training's aggregation has its gradient written out (s_v (1 + f_v − a)): it passes
+    gradcheck in float64, equals autograd's gradient of the plain formula in float32, and a
+    voxel no view sees, or an invalid view, gets no gradient."""
+    gen = torch.Generator().manual_seed(5)
+    vol = torch.randn(2, 4, 3, 40, generator=gen, dtype=torch.float64) * 3
+    valid = torch.rand(2, 4, 40, generator=gen) > 0.3 if per_voxel else torch.tensor([[1, 1, 0, 1], [1, 0, 0, 0]]) > 0
+    if per_voxel:
+        valid[0, :, 7] = False
+    leaf = vol.clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda v: aggregate(v, valid, "softmax"), (leaf,))
+    upstream = torch.randn(2, 3, 40, generator=gen)
+    ours = vol.float().requires_grad_(True)
+    plain = vol.float().requires_grad_(True)
+    aggregate(ours, valid, "softmax").backward(upstream)
+    _softmax_aggregation_by_autograd(plain, valid).backward(upstream)
+    torch.testing.assert_close(ours.grad, plain.grad, rtol=1e-5, atol=1e-6)
+    dead = ~valid[:, :, None, None].expand_as(vol) if valid.ndim == 2 else ~valid[:, :, None].expand_as(vol)
+    assert torch.equal(ours.grad[dead], torch.zeros_like(ours.grad[dead]))
+
+
 def test_voxel_cross_entropy_is_low_at_the_ground_truth_voxel():
     centre = torch.zeros(1, 3, dtype=torch.float64)
     rot = rotation_z(torch.zeros(1, dtype=torch.float64))
