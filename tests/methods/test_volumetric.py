@@ -90,11 +90,18 @@ def test_aggregation_rules():
     torch.testing.assert_close(single, vol[:, 0])
 
 
+def _softmax_aggregation_by_autograd(vol: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """The formula written plainly, for autograd to differentiate (the reference)."""
+    m = (valid[:, :, None, None] if valid.ndim == 2 else valid[:, :, None]).to(vol.dtype)
+    e = torch.exp(vol - vol.detach().amax(1, keepdim=True)) * m
+    return (e * vol).sum(1) / e.sum(1).clamp_min(1e-12)
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 @pytest.mark.parametrize("per_voxel", [False, True])
 def test_softmax_aggregation_without_gradient_is_the_same_bytes(dtype, per_voxel):
-    """Prediction aggregates in place (no gradient): bit for bit what training's autograd form
-    gives, the input untouched, and a voxel no view sees still 0."""
+    """Prediction aggregates in place (no gradient): bit for bit the plain formula and training's
+    forward, the input untouched, and a voxel no view sees still 0."""
     gen = torch.Generator().manual_seed(3)
     vol = (torch.randn(2, 4, 3, 50, generator=gen) * 4).to(dtype)
     valid = torch.rand(2, 4, 50, generator=gen) > 0.3 if per_voxel else torch.tensor([[1, 1, 0, 1], [1, 0, 0, 0]]) > 0
@@ -104,6 +111,7 @@ def test_softmax_aggregation_without_gradient_is_the_same_bytes(dtype, per_voxel
     with torch.no_grad():
         fast = aggregate(vol, valid, "softmax")
     assert torch.equal(vol, kept)
+    assert torch.equal(fast, _softmax_aggregation_by_autograd(vol, valid))
     leaf = vol.clone().requires_grad_(True)
     tracked = aggregate(leaf, valid, "softmax")  # the form training differentiates
     assert tracked.requires_grad and torch.equal(fast, tracked.detach())
@@ -111,13 +119,6 @@ def test_softmax_aggregation_without_gradient_is_the_same_bytes(dtype, per_voxel
     assert torch.isfinite(leaf.grad).all()
     if per_voxel:
         assert torch.equal(fast[0, :, 7], torch.zeros(3, dtype=dtype))
-
-
-def _softmax_aggregation_by_autograd(vol: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """The formula written plainly, for autograd to differentiate (the reference)."""
-    m = (valid[:, :, None, None] if valid.ndim == 2 else valid[:, :, None]).to(vol.dtype)
-    e = torch.exp(vol - vol.detach().amax(1, keepdim=True)) * m
-    return (e * vol).sum(1) / e.sum(1).clamp_min(1e-12)
 
 
 @pytest.mark.parametrize("per_voxel", [False, True])
