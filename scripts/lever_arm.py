@@ -159,6 +159,19 @@ def markdown(rows: list[ArmRow]) -> str:
     return "\n".join(lines)
 
 
+def training_noise_note(rows: list[ArmRow]) -> str | None:
+    """A warning when some rows compare two single runs on the sequences alone (no seed noise):
+    their intervals cover the test frames, not training, and a change of rounding alone moved a
+    volumetric run by 0.4–6.3 mm, "decided" on five splits (docs/findings.md, session 19)."""
+    bare = sum(r.seeds == (1, 1) and r.test == "paired" for r in rows)
+    if not bare:
+        return None
+    return (f"\nWarning: {bare} row(s) compare two single runs on the sequences alone: the interval covers "
+            "the test frames, not training. A change of rounding alone moved a volumetric run by 0.4-6.3 mm, "
+            "'decided' on five of six splits (docs/findings.md, session 19); pass --seed-noise FOLDER to add "
+            "two runs' training noise.")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("methods", nargs="+", help="the methods (result folders) to compare")
@@ -179,6 +192,9 @@ def main() -> None:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     print(markdown(rows))
+    note = training_noise_note(rows)
+    if note:
+        print(note)
     if left_out:
         print("\nLeft out (no version of the protocol scored in both folders): " + "; ".join(left_out))
     if len(args.methods) < 3:

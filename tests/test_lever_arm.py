@@ -159,6 +159,9 @@ def test_two_single_runs_take_their_training_noise_from_another_folders_seeds(tm
     assert row.difference == pytest.approx(-3.0) and row.board == pytest.approx(base.mean())
     half = stats.t.ppf(0.975, 2) * np.sqrt(2 * np.var([0.0, 4.0, 2.0], ddof=1))
     assert row.ci95 == pytest.approx((-3.0 - half, -3.0 + half), rel=1e-6)
+    # two single runs on the sequences alone are flagged; with the seeds' noise they are not
+    assert "two single runs" in module.training_noise_note([plain])
+    assert module.training_noise_note([row]) is None
 
 
 def test_seed_noise_from_a_single_seed_is_a_user_error(tmp_path):
