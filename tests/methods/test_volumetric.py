@@ -90,9 +90,14 @@ def test_aggregation_rules():
     torch.testing.assert_close(single, vol[:, 0])
 
 
+def _view_mask(valid: torch.Tensor) -> torch.Tensor:
+    """(B, V) or (B, V, N) ``valid`` → a bool mask broadcastable to (B, V, C, N) volumes."""
+    return valid[:, :, None, None] if valid.ndim == 2 else valid[:, :, None]
+
+
 def _softmax_aggregation_by_autograd(vol: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     """The formula written plainly, for autograd to differentiate (the reference)."""
-    m = (valid[:, :, None, None] if valid.ndim == 2 else valid[:, :, None]).to(vol.dtype)
+    m = _view_mask(valid).to(vol.dtype)
     e = torch.exp(vol - vol.detach().amax(1, keepdim=True)) * m
     return (e * vol).sum(1) / e.sum(1).clamp_min(1e-12)
 
@@ -139,7 +144,7 @@ def test_softmax_aggregation_gradient_is_the_formulas(per_voxel):
     aggregate(ours, valid, "softmax").backward(upstream)
     _softmax_aggregation_by_autograd(plain, valid).backward(upstream)
     torch.testing.assert_close(ours.grad, plain.grad, rtol=1e-5, atol=1e-6)
-    dead = ~valid[:, :, None, None].expand_as(vol) if valid.ndim == 2 else ~valid[:, :, None].expand_as(vol)
+    dead = ~_view_mask(valid).expand_as(vol)
     assert torch.equal(ours.grad[dead], torch.zeros_like(ours.grad[dead]))
 
 
