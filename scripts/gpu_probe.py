@@ -10,7 +10,9 @@ GPU machine has no DVC, and a session there has minutes. This renders a small wo
 ``--data`` preset at the profile's crop size, ``synth-h36m``, ``synth-panoptic``,
 ``synth-mupots``), pre-trains the profile's backbone for ``--pretrain-steps`` and trains each
 method in ``--methods`` (its ``init`` first when that is another method) for ``--steps``,
-with the profile's networks, batches and precision, then predicts each method once on the
+with the profile's networks, batches and precision (a method whose block starts from He et
+al.'s ResNet-50, the ``paper`` profile's epipolar rows, gets it written first with no steps, as
+``paper_short.py`` does), then predicts each method once on the
 in-distribution protocol. ``--bf16`` trains those methods again under ``--precision bf16``;
 ``--repeat`` trains that method again with the same seed and compares every tensor of the two
 ``weights.pt``. Each command runs as the pipeline would run it (``python -m
@@ -39,7 +41,12 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
-from paper_short import _stage_summaries, full_schedules  # noqa: E402  (shared with the paper run)
+from paper_short import (  # noqa: E402  (shared with the paper run)
+    _stage_summaries,
+    full_schedules,
+    he_resnet50_args,
+    needs_he_resnet50,
+)
 
 DATASETS = ("synth-h36m", "synth-panoptic", "synth-mupots")
 DEFAULT_METHODS = ("ransac", "algebraic", "volumetric", "epipolar", "probabilistic", "rootnet", "algebraic-dome")
@@ -173,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     for dataset in DATASETS:
         run(f"generate@{dataset}", ["poseboard.pipeline", "generate", "--params", "params.yaml", "--out", "data",
                                     "--dataset", dataset, "-j", "8"])
+    if needs_he_resnet50(params, args.profile, methods):  # the paper profile's epipolar rows start there
+        run("he2020-resnet50", he_resnet50_args(work, args.profile, args.device))
     run("pretrain_backbone", ["poseboard.harness.commands", "pretrain", "--dataset", "synth-h36m", "--config-key",
                               f"backbone.{args.profile}", *common])
 

@@ -92,6 +92,26 @@ def _short_params(params: dict[str, Any], args: argparse.Namespace, full: dict[s
     return params
 
 
+HE_RESNET50 = "checkpoints/he2020-resnet50"
+
+
+def needs_he_resnet50(params: dict[str, Any], profile: str, methods: list[str]) -> bool:
+    """Whether any of ``methods``' ``profile`` blocks (params.yaml, parsed) starts from He et
+    al.'s ResNet-50, ``checkpoints/he2020-resnet50`` (the `paper` profile's epipolar rows)."""
+    return any(HE_RESNET50 in json.dumps(params["methods"][m].get(profile) or {}, default=str) for m in methods)
+
+
+def he_resnet50_args(work: Path, profile: str, device: str) -> list[str]:
+    """``python -m`` arguments that write He et al.'s ResNet-50 into ``work/checkpoints/he2020-resnet50``
+    with no pre-training steps (docs/real_datasets.md: the ResNet-50 rows' starting point; with no
+    ImageNet file on the machine its encoder is random). Writes the one-line config it reads; run in
+    ``work`` after the synthetic data are rendered."""
+    (work / "he2020-resnet50.yaml").write_text("backbone: {backbone: {depths: [3, 4, 6, 3]}, train: {steps: 0}}\n")
+    return ["poseboard.harness.commands", "pretrain", "--profile", profile, "--dataset", "synth-h36m",
+            "--checkpoints", HE_RESNET50, "--config", "he2020-resnet50.yaml", "--config-key", "backbone",
+            "--no-val", "--quiet", "--device", device]
+
+
 def _stage_summaries(log: str) -> dict[str, dict[str, Any]]:
     """Stage → its training summary (the loop's seconds and steps), from the commands' output."""
     found: dict[str, dict[str, Any]] = {}
@@ -132,16 +152,11 @@ def main(argv: list[str] | None = None) -> int:
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     (work / "params.yaml").write_text(yaml.safe_dump(_short_params(params, args, full), sort_keys=False))
     env = dict(os.environ, DVC_NO_ANALYTICS="1")
-    he = work / "checkpoints" / "he2020-resnet50" / "backbone"
-    if not he.exists():  # the ResNet-50 rows' starting point (docs/real_datasets.md), no steps
-        (work / "he2020-resnet50.yaml").write_text(
-            "backbone: {backbone: {depths: [3, 4, 6, 3]}, train: {steps: 0}}\n")
+    if not (work / HE_RESNET50 / "backbone").exists():
         subprocess.run([sys.executable, "-m", "poseboard.pipeline", "generate", "--params", "params.yaml",
                         "--out", "data"], cwd=work, env=env, check=True)
-        subprocess.run([sys.executable, "-m", "poseboard.harness.commands", "pretrain", "--profile", "paper",
-                        "--dataset", "synth-h36m", "--checkpoints", "checkpoints/he2020-resnet50",
-                        "--config", "he2020-resnet50.yaml", "--config-key", "backbone", "--no-val", "--quiet",
-                        "--device", args.device], cwd=work, env=env, check=True)
+        subprocess.run([sys.executable, "-m", *he_resnet50_args(work, "paper", args.device)], cwd=work, env=env,
+                       check=True)
     log_path = work / "paper_short.log"
     with log_path.open("a") as log:
         proc = subprocess.run([sys.executable, str(REPO / "scripts" / "timed_repro.py"), "--out",

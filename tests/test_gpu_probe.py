@@ -81,3 +81,21 @@ def test_two_weights_files_are_compared_tensor_by_tensor(tmp_path, probe):
     assert probe.compare_weights(tmp_path / "a.pt", tmp_path / "b.pt") == {
         "tensors": 2, "compared": 2, "identical": 1, "max_abs_diff": 0.25}
     assert probe.compare_weights(tmp_path / "a.pt", tmp_path / "a.pt")["identical"] == 2
+
+
+def test_the_paper_profiles_epipolar_rows_get_he_et_als_resnet50_written_first(tmp_path, probe):
+    """`--profile paper` trained epipolar from checkpoints/he2020-resnet50, which nothing wrote
+    (the H200 session of 2026-11-26: "no pre-trained backbone here"); the probe now writes it."""
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    assert probe.needs_he_resnet50(params, "paper", ["algebraic", "epipolar"])
+    assert probe.needs_he_resnet50(params, "paper", ["epipolar-baseline"])
+    assert not probe.needs_he_resnet50(params, "paper", ["algebraic", "volumetric", "rootnet"])
+    assert not probe.needs_he_resnet50(params, "gpu", list(params["methods"]))
+    args = probe.he_resnet50_args(tmp_path, "paper", "cuda")
+    assert args[:2] == ["poseboard.harness.commands", "pretrain"]
+    assert args[args.index("--checkpoints") + 1] == "checkpoints/he2020-resnet50"
+    assert args[args.index("--profile") + 1] == "paper" and args[args.index("--device") + 1] == "cuda"
+    config = yaml.safe_load((tmp_path / args[args.index("--config") + 1]).read_text())
+    assert config == {"backbone": {"backbone": {"depths": [3, 4, 6, 3]}, "train": {"steps": 0}}}
+    epipolar = params["methods"]["epipolar"]["paper"]
+    assert epipolar["backbone_checkpoint"] == "checkpoints/he2020-resnet50/backbone"
