@@ -96,9 +96,11 @@ HE_RESNET50 = "checkpoints/he2020-resnet50"
 
 
 def needs_he_resnet50(params: dict[str, Any], profile: str, methods: list[str]) -> bool:
-    """Whether any of ``methods``' ``profile`` blocks (params.yaml, parsed) starts from He et
-    al.'s ResNet-50, ``checkpoints/he2020-resnet50`` (the `paper` profile's epipolar rows)."""
-    return any(HE_RESNET50 in json.dumps(params["methods"][m].get(profile) or {}, default=str) for m in methods)
+    """Whether any of ``methods``' ``profile`` blocks (params.yaml, parsed) has its
+    ``backbone_checkpoint`` in He et al.'s ResNet-50, ``checkpoints/he2020-resnet50`` (the
+    `paper` profile's epipolar rows)."""
+    return any(str((params["methods"][m].get(profile) or {}).get("backbone_checkpoint") or "").startswith(HE_RESNET50)
+               for m in methods)
 
 
 def he_resnet50_args(work: Path, profile: str, device: str) -> list[str]:
