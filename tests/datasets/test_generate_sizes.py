@@ -90,3 +90,30 @@ def test_zero_test_samples_skips_the_split(tmp_path, cli):
                                       "--split", "test", "--test-samples", "0", "--quiet"])
     assert result.exit_code == 0, result.output
     assert not (tmp_path / "synth-h36m" / "test").exists()
+
+
+def test_free_motion_share_sets_the_training_world_only():
+    broad = SynthConfig.preset("smoke-broad")
+    cfg = broad.with_free_motion(0.7)
+    assert cfg.h36m.train.world.free_motion == 0.7
+    assert cfg.h36m.test == broad.h36m.test and cfg.novel == broad.novel and cfg.panoptic == broad.panoptic
+    assert broad.with_free_motion(None) == broad
+    with pytest.raises(InputError, match="between 0 and 1"):
+        broad.with_free_motion(1.5)
+    with pytest.raises(InputError, match="--motion"):
+        broad.model_copy(update={"motion_path": "m.npz"}).with_free_motion(0.5)
+
+
+def test_generate_takes_a_free_motion_share(tmp_path, cli):
+    """The rendered training split holds the share asked for (its actions, from samples.csv), and
+    the manifest records it."""
+    result = CliRunner().invoke(cli, ["generate", "synth-h36m", "--preset", "smoke-broad", "--out", str(tmp_path),
+                                      "--split", "train", "--free-motion", "0.75", "--workers", "1", "--quiet"])
+    assert result.exit_code == 0, result.output
+    split = tmp_path / "synth-h36m" / "train"
+    sequences = pd.read_csv(split / "samples.csv").drop_duplicates("sequence")
+    assert (sequences["action"] == "FreeMotion").mean() == pytest.approx(0.75, abs=0.05)
+    assert json.loads((split / "manifest.json").read_text())["config"]["h36m"]["train"]["world"]["free_motion"] == 0.75
+    refused = CliRunner().invoke(cli, ["generate", "synth-h36m", "--out", str(tmp_path / "x"), "--free-motion", "2",
+                                       "--quiet"])
+    assert refused.exit_code == 2 and "--free-motion" in refused.output

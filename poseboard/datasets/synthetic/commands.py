@@ -58,6 +58,11 @@ def generate(
     test_stride: Annotated[
         int | None, typer.Option("--test-stride", min=1, help="time between test frames, in frames at 50 fps")
     ] = None,
+    free_motion: Annotated[
+        float | None, typer.Option("--free-motion", min=0.0, max=1.0,
+                                   help="fraction of synth-h36m's training sequences in FreeMotion, replacing the "
+                                        "preset's (broad: 0.4); the test splits do not change")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
     device: Annotated[
         str, typer.Option("--device", help="where the renderer casts rays: cpu (default; the committed data's "
@@ -82,6 +87,7 @@ def generate(
         config = SynthConfig.preset(preset, rig_path=rig, motion_path=motion, test_subjects=test_subject)
         config = config.with_split_sizes("train", samples=train_samples, stride=train_stride)
         config = config.with_split_sizes("test", samples=test_samples, stride=test_stride)
+        config = config.with_free_motion(free_motion)
         reports = generate_datasets(
             names, config, out, seed=seed, splits=split or ("train", "test"), progress=not quiet,
             workers=None if workers <= 0 else workers, device=str(where),
