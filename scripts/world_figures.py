@@ -191,7 +191,7 @@ def draw_coverage(train: dict[str, np.ndarray], tests: dict[str, np.ndarray], ou
     """``coverage_angles.png`` (joint-angle distributions of each training world and test split)
     and ``coverage_distance.png`` (each test pose's distance to its nearest training pose, per
     training world); returns the :class:`~poseboard.datasets.synthetic.coverage.Coverage` records."""
-    from poseboard.datasets.synthetic.coverage import FAR_MM, angle_table, measure_coverage
+    from poseboard.datasets.synthetic.coverage import ARM_FAR_MM, FAR_MM, angle_table, measure_coverage
 
     tables = [angle_table(p, f"train: {k}") for k, p in train.items()] + [angle_table(p, k) for k, p in tests.items()]
     table = pd.concat(tables, ignore_index=True)
@@ -225,7 +225,9 @@ def draw_coverage(train: dict[str, np.ndarray], tests: dict[str, np.ndarray], ou
         outside = np.mean(list(r.outside.values()))
         print(f"{r.train:>12} → {r.test:<14} nearest pose: median {r.median_mm:5.1f} mm, 90th percentile "
               f"{r.p90_mm:5.1f} mm, beyond {FAR_MM:.0f} mm {100 * r.far_fraction:4.1f} %; "
-              f"angle values outside the training 1–99 % range {100 * outside:4.1f} % (mean over angles)")
+              f"angle values outside the training 1–99 % range {100 * outside:4.1f} % (mean over angles); "
+              f"nearest arm: median {r.arm_median_mm:5.1f} mm, beyond {ARM_FAR_MM:.0f} mm "
+              f"{100 * r.arm_far_fraction:4.1f} %")
     return records
 
 

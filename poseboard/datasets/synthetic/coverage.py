@@ -9,7 +9,11 @@ held (issue 38). Two measurements, both on the 3D poses a generated split stores
 * **pose distance**: for each test pose, the MPJPE (mm) to its nearest training pose after both
   are put in a canonical frame (pelvis at the origin, hips along +x, so position and facing do
   not count; :func:`canonical_poses`). A test pose far from every training pose is one the world
-  never showed, whatever the action is called.
+  never showed, whatever the action is called;
+* **arm distance**: the same for each arm alone (elbow and wrist from their shoulder, canonical
+  frame; :func:`nearest_arm_distance`). The arms carry most of the held-out actions' extra error
+  (docs/findings.md), and a whole pose can be far from every training pose while each arm is near
+  one: the whole-pose distance then says "never shown" where each limb was.
 
 Example:
     >>> import numpy as np
@@ -29,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from poseboard.errors import InputError, check_shape
+from poseboard.skeleton import H36M17
 
 #: The angles compared (names of :func:`~.motion.joint_angles_deg`).
 COVERAGE_ANGLES: tuple[str, ...] = (
@@ -38,7 +43,12 @@ COVERAGE_ANGLES: tuple[str, ...] = (
 )  # fmt: skip
 #: A test pose farther than this (mm, MPJPE) from every training pose counts as uncovered.
 FAR_MM = 100.0
+#: A test arm farther than this (mm, mean of elbow and wrist) from every training arm counts as uncovered.
+ARM_FAR_MM = 50.0
 _PELVIS, _RHIP, _LHIP = 6, 2, 3
+#: (shoulder, elbow, wrist) joint indices of the right and the left arm (H36M17).
+ARMS: tuple[tuple[int, int, int], ...] = tuple(
+    (H36M17.index(f"{s}Shoulder"), H36M17.index(f"{s}Elbow"), H36M17.index(f"{s}Wrist")) for s in "RL")
 
 
 def canonical_poses(poses: np.ndarray) -> np.ndarray:
@@ -70,6 +80,31 @@ def nearest_pose_distance(query: np.ndarray, reference: np.ndarray, chunk: int =
     return out
 
 
+def arm_configurations(poses: np.ndarray) -> np.ndarray:
+    """(N, 17, 3) world mm → (N, 2, 2, 3) mm: per arm (right, left), the elbow and the wrist from
+    their shoulder in the canonical frame (:func:`canonical_poses`: facing removed, so an arm
+    raised forward and one raised sideways differ)."""
+    p = canonical_poses(poses)
+    return np.stack([p[:, [elbow, wrist]] - p[:, shoulder, None] for shoulder, elbow, wrist in ARMS], axis=1)
+
+
+def nearest_arm_distance(query: np.ndarray, reference: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """(Q, 2) mm: for each query pose's right and left arm, the mean distance of its elbow and wrist
+    (:func:`arm_configurations`) to those of the nearest reference arm on the same side. Exact
+    (every pair), float32 chunks of ``chunk`` queries."""
+    q = arm_configurations(query).astype(np.float32)
+    r = arm_configurations(reference).astype(np.float32)
+    if len(r) == 0:
+        raise InputError("nearest_arm_distance: no reference poses")
+    out = np.empty((len(q), len(ARMS)), dtype=np.float64)
+    for side in range(len(ARMS)):
+        ref = r[:, side]
+        for start in range(0, len(q), chunk):
+            block = q[start : start + chunk, side]  # (B, 2, 3)
+            out[start : start + chunk, side] = np.linalg.norm(block[:, None] - ref[None], axis=-1).mean(-1).min(1)
+    return out
+
+
 def split_poses(path: str | Path) -> np.ndarray:
     """(N, 17, 3) world mm: the ground-truth poses a generated split stores (``joints_3d.npy``)."""
     from poseboard.datasets.storage import MultiViewStore
@@ -95,6 +130,8 @@ class Coverage:
     distances: np.ndarray
     #: Per angle: the fraction of the test split's values outside the training 1st–99th percentiles.
     outside: dict[str, float]
+    #: (Q, 2) mm: each test pose's right and left arm's distance to the nearest training arm.
+    arm_distances: np.ndarray
 
     @property
     def median_mm(self) -> float:
@@ -109,10 +146,19 @@ class Coverage:
         """Fraction of the test poses farther than :data:`FAR_MM` from every training pose."""
         return float(np.mean(self.distances > FAR_MM))
 
+    @property
+    def arm_median_mm(self) -> float:
+        return float(np.median(self.arm_distances))
+
+    @property
+    def arm_far_fraction(self) -> float:
+        """Fraction of the test arms farther than :data:`ARM_FAR_MM` from every training arm."""
+        return float(np.mean(self.arm_distances > ARM_FAR_MM))
+
 
 def measure_coverage(train: Mapping[str, np.ndarray], tests: Mapping[str, np.ndarray]) -> list[Coverage]:
-    """Every (training world, test split) pair: nearest-pose distances and the angles outside
-    the training world's 1st–99th percentile range."""
+    """Every (training world, test split) pair: nearest-pose and nearest-arm distances and the
+    angles outside the training world's 1st–99th percentile range."""
     out = []
     for train_label, train_poses in train.items():
         ref = angle_table(train_poses, train_label)
@@ -120,7 +166,8 @@ def measure_coverage(train: Mapping[str, np.ndarray], tests: Mapping[str, np.nda
         for test_label, test_poses in tests.items():
             table = angle_table(test_poses, test_label)
             outside = {a: float(((table[a] < lo[a]) | (table[a] > hi[a])).mean()) for a in COVERAGE_ANGLES}
-            out.append(Coverage(train_label, test_label, nearest_pose_distance(test_poses, train_poses), outside))
+            out.append(Coverage(train_label, test_label, nearest_pose_distance(test_poses, train_poses), outside,
+                                nearest_arm_distance(test_poses, train_poses)))
     return out
 
 
