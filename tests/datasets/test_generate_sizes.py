@@ -11,7 +11,7 @@ import typer
 from typer.testing import CliRunner
 
 from poseboard.datasets.synthetic.body import SUBJECTS
-from poseboard.datasets.synthetic.commands import generate
+from poseboard.datasets.synthetic.commands import generate, with_free_motion
 from poseboard.datasets.synthetic.generator import SynthConfig, _user_sequences, strided_frames
 from poseboard.errors import InputError
 
@@ -94,14 +94,14 @@ def test_zero_test_samples_skips_the_split(tmp_path, cli):
 
 def test_free_motion_share_sets_the_training_world_only():
     broad = SynthConfig.preset("smoke-broad")
-    cfg = broad.with_free_motion(0.7)
+    cfg = with_free_motion(broad, 0.7)
     assert cfg.h36m.train.world.free_motion == 0.7
     assert cfg.h36m.test == broad.h36m.test and cfg.novel == broad.novel and cfg.panoptic == broad.panoptic
-    assert broad.with_free_motion(None) == broad
+    assert with_free_motion(broad, None) == broad
     with pytest.raises(InputError, match="between 0 and 1"):
-        broad.with_free_motion(1.5)
+        with_free_motion(broad, 1.5)
     with pytest.raises(InputError, match="--motion"):
-        broad.model_copy(update={"motion_path": "m.npz"}).with_free_motion(0.5)
+        with_free_motion(broad.model_copy(update={"motion_path": "m.npz"}), 0.5)
 
 
 def test_generate_takes_a_free_motion_share(tmp_path, cli):

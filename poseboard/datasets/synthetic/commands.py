@@ -9,11 +9,14 @@ module is cheap.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from poseboard.errors import PoseboardError
+from poseboard.errors import InputError, PoseboardError
+
+if TYPE_CHECKING:
+    from poseboard.datasets.synthetic.config import SynthConfig
 
 _NAMES_HELP = "synth-h36m, synth-panoptic, synth-mupots, or all"
 
@@ -21,6 +24,37 @@ _NAMES_HELP = "synth-h36m, synth-panoptic, synth-mupots, or all"
 def _fail(exc: Exception) -> typer.Exit:
     typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
     return typer.Exit(code=2)
+
+
+def with_free_motion(config: SynthConfig, fraction: float | None) -> SynthConfig:
+    """``config`` with ``fraction`` of ``synth-h36m``'s training sequences in FreeMotion
+    (``TrainingWorld.free_motion``; ``--free-motion``: a training world for an arm, such as a
+    backbone pre-trained on another share, docs/findings.md). ``None`` keeps the preset's share.
+    Only the training split changes; the test splits' bytes do not. (Here, not on
+    :class:`SynthConfig`: the pipeline never sets it, so the rendering code's fingerprint stays.)
+
+    Raises:
+        InputError: ``fraction`` lies outside [0, 1]; the config has no procedural training world
+            to change (a user rig or motion replaces it, or a config without ``h36m.train.world``).
+
+    Example:
+        >>> from poseboard.datasets.synthetic.config import SynthConfig
+        >>> with_free_motion(SynthConfig.preset("smoke-broad"), 0.7).h36m.train.world.free_motion
+        0.7
+    """
+    if fraction is None:
+        return config
+    if not 0.0 <= fraction <= 1.0:
+        raise InputError(f"--free-motion {fraction}: a fraction of the training sequences, between 0 and 1")
+    if config.rig_path is not None or config.motion_path is not None:
+        raise InputError("--free-motion sets the procedural training world's FreeMotion share, which a user "
+                         "--rig or --motion replaces: leave one of them out")
+    if config.h36m.train.world is None:
+        raise InputError(f"config {config.profile!r}: synth-h36m's training split has no training world "
+                         "(h36m.train.world), so no FreeMotion share to set")
+    data = config.model_dump()
+    data["h36m"]["train"]["world"]["free_motion"] = float(fraction)
+    return type(config).model_validate(data)
 
 
 def generate(
@@ -87,7 +121,7 @@ def generate(
         config = SynthConfig.preset(preset, rig_path=rig, motion_path=motion, test_subjects=test_subject)
         config = config.with_split_sizes("train", samples=train_samples, stride=train_stride)
         config = config.with_split_sizes("test", samples=test_samples, stride=test_stride)
-        config = config.with_free_motion(free_motion)
+        config = with_free_motion(config, free_motion)
         reports = generate_datasets(
             names, config, out, seed=seed, splits=split or ("train", "test"), progress=not quiet,
             workers=None if workers <= 0 else workers, device=str(where),

@@ -240,35 +240,6 @@ class SynthConfig(BaseModel):
                 data["novel"]["stride"] = stride
         return type(self).model_validate(data)
 
-    def with_free_motion(self, fraction: float | None) -> SynthConfig:
-        """This config with ``fraction`` of ``synth-h36m``'s training sequences in FreeMotion
-        (``TrainingWorld.free_motion``; ``poseboard generate --free-motion``: a training world
-        for an arm, such as a backbone pre-trained on another share, docs/findings.md). ``None``
-        keeps the preset's share. Only the training split changes; the test splits' bytes do not.
-
-        Raises:
-            InputError: ``fraction`` lies outside [0, 1]; the config has no procedural training
-                world to change (a user rig or motion replaces it, or a config without
-                ``h36m.train.world``).
-
-        Example:
-            >>> SynthConfig.preset("smoke-broad").with_free_motion(0.7).h36m.train.world.free_motion
-            0.7
-        """
-        if fraction is None:
-            return self
-        if not 0.0 <= fraction <= 1.0:
-            raise InputError(f"--free-motion {fraction}: a fraction of the training sequences, between 0 and 1")
-        if self.rig_path is not None or self.motion_path is not None:
-            raise InputError("--free-motion sets the procedural training world's FreeMotion share, which a user "
-                             "--rig or --motion replaces: leave one of them out")
-        if self.h36m.train.world is None:
-            raise InputError(f"config {self.profile!r}: synth-h36m's training split has no training world "
-                             "(h36m.train.world), so no FreeMotion share to set")
-        data = self.model_dump()
-        data["h36m"]["train"]["world"]["free_motion"] = float(fraction)
-        return type(self).model_validate(data)
-
 
 def _smoke() -> dict[str, Any]:
     return {
