@@ -69,14 +69,20 @@ def canonical_poses(poses: np.ndarray) -> np.ndarray:
 def nearest_pose_distance(query: np.ndarray, reference: np.ndarray, chunk: int = 256) -> np.ndarray:
     """(Q,) mm: for each query pose, the MPJPE to its nearest reference pose, both canonical
     (:func:`canonical_poses`). Exact (every pair), in float32 chunks of ``chunk`` queries."""
-    q, r = canonical_poses(query).astype(np.float32), canonical_poses(reference).astype(np.float32)
-    if len(r) == 0:
+    if len(reference) == 0:
         raise InputError("nearest_pose_distance: no reference poses")
+    return _nearest_mean_distance(canonical_poses(query), canonical_poses(reference), chunk)
+
+
+def _nearest_mean_distance(query: np.ndarray, reference: np.ndarray, chunk: int) -> np.ndarray:
+    """(Q,) mm: for each query point set (Q, K, 3), the mean over its K points of the distance to
+    the same points of the nearest reference set (R, K, 3). Exact (every pair), in float32
+    chunks of ``chunk`` queries, so memory stays at chunk × R × K."""
+    q, r = query.astype(np.float32), reference.astype(np.float32)
     out = np.empty(len(q), dtype=np.float64)
     for start in range(0, len(q), chunk):
-        block = q[start : start + chunk]  # (B, 17, 3)
-        d = np.linalg.norm(block[:, None] - r[None], axis=-1).mean(-1)  # (B, R)
-        out[start : start + chunk] = d.min(1)
+        block = q[start : start + chunk]  # (B, K, 3)
+        out[start : start + chunk] = np.linalg.norm(block[:, None] - r[None], axis=-1).mean(-1).min(1)
     return out
 
 
@@ -92,17 +98,10 @@ def nearest_arm_distance(query: np.ndarray, reference: np.ndarray, chunk: int = 
     """(Q, 2) mm: for each query pose's right and left arm, the mean distance of its elbow and wrist
     (:func:`arm_configurations`) to those of the nearest reference arm on the same side. Exact
     (every pair), float32 chunks of ``chunk`` queries."""
-    q = arm_configurations(query).astype(np.float32)
-    r = arm_configurations(reference).astype(np.float32)
-    if len(r) == 0:
+    if len(reference) == 0:
         raise InputError("nearest_arm_distance: no reference poses")
-    out = np.empty((len(q), len(ARMS)), dtype=np.float64)
-    for side in range(len(ARMS)):
-        ref = r[:, side]
-        for start in range(0, len(q), chunk):
-            block = q[start : start + chunk, side]  # (B, 2, 3)
-            out[start : start + chunk, side] = np.linalg.norm(block[:, None] - ref[None], axis=-1).mean(-1).min(1)
-    return out
+    q, r = arm_configurations(query), arm_configurations(reference)
+    return np.stack([_nearest_mean_distance(q[:, side], r[:, side], chunk) for side in range(len(ARMS))], axis=1)
 
 
 def split_poses(path: str | Path) -> np.ndarray:
