@@ -2,10 +2,10 @@
 same run: a pre-training step (forward, backward and AdamW on 16 crops of 128 px, the default's
 batch) and a forward pass without gradients (32 crops, as prediction feeds it), with the network
 and its input in PyTorch's default contiguous (NCHW) layout, in channels-last (NHWC), and,
-for the step, under bf16 autocast. Every layer but the stem's max-pool (already channels-last
-when no gradient is taken) runs in the contiguous layout today; this measures what the other
-layouts would buy, the lever behind more pre-training steps at the same minutes
-(docs/performance.md, session 22). Random weights and crops: speed does not depend on them.
+for the step, under bf16 autocast. The backbone runs channels-last since session 23
+(``BackboneConfig.channels_last``, the default); the contiguous layout is the baseline it
+replaced, kept here as the ratio's denominator (docs/performance.md, sessions 22 and 23).
+Random weights and crops: speed does not depend on them.
 
     pytest benchmarks/bench_backbone.py --benchmark-only --benchmark-group-by=group
 """
@@ -25,10 +25,10 @@ LAYOUTS = ("contiguous", "channels_last")
 
 def _net_and_crops(layout: str, crops: int) -> tuple[Backbone, torch.Tensor]:
     torch.manual_seed(0)
-    net = Backbone(PretrainConfig.preset("default").backbone)
+    config = PretrainConfig.preset("default").backbone
+    net = Backbone(config.model_copy(update={"channels_last": layout == "channels_last"}))
     images = torch.randn(crops, 3, 128, 128, generator=torch.Generator().manual_seed(1))
     if layout == "channels_last":
-        net = net.to(memory_format=torch.channels_last)
         images = images.contiguous(memory_format=torch.channels_last)
     return net, images
 

@@ -206,7 +206,7 @@ class EpipolarNet(nn.Module):
         """Heatmaps (N, J, h, w) of reference features (N, C, h, w) fused with a source view's."""
         assert self.attention is not None
         fund = fundamental_ref_to_src(proj_ref.to(torch.float64), proj_src.to(torch.float64))
-        return self.backbone.final(self.attention(f_ref, f_src, fund, stride))
+        return self.backbone.final(self.attention(f_ref, f_src, fund, stride)).contiguous()
 
     def reference_heatmaps(self, images_ref: Tensor, images_src: Tensor, proj_ref: Tensor,
                            proj_src: Tensor) -> Tensor:

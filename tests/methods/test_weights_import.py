@@ -211,7 +211,9 @@ def test_torchvision_weights_fill_the_encoder_only(tmp_path):
         assert torch.equal(net.state_dict()[k], v)
     x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
-        torch.testing.assert_close(net.eval().encode(x), reference_forward(sd, x, "basic", cfg.depths, head=False))
+        # channels-last rounds differently from the reference's plain layout: fp32 noise, not a mapping error
+        torch.testing.assert_close(net.eval().encode(x), reference_forward(sd, x, "basic", cfg.depths, head=False),
+                                   rtol=1e-4, atol=1e-4)
 
 
 def test_final_layer_is_reinitialised_when_joint_counts_differ(tmp_path):

@@ -63,6 +63,9 @@ class BackboneConfig(BaseModel):
                                              description="channels of each ×2 deconvolution (3 → stride 4)")
     num_joints: int = Field(17, ge=1)
     bn_momentum: float = Field(0.1, gt=0, le=1)
+    channels_last: bool = Field(
+        True, description="weights and activations in the channels-last layout: the same function, "
+        "1.2-1.3x faster training steps on CPUs (other rounding); not part of the architecture")
 
     @model_validator(mode="after")
     def _stride(self) -> BackboneConfig:
@@ -167,27 +170,29 @@ class Bottleneck(nn.Module):
         return self.relu(out + identity)
 
 
+class SubsampledPointwiseConv2d(nn.Conv2d):
+    """A 1×1 :class:`torch.nn.Conv2d` whose stride is applied by subsampling its input
+    (``x[..., ::s, ::s]``), then convolved at stride 1: the same function and the same state
+    dict as the strided convolution (on the CPU the same bits for the default backbone's
+    shapes at two threads; at one, some gradients differ in the last place).
+
+    Why: PyTorch 2.13's oneDNN backward of a strided 1×1 convolution in the channels-last
+    layout corrupts the heap (a crash or ``double free``) for 2–12 input channels at 64² and
+    larger inputs, the smoke backbone's 8-channel downsample at 256 px among them; the
+    stride-1 kernel is sound at every size measured (docs/performance.md, session 23)."""
+
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__(cin, cout, 1, stride, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        sy, sx = self.stride
+        return nn.functional.conv2d(x[..., ::sy, ::sx], self.weight, self.bias)
+
+
 def _downsample(cin: int, cout: int, stride: int, momentum: float) -> nn.Module | None:
     if stride == 1 and cin == cout:
         return None
-    return nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout, momentum=momentum))
-
-
-class StemMaxPool2d(nn.MaxPool2d):
-    """:class:`torch.nn.MaxPool2d` that, when no gradient is taken, runs on a channels-last copy
-    and returns it contiguous.
-
-    The same values (a maximum is exact; tested with ties) and the same state dict (none). On
-    two CPU cores PyTorch's channels-last forward kernel is about 3× faster for the stem's
-    (N, 32, 64, 64) maps (1.7 of the 7.7 s of backbone in RANSAC's ``synth-h36m-relative``
-    prediction went into the contiguous one, session 6), but its backward is slower: a default
-    backbone's training step of 16 crops took 60 ms against 55, so training keeps the plain
-    kernel (docs/performance.md, session 10)."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        if torch.is_grad_enabled() and x.requires_grad:
-            return super().forward(x)
-        return super().forward(x.contiguous(memory_format=torch.channels_last)).contiguous()
+    return nn.Sequential(SubsampledPointwiseConv2d(cin, cout, stride), nn.BatchNorm2d(cout, momentum=momentum))
 
 
 class Backbone(nn.Module):
@@ -206,7 +211,7 @@ class Backbone(nn.Module):
             nn.Conv2d(3, config.stem_width, 7, 2, 3, bias=False),
             nn.BatchNorm2d(config.stem_width, momentum=m),
             nn.ReLU(inplace=True),
-            StemMaxPool2d(3, 2, 1),
+            nn.MaxPool2d(3, 2, 1),
         )
         stages = []
         cin = config.stem_width
@@ -228,6 +233,14 @@ class Backbone(nn.Module):
         self.deconv = nn.Sequential(*deconvs)
         self.final = nn.Conv2d(cin, config.num_joints, 1)
         self._init_weights()
+        if config.channels_last:
+            self.to(memory_format=torch.channels_last)
+
+    def _layout(self, images: Tensor) -> Tensor:
+        """``images`` in the network's layout (a no-op when they already are)."""
+        if self.config.channels_last:
+            return images.contiguous(memory_format=torch.channels_last)
+        return images
 
     def _init_weights(self) -> None:
         for mod in self.modules():
@@ -249,8 +262,8 @@ class Backbone(nn.Module):
         nn.init.zeros_(self.final.bias)
 
     def encode(self, images: Tensor) -> Tensor:
-        """(N, 3, S, S) → the bottleneck (N, Cb, S/32, S/32)."""
-        x = self.stem(images)
+        """(N, 3, S, S) → the bottleneck (N, Cb, S/32, S/32), in the network's layout."""
+        x = self.stem(self._layout(images))
         for stage in self.stages:
             x = stage(x)
         return x
@@ -262,7 +275,10 @@ class Backbone(nn.Module):
             raise InputError(f"Backbone: image size {size['H']}×{size['W']} must be a multiple of 32")
         bottleneck = self.encode(images)
         features = self.deconv(bottleneck)
-        return BackboneOutput(self.final(features), features, bottleneck)
+        heatmaps = self.final(features)
+        # The callers index, view and unproject these: hand them the standard layout (copies
+        # of at most 64 channels at S/4, small beside the convolutions).
+        return BackboneOutput(heatmaps.contiguous(), features.contiguous(), bottleneck.contiguous())
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -305,7 +321,7 @@ def _read_backbone(
     ``directory``; with ``expect``, the architecture must match."""
     record = read_backbone_record(directory)
     config = BackboneConfig.model_validate(record["backbone"])
-    if expect is not None and expect != config:
+    if expect is not None and expect != config.model_copy(update={"channels_last": expect.channels_last}):
         raise ResultFileError(
             f"{directory}: the pre-trained backbone is {config.model_dump()}, but the method is configured "
             f"for {expect.model_dump()}; pre-train with the same backbone block"
@@ -322,7 +338,7 @@ def load_backbone(directory: str | Path, expect: BackboneConfig | None = None) -
     backbone is an error)."""
     config, _, state = _read_backbone(directory, expect)
     with torch.device("cpu"):
-        net = Backbone(config)
+        net = Backbone(expect or config)  # expect may differ in the layout alone
     net.load_state_dict(state)
     return net
 
