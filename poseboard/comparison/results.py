@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from poseboard.comparison.paired import PairedComparison, SequenceTable, paired_bootstrap
 from poseboard.errors import InputError
 from poseboard.protocols.results import MetricBlock, Result
 
-__all__ = ["check_pairable", "compare_results", "find_replicates", "point_block", "same_images", "sequence_table",
-           "train_seed"]
+__all__ = ["check_pairable", "check_same_training", "compare_results", "find_replicates", "point_block",
+           "same_images", "sequence_table", "train_seed"]
 
 
 def train_seed(result: Result) -> int | None:
@@ -83,6 +84,40 @@ def check_pairable(a: Result, b: Result) -> None:
                          "match, and one of the result files carries no task hash to tell a different task from "
                          "the same task rendered on another CPU: score it again with this poseboard, or "
                          "regenerate both with the same seed and configuration")
+
+
+def _training_settings(config: Any, prefix: str = "") -> dict[str, Any]:
+    """``config`` flattened to dotted keys, without what differs between seed replicates of one
+    training: seeds (``seed``, ``train.seed``, …) and checkpoint folders (``*_checkpoint``:
+    ``checkpoints/seed-<k>/…``)."""
+    out: dict[str, Any] = {}
+    if isinstance(config, dict):
+        for key, value in config.items():
+            if key == "seed" or key.endswith("_checkpoint"):
+                continue
+            out.update(_training_settings(value, f"{prefix}{key}."))
+    else:
+        out[prefix[:-1]] = config
+    return out
+
+
+def check_same_training(a: Result, b: Result) -> None:
+    """Raise :class:`InputError` unless ``b`` is a seed replicate of ``a``'s training: the same
+    method and the same configuration but for seeds and checkpoint folders. A replicate trained
+    before a change of ``params.yaml`` or of a config's fields (another step count, a new
+    field) is another method's run, and averaging it into ``a``'s row would mix two boards.
+    What a method's config does not record (the pre-trained backbone's own schedule) this
+    cannot see."""
+    if a.method.name != b.method.name:
+        raise InputError(f"{a.method.name} and {b.method.name} are different methods, not seed replicates")
+    sa, sb = _training_settings(a.method.config), _training_settings(b.method.config)
+    differ = sorted(k for k in sa.keys() | sb.keys() if sa.get(k, "<absent>") != sb.get(k, "<absent>"))
+    if differ:
+        shown = "; ".join(f"{k}: {sa.get(k, '<absent>')!r} vs {sb.get(k, '<absent>')!r}" for k in differ[:3])
+        more = f" and {len(differ) - 3} more" if len(differ) > 3 else ""
+        raise InputError(f"{a.method.name} under {a.protocol.id}: trained with another configuration ({shown}{more}); "
+                         "replicate it again on the current params.yaml (`poseboard replicate --seed K`) or remove "
+                         "its results/seed-<k>/ files")
 
 
 def sequence_table(replicates: Sequence[Result], point: str | None = None) -> SequenceTable | None:

@@ -36,7 +36,13 @@ from poseboard.comparison.paired import (
     seed_mean_interval as paired_seed_mean_interval,
 )
 from poseboard.comparison.rank_agreement import SeedVariance
-from poseboard.comparison.results import check_pairable, compare_results, sequence_table, train_seed
+from poseboard.comparison.results import (
+    check_pairable,
+    check_same_training,
+    compare_results,
+    sequence_table,
+    train_seed,
+)
 from poseboard.comparison.seed_spread import SeedSpread
 from poseboard.errors import InputError, ResultFileError
 from poseboard.protocols.protocol import PaperAnchor, ProtocolDef
@@ -348,13 +354,16 @@ def _block_value(block: MetricBlock, metric: str, weighting: str) -> float | Non
 
 
 def _pairable_replicates(reps: list[Result]) -> tuple[list[Result], list[str]]:
-    """``reps`` (the pipeline's own run first) split into those scored on the first's task,
-    which the row averages, and the reasons the others are left out: a replicate of the default
-    profile beside a pipeline re-run on another profile or data is not a seed of that run."""
+    """``reps`` (the pipeline's own run first) split into those scored on the first's task and
+    trained with its configuration but for the seed, which the row averages, and the reasons the
+    others are left out: a replicate of the default profile beside a pipeline re-run on another
+    profile or data, or one trained before a change of the method's config, is not a seed of
+    that run."""
     kept, left_out = reps[:1], []
     for r in reps[1:]:
         try:
             check_pairable(reps[0], r)
+            check_same_training(reps[0], r)
         except InputError as exc:
             left_out.append(f"seed {train_seed(r)}: {exc}")
         else:

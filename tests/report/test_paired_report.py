@@ -135,6 +135,34 @@ def test_a_replicate_of_another_task_is_left_out_and_said(results):
     assert "Seed replicates left out" in html and "noise-20mm seed 1: " in html
 
 
+def test_a_replicate_trained_with_another_configuration_is_left_out_and_said(results):
+    """A replicate trained before the method's config changed (a new field, another step count)
+    is another board's run: the row keeps its own, and says why; seeds and checkpoint folders
+    (``checkpoints/seed-<k>/…``) are what replicates may differ in, and stay in."""
+    base = read_result(_path(results, "noise-20mm"))
+    base.seeds = {**base.seeds, "train": 0}
+    base.method.config = {"train": {"steps": 1000, "seed": 0}, "backbone": {"widths": [8, 16], "channels_last": True},
+                          "backbone_checkpoint": "checkpoints/backbone"}
+    write_result(base, _path(results, "noise-20mm"))
+    same = base.model_copy(deep=True)
+    same.seeds = {**same.seeds, "train": 1}
+    same.method.config = {"train": {"steps": 1000, "seed": 1}, "backbone": {"widths": [8, 16], "channels_last": True},
+                          "backbone_checkpoint": "checkpoints/seed-1/backbone"}
+    write_result(same, results / "seed-1" / "noise-20mm" / f"{PROTOCOL}.json")
+    older = base.model_copy(deep=True)
+    older.seeds = {**older.seeds, "train": 2}
+    older.method.config = {"train": {"steps": 900, "seed": 2}, "backbone": {"widths": [8, 16]},
+                           "backbone_checkpoint": "checkpoints/seed-2/backbone"}
+    write_result(older, results / "seed-2" / "noise-20mm" / f"{PROTOCOL}.json")
+    board = next(b for b in build_boards(read_results(results)) if b.id == PROTOCOL)
+    row = next(r for r in board.rows if r.method == "noise-20mm")
+    assert [r.seeds["train"] for r in row.replicates] == [0, 1]
+    assert len(row.replicates_left_out) == 1 and row.replicates_left_out[0].startswith("seed 2: ")
+    reason = row.replicates_left_out[0]
+    assert "another configuration" in reason and "backbone.channels_last: True vs '<absent>'" in reason
+    assert "train.steps: 1000 vs 900" in reason
+
+
 def test_results_of_different_sample_sets_or_data_are_refused(results):
     a = read_result(_path(results, "noise-8mm"))
     b = read_result(_path(results, "noise-20mm"))

@@ -36,7 +36,10 @@ def _score_noisy_roots(data: Path, results: Path, method: str, protocol_name: st
                             score=rng.uniform(0.5, 1.0, len(people)),
                             person_index=people["person_index"].astype(int).to_numpy())
     result = build_result(
-        protocol=protocol, method=MethodInfo(name=method, config={"sigma_mm": sigma}, capabilities=None),
+        # a seed replicate records the same config as seed 0 (the board leaves out one that does not):
+        # its noise level stands for what another training seed changes
+        protocol=protocol, method=MethodInfo(name=method, config={"sigma_mm": sigma} if train is None else
+                                             {"noise": "gaussian"}, capabilities=None),
         dataset=DatasetInfo(name=protocol.dataset, split=protocol.split, source=gt.source, data_hash=gt.data_hash),
         metrics=score_roots(protocol, gt, preds), sample_ids=preds.sample_ids,
         seeds={"noise": seed} if train is None else {"noise": seed, "train": train},
