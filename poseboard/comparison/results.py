@@ -17,6 +17,7 @@ from typing import Any
 
 from poseboard.comparison.paired import PairedComparison, SequenceTable, paired_bootstrap
 from poseboard.errors import InputError
+from poseboard.mappings import flatten
 from poseboard.protocols.results import MetricBlock, Result
 
 __all__ = ["check_pairable", "check_same_training", "compare_results", "find_replicates", "point_block",
@@ -86,19 +87,14 @@ def check_pairable(a: Result, b: Result) -> None:
                          "regenerate both with the same seed and configuration")
 
 
-def _training_settings(config: Any, prefix: str = "") -> dict[str, Any]:
-    """``config`` flattened to dotted keys, without what differs between seed replicates of one
+def _training_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` as flat ``a.b`` keys, without what differs between seed replicates of one
     training: seeds (``seed``, ``train.seed``, …) and checkpoint folders (``*_checkpoint``:
     ``checkpoints/seed-<k>/…``)."""
-    out: dict[str, Any] = {}
-    if isinstance(config, dict):
-        for key, value in config.items():
-            if key == "seed" or key.endswith("_checkpoint"):
-                continue
-            out.update(_training_settings(value, f"{prefix}{key}."))
-    else:
-        out[prefix[:-1]] = config
-    return out
+    def varies(key: str) -> bool:
+        return any(part == "seed" or part.endswith("_checkpoint") for part in key.split("."))
+
+    return {k: v for k, v in flatten(config).items() if not varies(k)}
 
 
 def check_same_training(a: Result, b: Result) -> None:

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from poseboard.mappings import flatten
 from poseboard.protocols.results import Result, is_result_file, read_result
-from poseboard.tracking.client import client, ensure_experiment, flatten, log_batch, log_file
+from poseboard.tracking.client import client, ensure_experiment, log_batch, log_file
 from poseboard.tracking.store import experiment_name, protocol_family, tracking_uri
 
 HASH_TAG = "poseboard.result_sha256"

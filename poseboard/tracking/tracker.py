@@ -24,7 +24,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from poseboard.tracking.client import client, ensure_experiment, flatten, log_batch, log_file
+from poseboard.mappings import flatten
+from poseboard.tracking.client import client, ensure_experiment, log_batch, log_file
 from poseboard.tracking.store import tracking_uri
 
 
