@@ -312,7 +312,8 @@ def replicate_command(
         "--device", help="passed to pretrain, train and predict: auto, cpu, cuda or cuda:N (default: each resolves "
                          "its own: POSEBOARD_DEVICE, else the profile's `device`, else auto)")] = None,
     precision: Annotated[str | None, typer.Option(
-        "--precision", help="passed to pretrain, train and predict: fp32 or bf16 (default: the profile's)")] = None,
+        "--precision",
+        help="passed to pretrain, train and predict: fp32, bf16 or auto (default: the profile's)")] = None,
 ) -> None:
     """Train and score every method again with another training seed, on the pipeline's data
     (after `dvc repro`): checkpoints/seed-K/, results/seed-K/. Without --seed, every seed of the
@@ -323,12 +324,12 @@ def replicate_command(
 
     try:
         if dry_run:  # the spelling only: the commands may be meant for another machine
-            from poseboard.device import PRECISIONS, check_device_spelling
+            from poseboard.device import PRECISION_SPELLINGS, check_device_spelling
 
             if device is not None:
                 device = check_device_spelling(device)
-            if precision is not None and precision not in PRECISIONS:
-                raise PoseboardError(f"--precision: {precision!r} is not one of {', '.join(PRECISIONS)}")
+            if precision is not None and precision not in PRECISION_SPELLINGS:
+                raise PoseboardError(f"--precision: {precision!r} is not one of {', '.join(PRECISION_SPELLINGS)}")
         else:  # the device the commands will run on: refused here, before the first step writes
             from poseboard.harness.commands import resolve_run
 

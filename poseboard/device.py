@@ -31,6 +31,7 @@ __all__ = [
     "DEVICE_ENV",
     "DEVICE_PATTERN",
     "PRECISIONS",
+    "PRECISION_SPELLINGS",
     "Precision",
     "autocast",
     "available_devices",
@@ -38,7 +39,9 @@ __all__ = [
     "configure",
     "describe_device",
     "host_tensor",
+    "native_bf16",
     "resolve_device",
+    "resolve_precision",
     "synchronize",
     "to_device",
 ]
@@ -52,6 +55,10 @@ Precision = Literal["fp32", "bf16"]
 #: ``fp32``: plain float32 (bit-identical to a run without the option); ``bf16``: matrix
 #: products and convolutions under ``torch.autocast`` in bfloat16, the rest in float32.
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
+#: Every accepted spelling of a precision (``--precision``, a profile's or the backbone block's
+#: ``precision``): one of :data:`PRECISIONS`, or ``auto``, which a command resolves on its device
+#: (:func:`resolve_precision`) before it computes anything.
+PRECISION_SPELLINGS: tuple[str, ...] = (*PRECISIONS, "auto")
 
 
 def check_device_spelling(spec: str, option: str = "--device") -> str:
@@ -178,6 +185,40 @@ def autocast(device: torch.device | str, precision: str = "fp32") -> Iterator[No
         return
     with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16):
         yield
+
+
+def native_bf16(device: torch.device | str) -> bool:
+    """Whether ``device`` computes bfloat16 matrix products and convolutions in hardware: a
+    CUDA GPU that torch reports bf16 support for, or a CPU with AVX-512 BF16 or AMX tiles (the
+    instructions oneDNN's bf16 kernels use). Elsewhere a bf16 autocast is emulated: on the
+    default backbone's training step it ran 15-25x *slower* than fp32 with oneDNN held to AVX2
+    (docs/performance.md, session 24), so ``auto`` computes fp32 there."""
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    if device.type == "cpu":
+        probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # torch.cpu's, private
+        return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in probes)
+    return False
+
+
+def resolve_precision(spelling: str, device: torch.device | str, option: str = "--precision") -> str:
+    """The precision a run on ``device`` computes in: ``spelling`` itself (``fp32``, ``bf16``),
+    or for ``auto`` ``bf16`` where the device has it in hardware (:func:`native_bf16`) and
+    ``fp32`` elsewhere. So ``auto`` is a speed choice whose numbers depend on the machine: the
+    precision it chose is recorded with what the run wrote.
+
+    Raises:
+        InputError: a spelling that is none of :data:`PRECISION_SPELLINGS`, naming ``option``.
+    """
+    text = spelling.strip().lower() if isinstance(spelling, str) else spelling
+    if text not in PRECISION_SPELLINGS:
+        raise InputError(f"{option}: {spelling!r} is not one of {', '.join(PRECISION_SPELLINGS)}")
+    if text == "auto":
+        return "bf16" if native_bf16(device) else "fp32"
+    return text
 
 
 def describe_device(device: torch.device | str, precision: str = "fp32") -> str:

@@ -101,10 +101,11 @@ class Profile(_Strict):
         description="where pretrain, train and predict compute under this profile: auto (CUDA when available), "
         "cpu, cuda or cuda:N; their --device option and the POSEBOARD_DEVICE variable come first",
     )
-    precision: Literal["fp32", "bf16"] = Field(
+    precision: Literal["fp32", "bf16", "auto"] = Field(
         default="fp32",
-        description="what they compute in: fp32, or bf16 (matrix products and convolutions in bfloat16 under "
-        "autocast); their --precision option comes first",
+        description="what they compute in: fp32, bf16 (matrix products and convolutions in bfloat16 under "
+        "autocast), or auto (bf16 where the device computes it in hardware, else fp32); their --precision "
+        "option comes first, and pretrain_backbone takes the backbone block's `precision` before this",
     )
 
     @field_validator("device")
@@ -433,8 +434,8 @@ def profile_run_options(path: str | Path, profile: str | None = None) -> RunOpti
         device = Profile._device_spelling(device)
     except ValueError as exc:
         raise ParamsError(f"{key}.device: {exc}") from None
-    if precision not in ("fp32", "bf16"):
-        raise ParamsError(f"{key}.precision: {precision!r} is not one of fp32, bf16")
+    if precision not in ("fp32", "bf16", "auto"):
+        raise ParamsError(f"{key}.precision: {precision!r} is not one of fp32, bf16, auto")
     return RunOptions(device=device, precision=precision, device_key=f"{key}.device")
 
 

@@ -136,9 +136,39 @@ def test_resolution_order_option_environment_profile_auto(tmp_path, monkeypatch,
 
 
 def test_precision_is_checked(tmp_path):
-    with pytest.raises(InputError, match=r"--precision: 'fp16' is not one of fp32, bf16"):
+    with pytest.raises(InputError, match=r"--precision: 'fp16' is not one of fp32, bf16, auto"):
         resolve_run("cpu", "fp16")
     assert resolve_run("cpu", "BF16")[1] == "bf16"
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_is_bf16_only_where_the_hardware_has_it(tmp_path, monkeypatch, native):
+    """``auto`` resolves on the device before anything runs: bf16 where it is native, fp32 where a
+    bf16 autocast would be emulated (15-25x slower on the backbone); from the option and from a
+    profile alike, and the resolved precision is what a command gets."""
+    import poseboard.device as device_module
+
+    monkeypatch.setattr(device_module, "native_bf16", lambda device: native)
+    expected = "bf16" if native else "fp32"
+    assert resolve_run("cpu", "auto") == (torch.device("cpu"), expected)
+    assert resolve_run("cpu", " AUTO ")[1] == expected
+    params = _params_with(tmp_path, device="cpu", precision="auto")
+    assert load_params(params).active.precision == "auto"  # the spelling is kept in the file's model
+    assert resolve_run(params_file=params) == (torch.device("cpu"), expected)
+    assert resolve_run(precision="fp32", params_file=params)[1] == "fp32"  # the option comes first
+
+
+def test_native_bf16_reads_the_cpu_flags():
+    """The CPU probe against the kernel's own list of the CPU's instruction sets (Linux): AVX-512
+    BF16 or AMX tiles mean oneDNN has bf16 kernels; neither, and the autocast is emulated."""
+    from poseboard.device import native_bf16
+
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.exists():
+        pytest.skip("no /proc/cpuinfo to read the CPU's flags from")
+    flags = set(next(line for line in cpuinfo.read_text().splitlines() if line.startswith("flags")).split())
+    assert native_bf16("cpu") == bool({"avx512_bf16", "amx_tile"} & flags)
+    assert native_bf16(torch.device("cpu")) == native_bf16("cpu")
 
 
 def test_a_profile_device_is_validated_naming_the_key(tmp_path):
@@ -248,6 +278,40 @@ def test_a_bad_profile_device_stops_a_command_naming_the_key(tmp_path):
     out = runner.invoke(app, ["predict", "algebraic", "--protocol", "synth-h36m-relative", "--params", str(params),
                               "--checkpoints", str(ck), "-q"])  # the file's active profile: default, unset
     assert "no saved configuration" in out.output and "profiles." not in out.output  # it went on
+
+
+def test_the_backbone_block_sets_the_pretraining_precision_and_backbone_json_records_it(tmp_path, monkeypatch):
+    """``backbone.<profile>.precision`` comes between ``--precision`` and the profile's, for the
+    pre-training only, and backbone.json says what it computed in (``auto`` resolved)."""
+    import json
+
+    import poseboard.device as device_module
+
+    monkeypatch.setattr(device_module, "native_bf16", lambda device: True)
+    data = yaml.safe_load((ROOT / "params.yaml").read_text())
+    data["backbone"]["smoke"] = {"train": {"steps": 2, "batch_size": 2, "log_every": 1, "val_every": 0},
+                                 "precision": "auto"}
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(data))
+
+    def pretrain(ck: Path, *extra: str) -> dict:
+        out = runner.invoke(app, ["pretrain", "--profile", "smoke", "--config", str(params), "--config-key",
+                                  "backbone.smoke", "--data-dir", str(F.data_dir()), "--checkpoints", str(ck),
+                                  "--no-val", "-q", "--threads", "1", *extra])
+        assert out.exit_code == 0, out.output
+        return json.loads((ck / "backbone" / "backbone.json").read_text())["info"]
+
+    info = pretrain(tmp_path / "auto")
+    assert (info["precision"], info["device"]) == ("bf16", "cpu (1 torch thread, bf16)")
+    assert info["config"]["precision"] == "auto"  # the spelling, as the block gives it
+    assert pretrain(tmp_path / "option", "--precision", "fp32")["precision"] == "fp32"  # the option first
+    data["backbone"]["smoke"]["precision"] = "fp16"
+    params.write_text(yaml.safe_dump(data))
+    out = runner.invoke(app, ["pretrain", "--profile", "smoke", "--config", str(params), "--config-key",
+                              "backbone.smoke", "--data-dir", str(F.data_dir()), "--checkpoints",
+                              str(tmp_path / "bad"), "-q"])
+    assert out.exit_code != 0 and "precision" in out.output, out.output
+    assert not (tmp_path / "bad").exists()
 
 
 @pytest.mark.parametrize("spec", BAD_DEVICES)

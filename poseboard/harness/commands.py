@@ -78,8 +78,10 @@ DeviceOpt = Annotated[
 ]
 PrecisionOpt = Annotated[
     str | None,
-    typer.Option("--precision", help="fp32 or bf16 (bf16: matrix products and convolutions in bfloat16; default: "
-                                      "the profile's `precision` in params.yaml, else fp32)"),
+    typer.Option("--precision", help="fp32, bf16 (matrix products and convolutions in bfloat16) or auto (bf16 where "
+                                      "the device computes it in hardware, else fp32); default: the profile's "
+                                      "`precision` in params.yaml (for pretrain, the backbone block's first), "
+                                      "else fp32"),
 ]
 
 
@@ -117,13 +119,15 @@ def resolve_run(device: str | None = None, precision: str | None = None, *, prof
 
     Device: ``device`` (``--device``), else ``POSEBOARD_DEVICE``, else ``profiles.<profile>.device``
     of ``params_file`` (``profile`` None: the file's active one), else ``auto``. Precision:
-    ``precision``, else ``profiles.<profile>.precision``, else ``fp32``.
+    ``precision``, else ``profiles.<profile>.precision``, else ``fp32``; ``auto`` is resolved on
+    the device (:func:`poseboard.device.resolve_precision`), so the returned one is ``fp32`` or
+    ``bf16``.
 
     Raises:
         InputError: a misspelt device or precision, or a device this machine does not have;
             the message names where the spelling came from and the devices available.
     """
-    from poseboard.device import DEVICE_ENV, PRECISIONS, resolve_device
+    from poseboard.device import DEVICE_ENV, resolve_device, resolve_precision
     from poseboard.errors import InputError
     from poseboard.params import profile_run_options
 
@@ -137,11 +141,9 @@ def resolve_run(device: str | None = None, precision: str | None = None, *, prof
     else:
         where = resolve_device("auto", "--device")
     if precision is not None:
-        if precision.strip().lower() not in PRECISIONS:
-            raise InputError(f"--precision: {precision!r} is not one of {', '.join(PRECISIONS)}")
-        precision = precision.strip().lower()
+        precision = resolve_precision(precision, where)
     else:
-        precision = options.precision if options is not None else "fp32"
+        precision = resolve_precision(options.precision if options is not None else "fp32", where)
     if precision == "bf16" and where.type == "cuda":
         import torch
 
@@ -200,12 +202,15 @@ def pretrain(
     """Pre-train the shared 2D backbone on DATASET's train split into CHECKPOINTS/backbone
     (resumable), from random weights or --init-weights."""
     try:
-        on, precision = resolve_run(device, precision, profile=profile, params_file=params_file_of(params, config))
-        _threads(threads, on)
-        from poseboard.methods.train.loop import JsonlTracker
         from poseboard.methods.train.pretrain import PretrainConfig, crop_source, pretrain_backbone
 
         cfg = build_config(PretrainConfig, profile, config, config_key, seed)
+        # the backbone block's own precision comes between --precision and the profile's
+        on, precision = resolve_run(device, precision if precision is not None else cfg.precision,
+                                    profile=profile, params_file=params_file_of(params, config))
+        _threads(threads, on)
+        from poseboard.methods.train.loop import JsonlTracker
+
         if init_weights is not None or init_format != "auto" or init_sha256 is not None:
             from poseboard.methods.nets.weights_import import init_from_options
 

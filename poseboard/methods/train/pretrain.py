@@ -44,7 +44,7 @@ import copy
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -52,7 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
 from poseboard.datasets.torch_dataset import normalize_images
-from poseboard.device import to_device
+from poseboard.device import describe_device, to_device
 from poseboard.errors import InputError
 from poseboard.geometry import hard_argmax_2d, soft_argmax_2d
 from poseboard.methods.nets.backbone import Backbone, BackboneConfig, save_backbone
@@ -81,6 +81,10 @@ class PretrainConfig(BaseModel):
     crop_size: int | None = Field(
         None, ge=32, multiple_of=32,
         description="side of the square crops read from a real dataset, px (None: the loader's, 384 for Human3.6M)")
+    precision: Literal["fp32", "bf16", "auto"] | None = Field(
+        None, description="what the pre-training computes in (the methods keep the profile's): fp32, bf16, or "
+        "auto (bf16 where the device computes it in hardware, else fp32; poseboard.device.resolve_precision); "
+        "None: the profile's. `pretrain --precision` comes first. Recorded in backbone.json (info.precision)")
 
     @classmethod
     def preset(cls, profile: str) -> PretrainConfig:
@@ -381,10 +385,13 @@ def pretrain_backbone(
     ``val`` (a split folder or a dataset) gives curves of the 2D error (crop px) of the hard and soft
     argmax of the first ``val_samples`` crops; it is never used to choose weights.
 
-    ``device`` (default: the CPU) and ``precision`` (``fp32`` or ``bf16``): where and how it
-    trains (:func:`~poseboard.methods.train.loop.train_loop`). The network is built on the CPU
-    (the same initial weights whatever the device), every random draw of a step comes from
-    the step's CPU generator, and the returned backbone is on ``device``.
+    ``device`` (default: the CPU) and ``precision`` (``fp32`` or ``bf16``, resolved by the
+    caller; ``config.precision`` is its spelling): where and how it trains
+    (:func:`~poseboard.methods.train.loop.train_loop`); both are recorded in ``backbone.json``
+    (``info.precision``, ``info.device``), and a saved state of another precision is not
+    resumed. The network is built on the CPU (the same initial weights whatever the device),
+    every random draw of a step comes from the step's CPU generator, and the returned backbone
+    is on ``device``.
     """
     out = Path(out)
     device = torch.device(device) if device is not None else torch.device("cpu")
@@ -431,10 +438,11 @@ def pretrain_backbone(
         name="pretrain", config=config.train, modules={"backbone": net}, optimizer=optimizer, step_fn=step_fn,
         dataset=dataset, collate=collate_crops, workdir=out, tracker=tracker,
         val_fn=val_fn if val_set is not None else None, progress=progress, device=device, precision=precision,
-        identity=config.model_dump(mode="json", exclude={"train"}),
+        identity={**config.model_dump(mode="json", exclude={"train"}), "precision": precision},
     )
     info = {
         "stage": "pretrain", "steps": summary.end_step, "seconds_total": round(summary.seconds_total, 1),
+        "precision": precision, "device": describe_device(device, precision),
         "config": config.model_dump(mode="json"), "train": dataset.describe(),
         "val": summary.val, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
