@@ -147,6 +147,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     work: Path = args.workdir
+    if work.exists() and any(work.iterdir()):
+        # Its checkpoints would resume (a stage of 0 new steps) and its log would mix two runs'
+        # summaries, as the third GPU session's second call found.
+        parser.error(f"{work} is not empty: a probe's stages would resume from its checkpoints and its rates "
+                     "mix two runs; give an empty or new folder")
     work.mkdir(parents=True, exist_ok=True)
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     methods = with_inits(args.methods, params)

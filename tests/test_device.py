@@ -284,7 +284,8 @@ def test_a_bad_profile_device_stops_a_command_naming_the_key(tmp_path):
 
 def test_the_backbone_block_sets_the_pretraining_precision_and_backbone_json_records_it(tmp_path, monkeypatch):
     """``backbone.<profile>.precision`` comes between ``--precision`` and the profile's, for the
-    pre-training only, and backbone.json says what it computed in (``auto`` resolved)."""
+    pre-training only, and backbone.json says what it computed in (``auto`` resolved). On the CPU
+    by name: the smoke profile's ``auto`` device would take a GPU where there is one."""
     import json
 
     import poseboard.device as device_module
@@ -299,7 +300,7 @@ def test_the_backbone_block_sets_the_pretraining_precision_and_backbone_json_rec
     def pretrain(ck: Path, *extra: str) -> dict:
         out = runner.invoke(app, ["pretrain", "--profile", "smoke", "--config", str(params), "--config-key",
                                   "backbone.smoke", "--data-dir", str(F.data_dir()), "--checkpoints", str(ck),
-                                  "--no-val", "-q", "--threads", "1", *extra])
+                                  "--no-val", "-q", "--threads", "1", "--device", "cpu", *extra])
         assert out.exit_code == 0, out.output
         return json.loads((ck / "backbone" / "backbone.json").read_text())["info"]
 

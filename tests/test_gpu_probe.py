@@ -99,3 +99,15 @@ def test_the_paper_profiles_epipolar_rows_get_he_et_als_resnet50_written_first(t
     assert config == {"backbone": {"backbone": {"depths": [3, 4, 6, 3]}, "train": {"steps": 0}}}
     epipolar = params["methods"]["epipolar"]["paper"]
     assert epipolar["backbone_checkpoint"] == "checkpoints/he2020-resnet50/backbone"
+
+
+def test_a_workdir_that_holds_a_run_is_refused(tmp_path, probe, capsys):
+    """A second probe into the same folder would resume its checkpoints (0 new steps) and read
+    the first run's summaries from the log: refused before anything runs, naming the folder."""
+    (tmp_path / "gpu_probe.log").write_text("== pretrain_backbone: exit 0, 9.2 s\n")
+    with pytest.raises(SystemExit) as stop:
+        probe.main([str(tmp_path), "--methods", "algebraic"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert str(tmp_path) in err and "not empty" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gpu_probe.log"]  # nothing written
