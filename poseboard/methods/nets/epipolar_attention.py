@@ -259,13 +259,18 @@ class _SpreadBack(torch.autograd.Function):
     def forward(ctx: Any, values: Tensor, grid: Tensor, size: tuple[int, int]) -> Tensor:
         ctx.save_for_backward(grid)
         cells = values.new_empty((values.shape[0], values.shape[1], *size))  # read for its shape only
-        spread, _ = torch.ops.aten.grid_sampler_2d_backward(values, cells, grid, 0, 0, True, [True, False])
+        # The raw kernel takes one dtype. Under a bf16 autocast the grid is laid in bf16 (the
+        # affinities' dtype) while grid_sample, on autocast's fp32 list, hands back fp32 values:
+        # the grid follows the values (a no-op in fp32, so fp32 runs are unchanged bit for bit).
+        spread, _ = torch.ops.aten.grid_sampler_2d_backward(values, cells, grid.to(values.dtype), 0, 0, True,
+                                                            [True, False])
         return spread
 
     @staticmethod
     def backward(ctx: Any, grad_cells: Tensor) -> tuple[Tensor, None, None]:
         (grid,) = ctx.saved_tensors
-        return F.grid_sample(grad_cells, grid, mode="bilinear", padding_mode="zeros", align_corners=True), None, None
+        return F.grid_sample(grad_cells, grid.to(grad_cells.dtype), mode="bilinear", padding_mode="zeros",
+                             align_corners=True), None, None
 
 
 def fundamental_ref_to_src(proj_ref: Tensor, proj_src: Tensor) -> Tensor:
