@@ -413,6 +413,7 @@ def _mount_subcommands() -> None:
     from poseboard.datasets.synthetic.commands import generate, show
     from poseboard.harness.commands import predict, pretrain, train
     from poseboard.method_run import method
+    from poseboard.misses import misses
     from poseboard.params import params_app
     from poseboard.report.commands import publish, report
     from poseboard.scaffold import new_method
@@ -431,6 +432,7 @@ def _mount_subcommands() -> None:
     app.command("new-method")(new_method)
     app.command("method")(method)
     app.command("studio")(studio)
+    app.command("misses")(misses)
     app.add_typer(params_app, name="params", help="Check params.yaml.")
     app.add_typer(rig_app, name="rig", help="Camera rigs: import a calibration (OpenCV, anipose, Panoptic, "
                                             "EasyMocap, Human3.6M).")

@@ -25,7 +25,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("harness", ("poseboard.harness",)),
     ("apps", ("poseboard.cli", "poseboard.pipeline", "poseboard.compare", "poseboard.comparison",
               "poseboard.report", "poseboard.tracking", "poseboard.replicates", "poseboard.scaffold",
-              "poseboard.studio", "poseboard.method_run", "poseboard.fingerprint")),
+              "poseboard.studio", "poseboard.method_run", "poseboard.fingerprint", "poseboard.misses")),
 )
 #: A layer that must not import one below it: a method knows nothing of how it is evaluated
 #: (a protocol never sees a method either: the protocols sit below the methods).
