@@ -20,7 +20,7 @@ import contextlib
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from poseboard.errors import InputError
 
@@ -33,6 +33,7 @@ __all__ = [
     "PRECISIONS",
     "PRECISION_SPELLINGS",
     "Precision",
+    "PrecisionSpelling",
     "autocast",
     "available_devices",
     "check_device_spelling",
@@ -51,14 +52,16 @@ DEVICE_ENV = "POSEBOARD_DEVICE"
 #: Every accepted spelling (checked before torch is imported, e.g. in ``params.yaml``).
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
 
-Precision = Literal["fp32", "bf16"]
 #: ``fp32``: plain float32 (bit-identical to a run without the option); ``bf16``: matrix
 #: products and convolutions under ``torch.autocast`` in bfloat16, the rest in float32.
-PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
+Precision = Literal["fp32", "bf16"]
+PRECISIONS: tuple[str, ...] = get_args(Precision)
 #: Every accepted spelling of a precision (``--precision``, a profile's or the backbone block's
 #: ``precision``): one of :data:`PRECISIONS`, or ``auto``, which a command resolves on its device
-#: (:func:`resolve_precision`) before it computes anything.
-PRECISION_SPELLINGS: tuple[str, ...] = (*PRECISIONS, "auto")
+#: (:func:`resolve_precision`) before it computes anything. The one list: the params models'
+#: fields are typed with it and the options check against it.
+PrecisionSpelling = Literal["fp32", "bf16", "auto"]
+PRECISION_SPELLINGS: tuple[str, ...] = get_args(PrecisionSpelling)
 
 
 def check_device_spelling(spec: str, option: str = "--device") -> str:

@@ -47,6 +47,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from poseboard.datasets.real.config import RealDataConfig
+from poseboard.device import PRECISION_SPELLINGS, PrecisionSpelling
 from poseboard.errors import InputError, PoseboardError
 
 PARAMS_FILE = "params.yaml"
@@ -101,7 +102,7 @@ class Profile(_Strict):
         description="where pretrain, train and predict compute under this profile: auto (CUDA when available), "
         "cpu, cuda or cuda:N; their --device option and the POSEBOARD_DEVICE variable come first",
     )
-    precision: Literal["fp32", "bf16", "auto"] = Field(
+    precision: PrecisionSpelling = Field(
         default="fp32",
         description="what they compute in: fp32, bf16 (matrix products and convolutions in bfloat16 under "
         "autocast), or auto (bf16 where the device computes it in hardware, else fp32); their --precision "
@@ -434,8 +435,8 @@ def profile_run_options(path: str | Path, profile: str | None = None) -> RunOpti
         device = Profile._device_spelling(device)
     except ValueError as exc:
         raise ParamsError(f"{key}.device: {exc}") from None
-    if precision not in ("fp32", "bf16", "auto"):
-        raise ParamsError(f"{key}.precision: {precision!r} is not one of fp32, bf16, auto")
+    if precision not in PRECISION_SPELLINGS:
+        raise ParamsError(f"{key}.precision: {precision!r} is not one of {', '.join(PRECISION_SPELLINGS)}")
     return RunOptions(device=device, precision=precision, device_key=f"{key}.device")
 
 

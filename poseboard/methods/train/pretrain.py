@@ -44,7 +44,7 @@ import copy
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
@@ -52,7 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
 from poseboard.datasets.torch_dataset import normalize_images
-from poseboard.device import describe_device, to_device
+from poseboard.device import PrecisionSpelling, describe_device, to_device
 from poseboard.errors import InputError
 from poseboard.geometry import hard_argmax_2d, soft_argmax_2d
 from poseboard.methods.nets.backbone import Backbone, BackboneConfig, save_backbone
@@ -81,7 +81,7 @@ class PretrainConfig(BaseModel):
     crop_size: int | None = Field(
         None, ge=32, multiple_of=32,
         description="side of the square crops read from a real dataset, px (None: the loader's, 384 for Human3.6M)")
-    precision: Literal["fp32", "bf16", "auto"] | None = Field(
+    precision: PrecisionSpelling | None = Field(
         None, description="what the pre-training computes in (the methods keep the profile's): fp32, bf16, or "
         "auto (bf16 where the device computes it in hardware, else fp32; poseboard.device.resolve_precision); "
         "None: the profile's. `pretrain --precision` comes first. Recorded in backbone.json (info.precision)")
