@@ -34,6 +34,7 @@ import pandas as pd
 import typer
 
 from poseboard.errors import InputError, ShapeError
+from poseboard.harness.commands import CheckpointsOpt, DataDirOpt, DeviceOpt, PrecisionOpt, ThreadsOpt
 from poseboard.protocols.failures import GROSS_2D_FRACTION
 
 #: A miss lands on a ground-truth joint of the same view within this fraction of the crop side.
@@ -77,43 +78,37 @@ def summarize_misses(labels: np.ndarray, hidden: np.ndarray, swap: Sequence[int]
     hid = np.asarray(hidden, bool).reshape(lab.shape)
     rows = []
     for j, name in enumerate(joint_names):
-        col, counted = lab[:, j], lab[:, j] != NOT_COUNTED
-        miss = counted & (col != NOT_A_MISS)
-        n_miss = int(miss.sum())
+        counted = lab[:, j] != NOT_COUNTED
+        missed = counted & (lab[:, j] != NOT_A_MISS)
+        landed, was_hidden = lab[missed, j], hid[missed, j]  # the misses only
+        on_mirror, on_other = landed == int(swap[j]), (landed >= 0) & (landed != int(swap[j]))
 
-        def share(mask: np.ndarray, n_miss: int = n_miss) -> float:
-            return 100.0 * float(mask.sum()) / n_miss if n_miss else 0.0
+        def pct(mask: np.ndarray, n: int = landed.size) -> float:
+            return 100.0 * float(mask.sum()) / n if n else 0.0
 
-        others = col[miss & (col >= 0) & (col != int(swap[j]))]
         top = ""
-        if others.size:
-            k, c = np.unique(others, return_counts=True)
-            top = f"{joint_names[int(k[c.argmax()])]} ({share(others == k[c.argmax()]):.0f} %)"
-        rows.append({"joint": name, "views": int(counted.sum()),
-                     "miss_pct": 100.0 * n_miss / max(int(counted.sum()), 1),
-                     "swapped_pct": share(miss & (col == int(swap[j]))),
-                     "other_joint_pct": share(miss & (col >= 0) & (col != int(swap[j]))),
-                     "nowhere_pct": share(miss & (col == NOWHERE)), "hidden_pct": share(miss & hid[:, j]),
-                     "top_landing": top})
+        if on_other.any():
+            k, c = np.unique(landed[on_other], return_counts=True)
+            top = f"{joint_names[int(k[c.argmax()])]} ({pct(landed == k[c.argmax()]):.0f} %)"
+        rows.append({"joint": name, "views": int(counted.sum()), "miss_pct": pct(missed, max(int(counted.sum()), 1)),
+                     "swapped_pct": pct(on_mirror), "other_joint_pct": pct(on_other),
+                     "nowhere_pct": pct(landed == NOWHERE), "hidden_pct": pct(was_hidden), "top_landing": top})
     return pd.DataFrame(rows)
 
 
 def load_trained(name: str, checkpoints: Path) -> Any:
-    """The trained method in ``checkpoints/name`` (its ``config.json`` names the registered
-    method; a variant such as ``epipolar-baseline`` keeps its own name)."""
+    """The trained method in ``checkpoints/name`` (a variant such as ``epipolar-baseline`` keeps
+    its own name)."""
+    from poseboard.harness.run import saved_method
     from poseboard.methods.registry import get_method
     from poseboard.names import check_name
 
     check_name(name, "method")
-    saved = Path(checkpoints) / name / "config.json"
-    if not saved.exists():
-        raise InputError(f"{saved}: no trained method here; train it first (dvc repro, or `poseboard train`) "
-                         "or give --checkpoints")
-    try:
-        registered = str(json.loads(saved.read_text())["method"])
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise InputError(f"{saved}: cannot read the method this checkpoint holds ({exc})") from None
-    method = get_method(registered).load(saved.parent)
+    directory = Path(checkpoints) / name
+    if not (directory / "config.json").exists():
+        raise InputError(f"{directory / 'config.json'}: no trained method here; train it first (dvc repro, or "
+                         "`poseboard train`) or give --checkpoints")
+    method = get_method(saved_method(directory)).load(directory)
     method.name = name
     return method
 
@@ -128,10 +123,11 @@ def measure_misses(method: Any, protocol_key: str, *, data_dir: Path, by: str | 
 
     from poseboard.datasets.sources import locate_protocol
     from poseboard.datasets.torch_dataset import collate_multiview, present_views_first
-    from poseboard.device import autocast, to_device
+    from poseboard.device import to_device
     from poseboard.harness.multiview_pose import camera_subsets, place_method
-    from poseboard.harness.predict import method_inputs
+    from poseboard.harness.predict import _predict_batch, method_inputs
     from poseboard.protocols.evaluate import select_frames
+    from poseboard.protocols.failures import visible_in_crop
     from poseboard.protocols.registry import get_protocol
     from poseboard.skeleton import H36M17
 
@@ -150,19 +146,20 @@ def measure_misses(method: Any, protocol_key: str, *, data_dir: Path, by: str | 
     labels, hidden = [], []
     for start in range(0, len(rows), batch_size):
         batch = present_views_first(collate_multiview([dataset[int(i)] for i in rows[start:start + batch_size]]))
-        with torch.inference_mode(), autocast(method.device, method.precision):
-            pred = method.predict(to_device(method_inputs(batch, method, protocol), method.device))
-        joints_2d = (getattr(pred, "extras", None) or {}).get("joints_2d")
+        with torch.inference_mode():
+            _, _, joints_2d = _predict_batch(method, to_device(method_inputs(batch, method, protocol), method.device),
+                                             protocol)
         if joints_2d is None:
             raise InputError(f"method {method.name} gives no 2D detections (a `joints_2d` extra): its misses cannot "
                              "be placed; the 2D-backbone methods (ransac, algebraic, epipolar, ...) give them")
         gt_2d = batch["joints_2d"].to(torch.float64).numpy()
         size = int(batch["images"].shape[-1])
-        inside = ((gt_2d >= 0) & (gt_2d <= size - 1)).all(-1)
-        counted = inside & batch["view_valid"].numpy()[..., None]
+        hidden_now = ~batch["visibility"].numpy()
+        # every joint of a valid view inside the crop, hidden or not (visible_in_crop with all visible)
+        counted = visible_in_crop(gt_2d, np.ones_like(hidden_now), batch["view_valid"].numpy(), size)
         pred_2d = torch.as_tensor(joints_2d).detach().cpu().to(torch.float64).numpy()
         labels.append(miss_landings(pred_2d, gt_2d, counted, size))
-        hidden.append(~batch["visibility"].numpy())
+        hidden.append(hidden_now)
     lab, hid = np.concatenate(labels), np.concatenate(hidden)  # (N, V, J), frames in protocol order
     groups = [("all", np.ones(len(indices), bool))]
     if by is not None:
@@ -178,15 +175,15 @@ def measure_misses(method: Any, protocol_key: str, *, data_dir: Path, by: str | 
 def misses(
     method: Annotated[str, typer.Argument(help="a trained method (CHECKPOINTS/METHOD, a variant's name too)")],
     protocol: Annotated[str, typer.Option("--protocol", help="a multi-view protocol, name or name@version")],
-    data_dir: Annotated[Path, typer.Option("--data-dir", help="folder holding <dataset>/<split>/")] = Path("data"),
-    checkpoints: Annotated[Path, typer.Option("--checkpoints", help="folder of trained methods")] = Path("checkpoints"),
+    data_dir: DataDirOpt = Path("data"),
+    checkpoints: CheckpointsOpt = Path("checkpoints"),
     by: Annotated[str, typer.Option("--by", help="a column of the split's samples.csv to break down by, or "
                                                  "'none'")] = "action",
     out: Annotated[Path | None, typer.Option("--out", help="also write the table as JSON records here")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="samples per forward pass")] = 8,
-    threads: Annotated[int | None, typer.Option("--threads", min=1, help="torch CPU threads")] = None,
-    device: Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda or cuda:N")] = None,
-    precision: Annotated[str | None, typer.Option("--precision", help="fp32, bf16 or auto")] = None,
+    threads: ThreadsOpt = None,
+    device: DeviceOpt = None,
+    precision: PrecisionOpt = None,
 ) -> None:
     """Where METHOD's gross 2D misses land on PROTOCOL's frames: per joint, the share missed
     (beyond a tenth of the crop side) and, of those, swapped onto the mirror joint, put on

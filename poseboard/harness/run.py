@@ -74,10 +74,7 @@ def run_protocol(
     saved = Path(checkpoints) / method_name / "config.json"
     if name is None and method_name not in REGISTRY.names() and saved.exists():
         # a variant's checkpoint (e.g. epipolar-baseline) records the method it is
-        try:
-            name, method_name = method_name, str(json.loads(saved.read_text())["method"])
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise InputError(f"{saved}: cannot read the method this checkpoint holds ({exc})") from None
+        name, method_name = method_name, saved_method(saved.parent)
     cls = get_method(method_name)
     protocol = get_protocol(protocol_key)
     check_declared_dataset(protocol, declared_dataset)
@@ -92,6 +89,16 @@ def run_protocol(
     return task_runner(protocol.task)(
         method, protocol, data_dir=data_dir, results_dir=results_dir, batch_size=batch_size, seed=seed,
         checkpoint=str(directory), progress=progress, real_data=real_data, device=device, precision=precision)
+
+
+def saved_method(directory: str | Path) -> str:
+    """The registered method a trained checkpoint folder holds: its ``config.json``'s
+    ``method`` (a variant such as ``epipolar-baseline`` is filed under its own name)."""
+    saved = Path(directory) / "config.json"
+    try:
+        return str(json.loads(saved.read_text())["method"])
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise InputError(f"{saved}: cannot read the method this checkpoint holds ({exc})") from None
 
 
 def open_split(path: str | Path) -> Any:

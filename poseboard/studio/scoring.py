@@ -10,7 +10,6 @@ roots) are not multi-view pose methods and are passed over, with a note.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ class TrainedMethod:
 def find_trained(checkpoints: str | Path) -> tuple[list[TrainedMethod], list[str]]:
     """The multi-view pose methods trained in ``checkpoints`` (sorted by name) and one note per
     folder passed over (why)."""
+    from poseboard.harness.run import saved_method
     from poseboard.methods.registry import REGISTRY, get_method
     from poseboard.names import NAME_PATTERN
 
@@ -54,9 +54,9 @@ def find_trained(checkpoints: str | Path) -> tuple[list[TrainedMethod], list[str
             skipped.append(f"{folder.name}: not a valid method name")
             continue
         try:
-            registered = str(json.loads(config.read_text())["method"])
-        except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
-            skipped.append(f"{folder.name}: cannot read the method config.json holds ({exc})")
+            registered = saved_method(folder)
+        except InputError as exc:
+            skipped.append(f"{folder.name}: {exc}")
             continue
         if registered not in REGISTRY.names():
             skipped.append(f"{folder.name}: holds {registered!r}, which is not a registered method")

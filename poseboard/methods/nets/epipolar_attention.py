@@ -203,8 +203,8 @@ class EpipolarAttention(nn.Module):
         CPU). The same numbers as ``grid_sample`` then dot products (to float rounding;
         tested against that form, gradients included) and lighter in memory whenever
         H·W < C·S. Only the lines' ends are computed in float64; the S points on each are laid
-        in the features' dtype (in grid units, where float32 places a point to ~1e-7 of the
-        map).
+        in the features' dtype, float32 at least (in grid units, where float32 places a point to
+        ~1e-7 of the map).
         """
         check_shape(f_ref, ["B", "C", "H", "W"], "EpipolarAttention: f_ref")
         check_shape(f_src, ["B", "C", "H", "W"], "EpipolarAttention: f_src")
@@ -214,7 +214,11 @@ class EpipolarAttention(nn.Module):
         start, end, valid = epipolar_segments(fundamental.to(torch.float64), h, w, stride)
         query, source = f_ref.flatten(2), f_src.flatten(2)  # (B, C, HW)
         affinity = torch.bmm(query.transpose(1, 2), source)  # (B, HW_ref, HW_src)
-        start, end = (pixels_to_grid(px, h, w, stride).to(affinity.dtype) for px in (start, end))
+        # The grid in the dtype the sampling runs in: the affinities' (fp32 or fp64), or fp32 under
+        # a bf16 autocast, which runs grid_sample in fp32 (a bf16 grid would place the points to
+        # ~1/256 of the map, and the spread-back kernel takes one dtype for values and grid).
+        grid_dtype = torch.promote_types(affinity.dtype, torch.float32)
+        start, end = (pixels_to_grid(px, h, w, stride).to(grid_dtype) for px in (start, end))
         grid = _along(start, end, self.num_samples)  # (B, HW, S, 2), grid units
         rows = b * h * w  # one H×W image of dot products per reference cell
 
@@ -259,18 +263,13 @@ class _SpreadBack(torch.autograd.Function):
     def forward(ctx: Any, values: Tensor, grid: Tensor, size: tuple[int, int]) -> Tensor:
         ctx.save_for_backward(grid)
         cells = values.new_empty((values.shape[0], values.shape[1], *size))  # read for its shape only
-        # The raw kernel takes one dtype. Under a bf16 autocast the grid is laid in bf16 (the
-        # affinities' dtype) while grid_sample, on autocast's fp32 list, hands back fp32 values:
-        # the grid follows the values (a no-op in fp32, so fp32 runs are unchanged bit for bit).
-        spread, _ = torch.ops.aten.grid_sampler_2d_backward(values, cells, grid.to(values.dtype), 0, 0, True,
-                                                            [True, False])
+        spread, _ = torch.ops.aten.grid_sampler_2d_backward(values, cells, grid, 0, 0, True, [True, False])
         return spread
 
     @staticmethod
     def backward(ctx: Any, grad_cells: Tensor) -> tuple[Tensor, None, None]:
         (grid,) = ctx.saved_tensors
-        return F.grid_sample(grad_cells, grid.to(grad_cells.dtype), mode="bilinear", padding_mode="zeros",
-                             align_corners=True), None, None
+        return F.grid_sample(grad_cells, grid, mode="bilinear", padding_mode="zeros", align_corners=True), None, None
 
 
 def fundamental_ref_to_src(proj_ref: Tensor, proj_src: Tensor) -> Tensor:
