@@ -108,6 +108,12 @@ class Profile(_Strict):
         "autocast), or auto (bf16 where the device computes it in hardware, else fp32); their --precision "
         "option comes first, and pretrain_backbone takes the backbone block's `precision` before this",
     )
+    train_precision: PrecisionSpelling | None = Field(
+        default=None,
+        description="what train@<method> computes in (fp32, bf16 or auto), when it differs from `precision`: "
+        "the methods' training can run under a bf16 autocast while prediction and the speed suite stay in "
+        "`precision`; None: `precision`. train's --precision option comes first",
+    )
 
     @field_validator("device")
     @classmethod
@@ -403,20 +409,23 @@ def _read_yaml(path: str | Path) -> Any:
 
 @dataclass(frozen=True)
 class RunOptions:
-    """A profile's ``device`` and ``precision`` (:func:`profile_run_options`)."""
+    """A profile's ``device``, ``precision`` and ``train_precision`` (:func:`profile_run_options`)."""
 
     device: str
     precision: str
     device_key: str
     """Where the device spelling is written (``params.yaml: profiles.default.device``), for errors."""
+    train_precision: str | None = None
+    """What the methods' training computes in, where it differs from ``precision`` (None: the same)."""
 
 
 def profile_run_options(path: str | Path, profile: str | None = None) -> RunOptions | None:
-    """``profiles.<profile>.device`` and ``.precision`` of the params file ``path`` (``profile``
-    None: the file's active one; unset keys: ``auto``, ``fp32``), checked as :class:`Profile`
-    checks them. None when ``path`` is not a params file or has no such profile.
+    """``profiles.<profile>.device``, ``.precision`` and ``.train_precision`` of the params file
+    ``path`` (``profile`` None: the file's active one; unset keys: ``auto``, ``fp32``, None),
+    checked as :class:`Profile` checks them. None when ``path`` is not a params file or has no
+    such profile.
 
-    Only these two keys are read: a command that takes its device from params.yaml does not
+    Only these keys are read: a command that takes its device from params.yaml does not
     stop on an unrelated key (``poseboard params check`` and the pipeline's stages do).
 
     Raises:
@@ -431,13 +440,16 @@ def profile_run_options(path: str | Path, profile: str | None = None) -> RunOpti
         return None
     key = f"{path}: profiles.{profile}"
     device, precision = block.get("device", "auto"), block.get("precision", "fp32")
+    train_precision = block.get("train_precision")
     try:
         device = Profile._device_spelling(device)
     except ValueError as exc:
         raise ParamsError(f"{key}.device: {exc}") from None
-    if precision not in PRECISION_SPELLINGS:
-        raise ParamsError(f"{key}.precision: {precision!r} is not one of {', '.join(PRECISION_SPELLINGS)}")
-    return RunOptions(device=device, precision=precision, device_key=f"{key}.device")
+    for name, value in (("precision", precision), ("train_precision", train_precision)):
+        if value is not None and value not in PRECISION_SPELLINGS:
+            raise ParamsError(f"{key}.{name}: {value!r} is not one of {', '.join(PRECISION_SPELLINGS)}")
+    return RunOptions(device=device, precision=precision, device_key=f"{key}.device",
+                      train_precision=train_precision)
 
 
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

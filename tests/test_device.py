@@ -197,6 +197,64 @@ def test_a_profile_device_is_validated_naming_the_key(tmp_path):
     assert profile_run_options(ROOT / "params.yaml", "no-such-profile") is None
 
 
+def test_train_precision_sets_the_methods_training_only(tmp_path, monkeypatch):
+    """``profiles.<profile>.train_precision`` comes between ``--precision`` and the profile's
+    ``precision`` for a method's training only (prediction and the speed suite keep
+    ``precision``); unset, training takes ``precision``; a misspelling names its key."""
+    import poseboard.device as device_module
+
+    monkeypatch.setattr(device_module, "native_bf16", lambda device: True)
+    params = _params_with(tmp_path, device="cpu", precision="fp32", train_precision="auto")
+    assert load_params(params).active.train_precision == "auto"
+    assert resolve_run(params_file=params, training=True) == (torch.device("cpu"), "bf16")
+    assert resolve_run(params_file=params) == (torch.device("cpu"), "fp32")  # predict, speed
+    assert resolve_run(precision="fp32", params_file=params, training=True)[1] == "fp32"  # the option first
+    data = yaml.safe_load(params.read_text())
+    del data["profiles"]["default"]["train_precision"]
+    params.write_text(yaml.safe_dump(data))
+    assert load_params(params).active.train_precision is None
+    assert resolve_run(params_file=params, training=True)[1] == "fp32"  # unset: the profile's precision
+    bad = _params_with(tmp_path, train_precision="fp16")
+    with pytest.raises(ParamsError, match=r"profiles\.default\.train_precision"):
+        load_params(bad)
+    with pytest.raises(ParamsError, match=rf"{bad}: profiles\.default\.train_precision: 'fp16' is not one of"):
+        profile_run_options(bad)
+    committed = load_params(ROOT / "params.yaml")
+    # DVC tracks the key (train@<method>'s params), so every profile names it
+    assert all(p.train_precision is not None for p in committed.profiles.values())
+    assert committed.active.train_precision == "fp32"  # the committed board's methods trained in fp32
+
+
+def test_train_precision_reaches_the_train_command_and_not_predict(tmp_path, monkeypatch):
+    """Through the CLI as the DVC stages call it: ``train`` under a profile whose
+    ``train_precision`` is bf16 trains in bf16 (its summary line and training record say so),
+    and ``predict`` of that checkpoint computes in the profile's fp32."""
+    import json
+
+    data = yaml.safe_load((ROOT / "params.yaml").read_text())
+    data["profile"] = "smoke"
+    data["profiles"]["smoke"].update(device="cpu", precision="fp32", train_precision="bf16")
+    data["methods"]["algebraic"]["smoke"] = {"train": {"steps": 2, "batch_size": 2, "log_every": 1}}
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(data))
+    ck = F.checkpoints_copy(tmp_path / "checkpoints")
+    out = runner.invoke(app, ["train", "algebraic", "--name", "alg", "--profile", "smoke", "--config", str(params),
+                              "--config-key", "methods.algebraic.smoke", "--data-dir", str(F.data_dir()),
+                              "--checkpoints", str(ck), "--no-val", "-q", "--threads", "1"])
+    assert out.exit_code == 0, out.output
+    assert "train alg on cpu (bf16)" in out.output
+    from poseboard.harness.reuse import RECORD_KEY
+
+    assert json.loads((ck / "alg" / "train_summary.json").read_text())[RECORD_KEY]["precision"] == "bf16"
+    out = runner.invoke(app, ["predict", "alg", "--protocol", "synth-h36m-relative", "--data-dir", str(F.data_dir()),
+                              "--checkpoints", str(ck), "--results", str(tmp_path / "results"), "--params",
+                              str(params), "-q", "--threads", "1"])
+    assert out.exit_code == 0, out.output
+    run = json.loads((tmp_path / "results" / "alg" / "synth-h36m-relative@2.run.json").read_text())
+    assert run["speed"]["device"] == "cpu (1 torch thread)"  # fp32: no ", bf16"
+    assert "on cpu (1 torch thread)" in out.output
+
+
 # ---------------------------------------------------------------------------- moving batches
 def test_to_device_moves_tensors_and_leaves_the_rest():
     Box = namedtuple("Box", "x y")

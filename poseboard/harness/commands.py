@@ -24,7 +24,8 @@ Where they compute (:func:`resolve_run`): ``--device auto|cpu|cuda|cuda:N``, els
 ``POSEBOARD_DEVICE`` environment variable, else the profile's ``device`` key in the params file
 (``--params``, else ``--config`` when it is a params file, else ``./params.yaml``; the profile
 is ``--profile``, for ``predict`` the file's active one), else ``auto`` (CUDA when available);
-``--precision fp32|bf16``, else the profile's ``precision``, else ``fp32``. A device this
+``--precision fp32|bf16|auto``, else (``pretrain``) the backbone block's ``precision`` or
+(``train``) the profile's ``train_precision``, else the profile's ``precision``, else ``fp32``. A device this
 machine does not have stops the command (exit 2) before it writes anything, naming the
 option and the devices it has.
 """
@@ -80,8 +81,8 @@ PrecisionOpt = Annotated[
     str | None,
     typer.Option("--precision", help="fp32, bf16 (matrix products and convolutions in bfloat16) or auto (bf16 where "
                                       "the device computes it in hardware, else fp32); default: the profile's "
-                                      "`precision` in params.yaml (for pretrain, the backbone block's first), "
-                                      "else fp32"),
+                                      "`precision` in params.yaml (for pretrain, the backbone block's first; for "
+                                      "train, the profile's `train_precision`), else fp32"),
 ]
 
 
@@ -114,12 +115,13 @@ def params_file_of(params: Path | None = None, config: Path | None = None) -> Pa
 
 
 def resolve_run(device: str | None = None, precision: str | None = None, *, profile: str | None = None,
-                params_file: Path | None = None) -> tuple[torch.device, str]:
+                params_file: Path | None = None, training: bool = False) -> tuple[torch.device, str]:
     """The device and precision a command runs in; call it first, before anything is written.
 
     Device: ``device`` (``--device``), else ``POSEBOARD_DEVICE``, else ``profiles.<profile>.device``
     of ``params_file`` (``profile`` None: the file's active one), else ``auto``. Precision:
-    ``precision``, else ``profiles.<profile>.precision``, else ``fp32``; ``auto`` is resolved on
+    ``precision``, else (``training``: a method's training) ``profiles.<profile>.train_precision``
+    when set, else ``profiles.<profile>.precision``, else ``fp32``; ``auto`` is resolved on
     the device (:func:`poseboard.device.resolve_precision`), so the returned one is ``fp32`` or
     ``bf16``.
 
@@ -142,8 +144,12 @@ def resolve_run(device: str | None = None, precision: str | None = None, *, prof
         where = resolve_device("auto", "--device")
     if precision is not None:
         precision = resolve_precision(precision, where)
+    elif options is None:
+        precision = resolve_precision("fp32", where)
+    elif training and options.train_precision is not None:
+        precision = resolve_precision(options.train_precision, where)
     else:
-        precision = resolve_precision(options.precision if options is not None else "fp32", where)
+        precision = resolve_precision(options.precision, where)
     if precision == "bf16" and where.type == "cuda":
         import torch
 
@@ -261,7 +267,8 @@ def train(
     METHOD; resumable from CHECKPOINTS/NAME/work). DATASET is a generated one
     (DATA_DIR/DATASET/train) or a real one (human36m, panoptic) located by --params."""
     try:
-        on, precision = resolve_run(device, precision, profile=profile, params_file=params_file_of(params, config))
+        on, precision = resolve_run(device, precision, profile=profile, params_file=params_file_of(params, config),
+                                    training=True)
         _threads(threads, on)
         from poseboard.harness.run import train_method
 
