@@ -313,7 +313,9 @@ def replicate_command(
                          "its own: POSEBOARD_DEVICE, else the profile's `device`, else auto)")] = None,
     precision: Annotated[str | None, typer.Option(
         "--precision",
-        help="passed to pretrain, train and predict: fp32, bf16 or auto (default: the profile's)")] = None,
+        help="passed to pretrain, train and predict: fp32, bf16 or auto (default: each resolves its own, as "
+             "its DVC stage does: the backbone block's or the profile's `train_precision` first, then the "
+             "profile's `precision`)")] = None,
 ) -> None:
     """Train and score every method again with another training seed, on the pipeline's data
     (after `dvc repro`): checkpoints/seed-K/, results/seed-K/. Without --seed, every seed of the
@@ -334,6 +336,7 @@ def replicate_command(
             from poseboard.harness.commands import resolve_run
 
             resolve_run(device, precision, params_file=params_file)
+            resolve_run(device, precision, params_file=params_file, training=True)  # train@: train_precision
         seeds = [seed] if seed is not None else load_params(params_file).active.seeds[1:]
         if not seeds:
             raise PoseboardError(f"{params_file}: the active profile lists one seed; give --seed K or add seeds "

@@ -11,8 +11,9 @@ params each stage reads, and changing one method's block re-runs only that metho
     seed: 0
     profiles:                       # what `generate` renders per profile (dataset sizes, crop size)
       smoke: {description: ..., data: {preset: smoke, crop_size: 64}}
-      paper: {..., device: cuda, precision: bf16}   # where pretrain/train/predict compute (default
-                                                    # auto, fp32; --device/--precision come first)
+      paper: {..., device: cuda, precision: bf16,   # where pretrain/train/predict compute (default
+              train_precision: bf16}                # auto, fp32; --device/--precision come first;
+                                                    # train@ takes train_precision before precision)
     real_data: {...}                # poseboard.datasets.real.config.RealDataConfig
     backbone:                       # pretrain_backbone: per profile, merged over PretrainConfig.preset
       smoke: {train: {steps: 150}}
@@ -106,13 +107,15 @@ class Profile(_Strict):
         default="fp32",
         description="what they compute in: fp32, bf16 (matrix products and convolutions in bfloat16 under "
         "autocast), or auto (bf16 where the device computes it in hardware, else fp32); their --precision "
-        "option comes first, and pretrain_backbone takes the backbone block's `precision` before this",
+        "option comes first; pretrain_backbone takes the backbone block's `precision` and train@<method> the "
+        "profile's `train_precision` before this",
     )
     train_precision: PrecisionSpelling | None = Field(
         default=None,
         description="what train@<method> computes in (fp32, bf16 or auto), when it differs from `precision`: "
         "the methods' training can run under a bf16 autocast while prediction and the speed suite stay in "
-        "`precision`; None: `precision`. train's --precision option comes first",
+        "`precision`; None: `precision`. train's --precision option comes first. DVC lists the key with every "
+        "train@ stage, so a profile the pipeline runs must name it (null: `precision`)",
     )
 
     @field_validator("device")

@@ -13,7 +13,9 @@ score) with the seed, the checkpoint folder and the results folder changed, run 
 other in ``init`` order; a stage whose output already exists is skipped, so an interrupted
 replicate resumes. A ``device`` or ``precision`` given to the replicate is passed to every
 command that computes (pretrain, train, predict); otherwise each resolves its own as a DVC stage
-does (``POSEBOARD_DEVICE``, then the profile's ``device`` and ``precision`` in the params file).
+does (``POSEBOARD_DEVICE``, then the profile's ``device``, and the backbone block's ``precision``
+for pretrain, the profile's ``train_precision`` for train, then its ``precision``, in the params
+file).
 """
 
 from __future__ import annotations

@@ -211,9 +211,10 @@ def test_train_precision_sets_the_methods_training_only(tmp_path, monkeypatch):
     assert resolve_run(precision="fp32", params_file=params, training=True)[1] == "fp32"  # the option first
     data = yaml.safe_load(params.read_text())
     del data["profiles"]["default"]["train_precision"]
+    data["profiles"]["default"]["precision"] = "bf16"
     params.write_text(yaml.safe_dump(data))
     assert load_params(params).active.train_precision is None
-    assert resolve_run(params_file=params, training=True)[1] == "fp32"  # unset: the profile's precision
+    assert resolve_run(params_file=params, training=True)[1] == "bf16"  # unset: the profile's precision
     bad = _params_with(tmp_path, train_precision="fp16")
     with pytest.raises(ParamsError, match=r"profiles\.default\.train_precision"):
         load_params(bad)

@@ -56,6 +56,8 @@ class PublishedProfile(BaseModel):
     description: str = Field(description="that profile's `description`")
     device: str = Field(description="the profile's `device` key (auto, cpu, cuda, cuda:N)")
     precision: str = Field(description="the profile's `precision` key")
+    train_precision: str | None = Field(default=None, description="the profile's `train_precision` key (what "
+                                        "the methods trained in; None: `precision`)")
     hardware: list[str] = Field(description="what the predictions ran on, as the result files name it "
                                             "(e.g. 'NVIDIA H100 80GB HBM3 (CUDA 13.0, fp32)'); empty when not recorded")
     commits: list[str] = Field(description="git commits the result files were made at")
@@ -171,6 +173,7 @@ def publish_profile(source: str | Path, dest_root: str | Path = "published", *, 
     active = params.profiles[name]
     meta = PublishedProfile(
         profile=name, description=active.description, device=active.device, precision=active.precision,
+        train_precision=active.train_precision,
         hardware=sorted({r.speed.device for r in results if r.speed.device}),
         commits=sorted({str(r.git["commit"]) for r in results if r.git.get("commit")}),
         num_results=len(results), published_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),

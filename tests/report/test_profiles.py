@@ -36,6 +36,7 @@ def test_publish_copies_results_and_records_the_run(tmp_path, results_dir, check
     meta, dest = publish_profile(source, tmp_path / "published", active_profile="default")
     assert dest == tmp_path / "published" / "gpu"
     assert meta.profile == "gpu" and meta.device == "cuda" and meta.hardware == ["cpu (test)"]
+    assert (meta.precision, meta.train_precision) == ("fp32", "fp32")  # the gpu profile's, as committed
     copied = sorted(p.relative_to(dest / "results") for p in (dest / "results").rglob("*.json"))
     original = sorted(p.relative_to(results_dir) for p in results_dir.rglob("*.json"))
     assert copied == original  # result files and their run sidecars, same layout
