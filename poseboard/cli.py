@@ -335,8 +335,8 @@ def replicate_command(
         else:  # the device the commands will run on: refused here, before the first step writes
             from poseboard.harness.commands import resolve_run
 
-            resolve_run(device, precision, params_file=params_file)
-            resolve_run(device, precision, params_file=params_file, training=True)  # train@: train_precision
+            for training in (False, True):  # pretrain and predict, then train@ (the profile's train_precision)
+                resolve_run(device, precision, params_file=params_file, training=training)
         seeds = [seed] if seed is not None else load_params(params_file).active.seeds[1:]
         if not seeds:
             raise PoseboardError(f"{params_file}: the active profile lists one seed; give --seed K or add seeds "

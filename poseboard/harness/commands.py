@@ -142,14 +142,9 @@ def resolve_run(device: str | None = None, precision: str | None = None, *, prof
         where = resolve_device(options.device, options.device_key)
     else:
         where = resolve_device("auto", "--device")
-    if precision is not None:
-        precision = resolve_precision(precision, where)
-    elif options is None:
-        precision = resolve_precision("fp32", where)
-    elif training and options.train_precision is not None:
-        precision = resolve_precision(options.train_precision, where)
-    else:
-        precision = resolve_precision(options.precision, where)
+    if precision is None and options is not None:
+        precision = options.train_precision if training and options.train_precision else options.precision
+    precision = resolve_precision(precision or "fp32", where)
     if precision == "bf16" and where.type == "cuda":
         import torch
 
