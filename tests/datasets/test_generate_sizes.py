@@ -11,7 +11,7 @@ import typer
 from typer.testing import CliRunner
 
 from poseboard.datasets.synthetic.body import SUBJECTS
-from poseboard.datasets.synthetic.commands import generate, with_free_motion
+from poseboard.datasets.synthetic.commands import generate, with_exercise, with_free_motion
 from poseboard.datasets.synthetic.generator import SynthConfig, _user_sequences, strided_frames
 from poseboard.errors import InputError
 
@@ -117,3 +117,46 @@ def test_generate_takes_a_free_motion_share(tmp_path, cli):
     refused = CliRunner().invoke(cli, ["generate", "synth-h36m", "--out", str(tmp_path / "x"), "--free-motion", "2",
                                        "--quiet"])
     assert refused.exit_code == 2 and "--free-motion" in refused.output
+
+
+def test_exercise_sets_the_training_world_only_and_leaves_old_manifests_alone():
+    broad = SynthConfig.preset("smoke-broad")
+    cfg = with_exercise(broad, True)
+    assert cfg.h36m.train.world.exercise and not broad.h36m.train.world.exercise
+    assert cfg.h36m.test == broad.h36m.test and cfg.novel == broad.novel and cfg.panoptic == broad.panoptic
+    assert with_exercise(broad, False) == broad
+    with pytest.raises(InputError, match="--motion"):
+        with_exercise(broad.model_copy(update={"motion_path": "m.npz"}), True)
+    # unset, the field is not written: a world serializes as before it existed (manifest bytes)
+    assert "exercise" not in broad.model_dump(mode="json")["h36m"]["train"]["world"]
+    assert cfg.model_dump(mode="json")["h36m"]["train"]["world"]["exercise"] is True
+    assert SynthConfig.model_validate(cfg.model_dump()) == cfg
+
+
+def test_generate_takes_the_exercise_actions(tmp_path, cli):
+    """--exercise reaches the rendered training split's manifest."""
+    result = CliRunner().invoke(cli, ["generate", "synth-h36m", "--preset", "smoke-broad", "--out", str(tmp_path),
+                                      "--split", "train", "--train-samples", "24", "--workers", "1", "--quiet",
+                                      "--exercise"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "synth-h36m/train/manifest.json").read_text())
+    assert manifest["config"]["h36m"]["train"]["world"]["exercise"] is True
+
+
+def test_the_exercise_actions_train_only_where_the_world_asks():
+    """A world of one turn through the actions draws every exercise action with ``exercise`` and
+    none without; the training actions before them come in the same order (the turn only grows)."""
+    from poseboard.datasets.synthetic.casting import training_world_cast
+    from poseboard.datasets.synthetic.motion import EXERCISE_ACTIONS, TRAIN_ACTIONS
+
+    assert not set(EXERCISE_ACTIONS) & set(TRAIN_ACTIONS)
+    turn = len(TRAIN_ACTIONS) + len(EXERCISE_ACTIONS)
+    split = SynthConfig.preset("smoke-broad").h36m.train.model_copy(update={"samples": turn, "stride": 5})
+    drawn = {}
+    for exercise in (False, True):
+        world = split.world.model_copy(update={"bodies": 1, "sequences_per_body": turn, "free_motion": 0.0,
+                                               "exercise": exercise})
+        cast = training_world_cast("synth-h36m", "train", split.model_copy(update={"world": world}), 1500.0, 50.0, 0)
+        drawn[exercise] = [s.action for s in cast.sequences]
+    assert set(EXERCISE_ACTIONS) <= set(drawn[True]) and not set(EXERCISE_ACTIONS) & set(drawn[False])
+    assert drawn[True][:len(TRAIN_ACTIONS)] == drawn[False][:len(TRAIN_ACTIONS)] == list(TRAIN_ACTIONS)

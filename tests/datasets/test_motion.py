@@ -15,6 +15,7 @@ from poseboard.datasets.synthetic.motion import (
     ACTIONS,
     AIRBORNE_ACTIONS,
     COVERAGE_ACTIONS,
+    EXERCISE_ACTIONS,
     MAX_JOINT_SPEED_MM_S,
     NOVEL_ACTIONS,
     ORIGINAL_ACTIONS,
@@ -52,8 +53,10 @@ def test_action_list():
     assert ORIGINAL_ACTIONS == ("Walking", "Turning", "SittingDown", "Squatting", "Waving", "Reaching",
                                 "PickingUp", "Boxing", "Jumping")
     assert set(ORIGINAL_ACTIONS) <= set(TRAIN_ACTIONS) and not set(TRAIN_ACTIONS) & set(NOVEL_ACTIONS)
-    assert set(TRAIN_ACTIONS) | set(NOVEL_ACTIONS) | set(COVERAGE_ACTIONS) == set(ACTIONS) and len(NOVEL_ACTIONS) == 2
+    assert set(TRAIN_ACTIONS) | set(NOVEL_ACTIONS) | set(COVERAGE_ACTIONS) | set(EXERCISE_ACTIONS) == set(ACTIONS)
+    assert len(NOVEL_ACTIONS) == 2
     assert not set(COVERAGE_ACTIONS) & (set(TRAIN_ACTIONS) | set(NOVEL_ACTIONS))
+    assert not set(EXERCISE_ACTIONS) & (set(TRAIN_ACTIONS) | set(NOVEL_ACTIONS) | set(COVERAGE_ACTIONS))
 
 
 #: sha256 (first 24 hex digits) of the original actions' poses (S9, seed 0, 200 frames, rounded
@@ -112,6 +115,19 @@ def test_floor_actions_get_down():
             pelvis = seq.poses[:, J["Pelvis"], 2]
             low = knees if action not in ("SittingOnFloor", "Lying") else pelvis
             assert low.min() < below * h, (action, low.min() / h)
+
+
+def test_exercise_actions_take_the_poses_they_are_for():
+    """Marching raises a knee (the ankle a hand or more off the floor, the other foot down);
+    stretching and throwing take a wrist above the head."""
+    for seq in generate_motion_set(["S1", "S8"], ["Marching"], 1, 400, seed=1):
+        h = SUBJECTS[seq.subject].height_mm
+        lift = seq.poses[:, ANKLES, 2] - SUBJECTS[seq.subject].ankle_height_mm
+        assert lift.max() > 0.07 * h and lift.min(1).max() < 1e-6
+    for action in ("Stretching", "Throwing"):
+        seqs = generate_motion_set(["S1", "S8"], [action], 1, 1000, seed=1)
+        above = [(s.poses[:, [J["RWrist"], J["LWrist"]], 2].max(1) - s.poses[:, J["Head"], 2]).max() for s in seqs]
+        assert max(above) > 100.0, (action, above)
 
 
 @pytest.mark.parametrize("action", ACTIONS)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from poseboard.errors import InputError
 
@@ -80,6 +80,18 @@ class TrainingWorld(BaseModel):
         0.0, ge=0.0, le=1.0, description="fraction of the sequences in FreeMotion (smooth random motion in "
         "joint-angle space, for pose coverage: motion.COVERAGE_ACTIONS), spread evenly over the bodies; the "
         "others go through the training actions in turn")
+    exercise: bool = Field(
+        False, description="add motion.EXERCISE_ACTIONS (stretching, throwing, swinging, gesturing, marching) to "
+        "the training actions the scripted sequences go through in turn")
+
+    @model_serializer(mode="wrap")
+    def _without_default_exercise(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """``exercise`` is written only when set: a world without it serializes as it did before
+        the field existed, so the manifests (and the content hashes) of existing splits stay."""
+        data = handler(self)
+        if not self.exercise:
+            data.pop("exercise", None)
+        return data
 
 
 class NovelSpec(BaseModel):

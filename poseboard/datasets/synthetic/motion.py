@@ -19,7 +19,8 @@ position in the capture area (the pelvis stays within ``area_radius_mm`` of ``ar
 The machinery lives in :mod:`.actions.plan`, the generators in modules by kind; this module
 keeps the registry (one table, name → ``"module:generator"``, imported on first use) and the
 public API. The actions (:data:`ACTIONS`; :data:`ORIGINAL_ACTIONS` are the first nine,
-:data:`NOVEL_ACTIONS` are held out of training, :data:`TRAIN_ACTIONS` the rest):
+:data:`NOVEL_ACTIONS` are held out of training, :data:`EXERCISE_ACTIONS` train only where a
+training world asks for them, :data:`TRAIN_ACTIONS` are the rest):
 
 Locomotion (:mod:`.actions.locomotion`)
   - ``Walking``: round a circle either way at 0.9–1.3 m/s (scaled by height), heel strike to
@@ -56,6 +57,17 @@ Floor level (:mod:`.actions.floor`)
     pitched 80–90°); a knee bent up or the arms moved; sitting up and getting up again.
   - ``Crawling`` (:mod:`.actions.ground`): down onto hands and knees, crawling forward in bouts
     (diagonal gait: right hand, left knee, left hand, right knee), back up.
+
+Exercise and gestures (:mod:`.actions.exercise`; :data:`EXERCISE_ACTIONS`, in a training world
+only when ``TrainingWorld.exercise`` asks)
+  - ``Stretching``: both arms overhead (often on the toes), a side bend under one raised arm, a
+    forward fold, the torso twisted with the arms out, one arm pulled across the chest.
+  - ``Throwing``: overarm throws, stepping into each: the arm cocked behind the head, the
+    release over the shoulder, a follow-through across the body.
+  - ``Swinging``: two-handed club or bat swings, the torso turned far back and through.
+  - ``Gesturing``: talking with the hands, pointing, a phone at the ear, a cup at the mouth,
+    shrugging, arms folded, hands on the hips.
+  - ``Marching``: marching on the spot or high knees, the arms swinging against the legs.
 
 Transitions (:mod:`.actions.transitions`)
   - ``Transitions``: two or three training actions in a row (never a novel or airborne one),
@@ -107,6 +119,8 @@ _REGISTRY: dict[str, str] = {
     "Lunging": "sport:lunging", "Kicking": "sport:kicking",
     "Dancing": "sport:dancing", "Lying": "floor:lying", "Crawling": "ground:crawling",
     "Transitions": "transitions:transitions", "FreeMotion": "free:free_motion",
+    "Stretching": "exercise:stretching", "Throwing": "exercise:throwing", "Swinging": "exercise:swinging",
+    "Gesturing": "exercise:gesturing", "Marching": "exercise:marching",
 }  # fmt: skip
 #: The nine actions of the in-distribution test split, in their original order.
 ORIGINAL_ACTIONS: tuple[str, ...] = (
@@ -119,10 +133,15 @@ NOVEL_ACTIONS: tuple[str, ...] = ("Dancing", "Kicking")
 #: (:mod:`.actions.free`). Training worlds mix it in by ``TrainingWorld.free_motion``; it is
 #: neither a training action of the rotation nor a held-out one.
 COVERAGE_ACTIONS: tuple[str, ...] = ("FreeMotion",)
+#: Training actions a training world adds only when asked (``TrainingWorld.exercise``): exercise
+#: and everyday gestures (:mod:`.actions.exercise`), poses the other scripted actions never take.
+#: Not in :data:`TRAIN_ACTIONS`, so every split that existed before them keeps its bytes.
+EXERCISE_ACTIONS: tuple[str, ...] = ("Stretching", "Throwing", "Swinging", "Gesturing", "Marching")
 #: Every action :func:`generate_sequence` knows (training and novel), the original nine first.
 ACTIONS: tuple[str, ...] = ORIGINAL_ACTIONS + tuple(a for a in _REGISTRY if a not in ORIGINAL_ACTIONS)
 #: The actions training sets draw from: the original nine and the new ones not held out.
-TRAIN_ACTIONS: tuple[str, ...] = tuple(a for a in ACTIONS if a not in NOVEL_ACTIONS + COVERAGE_ACTIONS)
+TRAIN_ACTIONS: tuple[str, ...] = tuple(
+    a for a in ACTIONS if a not in NOVEL_ACTIONS + COVERAGE_ACTIONS + EXERCISE_ACTIONS)
 #: Actions in which both feet leave the floor.
 AIRBORNE_ACTIONS: tuple[str, ...] = ("Jumping",)
 #: Upper bound of any joint's speed (mm/s) in each action, as tested.
@@ -134,6 +153,9 @@ MAX_JOINT_SPEED_MM_S: dict[str, float] = {a: 5000.0 for a in ACTIONS} | {
     "WalkingVaried": 7000.0,
     "Transitions": 9000.0,  # as fast as its fastest component (Boxing)
     "FreeMotion": 6000.0,  # actions.free.MAX_SPEED_MM_S: a draw moving faster is slowed down
+    "Throwing": 12000.0,  # the hand at release
+    "Swinging": 9000.0,
+    "Marching": 7000.0,
 }
 
 
