@@ -82,6 +82,9 @@ class DataProfile(_Strict):
     test_samples: int | None = Field(
         default=None, ge=1, description="test frames (MuPoTS-like: images) per dataset, replacing the preset's "
         "(generate --test-samples); None: the preset's")
+    exercise: bool = Field(
+        default=False, description="add the exercise actions to synth-h36m's training world (generate "
+        "--exercise, TrainingWorld.exercise); the test splits do not change")
 
 
 class Profile(_Strict):

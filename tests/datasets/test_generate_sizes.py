@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -160,3 +161,23 @@ def test_the_exercise_actions_train_only_where_the_world_asks():
         drawn[exercise] = [s.action for s in cast.sequences]
     assert set(EXERCISE_ACTIONS) <= set(drawn[True]) and not set(EXERCISE_ACTIONS) & set(drawn[False])
     assert drawn[True][:len(TRAIN_ACTIONS)] == drawn[False][:len(TRAIN_ACTIONS)] == list(TRAIN_ACTIONS)
+
+
+def test_the_pipeline_takes_exercise_from_the_profile(tmp_path):
+    """profiles.<p>.data.exercise reaches the rendered training world's manifest."""
+    import yaml
+
+    from poseboard.pipeline import app
+
+    params = yaml.safe_load((Path(__file__).parents[2] / "params.yaml").read_text())
+    params["profile"] = "smoke"
+    data = {"preset": "smoke-broad", "crop_size": 64, "datasets": ["synth-h36m"], "train_samples": 24,
+            "test_samples": 1, "exercise": True}
+    params["profiles"]["smoke"]["data"] = data
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    result = CliRunner().invoke(app, ["generate", "--params", str(path), "--out", str(tmp_path / "data"),
+                                      "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "data/synth-h36m/train/manifest.json").read_text())
+    assert manifest["config"]["h36m"]["train"]["world"]["exercise"] is True
