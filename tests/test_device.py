@@ -223,7 +223,7 @@ def test_train_precision_sets_the_methods_training_only(tmp_path, monkeypatch):
     committed = load_params(ROOT / "params.yaml")
     # DVC tracks the key (train@<method>'s params), so every profile names it
     assert all(p.train_precision is not None for p in committed.profiles.values())
-    assert committed.active.train_precision == "fp32"  # the committed board's methods trained in fp32
+    assert committed.active.train_precision == "auto"  # the committed board's methods trained under auto (bf16 here)
 
 
 def test_train_precision_reaches_the_train_command_and_not_predict(tmp_path, monkeypatch):
