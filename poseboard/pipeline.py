@@ -40,7 +40,6 @@ def generate_stage(
     Large freed blocks stay in the process and its render workers (:mod:`poseboard.allocator`;
     the bytes are the same)."""
     from poseboard.allocator import keep_freed_memory
-    from poseboard.datasets.synthetic.commands import with_exercise
     from poseboard.datasets.synthetic.generator import SynthConfig, generate_datasets
     from poseboard.params import load_params
 
@@ -60,7 +59,7 @@ def generate_stage(
         config = SynthConfig.preset(data.preset, **overrides)
         config = config.with_split_sizes("train", samples=data.train_samples)
         config = config.with_split_sizes("test", samples=data.test_samples)
-        config = with_exercise(config, data.exercise)
+        config = config.with_exercise(data.exercise)
         reports = generate_datasets(names, config, out, seed=params.seed, progress=False,
                                     workers=None if workers <= 0 else workers)
     except (PoseboardError, ValueError) as exc:

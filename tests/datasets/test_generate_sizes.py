@@ -12,7 +12,7 @@ import typer
 from typer.testing import CliRunner
 
 from poseboard.datasets.synthetic.body import SUBJECTS
-from poseboard.datasets.synthetic.commands import generate, with_exercise, with_free_motion
+from poseboard.datasets.synthetic.commands import generate, with_free_motion
 from poseboard.datasets.synthetic.generator import SynthConfig, _user_sequences, strided_frames
 from poseboard.errors import InputError
 
@@ -122,12 +122,12 @@ def test_generate_takes_a_free_motion_share(tmp_path, cli):
 
 def test_exercise_sets_the_training_world_only_and_leaves_old_manifests_alone():
     broad = SynthConfig.preset("smoke-broad")
-    cfg = with_exercise(broad, True)
+    cfg = broad.with_exercise(True)
     assert cfg.h36m.train.world.exercise and not broad.h36m.train.world.exercise
     assert cfg.h36m.test == broad.h36m.test and cfg.novel == broad.novel and cfg.panoptic == broad.panoptic
-    assert with_exercise(broad, False) == broad
+    assert broad.with_exercise(False) == broad
     with pytest.raises(InputError, match="--motion"):
-        with_exercise(broad.model_copy(update={"motion_path": "m.npz"}), True)
+        broad.model_copy(update={"motion_path": "m.npz"}).with_exercise(True)
     # unset, the field is not written: a world serializes as before it existed (manifest bytes)
     assert "exercise" not in broad.model_dump(mode="json")["h36m"]["train"]["world"]
     assert cfg.model_dump(mode="json")["h36m"]["train"]["world"]["exercise"] is True

@@ -57,34 +57,6 @@ def with_free_motion(config: SynthConfig, fraction: float | None) -> SynthConfig
     return type(config).model_validate(data)
 
 
-def with_exercise(config: SynthConfig, exercise: bool) -> SynthConfig:
-    """``config`` with the exercise actions among ``synth-h36m``'s training actions
-    (``TrainingWorld.exercise``; ``--exercise``: a training world for an arm, docs/findings.md).
-    ``False`` keeps the preset's world. Only the training split changes; the test splits' bytes
-    do not.
-
-    Raises:
-        InputError: the config has no procedural training world to change (a user rig or motion
-            replaces it, or a config without ``h36m.train.world``).
-
-    Example:
-        >>> from poseboard.datasets.synthetic.config import SynthConfig
-        >>> with_exercise(SynthConfig.preset("smoke-broad"), True).h36m.train.world.exercise
-        True
-    """
-    if not exercise:
-        return config
-    if config.rig_path is not None or config.motion_path is not None:
-        raise InputError("--exercise adds actions to the procedural training world, which a user --rig or "
-                         "--motion replaces: leave one of them out")
-    if config.h36m.train.world is None:
-        raise InputError(f"config {config.profile!r}: synth-h36m's training split has no training world "
-                         "(h36m.train.world), so no training actions to add to")
-    data = config.model_dump()
-    data["h36m"]["train"]["world"]["exercise"] = True
-    return type(config).model_validate(data)
-
-
 def generate(
     name: Annotated[str, typer.Argument(help=_NAMES_HELP)] = "synth-h36m",
     preset: Annotated[
@@ -154,7 +126,7 @@ def generate(
         config = SynthConfig.preset(preset, rig_path=rig, motion_path=motion, test_subjects=test_subject)
         config = config.with_split_sizes("train", samples=train_samples, stride=train_stride)
         config = config.with_split_sizes("test", samples=test_samples, stride=test_stride)
-        config = with_exercise(with_free_motion(config, free_motion), exercise)
+        config = with_free_motion(config, free_motion).with_exercise(exercise)
         reports = generate_datasets(
             names, config, out, seed=seed, splits=split or ("train", "test"), progress=not quiet,
             workers=None if workers <= 0 else workers, device=str(where),

@@ -227,6 +227,32 @@ class SynthConfig(BaseModel):
         data.update(overrides)
         return cls.model_validate(data)
 
+    def with_exercise(self, exercise: bool) -> SynthConfig:
+        """This config with the exercise actions among ``synth-h36m``'s training actions
+        (``TrainingWorld.exercise``: ``generate --exercise``, ``profiles.<profile>.data.exercise``);
+        ``False`` returns it unchanged. Only the training split changes; the test splits' bytes
+        do not.
+
+        Raises:
+            InputError: a user rig or motion replaces the procedural training world, or the config
+                has none (no ``h36m.train.world``).
+
+        Example:
+            >>> SynthConfig.preset("smoke-broad").with_exercise(True).h36m.train.world.exercise
+            True
+        """
+        if not exercise:
+            return self
+        if self.rig_path is not None or self.motion_path is not None:
+            raise InputError("the exercise actions go into the procedural training world, which a user --rig or "
+                             "--motion replaces: leave one of them out")
+        if self.h36m.train.world is None:
+            raise InputError(f"config {self.profile!r}: synth-h36m's training split has no training world "
+                             "(h36m.train.world), so no training actions to add to")
+        data = self.model_dump()
+        data["h36m"]["train"]["world"]["exercise"] = True
+        return type(self).model_validate(data)
+
     def with_split_sizes(self, split: str, *, samples: int | None = None, stride: int | None = None) -> SynthConfig:
         """This config with one split resized in every dataset: ``samples`` multi-view frames
         (the MuPoTS-like images), ``stride`` frames at 50 fps between them (``poseboard
