@@ -46,15 +46,7 @@ def with_free_motion(config: SynthConfig, fraction: float | None) -> SynthConfig
         return config
     if not 0.0 <= fraction <= 1.0:
         raise InputError(f"--free-motion {fraction}: a fraction of the training sequences, between 0 and 1")
-    if config.rig_path is not None or config.motion_path is not None:
-        raise InputError("--free-motion sets the procedural training world's FreeMotion share, which a user "
-                         "--rig or --motion replaces: leave one of them out")
-    if config.h36m.train.world is None:
-        raise InputError(f"config {config.profile!r}: synth-h36m's training split has no training world "
-                         "(h36m.train.world), so no FreeMotion share to set")
-    data = config.model_dump()
-    data["h36m"]["train"]["world"]["free_motion"] = float(fraction)
-    return type(config).model_validate(data)
+    return config.with_training_world("free_motion", float(fraction), "--free-motion")
 
 
 def generate(

@@ -241,16 +241,24 @@ class SynthConfig(BaseModel):
             >>> SynthConfig.preset("smoke-broad").with_exercise(True).h36m.train.world.exercise
             True
         """
-        if not exercise:
-            return self
+        return self.with_training_world("exercise", True, "--exercise") if exercise else self
+
+    def with_training_world(self, field: str, value: Any, option: str) -> SynthConfig:
+        """This config with ``synth-h36m``'s ``TrainingWorld.<field>`` set to ``value`` (the
+        training split only); ``option`` names the setting in the errors.
+
+        Raises:
+            InputError: a user rig or motion replaces the procedural training world, or the config
+                has none (no ``h36m.train.world``).
+        """
         if self.rig_path is not None or self.motion_path is not None:
-            raise InputError("the exercise actions go into the procedural training world, which a user --rig or "
-                             "--motion replaces: leave one of them out")
+            raise InputError(f"{option} sets the procedural training world, which a user --rig or --motion "
+                             "replaces: leave one of them out")
         if self.h36m.train.world is None:
             raise InputError(f"config {self.profile!r}: synth-h36m's training split has no training world "
-                             "(h36m.train.world), so no training actions to add to")
+                             f"(h36m.train.world), so nothing for {option} to set")
         data = self.model_dump()
-        data["h36m"]["train"]["world"]["exercise"] = True
+        data["h36m"]["train"]["world"][field] = value
         return type(self).model_validate(data)
 
     def with_split_sizes(self, split: str, *, samples: int | None = None, stride: int | None = None) -> SynthConfig:

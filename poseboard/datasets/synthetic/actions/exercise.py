@@ -37,7 +37,6 @@ def stretching(body: BodyShape, t: np.ndarray, rng: np.random.Generator, area: f
     rest = rest_channels(rng)
     keys = Keys(timeline_start(rng, 4.0), rest)
     heel_keys = Keys(keys.t, {"r": 0.0, "l": 0.0})
-    moved: set[str] = set()
     while keys.t < t[-1]:
         keys.add(rng.uniform(0.4, 1.5))
         heel_keys.add(keys.t - heel_keys.t)
@@ -86,7 +85,6 @@ def stretching(body: BodyShape, t: np.ndarray, rng: np.random.Generator, area: f
                                  shoulder_abduction=draw(rng, -15, 5), shoulder_rotation=draw(rng, 40, 70),
                                  elbow_flexion=draw(rng, 100, 130))
             pose |= {"neck_twist": (1.0 if arm == "r" else -1.0) * draw(rng, 0, 25)}
-        moved |= set(pose)
         go = rng.uniform(0.8, 1.5)
         keys.add(go, **pose)
         heel_keys.add(go, r=heel, l=heel)
