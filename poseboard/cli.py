@@ -322,7 +322,7 @@ def replicate_command(
     active profile's `seeds` list after the first. The leaderboard then averages each method over
     its seeds and resamples seeds with sequences in its paired comparisons."""
     from poseboard.params import load_params
-    from poseboard.replicates import replicate_steps, run_replicate
+    from poseboard.replicates import replicate_steps, run_replicate, unseeded_methods
 
     try:
         if dry_run:  # the spelling only: the commands may be meant for another machine
@@ -344,8 +344,12 @@ def replicate_command(
         plans = [(s, replicate_steps(params_file, s, data_dir, checkpoints, results, reuse_backbone, only,
                                      protocols, device=device, precision=precision))
                  for s in seeds]
+        unseeded = [] if only else unseeded_methods(params_file)
     except (PoseboardError, ValueError) as exc:
         raise _fail(exc) from None
+    if unseeded:
+        typer.echo(f"left out: {', '.join(unseeded)} (no training seed: a replicate would repeat seed "
+                   f"{load_params(params_file).seed}'s results)")
     for s, steps in plans:
         typer.echo(f"replicate seed {s}: {len(steps)} steps")
         if dry_run:
@@ -359,7 +363,8 @@ def replicate_command(
 
 @app.command("seed-spread")
 def seed_spread_command(
-    replicates: Annotated[list[Path], typer.Argument(help="folders of replicate results (replicate --results)")],
+    replicates: Annotated[list[Path], typer.Argument(
+        help="folders of replicate results (replicate --results); those under --results are read with it")],
     results: Annotated[
         Path, typer.Option("--results", "-r", help="the pipeline's results (its own seed)")
     ] = Path("results"),
@@ -393,7 +398,11 @@ def seed_spread_command(
             if earlier is None:
                 raise PoseboardError(f"--keep: {keep} does not exist (give an earlier seed_spread.json, or leave "
                                      "--keep out)")
-        found = [r for folder in [results, *replicates] for r in read_results(folder)]
+        # the pipeline's folder is read recursively: replicates under it (results/seed-K, where
+        # `poseboard replicate` writes them) are read once, not again as a named folder
+        inside = results.resolve()
+        apart = [f for f in replicates if not f.resolve().is_relative_to(inside)]
+        found = [r for folder in [results, *apart] for r in read_results(folder)]
         spread = measure_seed_spread(found, backbone, profile, note)  # type: ignore[arg-type]
         if earlier is not None:
             spread = keep_unmeasured(spread, earlier)

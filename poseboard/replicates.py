@@ -29,7 +29,7 @@ from pathlib import Path
 from poseboard.errors import InputError
 from poseboard.pipeline_env import THREADS_ENV, pipeline_env
 
-__all__ = ["ReplicateStep", "replicate_steps", "run_replicate"]
+__all__ = ["ReplicateStep", "replicate_steps", "run_replicate", "unseeded_methods"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,22 @@ def _training_order(methods: dict) -> list[str]:
     return order
 
 
+def unseeded_methods(params_file: Path) -> list[str]:
+    """The methods (``params.yaml`` keys) whose results depend on no training seed: their config
+    has neither ``seed`` nor ``train.seed`` for the profile
+    (:func:`~poseboard.harness.config.takes_training_seed`; ``rootnet-k-only``: nothing is
+    learned, no backbone is read). A replicate of one repeats the pipeline's own results under
+    another seed's folder, which the leaderboard cannot average (two result files, no recorded
+    seed); replicates leave them out."""
+    from poseboard.harness.config import takes_training_seed
+    from poseboard.methods.registry import get_method
+    from poseboard.params import load_params
+
+    params = load_params(params_file)
+    return [key for key, block in params.methods.items()
+            if not takes_training_seed(get_method(block.method).config_model, params.profile)]
+
+
 def replicate_steps(params_file: Path, seed: int, data_dir: Path = Path("data"),
                     checkpoints: Path = Path("checkpoints"), results: Path = Path("results"),
                     reuse_backbone: bool = False, only: list[str] | None = None,
@@ -72,12 +88,14 @@ def replicate_steps(params_file: Path, seed: int, data_dir: Path = Path("data"),
     again: the replicate then measures the methods' own training noise, not the backbone's
     (cheaper, and a lower bound of the full seed spread). ``only`` limits the replicate to those
     methods (``params.yaml`` keys): they and the methods they start from are trained, and only
-    their evaluations are scored; ``protocols`` (names) limits the evaluations and scores to
+    their evaluations are scored; without it, every method but the :func:`unseeded_methods`.
+    ``protocols`` (names) limits the evaluations and scores to
     those protocols. ``device`` and ``precision`` (spellings of ``--device`` and
     ``--precision``) are appended to the pretrain, train and predict commands when given.
 
     Raises:
-        InputError: ``seed`` is the pipeline's own seed (its results are the DVC pipeline's).
+        InputError: ``seed`` is the pipeline's own seed (its results are the DVC pipeline's), or
+            ``only`` names a method that depends on no training seed.
     """
     from poseboard.params import load_params
 
@@ -88,11 +106,16 @@ def replicate_steps(params_file: Path, seed: int, data_dir: Path = Path("data"),
     if seed < 0:
         raise InputError(f"a seed is a non-negative integer, got {seed}")
     profile, py = params.profile, sys.executable
-    wanted = set(params.methods) if not only else set(only)
+    unseeded = set(unseeded_methods(params_file))
+    wanted = set(params.methods) - unseeded if not only else set(only)
     unknown = sorted(wanted - set(params.methods))
     if unknown:
         raise InputError(f"--only: {', '.join(unknown)} not under `methods` in {params_file} "
                          f"(known: {', '.join(params.methods)})")
+    if wanted & unseeded:
+        raise InputError(f"--only: {', '.join(sorted(wanted & unseeded))} depends on no training seed (its "
+                         "config has no `seed` or `train.seed`): a replicate would repeat the pipeline's own "
+                         "results; leave it out")
     needed = set()
     for key in wanted:
         while key not in ("backbone", "none") and key not in needed:

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from poseboard.cli import app
 from poseboard.errors import InputError
 from poseboard.params import ParamsError, load_params
-from poseboard.replicates import ReplicateStep, replicate_steps, run_replicate
+from poseboard.replicates import ReplicateStep, replicate_steps, run_replicate, unseeded_methods
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -55,7 +55,13 @@ def test_replicate_runs_the_stage_commands_with_its_seed(params_file):
     steps = replicate_steps(params_file, 3, Path("data"), Path("ck"), Path("res"))
     names = [s.name for s in steps]
     assert names[0] == "pretrain_backbone"
-    assert len(steps) == 1 + len(params.methods) + len(params.evaluations) + len(params.scores)
+    # rootnet-k-only depends on no training seed: a replicate of it would repeat seed 0's results
+    left_out = {"rootnet-k-only"}
+    assert set(unseeded_methods(params_file)) == left_out
+    assert len(steps) == (1 + len(params.methods) - len(left_out)
+                          + sum(ev.method not in left_out for ev in params.evaluations.values())
+                          + sum(sc.method not in left_out for sc in params.scores.values()))
+    assert not any("rootnet-k-only" in s.name for s in steps)
     # a method trains after the checkpoint it starts from
     for key, block in params.methods.items():
         if block.init != "backbone":
@@ -117,6 +123,8 @@ def test_replicate_command_dry_run(params_file):
     out = runner.invoke(app, ["replicate", "--seed", "1", "--params", str(params_file), "--dry-run"])
     assert out.exit_code == 0, out.output
     assert "pretrain_backbone:" in out.output and "--checkpoints checkpoints/seed-1" in out.output
+    assert "left out: rootnet-k-only (no training seed" in out.output
+    assert "train@rootnet-k-only" not in out.output and "train@rootnet:" in out.output
     out = runner.invoke(app, ["replicate", "--params", str(params_file), "--dry-run"])
     assert out.exit_code == 2 and "lists one seed" in out.output
 
@@ -134,3 +142,5 @@ def test_a_replicate_can_be_limited_and_reuse_the_backbone(params_file, tmp_path
     assert (tmp_path / "ck" / "seed-2" / "backbone" / "backbone.pt").read_bytes() == b"weights"
     with pytest.raises(InputError, match="volumetrc not under `methods`"):
         replicate_steps(params_file, 2, only=["volumetrc"])
+    with pytest.raises(InputError, match="rootnet-k-only depends on no training seed"):
+        replicate_steps(params_file, 2, only=["rootnet", "rootnet-k-only"])

@@ -282,5 +282,11 @@ def test_seed_spread_command(results):
                               "--backbone", "shared", "--profile", "smoke"])
     assert out.exit_code == 0, out.output
     assert f"{PROTOCOL}  noise-8mm:" in out.output and (results / "seed_spread.json").exists()
+    # a replicate under the pipeline's folder (results/seed-1, where `replicate` writes) is read once
+    shutil.copytree(results.parent / "replicates", results / "seed-1")
+    out = runner.invoke(app, ["seed-spread", str(results / "seed-1"), "--results", str(results),
+                              "--backbone", "shared", "--profile", "smoke"])
+    assert out.exit_code == 0, out.output
+    assert "(seeds [0, 1])" in out.output
     out = runner.invoke(app, ["seed-spread", str(results.parent / "nothing"), "--results", str(results.parent / "x")])
     assert out.exit_code == 2 and "two or more training seeds" in out.output
