@@ -29,7 +29,7 @@ from pathlib import Path
 from poseboard.errors import InputError
 from poseboard.pipeline_env import THREADS_ENV, pipeline_env
 
-__all__ = ["ReplicateStep", "replicate_steps", "run_replicate", "unseeded_methods"]
+__all__ = ["ReplicateStep", "replicate_steps", "run_replicate", "takes_training_seed", "unseeded_methods"]
 
 
 @dataclass(frozen=True)
@@ -61,14 +61,22 @@ def _training_order(methods: dict) -> list[str]:
     return order
 
 
+def takes_training_seed(config_model: type, profile: str) -> bool:
+    """Whether a training seed reaches a method's config: :func:`poseboard.harness.config.build_config`
+    sets its ``seed`` or ``train.seed``. A config with neither (``rootnet-k-only``) trains the same
+    for every seed, and its results record none. (Here, not beside ``build_config``: that module
+    is code every training stage runs, fingerprinted, and the replicates' needs are not.)"""
+    base = config_model.preset(profile).model_dump()
+    return "seed" in base or (isinstance(base.get("train"), dict) and "seed" in base["train"])
+
+
 def unseeded_methods(params_file: Path) -> list[str]:
     """The methods (``params.yaml`` keys) whose results depend on no training seed: their config
     has neither ``seed`` nor ``train.seed`` for the profile
-    (:func:`~poseboard.harness.config.takes_training_seed`; ``rootnet-k-only``: nothing is
+    (:func:`takes_training_seed`; ``rootnet-k-only``: nothing is
     learned, no backbone is read). A replicate of one repeats the pipeline's own results under
     another seed's folder, which the leaderboard cannot average (two result files, no recorded
     seed); replicates leave them out."""
-    from poseboard.harness.config import takes_training_seed
     from poseboard.methods.registry import get_method
     from poseboard.params import load_params
 

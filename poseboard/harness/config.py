@@ -47,14 +47,6 @@ def read_override(path: Path | None, key: str | None) -> dict[str, Any]:
     return data
 
 
-def takes_training_seed(model: Any, profile: str) -> bool:
-    """Whether a training seed reaches ``model``'s config (:func:`build_config` sets ``seed``
-    or ``train.seed``); a config with neither (``rootnet-k-only``) trains the same for every
-    seed, and its results record none."""
-    base = model.preset(profile).model_dump()
-    return "seed" in base or (isinstance(base.get("train"), dict) and "seed" in base["train"])
-
-
 def build_config(model: Any, profile: str, path: Path | None = None, key: str | None = None,
                  seed: int | None = None) -> Any:
     """``model.preset(profile)`` with the file override merged in and the seed applied."""
