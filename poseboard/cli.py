@@ -337,19 +337,20 @@ def replicate_command(
 
             for training in (False, True):  # pretrain and predict, then train@ (the profile's train_precision)
                 resolve_run(device, precision, params_file=params_file, training=training)
-        seeds = [seed] if seed is not None else load_params(params_file).active.seeds[1:]
+        params = load_params(params_file)
+        seeds = [seed] if seed is not None else params.active.seeds[1:]
         if not seeds:
             raise PoseboardError(f"{params_file}: the active profile lists one seed; give --seed K or add seeds "
                                  "to its `seeds` list")
         plans = [(s, replicate_steps(params_file, s, data_dir, checkpoints, results, reuse_backbone, only,
                                      protocols, device=device, precision=precision))
                  for s in seeds]
-        unseeded = [] if only else unseeded_methods(params_file)
+        unseeded = [] if only else unseeded_methods(params_file, params)
     except (PoseboardError, ValueError) as exc:
         raise _fail(exc) from None
     if unseeded:
         typer.echo(f"left out: {', '.join(unseeded)} (no training seed: a replicate would repeat seed "
-                   f"{load_params(params_file).seed}'s results)")
+                   f"{params.seed}'s results)")
     for s, steps in plans:
         typer.echo(f"replicate seed {s}: {len(steps)} steps")
         if dry_run:

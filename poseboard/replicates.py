@@ -25,11 +25,15 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from poseboard.errors import InputError
 from poseboard.pipeline_env import THREADS_ENV, pipeline_env
 
-__all__ = ["ReplicateStep", "replicate_steps", "run_replicate", "takes_training_seed", "unseeded_methods"]
+if TYPE_CHECKING:
+    from poseboard.params import Params
+
+__all__ = ["ReplicateStep", "replicate_steps", "run_replicate", "unseeded_methods"]
 
 
 @dataclass(frozen=True)
@@ -61,28 +65,25 @@ def _training_order(methods: dict) -> list[str]:
     return order
 
 
-def takes_training_seed(config_model: type, profile: str) -> bool:
-    """Whether a training seed reaches a method's config: :func:`poseboard.harness.config.build_config`
-    sets its ``seed`` or ``train.seed``. A config with neither (``rootnet-k-only``) trains the same
-    for every seed, and its results record none. (Here, not beside ``build_config``: that module
-    is code every training stage runs, fingerprinted, and the replicates' needs are not.)"""
-    base = config_model.preset(profile).model_dump()
-    return "seed" in base or (isinstance(base.get("train"), dict) and "seed" in base["train"])
-
-
-def unseeded_methods(params_file: Path) -> list[str]:
-    """The methods (``params.yaml`` keys) whose results depend on no training seed: their config
-    has neither ``seed`` nor ``train.seed`` for the profile
-    (:func:`takes_training_seed`; ``rootnet-k-only``: nothing is
-    learned, no backbone is read). A replicate of one repeats the pipeline's own results under
-    another seed's folder, which the leaderboard cannot average (two result files, no recorded
-    seed); replicates leave them out."""
+def unseeded_methods(params_file: Path, params: Params | None = None) -> list[str]:
+    """The methods (``params.yaml`` keys) whose results depend on no training seed: the config
+    their training builds (:func:`~poseboard.harness.config.build_config`, as ``train`` does) is
+    the same for two seeds (``rootnet-k-only``: nothing is learned, no backbone is read, no
+    ``seed`` to set). A replicate of one repeats the pipeline's own results under another seed's
+    folder, which the leaderboard cannot average (two result files, no recorded seed); replicates
+    leave them out. ``params``: the file's, already loaded."""
+    from poseboard.harness.config import build_config
     from poseboard.methods.registry import get_method
     from poseboard.params import load_params
 
-    params = load_params(params_file)
-    return [key for key, block in params.methods.items()
-            if not takes_training_seed(get_method(block.method).config_model, params.profile)]
+    params = params or load_params(params_file)
+    out = []
+    for key, block in params.methods.items():
+        model, where = get_method(block.method).config_model, f"methods.{key}.{params.profile}"
+        if build_config(model, params.profile, params_file, where, seed=0) == \
+                build_config(model, params.profile, params_file, where, seed=1):
+            out.append(key)
+    return out
 
 
 def replicate_steps(params_file: Path, seed: int, data_dir: Path = Path("data"),
@@ -114,7 +115,7 @@ def replicate_steps(params_file: Path, seed: int, data_dir: Path = Path("data"),
     if seed < 0:
         raise InputError(f"a seed is a non-negative integer, got {seed}")
     profile, py = params.profile, sys.executable
-    unseeded = set(unseeded_methods(params_file))
+    unseeded = set(unseeded_methods(params_file, params))
     wanted = set(params.methods) - unseeded if not only else set(only)
     unknown = sorted(wanted - set(params.methods))
     if unknown:
@@ -122,7 +123,7 @@ def replicate_steps(params_file: Path, seed: int, data_dir: Path = Path("data"),
                          f"(known: {', '.join(params.methods)})")
     if wanted & unseeded:
         raise InputError(f"--only: {', '.join(sorted(wanted & unseeded))} depends on no training seed (its "
-                         "config has no `seed` or `train.seed`): a replicate would repeat the pipeline's own "
+                         "config takes no seed): a replicate would repeat the pipeline's own "
                          "results; leave it out")
     needed = set()
     for key in wanted:
