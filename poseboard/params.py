@@ -85,6 +85,9 @@ class DataProfile(_Strict):
     exercise: bool = Field(
         default=False, description="add the exercise actions to synth-h36m's training world (generate "
         "--exercise, TrainingWorld.exercise); the test splits do not change")
+    calisthenics: bool = Field(
+        default=False, description="add the calisthenics actions (balancing, aerobics) to synth-h36m's training "
+        "world (generate --calisthenics, TrainingWorld.calisthenics); the test splits do not change")
 
 
 class Profile(_Strict):

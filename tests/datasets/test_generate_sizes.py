@@ -120,51 +120,65 @@ def test_generate_takes_a_free_motion_share(tmp_path, cli):
     assert refused.exit_code == 2 and "--free-motion" in refused.output
 
 
-def test_exercise_sets_the_training_world_only_and_leaves_old_manifests_alone():
+#: The training world's optional actions: TrainingWorld field, its setter, generate's option.
+OPTIONAL_ACTIONS = [("exercise", "with_exercise", "--exercise"),
+                    ("calisthenics", "with_calisthenics", "--calisthenics")]
+
+
+@pytest.mark.parametrize(("field", "setter", "option"), OPTIONAL_ACTIONS)
+def test_optional_actions_set_the_training_world_only_and_leave_old_manifests_alone(field, setter, option):
     broad = SynthConfig.preset("smoke-broad")
-    cfg = broad.with_exercise(True)
-    assert cfg.h36m.train.world.exercise and not broad.h36m.train.world.exercise
+    cfg = getattr(broad, setter)(True)
+    assert getattr(cfg.h36m.train.world, field) and not getattr(broad.h36m.train.world, field)
     assert cfg.h36m.test == broad.h36m.test and cfg.novel == broad.novel and cfg.panoptic == broad.panoptic
-    assert broad.with_exercise(False) == broad
+    assert getattr(broad, setter)(False) == broad
     with pytest.raises(InputError, match="--motion"):
-        broad.model_copy(update={"motion_path": "m.npz"}).with_exercise(True)
+        getattr(broad.model_copy(update={"motion_path": "m.npz"}), setter)(True)
     # unset, the field is not written: a world serializes as before it existed (manifest bytes)
-    assert "exercise" not in broad.model_dump(mode="json")["h36m"]["train"]["world"]
-    assert cfg.model_dump(mode="json")["h36m"]["train"]["world"]["exercise"] is True
+    assert field not in broad.model_dump(mode="json")["h36m"]["train"]["world"]
+    assert cfg.model_dump(mode="json")["h36m"]["train"]["world"][field] is True
     assert SynthConfig.model_validate(cfg.model_dump()) == cfg
 
 
-def test_generate_takes_the_exercise_actions(tmp_path, cli):
-    """--exercise reaches the rendered training split's manifest."""
+@pytest.mark.parametrize(("field", "setter", "option"), OPTIONAL_ACTIONS)
+def test_generate_takes_the_optional_actions(tmp_path, cli, field, setter, option):
+    """--exercise and --calisthenics reach the rendered training split's manifest."""
     result = CliRunner().invoke(cli, ["generate", "synth-h36m", "--preset", "smoke-broad", "--out", str(tmp_path),
                                       "--split", "train", "--train-samples", "24", "--workers", "1", "--quiet",
-                                      "--exercise"])
+                                      option])
     assert result.exit_code == 0, result.output
-    manifest = json.loads((tmp_path / "synth-h36m/train/manifest.json").read_text())
-    assert manifest["config"]["h36m"]["train"]["world"]["exercise"] is True
+    world = json.loads((tmp_path / "synth-h36m/train/manifest.json").read_text())["config"]["h36m"]["train"]["world"]
+    assert world[field] is True and {f for f, _, _ in OPTIONAL_ACTIONS if f != field}.isdisjoint(world)
 
 
-def test_the_exercise_actions_train_only_where_the_world_asks():
-    """A world of one turn through the actions draws every exercise action with ``exercise`` and
-    none without; the training actions before them come in the same order (the turn only grows)."""
+def test_the_optional_actions_train_only_where_the_world_asks():
+    """A world of one turn through the actions draws every exercise (calisthenics) action with
+    ``exercise`` (``calisthenics``) and none without; the training actions before them come in
+    the same order (the turn only grows), the exercise actions before the calisthenics ones."""
     from poseboard.datasets.synthetic.casting import training_world_cast
-    from poseboard.datasets.synthetic.motion import EXERCISE_ACTIONS, TRAIN_ACTIONS
+    from poseboard.datasets.synthetic.motion import CALISTHENICS_ACTIONS, EXERCISE_ACTIONS, TRAIN_ACTIONS
 
-    assert not set(EXERCISE_ACTIONS) & set(TRAIN_ACTIONS)
-    turn = len(TRAIN_ACTIONS) + len(EXERCISE_ACTIONS)
+    assert not set(EXERCISE_ACTIONS) & set(TRAIN_ACTIONS) and not set(CALISTHENICS_ACTIONS) & set(TRAIN_ACTIONS)
+    turn = len(TRAIN_ACTIONS) + len(EXERCISE_ACTIONS) + len(CALISTHENICS_ACTIONS)
     split = SynthConfig.preset("smoke-broad").h36m.train.model_copy(update={"samples": turn, "stride": 5})
     drawn = {}
-    for exercise in (False, True):
+    for exercise, calisthenics in ((False, False), (True, False), (False, True), (True, True)):
         world = split.world.model_copy(update={"bodies": 1, "sequences_per_body": turn, "free_motion": 0.0,
-                                               "exercise": exercise})
+                                               "exercise": exercise, "calisthenics": calisthenics})
         cast = training_world_cast("synth-h36m", "train", split.model_copy(update={"world": world}), 1500.0, 50.0, 0)
-        drawn[exercise] = [s.action for s in cast.sequences]
-    assert set(EXERCISE_ACTIONS) <= set(drawn[True]) and not set(EXERCISE_ACTIONS) & set(drawn[False])
-    assert drawn[True][:len(TRAIN_ACTIONS)] == drawn[False][:len(TRAIN_ACTIONS)] == list(TRAIN_ACTIONS)
+        drawn[exercise, calisthenics] = [s.action for s in cast.sequences]
+    for (exercise, calisthenics), actions in drawn.items():
+        assert set(EXERCISE_ACTIONS) <= set(actions) if exercise else not set(EXERCISE_ACTIONS) & set(actions)
+        extra = set(CALISTHENICS_ACTIONS)
+        assert extra <= set(actions) if calisthenics else not extra & set(actions)
+        assert actions[:len(TRAIN_ACTIONS)] == list(TRAIN_ACTIONS)
+    both = drawn[True, True]
+    assert both[:turn] == list(TRAIN_ACTIONS + EXERCISE_ACTIONS + CALISTHENICS_ACTIONS)
 
 
-def test_the_pipeline_takes_exercise_from_the_profile(tmp_path):
-    """profiles.<p>.data.exercise reaches the rendered training world's manifest."""
+@pytest.mark.parametrize("field", [f for f, _, _ in OPTIONAL_ACTIONS])
+def test_the_pipeline_takes_the_optional_actions_from_the_profile(tmp_path, field):
+    """profiles.<p>.data.exercise and .calisthenics reach the rendered training world's manifest."""
     import yaml
 
     from poseboard.pipeline import app
@@ -172,7 +186,7 @@ def test_the_pipeline_takes_exercise_from_the_profile(tmp_path):
     params = yaml.safe_load((Path(__file__).parents[2] / "params.yaml").read_text())
     params["profile"] = "smoke"
     data = {"preset": "smoke-broad", "crop_size": 64, "datasets": ["synth-h36m"], "train_samples": 24,
-            "test_samples": 1, "exercise": True}
+            "test_samples": 1, field: True}
     params["profiles"]["smoke"]["data"] = data
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params, sort_keys=False))
@@ -180,4 +194,4 @@ def test_the_pipeline_takes_exercise_from_the_profile(tmp_path):
                                       "--workers", "1"])
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "data/synth-h36m/train/manifest.json").read_text())
-    assert manifest["config"]["h36m"]["train"]["world"]["exercise"] is True
+    assert manifest["config"]["h36m"]["train"]["world"][field] is True

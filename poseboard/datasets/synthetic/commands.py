@@ -94,6 +94,10 @@ def generate(
                                               "marching) to synth-h36m's training world; the test splits do not "
                                               "change")
     ] = False,
+    calisthenics: Annotated[
+        bool, typer.Option("--calisthenics", help="add the calisthenics actions (balancing on one leg, aerobics) "
+                                                  "to synth-h36m's training world; the test splits do not change")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
     device: Annotated[
         str, typer.Option("--device", help="where the renderer casts rays: cpu (default; the committed data's "
@@ -118,7 +122,7 @@ def generate(
         config = SynthConfig.preset(preset, rig_path=rig, motion_path=motion, test_subjects=test_subject)
         config = config.with_split_sizes("train", samples=train_samples, stride=train_stride)
         config = config.with_split_sizes("test", samples=test_samples, stride=test_stride)
-        config = with_free_motion(config, free_motion).with_exercise(exercise)
+        config = with_free_motion(config, free_motion).with_exercise(exercise).with_calisthenics(calisthenics)
         reports = generate_datasets(
             names, config, out, seed=seed, splits=split or ("train", "test"), progress=not quiet,
             workers=None if workers <= 0 else workers, device=str(where),

@@ -83,14 +83,19 @@ class TrainingWorld(BaseModel):
     exercise: bool = Field(
         False, description="add motion.EXERCISE_ACTIONS (stretching, throwing, swinging, gesturing, marching) to "
         "the training actions the scripted sequences go through in turn")
+    calisthenics: bool = Field(
+        False, description="add motion.CALISTHENICS_ACTIONS (balancing on one leg, aerobics) to the training "
+        "actions the scripted sequences go through in turn")
 
     @model_serializer(mode="wrap")
-    def _without_default_exercise(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """``exercise`` is written only when set: a world without it serializes as it did before
-        the field existed, so the manifests (and the content hashes) of existing splits stay."""
+    def _without_default_actions(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """``exercise`` and ``calisthenics`` are written only when set: a world without them
+        serializes as it did before the fields existed, so the manifests (and the content
+        hashes) of existing splits stay."""
         data = handler(self)
-        if not self.exercise:
-            data.pop("exercise", None)
+        for name in ("exercise", "calisthenics"):
+            if not getattr(self, name):
+                data.pop(name, None)
         return data
 
 
@@ -242,6 +247,18 @@ class SynthConfig(BaseModel):
             True
         """
         return self.with_training_world("exercise", True, "--exercise") if exercise else self
+
+    def with_calisthenics(self, calisthenics: bool) -> SynthConfig:
+        """This config with the calisthenics actions (balancing, aerobics) among ``synth-h36m``'s
+        training actions (``TrainingWorld.calisthenics``: ``generate --calisthenics``,
+        ``profiles.<profile>.data.calisthenics``); ``False`` returns it unchanged. Only the
+        training split changes. Raises as :meth:`with_exercise`.
+
+        Example:
+            >>> SynthConfig.preset("smoke-broad").with_calisthenics(True).h36m.train.world.calisthenics
+            True
+        """
+        return self.with_training_world("calisthenics", True, "--calisthenics") if calisthenics else self
 
     def with_training_world(self, field: str, value: Any, option: str) -> SynthConfig:
         """This config with ``synth-h36m``'s ``TrainingWorld.<field>`` set to ``value`` (the

@@ -19,8 +19,8 @@ position in the capture area (the pelvis stays within ``area_radius_mm`` of ``ar
 The machinery lives in :mod:`.actions.plan`, the generators in modules by kind; this module
 keeps the registry (one table, name → ``"module:generator"``, imported on first use) and the
 public API. The actions (:data:`ACTIONS`; :data:`ORIGINAL_ACTIONS` are the first nine,
-:data:`NOVEL_ACTIONS` are held out of training, :data:`EXERCISE_ACTIONS` train only where a
-training world asks for them, :data:`TRAIN_ACTIONS` are the rest):
+:data:`NOVEL_ACTIONS` are held out of training, :data:`EXERCISE_ACTIONS` and
+:data:`CALISTHENICS_ACTIONS` train only where a training world asks for them, :data:`TRAIN_ACTIONS` are the rest):
 
 Locomotion (:mod:`.actions.locomotion`)
   - ``Walking``: round a circle either way at 0.9–1.3 m/s (scaled by height), heel strike to
@@ -68,6 +68,14 @@ only when ``TrainingWorld.exercise`` asks)
   - ``Gesturing``: talking with the hands, pointing, a phone at the ear, a cup at the mouth,
     shrugging, arms folded, hands on the hips.
   - ``Marching``: marching on the spot or high knees, the arms swinging against the legs.
+
+Calisthenics (:mod:`.actions.calisthenics`; :data:`CALISTHENICS_ACTIONS`, in a training world
+only when ``TrainingWorld.calisthenics`` asks)
+  - ``Balancing``: standing on one leg for 1.5–4 s, the free knee raised in front, the foot held
+    behind (tipped forward), out to the side or against the standing knee (a tree pose); the
+    hands at the chest, on the hips, out or overhead.
+  - ``Aerobics``: bouts on a beat: step jacks (arms sweeping overhead), cross-body knee lifts
+    (the opposite hand to the knee), overhead presses, arm circles, windmills in a wide stance.
 
 Transitions (:mod:`.actions.transitions`)
   - ``Transitions``: two or three training actions in a row (never a novel or airborne one),
@@ -121,6 +129,7 @@ _REGISTRY: dict[str, str] = {
     "Transitions": "transitions:transitions", "FreeMotion": "free:free_motion",
     "Stretching": "exercise:stretching", "Throwing": "exercise:throwing", "Swinging": "exercise:swinging",
     "Gesturing": "exercise:gesturing", "Marching": "exercise:marching",
+    "Balancing": "calisthenics:balancing", "Aerobics": "calisthenics:aerobics",
 }  # fmt: skip
 #: The nine actions of the in-distribution test split, in their original order.
 ORIGINAL_ACTIONS: tuple[str, ...] = (
@@ -137,11 +146,15 @@ COVERAGE_ACTIONS: tuple[str, ...] = ("FreeMotion",)
 #: and everyday gestures (:mod:`.actions.exercise`), poses the other scripted actions never take.
 #: Not in :data:`TRAIN_ACTIONS`, so every split that existed before them keeps its bytes.
 EXERCISE_ACTIONS: tuple[str, ...] = ("Stretching", "Throwing", "Swinging", "Gesturing", "Marching")
+#: Training actions a training world adds only when asked (``TrainingWorld.calisthenics``):
+#: balancing on one leg and aerobics (:mod:`.actions.calisthenics`), a foot held off the floor
+#: and hands across the body or overhead. Not in :data:`TRAIN_ACTIONS`, like the exercise ones.
+CALISTHENICS_ACTIONS: tuple[str, ...] = ("Balancing", "Aerobics")
 #: Every action :func:`generate_sequence` knows (training and novel), the original nine first.
 ACTIONS: tuple[str, ...] = ORIGINAL_ACTIONS + tuple(a for a in _REGISTRY if a not in ORIGINAL_ACTIONS)
 #: The actions training sets draw from: the original nine and the new ones not held out.
 TRAIN_ACTIONS: tuple[str, ...] = tuple(
-    a for a in ACTIONS if a not in NOVEL_ACTIONS + COVERAGE_ACTIONS + EXERCISE_ACTIONS)
+    a for a in ACTIONS if a not in NOVEL_ACTIONS + COVERAGE_ACTIONS + EXERCISE_ACTIONS + CALISTHENICS_ACTIONS)
 #: Actions in which both feet leave the floor.
 AIRBORNE_ACTIONS: tuple[str, ...] = ("Jumping",)
 #: Upper bound of any joint's speed (mm/s) in each action, as tested.
@@ -156,6 +169,7 @@ MAX_JOINT_SPEED_MM_S: dict[str, float] = {a: 5000.0 for a in ACTIONS} | {
     "Throwing": 12000.0,  # the hand at release
     "Swinging": 9000.0,
     "Marching": 7000.0,
+    "Aerobics": 7000.0,
 }
 
 
