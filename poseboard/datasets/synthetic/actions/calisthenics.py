@@ -6,6 +6,10 @@ put on the other wrist when the arms cross the body or go overhead) without bein
 held-out action: a foot held high for seconds (in front, behind, to the side, at the other
 knee) while the hands are at the chest, on the hips, out or overhead; hands crossing the body
 to the other knee or foot; both arms overhead together while the feet step out.
+
+Measured as a lever (docs/findings.md, "Balancing and aerobics"), they moved neither those
+misses nor novel motion's error, so no profile trains on them; they stay an option for an arm
+(``TrainingWorld.calisthenics``).
 """
 
 from __future__ import annotations
@@ -160,7 +164,7 @@ def aerobics(body: BodyShape, t: np.ndarray, rng: np.random.Generator, area: flo
                     up |= arm_channels(s, shoulder_flexion=draw(rng, 0, 25), shoulder_abduction=draw(rng, 135, 165),
                                        shoulder_rotation=draw(rng, -30, 0), elbow_flexion=draw(rng, 0, 25))
                 keys.add(0.45 * period, **up)
-                keys.add(0.55 * period, **{k_: rest[k_] for k_ in up})
+                keys.add(0.55 * period, **{name: rest[name] for name in up})
                 touched |= set(up)
                 side = _other(side)
             elif kind == "cross_knee":
@@ -175,7 +179,7 @@ def aerobics(body: BodyShape, t: np.ndarray, rng: np.random.Generator, area: flo
                 reach |= {"torso_twist": -turn * draw(rng, 15, 35), "torso_flexion": draw(rng, 10, 25),
                           "neck_flexion": draw(rng, 10, 30)}
                 keys.add(0.45 * period, **reach)
-                keys.add(0.55 * period, **{k_: rest[k_] for k_ in reach})
+                keys.add(0.55 * period, **{name: rest[name] for name in reach})
                 touched |= set(reach)
                 side = _other(side)
             elif kind == "press":
@@ -202,7 +206,7 @@ def aerobics(body: BodyShape, t: np.ndarray, rng: np.random.Generator, area: flo
                 keys.add(0.4 * period)
                 touched |= set(mill)
                 side = _other(side)
-        keys.add(rng.uniform(0.5, 0.9), **{k_: rest[k_] for k_ in touched})
+        keys.add(rng.uniform(0.5, 0.9), **{name: rest[name] for name in touched})
     ch = keys.sample(t)
     for start, end, hz in circles:  # small circles of both arms, out of phase with each other
         window = np.clip((t - start) / 0.4, 0, 1) * np.clip((end - t) / 0.4, 0, 1)
