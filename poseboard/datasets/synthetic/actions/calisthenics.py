@@ -7,9 +7,9 @@ held-out action: a foot held high for seconds (in front, behind, to the side, at
 knee) while the hands are at the chest, on the hips, out or overhead; hands crossing the body
 to the other knee or foot; both arms overhead together while the feet step out.
 
-Measured as a lever (docs/findings.md, "Balancing and aerobics"), they moved neither those
-misses nor novel motion's error, so no profile trains on them; they stay an option for an arm
-(``TrainingWorld.calisthenics``).
+Measured as a lever (docs/findings.md, "Balancing and aerobics"), they moved neither novel
+motion's error nor Kicking's hidden hands, so no profile trains on them; they stay an option
+for an arm (``TrainingWorld.calisthenics``).
 """
 
 from __future__ import annotations
