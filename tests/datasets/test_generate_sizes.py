@@ -167,10 +167,10 @@ def test_the_optional_actions_train_only_where_the_world_asks():
                                                "exercise": exercise, "calisthenics": calisthenics})
         cast = training_world_cast("synth-h36m", "train", split.model_copy(update={"world": world}), 1500.0, 50.0, 0)
         drawn[exercise, calisthenics] = [s.action for s in cast.sequences]
+    exercise_set, calisthenics_set = set(EXERCISE_ACTIONS), set(CALISTHENICS_ACTIONS)
     for (exercise, calisthenics), actions in drawn.items():
-        assert set(EXERCISE_ACTIONS) <= set(actions) if exercise else not set(EXERCISE_ACTIONS) & set(actions)
-        extra = set(CALISTHENICS_ACTIONS)
-        assert extra <= set(actions) if calisthenics else not extra & set(actions)
+        assert exercise_set <= set(actions) if exercise else not exercise_set & set(actions)
+        assert calisthenics_set <= set(actions) if calisthenics else not calisthenics_set & set(actions)
         assert actions[:len(TRAIN_ACTIONS)] == list(TRAIN_ACTIONS)
     both = drawn[True, True]
     assert both[:turn] == list(TRAIN_ACTIONS + EXERCISE_ACTIONS + CALISTHENICS_ACTIONS)

@@ -23,6 +23,7 @@ from poseboard.datasets.synthetic.actions.plan import (
     arm_channels,
     draw,
     natural_stance,
+    other_side,
     planted_plan,
     rest_channels,
     slow_sway,
@@ -31,10 +32,6 @@ from poseboard.datasets.synthetic.actions.plan import (
     to_world,
 )
 from poseboard.datasets.synthetic.body import BodyShape
-
-
-def _other(side: str) -> str:
-    return "l" if side == "r" else "r"
 
 
 def _balance_arms(rng: np.random.Generator) -> dict[str, float]:
@@ -76,7 +73,7 @@ def balancing(body: BodyShape, t: np.ndarray, rng: np.random.Generator, area: fl
         keys.add(pause)
         feet.add(pause)
         free = str(rng.choice(["r", "l"]))
-        stand = _other(free)
+        stand = other_side(free)
         k_stand = "rl".index(stand)
         toward = 1.0 if stand == "r" else -1.0  # body-frame x of the standing side
         kind = rng.choice(["knee", "back", "side", "tree"], p=[0.3, 0.25, 0.2, 0.25])
@@ -166,11 +163,10 @@ def aerobics(body: BodyShape, t: np.ndarray, rng: np.random.Generator, area: flo
                 keys.add(0.45 * period, **up)
                 keys.add(0.55 * period, **{name: rest[name] for name in up})
                 touched |= set(up)
-                side = _other(side)
             elif kind == "cross_knee":
                 k = "rl".index(side)
                 moves[k].append((keys.t, 0.9 * period, feet_home[k], draw(rng, 0.14, 0.22) * hb))
-                hand = _other(side)
+                hand = other_side(side)
                 turn = 1.0 if side == "r" else -1.0  # towards a right knee: the torso turns right (negative)
                 reach = arm_channels(hand, shoulder_flexion=draw(rng, 40, 70), shoulder_abduction=draw(rng, -35, -15),
                                      shoulder_rotation=draw(rng, 10, 40), elbow_flexion=draw(rng, 10, 45))
@@ -181,22 +177,20 @@ def aerobics(body: BodyShape, t: np.ndarray, rng: np.random.Generator, area: flo
                 keys.add(0.45 * period, **reach)
                 keys.add(0.55 * period, **{name: rest[name] for name in reach})
                 touched |= set(reach)
-                side = _other(side)
             elif kind == "press":
                 press = arm_channels(side, shoulder_flexion=draw(rng, 155, 175), shoulder_abduction=draw(rng, 0, 15),
                                      shoulder_rotation=draw(rng, -20, 10), elbow_flexion=draw(rng, 0, 15))
-                press |= arm_channels(_other(side), shoulder_flexion=draw(rng, 30, 60),
+                press |= arm_channels(other_side(side), shoulder_flexion=draw(rng, 30, 60),
                                       shoulder_abduction=draw(rng, 40, 70), shoulder_rotation=draw(rng, -60, -30),
                                       elbow_flexion=draw(rng, 115, 140))
                 press |= {"torso_lateral": (-1.0 if side == "r" else 1.0) * draw(rng, 0, 8)}
                 keys.add(0.5 * period, **press)
                 touched |= set(press)
-                side = _other(side)
             else:  # windmill
                 turn = 1.0 if side == "r" else -1.0  # the right hand to the left foot: the torso turns left
                 mill = arm_channels(side, shoulder_flexion=draw(rng, 85, 115), shoulder_abduction=draw(rng, -35, -15),
                                     shoulder_rotation=draw(rng, 0, 30), elbow_flexion=draw(rng, 0, 20))
-                mill |= arm_channels(_other(side), shoulder_flexion=draw(rng, -20, 10),
+                mill |= arm_channels(other_side(side), shoulder_flexion=draw(rng, -20, 10),
                                      shoulder_abduction=draw(rng, 75, 100), shoulder_rotation=draw(rng, -20, 20),
                                      elbow_flexion=draw(rng, 0, 20))
                 mill |= {"pelvis_tilt": draw(rng, 40, 65), "torso_flexion": draw(rng, 10, 30),
@@ -205,7 +199,7 @@ def aerobics(body: BodyShape, t: np.ndarray, rng: np.random.Generator, area: flo
                 keys.add(1.0 * period, **mill)
                 keys.add(0.4 * period)
                 touched |= set(mill)
-                side = _other(side)
+            side = other_side(side)  # the next repetition on the other side
         keys.add(rng.uniform(0.5, 0.9), **{name: rest[name] for name in touched})
     ch = keys.sample(t)
     for start, end, hz in circles:  # small circles of both arms, out of phase with each other

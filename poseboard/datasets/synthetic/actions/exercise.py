@@ -17,6 +17,7 @@ from poseboard.datasets.synthetic.actions.plan import (
     arm_channels,
     draw,
     natural_stance,
+    other_side,
     rest_channels,
     slow_sway,
     standing_plan,
@@ -24,10 +25,6 @@ from poseboard.datasets.synthetic.actions.plan import (
     timeline_start,
 )
 from poseboard.datasets.synthetic.body import BodyShape
-
-
-def _other(side: str) -> str:
-    return "l" if side == "r" else "r"
 
 
 def stretching(body: BodyShape, t: np.ndarray, rng: np.random.Generator, area: float) -> Plan:
@@ -54,7 +51,7 @@ def stretching(body: BodyShape, t: np.ndarray, rng: np.random.Generator, area: f
             toward = 1.0 if up == "l" else -1.0  # positive torso_lateral bends to the right
             pose |= arm_channels(up, shoulder_flexion=draw(rng, 0, 30), shoulder_abduction=draw(rng, 140, 170),
                                  shoulder_rotation=draw(rng, -40, 0), elbow_flexion=draw(rng, 10, 45))
-            pose |= arm_channels(_other(up), shoulder_flexion=draw(rng, -10, 10),
+            pose |= arm_channels(other_side(up), shoulder_flexion=draw(rng, -10, 10),
                                  shoulder_abduction=draw(rng, 15, 40), shoulder_rotation=draw(rng, 30, 70),
                                  elbow_flexion=draw(rng, 40, 110))
             pose |= {"torso_lateral": toward * draw(rng, 18, 32), "pelvis_list": -toward * draw(rng, 0, 6),
@@ -81,7 +78,7 @@ def stretching(body: BodyShape, t: np.ndarray, rng: np.random.Generator, area: f
             arm = str(rng.choice(["r", "l"]))
             pose |= arm_channels(arm, shoulder_flexion=draw(rng, 80, 100), shoulder_abduction=draw(rng, -38, -20),
                                  shoulder_rotation=draw(rng, 20, 50), elbow_flexion=draw(rng, 0, 20))
-            pose |= arm_channels(_other(arm), shoulder_flexion=draw(rng, 55, 80),
+            pose |= arm_channels(other_side(arm), shoulder_flexion=draw(rng, 55, 80),
                                  shoulder_abduction=draw(rng, -15, 5), shoulder_rotation=draw(rng, 40, 70),
                                  elbow_flexion=draw(rng, 100, 130))
             pose |= {"neck_twist": (1.0 if arm == "r" else -1.0) * draw(rng, 0, 25)}
@@ -109,7 +106,7 @@ def throwing(body: BodyShape, t: np.ndarray, rng: np.random.Generator, area: flo
     follow-through across the body, then back to the stance."""
     hb = body.height_mm
     arm = "r" if rng.random() < 0.85 else "l"
-    lead = _other(arm)
+    lead = other_side(arm)
     i_lead = "rl".index(lead)
     turn = 1.0 if arm == "r" else -1.0  # a right-arm release turns the torso to the left (positive)
     feet_home = natural_stance(body, rng, (0.85, 1.1), 20.0)

@@ -213,6 +213,11 @@ def arm_channels(side: str, **v: float) -> dict[str, float]:
     return {f"{side}_{k}": val for k, val in v.items()}
 
 
+def other_side(side: str) -> str:
+    """The other body side of ``"r"`` or ``"l"``."""
+    return "l" if side == "r" else "r"
+
+
 def gait_feet(body: BodyShape, t: np.ndarray, path: Callable, period: float, phase: float, *,
               stance: float, lateral: float, heel_max: float,
               clearance: float) -> tuple[np.ndarray, np.ndarray]:
