@@ -39,7 +39,14 @@ from __future__ import annotations
 import numpy as np
 from scipy.interpolate import PchipInterpolator
 
-from poseboard.datasets.synthetic.actions.plan import Plan, floor_clearance, rest_channels, timeline_start, under
+from poseboard.datasets.synthetic.actions.plan import (
+    Plan,
+    floor_clearance,
+    other_side,
+    rest_channels,
+    timeline_start,
+    under,
+)
 from poseboard.datasets.synthetic.body import (
     ANGLE_LIMITS_DEG,
     ANGLE_NAMES,
@@ -103,7 +110,7 @@ def draw_keyframe(rng: np.random.Generator, rest: dict[str, float]) -> dict[str,
     key: dict[str, float] = {}
     if posture == "one_leg":
         free = str(rng.choice(["r", "l"]))
-        key |= _leg(rng, free, "free") | _leg(rng, "l" if free == "r" else "r", "upright")
+        key |= _leg(rng, free, "free") | _leg(rng, other_side(free), "upright")
     else:
         key |= _leg(rng, "r", posture) | _leg(rng, "l", posture)
         if rng.random() < 0.25:

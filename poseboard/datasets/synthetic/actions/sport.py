@@ -14,6 +14,7 @@ from poseboard.datasets.synthetic.actions.plan import (
     gait_plan,
     hermite,
     natural_stance,
+    other_side,
     rest_channels,
     roll_foot,
     rot2,
@@ -32,7 +33,7 @@ def boxing(body: BodyShape, t: np.ndarray, rng: np.random.Generator, area: float
     uppercuts with the torso turning into each punch."""
     h = body.height_mm
     lead = "l" if rng.random() < 0.7 else "r"  # orthodox: the left foot and hand lead
-    rear = "r" if lead == "l" else "l"
+    rear = other_side(lead)
     half = body.rest_offsets[2, 0]
     split = draw(rng, 0.14, 0.2) * h
     lat = half * draw(rng, 0.85, 1.15)
@@ -265,7 +266,7 @@ def kicking(body: BodyShape, t: np.ndarray, rng: np.random.Generator, area: floa
     while keys.t < t[-1]:
         keys.add(rng.uniform(0.6, 1.8))
         legs.add(keys.t - legs.t)
-        s = str(rng.choice([lead, "r" if lead == "l" else "l"], p=[0.4, 0.6]))
+        s = str(rng.choice([lead, other_side(lead)], p=[0.4, 0.6]))
         knee_strike = rng.random() < 0.25
         chamber = {f"w_{s}": 1.0, f"hf_{s}": draw(rng, 70, 100), f"kn_{s}": draw(rng, 100, 125)}
         lean = {"torso_flexion": -draw(rng, 0, 12), "pelvis_tilt": draw(rng, -5, 5), "oy": -draw(rng, 0, 40)}
