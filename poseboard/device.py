@@ -195,7 +195,7 @@ def native_bf16(device: torch.device | str) -> bool:
     CUDA GPU that torch reports bf16 support for, or a CPU with AVX-512 BF16 or AMX tiles (the
     instructions oneDNN's bf16 kernels use). Elsewhere a bf16 autocast is emulated: on the
     default backbone's training step it ran 15-25x *slower* than fp32 with oneDNN held to AVX2
-    (docs/performance.md, session 24), so ``auto`` computes fp32 there."""
+    (docs/findings/performance-history-2026-11-26.md, session 24), so ``auto`` computes fp32 there."""
     import torch
 
     device = torch.device(device)

@@ -4,7 +4,7 @@ Why: DVC re-reads (round-trip, in pure Python) and rewrites the whole ``dvc.lock
 stage it runs. With the code each stage runs listed file by file, the lock had 16,000 lines,
 most of them the same 30-odd modules repeated in each of 64 ``predict@`` stages (and the
 ``train@``, ``score@`` and ``generate@`` ones): about 2 s of DVC per stage, 3.5 minutes of a
-board run (docs/performance.md, session 10).
+board run (docs/findings/performance-history-2026-11-24.md, session 10).
 
 So the modules a kind of stage runs are the ``deps`` of one fingerprint stage in ``dvc.yaml``
 (``predict_code``, ``train_code``, …), listed there once. That stage runs::

@@ -3,7 +3,7 @@
 The generalization view counts a method's gross 2D detections (beyond a tenth of the crop side,
 :data:`~poseboard.protocols.failures.GROSS_2D_FRACTION`) and its left/right swaps in 3D. It does
 not say *what kind* of miss sets a split's error, and the kinds call for different levers
-(docs/findings.md, "What the oracle fixes in 2D"): on the held-out Kicking, hidden hands put on
+(docs/findings/novelty-oracle.md, "What the oracle fixes in 2D"): on the held-out Kicking, hidden hands put on
 the hip, which a training world that shows the action removes; on Dancing, wrists put on the
 other wrist, which it does not. This runs a trained method on a protocol's frames and labels
 every gross 2D miss by where it lands in the same view:

@@ -22,7 +22,7 @@
    each sample's aggregated volume to zero mean and unit variance: with features of the size
    ours have (std ≈ 0.4), the softmax over views is close to a mean, whose contrast shrinks
    as views are added, so a V2V trained on 4 views meets ever weaker inputs on 8 or 16
-   (``scripts/diagnose_volumetric_views.py``: the dome sweep is flat from 2 to 16 views as
+   (``scripts/diagnose_volumetric_views.py`` until commit a3dea29: the dome sweep is flat from 2 to 16 views as
    trained, and falls 177 → 125 mm when the volume's statistics are matched).
 5. **V2V** 3D encoder–decoder → one volume per joint; **3D soft-argmax**
    (``softmax(volume_multiplier · V)``, multiplier 1 as the paper) over the voxels' world

@@ -27,7 +27,7 @@ import numpy as np
 from poseboard.errors import ShapeError
 from poseboard.protocols import metrics as M
 
-#: A joint whose 3D error exceeds this (mm, strictly) is a gross failure (docs/findings.md's 150 mm).
+#: A joint whose 3D error exceeds this (mm, strictly) is a gross failure (docs/findings/paper-claims.md's 150 mm).
 GROSS_MM = 150.0
 #: A 2D detection farther than this fraction of the crop side from the ground truth is a gross 2D miss.
 GROSS_2D_FRACTION = 0.10

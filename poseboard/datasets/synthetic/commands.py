@@ -29,7 +29,7 @@ def _fail(exc: Exception) -> typer.Exit:
 def with_free_motion(config: SynthConfig, fraction: float | None) -> SynthConfig:
     """``config`` with ``fraction`` of ``synth-h36m``'s training sequences in FreeMotion
     (``TrainingWorld.free_motion``; ``--free-motion``: a training world for an arm, such as a
-    backbone pre-trained on another share, docs/findings.md). ``None`` keeps the preset's share.
+    backbone pre-trained on another share, docs/findings/novel-motion-error.md). ``None`` keeps the preset's share.
     Only the training split changes; the test splits' bytes do not. (Here, not on
     :class:`SynthConfig`: the pipeline never sets it, so the rendering code's fingerprint stays.)
 

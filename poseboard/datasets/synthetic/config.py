@@ -345,7 +345,7 @@ def _default() -> dict[str, Any]:
         # As many sequences as the synth-h36m test (144), drawn with about its frames (1000)
         # and thinned to every other frame (568 frames, 4 of a sequence's 7, 0 s to 3 s): on the
         # session-4 board's predictions the paired intervals between methods widen by a median
-        # 4–10 % per split (scripts/thinning_power.py; docs/statistics.md, "Held-out splits").
+        # 4–10 % per split (scripts/thinning_power.py until commit a3dea29; docs/statistics.md, "Held-out splits").
         "novel": {"samples": 1000, "sequences": 144, "bodies": 8, "frame_step": 2},
     }  # fmt: skip
 

@@ -12,7 +12,7 @@ held (issue 38). Two measurements, both on the 3D poses a generated split stores
   never showed, whatever the action is called;
 * **arm distance**: the same for each arm alone (elbow and wrist from their shoulder, canonical
   frame; :func:`nearest_arm_distance`). The arms carry most of the held-out actions' extra error
-  (docs/findings.md), and a whole pose can be far from every training pose while each arm is near
+  (docs/findings/novel-motion-error.md), and a whole pose can be far from every training pose while each arm is near
   one: the whole-pose distance then says "never shown" where each limb was.
 
 Example:

@@ -179,7 +179,8 @@ class SubsampledPointwiseConv2d(nn.Conv2d):
     Why: PyTorch 2.13's oneDNN backward of a strided 1×1 convolution in the channels-last
     layout corrupts the heap (a crash or ``double free``) for 2–12 input channels at 64² and
     larger inputs, the smoke backbone's 8-channel downsample at 256 px among them; the
-    stride-1 kernel is sound at every size measured (docs/performance.md, session 23)."""
+    stride-1 kernel is sound at every size measured (docs/findings/performance-history-2026-11-26.md,
+    session 23)."""
 
     def __init__(self, cin: int, cout: int, stride: int) -> None:
         super().__init__(cin, cout, 1, stride, bias=False)
