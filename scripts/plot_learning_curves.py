@@ -1,4 +1,7 @@
-"""Draw the validation curves that ``scripts/learning_curves.py`` wrote, one panel per method.
+"""Draw the validation curves in ``docs/learning_curves/``, one panel per method.
+
+The JSON records were written by ``scripts/learning_curves.py``, a one-off study that lived there
+until commit a3dea29 (``git show a3dea29:scripts/learning_curves.py``; docs/findings/training-length.md).
 
     python scripts/plot_learning_curves.py docs/learning_curves/*.json --out docs/learning_curves/curves.png
 
@@ -17,7 +20,7 @@ from pathlib import Path
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("curves", type=Path, nargs="+", help="JSON files of scripts/learning_curves.py")
+    parser.add_argument("curves", type=Path, nargs="+", help="JSON curve records (docs/learning_curves/*.json)")
     parser.add_argument("--out", type=Path, required=True, help="the figure (.png or .svg)")
     args = parser.parse_args()
 
