@@ -4,7 +4,7 @@ batch) and a forward pass without gradients (32 crops, as prediction feeds it), 
 and its input in PyTorch's default contiguous (NCHW) layout, in channels-last (NHWC), and,
 for the step, under bf16 autocast. The backbone runs channels-last since session 23
 (``BackboneConfig.channels_last``, the default); the contiguous layout is the baseline it
-replaced, kept here as the ratio's denominator (docs/performance.md, sessions 22 and 23).
+replaced, kept here as the ratio's denominator (docs/findings/performance-history-2026-11-26.md, sessions 22 and 23).
 Random weights and crops: speed does not depend on them.
 
     pytest benchmarks/bench_backbone.py --benchmark-only --benchmark-group-by=group
