@@ -7,7 +7,7 @@ params each stage reads, and changing one method's block re-runs only that metho
 
 .. code-block:: yaml
 
-    profile: smoke                  # smoke | default | paper: which block of `profiles` is active
+    profile: smoke                  # which block of `profiles` is active
     seed: 0
     profiles:                       # what `generate` renders per profile (dataset sizes, crop size)
       smoke: {description: ..., data: {preset: smoke, crop_size: 64}}
@@ -41,13 +41,13 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-import typer
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from poseboard.datasets.real.config import RealDataConfig
+from poseboard.datasets.synthetic.config import EXTRA_ACTIONS, PRESETS, ExtraActions, Preset
 from poseboard.device import PRECISION_SPELLINGS, PrecisionSpelling
 from poseboard.errors import InputError, PoseboardError
 
@@ -69,8 +69,8 @@ class _Strict(BaseModel):
 class DataProfile(_Strict):
     """What ``generate`` renders: a synthetic preset plus overrides."""
 
-    preset: Literal["smoke", "default", "large", "gpu", "coverage", "frames", "broad", "smoke-broad"] = Field(
-        description="poseboard.datasets.synthetic.generator.SynthConfig.preset: dataset sizes"
+    preset: Preset = Field(
+        description=f"the synthetic world (SynthConfig.preset): {', '.join(PRESETS)}"
     )
     crop_size: int | None = Field(default=None, ge=16, description="network-input crop side (px); None: preset's")
     datasets: list[GeneratedDataset] = Field(
@@ -82,12 +82,10 @@ class DataProfile(_Strict):
     test_samples: int | None = Field(
         default=None, ge=1, description="test frames (MuPoTS-like: images) per dataset, replacing the preset's "
         "(generate --test-samples); None: the preset's")
-    exercise: bool = Field(
-        default=False, description="add the exercise actions to synth-h36m's training world (generate "
-        "--exercise, TrainingWorld.exercise); the test splits do not change")
-    calisthenics: bool = Field(
-        default=False, description="add the calisthenics actions (balancing, aerobics) to synth-h36m's training "
-        "world (generate --calisthenics, TrainingWorld.calisthenics); the test splits do not change")
+    extra_actions: list[ExtraActions] = Field(
+        default_factory=list, description=f"families of training actions added to synth-h36m's training world "
+        f"({', '.join(EXTRA_ACTIONS)}; generate --actions, TrainingWorld.extra_actions); the test splits do not "
+        "change")
 
 
 class Profile(_Strict):

@@ -59,7 +59,7 @@ def generate_stage(
         config = SynthConfig.preset(data.preset, **overrides)
         config = config.with_split_sizes("train", samples=data.train_samples)
         config = config.with_split_sizes("test", samples=data.test_samples)
-        config = config.with_exercise(data.exercise).with_calisthenics(data.calisthenics)
+        config = config.with_extra_actions(data.extra_actions)
         reports = generate_datasets(names, config, out, seed=params.seed, progress=False,
                                     workers=None if workers <= 0 else workers)
     except (PoseboardError, ValueError) as exc:

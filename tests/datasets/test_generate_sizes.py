@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from poseboard.datasets.synthetic.body import SUBJECTS
 from poseboard.datasets.synthetic.commands import generate, with_free_motion
+from poseboard.datasets.synthetic.config import EXTRA_ACTIONS
 from poseboard.datasets.synthetic.generator import SynthConfig, _user_sequences, strided_frames
 from poseboard.errors import InputError
 
@@ -120,65 +121,76 @@ def test_generate_takes_a_free_motion_share(tmp_path, cli):
     assert refused.exit_code == 2 and "--free-motion" in refused.output
 
 
-#: The training world's optional actions: TrainingWorld field, its setter, generate's option.
-OPTIONAL_ACTIONS = [("exercise", "with_exercise", "--exercise"),
-                    ("calisthenics", "with_calisthenics", "--calisthenics")]
-
-
-@pytest.mark.parametrize(("field", "setter", "option"), OPTIONAL_ACTIONS)
-def test_optional_actions_set_the_training_world_only_and_leave_old_manifests_alone(field, setter, option):
+@pytest.mark.parametrize("family", EXTRA_ACTIONS)
+def test_extra_actions_set_the_training_world_only_and_leave_old_manifests_alone(family):
     broad = SynthConfig.preset("smoke-broad")
-    cfg = getattr(broad, setter)(True)
-    assert getattr(cfg.h36m.train.world, field) and not getattr(broad.h36m.train.world, field)
+    cfg = broad.with_extra_actions([family])
+    assert cfg.h36m.train.world.extra_actions == [family] and broad.h36m.train.world.extra_actions == []
     assert cfg.h36m.test == broad.h36m.test and cfg.novel == broad.novel and cfg.panoptic == broad.panoptic
-    assert getattr(broad, setter)(False) == broad
+    assert broad.with_extra_actions([]) == broad and cfg.with_extra_actions([family]) == cfg
     with pytest.raises(InputError, match="--motion"):
-        getattr(broad.model_copy(update={"motion_path": "m.npz"}), setter)(True)
-    # unset, the field is not written: a world serializes as before it existed (manifest bytes)
-    assert field not in broad.model_dump(mode="json")["h36m"]["train"]["world"]
-    assert cfg.model_dump(mode="json")["h36m"]["train"]["world"][field] is True
+        broad.model_copy(update={"motion_path": "m.npz"}).with_extra_actions([family])
+    with pytest.raises(InputError, match="did you mean"):
+        broad.with_extra_actions([family + "x"])
+    # none: nothing is written, a world serializes as before there were any (manifest bytes);
+    # one: written as `<family>: true`, the boolean it replaced, so the committed manifests stay
+    assert "extra_actions" not in broad.model_dump(mode="json")["h36m"]["train"]["world"]
+    world = cfg.model_dump(mode="json")["h36m"]["train"]["world"]
+    assert world[family] is True and "extra_actions" not in world
     assert SynthConfig.model_validate(cfg.model_dump()) == cfg
 
 
-@pytest.mark.parametrize(("field", "setter", "option"), OPTIONAL_ACTIONS)
-def test_generate_takes_the_optional_actions(tmp_path, cli, field, setter, option):
-    """--exercise and --calisthenics reach the rendered training split's manifest."""
+def test_extra_actions_serialize_as_the_exercise_flag_did():
+    """The default and gpu profiles' worlds, ``extra_actions: [exercise]``, write what
+    ``exercise: true`` wrote at a3dea29 (the committed splits' manifests; the world's keys, sorted)."""
+    broad = SynthConfig.preset("broad").with_extra_actions(["exercise"])
+    world = broad.model_dump(mode="json")["h36m"]["train"]["world"]
+    assert json.dumps(world, sort_keys=True) == ('{"bodies": 24, "exercise": true, "free_motion": 0.4, "layouts": '
+                                                 '"wide", "sequences_per_body": 120, "views": 4}')
+
+
+@pytest.mark.parametrize("spelling", [["--actions", "exercise"], ["--actions", "exercise,exercise"]])
+def test_generate_takes_the_extra_actions(tmp_path, cli, spelling):
+    """--actions (repeatable or comma-separated) reaches the rendered training split's manifest."""
     result = CliRunner().invoke(cli, ["generate", "synth-h36m", "--preset", "smoke-broad", "--out", str(tmp_path),
                                       "--split", "train", "--train-samples", "24", "--workers", "1", "--quiet",
-                                      option])
+                                      *spelling])
     assert result.exit_code == 0, result.output
     world = json.loads((tmp_path / "synth-h36m/train/manifest.json").read_text())["config"]["h36m"]["train"]["world"]
-    assert world[field] is True and {f for f, _, _ in OPTIONAL_ACTIONS if f != field}.isdisjoint(world)
+    assert world["exercise"] is True
+    refused = CliRunner().invoke(cli, ["generate", "synth-h36m", "--preset", "smoke-broad", "--out",
+                                       str(tmp_path / "x"), "--actions", "gymnastics", "--quiet"])
+    assert refused.exit_code == 2 and "unknown family of actions 'gymnastics'" in refused.output
 
 
-def test_the_optional_actions_train_only_where_the_world_asks():
-    """A world of one turn through the actions draws every exercise (calisthenics) action with
-    ``exercise`` (``calisthenics``) and none without; the training actions before them come in
-    the same order (the turn only grows), the exercise actions before the calisthenics ones."""
+def test_the_extra_actions_train_only_where_the_world_asks():
+    """A world of one turn through the actions draws every action of a family with it and none
+    without; the training actions come first, in the same order (the turn only grows), then the
+    families in EXTRA_ACTIONS' order."""
     from poseboard.datasets.synthetic.casting import training_world_cast
-    from poseboard.datasets.synthetic.motion import CALISTHENICS_ACTIONS, EXERCISE_ACTIONS, TRAIN_ACTIONS
+    from poseboard.datasets.synthetic.motion import EXTRA_ACTIONS as FAMILY_ACTIONS
+    from poseboard.datasets.synthetic.motion import TRAIN_ACTIONS
 
-    assert not set(EXERCISE_ACTIONS) & set(TRAIN_ACTIONS) and not set(CALISTHENICS_ACTIONS) & set(TRAIN_ACTIONS)
-    turn = len(TRAIN_ACTIONS) + len(EXERCISE_ACTIONS) + len(CALISTHENICS_ACTIONS)
+    assert set(FAMILY_ACTIONS) == set(EXTRA_ACTIONS) and all(FAMILY_ACTIONS.values())
+    every = sum((FAMILY_ACTIONS[f] for f in EXTRA_ACTIONS), ())
+    assert not set(every) & set(TRAIN_ACTIONS) and len(set(every)) == len(every)
+    turn = len(TRAIN_ACTIONS) + len(every)
     split = SynthConfig.preset("smoke-broad").h36m.train.model_copy(update={"samples": turn, "stride": 5})
-    drawn = {}
-    for exercise, calisthenics in ((False, False), (True, False), (False, True), (True, True)):
+    for families in ([], *([f] for f in EXTRA_ACTIONS), list(EXTRA_ACTIONS)):
         world = split.world.model_copy(update={"bodies": 1, "sequences_per_body": turn, "free_motion": 0.0,
-                                               "exercise": exercise, "calisthenics": calisthenics})
+                                               "extra_actions": families})
         cast = training_world_cast("synth-h36m", "train", split.model_copy(update={"world": world}), 1500.0, 50.0, 0)
-        drawn[exercise, calisthenics] = [s.action for s in cast.sequences]
-    exercise_set, calisthenics_set = set(EXERCISE_ACTIONS), set(CALISTHENICS_ACTIONS)
-    for (exercise, calisthenics), actions in drawn.items():
-        assert exercise_set <= set(actions) if exercise else not exercise_set & set(actions)
-        assert calisthenics_set <= set(actions) if calisthenics else not calisthenics_set & set(actions)
-        assert actions[:len(TRAIN_ACTIONS)] == list(TRAIN_ACTIONS)
-    both = drawn[True, True]
-    assert both[:turn] == list(TRAIN_ACTIONS + EXERCISE_ACTIONS + CALISTHENICS_ACTIONS)
+        actions = [s.action for s in cast.sequences]
+        for family in EXTRA_ACTIONS:
+            members = set(FAMILY_ACTIONS[family])
+            assert members <= set(actions) if family in families else not members & set(actions)
+        added = sum((FAMILY_ACTIONS[f] for f in families), ())
+        assert actions[:len(TRAIN_ACTIONS) + len(added)] == list(TRAIN_ACTIONS + added)
 
 
-@pytest.mark.parametrize("field", [f for f, _, _ in OPTIONAL_ACTIONS])
-def test_the_pipeline_takes_the_optional_actions_from_the_profile(tmp_path, field):
-    """profiles.<p>.data.exercise and .calisthenics reach the rendered training world's manifest."""
+@pytest.mark.parametrize("family", EXTRA_ACTIONS)
+def test_the_pipeline_takes_the_extra_actions_from_the_profile(tmp_path, family):
+    """profiles.<p>.data.extra_actions reaches the rendered training world's manifest."""
     import yaml
 
     from poseboard.pipeline import app
@@ -186,7 +198,7 @@ def test_the_pipeline_takes_the_optional_actions_from_the_profile(tmp_path, fiel
     params = yaml.safe_load((Path(__file__).parents[2] / "params.yaml").read_text())
     params["profile"] = "smoke"
     data = {"preset": "smoke-broad", "crop_size": 64, "datasets": ["synth-h36m"], "train_samples": 24,
-            "test_samples": 1, field: True}
+            "test_samples": 1, "extra_actions": [family]}
     params["profiles"]["smoke"]["data"] = data
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params, sort_keys=False))
@@ -194,4 +206,4 @@ def test_the_pipeline_takes_the_optional_actions_from_the_profile(tmp_path, fiel
                                       "--workers", "1"])
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "data/synth-h36m/train/manifest.json").read_text())
-    assert manifest["config"]["h36m"]["train"]["world"][field] is True
+    assert manifest["config"]["h36m"]["train"]["world"][family] is True

@@ -54,12 +54,15 @@ def tiny(tmp_path_factory) -> Path:
 
 
 def test_presets():
-    smoke, default, large = (SynthConfig.preset(p) for p in ("smoke", "default", "large"))
+    from poseboard.datasets.synthetic.config import _PRESETS, PRESETS
+
+    assert tuple(_PRESETS) == PRESETS  # the registry the help, params.yaml and preset() share
+    smoke, default, gpu = (SynthConfig.preset(p) for p in ("smoke", "default", "gpu"))
     assert smoke.crop_size < default.crop_size
     assert default.h36m.test.samples >= 1000 and default.h36m.train.samples >= 1000
     assert default.panoptic.test.views is None  # every dome camera for the sweep
     assert default.mupots.train.images + default.mupots.test.images >= 1000
-    assert large.h36m.train.samples == 10 * default.h36m.train.samples
+    assert gpu.panoptic.train.samples == 10 * default.panoptic.train.samples and gpu.h36m.test == default.h36m.test
     assert default.h36m.train.stride < default.h36m.test.stride
     with pytest.raises(InputError, match="unknown preset"):
         SynthConfig.preset("huge")

@@ -301,14 +301,10 @@ def training_world_cast(name: str, split: str, cfg: MultiViewSplit, area_mm: flo
     motion style, ``sequences_per_body`` sequences each going through the training actions in
     turn (continuing where the previous body stopped, so every action gets the same share),
     every sequence filmed by its own layout from the training family, ``views`` of its cameras
-    stored per sample. ``world.exercise`` and ``world.calisthenics`` add those actions to the turn."""
+    stored per sample. The families of ``world.extra_actions`` add their actions to the turn, after
+    the training actions (:data:`~.motion.EXTRA_ACTIONS`)."""
     from poseboard.datasets.synthetic.body import training_bodies
-    from poseboard.datasets.synthetic.motion import (
-        CALISTHENICS_ACTIONS,
-        EXERCISE_ACTIONS,
-        TRAIN_ACTIONS,
-        MotionStyle,
-    )
+    from poseboard.datasets.synthetic.motion import EXTRA_ACTIONS, TRAIN_ACTIONS, MotionStyle
 
     world = cfg.world
     assert world is not None
@@ -317,8 +313,7 @@ def training_world_cast(name: str, split: str, cfg: MultiViewSplit, area_mm: flo
     keys = [(b, action, k) for b, action, k in zip(
         [b for b in bodies for _ in range(world.sequences_per_body)],
         world_actions(len(bodies) * world.sequences_per_body, world.free_motion,
-                      TRAIN_ACTIONS + (EXERCISE_ACTIONS if world.exercise else ())
-                      + (CALISTHENICS_ACTIONS if world.calisthenics else ())),
+                      TRAIN_ACTIONS + sum((EXTRA_ACTIONS[f] for f in world.extra_actions), ())),
         [k for _ in bodies for k in range(world.sequences_per_body)], strict=True)]
     sequences = _perform(name, split, keys, cfg.samples, cfg.stride, area_mm, fps, seed, styles)
     return _layout_cast(sequences, name, split, seed, novel=False, slots=world.views, area_mm=area_mm, look_name=name,

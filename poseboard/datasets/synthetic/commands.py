@@ -13,12 +13,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from poseboard.datasets.synthetic.config import DATASET_NAMES, EXTRA_ACTIONS, PRESETS
 from poseboard.errors import InputError, PoseboardError
 
 if TYPE_CHECKING:
     from poseboard.datasets.synthetic.config import SynthConfig
 
-_NAMES_HELP = "synth-h36m, synth-panoptic, synth-mupots, or all"
+_NAMES_HELP = f"{', '.join(DATASET_NAMES)}, or all"
+_PRESET_HELP = f"the synthetic world: {', '.join(PRESETS)} (docs/synthetic_world.md)"
+_ACTIONS_HELP = (f"add a family of training actions to synth-h36m's training world: {', '.join(EXTRA_ACTIONS)} "
+                 "(repeatable or comma-separated); the test splits do not change")
 
 
 def _fail(exc: Exception) -> typer.Exit:
@@ -52,8 +56,7 @@ def with_free_motion(config: SynthConfig, fraction: float | None) -> SynthConfig
 def generate(
     name: Annotated[str, typer.Argument(help=_NAMES_HELP)] = "synth-h36m",
     preset: Annotated[
-        str, typer.Option("--preset",
-                          help="smoke (CI, seconds), default (minutes), large, gpu (large train, default test)")
+        str, typer.Option("--preset", help=_PRESET_HELP)
     ] = "smoke",
     out: Annotated[Path, typer.Option("--out", "-o", help="data folder; writes <out>/<name>/<split>/")] = Path("data"),
     seed: Annotated[int, typer.Option("--seed", help="same seed and preset: byte-identical files")] = 0,
@@ -89,15 +92,7 @@ def generate(
                                    help="fraction of synth-h36m's training sequences in FreeMotion, replacing the "
                                         "preset's (broad: 0.4); the test splits do not change")
     ] = None,
-    exercise: Annotated[
-        bool, typer.Option("--exercise", help="add the exercise actions (stretching, throwing, swinging, gesturing, "
-                                              "marching) to synth-h36m's training world; the test splits do not "
-                                              "change")
-    ] = False,
-    calisthenics: Annotated[
-        bool, typer.Option("--calisthenics", help="add the calisthenics actions (balancing on one leg, aerobics) "
-                                                  "to synth-h36m's training world; the test splits do not change")
-    ] = False,
+    actions: Annotated[list[str] | None, typer.Option("--actions", help=_ACTIONS_HELP)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
     device: Annotated[
         str, typer.Option("--device", help="where the renderer casts rays: cpu (default; the committed data's "
@@ -110,7 +105,7 @@ def generate(
     Each split lands in ``<out>/<name>/<split>/`` with a ``manifest.json`` (format version,
     config, seed, counts, content hash); see docs/synthetic_world.md.
     """
-    from poseboard.datasets.synthetic.generator import DATASET_NAMES, SynthConfig, generate_datasets
+    from poseboard.datasets.synthetic.generator import SynthConfig, generate_datasets
 
     try:
         from poseboard.device import resolve_device
@@ -122,7 +117,8 @@ def generate(
         config = SynthConfig.preset(preset, rig_path=rig, motion_path=motion, test_subjects=test_subject)
         config = config.with_split_sizes("train", samples=train_samples, stride=train_stride)
         config = config.with_split_sizes("test", samples=test_samples, stride=test_stride)
-        config = with_free_motion(config, free_motion).with_exercise(exercise).with_calisthenics(calisthenics)
+        families = [f.strip() for item in actions or () for f in item.split(",") if f.strip()]
+        config = with_free_motion(config, free_motion).with_extra_actions(families)
         reports = generate_datasets(
             names, config, out, seed=seed, splits=split or ("train", "test"), progress=not quiet,
             workers=None if workers <= 0 else workers, device=str(where),

@@ -1,8 +1,8 @@
 """The synthetic world's configuration: what each dataset renders besides the seed.
 
 ``SynthConfig`` is the ``params.yaml`` block of the ``generate`` stage (pydantic, ``extra="forbid"``,
-so a misspelt key stops the stage); ``SynthConfig.preset(name)`` gives the ``smoke``, ``default``,
-``large`` and ``gpu`` worlds. The training world's breadth (sampled camera layouts, bodies,
+so a misspelt key stops the stage); ``SynthConfig.preset(name)`` gives the worlds of :data:`PRESETS`.
+The training world's breadth (sampled camera layouts, bodies,
 actions and styles: :class:`TrainingWorld`) and the held-out generalization splits
 (:class:`NovelSpec`) are sections of it; ``docs/synthetic_world.md`` documents every field.
 
@@ -14,11 +14,20 @@ Example:
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from poseboard.errors import InputError
 
@@ -39,7 +48,16 @@ DATASET_NAMES: tuple[str, ...] = ("synth-h36m", "synth-panoptic", "synth-mupots"
 _SECTIONS: dict[str, str] = {"synth-h36m": "h36m", "synth-panoptic": "panoptic", "synth-mupots": "mupots"} | {
     name: "novel" for name in NOVEL_DATASETS
 }
-PRESETS: tuple[str, ...] = ("smoke", "default", "large", "gpu", "coverage", "frames", "broad", "smoke-broad")
+#: The synthetic worlds ``SynthConfig.preset`` builds (``docs/synthetic_world.md``, "Presets"): the
+#: profiles' (smoke-broad, broad, gpu, default), ``smoke`` (the tests' and ``poseboard generate``'s
+#: default) and the two single-lever arms of the broad world (coverage, frames: the pose-coverage figures).
+Preset = Literal["smoke", "default", "gpu", "coverage", "frames", "broad", "smoke-broad"]
+PRESETS: tuple[str, ...] = get_args(Preset)
+#: Families of training actions a training world adds only when asked (``TrainingWorld.extra_actions``;
+#: ``profiles.<profile>.data.extra_actions``; ``poseboard generate --actions``): each the module of
+#: :mod:`.actions` whose actions :data:`.motion.EXTRA_ACTIONS` lists. A new family is a new name here.
+ExtraActions = Literal["exercise"]
+EXTRA_ACTIONS: tuple[str, ...] = get_args(ExtraActions)
 
 
 # --------------------------------------------------------------------------- configuration
@@ -80,23 +98,38 @@ class TrainingWorld(BaseModel):
         0.0, ge=0.0, le=1.0, description="fraction of the sequences in FreeMotion (smooth random motion in "
         "joint-angle space, for pose coverage: motion.COVERAGE_ACTIONS), spread evenly over the bodies; the "
         "others go through the training actions in turn")
-    exercise: bool = Field(
-        False, description="add motion.EXERCISE_ACTIONS (stretching, throwing, swinging, gesturing, marching) to "
-        "the training actions the scripted sequences go through in turn")
-    calisthenics: bool = Field(
-        False, description="add motion.CALISTHENICS_ACTIONS (balancing on one leg, aerobics) to the training "
-        "actions the scripted sequences go through in turn")
+    extra_actions: list[ExtraActions] = Field(
+        default_factory=list, description="families of training actions (EXTRA_ACTIONS; motion.EXTRA_ACTIONS: "
+        "exercise = stretching, throwing, swinging, gesturing, marching) added, after the training actions, to "
+        "the turn the scripted sequences go through; kept in EXTRA_ACTIONS' order")
+
+    @field_validator("extra_actions")
+    @classmethod
+    def _in_registry_order(cls, families: list[str]) -> list[str]:
+        return [f for f in EXTRA_ACTIONS if f in families]  # one order, one turn, one serialization
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flags_as_families(cls, data: Any) -> Any:
+        """Reads the written form back (:meth:`_families_as_flags`): ``<family>: true`` joins ``extra_actions``."""
+        if not isinstance(data, dict) or not any(f in data for f in EXTRA_ACTIONS):
+            return data
+        data = dict(data)
+        flags = [f for f in EXTRA_ACTIONS if f in data]
+        if any(data.pop(f) is not True for f in flags):
+            raise ValueError(f"{', '.join(flags)}: a family of actions is written only as `<family>: true`; "
+                             "list it in extra_actions")
+        return data | {"extra_actions": [*data.get("extra_actions", []), *flags]}
 
     @model_serializer(mode="wrap")
-    def _without_default_actions(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """``exercise`` and ``calisthenics`` are written only when set: a world without them
-        serializes as it did before the fields existed, so the manifests (and the content
-        hashes) of existing splits stay."""
+    def _families_as_flags(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Written as one ``<family>: true`` per family and no ``extra_actions``: the form of the
+        boolean fields the list replaced (``exercise: true``), so the manifests of the splits
+        rendered with them stay byte-identical, and a world without extra actions serializes as
+        it did before there were any."""
         data = handler(self)
-        for name in ("exercise", "calisthenics"):
-            if not getattr(self, name):
-                data.pop(name, None)
-        return data
+        data.pop("extra_actions", None)
+        return data | dict.fromkeys(self.extra_actions, True)
 
 
 class NovelSpec(BaseModel):
@@ -223,42 +256,41 @@ class SynthConfig(BaseModel):
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> SynthConfig:
-        """The ``smoke`` (CI, seconds), ``default`` (laptop CPU, minutes), ``large`` (10×
-        default) or ``gpu`` (large's training splits, default's test splits) configuration,
-        with optional top-level field overrides."""
+        """The configuration of one of :data:`PRESETS`, with optional top-level field overrides:
+        ``smoke`` (the tests, seconds), ``smoke-broad`` (CI: the broad world at smoke sizes),
+        ``default`` (the narrow world, minutes), ``broad`` (the default profile's), ``gpu``
+        (broad's synth-h36m, 10× the Panoptic-like training frames), or the broad world's
+        single-lever arms ``coverage`` and ``frames``."""
         if name not in _PRESETS:
             raise InputError(f"unknown preset {name!r}; choose one of {list(PRESETS)}")
         data = _PRESETS[name]()
         data.update(overrides)
         return cls.model_validate(data)
 
-    def with_exercise(self, exercise: bool) -> SynthConfig:
-        """This config with the exercise actions among ``synth-h36m``'s training actions
-        (``TrainingWorld.exercise``: ``generate --exercise``, ``profiles.<profile>.data.exercise``);
-        ``False`` returns it unchanged. Only the training split changes; the test splits' bytes
-        do not.
+    def with_extra_actions(self, families: list[str] | tuple[str, ...]) -> SynthConfig:
+        """This config with the ``families`` of :data:`EXTRA_ACTIONS` among ``synth-h36m``'s
+        training actions (``TrainingWorld.extra_actions``: ``generate --actions``,
+        ``profiles.<profile>.data.extra_actions``), besides those it has; none returns it
+        unchanged. Only the training split changes; the test splits' bytes do not.
 
         Raises:
-            InputError: a user rig or motion replaces the procedural training world, or the config
-                has none (no ``h36m.train.world``).
+            InputError: an unknown family; a user rig or motion replaces the procedural training
+                world, or the config has none (no ``h36m.train.world``).
 
         Example:
-            >>> SynthConfig.preset("smoke-broad").with_exercise(True).h36m.train.world.exercise
-            True
+            >>> SynthConfig.preset("smoke-broad").with_extra_actions(["exercise"]).h36m.train.world.extra_actions
+            ['exercise']
         """
-        return self.with_training_world("exercise", True, "--exercise") if exercise else self
-
-    def with_calisthenics(self, calisthenics: bool) -> SynthConfig:
-        """This config with the calisthenics actions (balancing, aerobics) among ``synth-h36m``'s
-        training actions (``TrainingWorld.calisthenics``: ``generate --calisthenics``,
-        ``profiles.<profile>.data.calisthenics``); ``False`` returns it unchanged. Only the
-        training split changes. Raises as :meth:`with_exercise`.
-
-        Example:
-            >>> SynthConfig.preset("smoke-broad").with_calisthenics(True).h36m.train.world.calisthenics
-            True
-        """
-        return self.with_training_world("calisthenics", True, "--calisthenics") if calisthenics else self
+        if not families:
+            return self
+        for family in families:
+            if family not in EXTRA_ACTIONS:
+                close = difflib.get_close_matches(family, EXTRA_ACTIONS, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise InputError(f"unknown family of actions {family!r}{hint}; choose from {', '.join(EXTRA_ACTIONS)}")
+        world = self.h36m.train.world
+        have = world.extra_actions if world is not None else []
+        return self.with_training_world("extra_actions", [*have, *families], "--actions")
 
     def with_training_world(self, field: str, value: Any, option: str) -> SynthConfig:
         """This config with ``synth-h36m``'s ``TrainingWorld.<field>`` set to ``value`` (the
@@ -275,7 +307,11 @@ class SynthConfig(BaseModel):
             raise InputError(f"config {self.profile!r}: synth-h36m's training split has no training world "
                              f"(h36m.train.world), so nothing for {option} to set")
         data = self.model_dump()
-        data["h36m"]["train"]["world"][field] = value
+        world = data["h36m"]["train"]["world"]
+        if field == "extra_actions":  # the world is dumped with its families as flags
+            for family in EXTRA_ACTIONS:
+                world.pop(family, None)
+        world[field] = value
         return type(self).model_validate(data)
 
     def with_split_sizes(self, split: str, *, samples: int | None = None, stride: int | None = None) -> SynthConfig:
@@ -350,34 +386,21 @@ def _default() -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _large() -> dict[str, Any]:
-    data = _default()
-    data["profile"] = "large"
-    for key in ("h36m", "panoptic"):
-        for split in SPLITS:
-            data[key][split]["samples"] *= 10
-            data[key][split]["sequences_per_action"] = 4 * data[key][split].get("sequences_per_action", 1)
-            if "world" in data[key][split]:  # the same sequence length, 10× the layouts and motions
-                data[key][split]["world"]["sequences_per_body"] *= 10
-    for split in SPLITS:
-        data["mupots"][split]["images"] *= 10
-        data["mupots"][split]["scenes"] *= 5
-    return data
-
-
 def _gpu() -> dict[str, Any]:
-    """The ``gpu`` profile's world: ``large``'s training splits (10× the default: a GPU trains
-    on them in minutes; measured on an H100, the default backbone pre-trained on 10× the
-    samples and 12× the crops cut the RANSAC baseline from 89.4 to 66.2 mm, issue 20), the
-    ``default`` test splits (protocol version 2's
-    design: 144 synth-h36m sequences, 1000 frames), so the CPU and GPU leaderboards score the
-    same frames and inference stays as cheap as the default's. MuPoTS-like training images
-    ×4 (12 800 over 200 scenes), not ×10: RootNet's training set, the slowest to render.
-    Since issue 38 its synth-h36m world is ``broad``'s (which is 10× the frames already), so the
-    GPU board trains on the default board's world and tests on its splits."""
-    data, large = _broad(), _large()
+    """The ``gpu`` profile's world: 10× the default's training frames (a GPU trains on them in
+    minutes; measured on an H100, the default backbone pre-trained on 10× the samples and 12×
+    the crops cut the RANSAC baseline from 89.4 to 66.2 mm, issue 20), the ``default`` test
+    splits (protocol version 2's design: 144 synth-h36m sequences, 1000 frames), so the CPU and
+    GPU leaderboards score the same frames and inference stays as cheap as the default's.
+    synth-h36m's training world is ``broad``'s (which is 10× the frames already, issue 38), so
+    the GPU board trains on the default board's world and tests on its splits; the Panoptic-like
+    training split has 10× the frames in 4 sequences per subject and action; MuPoTS-like
+    training images ×4 (12 800 over 200 scenes), not ×10: RootNet's training set, the slowest
+    to render."""
+    data = _broad()
     data["profile"] = "gpu"
-    data["panoptic"]["train"] = large["panoptic"]["train"]
+    data["panoptic"]["train"]["samples"] *= 10
+    data["panoptic"]["train"]["sequences_per_action"] = 4
     data["mupots"]["train"]["images"] *= 4
     data["mupots"]["train"]["scenes"] = 200
     return data
@@ -427,9 +450,9 @@ def _broad() -> dict[str, Any]:
     return _broaden(_with_frames(_with_coverage(_default()))) | {"profile": "broad"}
 
 
-_PRESETS: dict[str, Callable[[], dict[str, Any]]] = {"smoke": _smoke, "default": _default, "large": _large,
-                                                     "gpu": _gpu, "coverage": _coverage, "frames": _frames,
-                                                     "broad": _broad, "smoke-broad": _smoke_broad}
+_PRESETS: dict[str, Callable[[], dict[str, Any]]] = {"smoke": _smoke, "default": _default, "gpu": _gpu,
+                                                     "coverage": _coverage, "frames": _frames, "broad": _broad,
+                                                     "smoke-broad": _smoke_broad}
 
 
 

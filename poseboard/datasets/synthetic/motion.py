@@ -19,8 +19,8 @@ position in the capture area (the pelvis stays within ``area_radius_mm`` of ``ar
 The machinery lives in :mod:`.actions.plan`, the generators in modules by kind; this module
 keeps the registry (one table, name → ``"module:generator"``, imported on first use) and the
 public API. The actions (:data:`ACTIONS`; :data:`ORIGINAL_ACTIONS` are the first nine,
-:data:`NOVEL_ACTIONS` are held out of training, :data:`EXERCISE_ACTIONS` and
-:data:`CALISTHENICS_ACTIONS` train only where a training world asks for them, :data:`TRAIN_ACTIONS` are the rest):
+:data:`NOVEL_ACTIONS` are held out of training, the families of :data:`EXTRA_ACTIONS` train only
+where a training world asks for them, :data:`TRAIN_ACTIONS` are the rest):
 
 Locomotion (:mod:`.actions.locomotion`)
   - ``Walking``: round a circle either way at 0.9–1.3 m/s (scaled by height), heel strike to
@@ -58,8 +58,8 @@ Floor level (:mod:`.actions.floor`)
   - ``Crawling`` (:mod:`.actions.ground`): down onto hands and knees, crawling forward in bouts
     (diagonal gait: right hand, left knee, left hand, right knee), back up.
 
-Exercise and gestures (:mod:`.actions.exercise`; :data:`EXERCISE_ACTIONS`, in a training world
-only when ``TrainingWorld.exercise`` asks)
+Exercise and gestures (:mod:`.actions.exercise`; the ``exercise`` family of :data:`EXTRA_ACTIONS`,
+in a training world only when its ``extra_actions`` names it)
   - ``Stretching``: both arms overhead (often on the toes), a side bend under one raised arm, a
     forward fold, the torso twisted with the arms out, one arm pulled across the chest.
   - ``Throwing``: overarm throws, stepping into each: the arm cocked behind the head, the
@@ -68,14 +68,6 @@ only when ``TrainingWorld.exercise`` asks)
   - ``Gesturing``: talking with the hands, pointing, a phone at the ear, a cup at the mouth,
     shrugging, arms folded, hands on the hips.
   - ``Marching``: marching on the spot or high knees, the arms swinging against the legs.
-
-Calisthenics (:mod:`.actions.calisthenics`; :data:`CALISTHENICS_ACTIONS`, in a training world
-only when ``TrainingWorld.calisthenics`` asks)
-  - ``Balancing``: standing on one leg for 1.5–4 s, the free knee raised in front, the foot held
-    behind (tipped forward), out to the side or against the standing knee (a tree pose); the
-    hands at the chest, on the hips, out or overhead.
-  - ``Aerobics``: bouts on a beat: step jacks (arms sweeping overhead), cross-body knee lifts
-    (the opposite hand to the knee), overhead presses, arm circles, windmills in a wide stance.
 
 Transitions (:mod:`.actions.transitions`)
   - ``Transitions``: two or three training actions in a row (never a novel or airborne one),
@@ -113,6 +105,7 @@ from poseboard.datasets.synthetic.body import (
     forward_kinematics,
     solve_leg_ik,
 )
+from poseboard.datasets.synthetic.config import EXTRA_ACTIONS as EXTRA_ACTION_FAMILIES
 from poseboard.errors import InputError, check_shape
 
 #: Action name → ``"module:generator"`` under :mod:`poseboard.datasets.synthetic.actions`,
@@ -129,7 +122,6 @@ _REGISTRY: dict[str, str] = {
     "Transitions": "transitions:transitions", "FreeMotion": "free:free_motion",
     "Stretching": "exercise:stretching", "Throwing": "exercise:throwing", "Swinging": "exercise:swinging",
     "Gesturing": "exercise:gesturing", "Marching": "exercise:marching",
-    "Balancing": "calisthenics:balancing", "Aerobics": "calisthenics:aerobics",
 }  # fmt: skip
 #: The nine actions of the in-distribution test split, in their original order.
 ORIGINAL_ACTIONS: tuple[str, ...] = (
@@ -142,19 +134,20 @@ NOVEL_ACTIONS: tuple[str, ...] = ("Dancing", "Kicking")
 #: (:mod:`.actions.free`). Training worlds mix it in by ``TrainingWorld.free_motion``; it is
 #: neither a training action of the rotation nor a held-out one.
 COVERAGE_ACTIONS: tuple[str, ...] = ("FreeMotion",)
-#: Training actions a training world adds only when asked (``TrainingWorld.exercise``): exercise
-#: and everyday gestures (:mod:`.actions.exercise`), poses the other scripted actions never take.
-#: Not in :data:`TRAIN_ACTIONS`, so every split that existed before them keeps its bytes.
-EXERCISE_ACTIONS: tuple[str, ...] = ("Stretching", "Throwing", "Swinging", "Gesturing", "Marching")
-#: Training actions a training world adds only when asked (``TrainingWorld.calisthenics``):
-#: balancing on one leg and aerobics (:mod:`.actions.calisthenics`), a foot held off the floor
-#: and hands across the body or overhead. Not in :data:`TRAIN_ACTIONS`, like the exercise ones.
-CALISTHENICS_ACTIONS: tuple[str, ...] = ("Balancing", "Aerobics")
+#: Families of training actions a training world adds only when asked
+#: (``TrainingWorld.extra_actions``, :data:`~.config.EXTRA_ACTIONS` names them): a family is
+#: the module of :mod:`.actions` its generators live in, its actions in the table's order.
+#: ``exercise``: exercise and everyday gestures, poses the other scripted actions never take.
+#: None is in :data:`TRAIN_ACTIONS`, so every split that existed before a family keeps its bytes.
+EXTRA_ACTIONS: dict[str, tuple[str, ...]] = {
+    family: tuple(a for a, target in _REGISTRY.items() if target.partition(":")[0] == family)
+    for family in EXTRA_ACTION_FAMILIES
+}
 #: Every action :func:`generate_sequence` knows (training and novel), the original nine first.
 ACTIONS: tuple[str, ...] = ORIGINAL_ACTIONS + tuple(a for a in _REGISTRY if a not in ORIGINAL_ACTIONS)
 #: The actions training sets draw from: the original nine and the new ones not held out.
 TRAIN_ACTIONS: tuple[str, ...] = tuple(
-    a for a in ACTIONS if a not in NOVEL_ACTIONS + COVERAGE_ACTIONS + EXERCISE_ACTIONS + CALISTHENICS_ACTIONS)
+    a for a in ACTIONS if a not in NOVEL_ACTIONS + COVERAGE_ACTIONS + sum(EXTRA_ACTIONS.values(), ()))
 #: Actions in which both feet leave the floor.
 AIRBORNE_ACTIONS: tuple[str, ...] = ("Jumping",)
 #: Upper bound of any joint's speed (mm/s) in each action, as tested.
@@ -169,7 +162,6 @@ MAX_JOINT_SPEED_MM_S: dict[str, float] = {a: 5000.0 for a in ACTIONS} | {
     "Throwing": 12000.0,  # the hand at release
     "Swinging": 9000.0,
     "Marching": 7000.0,
-    "Aerobics": 7000.0,
 }
 
 
