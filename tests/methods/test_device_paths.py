@@ -239,7 +239,7 @@ def test_evaluate_roots_runs_on_the_device_and_names_it(device, guard, host_data
 def test_pretraining_runs_on_the_device(device, guard, host_data, tmp_path):
     cfg = pretrain.PretrainConfig.preset("smoke")
     cfg = cfg.model_copy(update={
-        "augment_scale": 0.1, "augment_rotation_deg": 10.0, "augment_translate": 0.05, "augment_colour": 0.1,
+        "augment_scale": 0.1, "augment_rotation_deg": 10.0,
         "train": cfg.train.model_copy(update={"steps": 2, "batch_size": 4, "log_every": 1, "val_samples": 4,
                                               "warmup_steps": 0}),
     })
@@ -370,8 +370,7 @@ def _posterior(r: dict[str, Any]) -> dict[str, Any]:
 
 
 def _heatmaps(r: dict[str, Any]) -> dict[str, Any]:
-    cfg = pretrain.PretrainConfig(augment_scale=0.1, augment_rotation_deg=10.0, augment_translate=0.05,
-                                  augment_colour=0.1)
+    cfg = pretrain.PretrainConfig(augment_scale=0.1, augment_rotation_deg=10.0)
     images, j2d, vis = r["images"][:, 0], r["joints_2d"][:, 0], r["visibility"][:, 0]
     mask = torch.tensor([True, False] * 4, device="cpu")  # the training step's host-side draw
     flipped = pretrain.flip_batch(images, j2d, vis, mask)

@@ -9,14 +9,15 @@ mean squared error between predicted and target heatmaps, weighted per joint: 1 
 visible joint, ``occluded_weight`` for an occluded one inside the crop (its position is
 known, and a detector must guess it, as on Human3.6M whose labels cover occluded joints),
 0 for a joint outside the crop. Augmentation, drawn per step from the step's generator
-(deterministic and resumable): horizontal flips with left/right swapped (``flip``), random
-zoom, rotation and shift (``augment_*``, one affine map per crop, joints moved alike) and a
-colour gain/offset. Off in the ``default`` profile: the small backbone fits the five
-training subjects (1.6 px) better than the test subjects (median 2.2 px, 7 % of visible
-joints off by more than 10 px), but at the default's 3000 steps augmentation (zoom 0.25,
-rotation 30°, shift 0.05, colour 0.2) only traded errors (test: 5 % instead of 7 % gross
-errors on visible joints, 15 % instead of 11 % on occluded ones; RANSAC 62.0 vs 60.8 mm
-absolute, 68.5 vs 71.2 mm relative), so it stays an option for longer runs.
+(deterministic and resumable): horizontal flips with left/right swapped (``flip``) and a
+random zoom and rotation (``augment_scale``, ``augment_rotation_deg``: one affine map per crop,
+joints moved alike), which the ``paper`` profile uses (zoom 0.35, rotation 40°). Off in the
+other profiles: the small backbone fits the five training subjects (1.6 px) better than the
+test subjects (median 2.2 px, 7 % of visible joints off by more than 10 px), but at the
+default's 3000 steps augmentation (zoom 0.25, rotation 30°, shift 0.05, colour 0.2) only traded
+errors (test: 5 % instead of 7 % gross errors on visible joints, 15 % instead of 11 % on
+occluded ones; RANSAC 62.0 vs 60.8 mm absolute, 68.5 vs 71.2 mm relative). The shift and
+colour augmentations, which no profile used, were removed in issue 67 (their code: a3dea29).
 
 Where it starts and what it reads: random weights by default; ``init`` (``--init-weights``) starts
 from a published checkpoint instead — torchvision's ImageNet ResNets or learnable triangulation's
@@ -73,8 +74,6 @@ class PretrainConfig(BaseModel):
     flip: bool = Field(True, description="random horizontal flips with left/right swapped")
     augment_scale: float = Field(0.0, ge=0, lt=1, description="random zoom factor in [1 - a, 1 + a]")
     augment_rotation_deg: float = Field(0.0, ge=0, le=180, description="random in-plane rotation in ±r degrees")
-    augment_translate: float = Field(0.0, ge=0, le=0.5, description="random shift, fraction of the crop side")
-    augment_colour: float = Field(0.0, ge=0, le=1, description="random per-channel gain 1 ± c and offset ± c")
     heatmap_multiplier: float = Field(100.0, gt=0, description="soft-argmax inverse temperature (validation)")
     init: InitWeights | None = Field(
         None, description="checkpoint to start from (torchvision / pose_resnet / poseboard); None: random weights")
@@ -316,40 +315,32 @@ def flip_batch(images: Tensor, joints_2d: Tensor, visibility: Tensor, mask: Tens
 
 def augment_batch(images: Tensor, joints_2d: Tensor, config: PretrainConfig, gen: torch.Generator
                   ) -> tuple[Tensor, Tensor]:
-    """Random zoom, rotation and shift of the crops about their centre (one affine map per
-    crop, bilinear resampling, zero padding in normalised colour space, i.e. the mean
-    colour) with the joints moved alike, then a per-channel colour gain and offset. The
-    draws come from ``gen`` on the CPU (the same on every device) and are moved to the
-    images' device."""
+    """Random zoom and rotation of the crops about their centre (one affine map per crop,
+    bilinear resampling, zero padding in normalised colour space, i.e. the mean colour) with
+    the joints moved alike. The draws come from ``gen`` on the CPU (the same on every device)
+    and are moved to the images' device."""
     n, _, h, w = images.shape
     dtype, device = images.dtype, images.device
 
     def uniform(*shape: int) -> Tensor:  # U(-1, 1)
         return 2 * to_device(torch.rand(*shape, generator=gen, dtype=dtype, device="cpu"), device) - 1
 
-    if config.augment_scale or config.augment_rotation_deg or config.augment_translate:
+    if config.augment_scale or config.augment_rotation_deg:
         s = 1 + config.augment_scale * uniform(n)
         r = torch.deg2rad(config.augment_rotation_deg * uniform(n))
-        shift = config.augment_translate * w * uniform(n, 2)
         cos, sin = torch.cos(r), torch.sin(r)
         A = torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2) * s[:, None, None]
         centre = to_device(torch.tensor([(w - 1) / 2, (h - 1) / 2], dtype=dtype, device="cpu"), device)
-        joints_2d = (joints_2d - centre) @ A.transpose(-1, -2) + centre + shift[:, None]
-        # output pixel p samples input pixel A⁻¹ (p − centre − shift) + centre; in the
-        # normalised coordinates of grid_sample (align_corners=True) the centre is 0.
+        joints_2d = (joints_2d - centre) @ A.transpose(-1, -2) + centre
+        # output pixel p samples input pixel A⁻¹ (p − centre) + centre; in the normalised
+        # coordinates of grid_sample (align_corners=True) the centre is 0.
         # inv_ex: A (a rotation times a zoom) is invertible; inv's check would wait for a GPU
         A_inv = torch.linalg.inv_ex(A)[0]
         scale = to_device(torch.tensor([2 / (w - 1), 2 / (h - 1)], dtype=dtype, device="cpu"), device)
-        theta = torch.cat([A_inv * scale[:, None] / scale[None, :],
-                           (-(A_inv @ (shift * scale)[..., None]))], dim=-1)
+        theta = torch.cat([A_inv * scale[:, None] / scale[None, :], A_inv.new_zeros(n, 2, 1)], dim=-1)
         grid = torch.nn.functional.affine_grid(theta, list(images.shape), align_corners=True)
         images = torch.nn.functional.grid_sample(images, grid, mode="bilinear", padding_mode="zeros",
                                                  align_corners=True)
-    if config.augment_colour:
-        c = config.augment_colour
-        gain = 1 + c * uniform(n, 3, 1, 1)
-        offset = c * uniform(n, 3, 1, 1)
-        images = images * gain + offset
     return images, joints_2d
 
 
