@@ -1,4 +1,5 @@
-"""``poseboard report``: result files → ``report/index.html``, ``report/tables/*.md``, ``report/figures/``.
+"""``poseboard report``: result files → ``report/index.html``, ``report/board.md``, ``report/tables/*.md``,
+``report/figures/``.
 
 The leaderboard is rebuilt only from ``results/**/<protocol>@<version>.json``. The page is
 self-contained (inline CSS, JS and figures as data URIs; no CDN, fonts or scripts from
@@ -23,6 +24,7 @@ from typing import Any
 from poseboard.comparison.seed_spread import SEED_SPREAD_FILE, SeedSpread, read_seed_spread
 from poseboard.io import atomic_write_text
 from poseboard.protocols.results import Result, read_results
+from poseboard.report.board import BOARD_FILE, render_board
 from poseboard.report.figures import Figure, MissingFigure, build_figures
 from poseboard.report.generalization import (
     GENERALIZATION_FILE,
@@ -266,18 +268,26 @@ def _board_devices(boards: list[Board], fallback: str) -> dict[str, str]:
             for b in boards}
 
 
+def page_boards(results: list[Result], results_dir: Path, profile: str,
+                level: float) -> tuple[list[Board], SeedSpread | None]:
+    """One profile's boards from its ``results`` (read from ``results_dir``), with the seed spread
+    measured on that profile's training as the noise floor of its single-run rows."""
+    spread = read_seed_spread(results_dir / SEED_SPREAD_FILE)
+    if spread is not None and spread.profile != profile:
+        spread = None  # measured on another profile's training: not this board's noise floor
+    return build_boards(results, level=level, seed_spread=spread), spread
+
+
 def _build_page(page: ProfilePage, results: list[Result], all_pages: list[ProfilePage], labels: dict[str, str],
                 out: Path, *, params: Any, title: str, level: float, sources: list[str], phash: str,
                 expected: dict[str, list[str]], highlight: str | None = None) -> ReportSummary:
     """One profile's leaderboard (``results``, read from ``page.results_dir``):
     ``out/<page.folder>/index.html`` with its tables and figures."""
     page_out = out / page.folder if page.folder else out
-    spread = read_seed_spread(page.results_dir / SEED_SPREAD_FILE)
-    if spread is not None and spread.profile != page.profile:
-        spread = None  # measured on another profile's training: not this board's noise floor
-    boards = build_boards(results, level=level, seed_spread=spread)
+    boards, spread = page_boards(results, page.results_dir, page.profile, level)
     devices = _board_devices(boards, page.device)
     apply_speed(boards, read_speed_benchmarks(page.speed_file))
+    _write(page_out / BOARD_FILE, render_board(boards, page.profile))
     tables = render_tables(boards)
     tables_dir = page_out / "tables"
     tables_dir.mkdir(parents=True, exist_ok=True)

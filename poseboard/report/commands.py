@@ -1,7 +1,8 @@
 """``poseboard report`` and ``poseboard publish``: the leaderboard pages.
 
-``report`` rebuilds the leaderboard, the paper tables and the figures from ``results/`` (and
-one page per profile published under ``published/``); ``publish`` copies another profile's run
+``report`` rebuilds the leaderboard, its headline board in brief (``board.md``), the paper tables
+and the figures from ``results/`` (and one page per profile published under ``published/``);
+``publish`` copies another profile's run
 (a clone where ``dvc repro`` ran with, say, ``profile: gpu``) into ``published/<profile>/``.
 Plain functions with typer annotations; the main CLI registers them
 (``app.command("report")(report)``). matplotlib, seaborn and jinja2 are imported inside.
@@ -13,8 +14,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from poseboard.errors import PoseboardError
 
 
 def report(
@@ -33,16 +32,13 @@ def report(
                                                "each under OUT/profiles/<profile>/; skipped if absent")
     ] = Path("published"),
 ) -> None:
-    """Build report/index.html (self-contained, offline), report/tables/*.md and report/figures/,
-    and a page per published profile with a switch between them."""
+    """Build report/index.html (self-contained, offline), report/board.md (the headline board as one
+    Markdown table), report/tables/*.md and report/figures/, and a page per published profile with
+    a switch between them."""
     from poseboard.report.build import build_report
 
-    try:
-        summary = build_report(results, out, params_file if params_file.exists() else None,
-                               speed if speed.exists() else None, published if published.exists() else None)
-    except PoseboardError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=2) from None
+    summary = build_report(results, out, params_file if params_file.exists() else None,
+                           speed if speed.exists() else None, published if published.exists() else None)
     filled = sum(t.filled for t in summary.tables)
     typer.echo(
         f"{summary.num_results} result file(s), {len(summary.boards)} protocol board(s), "
@@ -67,15 +63,11 @@ def publish(
     no predictions) into TO/<profile>/, so that `report` shows it beside this profile's."""
     from poseboard.report.profiles import publish_profile
 
-    try:
-        active = None
-        if params_file.exists():
-            from poseboard.params import load_params
+    active = None
+    if params_file.exists():
+        from poseboard.params import load_params
 
-            active = load_params(params_file).profile
-        meta, dest = publish_profile(source, to, profile=profile, active_profile=active)
-    except PoseboardError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=2) from None
+        active = load_params(params_file).profile
+    meta, dest = publish_profile(source, to, profile=profile, active_profile=active)
     typer.echo(f"published profile {meta.profile}: {meta.num_results} result file(s) on "
                f"{'; '.join(meta.hardware) or 'unrecorded hardware'} → {dest}")
