@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from pathlib import Path
 
 import typer
 
@@ -92,3 +93,72 @@ def test_the_hidden_former_spelling_still_works(tmp_path):
     out = CliRunner().invoke(app, ["evaluate", "-p", str(tmp_path / "none.npz"), "--protocol", "synth-h36m-relative",
                                    "--out", str(tmp_path / "a"), "--results", str(tmp_path / "b")])
     assert out.exit_code == 2 and "disagree" in out.output
+
+
+# ---------------------------------------------------------------------------- help that tells the truth
+def _param_help(path: tuple[str, ...], name: str) -> str:
+    """The help of parameter ``name`` (its Python name) of the command at ``path`` under `poseboard`."""
+    command = typer.main.get_command(app)
+    for part in path:
+        command = command.commands[part]
+    (param,) = [p for p in command.params if p.name == name]
+    return param.help or ""
+
+
+def _listed(help_text: str, lead: str) -> list[str]:
+    """The choices listed right after ``lead``: ``a, b, c``, ``a, b or c`` or ``a, b, or c``."""
+    match = re.match(re.escape(lead) + r"([\w+-]+(?:(?:, (?:or )?| or )[\w+-]+)*)", help_text)
+    assert match, (lead, help_text)
+    return re.split(r", (?:or )?| or ", match.group(1))
+
+
+def _choice_lists() -> list[tuple[tuple[str, ...], str, str, tuple[str, ...]]]:
+    """(command, parameter, the words before its list, the registry the list must equal)."""
+    from poseboard.datasets.axes import MM_PER_UNIT, UPS
+    from poseboard.datasets.calibration.rig_import import FORMATS as RIG_FORMATS
+    from poseboard.datasets.real.config import DATASET_NAMES as REAL_DATASETS
+    from poseboard.datasets.synthetic.config import DATASET_NAMES, EXTRA_ACTIONS, PRESETS
+    from poseboard.methods.nets.weights_import import FORMATS as WEIGHT_FORMATS
+    from poseboard.params import load_params
+
+    profiles = tuple(load_params(Path(__file__).parents[1] / "params.yaml").profiles)
+    return [
+        (("generate",), "preset", "the synthetic world: ", PRESETS),
+        (("generate",), "actions", "add a family of training actions to synth-h36m's training world: ",
+         EXTRA_ACTIONS),
+        (("generate",), "name", "", (*DATASET_NAMES, "all")),
+        (("pretrain",), "profile", "hyper-parameter preset: ", profiles),
+        (("train",), "profile", "hyper-parameter preset: ", profiles),
+        (("pretrain",), "init_format", "layout of --init-weights: ", ("auto", *WEIGHT_FORMATS)),
+        (("rig", "import"), "fmt", "", RIG_FORMATS),
+        (("rig", "import"), "units", "the file's translation units: ", tuple(MM_PER_UNIT)),
+        (("rig", "import"), "up", "the file's world axis pointing up: ", UPS),
+        (("motion", "import"), "units", "BVH units: ", (*MM_PER_UNIT, "millimetres")),
+        (("datasets", "check"), "name", "", REAL_DATASETS),
+    ]
+
+
+def test_every_listed_choice_is_the_registry():
+    """Issue 67: an option's help that lists its choices (presets, action families, datasets,
+    profiles, formats, units) lists exactly what the code accepts, in the registry's order."""
+    wrong = {}
+    for path, name, lead, registry in _choice_lists():
+        listed = _listed(_param_help(path, name), lead)
+        if listed != list(registry):
+            wrong[" ".join(path), name] = (listed, list(registry))
+    assert wrong == {}
+
+
+def test_generate_help_lists_the_registered_presets():
+    """What a user sees: `poseboard generate --help` names every preset (broad included) and
+    every family of extra actions, as the registries list them."""
+    from typer.testing import CliRunner
+
+    from poseboard.datasets.synthetic.config import _PRESETS, EXTRA_ACTIONS, PRESETS
+
+    result = CliRunner().invoke(app, ["generate", "--help"], env={"COLUMNS": "400", "TERMINAL_WIDTH": "400"})
+    assert result.exit_code == 0, result.output
+    shown = " ".join(result.output.split())
+    assert "the synthetic world: " + ", ".join(PRESETS) + " (" in shown and "broad" in PRESETS
+    assert tuple(_PRESETS) == PRESETS
+    assert "training world: " + ", ".join(EXTRA_ACTIONS) + " (" in shown

@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from poseboard.datasets.axes import MM_PER_UNIT, UPS
+from poseboard.datasets.calibration.rig_import import FORMATS
 from poseboard.errors import PoseboardError
 
 rig_app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -26,15 +28,14 @@ def import_command(
     file: Annotated[Path, typer.Argument(help="calibration file (EasyMocap: intri.yml, extri.yml or their folder)")],
     out: Annotated[Path, typer.Option("--out", "-o", help="rig JSON to write (its picture: the same name, .png)")],
     fmt: Annotated[
-        str | None, typer.Option("--format", "-f", help="opencv, anipose, panoptic, easymocap, human36m, poseboard "
-                                                         "(default: detected)")
+        str | None, typer.Option("--format", "-f", help=f"{', '.join(FORMATS)} (default: detected)")
     ] = None,
     units: Annotated[
-        str | None, typer.Option("--units", help="the file's translation units: mm, cm, m, in (default: the "
-                                                 "format's, else detected from the rig's size)")
+        str | None, typer.Option("--units", help=f"the file's translation units: {', '.join(MM_PER_UNIT)} "
+                                                 "(default: the format's, else detected from the rig's size)")
     ] = None,
     up: Annotated[
-        str | None, typer.Option("--up", help="the file's world axis pointing up: +x, -x, +y, -y, +z, -z "
+        str | None, typer.Option("--up", help=f"the file's world axis pointing up: {', '.join(UPS)} "
                                               "(default: the format's, else detected from the cameras)")
     ] = None,
     picture: Annotated[

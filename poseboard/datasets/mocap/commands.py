@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from poseboard.datasets.axes import MM_PER_UNIT
 from poseboard.errors import PoseboardError
 
 motion_app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -24,8 +25,8 @@ def import_command(
     file: Annotated[Path, typer.Argument(help="a .bvh file, or a poseboard motion .npz to check")],
     out: Annotated[Path, typer.Option("--out", "-o", help="motion .npz to write")],
     units: Annotated[
-        str | None, typer.Option("--units", help="BVH units: mm, cm, m, in or millimetres per unit (default: "
-                                                 "detected from the body height)")
+        str | None, typer.Option("--units", help=f"BVH units: {', '.join(MM_PER_UNIT)} or millimetres per unit "
+                                                 "(default: detected from the body height)")
     ] = None,
     up: Annotated[
         str | None, typer.Option("--up", help="the BVH world axis pointing up: +y (most exports), +z, … "

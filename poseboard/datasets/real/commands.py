@@ -12,9 +12,10 @@ from typing import Annotated
 
 import typer
 
+from poseboard.datasets.real.config import DATASET_NAMES
 from poseboard.errors import PoseboardError
 
-DATASET_CHOICES = ("human36m", "panoptic", "mupots")
+DATASET_CHOICES = DATASET_NAMES
 
 
 def _fail(exc: Exception) -> typer.Exit:
@@ -23,7 +24,7 @@ def _fail(exc: Exception) -> typer.Exit:
 
 
 def check_command(
-    name: Annotated[str, typer.Argument(help="human36m, panoptic or mupots")],
+    name: Annotated[str, typer.Argument(help=", ".join(DATASET_CHOICES))],
     path: Annotated[
         Path | None, typer.Argument(help="dataset folder (default: $POSEBOARD_H36M_ROOT / _PANOPTIC_ / _MUPOTS_)")
     ] = None,
