@@ -9,7 +9,7 @@ Each group pairs ``torch`` (the poseboard kernel, float32 in, float64 inside) wi
 
 Loops over 100k points would take minutes, so a loop times its first ``LOOP_POINTS``
 points and the ratio compares points/s (``extra_info["points_per_s_median"]``). Run with
-``pytest benchmarks/ --benchmark-only --benchmark-group-by=group`` (see README.md).
+``pytest benchmarks/ --benchmark-only --benchmark-group-by=group`` (``make bench``; docs/pipeline.md).
 """
 
 from __future__ import annotations
