@@ -1,10 +1,15 @@
-"""The typed errors poseboard raises for bad input, the message of a failed validation, and the
-one shape-checking helper."""
+"""The typed errors poseboard raises for bad input, the message of a failed validation, the
+one shape-checking helper, and the one way a command fails (:func:`command_app`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from typing import Any
+
+#: The exit status of a command refused for bad input (a :class:`PoseboardError`). Exit 1 is
+#: kept for a verdict a command reports (a comparison outside its interval, another task).
+BAD_INPUT_EXIT = 2
 
 
 class PoseboardError(Exception):
@@ -80,3 +85,48 @@ def check_shape(x: Any, expected: Sequence[str | int], name: str = "tensor") -> 
         want_txt = "(" + ", ".join(str(p) for p in pattern) + ")"
         raise ShapeError(f"{name}: expected shape {want_txt}, got {shape}")
     return sizes
+
+
+def exit_on_error(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``command`` as a CLI command: a :class:`PoseboardError` escaping it prints
+    ``error: <message>`` on stderr (red on a terminal) and exits with :data:`BAD_INPUT_EXIT`,
+    without a traceback. Any other exception is a bug and keeps its traceback. Applied to every
+    command by :func:`command_app`; typer reads the signature and help of the wrapped function."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except PoseboardError as exc:
+            import typer
+
+            typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(code=BAD_INPUT_EXIT) from None
+
+    return run
+
+
+def command_app(**options: Any) -> Any:
+    """A ``typer.Typer`` whose every command fails the one poseboard way (:func:`exit_on_error`),
+    without completion or pretty tracebacks unless ``options`` say otherwise. Every command
+    group of the CLI and of the pipeline's entry points (``python -m poseboard.pipeline``, …) is
+    made here, so a command raises its error and never prints or exits for it itself. typer is
+    imported on the first call: every layer imports this module."""
+    return _command_typer()(**{"add_completion": False, "pretty_exceptions_enable": False, **options})
+
+
+@functools.cache
+def _command_typer() -> type:
+    import typer
+
+    class CommandTyper(typer.Typer):
+        def command(self, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+            register = super().command(*args, **kwargs)
+
+            def decorator(f: Callable[..., Any]) -> Callable[..., Any]:
+                register(exit_on_error(f))
+                return f  # the plain function: callable from Python, mountable on another app
+
+            return decorator
+
+    return CommandTyper

@@ -31,7 +31,7 @@ from typing import Annotated
 
 import typer
 
-from poseboard.errors import InputError
+from poseboard.errors import InputError, command_app
 
 #: The fingerprint stages of ``dvc.yaml`` (tests check the two agree).
 STAGES = ("generate_code", "train_code", "predict_code", "score_code")
@@ -41,8 +41,7 @@ OWN_PATH = "poseboard/fingerprint.py"
 _SKIPPED_DIRS = {"__pycache__"}
 _SKIPPED_SUFFIXES = {".pyc"}
 
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
-                  help="Write the SHA-256 of the code a fingerprint stage of dvc.yaml lists.")
+app = command_app(help="Write the SHA-256 of the code a fingerprint stage of dvc.yaml lists.")
 
 
 def stage_deps(dvc_yaml: str | Path, stage: str) -> list[str]:
@@ -106,11 +105,7 @@ def main(
     """Write ``{"stage": STAGE, "files": {path: sha256}}`` for the code STAGE lists as deps."""
     from poseboard.io import atomic_write_text
 
-    try:
-        files = fingerprint(dvc_yaml.parent, stage_deps(dvc_yaml, stage))
-    except InputError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=2) from exc
+    files = fingerprint(dvc_yaml.parent, stage_deps(dvc_yaml, stage))
     atomic_write_text(out, json.dumps({"stage": stage, "files": files}, indent=1) + "\n")
     typer.echo(f"{stage}: {len(files)} files → {out}")
 

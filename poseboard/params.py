@@ -532,30 +532,3 @@ def check_params(params: Params, deep: bool = False, where: str = PARAMS_FILE) -
                         problems.append(f"{where}: {section}.{key}: {exc}")
     return problems
 
-
-def params_check(
-    params_file: Annotated[Path, typer.Option("--params", help="the parameters file")] = Path(PARAMS_FILE),
-    shallow: Annotated[
-        bool, typer.Option("--shallow", help="skip importing the methods (no config_model / capability checks)")
-    ] = False,
-) -> None:
-    """Validate params.yaml: keys and types, protocols, registered methods, each method's config."""
-    try:
-        params = load_params(params_file)
-        problems = check_params(params, deep=not shallow, where=str(params_file))
-    except PoseboardError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=2) from None
-    if problems:
-        for p in problems:
-            typer.secho(f"error: {p}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=2)
-    typer.echo(
-        f"{params_file}: ok — profile {params.profile}, {len(params.methods)} method(s), "
-        f"{len(params.evaluations)} evaluation(s)"
-    )
-
-
-#: ``poseboard params …`` (the CLI mounts it: ``app.add_typer(params_app, name="params")``).
-params_app = typer.Typer(no_args_is_help=True, help="Validate params.yaml.")
-params_app.command("check")(params_check)

@@ -15,15 +15,9 @@ from typing import Annotated
 
 import typer
 
-from poseboard.errors import PoseboardError
+from poseboard.errors import InputError, PoseboardError, command_app
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                  help="Pipeline stages driven by params.yaml's active profile.")
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-    return typer.Exit(code=2)
+app = command_app(no_args_is_help=True, help="Pipeline stages driven by params.yaml's active profile.")
 
 
 @app.command("generate")
@@ -62,8 +56,8 @@ def generate_stage(
         config = config.with_extra_actions(data.extra_actions)
         reports = generate_datasets(names, config, out, seed=params.seed, progress=False,
                                     workers=None if workers <= 0 else workers)
-    except (PoseboardError, ValueError) as exc:
-        raise _fail(exc) from None
+    except ValueError as exc:  # a config the preset's overrides leave invalid is the user's input too
+        raise InputError(str(exc)) from None
     for r in reports:
         typer.echo(f"{r.name}/{r.split}: {r.samples} samples, {r.bytes / 1e6:.1f} MB, {r.seconds:.1f} s → {r.path}")
 
@@ -109,12 +103,9 @@ def score_stage(
     from poseboard.harness.rescore import rescore
     from poseboard.protocols.results import result_path
 
-    try:
-        result, path = rescore(result_path(results, method, predictions), protocol, data_dir=data_dir,
-                               results_dir=results, real_data=real_data_params(params_file),
-                               declared_dataset=declared_dataset)
-    except PoseboardError as exc:
-        raise _fail(exc) from None
+    result, path = rescore(result_path(results, method, predictions), protocol, data_dir=data_dir,
+                           results_dir=results, real_data=real_data_params(params_file),
+                           declared_dataset=declared_dataset)
     m = result.metrics
     typer.echo(f"{result.protocol.id}  {method}: {m.headline} = {m.headline_value:.2f} "
                f"{m.units.get(m.headline, '')} (from {predictions}) → {path}")
@@ -129,11 +120,8 @@ def identify_stage(
     committed with the results: what ``poseboard data check`` and the comparisons match against)."""
     from poseboard.datasets.identity import generated_splits, task_records, write_task_records
 
-    try:
-        records = task_records(generated_splits(data_dir))
-        write_task_records(records, out)
-    except PoseboardError as exc:
-        raise _fail(exc) from None
+    records = task_records(generated_splits(data_dir))
+    write_task_records(records, out)
     for key, r in sorted(records.splits.items()):
         typer.echo(f"{key}: task {r.task_hash[:12]}, images {r.images_hash[:12]} ({r.samples} samples)")
 
@@ -149,12 +137,26 @@ def _mount() -> None:
 @app.command("check")
 def check_stage(
     params_file: Annotated[Path, typer.Option("--params", help="the parameters file")] = Path("params.yaml"),
+    shallow: Annotated[
+        bool, typer.Option("--shallow", help="skip importing the methods (no config_model / capability checks)")
+    ] = False,
 ) -> None:
-    """Validate params.yaml (keys, types, protocols, registered methods and their configs)."""
-    from poseboard.params import params_check
+    """Validate params.yaml: keys and types, protocols, registered methods, each method's config."""
+    from poseboard.params import check_params, load_params
 
-    params_check(params_file)
+    params = load_params(params_file)
+    problems = check_params(params, deep=not shallow, where=str(params_file))
+    if problems:
+        raise InputError("\n".join(problems))
+    typer.echo(
+        f"{params_file}: ok — profile {params.profile}, {len(params.methods)} method(s), "
+        f"{len(params.evaluations)} evaluation(s)"
+    )
 
+
+#: ``poseboard params check`` (the CLI mounts it): the same check as the pipeline's ``check``.
+params_app = command_app(no_args_is_help=True, help="Validate params.yaml.")
+params_app.command("check")(check_stage)
 
 _mount()
 

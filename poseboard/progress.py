@@ -34,7 +34,17 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-__all__ = ["ProgressReporter", "format_duration", "format_rate"]
+__all__ = ["ProgressReporter", "format_duration", "format_rate", "wide_console"]
+
+
+def wide_console():  # -> rich.console.Console
+    """A rich console at least 140 columns wide, so a command's tables stay readable in logs and
+    pipes (rich is imported here, not when this module is)."""
+    import shutil
+
+    from rich.console import Console
+
+    return Console(width=max(shutil.get_terminal_size((140, 24)).columns, 140))
 
 
 def format_duration(seconds: float) -> str:

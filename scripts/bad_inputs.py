@@ -32,6 +32,7 @@ from poseboard.datasets.synthetic.body import SUBJECTS
 from poseboard.datasets.synthetic.generator import SynthConfig, generate_dataset
 from poseboard.datasets.synthetic.rigs import build_rig
 from poseboard.errors import PoseboardError
+from poseboard.workflows.scaffold import scaffold_method
 
 ROOT = Path(__file__).resolve().parents[1]
 PROTOCOL = "synth-h36m-relative"
@@ -124,7 +125,7 @@ def cases(world: World) -> list[Case]:
                        "--card", str(_card(w)), "--data-dir", str(W.data), "--results", str(w / "results")),
         "is a registered method", "--method")
     add("new-method: traversal", "method name",
-        lambda w: _call(lambda: __import__("poseboard.scaffold", fromlist=["x"]).scaffold_method("../../x", w)),
+        lambda w: _call(lambda: scaffold_method("../../x", w)),
         "lower-case letters", None)
     add("params.yaml: a method key with a separator", "params.yaml",
         lambda w: _params(w, lambda d: d["methods"].__setitem__("a/b", dict(d["methods"]["ransac"]))),

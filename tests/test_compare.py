@@ -11,7 +11,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from poseboard.cli import app
-from poseboard.compare import committed_results, compare_results
+from poseboard.workflows.compare import committed_results, compare_results
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULT = "ransac/synth-h36m-relative@2.json"

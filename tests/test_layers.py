@@ -23,9 +23,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("methods", ("poseboard.methods",)),
     ("config", ("poseboard.params",)),
     ("harness", ("poseboard.harness",)),
-    ("apps", ("poseboard.cli", "poseboard.pipeline", "poseboard.compare", "poseboard.comparison",
-              "poseboard.report", "poseboard.tracking", "poseboard.replicates", "poseboard.scaffold",
-              "poseboard.studio", "poseboard.method_run", "poseboard.fingerprint", "poseboard.misses")),
+    ("apps", ("poseboard.pipeline", "poseboard.comparison", "poseboard.report", "poseboard.tracking",
+              "poseboard.studio", "poseboard.fingerprint")),
+    ("workflows", ("poseboard.workflows",)),
+    ("cli", ("poseboard.cli",)),
 )
 #: A layer that must not import one below it: a method knows nothing of how it is evaluated
 #: (a protocol never sees a method either: the protocols sit below the methods).

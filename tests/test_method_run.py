@@ -175,8 +175,8 @@ def test_plan_and_refusal():
     """The plan from the committed params.yaml: a block's own stages and datasets; any other
     method's stage is refused by name."""
     from poseboard.errors import InputError
-    from poseboard.method_run import check_only_allowed, plan_method
     from poseboard.params import load_params
+    from poseboard.workflows.method_run import check_only_allowed, plan_method
 
     params = load_params(ROOT / "params.yaml")
     plan = plan_method(params, "volumetric")

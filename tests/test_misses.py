@@ -1,4 +1,4 @@
-"""poseboard misses: where a method's gross 2D misses land (poseboard/misses.py). The labelling
+"""poseboard misses: where a method's gross 2D misses land (poseboard/workflows/misses.py). The labelling
 and the table on hand-made detections, then the command on the tiny world's algebraic."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import method_fixtures as F
 
 from poseboard.cli import app
 from poseboard.errors import InputError, ShapeError
-from poseboard.misses import NOT_A_MISS, NOT_COUNTED, NOWHERE, miss_landings, summarize_misses
+from poseboard.workflows.misses import NOT_A_MISS, NOT_COUNTED, NOWHERE, miss_landings, summarize_misses
 
 runner = CliRunner()
 NAMES = ("RWrist", "LWrist", "RHip", "Head")

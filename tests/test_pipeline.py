@@ -51,8 +51,8 @@ def _run(cmd: list[str], cwd: Path, env: dict, timeout: float) -> str:
 
 
 def test_scaffold_repro_leaderboard(tmp_path):
-    from poseboard.scaffold import scaffold_method
     from poseboard.tracking.commands import start_server
+    from poseboard.workflows.scaffold import scaffold_method
 
     repo = tmp_path / "repo"
     repo.mkdir()

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from poseboard.cli import app
 from poseboard.errors import InputError
 from poseboard.params import ParamsError, load_params
-from poseboard.replicates import ReplicateStep, replicate_steps, run_replicate, unseeded_methods
+from poseboard.workflows.replicates import ReplicateStep, replicate_steps, run_replicate, unseeded_methods
 
 REPO = Path(__file__).resolve().parents[1]
 

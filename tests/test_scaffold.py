@@ -12,7 +12,7 @@ import pytest
 
 from poseboard.errors import InputError
 from poseboard.params import load_params
-from poseboard.scaffold import scaffold_method
+from poseboard.workflows.scaffold import scaffold_method
 
 ROOT = Path(__file__).resolve().parents[1]
 

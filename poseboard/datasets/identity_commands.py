@@ -15,18 +15,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from poseboard.errors import InputError, PoseboardError
+from poseboard.errors import InputError, command_app
 
 if TYPE_CHECKING:
     from poseboard.datasets.identity import TaskRecords
 
-data_app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                       help="Generated splits: task identity, the leaderboard's split, image differences.")
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-    return typer.Exit(code=2)
+data_app = command_app(no_args_is_help=True,
+                      help="Generated splits: task identity, the leaderboard's split, image differences.")
 
 
 def committed_records(results: Path, ref: str) -> TaskRecords | None:
@@ -52,13 +47,10 @@ def identity_command(
     floats quantised) and image hash (image shards and visibility flags)."""
     from poseboard.datasets.identity import split_identity
 
-    try:
-        for split in splits:
-            i = split_identity(split)
-            typer.echo(f"{i.name}/{i.split}  {i.samples} samples  content {i.content_hash[:16]}  "
-                       f"task {i.task_hash[:16]}  images {i.images_hash[:16]}  ({split})")
-    except PoseboardError as exc:
-        raise _fail(exc) from None
+    for split in splits:
+        i = split_identity(split)
+        typer.echo(f"{i.name}/{i.split}  {i.samples} samples  content {i.content_hash[:16]}  "
+                   f"task {i.task_hash[:16]}  images {i.images_hash[:16]}  ({split})")
 
 
 @data_app.command("check")
@@ -75,14 +67,11 @@ def check_command(
     flagged), or another task (results cannot be compared). Exits 1 on another task."""
     from poseboard.datasets.identity import match_split, read_task_records
 
-    try:
-        reference = read_task_records(records) if records is not None else committed_records(results, against)
-        if reference is None:
-            where = records if records is not None else f"{against}:{(results / 'tasks.json').as_posix()}"
-            raise InputError(f"{where}: no task records (of this identity version) to check against")
-        matches = [match_split(split, reference) for split in splits]
-    except PoseboardError as exc:
-        raise _fail(exc) from None
+    reference = read_task_records(records) if records is not None else committed_records(results, against)
+    if reference is None:
+        where = records if records is not None else f"{against}:{(results / 'tasks.json').as_posix()}"
+        raise InputError(f"{where}: no task records (of this identity version) to check against")
+    matches = [match_split(split, reference) for split in splits]
     for m in matches:
         typer.echo(m.sentence())
     if any(m.verdict == "other task" for m in matches):
@@ -98,9 +87,6 @@ def diff_command(
     fraction and the largest difference in grey levels. Refused if the tasks differ."""
     from poseboard.datasets.identity import image_difference
 
-    try:
-        d = image_difference(first, second)
-    except PoseboardError as exc:
-        raise _fail(exc) from None
+    d = image_difference(first, second)
     typer.echo(f"{d.differing} of {d.pixels} pixels differ ({100 * d.fraction:.5f} %), "
                f"largest difference {d.max_abs} grey levels")

@@ -1,9 +1,10 @@
-"""``poseboard pretrain``, ``poseboard train METHOD`` and ``poseboard predict METHOD``.
+"""``poseboard pretrain``, ``poseboard train METHOD`` and ``poseboard predict METHOD``; and
+``poseboard evaluate`` and ``poseboard submit``, which score a predictions file made elsewhere.
 
 Plain functions with typer annotations; the main CLI registers them
 (``app.command("pretrain")(pretrain)`` …). Heavy modules (torch, the methods) are imported
 inside the bodies, so importing this module is cheap. ``python -m poseboard.harness.commands``
-runs them standalone.
+runs the first three standalone (the DVC stages).
 
 Folders (all arguments, so DVC stages can name them):
 
@@ -39,7 +40,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from poseboard.errors import PoseboardError
+from poseboard.errors import InputError, PoseboardError, command_app
 from poseboard.harness.config import build_config
 
 if TYPE_CHECKING:
@@ -84,11 +85,6 @@ PrecisionOpt = Annotated[
                                       "`precision` in params.yaml (for pretrain, the backbone block's first; for "
                                       "train, the profile's `train_precision`), else fp32"),
 ]
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-    return typer.Exit(code=2)
 
 
 def real_data_params(params: Path | None) -> Path | None:
@@ -202,34 +198,31 @@ def pretrain(
 ) -> None:
     """Pre-train the shared 2D backbone on DATASET's train split into CHECKPOINTS/backbone
     (resumable), from random weights or --init-weights."""
-    try:
-        from poseboard.methods.train.pretrain import PretrainConfig, crop_source, pretrain_backbone
+    from poseboard.methods.train.pretrain import PretrainConfig, crop_source, pretrain_backbone
 
-        cfg = build_config(PretrainConfig, profile, config, config_key, seed)
-        # the backbone block's own precision comes between --precision and the profile's
-        on, precision = resolve_run(device, precision if precision is not None else cfg.precision,
-                                    profile=profile, params_file=params_file_of(params, config))
-        _threads(threads, on)
-        from poseboard.methods.train.loop import JsonlTracker
+    cfg = build_config(PretrainConfig, profile, config, config_key, seed)
+    # the backbone block's own precision comes between --precision and the profile's
+    on, precision = resolve_run(device, precision if precision is not None else cfg.precision,
+                                profile=profile, params_file=params_file_of(params, config))
+    _threads(threads, on)
+    from poseboard.methods.train.loop import JsonlTracker
 
-        if init_weights is not None or init_format != "auto" or init_sha256 is not None:
-            from poseboard.methods.nets.weights_import import init_from_options
+    if init_weights is not None or init_format != "auto" or init_sha256 is not None:
+        from poseboard.methods.nets.weights_import import init_from_options
 
-            cfg = cfg.model_copy(update={"init": init_from_options(init_weights, init_format, init_sha256)})
-        out = checkpoints / "backbone"
-        where = {"data_dir": data_dir, "real_data": real_data_params(params), "crop_size": cfg.crop_size}
-        train_source = crop_source(dataset, "train", **where)
-        val_source = crop_source(dataset, "test", **where) if val else None
-        if isinstance(val_source, Path) and not val_source.exists():
-            val_source = None
-        elif val_source is not None and not isinstance(val_source, Path) and len(val_source) == 0:
-            val_source = None
-        _, summary = pretrain_backbone(
-            cfg, train_source, out, val=val_source,
-            tracker=JsonlTracker(out / "metrics.jsonl"), progress=not quiet, device=on, precision=precision,
-        )
-    except PoseboardError as exc:
-        raise _fail(exc) from None
+        cfg = cfg.model_copy(update={"init": init_from_options(init_weights, init_format, init_sha256)})
+    out = checkpoints / "backbone"
+    where = {"data_dir": data_dir, "real_data": real_data_params(params), "crop_size": cfg.crop_size}
+    train_source = crop_source(dataset, "train", **where)
+    val_source = crop_source(dataset, "test", **where) if val else None
+    if isinstance(val_source, Path) and not val_source.exists():
+        val_source = None
+    elif val_source is not None and not isinstance(val_source, Path) and len(val_source) == 0:
+        val_source = None
+    _, summary = pretrain_backbone(
+        cfg, train_source, out, val=val_source,
+        tracker=JsonlTracker(out / "metrics.jsonl"), progress=not quiet, device=on, precision=precision,
+    )
     from poseboard.methods.train.distributed import is_main_process
 
     if not is_main_process():  # under torchrun, rank 0 reports (its validation is the one that ran)
@@ -261,19 +254,16 @@ def train(
     """Train METHOD from the pre-trained backbone; saves CHECKPOINTS/NAME (NAME defaults to
     METHOD; resumable from CHECKPOINTS/NAME/work). DATASET is a generated one
     (DATA_DIR/DATASET/train) or a real one (human36m, panoptic) located by --params."""
-    try:
-        on, precision = resolve_run(device, precision, profile=profile, params_file=params_file_of(params, config),
-                                    training=True)
-        _threads(threads, on)
-        from poseboard.harness.run import train_method
+    on, precision = resolve_run(device, precision, profile=profile, params_file=params_file_of(params, config),
+                                training=True)
+    _threads(threads, on)
+    from poseboard.harness.run import train_method
 
-        summary = train_method(
-            method, data_dir=data_dir, checkpoints=checkpoints, dataset=dataset, profile=profile,
-            config_path=config, config_key=config_key, seed=seed, val=val, progress=not quiet, name=name,
-            real_data=real_data_params(params), device=on, precision=precision, init=init,
-        )
-    except PoseboardError as exc:
-        raise _fail(exc) from None
+    summary = train_method(
+        method, data_dir=data_dir, checkpoints=checkpoints, dataset=dataset, profile=profile,
+        config_path=config, config_key=config_key, seed=seed, val=val, progress=not quiet, name=name,
+        real_data=real_data_params(params), device=on, precision=precision, init=init,
+    )
     if summary.get("rank") != "not main":  # under torchrun, rank 0 reports
         shown = {k: v for k, v in summary.items() if k != "trained"}  # the full config is in the file
         typer.echo(f"train {name or method} on {on} ({precision}): {json.dumps(shown)} → "
@@ -299,18 +289,15 @@ def predict(
     """Run a trained METHOD (CHECKPOINTS/NAME, NAME defaulting to METHOD) under PROTOCOL:
     predictions .npz and the scored result JSON. A real protocol's dataset (human36m-*,
     panoptic-*, mupots-root) is located by --params."""
-    try:
-        on, precision = resolve_run(device, precision, params_file=params_file_of(params))
-        _threads(threads, on)
-        from poseboard.harness.run import run_protocol
+    on, precision = resolve_run(device, precision, params_file=params_file_of(params))
+    _threads(threads, on)
+    from poseboard.harness.run import run_protocol
 
-        result, path = run_protocol(
-            method, protocol, data_dir=data_dir, checkpoints=checkpoints, results_dir=results,
-            batch_size=batch_size, seed=seed, progress=not quiet, name=name, real_data=real_data_params(params),
-            declared_dataset=declared_dataset, device=on, precision=precision,
-        )
-    except PoseboardError as exc:
-        raise _fail(exc) from None
+    result, path = run_protocol(
+        method, protocol, data_dir=data_dir, checkpoints=checkpoints, results_dir=results,
+        batch_size=batch_size, seed=seed, progress=not quiet, name=name, real_data=real_data_params(params),
+        declared_dataset=declared_dataset, device=on, precision=precision,
+    )
     m = result.metrics
     unit = m.units.get(m.headline, "")
     line = f"{result.protocol.id}  {name or method}: {m.headline} = {m.headline_value:.2f} {unit}"
@@ -322,8 +309,103 @@ def predict(
     typer.echo(f"wrote {path}")
 
 
+def evaluate(
+    predictions: Annotated[
+        Path, typer.Option("--predictions", "-p", help="predictions .npz (format: poseboard.protocols.predictions)")
+    ],
+    protocol: Annotated[str, typer.Option("--protocol", help="protocol name or name@version")],
+    method: Annotated[str, typer.Option("--method", "-m", help="name to file the result under")] = "external",
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="folder holding the datasets")] = Path("data"),
+    ground_truth: Annotated[
+        Path | None, typer.Option("--ground-truth", help="dataset split folder (default: DATA_DIR/DATASET/SPLIT)")
+    ] = None,
+    results: Annotated[Path, typer.Option("--results", "-r", help="results folder")] = Path("results"),
+    former_out: Annotated[
+        Path | None, typer.Option("--out", "-o", hidden=True, help="the former spelling of --results")
+    ] = None,
+) -> None:
+    """Score a predictions file against a protocol and write the result JSON.
+
+    The file is validated first (shapes, sample ids, finiteness, millimetres); the result
+    lands in ``RESULTS/METHOD/PROTOCOL@VERSION.json``. METHOD is 1 to 64 characters of a-z,
+    0-9, '.', '_' and '-', starting with a letter or a digit.
+    """
+    from poseboard.protocols.evaluate import evaluate_predictions_file
+
+    result, path = evaluate_predictions_file(
+        predictions, protocol, method=method, data_dir=data_dir, ground_truth=ground_truth,
+        results_dir=_results_folder(results, former_out),
+    )
+    m = result.metrics
+    unit = m.units.get(m.headline, "")
+    typer.echo(f"{result.protocol.id}  {method}: {m.headline} = {m.headline_value:.2f} {unit} "
+               f"over {m.main.num_frames} frames")
+    typer.echo(f"wrote {path}")
+
+
+def _results_folder(results: Path, former_out: Path | None) -> Path:
+    """``--results``, or the hidden former spelling ``--out`` when only it was given."""
+    if former_out is not None and results != Path("results") and former_out != results:
+        raise InputError(f"--results {results} and --out {former_out} (its former spelling) disagree")
+    return former_out if former_out is not None else results
+
+
+def submit(
+    predictions: Annotated[
+        Path, typer.Argument(help="predictions .npz (format: poseboard.protocols.predictions)")
+    ],
+    protocol: Annotated[str, typer.Option("--protocol", help="protocol name or name@version")],
+    method: Annotated[str, typer.Option("--method", "-m", help="your method's name (a new one, not a registered "
+                                                                "method)")],
+    card: Annotated[Path, typer.Option("--card", help="method card YAML: title, paper, code_url, trained_on "
+                                                      "(docs/submitting.md)")],
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="folder holding the datasets")] = Path("data"),
+    ground_truth: Annotated[
+        Path | None, typer.Option("--ground-truth", help="dataset split folder (default: DATA_DIR/DATASET/SPLIT)")
+    ] = None,
+    results: Annotated[Path, typer.Option("--results", "-r", help="results folder")] = Path("results"),
+) -> None:
+    """Submit a result from outside: validate PREDICTIONS and the method card, score them as
+    ``evaluate`` does, and write one self-contained result file carrying the card, shown on
+    the leaderboard with a "submitted" badge."""
+    from poseboard.methods.registry import REGISTRY
+    from poseboard.protocols.evaluate import submit_predictions_file
+
+    match = _board_match(protocol, data_dir, ground_truth, results)
+    if match is not None:
+        typer.echo(match.sentence())
+    result, path = submit_predictions_file(
+        predictions, protocol, method=method, card=card, data_dir=data_dir, ground_truth=ground_truth,
+        results_dir=results, reserved=REGISTRY.names(),
+    )
+    m = result.metrics
+    typer.echo(f"{result.protocol.id}  {method} (submitted): {m.headline} = {m.headline_value:.2f} "
+               f"{m.units.get(m.headline, '')} over {m.main.num_frames} frames")
+    typer.echo(f"wrote {path}")
+
+
+def _board_match(protocol: str, data_dir: Path, ground_truth: Path | None, results: Path):  # -> SplitMatch | None
+    """The split a protocol will be scored on, held against the task records of the committed
+    leaderboard (``results/tasks.json`` at ``HEAD``, else the working tree's); None when the
+    split is not a generated one or nothing is recorded."""
+    from poseboard.datasets.identity import TASKS_FILE, match_split, read_task_records
+    from poseboard.datasets.identity_commands import committed_records
+    from poseboard.protocols.registry import get_protocol
+
+    definition = get_protocol(protocol)
+    split = ground_truth or data_dir / definition.dataset / definition.split
+    if not (Path(split) / "manifest.json").is_file():
+        return None
+    try:
+        records = committed_records(results, "HEAD")
+    except PoseboardError:
+        records = None
+    records = records or read_task_records(results / TASKS_FILE)
+    return match_split(split, records) if records is not None else None
+
+
 def _standalone_app() -> typer.Typer:
-    app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False)
+    app = command_app(no_args_is_help=True)
     app.command("pretrain")(pretrain)
     app.command("train")(train)
     app.command("predict")(predict)

@@ -8,12 +8,7 @@ from typing import Annotated
 
 import typer
 
-from poseboard.errors import PoseboardError
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-    return typer.Exit(code=2)
+from poseboard.errors import InputError
 
 
 def _centre(text: str | None) -> tuple[float, float] | None:
@@ -68,17 +63,17 @@ def studio(
 ) -> None:
     """Render a test split with YOUR cameras and rank every trained method on it: the page
     (studio.html), its Markdown twin (studio.md) and a JSON summary in --out. See docs/studio.md."""
-    try:
-        from poseboard.studio.run import StudioRequest, run_studio
+    from poseboard.studio.run import StudioRequest, run_studio
 
+    try:  # a request that does not validate (a ValueError) is the user's input too
         request = StudioRequest(rig=rig, out=out, checkpoints=checkpoints, board=None if no_reference else reference,
                                 params=params, motion=motion, motion_in_place=motion_in_place, cameras=cameras,
                                 subsets=subsets, centre=_centre(centre), fmt=fmt, units=units, up=up,
                                 profile=profile, frames=frames, batch_size=batch_size, device=device,
                                 workers=workers, threads=threads)
         facts = run_studio(request)
-    except (PoseboardError, ValueError) as exc:
-        raise _fail(exc) from None
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     for b in facts["boards"]:
         typer.echo(b.recommendation.replace("**", ""))
     typer.echo(f"page: {facts['written']['html']}")

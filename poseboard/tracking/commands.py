@@ -19,11 +19,6 @@ import typer
 from poseboard.errors import PoseboardError
 
 
-def _fail(exc: Exception) -> typer.Exit:
-    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-    return typer.Exit(code=2)
-
-
 def track(
     results: Annotated[Path, typer.Option("--results", "-r", help="folder of result files")] = Path("results"),
     params_file: Annotated[
@@ -39,16 +34,13 @@ def track(
     """
     from poseboard.tracking.sync import track_results, track_trainings
 
-    try:
-        params = None
-        if params_file.exists():
-            from poseboard.params import load_params
+    params = None
+    if params_file.exists():
+        from poseboard.params import load_params
 
-            params = load_params(params_file)
-        report = track_results(results, params)
-        trainings = track_trainings(checkpoints, params)
-    except PoseboardError as exc:
-        raise _fail(exc) from None
+        params = load_params(params_file)
+    report = track_results(results, params)
+    trainings = track_trainings(checkpoints, params)
     typer.echo(f"MLflow {report.uri}: logged {len(report.logged)} new result(s), "
                f"{len(report.skipped)} already there; {len(trainings.logged)} new training(s), "
                f"{len(trainings.skipped)} already there")

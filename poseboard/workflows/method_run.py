@@ -32,7 +32,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -335,23 +335,3 @@ def rank_method(repo: Path, name: str, params_file: Path, out: Path) -> tuple[Pa
     level = summary.boards[0].level if summary.boards else 0.05
     text = verdict_text(summary.boards, name, level, summary.generalization)
     return summary.out / "index.html", text
-
-
-def method(
-    name: Annotated[str, typer.Argument(help="its block in params.yaml (`poseboard new-method NAME` writes one)")],
-    repo: Annotated[Path, typer.Option("--repo", help="repository root")] = Path("."),
-) -> None:
-    """Rank one method against the committed board without re-training the built-in ones: render
-    the datasets it reads, check they are the board's task, `dvc repro` its own stages, rebuild
-    the leaderboard with it (report/method/index.html) and print its verdicts."""
-    t0 = time.perf_counter()
-    try:
-        run = run_method(name, repo)
-    except PoseboardError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=2) from None
-    typer.echo(run.verdict)
-    typer.echo(f"\nstages run: {', '.join(run.ran) or 'none (all up to date)'}")
-    typer.echo(f"leaderboard with {name}: {run.report}  (the committed board: report/index.html)")
-    typer.echo("times: " + ", ".join(f"{k} {v:.0f} s" for k, v in run.seconds.items())
-               + f"; total {time.perf_counter() - t0:.0f} s")

@@ -24,17 +24,14 @@ Example (after ``dvc repro``)::
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import typer
 
 from poseboard.errors import InputError, ShapeError
-from poseboard.harness.commands import CheckpointsOpt, DataDirOpt, DeviceOpt, PrecisionOpt, ThreadsOpt
 from poseboard.protocols.failures import GROSS_2D_FRACTION
 
 #: A miss lands on a ground-truth joint of the same view within this fraction of the crop side.
@@ -170,52 +167,3 @@ def measure_misses(method: Any, protocol_key: str, *, data_dir: Path, by: str | 
         table = summarize_misses(lab[mask], hid[mask], H36M17.left_right_swap, H36M17.joint_names)
         tables.append(table.assign(**{by or "frames": value}))
     return pd.concat(tables, ignore_index=True)
-
-
-def misses(
-    method: Annotated[str, typer.Argument(help="a trained method (CHECKPOINTS/METHOD, a variant's name too)")],
-    protocol: Annotated[str, typer.Option("--protocol", help="a multi-view protocol, name or name@version")],
-    data_dir: DataDirOpt = Path("data"),
-    checkpoints: CheckpointsOpt = Path("checkpoints"),
-    by: Annotated[str, typer.Option("--by", help="a column of the split's samples.csv to break down by, or "
-                                                 "'none'")] = "action",
-    out: Annotated[Path | None, typer.Option("--out", help="also write the table as JSON records here")] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="samples per forward pass")] = 8,
-    threads: ThreadsOpt = None,
-    device: DeviceOpt = None,
-    precision: PrecisionOpt = None,
-) -> None:
-    """Where METHOD's gross 2D misses land on PROTOCOL's frames: per joint, the share missed
-    (beyond a tenth of the crop side) and, of those, swapped onto the mirror joint, put on
-    another joint (named: a hidden hand on its hip), or on none, and how many were hidden;
-    per value of --by (the split's action by default)."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from poseboard.errors import PoseboardError
-    from poseboard.harness.commands import _threads, resolve_run
-    from poseboard.io import atomic_write_text
-
-    try:
-        on, prec = resolve_run(device, precision)
-        _threads(threads, on)
-        table = measure_misses(load_trained(method, checkpoints), protocol, data_dir=data_dir,
-                               by=None if by == "none" else by, batch_size=batch_size, device=on, precision=prec)
-    except PoseboardError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    key = by if by != "none" else "frames"
-    console = Console(width=160)
-    for value, part in table.groupby(key, sort=False):
-        shown = Table(title=f"{method} on {protocol}: {key} = {value}", title_justify="left")
-        for column in ("joint", "views", "missed %", "swapped %", "other joint %", "nowhere %", "hidden %",
-                       "most landed on"):
-            shown.add_column(column, justify="left" if column in ("joint", "most landed on") else "right")
-        for r in part.itertuples():
-            shown.add_row(r.joint, str(r.views), f"{r.miss_pct:.1f}", f"{r.swapped_pct:.0f}",
-                          f"{r.other_joint_pct:.0f}", f"{r.nowhere_pct:.0f}", f"{r.hidden_pct:.0f}", r.top_landing)
-        console.print(shown)
-    if out is not None:
-        atomic_write_text(out, json.dumps({"method": method, "protocol": protocol, "by": key,
-                                           "rows": table.to_dict(orient="records")}, indent=1) + "\n")
-        typer.echo(f"→ {out}")

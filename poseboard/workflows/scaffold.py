@@ -29,11 +29,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
-from typing import Annotated, Literal
+from typing import Literal
 
-import typer
-
-from poseboard.errors import InputError, PoseboardError
+from poseboard.errors import InputError
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{1,40}$")
 
@@ -505,32 +503,3 @@ def scaffold_method(name: str, root: str | Path = ".", protocol: str | None = No
     params_path.write_text(text)
     registry_path.write_text(registry_text)
     return ScaffoldReport(module_path, test_path, params_path, registry_path, key, task)
-
-
-def new_method(
-    name: Annotated[str, typer.Argument(help="registry name, lower-case (e.g. my-triangulator)")],
-    task: Annotated[
-        str, typer.Option("--task", help="multiview_pose (views → 3D joints) or root_localisation (an image and "
-                                         "its person boxes → roots in camera mm, RootNet's setting)")
-    ] = "multiview_pose",
-    protocol: Annotated[
-        str | None, typer.Option("--protocol", help="the protocol its first evaluation runs under (default: "
-                                                    "synth-h36m-relative; synth-mupots-root for root_localisation)")
-    ] = None,
-    title: Annotated[str | None, typer.Option("--title", help="human-readable title for the method card")] = None,
-    init: Annotated[str, typer.Option("--init", help="what its training starts from: backbone (the pre-trained 2D "
-                                                     "backbone) or none (nothing is pre-trained for it)")] = "backbone",
-    root: Annotated[Path, typer.Option("--root", help="repository root")] = Path("."),
-) -> None:
-    """Write a working method skeleton, its test and its params.yaml block; then `dvc repro`."""
-    try:
-        if task not in TASKS:
-            raise InputError(f"--task {task!r} is not one of {list(TASKS)}")
-        rep = scaffold_method(name, root, protocol, title, task, init)  # type: ignore[arg-type]
-    except PoseboardError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=2) from None
-    typer.echo(f"wrote {rep.module}\nwrote {rep.test}\nadded methods.{name} and evaluations.{rep.evaluation} "
-               f"to {rep.params}\nregistered {name!r} in {rep.registry}\n"
-               f"next: edit {rep.module}, run `pytest {rep.test}`, then `make method NAME={name}` "
-               "(its stages only, ranked against the committed board)")

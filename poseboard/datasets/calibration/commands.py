@@ -13,14 +13,9 @@ import typer
 
 from poseboard.datasets.axes import MM_PER_UNIT, UPS
 from poseboard.datasets.calibration.rig_import import FORMATS
-from poseboard.errors import PoseboardError
+from poseboard.errors import InputError, command_app
 
-rig_app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-    return typer.Exit(code=2)
+rig_app = command_app(no_args_is_help=True)
 
 
 @rig_app.command("import")
@@ -55,12 +50,9 @@ def import_command(
 
     png = picture or out.with_suffix(".png")
     if out.suffix.lower() != ".json":
-        raise _fail(ValueError(f"--out {out}: the rig file must end in .json"))
-    try:
-        rig = import_rig(file, fmt=fmt, units=units, up=up)
-        save_rig(rig.cameras, out)
-    except PoseboardError as exc:
-        raise _fail(exc) from None
+        raise InputError(f"--out {out}: the rig file must end in .json")
+    rig = import_rig(file, fmt=fmt, units=units, up=up)
+    save_rig(rig.cameras, out)
     for note in rig.notes:
         typer.echo(f"  {note}")
     points = draw_rig(rig.cameras, rig.centre_mm, png,

@@ -10,14 +10,9 @@ from typing import Annotated
 import typer
 
 from poseboard.datasets.axes import MM_PER_UNIT
-from poseboard.errors import PoseboardError
+from poseboard.errors import InputError, command_app
 
-motion_app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-    return typer.Exit(code=2)
+motion_app = command_app(no_args_is_help=True)
 
 
 @motion_app.command("import")
@@ -44,11 +39,8 @@ def import_command(
     from poseboard.io import atomic_write_bytes
 
     if out.suffix.lower() != ".npz":
-        raise _fail(ValueError(f"--out {out}: the motion file must end in .npz"))
-    try:
-        data, notes = import_motion(file, units=units, up=up, joint_map=joint_map, action=action)
-    except PoseboardError as exc:
-        raise _fail(exc) from None
+        raise InputError(f"--out {out}: the motion file must end in .npz")
+    data, notes = import_motion(file, units=units, up=up, joint_map=joint_map, action=action)
     for note in notes:
         typer.echo(f"  {note}")
     atomic_write_bytes(out, data)

@@ -13,14 +13,9 @@ from typing import Annotated
 import typer
 
 from poseboard.datasets.real.config import DATASET_NAMES
-from poseboard.errors import PoseboardError
+from poseboard.errors import InputError, PoseboardError, command_app
 
 DATASET_CHOICES = DATASET_NAMES
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-    return typer.Exit(code=2)
 
 
 def check_command(
@@ -43,16 +38,13 @@ def check_command(
     from poseboard.datasets.real.config import check_layout
 
     if name not in DATASET_CHOICES:
-        raise _fail(ValueError(f"unknown dataset {name!r}; choose one of {list(DATASET_CHOICES)}"))
+        raise InputError(f"unknown dataset {name!r}; choose one of {list(DATASET_CHOICES)}")
     options: dict[str, object] = {}
     if name == "human36m":
         options = {"trust_pickle": trust_pickle, "image_root": image_root}
     elif name == "mupots":
         options = {"image_root": image_root}
-    try:
-        report = check_layout(name, path, **options)
-    except PoseboardError as exc:
-        raise _fail(exc) from None
+    report = check_layout(name, path, **options)
     typer.echo(report.format())
     raise typer.Exit(code=0 if report.ok else 1)
 
@@ -77,15 +69,12 @@ def convert_h36m_command(
     from poseboard.datasets.real.human36m import convert_labels
 
     if not trust_pickle:
-        raise _fail(PoseboardError(
+        raise PoseboardError(
             f"{labels}: refusing to unpickle without --trust-pickle. The label file is a pickled NumPy object "
             "array and loading it runs code stored in the file; pass --trust-pickle if it comes from a source "
             "you trust (e.g. you generated it with learnable triangulation's scripts)."
-        ))
-    try:
-        target = convert_labels(labels, out, trust_pickle=True, overwrite=force)
-    except PoseboardError as exc:
-        raise _fail(exc) from None
+        )
+    target = convert_labels(labels, out, trust_pickle=True, overwrite=force)
     typer.echo(f"wrote {target} (pickle-free; used in place of {labels.name} from now on)")
 
 
@@ -105,12 +94,10 @@ def register_commands(group: typer.Typer) -> typer.Typer:
     return group
 
 
-datasets_app = register_commands(typer.Typer(
+datasets_app = register_commands(command_app(
     name="datasets",
     help="Real datasets: check a folder's layout, convert the Human3.6M labels, show configured paths.",
     no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
 ))
 
 __all__ = ["check_command", "convert_h36m_command", "datasets_app", "paths_command", "register_commands"]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from poseboard.datasets.synthetic.config import DATASET_NAMES, EXTRA_ACTIONS, PRESETS
-from poseboard.errors import InputError, PoseboardError
+from poseboard.errors import InputError
 
 if TYPE_CHECKING:
     from poseboard.datasets.synthetic.config import SynthConfig
@@ -23,11 +23,6 @@ _NAMES_HELP = f"{', '.join(DATASET_NAMES)}, or all"
 _PRESET_HELP = f"the synthetic world: {', '.join(PRESETS)} (docs/synthetic_world.md)"
 _ACTIONS_HELP = (f"add a family of training actions to synth-h36m's training world: {', '.join(EXTRA_ACTIONS)} "
                  "(repeatable or comma-separated); the test splits do not change")
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-    return typer.Exit(code=2)
 
 
 def with_free_motion(config: SynthConfig, fraction: float | None) -> SynthConfig:
@@ -123,8 +118,8 @@ def generate(
             names, config, out, seed=seed, splits=split or ("train", "test"), progress=not quiet,
             workers=None if workers <= 0 else workers, device=str(where),
         )
-    except (PoseboardError, ValueError) as exc:
-        raise _fail(exc) from None
+    except ValueError as exc:  # a config the options leave invalid is the user's input too
+        raise InputError(str(exc)) from None
     for r in reports:
         typer.echo(
             f"{r.name}/{r.split}: {r.samples} samples × {r.views} views, {r.bytes / 1e6:.1f} MB, "
@@ -143,6 +138,6 @@ def show(
 
     try:
         written = show_sample(path, index, out)
-    except (PoseboardError, ValueError) as exc:
-        raise _fail(exc) from None
+    except ValueError as exc:  # a sample index out of range is the user's input too
+        raise InputError(str(exc)) from None
     typer.echo(f"wrote {written}")
