@@ -105,8 +105,8 @@ def test_the_command_says_what_is_wrong(tmp_path):
     args = ["--protocol", "synth-h36m-relative", "--data-dir", str(F.data_dir()), "--checkpoints", str(ck),
             "--device", "cpu"]
     missing = runner.invoke(app, ["misses", "volumetric", *args])
-    assert missing.exit_code == 1 and "no trained method here" in missing.output
+    assert missing.exit_code == 2 and "no trained method here" in missing.output
     column = runner.invoke(app, ["misses", "algebraic", *args, "--by", "weather"])
-    assert column.exit_code == 1 and "'weather'" in column.output and "action" in column.output
+    assert column.exit_code == 2 and "'weather'" in column.output and "action" in column.output
     bad = runner.invoke(app, ["misses", "../algebraic", *args])
     assert bad.exit_code != 0
