@@ -8,14 +8,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from poseboard.datasets.synthetic.body import SUBJECTS
 from poseboard.datasets.synthetic.commands import generate, with_free_motion
 from poseboard.datasets.synthetic.config import EXTRA_ACTIONS
 from poseboard.datasets.synthetic.generator import SynthConfig, _user_sequences, strided_frames
-from poseboard.errors import InputError
+from poseboard.errors import InputError, command_app
 
 
 def test_strided_frames_is_time_not_file_frames():
@@ -58,7 +57,7 @@ def test_split_sizes_override_every_dataset_and_validate():
 
 @pytest.fixture
 def cli():
-    app = typer.Typer()
+    app = command_app()  # commands fail the poseboard way: 'error: …', exit 2
     app.command("generate")(generate)
     app.command("other")(lambda: None)
     return app

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import typer
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
@@ -18,7 +17,7 @@ from poseboard.datasets.synthetic.body import SUBJECTS, TEST_SUBJECTS, TRAIN_SUB
 from poseboard.datasets.synthetic.commands import generate, show
 from poseboard.datasets.synthetic.config import NOVEL_DATASETS
 from poseboard.datasets.synthetic.generator import DATASET_NAMES, SynthConfig, generate_dataset, generate_datasets
-from poseboard.errors import InputError, ResultFileError
+from poseboard.errors import InputError, ResultFileError, command_app
 
 
 def tiny_config(**overrides) -> SynthConfig:
@@ -255,7 +254,7 @@ def test_torch_datasets(tiny):
 
 
 def test_cli_generate_and_show(tmp_path, tiny):
-    app = typer.Typer()
+    app = command_app()  # commands fail the poseboard way: 'error: …', exit 2
     app.command("generate")(generate)
     app.command("show")(show)
     runner = CliRunner()
