@@ -1,9 +1,13 @@
-"""Shared fixtures: an H36M-like rig of four cameras and a set of points in its capture area."""
+"""Shared fixtures: an H36M-like rig of four cameras and a set of points in its capture area, the
+device the device-aware tests run on, and the committed board's files."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -85,3 +89,29 @@ def device_guard(device: torch.device):
 @pytest.fixture
 def guard():
     return device_guard
+
+
+# ---------------------------------------------------------------------------- the committed board
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def board_files(folder: str, root: Path = ROOT) -> list[str]:
+    """The committed board's files under ``folder`` (e.g. ``"results"``), relative to ``root``:
+    those git tracks. A method added to this checkout (``poseboard new-method``, ``make method``)
+    writes untracked ones (``results/<its name>/``), which the checks of the committed board must
+    not see. Outside a git checkout of its own (an unpacked tarball), every file under ``folder``."""
+    top = subprocess.run(["git", "-C", str(root), "rev-parse", "--show-toplevel"], capture_output=True, text=True)
+    if top.returncode != 0 or Path(top.stdout.strip()).resolve() != root.resolve():
+        return sorted(p.relative_to(root).as_posix() for p in (root / folder).rglob("*") if p.is_file())
+    listed = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--", folder], capture_output=True,
+                            check=True).stdout.decode().split("\0")
+    return [rel for rel in listed if rel and (root / rel).is_file()]
+
+
+@pytest.fixture
+def board_results(tmp_path) -> Path:
+    """A copy of the committed board's ``results/`` (:func:`board_files`) in ``tmp_path``."""
+    for rel in board_files("results"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / rel, tmp_path / rel)
+    return tmp_path / "results"

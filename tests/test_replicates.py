@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from poseboard.cli import app
 from poseboard.errors import InputError
+from poseboard.methods.registry import is_builtin
 from poseboard.params import ParamsError, load_params
 from poseboard.workflows.replicates import ReplicateStep, replicate_steps, run_replicate, unseeded_methods
 
@@ -56,16 +57,24 @@ def test_replicate_runs_the_stage_commands_with_its_seed(params_file):
     names = [s.name for s in steps]
     assert names[0] == "pretrain_backbone"
     # rootnet-k-only depends on no training seed: a replicate of it would repeat seed 0's results
-    left_out = {"rootnet-k-only"}
-    assert set(unseeded_methods(params_file)) == left_out
+    # (of the built-in blocks, the only one; a method added to this checkout may be another)
+    left_out = set(unseeded_methods(params_file))
+    built_in = {key for key, block in params.methods.items() if is_builtin(block.method)}
+    assert left_out & built_in == {"rootnet-k-only"}
     assert len(steps) == (1 + len(params.methods) - len(left_out)
                           + sum(ev.method not in left_out for ev in params.evaluations.values())
                           + sum(sc.method not in left_out for sc in params.scores.values()))
     assert not any("rootnet-k-only" in s.name for s in steps)
-    # a method trains after the checkpoint it starts from
+    assert not {f"train@{key}" for key in left_out} & set(names)
+    # every seeded block trains, after the checkpoint it starts from: the pre-trained backbone,
+    # nothing (`init: none`) or another block's
     for key, block in params.methods.items():
-        if block.init != "backbone":
-            assert names.index(f"train@{block.init}") < names.index(f"train@{key}")
+        if key in left_out:
+            continue
+        start = {"backbone": "pretrain_backbone", "none": None}.get(block.init, f"train@{block.init}")
+        if start is not None:
+            assert names.index(start) < names.index(f"train@{key}")
+        assert f"train@{key}" in names
     # every training and inference step takes the replicate's seed and folders; the data stay
     for step in steps:
         argv = list(step.argv)
@@ -78,6 +87,17 @@ def test_replicate_runs_the_stage_commands_with_its_seed(params_file):
         assert argv[argv.index("--data-dir") + 1] == "data"
     predict = next(s for s in steps if s.name == "predict@ransac-synth-h36m-relative")
     assert predict.done_when == Path("res") / "seed-3" / "ransac" / "synth-h36m-relative@2.json"
+
+
+def test_a_method_without_init_is_replicated_without_the_backbone(params_file):
+    """`init: none` (`poseboard new-method --init none`): its training starts from nothing, so no
+    backbone is pre-trained or copied for it, as in dvc.yaml."""
+    data = yaml.safe_load(params_file.read_text())
+    data["methods"]["ransac-scratch"] = data["methods"]["ransac"] | {"init": "none"}
+    _write(params_file, data)
+    for reuse in (False, True):
+        (step,) = replicate_steps(params_file, 2, reuse_backbone=reuse, only=["ransac-scratch"])
+        assert step.name == "train@ransac-scratch" and step.argv[step.argv.index("--init") + 1] == "none"
 
 
 def test_the_pipelines_own_seed_is_not_a_replicate(params_file):

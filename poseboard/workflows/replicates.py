@@ -95,7 +95,8 @@ def replicate_steps(params_file: Path, seed: int, data_dir: Path = Path("data"),
 
     With ``reuse_backbone`` the pipeline's pre-trained backbone is copied instead of trained
     again: the replicate then measures the methods' own training noise, not the backbone's
-    (cheaper, and a lower bound of the full seed spread). ``only`` limits the replicate to those
+    (cheaper, and a lower bound of the full seed spread); neither runs when no method trained
+    starts from the backbone (``init: none``). ``only`` limits the replicate to those
     methods (``params.yaml`` keys): they and the methods they start from are trained, and only
     their evaluations are scored; without it, every method but the :func:`unseeded_methods`.
     ``protocols`` (names) limits the evaluations and scores to
@@ -134,7 +135,9 @@ def replicate_steps(params_file: Path, seed: int, data_dir: Path = Path("data"),
     common = ("--data-dir", str(data_dir), "--checkpoints", str(ckpt))
     on: tuple[str, ...] = (*(("--device", device) if device is not None else ()),
                            *(("--precision", precision) if precision is not None else ()))
-    if reuse_backbone:
+    if not any(params.methods[key].init == "backbone" for key in needed):
+        steps: list[ReplicateStep] = []  # all start from `init: none`: no pre-training runs for them (dvc.yaml)
+    elif reuse_backbone:
         copy = ("import shutil, sys; shutil.copytree(sys.argv[1], sys.argv[2] + '.tmp', dirs_exist_ok=True); "
                 "shutil.rmtree(sys.argv[2], ignore_errors=True); shutil.move(sys.argv[2] + '.tmp', sys.argv[2])")
         steps = [ReplicateStep("copy the pipeline's backbone", (

@@ -8,7 +8,6 @@ stays unresolved as the data say.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -117,13 +116,14 @@ def test_tables_carry_every_published_number(table, numbers):
     assert "| paper |" in text or "| code README |" in text
 
 
-def test_committed_index_matches_the_committed_results(tmp_path):
-    """The committed report/tables/ regenerate from the committed results/ (the claims included)."""
+def test_committed_index_matches_the_committed_results(board_results, tmp_path):
+    """The committed report/tables/ regenerate from the committed results/ (the claims included):
+    the files git tracks, so a method added to this checkout (results/<its name>/, untracked)
+    is not on the committed board (conftest.board_files)."""
     root = Path(__file__).resolve().parents[2]
-    if not (root / "results").is_dir():
+    if not any(board_results.rglob("*.json")):
         pytest.skip("no committed results")
-    shutil.copytree(root / "results", tmp_path / "results")
     speed = root / "speed" / "benchmarks.json"
-    build_report(tmp_path / "results", tmp_path / "report", root / "params.yaml", speed if speed.exists() else None)
+    build_report(board_results, tmp_path / "report", root / "params.yaml", speed if speed.exists() else None)
     for md in sorted((root / "report" / "tables").glob("*.md")):
         assert (tmp_path / "report" / "tables" / md.name).read_text() == md.read_text(), md.name
