@@ -7,6 +7,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -115,3 +116,86 @@ def board_results(tmp_path) -> Path:
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / rel, tmp_path / rel)
     return tmp_path / "results"
+
+
+# ---------------------------------------------------------------------------- the smoke board
+#: The stages of the small board the slow workflow tests rank methods against (smoke profile).
+SMOKE_BOARD_STAGES = ["train@ransac", "predict@ransac-synth-h36m-relative", "score@ransac-synth-h36m-absolute",
+                      "identify"]
+
+
+def user_env() -> dict[str, str]:
+    """A user's shell for the commands the slow tests run, not this pytest's: no
+    PYTEST_XDIST_WORKER (pytest-benchmark disables itself under xdist), no PYTHONPATH (the
+    checkout's own package is imported), this venv's `dvc` and `poseboard` on the PATH."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MLFLOW_TRACKING_URI", "PYTHONPATH") and not k.startswith("PYTEST_")}
+    return env | {"DVC_NO_ANALYTICS": "1", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+                  "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+                  "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t", "POSEBOARD_THREADS": "2"}
+
+
+def run_checked(cmd: list[str], cwd: Path, timeout: float = 900, ok: bool = True) -> subprocess.CompletedProcess:
+    """``cmd`` in ``cwd`` under :func:`user_env`; with ``ok``, its failure fails the test with its output."""
+    proc = subprocess.run(cmd, cwd=cwd, env=user_env(), capture_output=True, text=True, timeout=timeout)
+    if ok:
+        assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{(proc.stdout + proc.stderr)[-6000:]}"
+    return proc
+
+
+def copy_checkout(dst: Path) -> None:
+    """This checkout's files (tracked, and untracked but not ignored) and its DVC config into ``dst``."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, check=True,
+                           capture_output=True).stdout.decode().split("\0")
+    for rel in filter(None, files):
+        src = ROOT / rel
+        if src.is_file():
+            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst / rel)
+    shutil.copytree(ROOT / ".dvc", dst / ".dvc", ignore=shutil.ignore_patterns("tmp", "cache"), dirs_exist_ok=True)
+
+
+def _build_smoke_board(repo: Path) -> None:
+    import re
+
+    repo.mkdir(parents=True)
+    copy_checkout(repo)
+    params = repo / "params.yaml"
+    params.write_text(re.sub(r"^profile: \w+", "profile: smoke", params.read_text(), flags=re.MULTILINE))
+    for d in (repo / "results").iterdir():  # the default board's files: another task
+        if d.is_dir():
+            shutil.rmtree(d)
+    (repo / "results" / "seed_spread.json").unlink(missing_ok=True)
+    run_checked(["git", "init", "-q"], repo)
+    run_checked([str(Path(sys.executable).with_name("dvc")), "repro", "-q", *SMOKE_BOARD_STAGES], repo)
+    run_checked([sys.executable, "-m", "poseboard.pipeline", "report", "--params", "params.yaml", "--results",
+                 "results", "--out", "report"], repo)
+    run_checked(["git", "add", "-A", "."], repo)
+    run_checked(["git", "commit", "-q", "-m", "smoke board"], repo)
+
+
+@pytest.fixture(scope="session")
+def smoke_board(tmp_path_factory) -> Path:
+    """A committed smoke board: a git repository of this checkout on the smoke profile whose
+    results are RANSAC's (:data:`SMOKE_BOARD_STAGES`: trained, predicted and scored, every split
+    identified) and its report; data/, checkpoints/ and DVC's cache beside them. Minutes: built
+    once per session, shared by pytest-xdist's workers through a file lock; the tests using it
+    read it (clone or copy it) and never write to it."""
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the session's folder, above each worker's own
+    repo, built = base / "smoke-board" / "repo", base / "smoke-board" / "built"
+    with FileLock(str(base / "smoke-board.lock")):
+        if not built.exists():
+            shutil.rmtree(repo, ignore_errors=True)  # a build that failed in another worker
+            _build_smoke_board(repo)
+            built.touch()
+    return repo
+
+
+@pytest.fixture
+def run_as_user():
+    """:func:`run_checked`: run a command as a user's shell would, failing the test with its output."""
+    return run_checked

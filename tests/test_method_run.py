@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +24,6 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-BOARD_STAGES = ["train@ransac", "predict@ransac-synth-h36m-relative", "score@ransac-synth-h36m-absolute", "identify"]
 
 slow = [pytest.mark.slow, pytest.mark.skipif(os.environ.get("POSEBOARD_PIPELINE_TEST") != "1",
                                              reason="smoke dvc repro runs take minutes: set POSEBOARD_PIPELINE_TEST=1")]
@@ -44,17 +42,6 @@ def _run(cmd: list[str], cwd: Path, timeout: float = 900, ok: bool = True) -> su
     if ok:
         assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{(proc.stdout + proc.stderr)[-6000:]}"
     return proc
-
-
-def _copy_tree(dst: Path) -> None:
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, check=True,
-                           capture_output=True).stdout.decode().split("\0")
-    for rel in filter(None, files):
-        src = ROOT / rel
-        if src.is_file():
-            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst / rel)
-    shutil.copytree(ROOT / ".dvc", dst / ".dvc", ignore=shutil.ignore_patterns("tmp", "cache"), dirs_exist_ok=True)
 
 
 def _poseboard(*args: str) -> list[str]:
@@ -89,24 +76,10 @@ def _code_changes(repo: Path, stage: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def board(tmp_path_factory) -> Path:
-    """A committed smoke board: RANSAC's results, every split's task identity, its report."""
-    repo = tmp_path_factory.mktemp("board") / "repo"
-    repo.mkdir()
-    _copy_tree(repo)
-    params = repo / "params.yaml"
-    params.write_text(re.sub(r"^profile: \w+", "profile: smoke", params.read_text(), flags=re.MULTILINE))
-    for d in (repo / "results").iterdir():  # the default board's files: another task
-        if d.is_dir():
-            shutil.rmtree(d)
-    (repo / "results" / "seed_spread.json").unlink(missing_ok=True)
-    _run(["git", "init", "-q"], repo)
-    _run([str(Path(sys.executable).with_name("dvc")), "repro", "-q", *BOARD_STAGES], repo)
-    _run([sys.executable, "-m", "poseboard.pipeline", "report", "--params", "params.yaml", "--results", "results",
-          "--out", "report"], repo)
-    _run(["git", "add", "-A", "."], repo)
-    _run(["git", "commit", "-q", "-m", "smoke board"], repo)
-    return repo
+def board(smoke_board) -> Path:
+    """A committed smoke board: RANSAC's results, every split's task identity, its report
+    (conftest.smoke_board, built once per session and shared with test_new_method_flow.py)."""
+    return smoke_board
 
 
 @pytest.mark.slow
