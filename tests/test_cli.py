@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -61,3 +62,32 @@ def test_startup_does_not_import_torch_or_mlflow():
     code = "import sys, poseboard.cli; print('torch' in sys.modules, 'mlflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_one_way_to_fail():
+    """A command raises its error and never prints or exits for it: every command group is an
+    ``errors.command_app``, whose one handler turns a PoseboardError into ``error: …`` and exit 2
+    (issue 67). The handler holds ``err=True``; no other module makes a typer app or writes it."""
+    import typer.main
+
+    from poseboard.errors import PoseboardError, command_app, exit_on_error
+
+    root = Path(__file__).resolve().parents[1] / "poseboard"
+    makers = sorted(str(p.relative_to(root)) for p in root.rglob("*.py")
+                    if "typer.Typer(" in p.read_text() or "err=True" in p.read_text())
+    assert makers == ["errors.py"]
+    handled = exit_on_error(print).__code__
+    for command in typer.main.get_command(app).commands.values():  # wrapped where it was mounted
+        for leaf in getattr(command, "commands", {None: command}).values():  # typer's wrapper of ours
+            assert leaf.callback.__wrapped__.__code__ is handled, leaf.name
+
+    demo = command_app()
+
+    @demo.command()
+    def refuse() -> None:
+        raise PoseboardError("no such thing")
+
+    out = runner.invoke(demo, [])
+    assert (out.exit_code, out.output.strip()) == (2, "error: no such thing")
+    with pytest.raises(PoseboardError):  # the registered function itself stays plain
+        refuse()
