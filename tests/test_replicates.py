@@ -39,15 +39,16 @@ def test_default_profile_runs_one_seed(params_file):
 
 def test_seeds_are_validated(params_file, tmp_path):
     data = yaml.safe_load(params_file.read_text())
+    active = data["profile"]  # default, or smoke in the smoke board's checkout (test_new_method_flow.py)
     bad = copy.deepcopy(data)
-    bad["profiles"]["default"]["seeds"] = [1, 2]
+    bad["profiles"][active]["seeds"] = [1, 2]
     with pytest.raises(ParamsError, match="first seed is the pipeline's own run"):
         load_params(_write(tmp_path / "a.yaml", bad))
-    bad["profiles"]["default"]["seeds"] = [0, 1, 1]
+    bad["profiles"][active]["seeds"] = [0, 1, 1]
     with pytest.raises(ParamsError, match="distinct"):
         load_params(_write(tmp_path / "b.yaml", bad))
     good = copy.deepcopy(data)
-    good["profiles"]["default"]["seeds"] = [0, 1, 2]
+    good["profiles"][active]["seeds"] = [0, 1, 2]
     assert load_params(_write(tmp_path / "c.yaml", good)).active.seeds == [0, 1, 2]
 
 
