@@ -401,7 +401,7 @@ def verdict_lines(board: Board) -> list[str]:
         text += " Training-seed SD: " + ", ".join(f"`{r.method}` {r.seed_sd:.1f}" for r in spread) + f" {unit}."
     floor = [r for r in board.rows if r.seed_floor_sd is not None]
     if floor:
-        text += (" Noise floor, the training-seed SD measured once (`results/seed_spread.json`, docs/findings.md): "
+        text += (" Noise floor, the training-seed SD measured once (`results/seed_spread.json`, docs/statistics.md): "
                  + ", ".join(f"`{r.method}` {r.seed_floor_sd:.1f}" for r in floor) + f" {unit}; the verdicts add "
                  "the seed spread of each pair's difference (the methods' per-seed differences where both have "
                  "two seeds, else both SDs) to the paired variance, with Student's t at the Welch–Satterthwaite "
@@ -485,7 +485,7 @@ def published_lines(spec: PaperTable, present: list[Board]) -> list[str]:
         return []
     return ["## Published numbers", "",
             "Every published number of these rows we know of, with its source; \"paper\" marks the paper's own "
-            "numbers, \"code README\" those a code repository's README reports (docs/findings.md).", "",
+            "numbers, \"code README\" those a code repository's README reports (docs/findings/paper-claims.md).", "",
             *_table(["row", "value", "dataset", "setting", "source", "from"], rows), ""]
 
 

@@ -157,7 +157,7 @@ def notes(seed_noise: bool = False) -> list[str]:
              "(a variance from n seeds has n − 1): a difference another training seed could produce is not "
              "decided." if seed_noise else
              "With one training seed per method and no measured seed spread beside the board's results, the "
-             "intervals cover test-set sampling only, not training noise (docs/findings.md, the seed spread).")]
+             "intervals cover test-set sampling only, not training noise (docs/statistics.md, the seed spread).")]
 
 
 def render_markdown(title: str, intro: list[str], sections: list[Section], foot: list[str]) -> str:
