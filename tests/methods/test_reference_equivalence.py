@@ -17,6 +17,7 @@ import torch
 
 from poseboard.geometry import soft_argmax_2d, soft_argmax_3d, triangulate_dlt
 from poseboard.methods.nets.multiview import ViewBatch
+from poseboard.methods.nets.person_box import back_project, k_value, process_box
 from poseboard.methods.volumetric import aggregate, unproject
 
 REFERENCE = Path(__file__).parent.parent / "fixtures" / "reference"
@@ -140,3 +141,51 @@ def test_unprojection_and_view_aggregation_equal_unproject_heatmaps(lt, how):
     pb = _unprojected(lt, how)
     np.testing.assert_allclose(pb, lt[f"unp_ref_{how}_aligned"], rtol=0, atol=1e-4)
     assert np.abs(pb - lt[f"unp_ref_{how}_raw"]).max() > 0.1
+
+
+# ---------------------------------------------------------------------------- RootNet
+@pytest.fixture(scope="module")
+def rn() -> dict[str, np.ndarray]:
+    return _load("rootnet")
+
+
+def _rootnet_boxes(rn: dict[str, np.ndarray], right_offset: float = 1.0) -> torch.Tensor:
+    """The reference's (x, y, w, h) as poseboard's (left, top, right, bottom) with
+    right = x + w − ``right_offset`` (the reference's width is w − 1), processed."""
+    raw = _t(rn["raw_xywh"])
+    ltrb = torch.cat([raw[:, :2], raw[:, :2] + raw[:, 2:] - right_offset], -1)
+    return process_box(ltrb, (int(rn["image_wh"][0]), int(rn["image_wh"][1])), 1.0, 1.25)
+
+
+def _rootnet_K(rn: dict[str, np.ndarray]) -> torch.Tensor:
+    K = torch.zeros(len(rn["f"]), 3, 3, dtype=torch.float64)
+    K[:, 0, 0], K[:, 1, 1] = _t(rn["f"]).T
+    K[:, :2, 2] = _t(rn["c"])
+    K[:, 2, 2] = 1
+    return K
+
+
+def test_rootnet_box_processing_equals_process_bbox(rn):
+    """``process_bbox`` (clip, aspect 1, ×1.25): equal (measured 0 px). Documented
+    difference: the reference's width is w − 1, so an exclusive right edge gives a box
+    1.25 px larger."""
+    np.testing.assert_allclose(_rootnet_boxes(rn).numpy(), rn["ref_bbox"], rtol=0, atol=1e-9)
+    assert np.abs(_rootnet_boxes(rn, 0.0).numpy() - rn["ref_bbox"]).max() == pytest.approx(1.25)
+
+
+def test_rootnet_k_value_and_depth_equal_the_reference(rn):
+    """k = √(A_real f_x f_y / A_box) from the reference's DatasetLoader (float32) and its
+    RootNet head's depth γ·k: relative difference of k measured 7.7e-8 (the reference's
+    float32 rounding), depth 5.4e-4 mm; the 2D root soft-argmax of the head's logits
+    (multiplier 1) is exact, and the back-projection to camera mm (the reference's
+    ``evaluate`` warp + ``pixel2cam``) 5.4e-4 mm."""
+    box = _rootnet_boxes(rn)
+    K = _rootnet_K(rn)
+    k = k_value(K, box, float(np.prod(rn["bbox_real"])))
+    np.testing.assert_allclose(k.numpy(), rn["ref_k"], rtol=1e-6, atol=0)
+    xy = soft_argmax_2d(_t(rn["ref_xy_logits"], torch.float32), multiplier=1.0)
+    np.testing.assert_allclose(xy.numpy(), rn["ref_coord"][:, :2], rtol=0, atol=1e-4)
+    depth = _t(rn["ref_gamma"]) * k
+    np.testing.assert_allclose(depth.numpy(), rn["ref_coord"][:, 2], rtol=0, atol=5e-3)
+    root = back_project(xy.double(), depth, box, K, int(rn["output_size"]))
+    np.testing.assert_allclose(root.numpy(), rn["ref_root_cam"], rtol=0, atol=5e-3)
