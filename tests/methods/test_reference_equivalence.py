@@ -16,6 +16,11 @@ import pytest
 import torch
 
 from poseboard.geometry import soft_argmax_2d, soft_argmax_3d, triangulate_dlt
+from poseboard.methods.nets.epipolar_attention import (
+    epipolar_sample_points,
+    fundamental_ref_to_src,
+    pixels_to_grid,
+)
 from poseboard.methods.nets.multiview import ViewBatch
 from poseboard.methods.nets.person_box import back_project, k_value, process_box
 from poseboard.methods.volumetric import aggregate, unproject
@@ -189,3 +194,33 @@ def test_rootnet_k_value_and_depth_equal_the_reference(rn):
     np.testing.assert_allclose(depth.numpy(), rn["ref_coord"][:, 2], rtol=0, atol=5e-3)
     root = back_project(xy.double(), depth, box, K, int(rn["output_size"]))
     np.testing.assert_allclose(root.numpy(), rn["ref_root_cam"], rtol=0, atol=5e-3)
+
+
+# ---------------------------------------------------------------------------- epipolar transformer
+def test_epipolar_sampler_equals_grid2sample_locs():
+    """``Epipolar.grid2sample_locs`` (the points on each reference cell's epipolar line in the
+    source view, clipped to the map, in ``grid_sample`` units). Documented differences: the
+    reference's cell i is pixel 4i + 1.5, poseboard's 4i, so poseboard on the cameras equals
+    the reference on the cameras shifted by 1.5 px (measured 1.5e-3 grid units at most, the
+    reference's float32 pseudo-inverse; the same 575 of 576 lines hit the map); the two
+    order a line's ends differently, so the samples are compared up to reversal. Against the
+    reference as shipped the samples move by up to 0.48 grid units."""
+    et = _load("epipolar_transformer")
+    h, w = (int(v) for v in et["heatmap_hw"])
+    s, n = int(et["num_samples"]), len(et["pairs"])
+    fundamental = fundamental_ref_to_src(_t(et["proj_ref"]), _t(et["proj_src"]))
+    points, valid = epipolar_sample_points(fundamental, h, w, float(et["stride"]), s)
+    pb = pixels_to_grid(points, h, w, float(et["stride"])).numpy()  # (N, HW, S, 2)
+
+    def distance(tag: str) -> tuple[np.ndarray, np.ndarray]:
+        ref = et[f"ref_sample_locs_{tag}"].reshape(s, n, h * w, 2).transpose(1, 2, 0, 3)
+        ref_valid = (np.abs(ref) <= 1 + 1e-4).all(-1).all(-1)
+        same = np.abs(pb - ref).max(axis=(-1, -2))
+        reversed_ = np.abs(pb - ref[:, :, ::-1]).max(axis=(-1, -2))
+        return np.minimum(same, reversed_), ref_valid
+
+    d, ref_valid = distance("shifted")
+    np.testing.assert_array_equal(valid.numpy(), ref_valid)
+    assert d[ref_valid].max() < 5e-3
+    d_raw, raw_valid = distance("raw")
+    assert d_raw[raw_valid & valid.numpy()].max() > 0.1
