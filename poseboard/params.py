@@ -47,7 +47,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from poseboard.datasets.real.config import RealDataConfig
-from poseboard.datasets.synthetic.config import EXTRA_ACTIONS, PRESETS, ExtraActions, Preset
+from poseboard.datasets.synthetic.vocabulary import EXTRA_ACTIONS, PRESETS, ExtraActions, Preset
 from poseboard.device import PRECISION_SPELLINGS, PrecisionSpelling
 from poseboard.errors import InputError, PoseboardError
 

@@ -117,7 +117,8 @@ def _choice_lists() -> list[tuple[tuple[str, ...], str, str, tuple[str, ...]]]:
     from poseboard.datasets.axes import MM_PER_UNIT, UPS
     from poseboard.datasets.calibration.rig_import import FORMATS as RIG_FORMATS
     from poseboard.datasets.real.config import DATASET_NAMES as REAL_DATASETS
-    from poseboard.datasets.synthetic.config import DATASET_NAMES, EXTRA_ACTIONS, PRESETS
+    from poseboard.datasets.synthetic.config import DATASET_NAMES
+    from poseboard.datasets.synthetic.vocabulary import EXTRA_ACTIONS, PRESETS
     from poseboard.methods.nets.weights_import import FORMATS as WEIGHT_FORMATS
     from poseboard.params import load_params
 
@@ -154,7 +155,8 @@ def test_generate_help_lists_the_registered_presets():
     every family of extra actions, as the registries list them."""
     from typer.testing import CliRunner
 
-    from poseboard.datasets.synthetic.config import _PRESETS, EXTRA_ACTIONS, PRESETS
+    from poseboard.datasets.synthetic.config import _PRESETS
+    from poseboard.datasets.synthetic.vocabulary import EXTRA_ACTIONS, PRESETS
 
     result = CliRunner().invoke(app, ["generate", "--help"], env={"COLUMNS": "400", "TERMINAL_WIDTH": "400"})
     assert result.exit_code == 0, result.output

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from poseboard.datasets.synthetic.body import SUBJECTS
 from poseboard.datasets.synthetic.commands import generate, with_free_motion
-from poseboard.datasets.synthetic.config import EXTRA_ACTIONS
 from poseboard.datasets.synthetic.generator import SynthConfig, _user_sequences, strided_frames
+from poseboard.datasets.synthetic.vocabulary import EXTRA_ACTIONS
 from poseboard.errors import InputError, command_app
 
 

@@ -53,7 +53,8 @@ def tiny(tmp_path_factory) -> Path:
 
 
 def test_presets():
-    from poseboard.datasets.synthetic.config import _PRESETS, PRESETS
+    from poseboard.datasets.synthetic.config import _PRESETS
+    from poseboard.datasets.synthetic.vocabulary import PRESETS
 
     assert tuple(_PRESETS) == PRESETS  # the registry the help, params.yaml and preset() share
     smoke, default, gpu = (SynthConfig.preset(p) for p in ("smoke", "default", "gpu"))

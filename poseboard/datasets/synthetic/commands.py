@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from poseboard.datasets.synthetic.config import DATASET_NAMES, EXTRA_ACTIONS, PRESETS
+from poseboard.datasets.synthetic.config import DATASET_NAMES
+from poseboard.datasets.synthetic.vocabulary import EXTRA_ACTIONS, PRESETS
 from poseboard.errors import InputError
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from poseboard.datasets.synthetic.vocabulary import EXTRA_ACTIONS, PRESETS, ExtraActions
 from poseboard.errors import InputError
 
 Split = Literal["train", "test"]
@@ -48,16 +49,6 @@ DATASET_NAMES: tuple[str, ...] = ("synth-h36m", "synth-panoptic", "synth-mupots"
 _SECTIONS: dict[str, str] = {"synth-h36m": "h36m", "synth-panoptic": "panoptic", "synth-mupots": "mupots"} | {
     name: "novel" for name in NOVEL_DATASETS
 }
-#: The synthetic worlds ``SynthConfig.preset`` builds (``docs/synthetic_world.md``, "Presets"): the
-#: profiles' (smoke-broad, broad, gpu, default), ``smoke`` (the tests' and ``poseboard generate``'s
-#: default) and the two single-lever arms of the broad world (coverage, frames: the pose-coverage figures).
-Preset = Literal["smoke", "default", "gpu", "coverage", "frames", "broad", "smoke-broad"]
-PRESETS: tuple[str, ...] = get_args(Preset)
-#: Families of training actions a training world adds only when asked (``TrainingWorld.extra_actions``;
-#: ``profiles.<profile>.data.extra_actions``; ``poseboard generate --actions``): each the module of
-#: :mod:`.actions` whose actions :data:`.motion.EXTRA_ACTIONS` lists. A new family is a new name here.
-ExtraActions = Literal["exercise"]
-EXTRA_ACTIONS: tuple[str, ...] = get_args(ExtraActions)
 
 
 # --------------------------------------------------------------------------- configuration

@@ -105,7 +105,7 @@ from poseboard.datasets.synthetic.body import (
     forward_kinematics,
     solve_leg_ik,
 )
-from poseboard.datasets.synthetic.config import EXTRA_ACTIONS as EXTRA_ACTION_FAMILIES
+from poseboard.datasets.synthetic.vocabulary import EXTRA_ACTIONS as EXTRA_ACTION_FAMILIES
 from poseboard.errors import InputError, check_shape
 
 #: Action name → ``"module:generator"`` under :mod:`poseboard.datasets.synthetic.actions`,
