@@ -226,7 +226,7 @@ class PaperRun:
         block = self.params["methods"][name]
         if block["init"] == "backbone":
             self.pretrain()
-        else:
+        elif block["init"] != "none":  # none: random weights, nothing to run first (issue 71)
             self.train(block["init"])
         own = block["paper"].get("backbone_checkpoint")
         if own is not None:
@@ -234,7 +234,7 @@ class PaperRun:
         t0 = time.perf_counter()
         _invoke(["train", block["method"], "--name", name, "--dataset", REAL_TRAINING[block["dataset"]],
                  "--profile", "paper", "--config", str(self.params_file), "--config-key", f"methods.{name}.paper",
-                 "--seed", "0", *self._common()])
+                 "--seed", "0", *(["--init", "none"] if block["init"] == "none" else []), *self._common()])
         self.seconds[name] = time.perf_counter() - t0
 
     def predict(self, method: str, protocol: str) -> Path:
