@@ -1,0 +1,143 @@
+"""Real motion capture as a sequence of the synthetic world: a window of a library clip,
+retargeted onto one of the world's bodies and placed in the capture area.
+
+SURREAL and BEDLAM drive synthetic bodies with real motion; here a *clip* is real motion as the
+motion library stores it (:mod:`poseboard.datasets.mocap.library`: (F, 17, 3) H36M17 joints,
+world mm, Z up, floor at z = 0, at the library's rate). :func:`draw_window` picks a stretch of
+one clip long enough for a sequence, :func:`real_sequence` turns it into a
+:class:`~.motion.MotionSequence` of a body: resampled to the world's rate, retargeted
+(:func:`~.retarget.retarget`: the body's own proportions, joint limits, feet planted on the
+floor), turned to a random heading and moved to a random place where its pelvis path stays in
+the capture area. Every random choice comes from the generator passed in, so a sequence is a
+function of the clip, the body and the generator's state alone.
+
+Example:
+    >>> import numpy as np
+    >>> from poseboard.datasets.synthetic.body import SUBJECTS
+    >>> from poseboard.datasets.synthetic.motion import generate_sequence
+    >>> walk = generate_sequence(SUBJECTS["S1"], "Walking", 150, np.random.default_rng(0), fps=50.0)
+    >>> clip = RealClip("01_01", "01", "walk", walk.poses[::2], 25.0)
+    >>> window = draw_window([clip], 2.0, np.random.default_rng(1))
+    >>> seq, _ = real_sequence(window, SUBJECTS["S9"], 101, np.random.default_rng(2), sequence_id="S9/real/000")
+    >>> seq.poses.shape, seq.action
+    ((101, 17, 3), 'RealMotion')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from poseboard.datasets.synthetic.body import BodyShape
+from poseboard.datasets.synthetic.motion import MotionSequence
+from poseboard.datasets.synthetic.retarget import RetargetResult, retarget
+from poseboard.errors import InputError
+
+#: The action label of every sequence driven by real motion (its clip and category are kept on
+#: the :class:`ClipWindow`; the world's tables group real motion under one action).
+REAL_ACTION = "RealMotion"
+
+
+@dataclass(frozen=True, eq=False)
+class RealClip:
+    """One clip of real motion.
+
+    Attributes:
+        clip: the clip's id in its source (CMU: ``"<subject>_<trial>"``, e.g. ``"01_03"``).
+        subject: the performer's id in its source (``"01"``).
+        category: what kind of motion it is (``"walk"``, ``"dance"``, …; ``"unlabelled"``).
+        poses: (F, 17, 3) world mm, Z up, floor at z = 0, H36M17 order.
+        fps: frames per second of ``poses``.
+    """
+
+    clip: str
+    subject: str
+    category: str
+    poses: np.ndarray
+    fps: float
+
+    @property
+    def seconds(self) -> float:
+        """The clip's span, first to last frame, in seconds."""
+        return (len(self.poses) - 1) / self.fps
+
+
+@dataclass(frozen=True, eq=False)
+class ClipWindow:
+    """A stretch of a clip: ``poses`` (M, 17, 3) world mm at ``fps``, from ``start_s`` seconds in."""
+
+    clip: RealClip
+    start_s: float
+    poses: np.ndarray
+    fps: float
+
+
+def draw_window(clips: Sequence[RealClip], duration_s: float, rng: np.random.Generator) -> ClipWindow:
+    """A window of ``duration_s`` seconds from one of ``clips``: a clip drawn with probability
+    proportional to the number of windows it holds (its span beyond ``duration_s``, plus one
+    frame), so long clips are not under-sampled; a start frame drawn uniformly among them.
+
+    Raises:
+        InputError: no clip spans ``duration_s`` (the message names the longest one).
+    """
+    if duration_s < 0:
+        raise InputError(f"draw_window: duration_s must be ≥ 0, got {duration_s}")
+    frames = [int(np.ceil(duration_s * c.fps - 1e-9)) + 1 for c in clips]
+    starts = np.array([max(0, len(c.poses) - f + 1) for c, f in zip(clips, frames, strict=True)], dtype=np.int64)
+    if not clips or starts.sum() == 0:
+        longest = max(clips, key=lambda c: c.seconds, default=None)
+        where = f" (the longest, {longest.clip}, spans {longest.seconds:.2f} s)" if longest else ""
+        raise InputError(f"no real-motion clip spans {duration_s:.2f} s{where}: draw shorter sequences or "
+                         "add longer clips to the library")
+    k = int(rng.choice(len(clips), p=starts / starts.sum()))
+    start = int(rng.integers(starts[k]))
+    clip = clips[k]
+    return ClipWindow(clip, start / clip.fps, clip.poses[start:start + frames[k]].astype(np.float64), clip.fps)
+
+
+def _resample(poses: np.ndarray, fps_in: float, num_frames: int, fps_out: float) -> np.ndarray:
+    """(F, 17, 3) at ``fps_in`` → (num_frames, 17, 3) at ``fps_out``, frames k / fps_out from the
+    first, by linear interpolation of the joint positions."""
+    times = np.arange(num_frames) / fps_out * fps_in
+    if times[-1] > len(poses) - 1 + 1e-6:
+        raise InputError(f"a window of {len(poses)} frames at {fps_in:g} fps is shorter than {num_frames} frames at "
+                         f"{fps_out:g} fps")
+    lo = np.minimum(np.floor(times).astype(int), len(poses) - 1)
+    hi = np.minimum(lo + 1, len(poses) - 1)
+    w = (times - lo)[:, None, None]
+    return (1 - w) * poses[lo] + w * poses[hi]
+
+
+def real_sequence(window: ClipWindow, body: BodyShape, num_frames: int, rng: np.random.Generator, *,
+                  fps: float = 50.0, area_center: Sequence[float] = (0.0, 0.0), area_radius_mm: float = 1500.0,
+                  sequence_id: str | None = None) -> tuple[MotionSequence, RetargetResult]:
+    """``window`` performed by ``body``: ``num_frames`` frames at ``fps``.
+
+    The window is resampled to ``fps`` (linear in the joint positions), retargeted onto ``body``
+    at a uniformly random heading (:func:`~.retarget.retarget`), and moved horizontally so that
+    the centre of its pelvis path's extent lies uniformly in the disc of the capture area where
+    the whole path stays within ``area_radius_mm`` of ``area_center``; a path wider than the
+    area is centred on it.
+
+    Returns:
+        The :class:`~.motion.MotionSequence` (``subject`` the body's name, ``action``
+        :data:`REAL_ACTION`) and the retargeting's :class:`~.retarget.RetargetResult` (its
+        statistics; its poses before the move).
+    """
+    if num_frames < 2:
+        raise InputError(f"real_sequence: num_frames must be ≥ 2, got {num_frames}")
+    source = _resample(window.poses, window.fps, num_frames, fps)
+    result = retarget(source, body, fps, rng=rng)
+    poses = result.poses.copy()
+    xy = poses[:, 6, :2]
+    centre = (xy.min(0) + xy.max(0)) / 2
+    reach = float(np.linalg.norm(xy - centre, axis=-1).max())
+    room = max(0.0, float(area_radius_mm) - reach)
+    angle, radius = rng.uniform(0.0, 2 * np.pi), room * np.sqrt(rng.uniform())
+    target = np.asarray(area_center, dtype=np.float64) + radius * np.array([np.cos(angle), np.sin(angle)])
+    poses[..., :2] += target - centre
+    sequence = MotionSequence(subject=body.name, action=REAL_ACTION, fps=float(fps), poses=poses,
+                              sequence=sequence_id or f"{body.name}/{REAL_ACTION}/{window.clip.clip}")
+    return sequence, result
