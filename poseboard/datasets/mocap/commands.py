@@ -1,6 +1,7 @@
 """``poseboard motion import``: BVH motion capture (or a poseboard motion ``.npz``) → a motion
 ``.npz`` for ``poseboard generate --motion`` / ``poseboard studio --motion``. Imported motion
-is a test input, never training data. Heavy modules are imported inside the command."""
+is a test input, never training data. `poseboard motion library`: the CMU real-motion library
+(docs/motion_library.md). Heavy modules are imported inside the commands."""
 
 from __future__ import annotations
 
@@ -45,3 +46,38 @@ def import_command(
         typer.echo(f"  {note}")
     atomic_write_bytes(out, data)
     typer.echo(f"wrote {out} (a test input: poseboard never trains on imported motion)")
+
+
+@motion_app.command("library")
+def library_command(
+    src_dir: Annotated[Path, typer.Argument(help="folder of CMU BVH files <subject>_<trial>.bvh, walked recursively")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="library .npz to write (its manifest beside it: "
+                                                          "<name>.manifest.json)")],
+    categories: Annotated[
+        Path | None, typer.Option("--categories", help="CSV 'clip,category' (e.g. 01_03,walk); else 'unlabelled'")
+    ] = None,
+    fps: Annotated[float, typer.Option("--fps", help="frames per second stored")] = 25.0,
+    source: Annotated[str, typer.Option("--source", help="where the BVH files came from, recorded in the manifest "
+                                                         "(e.g. una-dinosauria/cmu-mocap@<commit>)")] = "",
+    min_seconds: Annotated[float, typer.Option("--min-seconds", help="drop pieces shorter than this (s)")] = 2.0,
+) -> None:
+    """Build the real-motion library from the CMU motion capture database's BVH files: cleaned,
+    int16 mm at --fps, with a manifest of every file, clip and drop (docs/motion_library.md).
+    CMU subjects 02, 05, 06, 07 and any non-CMU file (the Bandai Namco dataset) are refused with
+    exit status 2 and nothing is written."""
+    from poseboard.datasets.mocap.library import build_library, manifest_path, write_library
+
+    if not src_dir.is_dir():
+        raise InputError(f"{src_dir}: not a folder of BVH files")
+    if out.suffix.lower() != ".npz":
+        raise InputError(f"--out {out}: the library file must end in .npz")
+    files = sorted((p for p in src_dir.rglob("*") if p.is_file() and p.suffix.lower() == ".bvh"),
+                   key=lambda p: p.relative_to(src_dir).as_posix())
+    arrays, manifest = build_library(files, fps=fps, categories=categories, min_seconds=min_seconds, root=src_dir,
+                                     source=source)
+    written = write_library(out, arrays, manifest)
+    totals = written["totals"]
+    drops = ", ".join(f"{rule} {n}" for rule, n in totals["dropped_by_rule"].items()) or "none"
+    typer.echo(f"{totals['files']} files: kept {totals['clips_kept']} clips of {len(totals['subjects'])} subjects, "
+               f"{totals['hours']:.3f} h ({totals['frames']} frames at {fps:g} fps); dropped/split: {drops}")
+    typer.echo(f"wrote {out} ({written['npz']['bytes'] / 1e6:.2f} MB) and {manifest_path(out)}")
