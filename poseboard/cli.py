@@ -42,7 +42,8 @@ def _mount() -> None:
     app.add_typer(params_app, name="params", help="Check params.yaml.")
     app.add_typer(rig_app, name="rig", help="Camera rigs: import a calibration (OpenCV, anipose, Panoptic, "
                                             "EasyMocap, Human3.6M).")
-    app.add_typer(motion_app, name="motion", help="Motion: import BVH motion capture (or check a motion .npz).")
+    app.add_typer(motion_app, name="motion",
+                  help="Motion: import BVH motion capture (or check a motion .npz); build the real-motion library.")
     app.add_typer(datasets_app, name="datasets", help="Real datasets: check a layout, convert Human3.6M labels.")
     app.add_typer(data_app, name="data", help="Generated splits: task identity, the leaderboard's split, image "
                                               "differences.")

@@ -3,6 +3,8 @@ the window drawn, resampled, retargeted onto the body and placed in the capture 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -96,3 +98,103 @@ def test_a_window_too_short_for_the_sequence_is_refused(clips):
     window = ClipWindow(clips[2], 0.0, clips[2].poses[:26], 25.0)  # 1 s
     with pytest.raises(InputError, match="shorter than 101 frames at 50 fps"):
         real_sequence(window, SUBJECTS["S9"], 101, np.random.default_rng(0))
+
+
+# ------------------------------------------------------------------- the training world, wired
+LIBRARY_CLIPS = (("01_01", "01", "walk", "Walking", 6.0), ("03_02", "03", "squat", "Squatting", 4.0),
+                 ("08_01", "08", "dance", "Dancing", 4.0), ("09_05", "09", "walk", "WalkingVaried", 5.0))
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory) -> Path:
+    """A motion library file in the library's own format, its clips poseboard's motion of S1."""
+    from poseboard.datasets.mocap.library import library_npz_bytes
+
+    clips = [_clip(action, seconds, name, seed=i) for i, (name, _, _, action, seconds) in enumerate(LIBRARY_CLIPS)]
+    arrays = {
+        "poses": np.concatenate([np.rint(c.poses) for c in clips]).astype(np.int16),
+        "clip_start": np.cumsum([0] + [len(c.poses) for c in clips]).astype(np.int64),
+        "clip": np.array([c[0] for c in LIBRARY_CLIPS]), "trial": np.array([c[0] for c in LIBRARY_CLIPS]),
+        "subject": np.array([c[1] for c in LIBRARY_CLIPS]), "category": np.array([c[2] for c in LIBRARY_CLIPS]),
+        "fps": np.array(25.0),
+    }
+    path = tmp_path_factory.mktemp("library") / "cmu.npz"
+    path.write_bytes(library_npz_bytes(arrays))
+    return path
+
+
+def _config(library: Path | None, share: float, **spec):
+    from poseboard.datasets.synthetic.config import MotionLibrarySpec, SynthConfig
+
+    config = SynthConfig.preset("smoke-broad")
+    if library is not None:
+        config = config.model_copy(update={"motion_library": MotionLibrarySpec(path=library, **spec)})
+    return config.with_training_world("real_motion", share, "--real-motion") if share else config
+
+
+def test_library_clips_read_the_library_file(library):
+    from poseboard.datasets.synthetic.real_motion import library_clips
+
+    clips = library_clips(library)
+    expected = [(name, subject, category, 25.0) for name, subject, category, _, _ in LIBRARY_CLIPS]
+    assert [(c.clip, c.subject, c.category, c.fps) for c in clips] == expected
+    assert clips[0].poses.dtype == np.float64 and clips[0].poses.shape == (151, 17, 3)
+
+
+def test_the_training_world_drives_its_share_with_training_clips_only(library):
+    from poseboard.datasets.synthetic.generator import _multiview_cast
+
+    cast = _multiview_cast("synth-h36m", "train", _config(library, 0.5, test_subjects=["09"],
+                                                         novel_categories=["dance"]), seed=0)
+    real = [s for s in cast.sequences if s.action == REAL_ACTION]
+    assert len(real) == len(cast.sequences) // 2 == 12
+    used = {s.sequence.split("/")[3].split("@")[0] for s in real}
+    assert used <= {"01_01", "03_02"} and used  # never the held-out subject 09 nor the held-out category
+    for s in real:
+        np.testing.assert_allclose(H36M17.bone_lengths(s.poses), np.broadcast_to(s.body.bone_lengths,
+                                                                                (len(s.poses), 16)), atol=1e-6)
+        assert s.poses[..., 2].min() >= s.body.ankle_height_mm - 1e-6
+
+
+def test_a_library_without_a_share_changes_nothing(library):
+    from poseboard.datasets.synthetic.generator import _multiview_cast
+
+    plain = _multiview_cast("synth-h36m", "train", _config(None, 0.0), seed=0)
+    with_library = _multiview_cast("synth-h36m", "train", _config(library, 0.0), seed=0)
+    assert [s.sequence for s in plain.sequences] == [s.sequence for s in with_library.sequences]
+    for a, b in zip(plain.sequences, with_library.sequences, strict=True):
+        np.testing.assert_array_equal(a.poses, b.poses)
+    # and a config without a library or real motion serializes without their keys (manifests unchanged)
+    dumped = _config(None, 0.0).model_dump(mode="json")
+    assert "motion_library" not in dumped and "real_motion" not in dumped["h36m"]["train"]["world"]
+
+
+def test_real_motion_without_a_trainable_clip_is_refused(library):
+    from poseboard.datasets.synthetic.generator import _multiview_cast
+
+    with pytest.raises(InputError, match="no clip of the motion library may be trained on"):
+        _multiview_cast("synth-h36m", "train", _config(library, 0.5, test_subjects=["01", "03", "08", "09"]), seed=0)
+
+
+def test_generate_records_the_library_in_the_manifest(library, tmp_path):
+    import hashlib
+    import json
+
+    from typer.testing import CliRunner
+
+    from poseboard.cli import app
+    from poseboard.datasets.storage import MultiViewStore
+
+    args = ["generate", "synth-h36m", "--preset", "smoke-broad", "--split", "train", "--train-samples", "24",
+            "--out", str(tmp_path), "--workers", "1", "--quiet", "--motion-library", str(library),
+            "--real-motion", "0.5", "--hold-out-subject", "09"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "synth-h36m" / "train" / "manifest.json").read_text())
+    text = json.dumps(manifest)
+    assert hashlib.sha256(library.read_bytes()).hexdigest() in text
+    store = MultiViewStore(tmp_path / "synth-h36m" / "train", verify=True)
+    sequences = {store.meta(i).sequence for i in range(len(store))}
+    assert any("/RealMotion/" in s and "@" in s for s in sequences), sorted(sequences)[:5]
+    refused = CliRunner().invoke(app, ["generate", "synth-h36m", "--out", str(tmp_path / "x"), "--real-motion", "0.3"])
+    assert refused.exit_code == 2 and "--motion-library" in refused.output

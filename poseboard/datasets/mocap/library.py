@@ -43,13 +43,10 @@ reserved for a held-out check and refused (:func:`cmu_trial`).
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import re
-import zipfile
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,11 +56,18 @@ from poseboard.datasets.axes import up_to_z
 from poseboard.datasets.mocap.bvh import BvhError, forward_kinematics, parse_bvh
 from poseboard.datasets.mocap.convert import ANKLE_SHARE, DETECT_HEIGHT_MM, body_height, resample
 from poseboard.datasets.mocap.joint_map import map_joints
+from poseboard.datasets.mocap.library_file import (  # noqa: F401 - the file format, re-exported
+    FORMAT,
+    LIBRARY_KEYS,
+    RESERVED_CMU_SUBJECTS,
+    ZIP_DATE_TIME,
+    MotionLibrary,
+    library_npz_bytes,
+    load_library,
+)
 from poseboard.errors import InputError
 from poseboard.skeleton import H36M17
 
-#: CMU subjects kept out of the library: the held-out check uses them.
-RESERVED_CMU_SUBJECTS = (2, 5, 6, 7)
 #: a CMU file name: ``<subject>_<trial>`` (``01_03.bvh``, ``143_12.bvh``)
 CMU_NAME = re.compile(r"^(\d{1,3})_(\d{1,3})")
 #: CMU's BVH conversions are in the ASF's length unit, 1/0.45 inch
@@ -91,11 +95,6 @@ OFF_FLOOR_SHARE = 0.5
 #: int16 storage: every coordinate must be within ± this many mm
 INT16_LIMIT_MM = 32767
 UNLABELLED = "unlabelled"
-#: the keys of the library ``.npz``, in the order they are written
-LIBRARY_KEYS = ("poses", "clip_start", "clip", "trial", "subject", "category", "fps")
-#: the zip entries' date: fixed, so the same library gives the same bytes
-ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
-FORMAT = "poseboard motion library 1"
 
 CMU_URL = "http://mocap.cs.cmu.edu"
 CMU_ACKNOWLEDGEMENT = ("The data used in this project was obtained from mocap.cs.cmu.edu. "
@@ -405,23 +404,6 @@ def build_library(files: Sequence[str | Path], fps: float = DEFAULT_FPS, categor
     return arrays, manifest
 
 
-def library_npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    """The ``.npz`` bytes of the library arrays: :data:`LIBRARY_KEYS` in that order, stored
-    (no compression), every zip entry dated :data:`ZIP_DATE_TIME`: the same arrays give the same
-    bytes on every machine (``np.savez`` stamps the current time)."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as archive:
-        for key in LIBRARY_KEYS:
-            data = io.BytesIO()
-            np.lib.format.write_array(data, np.asarray(arrays[key]), allow_pickle=False)
-            info = zipfile.ZipInfo(f"{key}.npy", date_time=ZIP_DATE_TIME)
-            info.create_system = 3
-            info.external_attr = 0o644 << 16
-            info.compress_type = zipfile.ZIP_STORED
-            archive.writestr(info, data.getvalue())
-    return buf.getvalue()
-
-
 def manifest_path(out: str | Path) -> Path:
     """The manifest beside a library: ``cmu.npz`` → ``cmu.manifest.json``."""
     out = Path(out)
@@ -445,87 +427,3 @@ def write_library(out: str | Path, arrays: dict[str, np.ndarray], manifest: dict
     atomic_write_bytes(out, data)
     atomic_write_text(manifest_path(out), json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
     return manifest
-
-
-# ------------------------------------------------------------------------ reading it back
-@dataclass(frozen=True)
-class MotionLibrary:
-    """A validated library: ``poses`` (F, 17, 3) int16 mm; ``clip_start`` (C + 1,) int64;
-    ``clip``, ``trial``, ``subject``, ``category`` (C,) str; ``fps``."""
-
-    poses: np.ndarray
-    clip_start: np.ndarray
-    clip: np.ndarray
-    trial: np.ndarray
-    subject: np.ndarray
-    category: np.ndarray
-    fps: float
-
-    def __len__(self) -> int:
-        return len(self.clip)
-
-    def clip_poses(self, i: int) -> np.ndarray:
-        """(n, 17, 3) float64 mm of clip ``i``."""
-        return self.poses[self.clip_start[i]: self.clip_start[i + 1]].astype(np.float64)
-
-
-def load_library(path: str | Path) -> MotionLibrary:
-    """Read and validate a library ``.npz`` (never unpickling).
-
-    Raises:
-        InputError: naming the file and the field: not an npz, missing or unknown keys, pickled
-            arrays, wrong dtypes or shapes, offsets that do not start at 0, end at F and rise,
-            clip names twice, a reserved subject, a bad fps.
-    """
-    where = str(path)
-    fix = "rebuild it with `poseboard motion library`"
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise InputError(f"{where}: no such file") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise InputError(f"{where}: not a readable .npz archive ({exc}); {fix}") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise InputError(f"{where}: a single .npy array, not a motion library .npz; {fix}")
-    with archive:
-        if sorted(archive.files) != sorted(LIBRARY_KEYS):
-            raise InputError(f"{where}: keys {sorted(archive.files)}, expected {list(LIBRARY_KEYS)}; {fix}")
-        data: dict[str, np.ndarray] = {}
-        for key in LIBRARY_KEYS:
-            try:
-                data[key] = archive[key]
-            except ValueError:
-                raise InputError(f"{where}: {key!r} is a pickled object array, which poseboard never loads; {fix}") \
-                    from None
-            except (OSError, EOFError, zipfile.BadZipFile) as exc:
-                raise InputError(f"{where}: {key!r} cannot be read ({exc}); {fix}") from None
-    poses, starts = data["poses"], data["clip_start"]
-    if poses.dtype != np.int16 or poses.ndim != 3 or poses.shape[1:] != (17, 3) or len(poses) == 0:
-        raise InputError(f"{where}: 'poses' must be (F, 17, 3) int16 mm with F ≥ 1, got {poses.shape} {poses.dtype}; "
-                         f"{fix}")
-    C = len(data["clip"])
-    if starts.dtype != np.int64 or starts.shape != (C + 1,):
-        raise InputError(f"{where}: 'clip_start' must be ({C + 1},) int64 (one offset per clip and the end), got "
-                         f"{starts.shape} {starts.dtype}; {fix}")
-    if C == 0 or starts[0] != 0 or starts[-1] != len(poses) or not np.all(np.diff(starts) > 0):
-        bad = np.flatnonzero(np.diff(starts) <= 0)
-        raise InputError(f"{where}: 'clip_start' must start at 0, rise strictly and end at the {len(poses)} frames; "
-                         f"got first {starts[:1].tolist()}, last {starts[-1:].tolist()}"
-                         + (f", not rising at clip {int(bad[0])}" if len(bad) else "") + f"; {fix}")
-    for key in ("clip", "trial", "subject", "category"):
-        if data[key].dtype.kind != "U" or data[key].shape != (C,):
-            raise InputError(f"{where}: {key!r} must be ({C},) unicode strings, got {data[key].shape} "
-                             f"{data[key].dtype}; {fix}")
-    if len(np.unique(data["clip"])) != C:
-        raise InputError(f"{where}: 'clip' names a clip twice; {fix}")
-    for subject in np.unique(data["subject"]).tolist():
-        if not subject.isdigit():
-            raise InputError(f"{where}: 'subject' {subject!r} is not a CMU subject number; {fix}")
-        if int(subject) in RESERVED_CMU_SUBJECTS:
-            raise InputError(f"{where}: 'subject' {subject} is reserved for the held-out check and may not be in the "
-                             f"library; {fix} from a source without it")
-    fps = data["fps"]
-    if fps.shape != () or fps.dtype.kind != "f" or not (np.isfinite(fps) and float(fps) > 0):
-        raise InputError(f"{where}: 'fps' must be one positive float, got {fps!r}; {fix}")
-    return MotionLibrary(poses=poses, clip_start=starts, clip=data["clip"], trial=data["trial"],
-                         subject=data["subject"], category=data["category"], fps=float(fps))

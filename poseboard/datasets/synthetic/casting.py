@@ -81,10 +81,14 @@ def _split_frame_counts(total: int, num_sequences: int) -> list[int]:
 
 
 def _perform(name: str, split: str, keys: Sequence[tuple[Any, str, int]], samples: int, stride: int,
-             area_mm: float, fps: float, seed: int, styles: dict[str, Any] | None = None) -> list[_Sequence]:
-    """One procedural sequence per ``(body, action, index)`` key, ``samples`` frames spread evenly
-    over them, ``stride`` frames apart; ids ``"{body}/{action}/{index:03d}"``. The motion of a
-    key depends on the seed, the dataset, the split and the key's own names only."""
+             area_mm: float, fps: float, seed: int, styles: dict[str, Any] | None = None,
+             clips: Sequence[Any] | None = None) -> list[_Sequence]:
+    """One sequence per ``(body, action, index)`` key, ``samples`` frames spread evenly over
+    them, ``stride`` frames apart; ids ``"{body}/{action}/{index:03d}"``. The motion of a key
+    depends on the seed, the dataset, the split and the key's own names only: procedural, or,
+    for the action :data:`~.real_motion.REAL_ACTION`, a window of one of ``clips``
+    (:class:`~.real_motion.RealClip`) retargeted onto the body, its id then ending in
+    ``"/{clip}@{start}s"`` (the clip and where in it the window starts)."""
     from poseboard.datasets.synthetic.motion import generate_sequence
 
     out = []
@@ -92,14 +96,44 @@ def _perform(name: str, split: str, keys: Sequence[tuple[Any, str, int]], sample
         if count == 0:
             continue
         num_frames = max(2, (count - 1) * stride + 1)
-        style = {} if styles is None else {"style": styles[body.name]}
-        seq = generate_sequence(
-            body, action, num_frames, purpose_rng(seed, name, split, "motion", body.name, action, k),
-            fps=fps, area_radius_mm=area_mm, sequence_id=f"{body.name}/{action}/{k:03d}", **style,
-        )  # fmt: skip
+        rng = purpose_rng(seed, name, split, "motion", body.name, action, k)
+        if action == "RealMotion":
+            seq = _real_sequence(clips, body, action, k, num_frames, rng, fps, area_mm)
+        else:
+            style = {} if styles is None else {"style": styles[body.name]}
+            seq = generate_sequence(body, action, num_frames, rng, fps=fps, area_radius_mm=area_mm,
+                                    sequence_id=f"{body.name}/{action}/{k:03d}", **style)
         frames = list(range(0, num_frames, stride))[:count]
         out.append(_Sequence(body.name, action, seq.sequence, seq.poses, body, frames))
     return out
+
+
+def _real_sequence(clips: Sequence[Any] | None, body: Any, action: str, k: int, num_frames: int,
+                   rng: np.random.Generator, fps: float, area_mm: float) -> Any:
+    """Key ``(body, action, k)`` of :func:`_perform` driven by real motion (:mod:`.real_motion`)."""
+    from poseboard.datasets.synthetic.real_motion import REAL_ACTION, draw_window, real_sequence
+
+    assert action == REAL_ACTION
+    if not clips:
+        raise InputError("the training world asks for real motion (world.real_motion > 0) but no clip of the motion "
+                         "library may be trained on: set motion_library.path, and leave it training subjects and "
+                         "categories")
+    window = draw_window(clips, (num_frames - 1) / fps, rng)
+    sequence_id = f"{body.name}/{action}/{k:03d}/{window.clip.clip}@{window.start_s:.2f}s"
+    return real_sequence(window, body, num_frames, rng, fps=fps, area_radius_mm=area_mm, sequence_id=sequence_id)[0]
+
+
+def training_clips(config: SynthConfig) -> list[Any]:
+    """The motion library's clips a training split may use (:class:`~.real_motion.RealClip`):
+    every clip of ``config.motion_library`` but those of its test subjects and novel
+    categories; none without a library."""
+    spec = config.motion_library
+    if spec is None:
+        return []
+    from poseboard.datasets.synthetic.real_motion import library_clips
+
+    return [c for c in library_clips(spec.path)
+            if c.subject not in spec.test_subjects and c.category not in spec.novel_categories]
 
 
 def _procedural_sequences(name: str, split: str, cfg: MultiViewSplit, spec_area: float, fps: float,
@@ -296,13 +330,15 @@ def builtin_cast(name: str, rig_name: str, split: str, cfg: MultiViewSplit, area
                 [order.index(s.subject) for s in sequences], motion_source, name, [None] * len(cameras))
 
 
-def training_world_cast(name: str, split: str, cfg: MultiViewSplit, area_mm: float, fps: float, seed: int) -> Cast:
+def training_world_cast(name: str, split: str, cfg: MultiViewSplit, area_mm: float, fps: float, seed: int,
+                        clips: Sequence[Any] = ()) -> Cast:
     """The broad training world (``cfg.world``): ``bodies`` training bodies, each with its own
     motion style, ``sequences_per_body`` sequences each going through the training actions in
     turn (continuing where the previous body stopped, so every action gets the same share),
     every sequence filmed by its own layout from the training family, ``views`` of its cameras
     stored per sample. The families of ``world.extra_actions`` add their actions to the turn, after
-    the training actions (:data:`~.motion.EXTRA_ACTIONS`)."""
+    the training actions (:data:`~.motion.EXTRA_ACTIONS`). A share ``world.real_motion`` of the
+    sequences is real motion capture, windows of ``clips`` (:func:`training_clips`)."""
     from poseboard.datasets.synthetic.body import training_bodies
     from poseboard.datasets.synthetic.motion import EXTRA_ACTIONS, TRAIN_ACTIONS, MotionStyle
 
@@ -313,30 +349,43 @@ def training_world_cast(name: str, split: str, cfg: MultiViewSplit, area_mm: flo
     keys = [(b, action, k) for b, action, k in zip(
         [b for b in bodies for _ in range(world.sequences_per_body)],
         world_actions(len(bodies) * world.sequences_per_body, world.free_motion,
-                      TRAIN_ACTIONS + sum((EXTRA_ACTIONS[f] for f in world.extra_actions), ())),
+                      TRAIN_ACTIONS + sum((EXTRA_ACTIONS[f] for f in world.extra_actions), ()), world.real_motion),
         [k for _ in bodies for k in range(world.sequences_per_body)], strict=True)]
-    sequences = _perform(name, split, keys, cfg.samples, cfg.stride, area_mm, fps, seed, styles)
+    sequences = _perform(name, split, keys, cfg.samples, cfg.stride, area_mm, fps, seed, styles, clips)
     return _layout_cast(sequences, name, split, seed, novel=False, slots=world.views, area_mm=area_mm, look_name=name,
                         kind="train-wide" if world.layouts == "wide" else None)
 
 
-def world_actions(count: int, free_fraction: float, scripted: Sequence[str]) -> list[str]:
-    """The action of each of ``count`` training-world sequences: ``FreeMotion`` for a fraction
-    ``free_fraction`` of them, spread evenly (sequence j is free when ⌊(j+1)·f⌋ > ⌊j·f⌋), the
-    others the ``scripted`` actions in turn, so every scripted action keeps an equal share.
-    With no free motion this is ``scripted[j mod len(scripted)]``, the world before it.
+def _every(j: int, fraction: float) -> bool:
+    """Whether item j is one of a ``fraction`` of items spread evenly: ⌊(j+1)·f⌋ > ⌊j·f⌋."""
+    return math.floor((j + 1) * fraction + 1e-9) > math.floor(j * fraction + 1e-9)
+
+
+def world_actions(count: int, free_fraction: float, scripted: Sequence[str], real_fraction: float = 0.0) -> list[str]:
+    """The action of each of ``count`` training-world sequences: ``RealMotion`` (real motion
+    capture, :mod:`.real_motion`) for a fraction ``real_fraction`` of them, spread evenly; of the
+    others (the procedural ones), ``FreeMotion`` for a fraction ``free_fraction``, spread evenly
+    (procedural sequence i is free when ⌊(i+1)·f⌋ > ⌊i·f⌋), the rest the ``scripted`` actions in
+    turn, so every scripted action keeps an equal share. With no real and no free motion this
+    is ``scripted[j mod len(scripted)]``, the world before them.
 
     Example:
         >>> world_actions(5, 0.4, ("A", "B"))
         ['A', 'B', 'FreeMotion', 'A', 'FreeMotion']
+        >>> world_actions(6, 0.5, ("A", "B"), real_fraction=1 / 3)
+        ['A', 'FreeMotion', 'RealMotion', 'B', 'FreeMotion', 'RealMotion']
     """
-    out, turn = [], 0
+    out, turn, procedural = [], 0, 0
     for j in range(int(count)):
-        if math.floor((j + 1) * free_fraction + 1e-9) > math.floor(j * free_fraction + 1e-9):
+        if _every(j, real_fraction):
+            out.append("RealMotion")
+            continue
+        if _every(procedural, free_fraction):
             out.append("FreeMotion")
         else:
             out.append(scripted[turn % len(scripted)])
             turn += 1
+        procedural += 1
     return out
 
 

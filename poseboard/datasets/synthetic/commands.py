@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from poseboard.datasets.synthetic.config import DATASET_NAMES
+from poseboard.datasets.synthetic.config import DATASET_NAMES, MotionLibrarySpec
 from poseboard.datasets.synthetic.vocabulary import EXTRA_ACTIONS, PRESETS
 from poseboard.errors import InputError
 
@@ -47,6 +47,25 @@ def with_free_motion(config: SynthConfig, fraction: float | None) -> SynthConfig
     if not 0.0 <= fraction <= 1.0:
         raise InputError(f"--free-motion {fraction}: a fraction of the training sequences, between 0 and 1")
     return config.with_training_world("free_motion", float(fraction), "--free-motion")
+
+
+def with_real_motion(config: SynthConfig, library: Path | None, fraction: float | None, subjects: list[str],
+                     categories: list[str]) -> SynthConfig:
+    """``config`` with the real-motion library ``library`` (its ``subjects`` and ``categories``
+    never trained on) and ``fraction`` of the training world's sequences driven by it.
+
+    Raises:
+        InputError: a fraction or held-out names without a library, or a fraction above 0 that
+            the config has no procedural training world for.
+    """
+    if library is None:
+        if fraction or subjects or categories:
+            raise InputError("--real-motion, --hold-out-subject and --hold-out-category draw from a motion library: "
+                             "give it with --motion-library (build one with `poseboard motion library`)")
+        return config
+    config = config.model_copy(update={"motion_library": MotionLibrarySpec(
+        path=library, test_subjects=subjects, novel_categories=categories)})
+    return config if not fraction else config.with_training_world("real_motion", float(fraction), "--real-motion")
 
 
 def generate(
@@ -89,6 +108,23 @@ def generate(
                                         "preset's (broad: 0.4); the test splits do not change")
     ] = None,
     actions: Annotated[list[str] | None, typer.Option("--actions", help=_ACTIONS_HELP)] = None,
+    motion_library: Annotated[
+        Path | None, typer.Option("--motion-library", help="a real-motion library .npz (poseboard motion library) "
+                                                           "for --real-motion")
+    ] = None,
+    real_motion: Annotated[
+        float | None, typer.Option("--real-motion", min=0.0, max=1.0,
+                                   help="fraction of synth-h36m's training sequences driven by real motion from "
+                                        "--motion-library, retargeted onto the world's bodies (default 0)")
+    ] = None,
+    hold_out_subject: Annotated[
+        list[str] | None, typer.Option("--hold-out-subject", help="with --motion-library: a library subject never "
+                                                                  "trained on (repeatable)")
+    ] = None,
+    hold_out_category: Annotated[
+        list[str] | None, typer.Option("--hold-out-category", help="with --motion-library: a library category never "
+                                                                   "trained on (repeatable)")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
     device: Annotated[
         str, typer.Option("--device", help="where the renderer casts rays: cpu (default; the committed data's "
@@ -115,6 +151,7 @@ def generate(
         config = config.with_split_sizes("test", samples=test_samples, stride=test_stride)
         families = [f.strip() for item in actions or () for f in item.split(",") if f.strip()]
         config = with_free_motion(config, free_motion).with_extra_actions(families)
+        config = with_real_motion(config, motion_library, real_motion, hold_out_subject or [], hold_out_category or [])
         reports = generate_datasets(
             names, config, out, seed=seed, splits=split or ("train", "test"), progress=not quiet,
             workers=None if workers <= 0 else workers, device=str(where),

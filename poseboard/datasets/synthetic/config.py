@@ -93,6 +93,10 @@ class TrainingWorld(BaseModel):
         default_factory=list, description="families of training actions (EXTRA_ACTIONS; motion.EXTRA_ACTIONS: "
         "exercise = stretching, throwing, swinging, gesturing, marching) added, after the training actions, to "
         "the turn the scripted sequences go through; kept in EXTRA_ACTIONS' order")
+    real_motion: float = Field(
+        0.0, ge=0.0, le=1.0, description="fraction of the sequences driven by real motion capture: windows of the "
+        "motion library's training clips (SynthConfig.motion_library), retargeted onto the sequence's body "
+        "(real_motion.py), spread evenly over the bodies; free_motion and the scripted turn share the others")
 
     @field_validator("extra_actions")
     @classmethod
@@ -120,6 +124,8 @@ class TrainingWorld(BaseModel):
         it did before there were any."""
         data = handler(self)
         data.pop("extra_actions", None)
+        if not self.real_motion:  # a world without real motion serializes as it did before there was any
+            data.pop("real_motion", None)
         return data | dict.fromkeys(self.extra_actions, True)
 
 
@@ -212,6 +218,20 @@ class SingleViewSpec(BaseModel):
     distractor_probability: float = Field(0.3, ge=0, le=1)
 
 
+class MotionLibrarySpec(BaseModel):
+    """The real-motion library a world draws from (:mod:`poseboard.datasets.mocap.library`:
+    motion capture clips as H36M17 joints, ``poseboard motion library`` builds it) and which of
+    its clips no training split may use: those of the ``test_subjects`` (the performers the
+    tests hold out, as Human3.6M tests on subjects it never trained on) and of the
+    ``novel_categories`` (kinds of motion held out for the novel-motion test)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: Path = Field(description="the library .npz (its SHA-256 is recorded in every split's manifest)")
+    test_subjects: list[str] = Field(default_factory=list, description="library subjects never trained on")
+    novel_categories: list[str] = Field(default_factory=list, description="library categories never trained on")
+
+
 class SynthConfig(BaseModel):
     """Everything that decides the generated data besides the seed (``params.yaml`` block).
 
@@ -235,6 +255,8 @@ class SynthConfig(BaseModel):
     test_subjects: list[str] | None = Field(
         None, description="user-motion subjects that form the test split (default: S9, S11)"
     )
+    motion_library: MotionLibrarySpec | None = Field(
+        None, description="real motion capture for the training world's real_motion share (None: none)")
     batch_views: int = Field(256, ge=1, description="views rendered per batch (memory vs. speed)")
     undistort: bool = Field(
         True,
@@ -244,6 +266,15 @@ class SynthConfig(BaseModel):
             "are exact for the images; False keeps the lens distortion in images and cameras"
         ),
     )
+
+    @model_serializer(mode="wrap")
+    def _without_absent_library(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """No ``motion_library`` key when there is none: the manifests of every split rendered
+        before the library existed stay byte-identical."""
+        data = handler(self)
+        if self.motion_library is None:
+            data.pop("motion_library", None)
+        return data
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> SynthConfig:

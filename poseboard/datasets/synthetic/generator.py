@@ -53,6 +53,7 @@ from poseboard.datasets.synthetic.casting import (  # noqa: F401 - strided_frame
     builtin_cast,
     novel_cast,
     strided_frames,
+    training_clips,
     training_world_cast,
 )
 from poseboard.datasets.synthetic.casting import (
@@ -130,6 +131,8 @@ def _config_record(config: SynthConfig, name: str, motion_source: str) -> dict[s
         inputs["rig_sha256"] = _file_sha256(config.rig_path)
     if config.motion_path is not None:
         inputs["motion_sha256"] = _file_sha256(config.motion_path)
+    if config.motion_library is not None:
+        inputs["motion_library_sha256"] = _file_sha256(config.motion_library.path)
     record["input_hashes"] = inputs
     record["dataset"] = name
     record["motion_source"] = motion_source  # "user" or "procedural" (this split's motion)
@@ -289,7 +292,8 @@ def _multiview_cast(name: str, split: str, config: SynthConfig, seed: int) -> Ca
     if cfg.samples == 0:
         return None
     if cfg.world is not None and config.rig_path is None and config.motion_path is None:
-        return training_world_cast(name, split, cfg, spec.area_radius_mm, config.fps, seed)
+        clips = training_clips(config) if cfg.world.real_motion > 0 else []
+        return training_world_cast(name, split, cfg, spec.area_radius_mm, config.fps, seed, clips)
     return builtin_cast(name, section, split, cfg, spec.area_radius_mm, config, seed)
 
 

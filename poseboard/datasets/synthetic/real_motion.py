@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -72,6 +73,16 @@ class ClipWindow:
     start_s: float
     poses: np.ndarray
     fps: float
+
+
+def library_clips(path: str | Path) -> list[RealClip]:
+    """Every clip of a motion library file (:func:`poseboard.datasets.mocap.library_file.load_library`,
+    which validates it and refuses a reserved subject), in the library's order."""
+    from poseboard.datasets.mocap.library_file import load_library
+
+    library = load_library(path)
+    return [RealClip(str(library.clip[i]), str(library.subject[i]), str(library.category[i]),
+                     library.clip_poses(i), library.fps) for i in range(len(library))]
 
 
 def draw_window(clips: Sequence[RealClip], duration_s: float, rng: np.random.Generator) -> ClipWindow:
