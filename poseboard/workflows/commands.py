@@ -1,5 +1,5 @@
 """The commands of the orchestration modules (:mod:`poseboard.workflows`): ``poseboard method``,
-``new-method``, ``misses``, ``compare`` and ``replicate``.
+``new-method``, ``misses``, ``compare``, ``replicate`` and ``paper-conditions``.
 
 Plain functions with typer annotations; the main CLI registers them
 (``app.command("method")(method)`` …). Each body imports its module, so importing this one is
@@ -220,3 +220,30 @@ def replicate(
         code = run_replicate(steps, echo=typer.echo)
         if code:
             raise typer.Exit(code=code)
+
+
+def paper_conditions(
+    noise: Annotated[list[float] | None, typer.Option(
+        "--noise", min=0.0, help="2D noise, full-image pixels per coordinate (repeatable; default 2 and 5)")] = None,
+    seeds: Annotated[int, typer.Option("--seeds", min=1, help="noise and sampling seeds 0 … N-1")] = 3,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="write every (noise, seed, sequence, arm) row as CSV")] = None,
+) -> None:
+    """Probabilistic triangulation under its paper's conditions (issue 69): the board's
+    in-distribution test sequences with ground-truth 2D joints plus noise, triangulated with the
+    true cameras, by the uncalibrated method as the board runs it, with the reference code's
+    temperature, with the training rig as its prior (Human3.6M's condition) and per sequence;
+    each arm's error and its ratio to calibrated, paired over sequences, per seed."""
+    from poseboard.io import atomic_write_text
+    from poseboard.workflows.paper_conditions import run_study, summarise
+
+    table = run_study(tuple(noise or (2.0, 5.0)), tuple(range(seeds)))
+    if out is not None:
+        atomic_write_text(out, table.to_csv(index=False))
+    summary = summarise(table)
+    typer.echo("root-relative MPJPE (mm) over the 18 sequences of the in-distribution test; ratio to calibrated, "
+               "95 % paired bootstrap interval over sequences")
+    for (noise_px, arm), part in summary.groupby(["noise_px", "arm"], sort=False):
+        cells = "; ".join(f"seed {int(r.seed)}: {r.mpjpe:.1f} mm, {r.ratio:.2f}× "
+                          f"[{r.ratio_low:.2f}, {r.ratio_high:.2f}]" for r in part.itertuples())
+        typer.echo(f"noise {noise_px:g} px  {arm:<24} {cells}")

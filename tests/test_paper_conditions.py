@@ -1,0 +1,54 @@
+"""Probabilistic triangulation under its paper's conditions (poseboard/workflows/paper_conditions.py,
+issue 69 item 2): with the training rig as its prior the uncalibrated method comes close to
+calibrated triangulation; estimating the cameras from each frame's own joints, as the board's
+broad world forces it to, does not. The full table: `poseboard paper-conditions`
+(docs/findings/probabilistic-conditions.md)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from poseboard.workflows.paper_conditions import ARMS, run_scene, scenes, summarise
+
+
+@pytest.fixture(scope="module")
+def board_scenes():
+    return scenes(0)
+
+
+def test_the_scenes_are_the_boards_in_distribution_test(board_scenes):
+    assert [(s.subject, s.action) for s in board_scenes][:2] == [("S9", "Walking"), ("S9", "Turning")]
+    assert len(board_scenes) == 18 and all(s.joints.shape == (8, 17, 3) for s in board_scenes)
+    # the prior is another subject's calibration of the same four cameras: close, not equal
+    a, b = board_scenes[0].cameras, board_scenes[0].prior_cameras
+    offsets = [np.linalg.norm(ca.center - cb.center) for ca, cb in zip(a, b, strict=True)]
+    assert len(a) == len(b) == 4 and 0 < max(offsets) < 500
+
+
+def test_the_training_rig_as_prior_brings_uncalibrated_close_to_calibrated(board_scenes):
+    picked = [s for s in board_scenes if s.subject == "S9" and s.action in ("Walking", "Squatting")]
+    assert len(picked) == 2
+    for scene in picked:
+        err = run_scene(scene, 5.0, 0, ("calibrated", "uncalibrated", "uncalibrated-rig-prior"))
+        assert 20 < err["calibrated"] < 45, err  # 4 views, 5 px of noise
+        assert err["uncalibrated-rig-prior"] < 1.3 * err["calibrated"], err
+        assert err["uncalibrated"] > 1.5 * err["calibrated"], err
+
+
+def test_an_unknown_arm_is_refused(board_scenes):
+    with pytest.raises(ValueError, match="unknown arm"):
+        run_scene(board_scenes[0], 5.0, 0, ("calibrated", "uncalibrated-oracle"))
+
+
+def test_the_ratio_is_paired_over_sequences():
+    rng = np.random.default_rng(0)
+    base = rng.uniform(20, 60, 12)
+    rows = [{"noise_px": 5.0, "seed": 0, "sequence": f"s{i}", "arm": arm, "mpjpe": value}
+            for i, b in enumerate(base) for arm, value in (("calibrated", b), ("uncalibrated", 2 * b))]
+    summary = summarise(pd.DataFrame(rows), resamples=200).set_index("arm")
+    assert summary.loc["uncalibrated", "ratio"] == pytest.approx(2.0)
+    # paired: every resample keeps the ratio exactly 2, so the interval has no width
+    assert summary.loc["uncalibrated", ["ratio_low", "ratio_high"]].tolist() == pytest.approx([2.0, 2.0])
+    assert set(summary.index) <= set(ARMS)
