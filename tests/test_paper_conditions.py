@@ -52,3 +52,20 @@ def test_the_ratio_is_paired_over_sequences():
     # paired: every resample keeps the ratio exactly 2, so the interval has no width
     assert summary.loc["uncalibrated", ["ratio_low", "ratio_high"]].tolist() == pytest.approx([2.0, 2.0])
     assert set(summary.index) <= set(ARMS)
+
+
+def test_with_the_subjects_own_bones_the_gap_is_the_cameras(board_scenes):
+    """The decomposition the study reports: with the test subject's own bones as the scale (an
+    oracle) the posterior started at the subject's own cameras equals calibrated, and started at
+    the training rig it stays close; S11, 8 % taller than the training subjects' mean, is where
+    the method's bone-prior scale costs most."""
+    scene = next(s for s in board_scenes if s.subject == "S11" and s.action == "Walking")
+    arms = ("calibrated", "uncalibrated-rig-prior", "uncalibrated-own-rig")
+    oracle = run_scene(scene, 5.0, 0, arms, scale="subject")
+    assert oracle["uncalibrated-own-rig"] < 1.03 * oracle["calibrated"], oracle
+    assert oracle["uncalibrated-rig-prior"] < 1.2 * oracle["calibrated"], oracle
+    prior = run_scene(scene, 5.0, 0, arms, scale="prior")
+    assert prior["uncalibrated-own-rig"] > 1.3 * prior["calibrated"], prior  # the scale, not the cameras
+    assert prior["calibrated"] == oracle["calibrated"]
+    with pytest.raises(ValueError, match="unknown scale"):
+        run_scene(scene, 5.0, 0, arms, scale="height")

@@ -228,6 +228,9 @@ def paper_conditions(
     seeds: Annotated[int, typer.Option("--seeds", min=1, help="noise and sampling seeds 0 … N-1")] = 3,
     out: Annotated[Path | None, typer.Option(
         "--out", help="write every (noise, seed, sequence, arm) row as CSV")] = None,
+    scale: Annotated[str, typer.Option(
+        "--scale", help="the bones the uncalibrated arms' metric scale is fitted to: prior (the training subjects' "
+                        "mean, as the method) or subject (the test subject's own: an oracle)")] = "prior",
 ) -> None:
     """Probabilistic triangulation under its paper's conditions (issue 69): the board's
     in-distribution test sequences with ground-truth 2D joints plus noise, triangulated with the
@@ -237,12 +240,14 @@ def paper_conditions(
     from poseboard.io import atomic_write_text
     from poseboard.workflows.paper_conditions import run_study, summarise
 
-    table = run_study(tuple(noise or (2.0, 5.0)), tuple(range(seeds)))
+    if scale not in ("prior", "subject"):
+        raise InputError(f"--scale {scale!r}: prior or subject")
+    table = run_study(tuple(noise or (2.0, 5.0)), tuple(range(seeds)), scale=scale)  # type: ignore[arg-type]
     if out is not None:
         atomic_write_text(out, table.to_csv(index=False))
     summary = summarise(table)
     typer.echo("root-relative MPJPE (mm) over the 18 sequences of the in-distribution test; ratio to calibrated, "
-               "95 % paired bootstrap interval over sequences")
+               f"95 % paired bootstrap interval over sequences; uncalibrated scale from the {scale} bones")
     for (noise_px, arm), part in summary.groupby(["noise_px", "arm"], sort=False):
         cells = "; ".join(f"seed {int(r.seed)}: {r.mpjpe:.1f} mm, {r.ratio:.2f}× "
                           f"[{r.ratio_low:.2f}, {r.ratio_high:.2f}]" for r in part.itertuples())

@@ -21,11 +21,15 @@ joints of the *same* frames, so arms compare paired, sequence by sequence:
   posterior starts at the relative poses of the *training* subjects' rig (the same four
   built-in cameras, another subject's calibration jitter, as Human3.6M calibrates each subject)
   instead of the frame's own estimate, then updates on the frame's 2D joints;
+* ``uncalibrated-own-rig``: an oracle, the posterior started at the test subject's *own* cameras
+  (what the update keeps of a perfect start: its best case, not a method);
 * ``uncalibrated-sequence``: the extension ``probabilistic-sequence``, one posterior per
   sequence (the frames' joints pooled).
 
 The uncalibrated arms fix the scale as the method does (:func:`~poseboard.methods.probabilistic.bone_scale`
-against the training subjects' mean bones). Errors are root-relative MPJPE (mm, pelvis aligned,
+against the training subjects' mean bones: ``scale="prior"``), or, to separate the metric scale
+that no uncalibrated method can see from the camera poses, against the test subject's own bones
+(``scale="subject"``, an oracle). Errors are root-relative MPJPE (mm, pelvis aligned,
 in the reference camera's frame), averaged per sequence; the ratio of each arm to
 ``calibrated`` is the ratio of their means over sequences, with a 95 % bootstrap interval over
 sequences (paired), per seed. ``poseboard paper-conditions`` prints the table.
@@ -34,16 +38,18 @@ sequences (paired), per seed. ``poseboard paper-conditions`` prints the table.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 import torch
 
 ARMS: tuple[str, ...] = ("calibrated", "uncalibrated", "uncalibrated-t/4", "uncalibrated-rig-prior",
-                         "uncalibrated-sequence")
+                         "uncalibrated-own-rig", "uncalibrated-sequence")
 #: the subjects the board's in-distribution test films, and the training subject whose rig is the prior
 TEST_SUBJECTS: tuple[str, ...] = ("S9", "S11")
 PRIOR_SUBJECT = "S1"
+Scale = Literal["prior", "subject"]
 #: frames at 50 fps between the frames of a sequence (the board's stride) and frames per sequence
 STRIDE = 25
 FRAMES_PER_SEQUENCE = 8
@@ -52,13 +58,15 @@ FRAMES_PER_SEQUENCE = 8
 @dataclass(frozen=True)
 class Scene:
     """One sequence as every arm sees it: ``joints`` (F, 17, 3) world mm, the test subject's
-    ``cameras`` (V) and the prior subject's ``prior_cameras`` (V)."""
+    ``cameras`` (V), the prior subject's ``prior_cameras`` (V) and the test subject's ``bones``
+    (16,) mm (``H36M17.bones`` order)."""
 
     subject: str
     action: str
     joints: np.ndarray
     cameras: list
     prior_cameras: list
+    bones: np.ndarray
 
 
 def scenes(seed: int = 0) -> list[Scene]:
@@ -80,7 +88,8 @@ def scenes(seed: int = 0) -> list[Scene]:
         for action in ORIGINAL_ACTIONS:
             seq = generate_sequence(SUBJECTS[subject], action, num_frames,
                                     purpose_rng(seed, "synth-h36m", "test", "motion", subject, action, 0), fps=50.0)
-            out.append(Scene(subject, action, seq.poses[::STRIDE], rig(subject, "test"), prior))
+            out.append(Scene(subject, action, seq.poses[::STRIDE], rig(subject, "test"), prior,
+                             np.array(SUBJECTS[subject].bone_lengths, dtype=np.float64)))
     return out
 
 
@@ -93,9 +102,11 @@ def _root_relative_mpjpe(pred: torch.Tensor, true: torch.Tensor) -> np.ndarray:
     return ((pred - pred[:, 6:7]) - (true - true[:, 6:7])).norm(dim=-1).mean(-1).numpy()
 
 
-def run_scene(scene: Scene, noise_px: float, seed: int, arms: tuple[str, ...] = ARMS) -> dict[str, float]:
+def run_scene(scene: Scene, noise_px: float, seed: int, arms: tuple[str, ...] = ARMS,
+              scale: Scale = "prior") -> dict[str, float]:
     """Mean root-relative MPJPE (mm) of each arm on one scene's frames, all arms on the same
-    noisy 2D joints; ``seed`` draws the noise and the posteriors' samples."""
+    noisy 2D joints; ``seed`` draws the noise and the posteriors' samples; ``scale`` the bones
+    the uncalibrated arms' scale is fitted to (the training subjects' mean, or the subject's own)."""
     from poseboard.geometry import project_points, triangulate_dlt
     from poseboard.methods.nets.pose_posterior import (
         monte_carlo_posterior,
@@ -115,7 +126,9 @@ def run_scene(scene: Scene, noise_px: float, seed: int, arms: tuple[str, ...] = 
     R0 = torch.as_tensor(scene.cameras[0].R, dtype=torch.float64)
     t0 = torch.as_tensor(scene.cameras[0].t, dtype=torch.float64)
     truth_ref = X @ R0.T + t0  # the reference camera's frame
-    prior_bones = torch.as_tensor(default_bone_prior(), dtype=torch.float64)
+    if scale not in ("prior", "subject"):
+        raise ValueError(f"unknown scale {scale!r}: prior or subject")
+    prior_bones = torch.tensor(default_bone_prior() if scale == "prior" else scene.bones, dtype=torch.float64)
     config = ProbabilisticConfig.preset("default").posterior
     out: dict[str, float] = {}
     for arm in arms:
@@ -128,9 +141,10 @@ def run_scene(scene: Scene, noise_px: float, seed: int, arms: tuple[str, ...] = 
         cfg, init, pts, cf, k = config, None, points, conf, K
         if arm == "uncalibrated-t/4":
             cfg = config.model_copy(update={"temperature_px": float(np.mean([c.K[0, 0] for c in scene.cameras])) / 4})
-        elif arm == "uncalibrated-rig-prior":
-            R = torch.stack([torch.as_tensor(c.R, dtype=torch.float64) for c in scene.prior_cameras])
-            t = torch.stack([torch.as_tensor(c.t, dtype=torch.float64) for c in scene.prior_cameras])
+        elif arm in ("uncalibrated-rig-prior", "uncalibrated-own-rig"):
+            start = scene.prior_cameras if arm == "uncalibrated-rig-prior" else scene.cameras
+            R = torch.stack([torch.as_tensor(c.R, dtype=torch.float64) for c in start])
+            t = torch.stack([torch.as_tensor(c.t, dtype=torch.float64) for c in start])
             Rrel, trel, _ = relative_pose_from_extrinsics(R, t)
             init = (Rrel.expand(F, V, 3, 3), trel.expand(F, V, 3))
         elif arm == "uncalibrated-sequence":  # one posterior for the sequence: its frames' joints pooled
@@ -153,7 +167,7 @@ def run_scene(scene: Scene, noise_px: float, seed: int, arms: tuple[str, ...] = 
 
 
 def run_study(noise_px: tuple[float, ...] = (2.0, 5.0), seeds: tuple[int, ...] = (0, 1, 2),
-              arms: tuple[str, ...] = ARMS, progress: bool = False) -> pd.DataFrame:
+              arms: tuple[str, ...] = ARMS, progress: bool = False, scale: Scale = "prior") -> pd.DataFrame:
     """Every arm on every scene, noise level and seed: one row per (noise, seed, sequence, arm)
     with its ``mpjpe`` (mm). The scenes are the board's (seed 0's world); ``seed`` draws the
     2D noise and the posterior samples."""
@@ -162,7 +176,7 @@ def run_study(noise_px: tuple[float, ...] = (2.0, 5.0), seeds: tuple[int, ...] =
     for noise in noise_px:
         for seed in seeds:
             for i, scene in enumerate(all_scenes):
-                for arm, value in run_scene(scene, noise, seed * 1000 + i, arms).items():
+                for arm, value in run_scene(scene, noise, seed * 1000 + i, arms, scale).items():
                     rows.append({"noise_px": noise, "seed": seed, "sequence": f"{scene.subject}/{scene.action}",
                                  "arm": arm, "mpjpe": value})
             if progress:
