@@ -199,3 +199,15 @@ def smoke_board(tmp_path_factory) -> Path:
 def run_as_user():
     """:func:`run_checked`: run a command as a user's shell would, failing the test with its output."""
     return run_checked
+
+
+@pytest.fixture
+def user_shell() -> dict[str, str]:
+    """:func:`user_env`: the environment of a user's shell, for commands a test runs itself."""
+    return user_env()
+
+
+@pytest.fixture
+def checkout_copy():
+    """:func:`copy_checkout`: this checkout's files and DVC config copied into a folder."""
+    return copy_checkout

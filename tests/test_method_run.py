@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -27,21 +26,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 slow = [pytest.mark.slow, pytest.mark.skipif(os.environ.get("POSEBOARD_PIPELINE_TEST") != "1",
                                              reason="smoke dvc repro runs take minutes: set POSEBOARD_PIPELINE_TEST=1")]
-
-
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("MLFLOW_TRACKING_URI", "PYTHONPATH") and not k.startswith("PYTEST_")}
-    return env | {"DVC_NO_ANALYTICS": "1", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
-                  "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
-                  "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t", "POSEBOARD_THREADS": "2"}
-
-
-def _run(cmd: list[str], cwd: Path, timeout: float = 900, ok: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(cmd, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=timeout)
-    if ok:
-        assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{(proc.stdout + proc.stderr)[-6000:]}"
-    return proc
 
 
 def _poseboard(*args: str) -> list[str]:
@@ -63,9 +47,10 @@ def _rows(html: str, methods: set[str]) -> dict[tuple[str, str], tuple[str, str]
     return out
 
 
-def _code_changes(repo: Path, stage: str) -> list[str]:
-    """The code dependencies (``poseboard/...``) `dvc status` reports changed for ``stage``."""
-    status = json.loads(_run([str(Path(sys.executable).with_name("dvc")), "status", stage, "--json"], repo).stdout)
+def _code_changes(repo: Path, stage: str, run) -> list[str]:
+    """The code dependencies (``poseboard/...``) `dvc status` reports changed for ``stage`` (``run``:
+    conftest's :func:`run_checked`)."""
+    status = json.loads(run([str(Path(sys.executable).with_name("dvc")), "status", stage, "--json"], repo).stdout)
     out = []
     for entry in status.get(stage, []):
         if isinstance(entry, dict):
@@ -85,15 +70,15 @@ def board(smoke_board) -> Path:
 @pytest.mark.slow
 @pytest.mark.skipif(os.environ.get("POSEBOARD_PIPELINE_TEST") != "1",
                     reason="smoke dvc repro runs take minutes: set POSEBOARD_PIPELINE_TEST=1")
-def test_clean_clone_to_ranked_row(board, tmp_path):
+def test_clean_clone_to_ranked_row(board, tmp_path, run_as_user):
     clone = tmp_path / "clone"
-    _run(["git", "clone", "-q", str(board), str(clone)], tmp_path)
+    run_as_user(["git", "clone", "-q", str(board), str(clone)], tmp_path)
     committed_lock = yaml.safe_load((clone / "dvc.lock").read_text())["stages"]
-    _run(_poseboard("new-method", "my-method"), clone)
+    run_as_user(_poseboard("new-method", "my-method"), clone)
     # adding the method leaves every built-in stage's code deps as recorded
-    assert _code_changes(clone, "train@ransac") == []
+    assert _code_changes(clone, "train@ransac", run_as_user) == []
 
-    first = _run(_poseboard("method", "my-method"), clone)
+    first = run_as_user(_poseboard("method", "my-method"), clone)
     out = first.stdout
     ran = re.findall(r"^Running stage '([^']+)'", out, flags=re.MULTILINE)
     assert set(ran) == {"generate@synth-h36m", "pretrain_backbone", "train@my-method",
@@ -116,15 +101,15 @@ def test_clean_clone_to_ranked_row(board, tmp_path):
     before, after = _rows(committed, built_in), _rows(html, built_in)
     assert before and after == before  # the built-in rows: same headlines and intervals
     # dvc status: its stages up to date; the built-in ones' code deps unchanged
-    status = json.loads(_run([str(Path(sys.executable).with_name("dvc")), "status", "--json"], clone).stdout)
+    status = json.loads(run_as_user([str(Path(sys.executable).with_name("dvc")), "status", "--json"], clone).stdout)
     assert "train@my-method" not in status and "predict@my-method-synth-h36m-relative" not in status
     for stage in ("train@ransac", "predict@ransac-synth-h36m-relative"):  # outputs not here; code as recorded
-        assert _code_changes(clone, stage) == []
+        assert _code_changes(clone, stage, run_as_user) == []
 
     # iterating: a code change re-runs its stages only
     module = clone / "poseboard" / "methods" / "my_method.py"
     module.write_text(module.read_text() + "\n# an edit\n")
-    second = _run(_poseboard("method", "my-method"), clone).stdout
+    second = run_as_user(_poseboard("method", "my-method"), clone).stdout
     ran = re.findall(r"^Running stage '([^']+)'", second, flags=re.MULTILINE)
     assert set(ran) == {"train@my-method", "predict@my-method-synth-h36m-relative"}, ran
 
@@ -135,7 +120,7 @@ def test_clean_clone_to_ranked_row(board, tmp_path):
     params.write_text(text.replace("data: {preset: smoke-broad, crop_size: 64}",
                                    "data: {preset: smoke-broad, crop_size: 64, test_samples: 40}"))
     mtime = (clone / "report" / "method" / "index.html").stat().st_mtime_ns
-    refused = _run(_poseboard("method", "my-method"), clone, ok=False)
+    refused = run_as_user(_poseboard("method", "my-method"), clone, ok=False)
     assert refused.returncode == 2, refused.stdout + refused.stderr
     err = refused.stderr
     assert "not the board's task" in err and "nothing is ranked" in err

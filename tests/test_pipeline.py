@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -32,48 +31,32 @@ pytestmark = [
 ]
 
 
-def _copy_tree(dst: Path) -> None:
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, check=True,
-                           capture_output=True).stdout.decode().split("\0")
-    for rel in filter(None, files):
-        src = ROOT / rel
-        if src.is_file():
-            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst / rel)
-    shutil.copytree(ROOT / ".dvc", dst / ".dvc", ignore=shutil.ignore_patterns("tmp", "cache"), dirs_exist_ok=True)
-
-
-def _run(cmd: list[str], cwd: Path, env: dict, timeout: float) -> str:
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{out[-6000:]}"
-    return out
-
-
-def test_scaffold_repro_leaderboard(tmp_path):
+def test_scaffold_repro_leaderboard(tmp_path, checkout_copy, run_as_user, user_shell):
     from poseboard.tracking.commands import start_server
     from poseboard.workflows.scaffold import scaffold_method
 
     repo = tmp_path / "repo"
     repo.mkdir()
-    _copy_tree(repo)
+    checkout_copy(repo)
     params = repo / "params.yaml"
     params.write_text(re.sub(r"^profile: \w+", "profile: smoke", params.read_text(), flags=re.MULTILINE))
     scaffold_method("mean-pose", repo)
-    # a user's shell, not this pytest's: no PYTEST_XDIST_WORKER (pytest-benchmark, run by the
-    # `speed` stage, disables itself under xdist and then refuses --benchmark-only)
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("MLFLOW_TRACKING_URI", "PYTHONPATH") and not k.startswith("PYTEST_")}
-    env |= {"DVC_NO_ANALYTICS": "1", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
-            "GIT_CONFIG_NOSYSTEM": "1"}
+    # a user's shell, not this pytest's (conftest.user_env): no PYTEST_XDIST_WORKER (pytest-benchmark,
+    # run by the `speed` stage, disables itself under xdist and then refuses --benchmark-only)
+    env = user_shell
+
+    def _run(cmd: list[str], timeout: float) -> str:
+        proc = run_as_user(cmd, repo, timeout)
+        return proc.stdout + proc.stderr
+
     dvc = str(Path(sys.executable).with_name("dvc"))
-    _run(["git", "init", "-q"], repo, env, 60)
+    _run(["git", "init", "-q"], 60)
 
     t0 = time.monotonic()
     # The timeouts guard against a hang, not a budget: the whole test took 12 min in CI on a 2-core
     # Zen 5, and a 2-core Zen 3 runs these stages about 2.5 times slower (the default pre-training
     # at 3.4 against 8.5 steps/s, 2026-11-25; there, with a training beside it, 1500 s ran out).
-    first = _run([dvc, "repro"], repo, env, 3000)
+    first = _run([dvc, "repro"], 3000)
     wall = time.monotonic() - t0
     print(f"smoke dvc repro: {wall:.0f} s")
     assert "Running stage 'train@mean-pose'" in first
@@ -86,11 +69,11 @@ def test_scaffold_repro_leaderboard(tmp_path):
     tables = {p.name for p in (repo / "report" / "tables").glob("*.md")}
     assert "iskakov2019_relative_mpjpe.md" in tables and "README.md" in tables
     assert any((repo / "report" / "figures").glob("*.png"))
-    metrics = json.loads(_run([dvc, "metrics", "show", "--json"], repo, env, 120))
+    metrics = json.loads(_run([dvc, "metrics", "show", "--json"], 120))
     shown = json.dumps(metrics)
     assert "results/mean-pose/synth-h36m-relative@2.json" in shown
 
-    second = _run([dvc, "repro"], repo, env, 600)
+    second = _run([dvc, "repro"], 600)
     ran = re.findall(r"Running stage '([^']+)'", second)
     assert ran == ["track"], f"a second repro re-ran {ran}"
     assert "logged 0 new result(s)" in second
@@ -100,7 +83,7 @@ def test_scaffold_repro_leaderboard(tmp_path):
     kept = [repo / "checkpoints" / "algebraic" / "weights.pt",
             repo / "results" / "algebraic" / "synth-h36m-relative@2.json"]
     before = [path.read_bytes() for path in kept]
-    _run([dvc, "repro", "-q", "-f", "-s", "train@algebraic", "predict@algebraic-synth-h36m-relative"], repo, env, 1200)
+    _run([dvc, "repro", "-q", "-f", "-s", "train@algebraic", "predict@algebraic-synth-h36m-relative"], 1200)
     changed = [str(path.relative_to(repo)) for path, old in zip(kept, before, strict=True) if path.read_bytes() != old]
     assert not changed, f"a forced re-run of train@algebraic and its prediction changed {changed}"
 
