@@ -93,13 +93,11 @@ def scenes(seed: int = 0) -> list[Scene]:
     return out
 
 
-def _projections(cameras: list) -> torch.Tensor:
-    return torch.stack([torch.as_tensor(c.K @ np.hstack([c.R, c.t[:, None]]), dtype=torch.float64) for c in cameras])
-
-
 def _root_relative_mpjpe(pred: torch.Tensor, true: torch.Tensor) -> np.ndarray:
-    """(F,) mm: mean joint distance after moving both pelvises (joint 6) to the origin."""
-    return ((pred - pred[:, 6:7]) - (true - true[:, 6:7])).norm(dim=-1).mean(-1).numpy()
+    """(F,) mm: the protocols' relative MPJPE (pelvis aligned)."""
+    from poseboard.protocols.metrics import mpjpe
+
+    return mpjpe(pred.numpy(), true.numpy(), "root")
 
 
 def run_scene(scene: Scene, noise_px: float, seed: int, arms: tuple[str, ...] = ARMS,
@@ -115,7 +113,7 @@ def run_scene(scene: Scene, noise_px: float, seed: int, arms: tuple[str, ...] = 
     )
     from poseboard.methods.probabilistic import ProbabilisticConfig, bone_scale, default_bone_prior
 
-    P = _projections(scene.cameras)  # (V, 3, 4)
+    P = torch.as_tensor(np.stack([c.projection_matrix for c in scene.cameras]), dtype=torch.float64)  # (V, 3, 4)
     X = torch.as_tensor(scene.joints, dtype=torch.float64)  # (F, J, 3)
     F, J, V = X.shape[0], X.shape[1], P.shape[0]
     clean = project_points(P[None, :, None], X[:, None])  # (F, V, J, 2)

@@ -29,6 +29,7 @@ import numpy as np
 from poseboard.datasets.axes import MM_PER_UNIT, Up, dominant_axis, parse_units, parse_up, up_to_z
 from poseboard.datasets.mocap.bvh import BvhError, forward_kinematics, parse_bvh
 from poseboard.datasets.mocap.joint_map import map_joints, read_joint_map
+from poseboard.datasets.mocap.library_file import resample
 from poseboard.errors import InputError
 
 TARGET_FPS = 50.0
@@ -48,19 +49,6 @@ def body_height(poses: np.ndarray) -> float:
 
     legs = 0.5 * (seg(0, 1) + seg(1, 2) + seg(5, 4) + seg(4, 3))
     return float(np.median(legs + seg(6, 8) + seg(8, 16) + seg(16, 9)))
-
-
-def resample(poses: np.ndarray, frame_time: float, fps: float = TARGET_FPS) -> np.ndarray:
-    """(F, J, 3) at ``1 / frame_time`` → (M, J, 3) at ``fps``, by linear interpolation; the
-    times are k / fps for every k with k / fps ≤ (F − 1) · frame_time."""
-    F = poses.shape[0]
-    span = (F - 1) * frame_time
-    times = np.arange(math.floor(span * fps + 1e-3) + 1) / fps  # printed frame times fall short
-    pos = np.clip(times / frame_time, 0, F - 1)
-    lo = np.minimum(np.floor(pos).astype(int), F - 1)
-    hi = np.minimum(lo + 1, F - 1)
-    w = (pos - lo)[:, None, None]
-    return poses[lo] * (1 - w) + poses[hi] * w
 
 
 def _mm_per_unit(units: str | None) -> float | None:
@@ -131,7 +119,7 @@ def bvh_to_poses(path: str | Path, units: str | None = None, up: str | None = No
         raise BvhError(f"{path}: with --up {up_v} the body stands on its head; pass the axis the body's head points "
                        f"along (detected from the file: {dominant_axis(direction)[0]})")
     floor = float(poses[:, [0, 5], 2].min()) - ANKLE_SHARE * height_mm
-    out = resample(poses, bvh.frame_time)
+    out = resample(poses, bvh.frame_time, TARGET_FPS)
     centre = out[:, 6, :2].mean(axis=0)
     out = out - np.array([centre[0], centre[1], floor])
     notes.append(f"lowest ankle put at {ANKLE_SHARE * height_mm:.0f} mm above the floor; mean pelvis at x = y = 0")

@@ -25,16 +25,8 @@ Each kept piece is then put on the floor as the importer does (its lowest ankle 
 ``ANKLE_SHARE`` of the body's height), resampled to ``fps`` (default 25: the world samples
 every 0.5 s, the speed checks above need the source rate), and its mean pelvis moved to x = y = 0.
 
-Storage (:func:`library_npz_bytes`, :func:`load_library`): one ``.npz`` readable with
-``allow_pickle=False``, byte-deterministic (fixed zip dates, stored uncompressed, fixed order):
-
-``poses``       (F, 17, 3) int16 millimetres, H36M17 order, Z up, floor at z = 0;
-``clip_start``  (C + 1,) int64: clip ``i`` is ``poses[clip_start[i]:clip_start[i + 1]]``;
-``clip``        (C,) str: the trial, with ``.k`` for the k-th kept piece of a split trial;
-``trial``       (C,) str: the CMU trial (``"01_03"``);
-``subject``     (C,) str: the CMU subject (``"01"``);
-``category``    (C,) str: from the ``--categories`` CSV, else ``"unlabelled"``;
-``fps``         () float64.
+Storage: one byte-deterministic ``.npz`` whose layout :mod:`.library_file` documents
+(:func:`~.library_file.library_npz_bytes`, :func:`~.library_file.load_library`).
 
 Subjects :data:`RESERVED_CMU_SUBJECTS` and the Bandai Namco Research Motion dataset are
 reserved for a held-out check and refused (:func:`cmu_trial`).
@@ -54,7 +46,7 @@ import numpy as np
 
 from poseboard.datasets.axes import up_to_z
 from poseboard.datasets.mocap.bvh import BvhError, forward_kinematics, parse_bvh
-from poseboard.datasets.mocap.convert import ANKLE_SHARE, DETECT_HEIGHT_MM, body_height, resample
+from poseboard.datasets.mocap.convert import ANKLE_SHARE, DETECT_HEIGHT_MM, body_height
 from poseboard.datasets.mocap.joint_map import map_joints
 from poseboard.datasets.mocap.library_file import (  # noqa: F401 - the file format, re-exported
     FORMAT,
@@ -64,6 +56,7 @@ from poseboard.datasets.mocap.library_file import (  # noqa: F401 - the file for
     MotionLibrary,
     library_npz_bytes,
     load_library,
+    resample,
 )
 from poseboard.errors import InputError
 from poseboard.skeleton import H36M17

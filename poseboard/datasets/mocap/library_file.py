@@ -15,6 +15,7 @@ uncompressed, fixed order). Reading it needs nothing of the BVH importer, so the
 from __future__ import annotations
 
 import io
+import math
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,22 @@ from pathlib import Path
 import numpy as np
 
 from poseboard.errors import InputError
+
+
+def resample(poses: np.ndarray, frame_time: float, fps: float = 50.0) -> np.ndarray:
+    """(F, J, 3) at ``1 / frame_time`` → (M, J, 3) at ``fps`` (default: the world's 50), by linear
+    interpolation; the times are k / fps for every k with k / fps ≤ (F − 1) · frame_time. Here,
+    beside the file format, because both the importer (:mod:`.convert`, :mod:`.library`) and the synthetic world
+    (:mod:`poseboard.datasets.synthetic.real_motion`) resample motion at their own rates."""
+    F = poses.shape[0]
+    span = (F - 1) * frame_time
+    times = np.arange(math.floor(span * fps + 1e-3) + 1) / fps  # printed frame times fall short
+    pos = np.clip(times / frame_time, 0, F - 1)
+    lo = np.minimum(np.floor(pos).astype(int), F - 1)
+    hi = np.minimum(lo + 1, F - 1)
+    w = (pos - lo)[:, None, None]
+    return poses[lo] * (1 - w) + poses[hi] * w
+
 
 #: CMU subjects kept out of the library: the held-out check uses them.
 RESERVED_CMU_SUBJECTS = (2, 5, 6, 7)

@@ -109,16 +109,15 @@ def draw_window(clips: Sequence[RealClip], duration_s: float, rng: np.random.Gen
 
 
 def _resample(poses: np.ndarray, fps_in: float, num_frames: int, fps_out: float) -> np.ndarray:
-    """(F, 17, 3) at ``fps_in`` → (num_frames, 17, 3) at ``fps_out``, frames k / fps_out from the
-    first, by linear interpolation of the joint positions."""
-    times = np.arange(num_frames) / fps_out * fps_in
-    if times[-1] > len(poses) - 1 + 1e-6:
+    """(F, 17, 3) at ``fps_in`` → its first ``num_frames`` frames at ``fps_out`` (the library's
+    linear :func:`~poseboard.datasets.mocap.library_file.resample`)."""
+    from poseboard.datasets.mocap.library_file import resample
+
+    out = resample(poses, 1.0 / fps_in, fps_out)
+    if len(out) < num_frames:
         raise InputError(f"a window of {len(poses)} frames at {fps_in:g} fps is shorter than {num_frames} frames at "
                          f"{fps_out:g} fps")
-    lo = np.minimum(np.floor(times).astype(int), len(poses) - 1)
-    hi = np.minimum(lo + 1, len(poses) - 1)
-    w = (times - lo)[:, None, None]
-    return (1 - w) * poses[lo] + w * poses[hi]
+    return out[:num_frames]
 
 
 def real_sequence(window: ClipWindow, body: BodyShape, num_frames: int, rng: np.random.Generator, *,

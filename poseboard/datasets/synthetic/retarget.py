@@ -67,6 +67,8 @@ from poseboard.datasets.synthetic.body import (
     ANGLE_NAMES,
     SUBJECTS,
     BodyShape,
+    _rx,
+    _ry,
     clip_to_limits,
     forward_kinematics,
     solve_leg_ik,
@@ -223,17 +225,6 @@ def _leg_lengths(p: np.ndarray) -> np.ndarray:
 
 def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-300)
-
-
-def _rx(a: np.ndarray) -> np.ndarray:
-    """(...,) radians → (..., 3, 3) rotations about x (the same convention as :mod:`.body`)."""
-    c, s, o, z = np.cos(a), np.sin(a), np.ones_like(a), np.zeros_like(a)
-    return np.stack([o, z, z, z, c, -s, z, s, c], -1).reshape(*np.shape(a), 3, 3)
-
-
-def _ry(a: np.ndarray) -> np.ndarray:
-    c, s, o, z = np.cos(a), np.sin(a), np.ones_like(a), np.zeros_like(a)
-    return np.stack([c, z, s, z, o, z, -s, z, c], -1).reshape(*np.shape(a), 3, 3)
 
 
 def _frame(x: np.ndarray, z: np.ndarray) -> np.ndarray:
