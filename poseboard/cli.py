@@ -16,6 +16,7 @@ app = command_app(
 
 def _mount() -> None:
     """Each command under its name, in the order ``poseboard --help`` lists them."""
+    from poseboard.board.commands import board_app
     from poseboard.comparison.commands import compare_methods, seed_spread
     from poseboard.datasets.calibration.commands import rig_app
     from poseboard.datasets.identity_commands import data_app
@@ -41,6 +42,8 @@ def _mount() -> None:
     ):
         app.command(name)(command)
     app.add_typer(params_app, name="params", help="Check params.yaml.")
+    app.add_typer(board_app, name="board", help="The board's trained weights: pull them (verified by hash), "
+                  "push or ship them (maintainers).")
     app.add_typer(rig_app, name="rig", help="Camera rigs: import a calibration (OpenCV, anipose, Panoptic, "
                                             "EasyMocap, Human3.6M).")
     app.add_typer(motion_app, name="motion",

@@ -23,7 +23,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("methods", ("poseboard.methods",)),
     ("config", ("poseboard.params",)),
     ("harness", ("poseboard.harness",)),
-    ("apps", ("poseboard.pipeline", "poseboard.comparison", "poseboard.report", "poseboard.tracking",
+    ("apps", ("poseboard.pipeline", "poseboard.board", "poseboard.comparison", "poseboard.report", "poseboard.tracking",
               "poseboard.studio", "poseboard.fingerprint")),
     ("workflows", ("poseboard.workflows",)),
     ("cli", ("poseboard.cli",)),
