@@ -11,7 +11,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # floating-point results on machines of this kind. DVC runs stages one at a time.
 export POSEBOARD_THREADS ?= 2
 
-.PHONY: setup repro method test lint bench clean-venv
+.PHONY: setup repro pull method test lint bench clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ setup: $(VENV)/.installed
 REPRO_ARGS ?=
 repro: setup
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python scripts/timed_repro.py --out .dvc/tmp/stage_times.json -- $(REPRO_ARGS)
+
+# The board's checkpoints that dvc.lock names, from the DVC remote `board` (or the backbone shipped in
+# weights/), each verified by hash: the training stages are then up to date (docs/pipeline.md).
+pull: setup
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/poseboard board pull
 
 # One method ranked against the committed board (issue 39): renders the datasets it reads, checks
 # they are the board's task, runs its own DVC stages only, rebuilds the leaderboard with it into
