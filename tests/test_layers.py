@@ -17,7 +17,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("core", ("poseboard", "poseboard.errors", "poseboard.io", "poseboard.names", "poseboard.device",
               "poseboard.allocator", "poseboard.provenance", "poseboard.skeleton", "poseboard.camera",
               "poseboard.geometry", "poseboard.samples", "poseboard.capabilities", "poseboard.gitrepo",
-              "poseboard.pipeline_env")),
+              "poseboard.pipeline_env", "poseboard.checkpoint_origin")),
     ("protocols", ("poseboard.protocols",)),
     ("datasets", ("poseboard.datasets",)),
     ("methods", ("poseboard.methods",)),

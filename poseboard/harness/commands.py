@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -270,6 +271,29 @@ def train(
                    f"{checkpoints / (name or method)}")
 
 
+def check_checkpoint_origin(directory: Path, results: Path) -> None:
+    """Where ``poseboard predict``'s checkpoint comes from (issue 70). A board checkpoint
+    (``dvc.lock`` records it) that is missing is refused naming the two ways to get it
+    (:func:`poseboard.checkpoint_origin.missing_checkpoint`). One whose DVC hash is not the
+    board's is another run's weights: refused when the results would land in the board's own
+    ``results/`` (what the report ranks as the board), predicted with a warning elsewhere. A DVC
+    stage's command (``DVC_STAGE`` set) is making the board and is not checked."""
+    from poseboard.checkpoint_origin import checkpoint_stage, in_dvc_stage, missing_checkpoint, origin
+
+    if not (directory / "config.json").exists():
+        if checkpoint_stage(directory) is not None:
+            raise missing_checkpoint(directory)
+        return  # not a board checkpoint: run_protocol says what is missing
+    if in_dvc_stage() or (o := origin(directory)) is None or o.is_boards:
+        return
+    board_results = o.checkpoint.root / "results"
+    if Path(os.path.abspath(results)) == board_results:
+        raise InputError(f"{o.not_the_boards()}. Its results would overwrite the board's in {board_results} as if "
+                         "they were the board's: put the board's checkpoint in place, or write them elsewhere "
+                         "(--results FOLDER) and compare them with `poseboard compare`")
+    print(f"warning: {o.not_the_boards()}. The results in {results} are that run's, not the board's", file=sys.stderr)
+
+
 def predict(
     method: Annotated[str, typer.Argument(help="a trained method (CHECKPOINTS/METHOD)")],
     protocol: Annotated[str, typer.Option("--protocol", help="protocol name or name@version")],
@@ -291,6 +315,7 @@ def predict(
     panoptic-*, mupots-root) is located by --params."""
     on, precision = resolve_run(device, precision, params_file=params_file_of(params))
     _threads(threads, on)
+    check_checkpoint_origin(checkpoints / (name or method), results)
     from poseboard.harness.run import run_protocol
 
     result, path = run_protocol(

@@ -9,7 +9,9 @@ per-sequence errors, and the task identity of every split are committed):
 3. ``dvc repro`` NAME's own stages (``train@NAME``, its ``predict@``/``score@`` stages, and what
    they need upstream: ``pretrain_backbone`` only when its ``init`` chain reaches the backbone).
    A dry run first: if any other method's stage would run (an ``init`` on a built-in method
-   whose checkpoint is not here), the command stops before running anything;
+   whose checkpoint is not here), the command stops before running anything, naming the two ways
+   to get a missing or altered board checkpoint (pull, or ``dvc repro``; issue 70); the shared
+   backbone, when it is to be pre-trained, is announced first with the pull that avoids it;
 4. rebuild the leaderboard and the paper tables from the committed results plus NAME's into
    ``report/method/`` (the DVC ``report`` stage's ``report/`` stays the committed board's), and
    print the verdict: NAME's row on each protocol, the paired comparison with every built-in
@@ -40,6 +42,7 @@ from poseboard.errors import InputError, PoseboardError
 from poseboard.pipeline_env import pipeline_env
 
 if TYPE_CHECKING:
+    from poseboard.checkpoint_origin import Origin
     from poseboard.params import Params
     from poseboard.report.model import Board, RowComparison
 
@@ -166,14 +169,57 @@ def upstream_to_run(repo: Path, plan: MethodPlan) -> list[str]:
     return out
 
 
-def check_only_allowed(would_run: list[str], plan: MethodPlan) -> None:
-    """Refuse a run that would run another method's stage (the built-in board is never re-trained)."""
+def _weight_origins(repo: Path, stages: list[str]) -> list[Origin]:
+    """The board checkpoints ``stages`` write (``dvc.lock``'s weight stages among them, the
+    ``no_init`` marker aside: it takes no time), each with the hash of what is here."""
+    from poseboard.checkpoint_origin import board_checkpoints, origins
+
+    by_stage = {c.stage: c for c in board_checkpoints(repo) if c.stage != "no_init"}
+    return origins(by_stage[s] for s in stages if s in by_stage)
+
+
+def check_only_allowed(would_run: list[str], plan: MethodPlan, repo: Path | None = None) -> None:
+    """Refuse a run that would run another method's stage (the built-in board is never re-trained).
+    Given ``repo``, a board checkpoint behind such a stage that is missing or not the board's (its
+    DVC hash is not ``dvc.lock``'s) is named, with the two ways to get the board's (issue 70)."""
+    from poseboard.checkpoint_origin import ways_to_get
+
     other = [s for s in would_run if s not in plan.allowed]
-    if other:
-        raise InputError(
-            f"`dvc repro` of {plan.name}'s stages would also run {', '.join(other)}: poseboard method runs "
-            f"{plan.name}'s stages only. Start it from `init: backbone` or `init: none`, or from another added "
-            "method, or run `dvc repro` for the whole board")
+    if not other:
+        return
+    why = ""
+    if repo is not None:
+        for o in _weight_origins(repo, other):
+            if not o.present:
+                why += (f"\n{o.checkpoint.path} is not here; get the board's either way (then run this again):\n"
+                        + ways_to_get([o.checkpoint]))
+            elif not o.is_boards:
+                why += f"\n{o.not_the_boards()}"
+    raise InputError(
+        f"`dvc repro` of {plan.name}'s stages would also run {', '.join(other)}: poseboard method runs "
+        f"{plan.name}'s stages only. Start it from `init: backbone` or `init: none`, or from another added "
+        "method, or run `dvc repro` for the whole board." + why)
+
+
+def weight_notes(repo: Path, would_run: list[str], plan: MethodPlan) -> list[str]:
+    """What the board checkpoints among ``plan``'s allowed stages (the shared backbone) cost:
+    one line for each that ``dvc repro`` will train because it is not here (with the pull that
+    gets the board's instead, and what each takes) or not the board's (re-trained, replacing it);
+    none when they are the board's, which DVC then skips."""
+    from poseboard.checkpoint_origin import PULL, megabytes, train_time
+
+    notes = []
+    for o in _weight_origins(repo, [s for s in would_run if s in plan.allowed]):
+        c = o.checkpoint
+        if not o.present:
+            notes.append(f"{c.path} is not here: `dvc repro` trains it now, unless DVC's cache holds it (`{c.stage}`: "
+                         f"{train_time([c])}). To "
+                         f"get the board's instead, stop (Ctrl-C), `{PULL} {c.stage}` ({megabytes(c.size)} by "
+                         f"dvc.lock), and run this again")
+        elif not o.is_boards:
+            notes.append(f"{o.not_the_boards()}. `dvc repro` replaces it now (re-trained, or restored from DVC's "
+                         f"cache): {plan.name} is ranked against the board from the board's weights only")
+    return notes
 
 
 def check_tasks(repo: Path, datasets: list[str]) -> list[str]:
@@ -305,7 +351,11 @@ def run_method(name: str, repo: str | Path = ".", out: str | Path = METHOD_REPOR
 
     t0 = time.perf_counter()
     gen_targets = [f"generate@{d}" for d in plan.datasets]
-    check_only_allowed(upstream_to_run(repo, plan), plan)
+    would_run = upstream_to_run(repo, plan)
+    check_only_allowed(would_run, plan, repo)
+    if echo:
+        for note in weight_notes(repo, would_run, plan):
+            typer.echo(f"note: {note}")
     ran = stages_ran(_dvc(["repro", *gen_targets], repo, echo=echo))
     seconds["render"] = time.perf_counter() - t0
 

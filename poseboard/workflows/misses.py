@@ -24,7 +24,8 @@ Example (after ``dvc repro``)::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -93,9 +94,19 @@ def summarize_misses(labels: np.ndarray, hidden: np.ndarray, swap: Sequence[int]
     return pd.DataFrame(rows)
 
 
-def load_trained(name: str, checkpoints: Path) -> Any:
+def _warn(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def load_trained(name: str, checkpoints: Path, warn: Callable[[str], None] = _warn) -> Any:
     """The trained method in ``checkpoints/name`` (a variant such as ``epipolar-baseline`` keeps
-    its own name)."""
+    its own name).
+
+    A board checkpoint (``dvc.lock`` records it) that is missing is refused naming the two ways
+    to get it (:func:`poseboard.checkpoint_origin.missing_checkpoint`); one whose DVC hash is not
+    the board's is loaded (these misses describe the weights at hand, compared with nothing),
+    and ``warn`` says they are another run's, not the board's method."""
+    from poseboard.checkpoint_origin import checkpoint_stage, in_dvc_stage, missing_checkpoint, origin
     from poseboard.harness.run import saved_method
     from poseboard.methods.registry import get_method
     from poseboard.names import check_name
@@ -103,8 +114,12 @@ def load_trained(name: str, checkpoints: Path) -> Any:
     check_name(name, "method")
     directory = Path(checkpoints) / name
     if not (directory / "config.json").exists():
+        if checkpoint_stage(directory) is not None:
+            raise missing_checkpoint(directory)
         raise InputError(f"{directory / 'config.json'}: no trained method here; train it first (dvc repro, or "
                          "`poseboard train`) or give --checkpoints")
+    if not in_dvc_stage() and (o := origin(directory)) is not None and not o.is_boards:
+        warn(f"warning: these misses are another run's weights, not the board's {name}: {o.not_the_boards()}")
     method = get_method(saved_method(directory)).load(directory)
     method.name = name
     return method
