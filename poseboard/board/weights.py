@@ -1,6 +1,7 @@
 """The board's checkpoints published to a DVC remote and pulled from it, verified by hash.
 
-A board's weights are the outputs of its weight stages (:func:`is_weight_stage`):
+A board's weights are the outputs of its weight stages
+(:func:`poseboard.checkpoint_origin.is_weight_stage`):
 ``pretrain_backbone`` (``checkpoints/backbone``), ``no_init`` (``checkpoints/none``) and every
 ``train@<key>`` (``checkpoints/<key>``). ``dvc.lock`` names each output and its MD5; a pulled
 output is the committed one or nothing:
@@ -36,6 +37,7 @@ from typing import Any
 
 import yaml
 
+from poseboard.checkpoint_origin import is_weight_stage
 from poseboard.errors import InputError
 
 #: The remote users pull the board from (a documented name; its URL is configuration).
@@ -51,11 +53,6 @@ SHIPPED_STAGES = ("pretrain_backbone", "no_init")
 PROBE_TIMEOUT_S = 10.0
 
 Say = Callable[[str], None]
-
-
-def is_weight_stage(stage: str) -> bool:
-    """Whether ``stage`` (a ``dvc.lock`` name) writes a board checkpoint."""
-    return stage in ("pretrain_backbone", "no_init") or stage.startswith("train@")
 
 
 @dataclass(frozen=True)
