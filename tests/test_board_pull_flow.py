@@ -73,6 +73,25 @@ def test_a_pulled_board_ranks_a_method_and_a_studio_without_training(smoke_board
         status = json.loads(run_as_user([DVC, "status", "--json", *weight_stages], clone).stdout)
         assert status == {}, status  # the board's training stages: up to date
 
+        # on another CPU generation the board's data renders with other image bytes (the same task):
+        # DVC then counts pre-training as changed; the pulled backbone is the board's and is kept
+        lock_text = (maint / "dvc.lock").read_text()
+        data_md5 = next(o["md5"] for o in committed["generate@synth-h36m"]["outs"])
+        (maint / "dvc.lock").write_text(lock_text.replace(data_md5, "0" * 32 + ".dir"))
+        run_as_user(["git", "commit", "-q", "-am", "the board as rendered on another CPU"], maint)
+        other = tmp_path / "other-cpu"
+        run_as_user(["git", "clone", "-q", str(maint), str(other)], tmp_path)
+        run_as_user([DVC, "remote", "add", "board", f"http://127.0.0.1:{server.server_address[1]}"], other)
+        run_as_user(_poseboard("board", "pull", *weight_stages), other)
+        run_as_user(_poseboard("new-method", "my-method", "--init", "backbone"), other)
+        kept_out = run_as_user(_poseboard("method", "my-method"), other, timeout=1500).stdout
+        ran = set(re.findall(r"^Running stage '([^']+)'", kept_out, flags=re.MULTILINE))
+        assert not ran & set(weight_stages), ran
+        assert {"train@my-method", "predict@my-method-synth-h36m-relative"} <= ran, ran
+        assert "checkpoints/backbone is the board's" in kept_out and "kept, not re-trained" in kept_out
+        other_lock = yaml.safe_load((other / "dvc.lock").read_text())["stages"]
+        assert other_lock["pretrain_backbone"]["outs"] == committed["pretrain_backbone"]["outs"]
+
         # poseboard studio on a hand-made rig: the pulled checkpoints, scored, nothing trained
         target = np.array([800.0, 300.0, 950.0])
         cams = [Camera.look_at([target[0] + 4200 * np.cos(a), target[1] + 4200 * np.sin(a), 1500.0], target,
@@ -86,3 +105,4 @@ def test_a_pulled_board_ranks_a_method_and_a_studio_without_training(smoke_board
         assert yaml.safe_load((clone / "dvc.lock").read_text())["stages"] == lock  # studio ran no stage
     finally:
         server.shutdown()
+        server.server_close()

@@ -140,10 +140,10 @@ def stages_ran(output: str) -> list[str]:
     return _RAN.findall(output)
 
 
-def upstream_to_run(repo: Path, plan: MethodPlan) -> list[str]:
-    """The stages ``dvc repro`` of ``plan.targets`` could run: the targets and every stage they
-    depend on (DVC's own graph), less those outside ``plan.allowed`` that are up to date here.
-    (``dvc repro --dry`` cannot say: it stops at the first missing dataset.)"""
+def upstream_stages(repo: Path, plan: MethodPlan) -> dict[str, bool]:
+    """Every stage ``dvc repro`` of ``plan.targets`` reaches (the targets and every stage they
+    depend on, DVC's own graph) → whether DVC counts it as changed (a dependency DVC cannot hash,
+    e.g. a dataset not rendered yet, counts as changed)."""
     import networkx as nx
     from dvc.repo import Repo
 
@@ -157,16 +157,47 @@ def upstream_to_run(repo: Path, plan: MethodPlan) -> list[str]:
         for target in plan.targets:
             names.add(target)
             names |= {s.addressing for s in nx.descendants(graph, by_name[target])}
-        out = []
+        out = {}
         for name in sorted(names):
-            if name not in plan.allowed:
-                try:
-                    if not by_name[name].changed():
-                        continue
-                except Exception:  # a dependency DVC cannot hash: the stage would have to run
-                    pass
-            out.append(name)
+            try:
+                out[name] = bool(by_name[name].changed())
+            except Exception:  # a dependency DVC cannot hash: the stage would have to run
+                out[name] = True
     return out
+
+
+def upstream_to_run(repo: Path, plan: MethodPlan) -> list[str]:
+    """The stages ``dvc repro`` of ``plan.targets`` could run: those of :func:`upstream_stages`
+    in ``plan.allowed`` and the changed others, less the board checkpoints that are here and
+    the board's (:func:`kept_board_weights`). (``dvc repro --dry`` cannot say: it stops at the
+    first missing dataset.)"""
+    stages = upstream_stages(repo, plan)
+    out = [n for n, changed in stages.items() if n in plan.allowed or changed]
+    kept = {o.checkpoint.stage for o in kept_board_weights(repo, [n for n in out if stages[n]])}
+    return [n for n in out if n not in kept]
+
+
+def kept_board_weights(repo: Path, would_run: list[str]) -> list[Origin]:
+    """The board checkpoints among ``would_run``'s weight stages that are here and are the
+    board's (DVC's hash equals ``dvc.lock``'s) although DVC counts their stage as changed: on
+    another CPU generation the generator renders the same task with other image bytes (its
+    kernels round differently; :mod:`poseboard.datasets.identity`), so the data those stages read
+    hashes differently. Such a checkpoint is kept, not re-trained: ``poseboard method`` then runs
+    its stages with ``dvc repro --single-item`` (DVC's stage-by-stage mode, which does not rebuild
+    upstream), and ``dvc status`` keeps saying the kept stage's data differs, which is true."""
+    return [o for o in _weight_origins(repo, would_run) if o.present and o.is_boards]
+
+
+def repro_order(repo: Path, stages: list[str]) -> list[str]:
+    """``stages`` in the order DVC runs them (dependencies first)."""
+    import networkx as nx
+    from dvc.repo import Repo
+
+    with Repo(str(repo)) as dvc_repo:
+        graph = dvc_repo.index.graph  # edges: a stage → the stages it depends on
+        order = [s.addressing for s in reversed(list(nx.topological_sort(graph)))]
+    wanted = set(stages)
+    return [s for s in order if s in wanted]
 
 
 def _weight_origins(repo: Path, stages: list[str]) -> list[Origin]:
@@ -364,7 +395,22 @@ def run_method(name: str, repo: str | Path = ".", out: str | Path = METHOD_REPOR
         typer.echo("\n".join(task_lines))
 
     t0 = time.perf_counter()
-    ran += stages_ran(_dvc(["repro", *plan.targets], repo, echo=echo))
+    stages = upstream_stages(repo, plan)
+    kept = kept_board_weights(repo, [n for n, changed in stages.items() if changed])
+    if not kept:
+        ran += stages_ran(_dvc(["repro", *plan.targets], repo, echo=echo))
+    else:  # the board's weights are here: never re-train them because the data's bytes differ
+        if echo:
+            for o in kept:
+                typer.echo(f"note: {o.checkpoint.path} is the board's (DVC hash {o.checkpoint.md5}, as dvc.lock "
+                           f"records) but `{o.checkpoint.stage}` counts as changed: this machine renders its "
+                           "training data with other image bytes (the same task; another CPU's kernels). It is "
+                           "kept, not re-trained: the stages run one by one (`dvc repro --single-item`)")
+        frozen = {o.checkpoint.stage for o in kept}
+        steps = repro_order(repo, [s for s in upstream_to_run(repo, plan) if s not in frozen
+                                   and not s.startswith("generate@")] + plan.targets)
+        for stage in steps:
+            ran += stages_ran(_dvc(["repro", "--single-item", stage], repo, echo=echo))
     check_only_allowed(ran, plan)  # what DVC says it ran: the same rule, after the fact
     seconds["stages"] = time.perf_counter() - t0
 
