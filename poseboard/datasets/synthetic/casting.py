@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from poseboard.camera import Camera
-from poseboard.datasets.synthetic.config import MultiViewSplit, NovelSpec, SynthConfig
+from poseboard.datasets.synthetic.config import CaptureArea, MultiViewSplit, NovelSpec, SynthConfig
 from poseboard.datasets.synthetic.rigs import build_rig, rig_from_file
 from poseboard.errors import InputError
 
@@ -73,6 +73,31 @@ def _user_body(subject: str, poses: np.ndarray):
     lowest_ankle = poses[:, [0, 5], 2].min(axis=1)
     stature = float(np.percentile(poses[:, 9, 2] - lowest_ankle, 95)) / (1 - 0.039)
     return make_body(subject, float(np.clip(stature, 1000.0, 2500.0)), np.random.default_rng(_key("body", subject)))
+
+
+def confined(sequence: _Sequence, area: CaptureArea) -> _Sequence:
+    """``sequence`` with its pelvis path inside the floor disc ``area``
+    (:class:`~poseboard.datasets.synthetic.config.CaptureArea`): the centre ``m`` of its rendered
+    frames' pelvis (x, y) bounding box moves to the disc's centre ``c``, and the pelvis path is
+    scaled about it by ``s = min(1, r / reach)`` (``reach``: the farthest rendered pelvis from
+    ``m``), so frame ``f``'s pelvis goes to ``c + s (p_f − m)`` and its whole body with it
+    (heights and the pose about the pelvis unchanged: relative MPJPE's ground truth is too).
+
+    Example:
+        >>> poses = np.zeros((3, 17, 3)); poses[:, :, 0] = [[0.0], [2000.0], [4000.0]]
+        >>> seq = _Sequence("S9", "Walking", "S9/Walking/000", poses, None, [0, 1, 2])
+        >>> confined(seq, CaptureArea(centre_mm=(100.0, 0.0), radius_mm=500.0)).poses[:, 6, 0].tolist()
+        [-400.0, 100.0, 600.0]
+    """
+    root = sequence.poses[:, 6, :2]
+    kept = root[sequence.frames] if sequence.frames else root
+    mid = (kept.min(axis=0) + kept.max(axis=0)) / 2
+    reach = float(np.linalg.norm(kept - mid, axis=1).max())
+    scale = 1.0 if reach <= area.radius_mm else area.radius_mm / reach
+    moved = np.asarray(area.centre_mm, dtype=np.float64) + scale * (root - mid)
+    poses = sequence.poses.copy()
+    poses[..., :2] += (moved - root)[:, None, :]
+    return replace(sequence, poses=poses)
 
 
 def _split_frame_counts(total: int, num_sequences: int) -> list[int]:
@@ -301,7 +326,8 @@ def builtin_cast(name: str, rig_name: str, split: str, cfg: MultiViewSplit, area
                  seed: int) -> Cast:
     """The built-in world: the user's motion (their sequences of this split) or the named
     subjects' procedural motion, filmed by the user's rig or the built-in rig ``rig_name``
-    jittered per subject (Human3.6M calibrates per subject), ``cfg.views`` of its cameras."""
+    jittered per subject (Human3.6M calibrates per subject), ``cfg.views`` of its cameras; with
+    ``config.capture_area``, every sequence :func:`confined` to it."""
     user_rig = rig_from_file(config.rig_path) if config.rig_path is not None else None
     sequences: list[_Sequence] = []
     if config.motion_path is not None:
@@ -310,6 +336,8 @@ def builtin_cast(name: str, rig_name: str, split: str, cfg: MultiViewSplit, area
     motion_source = "user" if sequences else "procedural"
     if not sequences:  # no user motion, or none of it for this split
         sequences = _procedural_sequences(name, split, cfg, area_mm, config.fps, seed)
+    if config.capture_area is not None:
+        sequences = [confined(s, config.capture_area) for s in sequences]
     rigs: dict[str, list[Camera]] = {}
     for s in sequences:
         if s.subject in rigs:

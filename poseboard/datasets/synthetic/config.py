@@ -232,6 +232,20 @@ class MotionLibrarySpec(BaseModel):
     novel_categories: list[str] = Field(default_factory=list, description="library categories never trained on")
 
 
+class CaptureArea(BaseModel):
+    """A floor disc (world mm) that confines the people of the built-in world's multi-view splits
+    (:func:`~poseboard.datasets.synthetic.casting.builtin_cast`: the built-in rig's or the user's):
+    each sequence's pelvis path is moved so that the centre of its rendered frames' bounding box
+    is ``centre_mm``, and scaled down horizontally about it (each frame's whole body moved with its
+    pelvis) only where it reaches beyond ``radius_mm``. ``poseboard studio`` sets it to the floor
+    every camera of the user's rig sees a standing person on (:mod:`poseboard.studio.volume`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    centre_mm: tuple[float, float] = Field(description="the disc's centre on the floor (x, y), world mm")
+    radius_mm: float = Field(ge=0, description="the pelvis paths stay this close to the centre (0: a point)")
+
+
 class SynthConfig(BaseModel):
     """Everything that decides the generated data besides the seed (``params.yaml`` block).
 
@@ -257,6 +271,8 @@ class SynthConfig(BaseModel):
     )
     motion_library: MotionLibrarySpec | None = Field(
         None, description="real motion capture for the training world's real_motion share (None: none)")
+    capture_area: CaptureArea | None = Field(
+        None, description="confine the multi-view people's pelvis paths to this floor disc (None: as drawn)")
     batch_views: int = Field(256, ge=1, description="views rendered per batch (memory vs. speed)")
     undistort: bool = Field(
         True,
@@ -269,11 +285,13 @@ class SynthConfig(BaseModel):
 
     @model_serializer(mode="wrap")
     def _without_absent_library(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """No ``motion_library`` key when there is none: the manifests of every split rendered
-        before the library existed stay byte-identical."""
+        """No ``motion_library`` (``capture_area``) key when there is none: the manifests of every
+        split rendered before the library (the area) existed stay byte-identical."""
         data = handler(self)
         if self.motion_library is None:
             data.pop("motion_library", None)
+        if self.capture_area is None:
+            data.pop("capture_area", None)
         return data
 
     @classmethod
