@@ -36,6 +36,10 @@ def studio(
         "--cameras", min=1,
         help="also rank every subset size 1..K of your cameras (how many views are enough)")] = None,
     subsets: Annotated[int, typer.Option("--subsets", min=1, help="random camera subsets per size with --cameras")] = 3,
+    paths: Annotated[str, typer.Option(
+        "--paths", help="fit: the test people walk where every camera sees them whole (their paths centred there, "
+                        "scaled down where they reach farther); as-rendered: the board's paths as drawn around the "
+                        "capture centre")] = "fit",
     centre: Annotated[str | None, typer.Option(
         "--centre", help="X,Y (your world, mm): the capture area's centre; default: where the cameras look")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="output folder (page, summary, split, results)")] = Path(
@@ -70,7 +74,7 @@ def studio(
                                 params=params, motion=motion, motion_in_place=motion_in_place, cameras=cameras,
                                 subsets=subsets, centre=_centre(centre), fmt=fmt, units=units, up=up,
                                 profile=profile, frames=frames, batch_size=batch_size, device=device,
-                                workers=workers, threads=threads)
+                                workers=workers, threads=threads, paths=paths)
         facts = run_studio(request)
     except ValueError as exc:
         raise InputError(str(exc)) from None

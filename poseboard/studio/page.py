@@ -199,43 +199,68 @@ def _change_json(c: HeadlineChange | None) -> dict[str, Any] | None:
             "ci95_percent": list(c.ci95_percent) if c.ci95_percent else None, "test": c.test}
 
 
-def summary_json(boards: list[StudioBoard], facts: dict[str, Any]) -> dict[str, Any]:
-    """The JSON summary: the run's facts and, per studio protocol, every number of the page."""
+def _board_json(b: StudioBoard) -> dict[str, Any]:
+    return {
+        "protocol": b.protocol, "board_protocol": b.board_protocol, "recommendation": _plain(b.recommendation),
+        "methods": [{"rank": m.rank, "method": m.method, "mpjpe_mm": m.value,
+                     "ci95_mm": list(m.ci95) if m.ci95 else None, "board_mpjpe_mm": m.board_value,
+                     "change_from_board": _change_json(m.change), "ms_per_frame": m.ms_per_frame,
+                     "frames": m.frames, "per_joint_mm": m.per_joint} for m in b.lines],
+        "pairs": [{"a": p.a, "b": p.b, "difference_mm": p.comparison.difference,
+                   "ci95_mm": list(p.comparison.ci95), "p_value": p.comparison.p_value, "p_holm": p.p_holm,
+                   "decided": p.decided, "test": p.comparison.test} for p in b.pairs],
+        "seed_noise": b.seed_noise,
+        "kendall_tau": None if b.agreement is None else b.agreement.tau,
+        "board_decided_pairs": None if b.board_decided is None else list(b.board_decided),
+        "board_pairs_here": [{"better": f.better, "worse": f.worse, "verdict": f.verdict} for f in b.flips],
+        "sweep_protocol": b.sweep_protocol,
+        "per_camera_count": [{"cameras": s.size, "ranked": [{"method": m, "mpjpe_mm": v,
+                                                             "ci95_mm": list(c) if c else None}
+                                                            for m, v, c in s.ranked],
+                              "best_vs_others": [{"a": p.a, "b": p.b, "difference_mm": p.comparison.difference,
+                                                  "ci95_mm": list(p.comparison.ci95), "p_holm": p.p_holm}
+                                                 for p in s.pairs],
+                              "recommended_vs_all_cameras": _change_json(s.vs_all)} for s in b.sizes],
+        "enough_views": b.enough_views,
+    }
+
+
+def summary_json(boards: list[StudioBoard], facts: dict[str, Any],
+                 in_view: dict[str, StudioBoard | None] | None = None) -> dict[str, Any]:
+    """The JSON summary: the run's facts and, per studio protocol, every number of the page;
+    ``in_view`` (studio protocol id → its board on the in-view frames) under each board's
+    ``"in_view"`` (None: not ranked apart, every frame or none in view)."""
     out: dict[str, Any] = {"format": "poseboard-studio", "version": 1, **facts, "boards": []}
     for b in boards:
-        out["boards"].append({
-            "protocol": b.protocol, "board_protocol": b.board_protocol, "recommendation": _plain(b.recommendation),
-            "methods": [{"rank": m.rank, "method": m.method, "mpjpe_mm": m.value,
-                         "ci95_mm": list(m.ci95) if m.ci95 else None, "board_mpjpe_mm": m.board_value,
-                         "change_from_board": _change_json(m.change), "ms_per_frame": m.ms_per_frame,
-                         "frames": m.frames, "per_joint_mm": m.per_joint} for m in b.lines],
-            "pairs": [{"a": p.a, "b": p.b, "difference_mm": p.comparison.difference,
-                       "ci95_mm": list(p.comparison.ci95), "p_value": p.comparison.p_value, "p_holm": p.p_holm,
-                       "decided": p.decided, "test": p.comparison.test} for p in b.pairs],
-            "seed_noise": b.seed_noise,
-            "kendall_tau": None if b.agreement is None else b.agreement.tau,
-            "board_decided_pairs": None if b.board_decided is None else list(b.board_decided),
-            "board_pairs_here": [{"better": f.better, "worse": f.worse, "verdict": f.verdict} for f in b.flips],
-            "sweep_protocol": b.sweep_protocol,
-            "per_camera_count": [{"cameras": s.size, "ranked": [{"method": m, "mpjpe_mm": v,
-                                                                 "ci95_mm": list(c) if c else None}
-                                                                for m, v, c in s.ranked],
-                                  "best_vs_others": [{"a": p.a, "b": p.b, "difference_mm": p.comparison.difference,
-                                                      "ci95_mm": list(p.comparison.ci95), "p_holm": p.p_holm}
-                                                     for p in s.pairs],
-                                  "recommended_vs_all_cameras": _change_json(s.vs_all)} for s in b.sizes],
-            "enough_views": b.enough_views,
-        })
+        found = (in_view or {}).get(b.protocol)
+        out["boards"].append(_board_json(b) | {"in_view": None if found is None else _board_json(found)})
+    return out
+
+
+def in_view_sections(b: StudioBoard) -> list[Section]:
+    """The ranking and paired comparisons of a board scored on the in-view frames only, each
+    headed by what these frames are."""
+    out = board_sections(b)[:2]
+    what = ("Only the frames in which every joint projects inside every camera's image: a joint outside an image "
+            "leaves each method a guess, and this ranking leaves the guesses out. Δ from board compares these "
+            "frames with all of the board's.")
+    out[0].sentences.insert(0, what)
     return out
 
 
 def write_page(out: Path, title: str, intro: list[str], boards: list[StudioBoard], extra: list[Section],
-               facts: dict[str, Any]) -> dict[str, Path]:
-    """Write ``studio.html``, ``studio.md`` and ``studio.json`` into ``out`` (atomically)."""
-    sections = [*extra, *(s for b in boards for s in board_sections(b))]
+               facts: dict[str, Any], in_view: dict[str, StudioBoard | None] | None = None) -> dict[str, Path]:
+    """Write ``studio.html``, ``studio.md`` and ``studio.json`` into ``out`` (atomically); ``in_view``
+    (studio protocol id → its board on the in-view frames) follows each board's comparisons."""
+    sections = [*extra]
+    for b in boards:
+        found = (in_view or {}).get(b.protocol)
+        own = board_sections(b)
+        sections += [*own[:2], *(in_view_sections(found) if found is not None else []), *own[2:]]
     foot = notes(any(b.seed_noise for b in boards))
     paths = {"html": out / "studio.html", "markdown": out / "studio.md", "json": out / "studio.json"}
     atomic_write_text(paths["markdown"], render_markdown(title, intro, sections, foot))
     atomic_write_text(paths["html"], render_html(title, intro, sections, foot))
-    atomic_write_text(paths["json"], json.dumps(summary_json(boards, facts), indent=2, sort_keys=True) + "\n")
+    atomic_write_text(paths["json"], json.dumps(summary_json(boards, facts, in_view), indent=2, sort_keys=True)
+                      + "\n")
     return paths

@@ -76,3 +76,17 @@ def studio_protocols(rig_label: str, num_cameras: int, sweep_up_to: int | None =
                 "title": proto.title + f": MPJPE versus number of cameras (1 to {sweep_up_to})"})
             ProtocolDef.model_validate(sweeps[name].model_dump())  # the copy is a valid protocol
     return StudioProtocols(main, sweeps)
+
+
+#: Appended to a studio protocol's name for its in-view copy (:func:`in_view`).
+IN_VIEW = "-in-view"
+
+
+def in_view(protocol: ProtocolDef) -> ProtocolDef:
+    """The copy of a studio protocol that scores only the frames every camera sees whole (every
+    joint inside every image: :mod:`poseboard.studio.in_view`), named ``<name>-in-view``."""
+    copy = protocol.model_copy(update={
+        "name": protocol.name + IN_VIEW, "title": protocol.title + ", in-view frames only",
+        "description": protocol.description + " Scored on the frames in which every joint projects inside every "
+                                              "camera's image only."})
+    return ProtocolDef.model_validate(copy.model_dump())

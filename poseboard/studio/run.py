@@ -4,10 +4,13 @@ scored → the page.
 The order puts every check before any work: the rig is read and placed, the checkpoints folder
 searched, the motion and the board's results read, the protocols built; only then is the split
 rendered (the synthetic generator, :func:`~poseboard.datasets.synthetic.generator.generate_datasets`,
-with the recentred rig as ``rig_path``) and the methods scored
-(:mod:`poseboard.studio.scoring`). What is written lives under ``out``: ``rig.json`` (the rig in
-the recentred world), ``motion.npz`` (with ``--motion``), ``data/synth-h36m/test/``, ``results/``
-(the harness's predictions and result files), ``studio.html``, ``studio.md``, ``studio.json``.
+with the recentred rig as ``rig_path`` and, by default, its people's paths confined to the floor
+every camera sees a standing person on: :mod:`poseboard.studio.volume`, the config's
+``capture_area``) and the methods scored (:mod:`poseboard.studio.scoring`), on every frame and
+again on the frames every camera sees whole (:mod:`poseboard.studio.in_view`). What is written
+lives under ``out``: ``rig.json`` (the rig in the recentred world), ``motion.npz`` (with
+``--motion``), ``data/synth-h36m/test/``, ``results/`` (the harness's predictions and result
+files, the in-view results beside them), ``studio.html``, ``studio.md``, ``studio.json``.
 """
 
 from __future__ import annotations
@@ -19,9 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from poseboard.errors import InputError, PoseboardError
 from poseboard.studio.placement import check_view, place, recentred
 from poseboard.studio.protocols import BOARD_PROTOCOL, DATASET, studio_protocols
+
+#: ``--paths``: ``fit`` (the default) confines the test people's paths to the floor every camera
+#: sees a standing person on (:mod:`poseboard.studio.volume`); ``as-rendered`` keeps the paths the
+#: board renders (around the capture centre, within the test design's area radius).
+PATHS: tuple[str, ...] = ("fit", "as-rendered")
 
 
 def _say(line: str) -> None:
@@ -51,6 +61,7 @@ class StudioRequest:
     device: str = "cpu"
     workers: int = 0
     threads: int | None = None
+    paths: str = "fit"
 
 
 def _profile_config(request: StudioRequest) -> tuple[Any, int, str]:
@@ -100,6 +111,8 @@ def run_studio(request: StudioRequest, say: Callable[[str], None] = _say) -> dic
     t_start = time.perf_counter()
     out = request.out
     # ---- every check first
+    if request.paths not in PATHS:
+        raise InputError(f"--paths {request.paths!r}: choose one of {', '.join(PATHS)}")
     cameras, import_notes = read_rig(request.rig, request.fmt, request.units, request.up)
     placement = place(cameras, request.centre)
     moved = recentred(cameras, placement.centre)
@@ -121,6 +134,11 @@ def run_studio(request: StudioRequest, say: Callable[[str], None] = _say) -> dic
         load_user_motion(request.motion)  # refused here, before anything is written
     config, seed, profile, same_design = _profile_config(request)
     paired = same_design and request.motion is None  # the board's own test sequences, other cameras
+    area = None  # --paths fit: the floor every camera sees a standing person on (--motion-in-place keeps the motion)
+    if request.paths == "fit" and not request.motion_in_place:
+        from poseboard.studio.volume import render_cameras, shared_area
+
+        area = shared_area(render_cameras(moved, config.undistort))
     from poseboard.device import resolve_device
 
     device = resolve_device(request.device, "--device")
@@ -131,11 +149,17 @@ def run_studio(request: StudioRequest, say: Callable[[str], None] = _say) -> dic
         say(f"import: {note}")
     for note in view_notes:
         say(f"warning: {note}")
+    say(_paths_line(area, request, placement.centre))
     # ---- the inputs, rewritten in the recentred world
     out.mkdir(parents=True, exist_ok=True)
     rig_path = out / "rig.json"
     save_rig(moved, rig_path)
     overrides: dict[str, Any] = {"rig_path": rig_path}
+    if area is not None:
+        from poseboard.datasets.synthetic.config import CaptureArea
+
+        overrides["capture_area"] = CaptureArea(centre_mm=(float(area.centre[0]), float(area.centre[1])),
+                                                radius_mm=float(area.radius_mm))
     motion_subjects: list[str] = []
     if request.motion is not None:
         motion_subjects = write_motion(request.motion, out / "motion.npz", placement.centre, request.motion_in_place)
@@ -175,6 +199,12 @@ def run_studio(request: StudioRequest, say: Callable[[str], None] = _say) -> dic
     if not paths:
         raise InputError(f"{request.checkpoints}: no trained method could be scored: " + "; ".join(refused))
     results = [read_result(p) for p in paths]
+    # ---- the frames every camera sees whole, and the methods scored on them alone
+    from poseboard.studio.in_view import frames_in_view
+
+    seen = frames_in_view(out / "data" / DATASET / "test")
+    say(f"in view of every camera (every joint inside every image): {seen.count} of {len(seen.in_view)} frames")
+    in_view_results, in_view_ids = _score_in_view(paths, results, protocols.main, seen, out)
     # ---- analyse and write
     say("paired comparisons and the change from the board (10000 bootstrap draws each)")
     main_ids = {protocols.main[name].id: BOARD_PROTOCOL[name] for name in protocols.main}
@@ -182,6 +212,9 @@ def run_studio(request: StudioRequest, say: Callable[[str], None] = _say) -> dic
     if board_spread is not None and board_spread.profile != profile:
         board_spread = None  # measured on another profile's training: not these checkpoints' noise
     boards = analyse(results, board_results, main_ids, sweep_ids, paired_with_board=paired, seed_spread=board_spread)
+    in_view_boards = {b.protocol: b for b in analyse(in_view_results, board_results, in_view_ids, {},
+                                                     paired_with_board=paired, seed_spread=board_spread)}
+    in_view_of = {main: in_view_boards.get(iv) for main, iv in _in_view_names(protocols.main).items()}
     total_s = time.perf_counter() - t_start
     facts = {
         "rig": str(request.rig), "cameras": [c.name for c in moved], "import_notes": import_notes,
@@ -193,7 +226,9 @@ def run_studio(request: StudioRequest, say: Callable[[str], None] = _say) -> dic
                                                        "in_place": request.motion_in_place},
         "profile": profile, "seed": seed, "crop_size": config.crop_size, "paired_with_board": paired,
         "split": {"frames": rep.samples, "views": rep.views, "occluded_fraction": rep.occluded_fraction,
-                  "outside_fraction": rep.outside_fraction},
+                  "outside_fraction": rep.outside_fraction, "in_view_frames": seen.count,
+                  "in_view_fraction": seen.fraction},
+        "paths": _paths_facts(area, request, placement.centre),
         "checkpoints": str(request.checkpoints), "board": None if request.board is None else str(request.board),
         "passed_over": passed_over, "refused": refused,
         "seconds": {"render": round(render_s, 1), "predict": {k: round(v, 1) for k, v in predict_s.items()},
@@ -212,6 +247,8 @@ def run_studio(request: StudioRequest, say: Callable[[str], None] = _say) -> dic
              + f"); joints occluded {100 * rep.occluded_fraction:.1f} %, outside the frame "
              f"{100 * rep.outside_fraction:.1f} %. Rendered in {render_s:.0f} s, scored in "
              f"{sum(predict_s.values()):.0f} s, {total_s:.0f} s in all.",
+             _paths_line(area, request, placement.centre) + ".",
+             _in_view_line(seen, bool(in_view_results)),
              ("Change from the board: **paired** by sequence (this split holds the board's own test sequences, "
               "filmed by your cameras)." if paired else
               "Change from the board: **two-sample** (" + ("your own motion" if request.motion else
@@ -226,6 +263,83 @@ def run_studio(request: StudioRequest, say: Callable[[str], None] = _say) -> dic
                          + ([f"Passed over: {'; '.join(skipped)}."] if skipped else []),
                          [("Time per method (render excluded; every protocol it was scored under)",
                            Table(["method", "seconds"], [[k, f"{v:.1f}"] for k, v in predict_s.items()]))]))
-    written = write_page(out, "poseboard studio: every method on your cameras", intro, boards, extra, facts)
+    written = write_page(out, "poseboard studio: every method on your cameras", intro, boards, extra, facts,
+                         in_view=in_view_of)
     say(f"wrote {written['html']}, {written['markdown']}, {written['json']} ({total_s:.0f} s in all)")
-    return facts | {"written": {k: str(v) for k, v in written.items()}, "boards": boards}
+    return facts | {"written": {k: str(v) for k, v in written.items()}, "boards": boards,
+                    "in_view_boards": in_view_of}
+
+
+def _in_view_names(main: dict[str, Any]) -> dict[str, str]:
+    """Each studio protocol's id → its in-view copy's id."""
+    from poseboard.studio.protocols import in_view
+
+    return {p.id: in_view(p).id for p in main.values()}
+
+
+def _score_in_view(paths: list[Path], results: list[Any], main: dict[str, Any], seen: Any, out: Path
+                   ) -> tuple[list[Any], dict[str, str]]:
+    """Every main protocol's result scored again on the in-view frames (none when every frame or
+    no frame is in view: the ranking on all frames says it then), and each in-view protocol id →
+    the board's protocol it is compared with."""
+    from poseboard.studio.in_view import score_in_view
+    from poseboard.studio.protocols import in_view
+
+    if seen.count in (0, len(seen.in_view)):
+        return [], {}
+    scored, compared = [], {}
+    by_id = {p.id: (name, p) for name, p in main.items()}
+    for path, result in zip(paths, results, strict=True):
+        if result.protocol.id not in by_id:
+            continue  # a camera sweep: ranked on all frames only
+        name, protocol = by_id[result.protocol.id]
+        target = in_view(protocol)
+        found = score_in_view(path, target, seen, data_dir=out / "data", results_dir=out / "results")
+        if found is not None:
+            scored.append(found[0])
+            compared[target.id] = BOARD_PROTOCOL[name]
+    return scored, compared
+
+
+def _paths_facts(area: Any, request: StudioRequest, origin: Any) -> dict[str, Any]:
+    """``studio.json``'s record of where the test people walk: the disc in the recentred world (as
+    the split's manifest records it, ``capture_area``) and in the user's (``origin`` added)."""
+    if area is None:
+        return {"mode": "as-recorded" if request.motion_in_place else request.paths, "area": None}
+    return {"mode": "fit", "area": {
+        "centre_mm": [float(v) for v in area.centre], "radius_mm": float(area.radius_mm), "seen": float(area.seen),
+        "centre_in_your_world_mm": [float(v) for v in np.asarray(origin, dtype=np.float64) + area.centre],
+        "whole_body_floor_m2": float(area.floor_m2), "person_height_mm": area.height_mm,
+        "body_radius_mm": area.body_radius_mm, "margins_px": list(area.margins_px), "grid_step_mm": area.step_mm}}
+
+
+def _paths_line(area: Any, request: StudioRequest, origin: Any) -> str:
+    """One sentence: where the test people walk (no closing full stop); ``origin``: the capture
+    centre in the user's world (mm), the recentred world's origin."""
+    if area is None:
+        if request.motion_in_place:
+            return "Paths: your motion where it was recorded (--motion-in-place)"
+        return ("Paths: as the board renders them (--paths as-rendered), each sequence somewhere within the test "
+                "design's area around the capture centre, wherever your cameras look")
+    x, y = (float(v) for v in np.asarray(origin, dtype=np.float64) + area.centre)
+    head = (f"Paths fitted to where your cameras look (--paths fit): each sequence's pelvis path centred at x = "
+            f"{x:.0f}, y = {y:.0f} mm of your world ({area.centre[0]:+.0f}, {area.centre[1]:+.0f} mm from the capture "
+            f"centre) and scaled down to a {area.radius_mm:.0f} mm radius where it reaches farther")
+    if area.fits:
+        return head + (f"; there every camera sees a whole body ({area.height_mm / 1000:.1f} m tall, "
+                       f"{area.body_radius_mm:.0f} mm around its pelvis, {min(area.margins_px):.0f} px from the "
+                       "image edges)")
+    return head + (f"; no floor point lets every camera see a whole body ({area.height_mm / 1000:.1f} m tall, "
+                   f"{area.body_radius_mm:.0f} mm around its pelvis, {min(area.margins_px):.0f} px from the edges): "
+                   f"there the worst-seen part of a body is seen in {100 * area.seen:.0f} % of (camera, height) pairs")
+
+
+def _in_view_line(seen: Any, ranked: bool) -> str:
+    """One sentence: how many frames every camera sees whole, and whether they are ranked apart."""
+    head = (f"Frames with every joint inside every camera's image: {seen.count} of {len(seen.in_view)} "
+            f"({100 * seen.fraction:.1f} %)")
+    if ranked:
+        return head + "; the methods are ranked on those frames too (the sections marked in-view frames only)."
+    if seen.count == 0:
+        return head + ": no frame to rank on apart."
+    return head + ": the ranking on all frames is the ranking on in-view frames."
