@@ -102,10 +102,12 @@ def test_scaffold_repro_leaderboard(tmp_path, checkout_copy, run_as_user, user_s
     _check_code_deps(repo, env)
 
 
-# Modules a stage imports that cannot change what it writes: package markers, error messages,
-# the allocator's memory policy, the CLI wiring that mounts other commands, and (for training)
-# the evaluation types the runner module imports at its top.
+# Modules a stage imports that cannot change what it writes: package markers, error messages and
+# refusals, the allocator's memory policy, the CLI wiring that mounts other commands, and (for
+# training) the evaluation types the runner module imports at its top.
 _NOT_SHAPING = {"poseboard/errors.py", "poseboard/allocator.py", "poseboard/report/commands.py",
+                # where a checkpoint comes from: predict refuses another run's weights, never changes a result
+                "poseboard/checkpoint_origin.py",
                 "poseboard/tracking/commands.py",
                 # the table of added methods' names (a name can only point at a class declaring it):
                 # kept out so that adding a method changes no built-in stage (issue 39)
