@@ -146,8 +146,10 @@ def _check_code_deps(repo: Path, env: dict) -> None:
         if kind == "track" or key in seen:
             continue
         seen.add(key)
-        proc = subprocess.run([sys.executable, "-X", "importtime", *argv[1:]], cwd=repo, env=env,
-                              capture_output=True, text=True, timeout=600)
+        # as DVC runs it (DVC_STAGE set): the commands run here one after another rewrite the
+        # checkpoints the next one reads, which outside a stage would be refused as another run's
+        proc = subprocess.run([sys.executable, "-X", "importtime", *argv[1:]], cwd=repo,
+                              env=env | {"DVC_STAGE": name}, capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, f"{name}: {proc.stderr[-3000:]}"
         deps = [d["path"] for d in stage.get("deps", [])]
         deps += [code for d in deps for code in fingerprinted.get(d, [])]
