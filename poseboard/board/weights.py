@@ -1,7 +1,7 @@
 """The board's checkpoints published to a DVC remote and pulled from it, verified by hash.
 
 A board's weights are the outputs of its weight stages
-(:func:`poseboard.checkpoint_origin.is_weight_stage`):
+(:func:`poseboard.checkpoint_origin.is_weight_stage`, read by :func:`~poseboard.checkpoint_origin.board_checkpoints`):
 ``pretrain_backbone`` (``checkpoints/backbone``), ``no_init`` (``checkpoints/none``) and every
 ``train@<key>`` (``checkpoints/<key>``). ``dvc.lock`` names each output and its MD5; a pulled
 output is the committed one or nothing:
@@ -35,9 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from poseboard.checkpoint_origin import is_weight_stage
+from poseboard.checkpoint_origin import BoardCheckpoint, board_checkpoints, megabytes, origins
 from poseboard.errors import InputError
 
 #: The remote users pull the board from (a documented name; its URL is configuration).
@@ -55,49 +53,21 @@ PROBE_TIMEOUT_S = 10.0
 Say = Callable[[str], None]
 
 
-@dataclass(frozen=True)
-class WeightsOutput:
-    """One checkpoint output as ``dvc.lock`` records it.
-
-    Attributes:
-        stage: the stage that writes it (``train@algebraic``).
-        path: the output, relative to the repository root (``checkpoints/algebraic``).
-        md5: its DVC hash (``<hex>.dir`` for a folder).
-        size: bytes in all (its files).
-    """
-
-    stage: str
-    path: str
-    md5: str
-    size: int
-
-
-def board_outputs(root: Path) -> list[WeightsOutput]:
-    """Every weight stage's output in ``root/dvc.lock``, in the lock's order."""
+def board_outputs(root: Path) -> list[BoardCheckpoint]:
+    """Every weight stage's output in ``root/dvc.lock``, in the lock's order
+    (:func:`poseboard.checkpoint_origin.board_checkpoints`); refused when there is none."""
     lock_path = root / "dvc.lock"
     if not lock_path.is_file():
         raise InputError(f"{lock_path}: not found: the board's weights are the outputs dvc.lock records; run this "
                          "in a poseboard checkout")
-    try:
-        lock = yaml.safe_load(lock_path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise InputError(f"{lock_path}: not valid YAML ({exc}); restore it with `git checkout dvc.lock`") from None
-    out = []
-    for stage, entry in (lock.get("stages") or {}).items():
-        if not is_weight_stage(stage):
-            continue
-        for o in entry.get("outs") or []:
-            if "md5" not in o:
-                raise InputError(f"{lock_path}: stage {stage}, output {o.get('path')!r} has no field 'md5'; "
-                                 f"re-run it with `dvc repro {stage}`")
-            out.append(WeightsOutput(stage, o["path"], o["md5"], int(o.get("size") or 0)))
+    out = board_checkpoints(root)
     if not out:
         raise InputError(f"{lock_path}: no weight stage (pretrain_backbone, no_init, train@…) is recorded: the "
                          "board has not been trained in this checkout's history")
     return out
 
 
-def select(outputs: Sequence[WeightsOutput], stages: Sequence[str] | None) -> list[WeightsOutput]:
+def select(outputs: Sequence[BoardCheckpoint], stages: Sequence[str] | None) -> list[BoardCheckpoint]:
     """The outputs of ``stages`` (all when None or empty); an unknown stage is refused."""
     if not stages:
         return list(outputs)
@@ -107,10 +77,6 @@ def select(outputs: Sequence[WeightsOutput], stages: Sequence[str] | None) -> li
         raise InputError(f"dvc.lock: no weight stage {', '.join(unknown)}; the board's weight stages are "
                          + ", ".join(sorted(known)))
     return [o for o in outputs if o.stage in stages]
-
-
-def _mb(n: int) -> str:
-    return f"{n / 1e6:.1f} MB"
 
 
 def _open_repo(root: Path) -> Any:
@@ -131,22 +97,13 @@ def remotes(root: Path) -> dict[str, str]:
     return {name: str(conf.get("url", "")) for name, conf in repo.config.get("remote", {}).items()}
 
 
-def _stage_out(repo: Any, output: WeightsOutput) -> Any:
-    stage = repo.stage.collect(output.stage)[0]
-    for out in stage.outs:
-        if out.def_path == output.path:
-            return out
-    raise InputError(f"dvc.yaml: stage {output.stage} has no output {output.path}; dvc.yaml and dvc.lock disagree: "
-                     "`git checkout dvc.yaml dvc.lock`")
-
-
-def is_present(repo: Any, output: WeightsOutput) -> bool:
+def is_present(output: BoardCheckpoint) -> bool:
     """Whether the workspace holds ``output`` exactly as ``dvc.lock`` records it (DVC's own hash
-    of the folder, ``.dvcignore`` applied)."""
-    return not _stage_out(repo, output).status()
+    of the folder, ``.dvcignore`` applied; :func:`poseboard.checkpoint_origin.origins`)."""
+    return origins([output])[0].is_boards
 
 
-def _object_ids(repo: Any, output: WeightsOutput) -> list[str] | None:
+def _object_ids(repo: Any, output: BoardCheckpoint) -> list[str] | None:
     """The object ids the output needs (its ``.dir`` manifest and every file's MD5), or None
     when the manifest itself is not in the local cache."""
     odb = repo.cache.local
@@ -158,7 +115,7 @@ def _object_ids(repo: Any, output: WeightsOutput) -> list[str] | None:
     return [output.md5, *(entry["md5"] for entry in json.loads(manifest.read_text()))]
 
 
-def _in_cache(repo: Any, output: WeightsOutput) -> bool:
+def _in_cache(repo: Any, output: BoardCheckpoint) -> bool:
     ids = _object_ids(repo, output)
     return ids is not None and all(Path(repo.cache.local.oid_to_path(i)).is_file() for i in ids)
 
@@ -198,19 +155,19 @@ class PullReport:
     """What :func:`pull` did: outputs already present, pulled (with the remote each came
     from), and refused (with why)."""
 
-    present: list[WeightsOutput]
-    pulled: list[tuple[WeightsOutput, str]]
-    refused: list[tuple[WeightsOutput, list[str]]]
+    present: list[BoardCheckpoint]
+    pulled: list[tuple[BoardCheckpoint, str]]
+    refused: list[tuple[BoardCheckpoint, list[str]]]
 
 
-def _missing_id(repo: Any, output: WeightsOutput) -> str:
+def _missing_id(repo: Any, output: BoardCheckpoint) -> str:
     ids = _object_ids(repo, output)
     if ids is None:
         return output.md5
     return next((i for i in ids if not Path(repo.cache.local.oid_to_path(i)).is_file()), output.md5)
 
 
-def _pull_one(repo: Any, output: WeightsOutput, remote: str, url: str, root: Path) -> str | None:
+def _pull_one(repo: Any, output: BoardCheckpoint, remote: str, url: str, root: Path) -> str | None:
     """Fetch ``output`` from ``remote`` into the cache and check it out; None when done, else
     why not (nothing written into the checkout then)."""
     from dvc.exceptions import DvcException
@@ -222,7 +179,7 @@ def _pull_one(repo: Any, output: WeightsOutput, remote: str, url: str, root: Pat
     if not _in_cache(repo, output):
         return why_missing(url, _missing_id(repo, output), root)
     repo.checkout(targets=[output.stage], force=True)
-    if not is_present(repo, output):
+    if not is_present(output):
         return f"{output.path} checked out but its hash is not dvc.lock's {output.md5}"
     return None
 
@@ -252,7 +209,7 @@ def pull(root: Path, stages: Sequence[str] | None = None, remote: str | None = N
     root = root.resolve()
     wanted = select(board_outputs(root), stages)
     repo = _open_repo(root)
-    present = [o for o in wanted if is_present(repo, o)]
+    present = [o.checkpoint for o in origins(wanted) if o.is_boards]  # one DVC repository for all
     needed = [o for o in wanted if o not in present]
     report = PullReport(present, [], [])
     if present:
@@ -262,7 +219,7 @@ def pull(root: Path, stages: Sequence[str] | None = None, remote: str | None = N
     order = sources(root, remote)
     if not order:
         raise InputError(_no_remote_message(root, needed))
-    say(f"pulling {len(needed)} checkpoints ({_mb(sum(o.size for o in needed))}) from "
+    say(f"pulling {len(needed)} checkpoints ({megabytes(sum(o.size for o in needed))}) from "
         + ", then ".join(f"{name} ({url})" for name, url in order))
     for output in needed:
         reasons = []
@@ -270,7 +227,7 @@ def pull(root: Path, stages: Sequence[str] | None = None, remote: str | None = N
             why = _pull_one(repo, output, name, url, root)
             if why is None:
                 report.pulled.append((output, name))
-                say(f"  {output.path}: {_mb(output.size)} from {name}, hash {output.md5} verified")
+                say(f"  {output.path}: {megabytes(output.size)} from {name}, hash {output.md5} verified")
                 break
             reasons.append(f"{name}: {why}")
         else:
@@ -283,14 +240,14 @@ def pull(root: Path, stages: Sequence[str] | None = None, remote: str | None = N
     return report
 
 
-def _no_remote_message(root: Path, needed: Sequence[WeightsOutput]) -> str:
+def _no_remote_message(root: Path, needed: Sequence[BoardCheckpoint]) -> str:
     stages = " ".join(o.stage for o in needed[:3]) + (" …" if len(needed) > 3 else "")
     return (f"{root / '.dvc' / 'config'}: no remote to pull the board's weights from: remote {BOARD_REMOTE!r} is not "
             f"configured and the repository's {SHIPPED_DIR}/ ships none of them. Point {BOARD_REMOTE!r} at a published "
             f"board (`dvc remote add {BOARD_REMOTE} URL`, docs/pipeline.md), or train them: `dvc repro {stages}`")
 
 
-def push(root: Path, remote: str, stages: Sequence[str] | None = None, say: Say = print) -> list[WeightsOutput]:
+def push(root: Path, remote: str, stages: Sequence[str] | None = None, say: Say = print) -> list[BoardCheckpoint]:
     """Send the weight outputs of ``stages`` (all the board's when None) to ``remote``; every one
     must be present and be the output ``dvc.lock`` records (else refused, nothing sent)."""
     root = root.resolve()
@@ -300,13 +257,14 @@ def push(root: Path, remote: str, stages: Sequence[str] | None = None, say: Say 
         raise InputError(f"{root / '.dvc' / 'config'}: no remote named {remote!r}; add one the maintainers can write "
                          f"to: `dvc remote add {remote} URL` (a folder, s3://, ssh://, …)")
     repo = _open_repo(root)
-    stale = [o for o in wanted if not is_present(repo, o)]
+    stale = [o.checkpoint for o in origins(wanted) if not o.is_boards]
     if stale:
         raise InputError("not the board's checkpoints (missing, or their hash is not dvc.lock's), nothing pushed: "
                          + ", ".join(f"{o.path} ({o.stage})" for o in stale)
                          + f". Run `dvc repro {' '.join(o.stage for o in stale)}` first")
     repo.push(targets=[o.stage for o in wanted], remote=remote)
-    say(f"pushed {len(wanted)} checkpoints ({_mb(sum(o.size for o in wanted))}) to {remote} ({configured[remote]})")
+    say(f"pushed {len(wanted)} checkpoints ({megabytes(sum(o.size for o in wanted))}) to {remote} "
+        f"({configured[remote]})")
     return wanted
 
 
@@ -335,5 +293,5 @@ def ship(root: Path, say: Say = print) -> int:
     for d in sorted((p for p in folder.rglob("*") if p.is_dir()), reverse=True):
         if not any(d.iterdir()):
             os.rmdir(d)
-    say(f"{SHIPPED_DIR}/ holds {_mb(total)}: commit it with dvc.lock (git add {SHIPPED_DIR} dvc.lock)")
+    say(f"{SHIPPED_DIR}/ holds {megabytes(total)}: commit it with dvc.lock (git add {SHIPPED_DIR} dvc.lock)")
     return total

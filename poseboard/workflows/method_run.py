@@ -407,8 +407,8 @@ def run_method(name: str, repo: str | Path = ".", out: str | Path = METHOD_REPOR
                            "training data with other image bytes (the same task; another CPU's kernels). It is "
                            "kept, not re-trained: the stages run one by one (`dvc repro --single-item`)")
         frozen = {o.checkpoint.stage for o in kept}
-        steps = repro_order(repo, [s for s in upstream_to_run(repo, plan) if s not in frozen
-                                   and not s.startswith("generate@")] + plan.targets)
+        steps = repro_order(repo, [n for n, changed in stages.items() if (n in plan.allowed or changed)
+                                   and n not in frozen and not n.startswith("generate@")] + plan.targets)
         for stage in steps:
             ran += stages_ran(_dvc(["repro", "--single-item", stage], repo, echo=echo))
     check_only_allowed(ran, plan)  # what DVC says it ran: the same rule, after the fact
