@@ -20,10 +20,11 @@ index (``README.md``) gives each table's status from those verdicts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from poseboard.comparison.paired import holm
+from poseboard.report.causes import cause_text
 from poseboard.report.model import (
     Board,
     RowComparison,
@@ -423,15 +424,22 @@ class ClaimVerdict:
     where: str  # the protocol id(s) it was tested under ("" when no board has the rows)
     verdict: str  # holds | reversed | does not hold | not shown | not run
     evidence: str  # the difference, its interval and test, in words
+    cause: str = ""  # where it does not hold: its measured cause (poseboard.report.causes)
+
+    @property
+    def head(self) -> str:
+        """The claim in a few words (``volumetric < algebraic``): its key in the causes file."""
+        c = self.claim
+        return {"better": f"{c.better} < {c.worse}", "comparable": f"{c.better} ≈ {c.worse}",
+                "falls": f"{c.better} falls with cameras",
+                "dominant": f"{c.better} > {c.worse.replace(',', ', ')}"}[c.kind]
 
     @property
     def short(self) -> str:
-        """``claim: verdict`` in a few words, for the tables' index."""
-        c = self.claim
-        head = {"better": f"{c.better} < {c.worse}", "comparable": f"{c.better} ≈ {c.worse}",
-                "falls": f"{c.better} falls with cameras",
-                "dominant": f"{c.better} > {c.worse.replace(',', ', ')}"}[c.kind]
-        return f"{head}: {self.verdict}" + (f" ({self.where})" if self.where else "")
+        """``claim: verdict`` in a few words, and the measured cause where it fails, for the
+        tables' index."""
+        return (f"{self.head}: {self.verdict}" + (f" ({self.where})" if self.where else "")
+                + (f"; {self.cause}" if self.cause else ""))
 
 
 @dataclass
@@ -578,7 +586,8 @@ def claim_lines(spec: PaperTable, verdicts: list[ClaimVerdict]) -> list[str]:
              "p-values Holm-corrected over the table's claims):", ""]
     for v in verdicts:
         where = " under " + " vs ".join(f"`{w}`" for w in v.where.split(" vs ")) if v.where else ""
-        lines.append(f"- {v.claim.text} (paper: {v.claim.paper}): **{v.verdict}**{where}. {v.evidence}.")
+        cause = f" {v.cause[0].upper()}{v.cause[1:]}." if v.cause else ""
+        lines.append(f"- {v.claim.text} (paper: {v.claim.paper}): **{v.verdict}**{where}. {v.evidence}.{cause}")
     return lines + [""]
 
 
@@ -679,7 +688,7 @@ def render_table(spec: PaperTable, boards: dict[str, Board]) -> RenderedTable:
                      "poseboard numbers with their 95% sequence-bootstrap interval" + _seed_means_note(present))
     lines.append("")
     lines += published_lines(spec, present)
-    claims = evaluate_claims(spec, present) if filled else []
+    claims = [replace(v, cause=cause_text(v.head, v.verdict)) for v in evaluate_claims(spec, present)] if filled else []
     lines += claim_lines(spec, claims)
     for board in present:
         lines += verdict_lines(board)

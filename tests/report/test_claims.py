@@ -14,6 +14,7 @@ import pytest
 
 from poseboard.protocols.results import read_results
 from poseboard.report.build import build_report
+from poseboard.report.causes import cause_text
 from poseboard.report.model import build_boards
 from poseboard.report.tables import TABLES, latest_boards, published_lines, render_table
 
@@ -48,8 +49,12 @@ def test_claim_verdicts_come_from_the_results(results_dir, tmp_path, mapping, ex
     table = _relative(_as_methods(results_dir, tmp_path / "results", mapping))
     assert [v.verdict for v in table.claims] == expected
     assert all(v.where == "synth-h36m-relative@2" for v in table.claims)
-    assert table.status == (f"algebraic < ransac: {expected[0]} (synth-h36m-relative@2); "
-                            f"volumetric < algebraic: {expected[1]} (synth-h36m-relative@2)")
+    heads = ("algebraic < ransac", "volumetric < algebraic")
+    parts = [f"{h}: {v} (synth-h36m-relative@2)" + (f"; {c}" if (c := cause_text(h, v)) else "")
+             for h, v in zip(heads, expected, strict=True)]
+    assert table.status == "; ".join(parts)
+    assert all(v.cause == cause_text(v.head, v.verdict) for v in table.claims)  # the measured causes, by verdict
+    assert "cause" in parts[expected.index("reversed")]  # a failing claim says its cause (or that none is measured)
     assert "## Claims" in table.markdown and "Holm" in table.markdown
 
 
