@@ -69,10 +69,11 @@ class Scene:
     bones: np.ndarray
 
 
-def scenes(seed: int = 0) -> list[Scene]:
+def scenes(seed: int = 0, subjects: tuple[str, ...] = TEST_SUBJECTS, split: str = "test") -> list[Scene]:
     """The board's in-distribution test sequences (``synth-h36m`` test: S9 and S11 in the nine
     original actions, one sequence each, their built-in rig jittered per subject as
-    ``generate`` draws it), ``FRAMES_PER_SEQUENCE`` frames ``STRIDE`` apart."""
+    ``generate`` draws it), ``FRAMES_PER_SEQUENCE`` frames ``STRIDE`` apart; other
+    ``subjects`` of another ``split`` (e.g. the training subjects of ``train``) drawn the same way."""
     from poseboard.datasets.synthetic.body import SUBJECTS
     from poseboard.datasets.synthetic.casting import purpose_rng
     from poseboard.datasets.synthetic.motion import ORIGINAL_ACTIONS, generate_sequence
@@ -84,11 +85,11 @@ def scenes(seed: int = 0) -> list[Scene]:
     prior = rig(PRIOR_SUBJECT, "train")
     out = []
     num_frames = (FRAMES_PER_SEQUENCE - 1) * STRIDE + 1
-    for subject in TEST_SUBJECTS:
+    for subject in subjects:
         for action in ORIGINAL_ACTIONS:
             seq = generate_sequence(SUBJECTS[subject], action, num_frames,
-                                    purpose_rng(seed, "synth-h36m", "test", "motion", subject, action, 0), fps=50.0)
-            out.append(Scene(subject, action, seq.poses[::STRIDE], rig(subject, "test"), prior,
+                                    purpose_rng(seed, "synth-h36m", split, "motion", subject, action, 0), fps=50.0)
+            out.append(Scene(subject, action, seq.poses[::STRIDE], rig(subject, split), prior,
                              np.array(SUBJECTS[subject].bone_lengths, dtype=np.float64)))
     return out
 
