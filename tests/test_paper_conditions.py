@@ -69,3 +69,17 @@ def test_with_the_subjects_own_bones_the_gap_is_the_cameras(board_scenes):
     assert prior["calibrated"] == oracle["calibrated"]
     with pytest.raises(ValueError, match="unknown scale"):
         run_scene(scene, 5.0, 0, arms, scale="height")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--claim", "voxels"], "--claim 'voxels': probabilistic, volumetric or epipolar"),
+    (["--claim", "volumetric", "--noise", "2"], "--noise and --scale belong to --claim probabilistic"),
+    (["--claim", "epipolar", "--scale", "subject"], "--noise and --scale belong to --claim probabilistic"),
+])
+def test_the_command_names_its_claims_and_refuses_misplaced_options(args, message):
+    from typer.testing import CliRunner
+
+    from poseboard.cli import app
+
+    out = CliRunner().invoke(app, ["paper-conditions", *args])
+    assert out.exit_code == 2 and message in out.output, out.output
