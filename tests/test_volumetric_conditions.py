@@ -21,7 +21,7 @@ def test_exact_evidence_is_recovered_by_both_read_outs() -> None:
     assert ev.heatmaps.shape == (2, 4, 17, vc.HEATMAP_CELLS, vc.HEATMAP_CELLS)
     dlt = vc.algebraic(ev, 20.0)
     assert (dlt - ev.joints).norm(dim=-1).mean() < 25.0
-    name, size, cuboid = BOARD_GRID[0]
+    _, size, cuboid = BOARD_GRID[0]
     volume, coords = vc.aggregated(ev, ev.joints[:, H36M17.root], size, cuboid)
     assert volume.shape == (2, 17, size, size, size)
     pred = vc.volumetric(volume, coords, 50.0)
