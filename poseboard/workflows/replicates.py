@@ -90,7 +90,7 @@ def replicate_steps(params_file: Path, seed: int, data_dir: Path = Path("data"),
                     checkpoints: Path = Path("checkpoints"), results: Path = Path("results"),
                     reuse_backbone: bool = False, only: list[str] | None = None,
                     protocols: list[str] | None = None, device: str | None = None,
-                    precision: str | None = None) -> list[ReplicateStep]:
+                    precision: str | None = None, folder: str | None = None) -> list[ReplicateStep]:
     """The commands of the replicate with training seed ``seed``, in the order they run.
 
     With ``reuse_backbone`` the pipeline's pre-trained backbone is copied instead of trained
@@ -102,15 +102,18 @@ def replicate_steps(params_file: Path, seed: int, data_dir: Path = Path("data"),
     ``protocols`` (names) limits the evaluations and scores to
     those protocols. ``device`` and ``precision`` (spellings of ``--device`` and
     ``--precision``) are appended to the pretrain, train and predict commands when given.
+    ``folder`` (a relative path) replaces ``seed-<seed>`` under ``checkpoints`` and ``results``:
+    another run of the pipeline's commands on its data (a budget ladder's rung,
+    :mod:`poseboard.workflows.ladder`, trains its own params file with the pipeline's seed there).
 
     Raises:
-        InputError: ``seed`` is the pipeline's own seed (its results are the DVC pipeline's), or
-            ``only`` names a method that depends on no training seed.
+        InputError: ``seed`` is the pipeline's own seed and no ``folder`` is given (its results
+            are the DVC pipeline's), or ``only`` names a method that depends on no training seed.
     """
     from poseboard.params import load_params
 
     params = load_params(params_file)
-    if seed == params.seed:
+    if seed == params.seed and folder is None:
         raise InputError(f"seed {seed} is the pipeline's own run (params.yaml `seed`): `dvc repro` makes it; "
                          "a replicate takes another seed")
     if seed < 0:
@@ -131,7 +134,8 @@ def replicate_steps(params_file: Path, seed: int, data_dir: Path = Path("data"),
         while key not in ("backbone", "none") and key not in needed:
             needed.add(key)
             key = params.methods[key].init
-    ckpt, res = checkpoints / f"seed-{seed}", results / f"seed-{seed}"
+    folder = folder if folder is not None else f"seed-{seed}"
+    ckpt, res = checkpoints / folder, results / folder
     common = ("--data-dir", str(data_dir), "--checkpoints", str(ckpt))
     on: tuple[str, ...] = (*(("--device", device) if device is not None else ()),
                            *(("--precision", precision) if precision is not None else ()))
