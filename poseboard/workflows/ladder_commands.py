@@ -44,7 +44,7 @@ def ladder(
     voxels: Annotated[int | None, typer.Option(
         "--voxels", min=2, help="volume_size (voxels per side) of every trained method with a volume, at every "
                                 "rung; refused when none has one")] = None,
-    seeds: Annotated[list[int] | None, typer.Option(
+    seed: Annotated[list[int] | None, typer.Option(
         "--seed", help="training seeds of every rung (repeatable; default the pipeline's own; others go to "
                        "ladder-<k>x/seed-<s>/)")] = None,
     dry_run: Annotated[bool, typer.Option(
@@ -77,7 +77,7 @@ def ladder(
         raise InputError("give --protocol (e.g. synth-h36m-relative): the protocol both methods are compared under")
     _check_run(device, precision, params_file, dry_run)
     rungs = ladder_steps(params_file, [first, second], factors or [1.0, 2.0, 4.0], protocols, data_dir, checkpoints,
-                         results, seeds, voxels, device, precision)
+                         results, seed, voxels, device, precision)
     backbone = checkpoints / "backbone" / "backbone.pt"
     typer.echo(f"ladder {first} − {second}: {len(rungs)} rungs; every rung copies the pipeline's backbone "
                f"({backbone}), whose pre-training is not scaled")
