@@ -92,6 +92,45 @@ class Evidence:
     joints: torch.Tensor
 
 
+def crop_views(scene: Scene, frames: int | None = None) -> tuple[list[list], np.ndarray]:
+    """Each view's crop camera for ``scene``'s first ``frames`` frames (all if None): a
+    ``CROP_PX`` square around the person's projected joints widened ``CROP_MARGIN``×, lens
+    distortion set to zero; and the joints' true projections (F, V, J, 2) in crop pixels."""
+    cameras, points = [], []
+    for pose in scene.joints[:frames]:
+        f_cams, f_points = [], []
+        for camera in scene.cameras:
+            pinhole = type(camera)(K=camera.K, R=camera.R, t=camera.t, dist=np.zeros(5),
+                                   image_size=camera.image_size, name=camera.name)
+            uv = pinhole.project(pose)
+            centre = (uv.min(0) + uv.max(0)) / 2
+            half = CROP_MARGIN * (uv.max(0) - uv.min(0)).max() / 2
+            box = (centre[0] - half, centre[1] - half, centre[0] + half, centre[1] + half)
+            crop = pinhole.crop_and_resize(box, (CROP_PX, CROP_PX))
+            f_cams.append(crop)
+            f_points.append(crop.project(pose))
+        cameras.append(f_cams)
+        points.append(np.stack(f_points))
+    return cameras, np.stack(points)
+
+
+def gaussian_maps(points: np.ndarray, amplitude: np.ndarray | float = 1.0) -> np.ndarray:
+    """(..., 2) crop pixels → (..., 32, 32) [y, x] maps: a Gaussian of ``HEATMAP_SIGMA_CELLS``
+    around each point (cell i is crop pixel 4i), scaled by ``amplitude`` (broadcast to (...))."""
+    cell = CROP_PX / HEATMAP_CELLS
+    grid = np.arange(HEATMAP_CELLS, dtype=np.float64) * cell
+    d = (points[..., None, None, :] - np.stack(np.meshgrid(grid, grid, indexing="xy"), -1)) / cell
+    return np.asarray(amplitude)[..., None, None] * np.exp(-0.5 * (d ** 2).sum(-1) / HEATMAP_SIGMA_CELLS ** 2)
+
+
+def camera_tensors(cameras: list[list]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The crops' projections (F, V, 3, 4), K (F, V, 3, 3), R (F, V, 3, 3), t (F, V, 3), float64."""
+    def stack(attr: str) -> torch.Tensor:
+        return torch.as_tensor(np.array([[getattr(c, attr) for c in frame] for frame in cameras]), dtype=torch.float64)
+
+    return stack("projection_matrix"), stack("K"), stack("R"), stack("t")
+
+
 def evidence(scene: Scene, regime: str, seed: int, frames: int | None = None,
              median_px: float = MEDIAN_2D_ERROR_PX) -> Evidence:
     """The heatmaps a detector of the board's measured accuracy (``median_px``: its median 2D
@@ -102,46 +141,22 @@ def evidence(scene: Scene, regime: str, seed: int, frames: int | None = None,
     if regime not in REGIMES:
         raise ValueError(f"unknown regime {regime!r}; regimes: {list(REGIMES)}")
     rng = np.random.default_rng([seed, 69])
-    X = scene.joints[:frames]
+    cameras, true_uv = crop_views(scene, frames)  # (F, V, J, 2)
     swap = np.array(H36M17.left_right_swap)
     sigma_px = median_px / np.sqrt(2 * np.log(2))  # Rayleigh median = σ √(2 ln 2)
     cell = CROP_PX / HEATMAP_CELLS
-    grid = np.arange(HEATMAP_CELLS, dtype=np.float64) * cell  # cell i is crop pixel 4i
-    maps, projs, Ks, Rs, ts = [], [], [], [], []
-    for pose in X:
-        f_maps, f_proj, f_K, f_R, f_t = [], [], [], [], []
-        for camera in scene.cameras:
-            pinhole = type(camera)(K=camera.K, R=camera.R, t=camera.t, dist=np.zeros(5),
-                                   image_size=camera.image_size, name=camera.name)
-            uv = pinhole.project(pose)
-            centre = (uv.min(0) + uv.max(0)) / 2
-            half = CROP_MARGIN * (uv.max(0) - uv.min(0)).max() / 2
-            box = (centre[0] - half, centre[1] - half, centre[0] + half, centre[1] + half)
-            crop = pinhole.crop_and_resize(box, (CROP_PX, CROP_PX))
-            true_uv = crop.project(pose)  # (J, 2)
-            detected = true_uv + rng.normal(0.0, sigma_px, true_uv.shape)
-            if regime == "noise+swaps":
-                gross = rng.random(len(pose)) < GROSS_SHARE
-                anywhere = rng.uniform(0, CROP_PX - cell, true_uv.shape)
-                partner = np.where((swap != np.arange(len(swap)))[:, None], true_uv[swap], anywhere)
-                detected = np.where(gross[:, None], partner + rng.normal(0.0, sigma_px, true_uv.shape), detected)
-            d = (detected[:, None, None, :] - np.stack(np.meshgrid(grid, grid, indexing="xy"), -1)[None]) / cell
-            f_maps.append(np.exp(-0.5 * (d ** 2).sum(-1) / HEATMAP_SIGMA_CELLS ** 2))  # (J, 32, 32) [y, x]
-            f_proj.append(crop.projection_matrix)
-            f_K.append(crop.K)
-            f_R.append(crop.R)
-            f_t.append(crop.t)
-        maps.append(np.stack(f_maps))
-        projs.append(np.stack(f_proj))
-        Ks.append(np.stack(f_K))
-        Rs.append(np.stack(f_R))
-        ts.append(np.stack(f_t))
-
-    def t64(a: list) -> torch.Tensor:
-        return torch.as_tensor(np.stack(a), dtype=torch.float64)
-
-    return Evidence(torch.as_tensor(np.stack(maps), dtype=torch.float32), t64(projs), t64(Ks), t64(Rs), t64(ts),
-                    torch.as_tensor(X, dtype=torch.float64))
+    detected = np.empty_like(true_uv)
+    for f, v in np.ndindex(*true_uv.shape[:2]):  # drawn view by view, frame by frame (the study's recorded draws)
+        uv = true_uv[f, v]
+        detected[f, v] = uv + rng.normal(0.0, sigma_px, uv.shape)
+        if regime == "noise+swaps":
+            gross = rng.random(len(uv)) < GROSS_SHARE
+            anywhere = rng.uniform(0, CROP_PX - cell, uv.shape)
+            partner = np.where((swap != np.arange(len(swap)))[:, None], uv[swap], anywhere)
+            detected[f, v] = np.where(gross[:, None], partner + rng.normal(0.0, sigma_px, uv.shape), detected[f, v])
+    proj, K, R, t = camera_tensors(cameras)
+    return Evidence(torch.as_tensor(gaussian_maps(detected), dtype=torch.float32), proj, K, R, t,
+                    torch.as_tensor(scene.joints[:frames], dtype=torch.float64))
 
 
 def algebraic(ev: Evidence, multiplier: float) -> torch.Tensor:
