@@ -228,7 +228,8 @@ def format_summary(summary: pd.DataFrame) -> str:
                 if not np.isnan(r.difference_paper_case) else "—")
         occluded = f"{r.attention_within_cell_occluded:.0%}" if not np.isnan(r.attention_within_cell_occluded) else "—"
         lines.append(f"| {r.regime} | {r.seed} | {r.paper_case_share:.0%} of joints | "
-                     f"{r.baseline_mpjpe:.1f} / {r.baseline_paper_case:.1f} | "
+                     f"{r.baseline_mpjpe:.1f} / "
+                     + ("—" if np.isnan(r.baseline_paper_case) else f"{r.baseline_paper_case:.1f}") + " | "
                      f"{r.difference_mpjpe:+.1f} [{r.low_mpjpe:+.1f}, {r.high_mpjpe:+.1f}] | {case} | "
                      f"{r.attention_within_cell_visible:.0%} / {occluded} |")
     return "\n".join(lines)
