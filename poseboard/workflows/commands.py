@@ -185,20 +185,9 @@ def replicate(
     active profile's `seeds` list after the first. The leaderboard then averages each method over
     its seeds and resamples seeds with sequences in its paired comparisons."""
     from poseboard.params import load_params
-    from poseboard.workflows.replicates import replicate_steps, run_replicate, unseeded_methods
+    from poseboard.workflows.replicates import check_run_options, replicate_steps, run_replicate, unseeded_methods
 
-    if dry_run:  # the spelling only: the commands may be meant for another machine
-        from poseboard.device import PRECISION_SPELLINGS, check_device_spelling
-
-        if device is not None:
-            device = check_device_spelling(device)
-        if precision is not None and precision not in PRECISION_SPELLINGS:
-            raise PoseboardError(f"--precision: {precision!r} is not one of {', '.join(PRECISION_SPELLINGS)}")
-    else:  # the device the commands will run on: refused here, before the first step writes
-        from poseboard.harness.commands import resolve_run
-
-        for training in (False, True):  # pretrain and predict, then train@ (the profile's train_precision)
-            resolve_run(device, precision, params_file=params_file, training=training)
+    device = check_run_options(device, precision, params_file, dry_run)
     params = load_params(params_file)
     seeds = [seed] if seed is not None else params.active.seeds[1:]
     if not seeds:

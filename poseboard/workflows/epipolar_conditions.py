@@ -53,6 +53,7 @@ from poseboard.workflows.volumetric_conditions import (
     camera_tensors,
     crop_views,
     gaussian_maps,
+    noise_sigma,
 )
 
 #: (probability that a joint is self-occluded in a view, the share of its peak an occluded joint
@@ -72,17 +73,17 @@ ARMS: tuple[str, ...] = ("baseline", "epipolar")
 
 
 def features(scene: Scene, occlusion: float, kept: float, seed: int, frames: int | None = TEST_FRAMES
-             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, np.ndarray]:
+             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, np.ndarray, np.ndarray]:
     """Ideal per-joint features of ``scene``'s first ``frames`` frames, a joint occluded in a view
     with probability ``occlusion`` keeping ``kept`` of its peak:
     (F, V, J, 32, 32) float32 maps, the crops' projections (F, V, 3, 4) float64, the ground truth
-    (F, J, 3) world mm and the (F, V, J) bool occlusion mask; ``seed`` draws the 2D errors and
-    the occlusions."""
+    (F, J, 3) world mm, the (F, V, J) bool occlusion mask and the joints' true projections
+    (F, V, J, 2) crop px; ``seed`` draws the 2D errors and the occlusions."""
     from poseboard.skeleton import H36M17
 
     rng = np.random.default_rng([seed, 70])
     cameras, true_uv = crop_views(scene, frames)  # (F, V, J, 2)
-    sigma_px = MEDIAN_2D_ERROR_PX / np.sqrt(2 * np.log(2))
+    sigma_px = noise_sigma(MEDIAN_2D_ERROR_PX)
     seen = true_uv + rng.normal(0.0, sigma_px, true_uv.shape)
     occluded = rng.random(true_uv.shape[:-1]) < occlusion
     swap = np.array(H36M17.left_right_swap)
@@ -91,7 +92,7 @@ def features(scene: Scene, occlusion: float, kept: float, seed: int, frames: int
             + gaussian_maps(seen[..., swap, :], np.where(occluded & has_partner, DISTRACTOR_HEIGHT, 0.0)))
     proj = camera_tensors(cameras)[0]
     return (torch.as_tensor(FEATURE_SCALE * maps, dtype=torch.float32), proj,
-            torch.as_tensor(scene.joints[:frames], dtype=torch.float64), occluded)
+            torch.as_tensor(scene.joints[:frames], dtype=torch.float64), occluded, true_uv)
 
 
 def fuse(maps: torch.Tensor, proj: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -133,19 +134,13 @@ def triangulate(maps: torch.Tensor, proj: torch.Tensor) -> torch.Tensor:
     return triangulate_dlt(proj[:, None], points.transpose(1, 2), weights)
 
 
-def _per_joint_error(pred: torch.Tensor, true: torch.Tensor) -> np.ndarray:
-    """(F, J) mm, pelvis aligned (the protocols' relative MPJPE before the mean)."""
-    from poseboard.skeleton import H36M17
-
-    root = H36M17.root
-    return ((pred - pred[:, root:root + 1]) - (true - true[:, root:root + 1])).norm(dim=-1).numpy()
-
-
 def run_scene(scene: Scene, occlusion: float, kept: float, seed: int, frames: int | None = TEST_FRAMES
               ) -> dict[str, float]:
     """One sequence: each arm's error on all joints and on the paper's case, and the attention's
     peak distance (median, crop px) and share within one cell, on visible and occluded joints."""
-    maps, proj, truth, occluded = features(scene, occlusion, kept, seed, frames)
+    from poseboard.protocols.metrics import per_joint_errors
+
+    maps, proj, truth, occluded, true_uv = features(scene, occlusion, kept, seed, frames)
     fused, neighbour, attn, points = fuse(maps, proj)
     F, V, J = occluded.shape
     occluded_t = torch.as_tensor(occluded)
@@ -153,11 +148,10 @@ def run_scene(scene: Scene, occlusion: float, kept: float, seed: int, frames: in
     case = (occluded_t & seen_by_neighbour).any(1).numpy()  # (F, J): occluded somewhere, seen next door
     out: dict[str, float] = {"paper_case_share": float(case.mean())}
     for arm, m in (("baseline", maps), ("epipolar", fused)):
-        error = _per_joint_error(triangulate(m, proj), truth)
+        error = per_joint_errors(triangulate(m, proj).numpy(), truth.numpy(), "root")  # (F, J) mm, pelvis aligned
         out[f"{arm}_mpjpe"] = float(error.mean())
         out[f"{arm}_paper_case"] = float(error[case].mean()) if case.any() else float("nan")
     # the attention at each joint's true reference cell: its strongest sample against the truth next door
-    _, true_uv = crop_views(scene, frames)
     H, W = maps.shape[-2:]
     stride = CROP_PX / W
     cell = np.clip(np.rint(true_uv / stride), 0, [W - 1, H - 1]).astype(int)  # (F, V, J, 2)

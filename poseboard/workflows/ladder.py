@@ -46,7 +46,7 @@ import pandas as pd
 
 from poseboard.comparison.paired import SequenceTable
 from poseboard.errors import InputError
-from poseboard.workflows.replicates import ReplicateStep, replicate_steps
+from poseboard.workflows.replicates import ReplicateStep, init_chain, replicate_steps
 
 if TYPE_CHECKING:
     from poseboard.params import Params
@@ -107,11 +107,7 @@ def _trained(params: Params, methods: Sequence[str]) -> list[str]:
     if unknown:
         raise InputError(f"{', '.join(unknown)} not under `methods` in the params file "
                          f"(known: {', '.join(params.methods)})")
-    needed: set[str] = set()
-    for key in methods:
-        while key not in ("backbone", "none") and key not in needed:
-            needed.add(key)
-            key = params.methods[key].init
+    needed = init_chain(params, methods)
     return [key for key in params.methods if key in needed]
 
 

@@ -15,24 +15,6 @@ import typer
 from poseboard.errors import InputError, PoseboardError
 
 
-def _check_run(device: str | None, precision: str | None, params_file: Path, dry_run: bool) -> None:
-    """Refuse a device or precision before the first step writes, as ``poseboard replicate``: a
-    dry run checks the spellings only (its commands may be meant for another machine), a run
-    resolves them on this one (pretrain and predict, then the methods' training)."""
-    if dry_run:
-        from poseboard.device import PRECISION_SPELLINGS, check_device_spelling
-
-        if device is not None:
-            check_device_spelling(device)
-        if precision is not None and precision not in PRECISION_SPELLINGS:
-            raise PoseboardError(f"--precision: {precision!r} is not one of {', '.join(PRECISION_SPELLINGS)}")
-        return
-    from poseboard.harness.commands import resolve_run
-
-    for training in (False, True):
-        resolve_run(device, precision, params_file=params_file, training=training)
-
-
 def ladder(
     first: Annotated[str, typer.Argument(help="method A (a params.yaml key), e.g. volumetric")],
     second: Annotated[str, typer.Argument(help="method B it is compared with (A − B), e.g. algebraic")],
@@ -71,11 +53,11 @@ def ladder(
     interval and its change from the lowest rung: does the gap close, hold or grow with compute?
     Resumable: a step whose output exists is skipped."""
     from poseboard.workflows.ladder import format_ladder, ladder_steps, ladder_summary
-    from poseboard.workflows.replicates import run_replicate
+    from poseboard.workflows.replicates import check_run_options, run_replicate
 
     if not protocols:
         raise InputError("give --protocol (e.g. synth-h36m-relative): the protocol both methods are compared under")
-    _check_run(device, precision, params_file, dry_run)
+    device = check_run_options(device, precision, params_file, dry_run)
     rungs = ladder_steps(params_file, [first, second], factors or [1.0, 2.0, 4.0], protocols, data_dir, checkpoints,
                          results, seed, voxels, device, precision)
     backbone = checkpoints / "backbone" / "backbone.pt"

@@ -94,7 +94,7 @@ def scenes(seed: int = 0, subjects: tuple[str, ...] = TEST_SUBJECTS, split: str 
     return out
 
 
-def _root_relative_mpjpe(pred: torch.Tensor, true: torch.Tensor) -> np.ndarray:
+def root_relative_mpjpe(pred: torch.Tensor, true: torch.Tensor) -> np.ndarray:
     """(F,) mm: the protocols' relative MPJPE (pelvis aligned)."""
     from poseboard.protocols.metrics import mpjpe
 
@@ -134,7 +134,7 @@ def run_scene(scene: Scene, noise_px: float, seed: int, arms: tuple[str, ...] = 
         if arm == "calibrated":
             pred = triangulate_dlt(P[None, None].expand(F, J, V, 3, 4), points.permute(0, 2, 1, 3),
                                    conf.permute(0, 2, 1))
-            out[arm] = float(_root_relative_mpjpe(pred @ R0.T + t0, truth_ref).mean())
+            out[arm] = float(root_relative_mpjpe(pred @ R0.T + t0, truth_ref).mean())
             continue
         generator = torch.Generator().manual_seed(seed)
         cfg, init, pts, cf, k = config, None, points, conf, K
@@ -154,14 +154,14 @@ def run_scene(scene: Scene, noise_px: float, seed: int, arms: tuple[str, ...] = 
                                  for name in post.__dataclass_fields__})
             pred = triangulate_under_posterior(pts, cf, k, post)
             pred = pred * bone_scale(pred, prior_bones)[:, None, None]
-            out[arm] = float(_root_relative_mpjpe(pred, truth_ref).mean())
+            out[arm] = float(root_relative_mpjpe(pred, truth_ref).mean())
             continue
         elif arm != "uncalibrated":
             raise ValueError(f"unknown arm {arm!r}; arms: {list(ARMS)}")
         post = monte_carlo_posterior(pts, cf, k, cfg, generator, init=init)
         pred = triangulate_under_posterior(pts, cf, k, post)
         pred = pred * bone_scale(pred, prior_bones)[:, None, None]
-        out[arm] = float(_root_relative_mpjpe(pred, truth_ref).mean())
+        out[arm] = float(root_relative_mpjpe(pred, truth_ref).mean())
     return out
 
 

@@ -23,17 +23,18 @@ from __future__ import annotations
 import shlex
 import subprocess
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from poseboard.errors import InputError
+from poseboard.errors import InputError, PoseboardError
 from poseboard.pipeline_env import THREADS_ENV, pipeline_env
 
 if TYPE_CHECKING:
     from poseboard.params import Params
 
-__all__ = ["ReplicateStep", "replicate_steps", "run_replicate", "unseeded_methods"]
+__all__ = ["ReplicateStep", "check_run_options", "init_chain", "replicate_steps", "run_replicate", "unseeded_methods"]
 
 
 @dataclass(frozen=True)
@@ -65,13 +66,47 @@ def _training_order(methods: dict) -> list[str]:
     return order
 
 
-def unseeded_methods(params_file: Path, params: Params | None = None) -> list[str]:
+def init_chain(params: Params, methods: Iterable[str]) -> set[str]:
+    """``methods`` and every method their ``init`` chains start from (``params.yaml`` keys;
+    the backbone and ``none`` are not methods)."""
+    needed: set[str] = set()
+    for key in methods:
+        while key not in ("backbone", "none") and key not in needed:
+            needed.add(key)
+            key = params.methods[key].init
+    return needed
+
+
+def check_run_options(device: str | None, precision: str | None, params_file: Path, dry_run: bool
+                      ) -> str | None:
+    """Refuse a ``--device`` or ``--precision`` before the first step of a replicate (or a
+    ladder's rung) writes: a dry run checks the spellings only (its commands may be meant for
+    another machine), a run resolves them on this one (pretrain and predict, then the methods'
+    training, which takes the profile's ``train_precision``). Returns the device's canonical
+    spelling (None stays None)."""
+    if dry_run:
+        from poseboard.device import PRECISION_SPELLINGS, check_device_spelling
+
+        canonical = check_device_spelling(device) if device is not None else None
+        if precision is not None and precision not in PRECISION_SPELLINGS:
+            raise PoseboardError(f"--precision: {precision!r} is not one of {', '.join(PRECISION_SPELLINGS)}")
+        return canonical
+    from poseboard.harness.commands import resolve_run
+
+    for training in (False, True):
+        resolve_run(device, precision, params_file=params_file, training=training)
+    return device
+
+
+def unseeded_methods(params_file: Path, params: Params | None = None,
+                     keys: Iterable[str] | None = None) -> list[str]:
     """The methods (``params.yaml`` keys) whose results depend on no training seed: the config
     their training builds (:func:`~poseboard.harness.config.build_config`, as ``train`` does) is
     the same for two seeds (``rootnet-k-only``: nothing is learned, no backbone is read, no
     ``seed`` to set). A replicate of one repeats the pipeline's own results under another seed's
     folder, which the leaderboard cannot average (two result files, no recorded seed); replicates
-    leave them out. ``params``: the file's, already loaded."""
+    leave them out. ``params``: the file's, already loaded; ``keys``: only these methods are
+    looked at (each costs two config builds)."""
     from poseboard.harness.config import build_config
     from poseboard.methods.registry import get_method
     from poseboard.params import load_params
@@ -79,6 +114,8 @@ def unseeded_methods(params_file: Path, params: Params | None = None) -> list[st
     params = params or load_params(params_file)
     out = []
     for key, block in params.methods.items():
+        if keys is not None and key not in keys:
+            continue
         model, where = get_method(block.method).config_model, f"methods.{key}.{params.profile}"
         if build_config(model, params.profile, params_file, where, seed=0) == \
                 build_config(model, params.profile, params_file, where, seed=1):
@@ -119,21 +156,17 @@ def replicate_steps(params_file: Path, seed: int, data_dir: Path = Path("data"),
     if seed < 0:
         raise InputError(f"a seed is a non-negative integer, got {seed}")
     profile, py = params.profile, sys.executable
-    unseeded = set(unseeded_methods(params_file, params))
-    wanted = set(params.methods) - unseeded if not only else set(only)
-    unknown = sorted(wanted - set(params.methods))
+    unknown = sorted(set(only or ()) - set(params.methods))
     if unknown:
         raise InputError(f"--only: {', '.join(unknown)} not under `methods` in {params_file} "
                          f"(known: {', '.join(params.methods)})")
+    unseeded = set(unseeded_methods(params_file, params, keys=set(only) if only else None))
+    wanted = set(params.methods) - unseeded if not only else set(only)
     if wanted & unseeded:
         raise InputError(f"--only: {', '.join(sorted(wanted & unseeded))} depends on no training seed (its "
                          "config takes no seed): a replicate would repeat the pipeline's own "
                          "results; leave it out")
-    needed = set()
-    for key in wanted:
-        while key not in ("backbone", "none") and key not in needed:
-            needed.add(key)
-            key = params.methods[key].init
+    needed = init_chain(params, wanted)
     folder = folder if folder is not None else f"seed-{seed}"
     ckpt, res = checkpoints / folder, results / folder
     common = ("--data-dir", str(data_dir), "--checkpoints", str(ckpt))

@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from poseboard.workflows.paper_conditions import Scene, scenes
+from poseboard.workflows.paper_conditions import Scene, root_relative_mpjpe, scenes
 
 #: the board's crop (px) and heatmap side (cells: stride 4)
 CROP_PX = 128
@@ -90,6 +90,12 @@ class Evidence:
     R: torch.Tensor
     t: torch.Tensor
     joints: torch.Tensor
+
+
+def noise_sigma(median_px: float) -> float:
+    """The per-coordinate Gaussian sigma (px) whose radial 2D error has median ``median_px``
+    (a Rayleigh distribution's median is σ √(2 ln 2))."""
+    return median_px / float(np.sqrt(2 * np.log(2)))
 
 
 def crop_views(scene: Scene, frames: int | None = None) -> tuple[list[list], np.ndarray]:
@@ -143,7 +149,7 @@ def evidence(scene: Scene, regime: str, seed: int, frames: int | None = None,
     rng = np.random.default_rng([seed, 69])
     cameras, true_uv = crop_views(scene, frames)  # (F, V, J, 2)
     swap = np.array(H36M17.left_right_swap)
-    sigma_px = median_px / np.sqrt(2 * np.log(2))  # Rayleigh median = σ √(2 ln 2)
+    sigma_px = noise_sigma(median_px)
     cell = CROP_PX / HEATMAP_CELLS
     detected = np.empty_like(true_uv)
     for f, v in np.ndindex(*true_uv.shape[:2]):  # drawn view by view, frame by frame (the study's recorded draws)
@@ -192,12 +198,6 @@ def volumetric(volume: torch.Tensor, coords: torch.Tensor, multiplier: float) ->
     return soft_argmax_3d(volume.double(), coords[:, None], multiplier)
 
 
-def _relative_mpjpe(pred: torch.Tensor, true: torch.Tensor) -> float:
-    from poseboard.protocols.metrics import mpjpe
-
-    return float(mpjpe(pred.numpy(), true.numpy(), "root").mean())
-
-
 def arm_errors(ev: Evidence, grids: tuple = GRIDS, multipliers: tuple[float, ...] = MULTIPLIERS
                ) -> dict[tuple[str, float], float]:
     """Mean root-relative MPJPE (mm) of every arm at every multiplier on one scene's evidence:
@@ -207,12 +207,12 @@ def arm_errors(ev: Evidence, grids: tuple = GRIDS, multipliers: tuple[float, ...
 
     out: dict[tuple[str, float], float] = {}
     for m in multipliers:
-        out[("algebraic", m)] = _relative_mpjpe(algebraic(ev, m), ev.joints)
+        out[("algebraic", m)] = float(root_relative_mpjpe(algebraic(ev, m), ev.joints).mean())
     centre = algebraic(ev, 100.0)[:, H36M17.root]
     for name, size, cuboid in grids:
         volume, coords = aggregated(ev, centre, size, cuboid)
         for m in multipliers:
-            out[(name, m)] = _relative_mpjpe(volumetric(volume, coords, m), ev.joints)
+            out[(name, m)] = float(root_relative_mpjpe(volumetric(volume, coords, m), ev.joints).mean())
     return out
 
 
