@@ -223,8 +223,9 @@ def paper_conditions(
     out: Annotated[Path | None, typer.Option(
         "--out", help="write every (setting, seed, sequence, arm) row as CSV")] = None,
     scale: Annotated[str, typer.Option(
-        "--scale", help="probabilistic: the bones the uncalibrated arms' metric scale is fitted to: prior (the "
-                        "training subjects' mean, as the method) or subject (the test subject's own: an oracle)")
+        "--scale", help="probabilistic: the uncalibrated arms' metric scale: prior (fitted to the training "
+                        "subjects' mean bones, as the method), subject (to the test subject's own: an oracle) or "
+                        "baseline (the test rig's true view-0 → view-1 baseline: the paper's own units)")
     ] = "prior",
 ) -> None:
     """A paper's claim under its paper's conditions (issue 69), on the board's in-distribution
@@ -252,16 +253,17 @@ def paper_conditions(
             atomic_write_text(out, table.to_csv(index=False))
         typer.echo(study.format_summary(study.summarise(table)))
         return
-    from poseboard.workflows.paper_conditions import run_study, summarise
+    from poseboard.workflows.paper_conditions import SCALES, run_study, summarise
 
-    if scale not in ("prior", "subject"):
-        raise InputError(f"--scale {scale!r}: prior or subject")
+    if scale not in SCALES:
+        raise InputError(f"--scale {scale!r}: {', '.join(SCALES)}")
     table = run_study(tuple(noise or (2.0, 5.0)), tuple(range(seeds)), scale=scale)  # type: ignore[arg-type]
     if out is not None:
         atomic_write_text(out, table.to_csv(index=False))
     summary = summarise(table)
     typer.echo("root-relative MPJPE (mm) over the 18 sequences of the in-distribution test; ratio to calibrated, "
-               f"95 % paired bootstrap interval over sequences; uncalibrated scale from the {scale} bones")
+               f"95 % paired bootstrap interval over sequences; uncalibrated scale from "
+               f"{'the true baseline' if scale == 'baseline' else f'the {scale} bones'}")
     for (noise_px, arm), part in summary.groupby(["noise_px", "arm"], sort=False):
         cells = "; ".join(f"seed {int(r.seed)}: {r.mpjpe:.1f} mm, {r.ratio:.2f}× "
                           f"[{r.ratio_low:.2f}, {r.ratio_high:.2f}]" for r in part.itertuples())

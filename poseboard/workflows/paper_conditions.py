@@ -29,7 +29,10 @@ joints of the *same* frames, so arms compare paired, sequence by sequence:
 The uncalibrated arms fix the scale as the method does (:func:`~poseboard.methods.probabilistic.bone_scale`
 against the training subjects' mean bones: ``scale="prior"``), or, to separate the metric scale
 that no uncalibrated method can see from the camera poses, against the test subject's own bones
-(``scale="subject"``, an oracle). Errors are root-relative MPJPE (mm, pelvis aligned,
+(``scale="subject"``, an oracle), or take it from the test rig's true view-0 → view-1 baseline
+(``scale="baseline"``: the paper's own convention, whose V1 code fixes the gauge ‖t₁‖ = 1 and
+normalises the ground truth the same way, so its errors are in baseline units and a millimetre
+figure needs the true baseline; reference notes §A.1). Errors are root-relative MPJPE (mm, pelvis aligned,
 in the reference camera's frame), averaged per sequence; the ratio of each arm to
 ``calibrated`` is the ratio of their means over sequences, with a 95 % bootstrap interval over
 sequences (paired), per seed. ``poseboard paper-conditions`` prints the table.
@@ -49,7 +52,8 @@ ARMS: tuple[str, ...] = ("calibrated", "uncalibrated", "uncalibrated-t/4", "unca
 #: the subjects the board's in-distribution test films, and the training subject whose rig is the prior
 TEST_SUBJECTS: tuple[str, ...] = ("S9", "S11")
 PRIOR_SUBJECT = "S1"
-Scale = Literal["prior", "subject"]
+Scale = Literal["prior", "subject", "baseline"]
+SCALES: tuple[str, ...] = ("prior", "subject", "baseline")
 #: frames at 50 fps between the frames of a sequence (the board's stride) and frames per sequence
 STRIDE = 25
 FRAMES_PER_SEQUENCE = 8
@@ -104,8 +108,9 @@ def root_relative_mpjpe(pred: torch.Tensor, true: torch.Tensor) -> np.ndarray:
 def run_scene(scene: Scene, noise_px: float, seed: int, arms: tuple[str, ...] = ARMS,
               scale: Scale = "prior") -> dict[str, float]:
     """Mean root-relative MPJPE (mm) of each arm on one scene's frames, all arms on the same
-    noisy 2D joints; ``seed`` draws the noise and the posteriors' samples; ``scale`` the bones
-    the uncalibrated arms' scale is fitted to (the training subjects' mean, or the subject's own)."""
+    noisy 2D joints; ``seed`` draws the noise and the posteriors' samples; ``scale`` how the
+    uncalibrated arms get metric units: fitted to the training subjects' mean bones (the method),
+    to the subject's own, or the true baseline ‖t₁‖ (mm) times the posterior's unit baseline."""
     from poseboard.geometry import project_points, triangulate_dlt
     from poseboard.methods.nets.pose_posterior import (
         monte_carlo_posterior,
@@ -125,9 +130,19 @@ def run_scene(scene: Scene, noise_px: float, seed: int, arms: tuple[str, ...] = 
     R0 = torch.as_tensor(scene.cameras[0].R, dtype=torch.float64)
     t0 = torch.as_tensor(scene.cameras[0].t, dtype=torch.float64)
     truth_ref = X @ R0.T + t0  # the reference camera's frame
-    if scale not in ("prior", "subject"):
-        raise ValueError(f"unknown scale {scale!r}: prior or subject")
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}: {', '.join(SCALES)}")
     prior_bones = torch.tensor(default_bone_prior() if scale == "prior" else scene.bones, dtype=torch.float64)
+    R_true = torch.stack([torch.as_tensor(c.R, dtype=torch.float64) for c in scene.cameras])
+    t_true = torch.stack([torch.as_tensor(c.t, dtype=torch.float64) for c in scene.cameras])
+    baseline_mm = relative_pose_from_extrinsics(R_true, t_true)[2]
+
+    def metric(pred: torch.Tensor) -> torch.Tensor:
+        """(F, J, 3) in the posterior's gauge (‖t₁‖ = 1) → mm."""
+        if scale == "baseline":
+            return pred * baseline_mm
+        return pred * bone_scale(pred, prior_bones)[:, None, None]
+
     config = ProbabilisticConfig.preset("default").posterior
     out: dict[str, float] = {}
     for arm in arms:
@@ -152,15 +167,13 @@ def run_scene(scene: Scene, noise_px: float, seed: int, arms: tuple[str, ...] = 
             post = monte_carlo_posterior(pooled_pts, pooled_cf, K[:1], cfg, generator)
             post = type(post)(**{name: getattr(post, name).expand(F, *getattr(post, name).shape[1:])
                                  for name in post.__dataclass_fields__})
-            pred = triangulate_under_posterior(pts, cf, k, post)
-            pred = pred * bone_scale(pred, prior_bones)[:, None, None]
+            pred = metric(triangulate_under_posterior(pts, cf, k, post))
             out[arm] = float(root_relative_mpjpe(pred, truth_ref).mean())
             continue
         elif arm != "uncalibrated":
             raise ValueError(f"unknown arm {arm!r}; arms: {list(ARMS)}")
         post = monte_carlo_posterior(pts, cf, k, cfg, generator, init=init)
-        pred = triangulate_under_posterior(pts, cf, k, post)
-        pred = pred * bone_scale(pred, prior_bones)[:, None, None]
+        pred = metric(triangulate_under_posterior(pts, cf, k, post))
         out[arm] = float(root_relative_mpjpe(pred, truth_ref).mean())
     return out
 
