@@ -41,7 +41,7 @@ sequences (paired), per seed. ``poseboard paper-conditions`` prints the table.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -53,7 +53,7 @@ ARMS: tuple[str, ...] = ("calibrated", "uncalibrated", "uncalibrated-t/4", "unca
 TEST_SUBJECTS: tuple[str, ...] = ("S9", "S11")
 PRIOR_SUBJECT = "S1"
 Scale = Literal["prior", "subject", "baseline"]
-SCALES: tuple[str, ...] = ("prior", "subject", "baseline")
+SCALES: tuple[str, ...] = get_args(Scale)
 #: frames at 50 fps between the frames of a sequence (the board's stride) and frames per sequence
 STRIDE = 25
 FRAMES_PER_SEQUENCE = 8
@@ -98,6 +98,13 @@ def scenes(seed: int = 0, subjects: tuple[str, ...] = TEST_SUBJECTS, split: str 
     return out
 
 
+def extrinsics(cameras: list) -> tuple[torch.Tensor, torch.Tensor]:
+    """World → camera rotations (V, 3, 3) and translations (V, 3, mm) of ``cameras``, float64."""
+    R = torch.stack([torch.as_tensor(c.R, dtype=torch.float64) for c in cameras])
+    t = torch.stack([torch.as_tensor(c.t, dtype=torch.float64) for c in cameras])
+    return R, t
+
+
 def root_relative_mpjpe(pred: torch.Tensor, true: torch.Tensor) -> np.ndarray:
     """(F,) mm: the protocols' relative MPJPE (pelvis aligned)."""
     from poseboard.protocols.metrics import mpjpe
@@ -133,9 +140,7 @@ def run_scene(scene: Scene, noise_px: float, seed: int, arms: tuple[str, ...] = 
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}: {', '.join(SCALES)}")
     prior_bones = torch.tensor(default_bone_prior() if scale == "prior" else scene.bones, dtype=torch.float64)
-    R_true = torch.stack([torch.as_tensor(c.R, dtype=torch.float64) for c in scene.cameras])
-    t_true = torch.stack([torch.as_tensor(c.t, dtype=torch.float64) for c in scene.cameras])
-    baseline_mm = relative_pose_from_extrinsics(R_true, t_true)[2]
+    baseline_mm = relative_pose_from_extrinsics(*extrinsics(scene.cameras))[2]
 
     def metric(pred: torch.Tensor) -> torch.Tensor:
         """(F, J, 3) in the posterior's gauge (‖t₁‖ = 1) → mm."""
@@ -157,9 +162,7 @@ def run_scene(scene: Scene, noise_px: float, seed: int, arms: tuple[str, ...] = 
             cfg = config.model_copy(update={"temperature_px": float(np.mean([c.K[0, 0] for c in scene.cameras])) / 4})
         elif arm in ("uncalibrated-rig-prior", "uncalibrated-own-rig"):
             start = scene.prior_cameras if arm == "uncalibrated-rig-prior" else scene.cameras
-            R = torch.stack([torch.as_tensor(c.R, dtype=torch.float64) for c in start])
-            t = torch.stack([torch.as_tensor(c.t, dtype=torch.float64) for c in start])
-            Rrel, trel, _ = relative_pose_from_extrinsics(R, t)
+            Rrel, trel, _ = relative_pose_from_extrinsics(*extrinsics(start))
             init = (Rrel.expand(F, V, 3, 3), trel.expand(F, V, 3))
         elif arm == "uncalibrated-sequence":  # one posterior for the sequence: its frames' joints pooled
             pooled_pts = points.permute(1, 0, 2, 3).reshape(1, V, F * J, 2)
