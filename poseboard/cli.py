@@ -30,7 +30,15 @@ def _mount() -> None:
     from poseboard.report.commands import publish, report
     from poseboard.studio.commands import studio
     from poseboard.tracking.commands import track, ui
-    from poseboard.workflows.commands import compare, method, misses, new_method, paper_conditions, replicate
+    from poseboard.workflows.commands import (
+        compare,
+        epipolar_attention,
+        method,
+        misses,
+        new_method,
+        paper_conditions,
+        replicate,
+    )
     from poseboard.workflows.ladder_commands import ladder
 
     for name, command in (
@@ -39,7 +47,7 @@ def _mount() -> None:
         ("seed-spread", seed_spread), ("generate", generate), ("show", show), ("pretrain", pretrain),
         ("train", train), ("predict", predict), ("report", report), ("publish", publish), ("track", track),
         ("ui", ui), ("new-method", new_method), ("method", method), ("studio", studio), ("misses", misses),
-        ("paper-conditions", paper_conditions), ("ladder", ladder),
+        ("paper-conditions", paper_conditions), ("epipolar-attention", epipolar_attention), ("ladder", ladder),
     ):
         app.command(name)(command)
     app.add_typer(params_app, name="params", help="Check params.yaml.")

@@ -1,5 +1,6 @@
 """The commands of the orchestration modules (:mod:`poseboard.workflows`): ``poseboard method``,
-``new-method``, ``misses``, ``compare``, ``replicate`` and ``paper-conditions``.
+``new-method``, ``misses``, ``compare``, ``replicate``, ``paper-conditions`` and
+``epipolar-attention``.
 
 Plain functions with typer annotations; the main CLI registers them
 (``app.command("method")(method)`` …). Each body imports its module, so importing this one is
@@ -209,6 +210,45 @@ def replicate(
         code = run_replicate(steps, echo=typer.echo)
         if code:
             raise typer.Exit(code=code)
+
+
+def epipolar_attention(
+    transformer: Annotated[str, typer.Argument(help="a trained epipolar transformer (CHECKPOINTS/NAME)")] = "epipolar",
+    baseline: Annotated[str, typer.Argument(help="its baseline without the transformer")] = "epipolar-baseline",
+    protocol: Annotated[str, typer.Option("--protocol", help="a multi-view protocol, name or name@version")
+                        ] = "synth-h36m-relative@2",
+    data_dir: DataDirOpt = Path("data"),
+    checkpoints: CheckpointsOpt = Path("checkpoints"),
+    frames: Annotated[int | None, typer.Option("--frames", min=1, help="only the protocol's first N frames")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="also write the per-sequence rows as CSV here")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="samples per forward pass")] = 8,
+    threads: ThreadsOpt = None,
+    device: DeviceOpt = None,
+    precision: PrecisionOpt = None,
+) -> None:
+    """The trained epipolar transformer on occluded joints (issue 69): on PROTOCOL's frames, what
+    each network's own heatmap keeps of a joint hidden in a view (against a visible one: the
+    ideal-feature study's "kept"), whether the attention's strongest sample on the epipolar line
+    lies within a cell of the joint next door (visible joints, and the paper's case: hidden here,
+    seen there; against chance), and both methods' errors on all joints and on the paper's case,
+    paired over sequences."""
+    from poseboard.harness.commands import _threads, resolve_run
+    from poseboard.io import atomic_write_text
+    from poseboard.workflows.epipolar_trained import format_summary, measure, summarise
+    from poseboard.workflows.misses import load_trained
+
+    on, prec = resolve_run(device, precision)
+    _threads(threads, on)
+    table = measure(load_trained(transformer, checkpoints), load_trained(baseline, checkpoints), protocol,
+                    data_dir=data_dir, batch_size=batch_size, frames=frames, device=on, precision=prec)
+    if out is not None:
+        atomic_write_text(out, table.to_csv(index=False))
+    typer.echo(f"{transformer} against {baseline} ({checkpoints}) on {protocol}: {int(table['frames'].sum())} frames; "
+               f"{table['hidden_share'].mean():.0%} of in-crop joints hidden in their view, "
+               f"{table['paper_case_share'].mean():.0%} of joints in the paper's case")
+    typer.echo(format_summary(summarise(table), len(table)))
+    if out is not None:
+        typer.echo(f"→ {out}")
 
 
 def paper_conditions(
