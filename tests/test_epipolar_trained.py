@@ -104,6 +104,8 @@ def test_the_command_on_the_tiny_world(tiny_checkpoints, tmp_path):
     assert table["frames"].sum() == len(samples)
     for column in ("hidden_share", "paper_case_share", "attention_within_cell_visible", "attention_chance_visible"):
         assert table[column].between(0.0, 1.0).all(), column
+    for column in ("kept_epipolar", "kept_baseline", "distractor_visible_baseline"):
+        assert (table[column].dropna() > 0).all() and table[column].notna().any(), column
 
     # the errors: each method's predictions on the same frames, root-relative, per sequence
     from poseboard.datasets.torch_dataset import collate_multiview

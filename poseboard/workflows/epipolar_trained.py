@@ -12,7 +12,9 @@ frames, with every camera its largest pass uses:
   view's features: the evidence the attention's query is made from), read at each joint's true
   cell (the largest value within one cell of it). Per sequence, the mean over joints hidden in
   the view (the renderer's visibility flag) divided by the mean over visible ones: the quantity
-  the ideal-feature study sets to 0.3 or 0.5.
+  the ideal-feature study sets to 0.3 or 0.5. **distractor**: the same heatmap channel read at
+  the left/right partner's true cell (limb joints whose partner lies over three cells away),
+  over the mean at visible joints' own cells: the study's distractor, 0.6 for a hidden joint.
 * **attention**: at each joint's true cell in a view, the strongest of the 64 samples on its
   epipolar line in the nearest view, against the joint's true projection there (crop px): the
   share within one feature cell, for joints visible in both views and for the paper's case
@@ -42,8 +44,11 @@ import pandas as pd
 from poseboard.errors import InputError
 
 #: the per-sequence columns :func:`summarise` reports (mean over sequences, 95 % interval)
-RATIOS = ("kept_epipolar", "kept_baseline", "attention_within_cell_visible", "attention_within_cell_case",
-          "attention_chance_visible", "attention_chance_case")
+RATIOS = ("kept_epipolar", "kept_baseline", "distractor_hidden_baseline", "distractor_visible_baseline",
+          "attention_within_cell_visible", "attention_within_cell_case", "attention_chance_visible",
+          "attention_chance_case")
+#: a partner joint counts for the distractor when it lies over this many feature cells away
+PARTNER_CELLS = 3.0
 ERRORS = ("mpjpe", "paper_case")
 
 
@@ -105,7 +110,8 @@ def measure_batch(transformer: Any, baseline: Any, batch: dict[str, Any], inputs
     """Every per-joint measure of one collated batch (ground truth included): ``inputs_for(batch,
     method)`` gives what the method may see, on its device. Returns (B, V, J) arrays (heatmap
     peaks of both networks, the attention's peak distance and chance, hidden, counted,
-    paper's case per view) and (B, J) per-joint errors of both methods' predictions."""
+    paper's case per view, the heatmaps at the left/right partner's cell and where that counts) and
+    (B, J) per-joint errors of both methods' predictions."""
     import torch
 
     from poseboard.device import autocast
@@ -116,7 +122,9 @@ def measure_batch(transformer: Any, baseline: Any, batch: dict[str, Any], inputs
     )
     from poseboard.methods.nets.multiview import read_batch, run_backbone
     from poseboard.protocols.metrics import per_joint_errors
+    from poseboard.skeleton import H36M17
 
+    swap = np.array(H36M17.left_right_swap)
     gt_2d = batch["joints_2d"].to(torch.float64).numpy()  # (B, V, J, 2) crop px
     hidden = ~batch["visibility"].numpy()
     view_valid = batch["view_valid"].numpy()
@@ -132,7 +140,10 @@ def measure_batch(transformer: Any, baseline: Any, batch: dict[str, Any], inputs
                 features = run_backbone(net.backbone, net.network_input(vb.images))
                 pred = method.predict(inputs)
             stride = size / features.heatmaps.shape[-1]
+            partner_far = np.linalg.norm(gt_2d - gt_2d[..., swap, :], axis=-1) > PARTNER_CELLS * stride
+            out["partner_counted"] = counted & counted[..., swap] & partner_far & (swap != np.arange(len(swap)))
             out[f"peak_{name}"] = true_cell_peaks(features.heatmaps.float().cpu(), gt_2d, stride)
+            out[f"at_partner_{name}"] = true_cell_peaks(features.heatmaps.float().cpu(), gt_2d[..., swap, :], stride)
             joints = torch.as_tensor(pred.joints_3d).to(torch.float64).cpu().numpy()
             out[f"error_{name}"] = per_joint_errors(joints, batch["joints_3d"].to(torch.float64).numpy(), "root")
             if name != "epipolar":
@@ -175,6 +186,11 @@ def sequence_rows(measures: dict[str, np.ndarray], sequences: np.ndarray) -> pd.
         for arm in ("epipolar", "baseline"):
             peak = m[f"peak_{arm}"]
             row[f"kept_{arm}"] = float(peak[hid].mean() / peak[visible].mean()) if hid.any() else np.nan
+            partner = m[f"at_partner_{arm}"]
+            for name, mask in (("hidden", hid), ("visible", visible)):
+                mask = mask & m["partner_counted"]
+                row[f"distractor_{name}_{arm}"] = (float(partner[mask].mean() / peak[visible].mean())
+                                                   if mask.any() else np.nan)
             row[f"{arm}_mpjpe"] = float(m[f"error_{arm}"].mean())
             row[f"{arm}_paper_case"] = float(m[f"error_{arm}"][case_frames].mean()) if case_frames.any() else np.nan
         for name, mask in (("visible", m["both_visible"]), ("case", m["case"])):
@@ -266,6 +282,9 @@ def format_summary(summary: dict[str, tuple[float, float, float]], sequences: in
     lines = [f"| measure ({sequences} sequences; mean [95 % interval]) | value |", "|---|---|",
              f"| kept: heatmap at hidden / visible joints, epipolar's own | {ci('kept_epipolar', '.2f')} |",
              f"| kept: the same, epipolar-baseline | {ci('kept_baseline', '.2f')} |",
+             f"| distractor: heatmap at the left/right partner / at visible joints, hidden joints (visible "
+             f"ones), epipolar-baseline | {ci('distractor_hidden_baseline', '.2f')} "
+             f"({ci('distractor_visible_baseline', '.2f')}) |",
              f"| attention peak within a cell: joints visible in both views (chance) | "
              f"{ci('attention_within_cell_visible', '.0%')} ({ci('attention_chance_visible', '.0%')}) |",
              f"| attention peak within a cell: hidden, seen next door (chance) | "
