@@ -101,3 +101,27 @@ def test_the_command_names_its_claims_and_refuses_misplaced_options(args, messag
 
     out = CliRunner().invoke(app, ["paper-conditions", *args])
     assert out.exit_code == 2 and message in out.output, out.output
+
+
+def test_the_camera_pose_error_each_start_reaches(board_scenes):
+    """The camera-pose errors the study reports (``camera_errors``), against the truth computed
+    here: started at the subject's own cameras the posterior stays on them; started at the
+    training rig it stays about as far from the truth as its start (the rigs' difference, which
+    the update does not remove); the per-frame posterior is far off."""
+    from poseboard.methods.nets.pose_posterior import relative_pose_from_extrinsics, rotation_angle_deg
+    from poseboard.workflows.paper_conditions import extrinsics
+
+    scene = next(s for s in board_scenes if s.subject == "S11" and s.action == "Walking")
+    cameras: dict[str, tuple[float, float]] = {}
+    run_scene(scene, 5.0, 0, ("calibrated", "uncalibrated", "uncalibrated-rig-prior", "uncalibrated-own-rig"),
+              scale="baseline", camera_errors=cameras)
+    assert set(cameras) == {"uncalibrated", "uncalibrated-rig-prior", "uncalibrated-own-rig"}
+    R, t, baseline = relative_pose_from_extrinsics(*extrinsics(scene.cameras))
+    R0, t0, _ = relative_pose_from_extrinsics(*extrinsics(scene.prior_cameras))
+    start_deg = float(rotation_angle_deg(R0[1:], R[1:]).mean())
+    start_mm = float(((t0[1:] - t[1:]).norm(dim=-1) * baseline).mean())
+    own, prior, per_frame = cameras["uncalibrated-own-rig"], cameras["uncalibrated-rig-prior"], cameras["uncalibrated"]
+    assert own[0] < 0.2 and own[1] < 20.0, own
+    assert 0.5 * start_deg < prior[0] < 1.5 * start_deg and 0.5 * start_mm < prior[1] < 1.5 * start_mm, (
+        prior, start_deg, start_mm)
+    assert per_frame[0] > 3 * prior[0], per_frame

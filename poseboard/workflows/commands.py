@@ -293,6 +293,8 @@ def paper_conditions(
             atomic_write_text(out, table.to_csv(index=False))
         typer.echo(study.format_summary(study.summarise(table)))
         return
+    import numpy as np
+
     from poseboard.workflows.paper_conditions import SCALES, run_study, summarise
 
     if scale not in SCALES:
@@ -306,5 +308,8 @@ def paper_conditions(
                f"{'the true baseline' if scale == 'baseline' else f'the {scale} bones'}")
     for (noise_px, arm), part in summary.groupby(["noise_px", "arm"], sort=False):
         cells = "; ".join(f"seed {int(r.seed)}: {r.mpjpe:.1f} mm, {r.ratio:.2f}× "
-                          f"[{r.ratio_low:.2f}, {r.ratio_high:.2f}]" for r in part.itertuples())
+                          f"[{r.ratio_low:.2f}, {r.ratio_high:.2f}]"
+                          + ("" if np.isnan(r.rotation_deg) else
+                             f", cameras {r.rotation_deg:.2f}° / {r.translation_mm:.0f} mm off")
+                          for r in part.itertuples())
         typer.echo(f"noise {noise_px:g} px  {arm:<24} {cells}")

@@ -113,15 +113,21 @@ def root_relative_mpjpe(pred: torch.Tensor, true: torch.Tensor) -> np.ndarray:
 
 
 def run_scene(scene: Scene, noise_px: float, seed: int, arms: tuple[str, ...] = ARMS,
-              scale: Scale = "prior") -> dict[str, float]:
+              scale: Scale = "prior", camera_errors: dict[str, tuple[float, float]] | None = None
+              ) -> dict[str, float]:
     """Mean root-relative MPJPE (mm) of each arm on one scene's frames, all arms on the same
     noisy 2D joints; ``seed`` draws the noise and the posteriors' samples; ``scale`` how the
     uncalibrated arms get metric units: fitted to the training subjects' mean bones (the method),
-    to the subject's own, or the true baseline ‖t₁‖ (mm) times the posterior's unit baseline."""
+    to the subject's own, or the true baseline ‖t₁‖ (mm) times the posterior's unit baseline.
+    ``camera_errors``, if given, receives each uncalibrated arm's camera-pose error: the mean over
+    frames and the views other than the reference of the posterior's rotation against the true
+    relative rotation (degrees) and of its translation against the true one (mm, both in the
+    gauge ‖t₁‖ = 1 times the true baseline)."""
     from poseboard.geometry import project_points, triangulate_dlt
     from poseboard.methods.nets.pose_posterior import (
         monte_carlo_posterior,
         relative_pose_from_extrinsics,
+        rotation_angle_deg,
         triangulate_under_posterior,
     )
     from poseboard.methods.probabilistic import ProbabilisticConfig, bone_scale, default_bone_prior
@@ -140,7 +146,13 @@ def run_scene(scene: Scene, noise_px: float, seed: int, arms: tuple[str, ...] = 
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}: {', '.join(SCALES)}")
     prior_bones = torch.tensor(default_bone_prior() if scale == "prior" else scene.bones, dtype=torch.float64)
-    baseline_mm = relative_pose_from_extrinsics(*extrinsics(scene.cameras))[2]
+    true_R, true_t, baseline_mm = relative_pose_from_extrinsics(*extrinsics(scene.cameras))
+
+    def record_cameras(arm: str, post: object) -> None:
+        if camera_errors is not None:
+            rotation = rotation_angle_deg(post.rotations[:, 1:], true_R[None, 1:])  # type: ignore[attr-defined]
+            translation = (post.translations[:, 1:] - true_t[None, 1:]).norm(dim=-1) * baseline_mm  # type: ignore[attr-defined]
+            camera_errors[arm] = (float(rotation.mean()), float(translation.mean()))
 
     def metric(pred: torch.Tensor) -> torch.Tensor:
         """(F, J, 3) in the posterior's gauge (‖t₁‖ = 1) → mm."""
@@ -172,28 +184,33 @@ def run_scene(scene: Scene, noise_px: float, seed: int, arms: tuple[str, ...] = 
                                  for name in post.__dataclass_fields__})
             pred = metric(triangulate_under_posterior(pts, cf, k, post))
             out[arm] = float(root_relative_mpjpe(pred, truth_ref).mean())
+            record_cameras(arm, post)
             continue
         elif arm != "uncalibrated":
             raise ValueError(f"unknown arm {arm!r}; arms: {list(ARMS)}")
         post = monte_carlo_posterior(pts, cf, k, cfg, generator, init=init)
         pred = metric(triangulate_under_posterior(pts, cf, k, post))
         out[arm] = float(root_relative_mpjpe(pred, truth_ref).mean())
+        record_cameras(arm, post)
     return out
 
 
 def run_study(noise_px: tuple[float, ...] = (2.0, 5.0), seeds: tuple[int, ...] = (0, 1, 2),
               arms: tuple[str, ...] = ARMS, progress: bool = False, scale: Scale = "prior") -> pd.DataFrame:
     """Every arm on every scene, noise level and seed: one row per (noise, seed, sequence, arm)
-    with its ``mpjpe`` (mm). The scenes are the board's (seed 0's world); ``seed`` draws the
-    2D noise and the posterior samples."""
+    with its ``mpjpe`` (mm) and, for the uncalibrated arms, its camera-pose errors
+    ``rotation_deg`` and ``translation_mm`` (NaN for calibrated; :func:`run_scene`). The scenes
+    are the board's (seed 0's world); ``seed`` draws the 2D noise and the posterior samples."""
     rows = []
     all_scenes = scenes(0)
     for noise in noise_px:
         for seed in seeds:
             for i, scene in enumerate(all_scenes):
-                for arm, value in run_scene(scene, noise, seed * 1000 + i, arms, scale).items():
+                cameras: dict[str, tuple[float, float]] = {}
+                for arm, value in run_scene(scene, noise, seed * 1000 + i, arms, scale, cameras).items():
+                    rotation, translation = cameras.get(arm, (np.nan, np.nan))
                     rows.append({"noise_px": noise, "seed": seed, "sequence": f"{scene.subject}/{scene.action}",
-                                 "arm": arm, "mpjpe": value})
+                                 "arm": arm, "mpjpe": value, "rotation_deg": rotation, "translation_mm": translation})
             if progress:
                 print(f"noise {noise:g} px, seed {seed}: done", flush=True)
     return pd.DataFrame(rows)
@@ -202,7 +219,8 @@ def run_study(noise_px: tuple[float, ...] = (2.0, 5.0), seeds: tuple[int, ...] =
 def summarise(table: pd.DataFrame, resamples: int = 2000) -> pd.DataFrame:
     """Per noise level, seed and arm: the mean MPJPE over sequences and its ratio to
     ``calibrated`` with a 95 % paired bootstrap interval over sequences (the same resampled
-    sequences for the arm and ``calibrated``)."""
+    sequences for the arm and ``calibrated``), and the mean camera-pose errors (NaN where the
+    rows have none)."""
     from scipy.stats import bootstrap
 
     out = []
@@ -219,6 +237,10 @@ def summarise(table: pd.DataFrame, resamples: int = 2000) -> pd.DataFrame:
                                vectorized=True, n_resamples=resamples, method="percentile",
                                random_state=np.random.default_rng([int(seed), 99])).confidence_interval
                 low, high = float(ci.low), float(ci.high)
+            cameras = part[part["arm"] == arm]
             out.append({"noise_px": noise, "seed": seed, "arm": arm, "mpjpe": float(values.mean()),
-                        "ratio": ratio, "ratio_low": low, "ratio_high": high, "sequences": len(values)})
+                        "ratio": ratio, "ratio_low": low, "ratio_high": high, "sequences": len(values),
+                        "rotation_deg": float(cameras["rotation_deg"].mean()) if "rotation_deg" in cameras else np.nan,
+                        "translation_mm": (float(cameras["translation_mm"].mean()) if "translation_mm" in cameras
+                                           else np.nan)})
     return pd.DataFrame(out)
