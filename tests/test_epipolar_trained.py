@@ -62,9 +62,9 @@ def test_the_attention_peak_and_chance_against_a_loop():
 
 
 def test_on_ideal_features_it_reads_the_studys_attention_share_well_above_chance():
-    """The ideal-feature study's scene, no occlusion: this module's read-out of the attention
-    gives the study's own share of peaks within a cell (computed by other code), and chance
-    (a peak anywhere on the line) lies far below it."""
+    """The ideal-feature study's scene, no occlusion: the read-out the study shares with this
+    module gives the study's share of peaks within a cell, and chance (a peak anywhere on the
+    line) lies far below it."""
     scene = scenes(0)[0]
     study = ec.run_scene(scene, *ec.REGIMES["none"], seed=0)
     maps, proj, _, _, true_uv = ec.features(scene, *ec.REGIMES["none"], seed=0)

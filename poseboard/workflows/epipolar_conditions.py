@@ -153,15 +153,15 @@ def run_scene(scene: Scene, occlusion: float, kept: float, seed: int, frames: in
         out[f"{arm}_mpjpe"] = float(error.mean())
         out[f"{arm}_paper_case"] = float(error[case].mean()) if case.any() else float("nan")
     # the attention at each joint's true reference cell: its strongest sample against the truth next door
+    from poseboard.workflows.epipolar_trained import attention_peaks
+
     H, W = maps.shape[-2:]
     stride = CROP_PX / W
-    cell = np.clip(np.rint(true_uv / stride), 0, [W - 1, H - 1]).astype(int)  # (F, V, J, 2)
-    index = torch.as_tensor(cell[..., 1] * W + cell[..., 0])  # (F, V, J)
-    best = attn.gather(2, index[..., None].expand(F, V, J, attn.shape[-1])).argmax(-1)  # (F, V, J)
-    where = points.gather(2, index[..., None, None].expand(F, V, J, *points.shape[-2:]))  # (F, V, J, S, 2)
-    peak = where.gather(3, best[..., None, None].expand(F, V, J, 1, 2))[..., 0, :].double().numpy()
     target = np.take_along_axis(true_uv, neighbour.numpy()[:, :, None, None], axis=1)  # (F, V, J, 2)
-    distance = np.linalg.norm(peak - target, axis=-1)
+    distance, _ = attention_peaks(attn.flatten(0, 1), points.flatten(0, 1),
+                                  torch.ones(F * V, H * W, dtype=torch.bool), true_uv.reshape(F * V, J, 2),
+                                  target.reshape(F * V, J, 2), stride, (H, W))
+    distance = distance.reshape(F, V, J)
     for name, mask in (("visible", ~occluded), ("occluded", occluded)):
         d = distance[mask]
         out[f"attention_median_px_{name}"] = float(np.median(d)) if d.size else float("nan")
