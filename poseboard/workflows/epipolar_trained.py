@@ -102,10 +102,6 @@ def attention_peaks(attention: Any, points: Any, line_valid: Any, uv_ref: Any, u
     return np.where(valid, distance, np.nan), np.where(valid, chance, np.nan)
 
 
-def _inside(uv: np.ndarray, size: int) -> np.ndarray:
-    return np.all((uv >= 0) & (uv <= size - 1), axis=-1)
-
-
 def measure_batch(transformer: Any, baseline: Any, batch: dict[str, Any], inputs_for: Any) -> dict[str, np.ndarray]:
     """Every per-joint measure of one collated batch (ground truth included): ``inputs_for(batch,
     method)`` gives what the method may see, on its device. Returns (B, V, J) arrays (heatmap
@@ -121,6 +117,7 @@ def measure_batch(transformer: Any, baseline: Any, batch: dict[str, Any], inputs
         nearest_views,
     )
     from poseboard.methods.nets.multiview import read_batch, run_backbone
+    from poseboard.protocols.failures import visible_in_crop
     from poseboard.protocols.metrics import per_joint_errors
     from poseboard.skeleton import H36M17
 
@@ -129,7 +126,7 @@ def measure_batch(transformer: Any, baseline: Any, batch: dict[str, Any], inputs
     hidden = ~batch["visibility"].numpy()
     view_valid = batch["view_valid"].numpy()
     size = int(batch["images"].shape[-1])
-    counted = _inside(gt_2d, size) & view_valid[..., None]  # (B, V, J)
+    counted = visible_in_crop(gt_2d, np.ones_like(hidden), view_valid, size)  # (B, V, J): in a valid view's crop
     out: dict[str, np.ndarray] = {"hidden": hidden, "counted": counted}
     with torch.inference_mode():
         for name, method in (("epipolar", transformer), ("baseline", baseline)):
