@@ -66,6 +66,14 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class MotionLibraryProfile(_Strict):
+    """What one profile's motion library holds."""
+
+    clips_per_role: int | None = Field(
+        default=None, ge=1, description="this many clips of each held-out role, evenly spaced (the smoke profile's "
+        "handful); None: every clip")
+
+
 class DataProfile(_Strict):
     """What ``generate`` renders: a synthetic preset plus overrides."""
 
@@ -86,6 +94,21 @@ class DataProfile(_Strict):
         default_factory=list, description=f"families of training actions added to synth-h36m's training world "
         f"({', '.join(EXTRA_ACTIONS)}; generate --actions, TrainingWorld.extra_actions); the test splits do not "
         "change")
+    real_motion: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="the share of every training world's sequences (synth-h36m, "
+        "synth-panoptic, synth-mupots) driven by the motion library's training clips (the motion_library stage's "
+        "data/motion/bandai.npz), retargeted onto the world's bodies; 0: procedural motion only (issue 79)")
+
+
+class MotionLibraryParams(_Strict):
+    """The ``motion_library`` stage: the Bandai Namco archive it reads and, per profile, how much
+    of it (docs/motion_library.md)."""
+
+    archive: str = Field(description="the archive's path, relative to the repository root (the variable "
+                                     "POSEBOARD_MOTION_ARCHIVE, when set, comes first)")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="the archive's SHA-256: another file is refused")
+    profiles: dict[str, MotionLibraryProfile] = Field(
+        default_factory=dict, description="profile → what the library holds (a profile absent here: every clip)")
 
 
 class Profile(_Strict):
@@ -238,6 +261,8 @@ class Params(_Strict):
     scores: dict[str, Score] = Field(default_factory=dict)
     report: ReportParams = Field(default_factory=ReportParams)
     tracking: TrackingParams = Field(default_factory=TrackingParams)
+    motion_library: MotionLibraryParams | None = Field(
+        None, description="the real-motion library stage (issue 79); None: no library (every real_motion share 0)")
 
     @model_validator(mode="after")
     def _consistent(self) -> Params:
@@ -251,6 +276,12 @@ class Params(_Strict):
                 raise ValueError(f"profiles.{name}.seeds: the first seed is the pipeline's own run and must be the "
                                  f"top-level `seed` ({self.seed}), got {prof.seeds}")
         blocks = {"backbone": self.backbone} if self.backbone else {}
+        if self.motion_library is not None:
+            blocks["motion_library.profiles"] = self.motion_library.profiles
+        for name, prof in self.profiles.items():
+            if prof.data.real_motion > 0 and self.motion_library is None:
+                raise ValueError(f"profiles.{name}.data.real_motion: {prof.data.real_motion} draws from the motion "
+                                 "library, but there is no `motion_library` block (the archive and its SHA-256)")
         from poseboard.names import NAME_PATTERN, NAME_RULE
 
         # these keys become paths (checkpoints/<name>, results/<name>/) and HTML ids

@@ -28,6 +28,9 @@ def generate_stage(
     dataset: Annotated[list[str] | None, typer.Option(
         "--dataset", help="render only this dataset (repeatable; one of the profile's `data.datasets`): dvc.yaml's "
                           "generate@<dataset> stages render one each")] = None,
+    motion_library: Annotated[Path, typer.Option(
+        "--motion-library", help="the motion library the profile's `data.real_motion` share draws from (the "
+                                 "motion_library stage's output)")] = Path("data/motion/bandai.npz"),
 ) -> None:
     """Render the synthetic datasets of the active profile (``profiles.<profile>.data``), or the
     ``--dataset`` ones only (each dataset's bytes do not depend on which others are rendered).
@@ -54,12 +57,51 @@ def generate_stage(
         config = config.with_split_sizes("train", samples=data.train_samples)
         config = config.with_split_sizes("test", samples=data.test_samples)
         config = config.with_extra_actions(data.extra_actions)
+        if data.real_motion > 0:  # the library's held-out roles never train (casting.training_clips)
+            from poseboard.datasets.synthetic.config import MotionLibrarySpec
+
+            config = config.model_copy(update={"motion_library": MotionLibrarySpec(path=motion_library)})
+            config = config.with_training_world("real_motion", data.real_motion,
+                                                f"profiles.{params.profile}.data.real_motion")
         reports = generate_datasets(names, config, out, seed=params.seed, progress=False,
                                     workers=None if workers <= 0 else workers)
     except ValueError as exc:  # a config the preset's overrides leave invalid is the user's input too
         raise InputError(str(exc)) from None
     for r in reports:
         typer.echo(f"{r.name}/{r.split}: {r.samples} samples, {r.bytes / 1e6:.1f} MB, {r.seconds:.1f} s → {r.path}")
+
+
+#: the variable that, when set, replaces ``motion_library.archive`` (a copy elsewhere, a test's checkout)
+ARCHIVE_VARIABLE = "POSEBOARD_MOTION_ARCHIVE"
+
+
+@app.command("motion-library")
+def motion_library_stage(
+    params_file: Annotated[Path, typer.Option("--params", help="the parameters file")] = Path("params.yaml"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="the library's folder")] = Path("data/motion"),
+) -> None:
+    """Build the real-motion library of the active profile (the ``motion_library`` stage): check the
+    Bandai Namco archive's SHA-256 (``motion_library.archive``, or the POSEBOARD_MOTION_ARCHIVE
+    variable), unpack it inside OUT, build OUT/bandai.npz and its manifest, remove the unpacked
+    files. A missing or altered archive exits with status 2 and writes nothing."""
+    import os
+
+    from poseboard.datasets.mocap.bandai_archive import build_from_archive
+    from poseboard.params import load_params
+
+    params = load_params(params_file)
+    spec = params.motion_library
+    if spec is None:
+        raise InputError(f"{params_file}: no `motion_library` block (the archive's path and SHA-256)")
+    profile = spec.profiles.get(params.profile)
+    archive = Path(os.environ.get(ARCHIVE_VARIABLE) or spec.archive)
+    manifest = build_from_archive(archive, out, sha256=spec.sha256,
+                                  clips_per_role=None if profile is None else profile.clips_per_role)
+    totals = manifest["totals"]
+    roles = ", ".join(f"{role} {v['clips']} ({v['seconds'] / 60:.1f} min)" for role, v in totals["by_role"].items())
+    typer.echo(f"{out / manifest['npz']['file']}: {totals['clips_kept']} clips of {totals['files']} files, "
+               f"{totals['hours']:.2f} h, {manifest['npz']['bytes'] / 1e6:.1f} MB; {roles}; dropped "
+               f"{totals['dropped_by_rule'] or 'none'}")
 
 
 NO_INIT_NOTE = """# No initial weights

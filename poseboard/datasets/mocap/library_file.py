@@ -10,6 +10,12 @@ uncompressed, fixed order). Reading it needs nothing of the BVH importer, so the
 ``subject``     (C,) str: the CMU subject (``"01"``);
 ``category``    (C,) str: from the ``--categories`` CSV, else ``"unlabelled"``;
 ``fps``         () float64.
+
+Format 2 (the Bandai Namco Research Motion datasets, :mod:`.bandai`) adds four (C,) str keys:
+``dataset`` (``"1"``/``"2"``), ``style``, ``take`` (``"001"``) and ``role`` (``train``,
+``test-take``, ``novel-content``, ``novel-style``: :mod:`.bandai_split`); its ``trial`` is the
+file's stem, ``category`` the content and ``subject`` ``"bandai-<N>"`` (the actors are not
+identified per file). A format-1 (CMU) library reads with ``role`` ``train`` for every clip.
 """
 
 from __future__ import annotations
@@ -44,18 +50,25 @@ def resample(poses: np.ndarray, frame_time: float, fps: float = 50.0) -> np.ndar
 RESERVED_CMU_SUBJECTS = (2, 5, 6, 7)
 #: the keys of the library ``.npz``, in the order they are written
 LIBRARY_KEYS = ("poses", "clip_start", "clip", "trial", "subject", "category", "fps")
+#: the per-clip labels format 2 adds (after :data:`LIBRARY_KEYS`, in this order)
+LABEL_KEYS = ("dataset", "style", "take", "role")
+#: the roles a format-2 clip may have (:mod:`poseboard.datasets.mocap.bandai_split`)
+CLIP_ROLES = ("train", "test-take", "novel-content", "novel-style")
 #: the zip entries' date: fixed, so the same library gives the same bytes
 ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 FORMAT = "poseboard motion library 1"
+FORMAT_2 = "poseboard motion library 2"
 
 
 def library_npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     """The ``.npz`` bytes of the library arrays: :data:`LIBRARY_KEYS` in that order, stored
     (no compression), every zip entry dated :data:`ZIP_DATE_TIME`: the same arrays give the same
-    bytes on every machine (``np.savez`` stamps the current time)."""
+    bytes on every machine (``np.savez`` stamps the current time). Arrays holding
+    :data:`LABEL_KEYS` too are written as format 2 (those keys last)."""
+    keys = LIBRARY_KEYS + (LABEL_KEYS if "role" in arrays else ())
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as archive:
-        for key in LIBRARY_KEYS:
+        for key in keys:
             data = io.BytesIO()
             np.lib.format.write_array(data, np.asarray(arrays[key]), allow_pickle=False)
             info = zipfile.ZipInfo(f"{key}.npy", date_time=ZIP_DATE_TIME)
@@ -70,7 +83,8 @@ def library_npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
 @dataclass(frozen=True)
 class MotionLibrary:
     """A validated library: ``poses`` (F, 17, 3) int16 mm; ``clip_start`` (C + 1,) int64;
-    ``clip``, ``trial``, ``subject``, ``category`` (C,) str; ``fps``."""
+    ``clip``, ``trial``, ``subject``, ``category`` (C,) str; ``fps``; format 2's ``dataset``,
+    ``style``, ``take``, ``role`` (C,) str (format 1: empty labels, every role ``train``)."""
 
     poses: np.ndarray
     clip_start: np.ndarray
@@ -79,6 +93,16 @@ class MotionLibrary:
     subject: np.ndarray
     category: np.ndarray
     fps: float
+    dataset: np.ndarray | None = None
+    style: np.ndarray | None = None
+    take: np.ndarray | None = None
+    role: np.ndarray | None = None
+
+    def label(self, key: str, i: int) -> str:
+        """Clip ``i``'s format-2 label ``key`` (``dataset``, ``style``, ``take``, ``role``); a
+        format-1 library's: ``""``, and ``"train"`` for the role."""
+        values = getattr(self, key)
+        return str(values[i]) if values is not None else ("train" if key == "role" else "")
 
     def __len__(self) -> int:
         return len(self.clip)
@@ -107,10 +131,12 @@ def load_library(path: str | Path) -> MotionLibrary:
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise InputError(f"{where}: a single .npy array, not a motion library .npz; {fix}")
     with archive:
-        if sorted(archive.files) != sorted(LIBRARY_KEYS):
-            raise InputError(f"{where}: keys {sorted(archive.files)}, expected {list(LIBRARY_KEYS)}; {fix}")
+        version_2 = sorted(archive.files) == sorted(LIBRARY_KEYS + LABEL_KEYS)
+        if sorted(archive.files) != sorted(LIBRARY_KEYS) and not version_2:
+            raise InputError(f"{where}: keys {sorted(archive.files)}, expected {list(LIBRARY_KEYS)} (format 1) or "
+                             f"those and {list(LABEL_KEYS)} (format 2); {fix}")
         data: dict[str, np.ndarray] = {}
-        for key in LIBRARY_KEYS:
+        for key in LIBRARY_KEYS + (LABEL_KEYS if version_2 else ()):
             try:
                 data[key] = archive[key]
             except ValueError:
@@ -131,20 +157,25 @@ def load_library(path: str | Path) -> MotionLibrary:
         raise InputError(f"{where}: 'clip_start' must start at 0, rise strictly and end at the {len(poses)} frames; "
                          f"got first {starts[:1].tolist()}, last {starts[-1:].tolist()}"
                          + (f", not rising at clip {int(bad[0])}" if len(bad) else "") + f"; {fix}")
-    for key in ("clip", "trial", "subject", "category"):
+    for key in ("clip", "trial", "subject", "category") + (LABEL_KEYS if version_2 else ()):
         if data[key].dtype.kind != "U" or data[key].shape != (C,):
             raise InputError(f"{where}: {key!r} must be ({C},) unicode strings, got {data[key].shape} "
                              f"{data[key].dtype}; {fix}")
     if len(np.unique(data["clip"])) != C:
         raise InputError(f"{where}: 'clip' names a clip twice; {fix}")
     for subject in np.unique(data["subject"]).tolist():
-        if not subject.isdigit():
+        if not subject.isdigit() and not (version_2 and subject):
             raise InputError(f"{where}: 'subject' {subject!r} is not a CMU subject number; {fix}")
-        if int(subject) in RESERVED_CMU_SUBJECTS:
+        if subject.isdigit() and int(subject) in RESERVED_CMU_SUBJECTS:
             raise InputError(f"{where}: 'subject' {subject} is reserved for the held-out check and may not be in the "
                              f"library; {fix} from a source without it")
     fps = data["fps"]
     if fps.shape != () or fps.dtype.kind != "f" or not (np.isfinite(fps) and float(fps) > 0):
         raise InputError(f"{where}: 'fps' must be one positive float, got {fps!r}; {fix}")
+    if version_2:
+        bad_roles = sorted(set(np.unique(data["role"]).tolist()) - set(CLIP_ROLES))
+        if bad_roles:
+            raise InputError(f"{where}: 'role' {bad_roles[0]!r} is not one of {list(CLIP_ROLES)}; {fix}")
+    labels = {key: data[key] for key in LABEL_KEYS} if version_2 else {}
     return MotionLibrary(poses=poses, clip_start=starts, clip=data["clip"], trial=data["trial"],
-                         subject=data["subject"], category=data["category"], fps=float(fps))
+                         subject=data["subject"], category=data["category"], fps=float(fps), **labels)

@@ -150,15 +150,16 @@ def _real_sequence(clips: Sequence[Any] | None, body: Any, action: str, k: int, 
 
 def training_clips(config: SynthConfig) -> list[Any]:
     """The motion library's clips a training split may use (:class:`~.real_motion.RealClip`):
-    every clip of ``config.motion_library`` but those of its test subjects and novel
-    categories; none without a library."""
+    every clip of ``config.motion_library`` whose role is ``train`` (a format-2 library's
+    held-out takes, contents and styles never are: :mod:`poseboard.datasets.mocap.bandai_split`)
+    but those of its test subjects and novel categories; none without a library."""
     spec = config.motion_library
     if spec is None:
         return []
     from poseboard.datasets.synthetic.real_motion import library_clips
 
-    return [c for c in library_clips(spec.path)
-            if c.subject not in spec.test_subjects and c.category not in spec.novel_categories]
+    return [c for c in library_clips(spec.path) if c.role == "train"
+            and c.subject not in spec.test_subjects and c.category not in spec.novel_categories]
 
 
 def _procedural_sequences(name: str, split: str, cfg: MultiViewSplit, spec_area: float, fps: float,

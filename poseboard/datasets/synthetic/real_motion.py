@@ -51,6 +51,10 @@ class RealClip:
         category: what kind of motion it is (``"walk"``, ``"dance"``, …; ``"unlabelled"``).
         poses: (F, 17, 3) world mm, Z up, floor at z = 0, H36M17 order.
         fps: frames per second of ``poses``.
+        style: the manner it is performed in (Bandai's ``"tired"``; ``""`` where the source has none).
+        role: its side of the held-out split (:mod:`poseboard.datasets.mocap.bandai_split`:
+            ``"train"``, ``"test-take"``, ``"novel-content"``, ``"novel-style"``); only
+            ``"train"`` clips enter a training world.
     """
 
     clip: str
@@ -58,6 +62,8 @@ class RealClip:
     category: str
     poses: np.ndarray
     fps: float
+    style: str = ""
+    role: str = "train"
 
     @property
     def seconds(self) -> float:
@@ -82,7 +88,8 @@ def library_clips(path: str | Path) -> list[RealClip]:
 
     library = load_library(path)
     return [RealClip(str(library.clip[i]), str(library.subject[i]), str(library.category[i]),
-                     library.clip_poses(i), library.fps) for i in range(len(library))]
+                     library.clip_poses(i), library.fps, style=library.label("style", i),
+                     role=library.label("role", i)) for i in range(len(library))]
 
 
 def draw_window(clips: Sequence[RealClip], duration_s: float, rng: np.random.Generator) -> ClipWindow:
