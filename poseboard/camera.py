@@ -70,11 +70,18 @@ def _det3(m: np.ndarray) -> float:
     return a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g)
 
 
+#: The widest image side a camera may have, pixels: no sensor comes near it, and a damaged file's
+#: number of 30 digits would otherwise size the renders and pictures made from the camera.
+MAX_IMAGE_SIDE = 100_000
+
+
 def _check_image_size(size: Sequence[int], where: str) -> tuple[int, int]:
-    """(width, height) as ints, an :class:`InputError` unless both are positive."""
+    """(width, height) as ints, an :class:`InputError` unless both are positive and at most
+    :data:`MAX_IMAGE_SIDE`."""
     w, h = (int(s) for s in size)
-    if w <= 0 or h <= 0:
-        raise InputError(f"{where}: image_size must be positive (width, height), got {tuple(size)}")
+    if w <= 0 or h <= 0 or w > MAX_IMAGE_SIDE or h > MAX_IMAGE_SIDE:
+        raise InputError(f"{where}: image_size must be positive (width, height) of at most {MAX_IMAGE_SIDE} pixels, "
+                         f"got {tuple(size)}")
     return w, h
 
 
@@ -373,6 +380,8 @@ def load_rig(path: str | Path) -> list[Camera]:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         raise ResultFileError(f"{path}: rig file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultFileError(f"{path}: cannot read the rig file as text ({exc})") from None
     except json.JSONDecodeError as exc:
         raise ResultFileError(f"{path}: not valid JSON ({exc})") from None
     try:

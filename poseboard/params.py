@@ -424,6 +424,8 @@ def load_params(path: str | Path = PARAMS_FILE) -> Params:
         text = path.read_text()
     except FileNotFoundError:
         raise ParamsError(f"{path}: not found (run from the repository root, or pass --params)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ParamsError(f"{path}: cannot read it as text ({exc})") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -124,6 +124,15 @@ SMOKE_BOARD_STAGES = ["train@ransac", "predict@ransac-synth-h36m-relative", "sco
                       "identify"]
 
 
+def motion_archive() -> Path:
+    """The Bandai Namco archive params.yaml names (``motion_library.archive``, relative to this
+    checkout), absolute: a copy of the checkout elsewhere reads it through POSEBOARD_MOTION_ARCHIVE."""
+    import yaml
+
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    return (ROOT / params["motion_library"]["archive"]).resolve()
+
+
 def user_env() -> dict[str, str]:
     """A user's shell for the commands the slow tests run, not this pytest's: no
     PYTEST_XDIST_WORKER (pytest-benchmark disables itself under xdist), no PYTHONPATH (the
@@ -132,7 +141,8 @@ def user_env() -> dict[str, str]:
            if k not in ("MLFLOW_TRACKING_URI", "PYTHONPATH") and not k.startswith("PYTEST_")}
     return env | {"DVC_NO_ANALYTICS": "1", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
                   "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
-                  "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t", "POSEBOARD_THREADS": "2"}
+                  "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t", "POSEBOARD_THREADS": "2",
+                  "POSEBOARD_MOTION_ARCHIVE": os.environ.get("POSEBOARD_MOTION_ARCHIVE") or str(motion_archive())}
 
 
 def run_checked(cmd: list[str], cwd: Path, timeout: float = 900, ok: bool = True) -> subprocess.CompletedProcess:

@@ -81,12 +81,12 @@ def test_clean_clone_to_ranked_row(board, tmp_path, run_as_user):
     first = run_as_user(_poseboard("method", "my-method"), clone)
     out = first.stdout
     ran = re.findall(r"^Running stage '([^']+)'", out, flags=re.MULTILINE)
-    assert set(ran) == {"generate@synth-h36m", "pretrain_backbone", "train@my-method",
+    assert set(ran) == {"motion_library", "generate@synth-h36m", "pretrain_backbone", "train@my-method",
                         "predict@my-method-synth-h36m-relative"}, ran
     # DVC's own record: every built-in entry of dvc.lock is the committed one
     lock = yaml.safe_load((clone / "dvc.lock").read_text())["stages"]
     for name, entry in committed_lock.items():
-        if not name.startswith(("generate@", "pretrain_backbone")):
+        if not name.startswith(("generate@", "pretrain_backbone", "motion_library")):
             assert lock[name] == entry, f"{name} changed in dvc.lock"
     assert set(lock) - set(committed_lock) == {"train@my-method", "predict@my-method-synth-h36m-relative"}
     # the verdict: its row and the paired comparison with RANSAC

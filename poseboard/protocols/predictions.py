@@ -24,7 +24,6 @@ Files are read with ``allow_pickle=False``: string arrays must be fixed-width un
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from poseboard.errors import InputError, ResultFileError
-from poseboard.io import atomic_write_with
+from poseboard.io import NPZ_MAX_BYTES, atomic_write_with, load_npz
 
 
 @dataclass
@@ -85,33 +84,15 @@ class RootGroundTruth:
 #: Uncompressed size above which a predictions file is refused before it is read: Human3.6M's
 #: whole test set (~540,000 frames × 17 joints × 3 float64) is ~220 MB; a compressed member
 #: that unpacks to gigabytes (a zip bomb) would exhaust memory instead of failing clearly.
-MAX_UNCOMPRESSED_BYTES = 1 << 30
+MAX_UNCOMPRESSED_BYTES = NPZ_MAX_BYTES
 
 
 def _load_npz(path: Path) -> dict[str, np.ndarray]:
-    if path.exists() and not zipfile.is_zipfile(path):
-        raise ResultFileError(f"{path}: not a readable .npz file (not a zip archive)")
-    if path.exists():
-        with zipfile.ZipFile(path) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-        if unpacked > MAX_UNCOMPRESSED_BYTES:
-            raise ResultFileError(
-                f"{path}: its arrays unpack to {unpacked / 1e9:.1f} GB, more than the "
-                f"{MAX_UNCOMPRESSED_BYTES >> 20} MiB a predictions file may hold (a whole Human3.6M test set "
-                "is ~220 MB); nothing was read"
-            )
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    except FileNotFoundError:
-        raise ResultFileError(f"{path}: predictions file not found") from None
-    except ValueError as exc:  # object arrays need pickle, which we refuse
-        raise ResultFileError(
-            f"{path}: cannot be read without unpickling ({exc}); store strings as fixed-width "
-            "unicode arrays, e.g. np.array(ids, dtype=str)"
-        ) from None
-    except (OSError, EOFError) as exc:
-        raise ResultFileError(f"{path}: not a readable .npz file ({exc})") from None
+    """Every array of a predictions file, each member read inside the checks
+    (:func:`poseboard.io.load_npz`): a damaged archive or member, an object array or a header
+    that disagrees with its data is a :class:`ResultFileError` naming the file and the member."""
+    return load_npz(path, what="predictions file", max_bytes=MAX_UNCOMPRESSED_BYTES,
+                    too_large_hint=" (a whole Human3.6M test set is ~220 MB)")
 
 
 def _require(data: dict[str, np.ndarray], key: str, path: Path) -> np.ndarray:
@@ -124,7 +105,31 @@ def _ids(data: dict[str, np.ndarray], path: Path) -> np.ndarray:
     ids = _require(data, "sample_ids", path)
     if ids.ndim != 1 or ids.dtype.kind not in "US":
         raise ResultFileError(f"{path}: 'sample_ids' must be a 1-D string array, got {ids.dtype} {ids.shape}")
-    return ids.astype(str)
+    try:
+        ids = ids.astype(str)
+    except UnicodeDecodeError:  # a byte-string array (dtype S) holding non-ASCII bytes
+        raise ResultFileError(f"{path}: 'sample_ids' holds bytes that are not ASCII text; store the ids as "
+                              "unicode, np.array(ids, dtype=str)") from None
+    # each id's UTF-32 code points: a damaged file can hold numbers that are no character, which
+    # crash where the id is printed or hashed
+    codes = np.ascontiguousarray(ids).view(np.uint32).reshape(len(ids), -1) if ids.dtype.itemsize else \
+        np.zeros((len(ids), 0), dtype=np.uint32)
+    bad = ((codes > 0x10FFFF) | ((codes >= 0xD800) & (codes <= 0xDFFF))).any(axis=1)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ResultFileError(f"{path}: 'sample_ids' row {row} holds a code point that is not a character "
+                              "(a damaged file?)")
+    return ids
+
+
+def _numeric(data: dict[str, np.ndarray], key: str, shape: tuple[int, ...], path: Path) -> np.ndarray:
+    """Array ``key`` as float64, refused unless it is real numbers of ``shape``."""
+    values = _require(data, key, path)
+    if values.dtype.kind not in "fiu":
+        raise ResultFileError(f"{path}: {key!r} must be numeric, got {values.dtype}")
+    if values.shape != shape:
+        raise ResultFileError(f"{path}: {key!r} must have shape {shape}, got {values.shape}")
+    return values.astype(np.float64)
 
 
 def _finite(name: str, values: np.ndarray, ids: np.ndarray, path: Path) -> None:
@@ -133,6 +138,19 @@ def _finite(name: str, values: np.ndarray, ids: np.ndarray, path: Path) -> None:
         rows = np.flatnonzero(bad)
         shown = ", ".join(f"{ids[r]!s}" for r in rows[:5])
         raise InputError(f"{path}: {name} has NaN or inf in {bad.sum()} row(s), e.g. samples {shown}")
+
+
+#: Coordinates further than this from the origin are no capture volume's (1 km, in mm): refused,
+#: as their squares would overflow the metrics to infinity.
+MAX_COORDINATE_MM = 1e6
+
+
+def _bounded(name: str, values: np.ndarray, ids: np.ndarray, path: Path) -> None:
+    far = (np.abs(values.reshape(len(values), -1)) > MAX_COORDINATE_MM).any(axis=1)
+    if far.any():
+        rows = np.flatnonzero(far)
+        raise InputError(f"{path}: {name} lies more than {MAX_COORDINATE_MM / 1e6:g} km from the origin in "
+                         f"{far.sum()} row(s), e.g. sample {ids[rows[0]]!s}: not millimetres of a capture volume")
 
 
 def load_pose_predictions(path: str | Path, num_joints: int = 17) -> PosePredictions:
@@ -150,6 +168,7 @@ def load_pose_predictions(path: str | Path, num_joints: int = 17) -> PosePredict
         raise ResultFileError(f"{path}: 'joints_3d' must be numeric, got {joints.dtype}")
     joints = joints.astype(np.float64)
     _finite("'joints_3d'", joints, ids, path)
+    _bounded("'joints_3d'", joints, ids, path)
     frame = str(data["frame"]) if "frame" in data else "world"
     if frame not in ("world", "reference_camera", "camera"):
         raise ResultFileError(f"{path}: 'frame' must be world, reference_camera or camera, got {frame!r}")
@@ -182,14 +201,11 @@ def load_root_predictions(path: str | Path) -> RootPredictions:
     path = Path(path)
     data = _load_npz(path)
     ids = _ids(data, path)
-    root = _require(data, "root", path).astype(np.float64)
-    score = _require(data, "score", path).astype(np.float64)
-    if root.shape != (len(ids), 3):
-        raise ResultFileError(f"{path}: 'root' must have shape ({len(ids)}, 3), got {root.shape}")
-    if score.shape != (len(ids),):
-        raise ResultFileError(f"{path}: 'score' must have shape ({len(ids)},), got {score.shape}")
+    root = _numeric(data, "root", (len(ids), 3), path)
+    score = _numeric(data, "score", (len(ids),), path)
     _finite("'root'", root, ids, path)
     _finite("'score'", score, ids, path)
+    _bounded("'root'", root, ids, path)
     person = data.get("person_index", np.full(len(ids), -1))
     if person.shape != (len(ids),) or person.dtype.kind not in "iu":
         raise ResultFileError(f"{path}: 'person_index' must be an int array of shape ({len(ids)},)")

@@ -3,7 +3,8 @@
 Protocols are versioned (``name@version``); results of different versions are never
 mixed. Every evaluation choice that research code tends to hide in a loop (root
 alignment, frame- vs action-weighted averaging, merged trials, skipped scenes) is a
-named field here.
+named field here. A definition's numbers are finite: ``nan`` or ``inf`` in a YAML file is refused
+(``allow_inf_nan=False``), as a published number or a threshold they mean a damaged file.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ METRIC_ALIGNMENT: dict[str, Alignment] = {"pa_mpjpe": "procrustes", "n_mpjpe": "
 class PaperAnchor(BaseModel):
     """A published number to print beside the reproduced one."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     method: str
     value: float
@@ -37,7 +38,7 @@ class PaperAnchor(BaseModel):
 class CameraSweep(BaseModel):
     """Evaluate with subsets of ``sizes`` cameras: ``subsets_per_size`` random subsets each."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     sizes: tuple[int, ...] = Field(min_length=1)
     subsets_per_size: int = Field(default=3, ge=1)
@@ -56,7 +57,7 @@ class CalibrationNoise(BaseModel):
     moved by ``translation_mm`` in a random direction, one draw per camera from
     ``seed`` (a fixed calibration error, the same for every frame and every method)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     rotation_deg: float = Field(ge=0, description="rotation error of every camera, degrees")
     translation_mm: float = Field(ge=0, description="error of every camera centre, mm")
@@ -66,7 +67,7 @@ class CalibrationNoise(BaseModel):
 class CalibrationLevel(BaseModel):
     """One calibration error of a :class:`CalibrationSweep` (0 / 0: the exact extrinsics)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     rotation_deg: float = Field(ge=0, description="rotation error of every camera, degrees")
     translation_mm: float = Field(ge=0, description="error of every camera centre, mm")
@@ -85,7 +86,7 @@ class CalibrationSweep(BaseModel):
     robustness curve in one run. Each camera's error has the same direction at every level
     (drawn from ``seed`` and the camera's position), only its size grows."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     levels: tuple[CalibrationLevel, ...] = Field(min_length=1)
     seed: int = 0
@@ -101,7 +102,7 @@ class CalibrationSweep(BaseModel):
 class ProtocolDef(BaseModel):
     """One versioned evaluation protocol."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
     version: int = Field(ge=1)

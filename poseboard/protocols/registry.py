@@ -29,6 +29,8 @@ def load_protocol_file(path: Path) -> ProtocolDef:
     """Read and validate one YAML protocol definition, naming the file and field on error."""
     try:
         data = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultFileError(f"{path}: cannot read the protocol definition as text ({exc})") from None
     except yaml.YAMLError as exc:
         raise ResultFileError(f"{path}: not valid YAML ({exc})") from None
     try:

@@ -93,7 +93,8 @@ def plan_method(params: Params, name: str) -> MethodPlan:
     datasets = sorted({block.dataset, *(e.dataset for e in evals.values()), *(s.dataset for s in scores.values())})
     targets = [f"train@{name}", *(f"predict@{k}" for k in evals), *(f"score@{k}" for k in scores)]
     # the code fingerprints (dvc.yaml's <kind>_code stages) only hash source files: they may run
-    allowed = set(targets) | {f"generate@{d}" for d in datasets} | set(CODE_STAGES)
+    # ... and the motion library the generate@ stages read (data/motion: built once per machine)
+    allowed = set(targets) | {f"generate@{d}" for d in datasets} | set(CODE_STAGES) | {"motion_library"}
     chain, cur = [], block.init
     while cur not in ("backbone", "none"):
         chain.append(cur)

@@ -16,11 +16,16 @@ from typing import Any
 
 import numpy as np
 
+from poseboard.camera import MAX_IMAGE_SIDE
 from poseboard.datasets.axes import Units, Up
 from poseboard.errors import InputError
 
 #: R must be orthonormal to this (what poseboard.camera.Camera accepts)
 ROTATION_TOLERANCE = 1e-5
+#: The largest |entry| of K (pixels) and |t| (the file's units: 10 km in mm) a camera may have: a
+#: damaged number (1e308, thirty digits) is refused here rather than overflowing the geometry.
+MAX_INTRINSIC_PX = 1e6
+MAX_TRANSLATION = 1e7
 
 
 class CalibrationError(InputError):
@@ -109,7 +114,11 @@ def as_dist(value: Any, path: Path, camera: str, name: str) -> np.ndarray:
 
 
 def check_intrinsics(K: np.ndarray, path: Path, camera: str, name: str = "K") -> None:
-    """K = [[fx, s, cx], [0, fy, cy], [0, 0, 1]] with fx, fy > 0."""
+    """K = [[fx, s, cx], [0, fy, cy], [0, 0, 1]] with fx, fy > 0, every entry within
+    :data:`MAX_INTRINSIC_PX`."""
+    if np.abs(K).max() > MAX_INTRINSIC_PX:
+        raise fail(path, camera, f"{name} holds {np.abs(K).max():.3g}, beyond the {MAX_INTRINSIC_PX:g} pixels of any "
+                                 f"camera's focal length or principal point", "is the file damaged?")
     if K[0, 0] <= 0 or K[1, 1] <= 0:
         raise fail(path, camera, f"{name}: focal length fx = {K[0, 0]:g}, fy = {K[1, 1]:g} must be positive",
                    "check the intrinsic matrix (a negative focal length usually means a flipped axis; "
@@ -120,7 +129,10 @@ def check_intrinsics(K: np.ndarray, path: Path, camera: str, name: str = "K") ->
 
 
 def check_rotation(R: np.ndarray, path: Path, camera: str, name: str = "R") -> None:
-    """R orthonormal with det +1 (to :data:`ROTATION_TOLERANCE`)."""
+    """R orthonormal with det +1 (to :data:`ROTATION_TOLERANCE`), every entry finite."""
+    if not np.all(np.isfinite(R)):  # NaN would pass the comparisons below
+        raise fail(path, camera, f"{name} is not a rotation: it holds NaN or inf",
+                   "give the 3×3 world → camera rotation (or a Rodrigues vector of a few radians)")
     err = float(np.abs(R @ R.T - np.eye(3)).max())
     if err > ROTATION_TOLERANCE:
         raise fail(path, camera, f"{name} is not a rotation: RRᵀ differs from I by {err:.3g}",
@@ -131,10 +143,11 @@ def check_rotation(R: np.ndarray, path: Path, camera: str, name: str = "R") -> N
 
 
 def check_size(size: Any, path: Path, camera: str, name: str) -> tuple[int, int]:
-    """(width, height) positive integers."""
+    """(width, height) positive integers, at most :data:`poseboard.camera.MAX_IMAGE_SIDE`."""
     arr = as_matrix(size, (2,), path, camera, name)
-    if np.any(arr <= 0) or np.any(arr != np.round(arr)):
-        raise fail(path, camera, f"{name} must be two positive integers (width, height), got {arr.tolist()}")
+    if np.any(arr <= 0) or np.any(arr != np.round(arr)) or np.any(arr > MAX_IMAGE_SIDE):
+        raise fail(path, camera, f"{name} must be two positive integers (width, height) of at most "
+                                 f"{MAX_IMAGE_SIDE} pixels, got {arr.tolist()}")
     return int(arr[0]), int(arr[1])
 
 
@@ -154,8 +167,12 @@ def source_camera(path: Path, name: str, K: Any, dist: Any, R: Any, t: Any, size
     d = as_dist(dist, path, name, dist_name)
     if rvec:
         Rm = rodrigues(as_matrix(R, (3,), path, name, r_name))
+        check_rotation(Rm, path, name, r_name)  # an angle of 1e308 rad gives NaN
     else:
         Rm = as_matrix(R, (3, 3), path, name, r_name)
         check_rotation(Rm, path, name, r_name)
     tv = as_matrix(t, (3,), path, name, t_name)
+    if np.abs(tv).max() > MAX_TRANSLATION:
+        raise fail(path, name, f"field {t_name!r} holds {np.abs(tv).max():.3g}, beyond {MAX_TRANSLATION:g} in any "
+                               "unit (10 km in mm)", "is the file damaged?")
     return SourceCamera(name=str(name), K=Km, dist=d, R=Rm, t=tv, image_size=check_size(size, path, name, size_name))

@@ -15,6 +15,9 @@ point at the image centre), with a note saying so.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from poseboard.datasets.calibration.common import SourceRig, fail, source_camera
 from poseboard.datasets.calibration.opencv import read_filestorage
@@ -39,6 +42,15 @@ def _names(data: dict, path: Path) -> list[str]:
     return names
 
 
+def _size_from_principal_point(K: Any) -> list[int] | None:
+    """``2 · (cx, cy) + 1`` rounded, from a 3×3 ``K``; None when ``K`` is not one or the
+    principal point is not a finite number (the check of ``K`` then names the field)."""
+    if not isinstance(K, np.ndarray) or K.shape != (3, 3) or not np.all(np.isfinite(K[:2, 2])):
+        return None
+    size = 2 * K[:2, 2] + 1
+    return [round(float(v)) for v in size] if np.all(np.abs(size) < 1e9) else None
+
+
 def read(path: Path) -> SourceRig:
     intri_path, extri_path = files(path)
     intri, extri = read_filestorage(intri_path), read_filestorage(extri_path)
@@ -54,10 +66,7 @@ def read(path: Path) -> SourceRig:
         if f"H_{name}" in intri and f"W_{name}" in intri:
             size = [intri[f"W_{name}"], intri[f"H_{name}"]]
         else:
-            try:
-                size = [round(2 * float(K[0, 2]) + 1), round(2 * float(K[1, 2]) + 1)]
-            except (TypeError, IndexError, ValueError):
-                size = None
+            size = _size_from_principal_point(K)
             guessed.append(name)
         if f"Rot_{name}" in extri:
             R, r_key, rvec = extri[f"Rot_{name}"], f"Rot_{name}", False

@@ -91,7 +91,13 @@ def read(path: Path) -> SourceRig:
         K = np.array([[f[0], 0.0, c[0]], [0.0, f[1], c[1]], [0.0, 0.0, 1.0]])
         cam = source_camera(path, name, K, np.zeros(5), R, -R @ centre, rec["image_size"], k_name="f",
                             t_name="t (camera centre)")
-        p_cv, err = fit_tangential(p, K, cam.image_size)
+        try:
+            p_cv, err = fit_tangential(p, K, cam.image_size)
+        except np.linalg.LinAlgError:
+            p_cv, err = np.full(2, np.nan), np.nan
+        if not np.all(np.isfinite(p_cv)) or not np.isfinite(err):
+            raise fail(path, name, f"field 'p': Human3.6M's tangential terms {p.tolist()} cannot be fitted with "
+                                   "OpenCV's (p1, p2)", "they are of the order of 1e-3 in Human3.6M's cameras")
         worst = max(worst, err)
         dist = np.array([k[0], k[1], p_cv[0], p_cv[1], k[2]])
         cams.append(type(cam)(name=cam.name, K=cam.K, dist=dist, R=cam.R, t=cam.t, image_size=cam.image_size))

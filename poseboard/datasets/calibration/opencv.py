@@ -19,6 +19,7 @@ Three layouts, told apart by their keys (aliases in :data:`ALIASES`):
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,18 @@ _ROLE = {a: role for role, aliases in ALIASES.items() for a in aliases}
 
 def read_filestorage(path: Path) -> dict[str, Any]:
     """The top level of an OpenCV FileStorage file as plain Python: matrices as arrays, maps as
-    dicts, sequences as lists, numbers as floats, strings as str."""
+    dicts, sequences as lists, numbers as floats, strings as str.
+
+    The file is parsed by ``cv2.FileStorage``, but its matrices are not read with
+    ``FileNode.mat()``: that trusts the ``rows``/``cols``/``dt`` header (a mutated number asks
+    for tens of gigabytes, and a header that disagrees with its data has corrupted the heap).
+    Each matrix is read element by element from its ``data`` sequence and its header checked
+    against it (:func:`_matrix`).
+
+    Raises:
+        CalibrationError: naming the file (and the field): unreadable, not FileStorage, a
+            matrix whose header disagrees with its data, text that is not UTF-8.
+    """
     import cv2
 
     try:
@@ -62,26 +74,93 @@ def read_filestorage(path: Path) -> dict[str, Any]:
         raise fail(path, None, "cannot be opened as an OpenCV FileStorage file")
     try:
         root = fs.root()
-        return {k: _node(root.getNode(k)) for k in root.keys()}
+        return {k: _node(root.getNode(k), k, path) for k in _keys(root, "(top level)", path)}
+    except (cv2.error, SystemError) as exc:  # anything FileStorage itself refuses while reading a node
+        first = (str(exc).strip().splitlines() or ["read error"])[-1][:200]
+        raise fail(path, None, f"not a readable OpenCV FileStorage file ({first})") from None
     finally:
         fs.release()
 
 
-def _node(node: Any) -> Any:
+#: OpenCV's element type codes (``dt``) and the most channels a matrix may have (``CV_CN_MAX``)
+_DT = re.compile(r"^\s*([1-9][0-9]{0,2})?\s*([ucwsifdh])\s*$")
+_MAX_CHANNELS = 512
+
+
+def _keys(node: Any, where: str, path: Path) -> list[str]:
+    try:
+        return list(node.keys())
+    except UnicodeDecodeError:
+        raise fail(path, None, f"field {where!r}: a key that is not UTF-8 text") from None
+
+
+def _node(node: Any, where: str, path: Path) -> Any:
+    """``node`` (at field ``where``) as plain Python (see :func:`read_filestorage`)."""
     if node.isMap():
-        keys = node.keys()
+        keys = _keys(node, where, path)
         if "data" in keys and ({"rows", "cols"} <= set(keys) or "sizes" in keys):  # opencv-(nd-)matrix
-            mat = node.mat()
-            return None if mat is None else np.asarray(mat, dtype=np.float64).reshape(
-                [int(s) for s in _node(node.getNode("sizes"))] if "sizes" in keys else mat.shape[:2])
-        return {k: _node(node.getNode(k)) for k in keys}
+            return _matrix(node, keys, where, path)
+        return {k: _node(node.getNode(k), f"{where}.{k}", path) for k in keys}
     if node.isSeq():
-        return [_node(node.at(i)) for i in range(node.size())]
+        return [_node(node.at(i), f"{where}[{i}]", path) for i in range(node.size())]
     if node.isString():
-        return node.string()
+        return _text(node, where, path)
     if node.isInt() or node.isReal():
         return float(node.real())
     return None
+
+
+def _text(node: Any, where: str, path: Path) -> str:
+    try:
+        return node.string()
+    except UnicodeDecodeError:
+        raise fail(path, None, f"field {where!r}: text that is not UTF-8") from None
+
+
+def _count(node: Any, where: str, path: Path) -> int:
+    """A whole, non-negative number of a matrix header (``rows``, ``cols``, a ``sizes`` entry)."""
+    value = float(node.real()) if node.isInt() or node.isReal() else math.nan
+    if not math.isfinite(value) or value < 0 or value != int(value):
+        shown = _text(node, where, path) if node.isString() else (
+            "a map or sequence" if node.isMap() or node.isSeq() else value)
+        raise fail(path, None, f"field {where!r} must be a whole number ≥ 0, got {shown!r}",
+                   "is the matrix header damaged?")
+    return int(value)
+
+
+def _matrix(node: Any, keys: list[str], where: str, path: Path) -> np.ndarray:
+    """An ``opencv-matrix`` (``rows``, ``cols``) or ``opencv-nd-matrix`` (``sizes``) node as a
+    float64 array, read element by element from ``data``: the header (dimensions × the
+    channels of ``dt``) must account for exactly the numbers ``data`` holds, so it never sizes
+    an allocation by itself."""
+    if "sizes" in keys:
+        sizes_node = node.getNode("sizes")
+        if not sizes_node.isSeq() or not 1 <= sizes_node.size() <= 32:
+            raise fail(path, None, f"field '{where}.sizes' must be a sequence of 1 to 32 sizes")
+        shape = [_count(sizes_node.at(i), f"{where}.sizes[{i}]", path) for i in range(sizes_node.size())]
+    else:
+        shape = [_count(node.getNode(k), f"{where}.{k}", path) for k in ("rows", "cols")]
+    dt_node = node.getNode("dt")
+    dt = _text(dt_node, f"{where}.dt", path) if dt_node.isString() else ""
+    m = _DT.match(dt)
+    channels = int(m.group(1) or 1) if m else 0
+    if not m or channels > _MAX_CHANNELS:
+        raise fail(path, None, f"field '{where}.dt' is {dt!r}, not an OpenCV element type (d, f, i, u, 3d, …)")
+    data = node.getNode("data")
+    if not data.isSeq():
+        raise fail(path, None, f"field '{where}.data' is not a sequence of numbers")
+    held = data.size()
+    if math.prod(shape) * channels != held:
+        raise fail(path, None, f"field {where!r}: its header says {' × '.join(map(str, shape))} × {channels} "
+                               f"channel(s) = {math.prod(shape) * channels} numbers, but 'data' holds {held}",
+                   "is the file complete?")
+    values = np.empty(held, dtype=np.float64)
+    for i in range(held):
+        item = data.at(i)
+        if not (item.isInt() or item.isReal()):
+            raise fail(path, None, f"field '{where}.data[{i}]' is not a number")
+        values[i] = item.real()
+    return values.reshape(shape if channels == 1 else [*shape, channels])
 
 
 def _group(entries: dict[str, Any]) -> dict[str, dict[str, tuple[str, Any]]]:

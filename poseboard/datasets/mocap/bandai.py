@@ -14,10 +14,16 @@ replace the offsets). Licence: CC BY-NC 4.0, Bandai Namco Research Inc. (:data:`
   wrist = ``Hand_*``;
 * trunk: Pelvis = ``Hips``, Spine = ``Chest`` (24.7 cm above the hips in the rest pose, the
   nearer of ``Spine``/``Chest`` to the middle of the 41 cm from hips to neck), Thorax =
-  ``Neck`` (the base of the neck), Neck/Nose = ``Head`` (the skull's base);
-* Head (top): the files hold none (the ``End Site`` under ``Head`` has a zero offset), so the
-  importer puts it :data:`HEAD_TOP_CM` along the ``Head`` joint's own bone axis (its local +x,
-  the axis every Bandai bone lies along): the head top turns with the head.
+  ``Neck`` (the base of the neck);
+* the face: the files hold no point of it (the ``End Site`` under ``Head`` has a zero offset),
+  and Human3.6M's Neck/Nose and Head (top) are not Bandai's skull base. Both are placed in the
+  ``Head`` joint's own frame (local +x along the bone, up the neck; local +y forward), where the
+  world's bodies have them at rest (:mod:`poseboard.datasets.synthetic.body`: the nose 4.1 cm
+  in front of and 11.7 cm above the thorax, the crown 5.5 cm behind and 16.5 cm above the nose,
+  for a 1.62 m body): Neck/Nose at :data:`NOSE_CM`, Head (top) at :data:`HEAD_TOP_CM`. They turn
+  with the head, and the nose in front of the neck's axis defines the head's twist (with the
+  three points on one line, as the skull base would give, the twist is undefined and the
+  retargeting clips it at random).
 
 ``joint_Root`` (the floor projection) is not a body joint and is not used.
 
@@ -53,19 +59,24 @@ ATTRIBUTION = ("Bandai Namco Research Motion datasets 1 and 2, (c) Bandai Namco 
 MM_PER_UNIT = 10.0
 #: Bandai's up axis
 UP = "+y"
-#: the head top's distance from the ``Head`` joint along its bone axis, cm (the skull base to the
-#: crown of an adult of about 1.7 m; the world's bodies keep their own head length when retargeted)
-HEAD_TOP_CM = 18.0
-#: the joint whose ``End Site`` becomes the head top
+#: the joint the face points hang from (6.4 cm above ``Neck``, the base of the neck)
 HEAD_JOINT = "Head"
+#: Neck/Nose in the ``Head`` joint's frame, cm (+x up the neck, +y forward): the world's rest nose,
+#: 11.7 cm above the thorax and 4.1 cm in front of it, less the 6.4 cm of Bandai's neck bone
+NOSE_CM = (5.3, 4.1, 0.0)
+#: Head (top) in the ``Head`` joint's frame, cm: the world's rest crown, 16.5 cm above the nose and
+#: 5.5 cm behind it (the retargeted body keeps its own head length; only the directions count)
+HEAD_TOP_CM = (21.8, -1.4, 0.0)
+#: the names the two face points get (the head top replaces the empty ``End Site`` under ``Head``)
+NOSE_JOINT, HEAD_TOP_JOINT = "Head_Nose", "Head_End"
 
 JOINT_MAP: dict[str, str] = {
     "RAnkle": "Foot_R", "RKnee": "LowerLeg_R", "RHip": "UpperLeg_R",
     "LHip": "UpperLeg_L", "LKnee": "LowerLeg_L", "LAnkle": "Foot_L",
-    "Pelvis": "Hips", "Spine": "Chest", "Thorax": "Neck", "Head": "Head_End",
+    "Pelvis": "Hips", "Spine": "Chest", "Thorax": "Neck", "Head": HEAD_TOP_JOINT,
     "RWrist": "Hand_R", "RElbow": "LowerArm_R", "RShoulder": "UpperArm_R",
     "LShoulder": "UpperArm_L", "LElbow": "LowerArm_L", "LWrist": "Hand_L",
-    "Neck": "Head",
+    "Neck": NOSE_JOINT,
 }
 
 #: Each dataset's contents and styles, in the order of its ``cfg/content_label.txt`` and
@@ -149,21 +160,22 @@ def check_labels(path: str | Path, clip: BandaiClip) -> None:
                              f"{getattr(clip, kind)!r}; restore the pair from {UPSTREAM_URL}")
 
 
-def with_head_top(bvh: Bvh) -> Bvh:
-    """The file with the ``End Site`` under :data:`HEAD_JOINT` moved :data:`HEAD_TOP_CM` along the
-    head's bone axis (local +x), where Bandai's files leave it at the joint.
+def with_face(bvh: Bvh) -> Bvh:
+    """The file with its face points: the ``End Site`` under :data:`HEAD_JOINT` moved to
+    :data:`HEAD_TOP_CM` and a second end site, :data:`NOSE_JOINT`, at :data:`NOSE_CM`, both in
+    the head's own frame (where Bandai's files leave the end site at the joint).
 
     Raises:
         BvhError: the file has no ``Head`` joint with an ``End Site``.
     """
     names = bvh.names
-    end = f"{HEAD_JOINT}_End"
-    if HEAD_JOINT not in names or end not in names:
+    if HEAD_JOINT not in names or HEAD_TOP_JOINT not in names:
         raise BvhError(f"{bvh.path}: not the Bandai skeleton (no {HEAD_JOINT!r} joint with an End Site); its joints "
                        f"are {names}")
     joints = list(bvh.joints)
-    k = names.index(end)
-    joints[k] = dataclasses.replace(joints[k], offset=np.array([HEAD_TOP_CM, 0.0, 0.0]))
+    top = names.index(HEAD_TOP_JOINT)
+    joints[top] = dataclasses.replace(joints[top], offset=np.array(HEAD_TOP_CM, dtype=np.float64))
+    joints.append(dataclasses.replace(joints[top], name=NOSE_JOINT, offset=np.array(NOSE_CM, dtype=np.float64)))
     return dataclasses.replace(bvh, joints=joints)
 
 
@@ -189,7 +201,7 @@ def bandai_poses(path: str | Path) -> tuple[np.ndarray, float, float]:
         BvhError: the parser refuses the file (the library drops it as ``unreadable``).
         InputError: the file is not in Bandai's skeleton, units or up axis.
     """
-    bvh = with_head_top(parse_bvh(path))
+    bvh = with_face(parse_bvh(path))
     raw = forward_kinematics(bvh)[:, joint_indices(bvh)]  # (F, 17, 3) cm, Y up
     poses = raw @ up_to_z(UP).T * MM_PER_UNIT
     finite = np.isfinite(poses).all(axis=(1, 2))

@@ -136,16 +136,15 @@ def _perform(name: str, split: str, keys: Sequence[tuple[Any, str, int]], sample
 def _real_sequence(clips: Sequence[Any] | None, body: Any, action: str, k: int, num_frames: int,
                    rng: np.random.Generator, fps: float, area_mm: float) -> Any:
     """Key ``(body, action, k)`` of :func:`_perform` driven by real motion (:mod:`.real_motion`)."""
-    from poseboard.datasets.synthetic.real_motion import REAL_ACTION, draw_window, real_sequence
+    from poseboard.datasets.synthetic.real_motion import REAL_ACTION, draw_real_sequence
 
     assert action == REAL_ACTION
     if not clips:
         raise InputError("the training world asks for real motion (world.real_motion > 0) but no clip of the motion "
                          "library may be trained on: set motion_library.path, and leave it training subjects and "
                          "categories")
-    window = draw_window(clips, (num_frames - 1) / fps, rng)
-    sequence_id = f"{body.name}/{action}/{k:03d}/{window.clip.clip}@{window.start_s:.2f}s"
-    return real_sequence(window, body, num_frames, rng, fps=fps, area_radius_mm=area_mm, sequence_id=sequence_id)[0]
+    return draw_real_sequence(clips, body, num_frames, rng, fps=fps, area_radius_mm=area_mm,
+                              sequence_id=f"{body.name}/{action}/{k:03d}")[0]
 
 
 def training_clips(config: SynthConfig) -> list[Any]:

@@ -158,3 +158,38 @@ def real_sequence(window: ClipWindow, body: BodyShape, num_frames: int, rng: np.
     sequence = MotionSequence(subject=body.name, action=REAL_ACTION, fps=float(fps), poses=poses,
                               sequence=sequence_id or f"{body.name}/{REAL_ACTION}/{window.clip.clip}")
     return sequence, result
+
+
+#: a retargeted window whose planted ankle slides further than this (mm) is redrawn: the bound the
+#: world's own motion keeps (tests/datasets/test_retarget.py), which a pivot or shuffle of a real
+#: performer, or a pose the body's joint limits cannot reach, can break
+SLIDE_BOUND_MM = 10.0
+#: ... or whose fastest joint is faster than this (mm/s): the world's fastest action's bound
+#: (motion.MAX_JOINT_SPEED_MM_S, a throw's hand at release); faster is a capture glitch
+SPEED_BOUND_MM_S = 12_000.0
+#: how many windows are drawn before a sequence is refused
+MAX_DRAWS = 20
+
+
+def draw_real_sequence(clips: Sequence[RealClip], body: BodyShape, num_frames: int, rng: np.random.Generator, *,
+                       fps: float = 50.0, area_center: Sequence[float] = (0.0, 0.0), area_radius_mm: float = 1500.0,
+                       sequence_id: str = "real") -> tuple[MotionSequence, RetargetResult, ClipWindow]:
+    """A window of ``clips`` (:func:`draw_window`) performed by ``body`` (:func:`real_sequence`),
+    redrawn (from the same generator, so the result is still a function of its state) while its
+    retargeting slides a planted foot more than :data:`SLIDE_BOUND_MM` or moves a joint faster
+    than :data:`SPEED_BOUND_MM_S`; the sequence id ends in ``/{clip}@{start}s``.
+
+    Raises:
+        InputError: :data:`MAX_DRAWS` windows in a row break a bound (the message names the last).
+    """
+    for _ in range(MAX_DRAWS):
+        window = draw_window(clips, (num_frames - 1) / fps, rng)
+        name = f"{sequence_id}/{window.clip.clip}@{window.start_s:.2f}s"
+        seq, result = real_sequence(window, body, num_frames, rng, fps=fps, area_center=area_center,
+                                    area_radius_mm=area_radius_mm, sequence_id=name)
+        if result.max_foot_slide_mm <= SLIDE_BOUND_MM and result.max_joint_speed_mm_s <= SPEED_BOUND_MM_S:
+            return seq, result, window
+    raise InputError(f"{MAX_DRAWS} windows of real motion in a row break the bounds on {body.name} (the last, "
+                     f"{name}: foot slide {result.max_foot_slide_mm:.0f} mm, limit {SLIDE_BOUND_MM:g}; fastest joint "
+                     f"{result.max_joint_speed_mm_s:.0f} mm/s, limit {SPEED_BOUND_MM_S:g}); check the library's clips")
+
