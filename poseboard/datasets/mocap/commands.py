@@ -50,7 +50,8 @@ def import_command(
 
 @motion_app.command("library")
 def library_command(
-    src_dir: Annotated[Path, typer.Argument(help="folder of CMU BVH files <subject>_<trial>.bvh, walked recursively")],
+    src_dir: Annotated[Path, typer.Argument(help="folder of CMU BVH files <subject>_<trial>.bvh, or of Bandai Namco "
+                                                 "ones dataset-<N>_<content>_<style>_<take>.bvh, walked recursively")],
     out: Annotated[Path, typer.Option("--out", "-o", help="library .npz to write (its manifest beside it: "
                                                           "<name>.manifest.json)")],
     categories: Annotated[
@@ -61,10 +62,13 @@ def library_command(
                                                          "(e.g. una-dinosauria/cmu-mocap@<commit>)")] = "",
     min_seconds: Annotated[float, typer.Option("--min-seconds", help="drop pieces shorter than this (s)")] = 2.0,
 ) -> None:
-    """Build the real-motion library from the CMU motion capture database's BVH files: cleaned,
-    int16 mm at --fps, with a manifest of every file, clip and drop (docs/motion_library.md).
-    CMU subjects 02, 05, 06, 07 and any non-CMU file (the Bandai Namco dataset) are refused with
-    exit status 2 and nothing is written."""
+    """Build the real-motion library from BVH files: the Bandai Namco Research Motion datasets'
+    (the board's: every file named dataset-<N>_..., labelled with its held-out role; the pipeline's
+    motion_library stage builds it from the archive) or the CMU database's. Cleaned, int16 mm at
+    --fps, with a manifest of every file, clip and drop (docs/motion_library.md). CMU subjects
+    02, 05, 06 and 07, reserved for the held-out check, are refused with exit status 2 and
+    nothing is written."""
+    from poseboard.datasets.mocap.bandai import NAME
     from poseboard.datasets.mocap.library import build_library, manifest_path, write_library
 
     if not src_dir.is_dir():
@@ -73,11 +77,23 @@ def library_command(
         raise InputError(f"--out {out}: the library file must end in .npz")
     files = sorted((p for p in src_dir.rglob("*") if p.is_file() and p.suffix.lower() == ".bvh"),
                    key=lambda p: p.relative_to(src_dir).as_posix())
-    arrays, manifest = build_library(files, fps=fps, categories=categories, min_seconds=min_seconds, root=src_dir,
-                                     source=source)
+    bandai_files = [p for p in files if NAME.match(p.stem)]
+    if bandai_files and len(bandai_files) != len(files):
+        other = next(p for p in files if not NAME.match(p.stem))
+        raise InputError(f"{other}: {src_dir} mixes Bandai Namco files (dataset-<N>_...) with others; build one "
+                         f"source per library")
+    if bandai_files:
+        if categories is not None:
+            raise InputError("--categories: the Bandai Namco files carry their own labels (content, style, take)")
+        from poseboard.datasets.mocap.bandai_library import build_bandai_library
+
+        arrays, manifest = build_bandai_library(files, fps=fps, min_seconds=min_seconds, root=src_dir, source=source)
+    else:
+        arrays, manifest = build_library(files, fps=fps, categories=categories, min_seconds=min_seconds,
+                                         root=src_dir, source=source)
     written = write_library(out, arrays, manifest)
     totals = written["totals"]
     drops = ", ".join(f"{rule} {n}" for rule, n in totals["dropped_by_rule"].items()) or "none"
-    typer.echo(f"{totals['files']} files: kept {totals['clips_kept']} clips of {len(totals['subjects'])} subjects, "
-               f"{totals['hours']:.3f} h ({totals['frames']} frames at {fps:g} fps); dropped/split: {drops}")
+    typer.echo(f"{totals['files']} files: kept {totals['clips_kept']} clips, {totals['hours']:.3f} h "
+               f"({totals['frames']} frames at {fps:g} fps); dropped/split: {drops}")
     typer.echo(f"wrote {out} ({written['npz']['bytes'] / 1e6:.2f} MB) and {manifest_path(out)}")

@@ -28,8 +28,10 @@ every 0.5 s, the speed checks above need the source rate), and its mean pelvis m
 Storage: one byte-deterministic ``.npz`` whose layout :mod:`.library_file` documents
 (:func:`~.library_file.library_npz_bytes`, :func:`~.library_file.load_library`).
 
-Subjects :data:`RESERVED_CMU_SUBJECTS` and the Bandai Namco Research Motion dataset are
-reserved for a held-out check and refused (:func:`cmu_trial`).
+CMU subjects :data:`RESERVED_CMU_SUBJECTS` are reserved for a held-out check and refused
+(:func:`cmu_trial`). The board itself uses no CMU motion: its library is the Bandai Namco
+Research Motion datasets' (:mod:`.bandai_library`); the whole CMU database is kept for a
+held-out check.
 """
 
 from __future__ import annotations
@@ -117,19 +119,16 @@ def cmu_trial(path: str | Path) -> tuple[str, str]:
     """(subject, trial) of a CMU file name: ``01_03.bvh`` → ``("01", "01_03")``.
 
     Raises:
-        InputError: naming the file, when the name is not CMU's ``<subject>_<trial>`` (the
-            Bandai Namco Research Motion dataset, any other source), the path is in a Bandai
-            Namco folder, the subject is reserved, or its folder names another subject.
+        InputError: naming the file, when the name is not CMU's ``<subject>_<trial>`` (any
+            other source), the subject is reserved, or its folder names another subject.
     """
     path = Path(path)
-    if any("bandai" in part.lower() for part in path.parts):
-        raise InputError(f"{path}: the Bandai Namco Research Motion dataset is reserved for the held-out check "
-                         f"and never enters the motion library; remove it from the source folder")
     match = CMU_NAME.match(path.name)
     if match is None:
         raise InputError(f"{path}: not a CMU motion capture file name '<subject>_<trial>.bvh' (e.g. 01_03.bvh); "
-                         f"the library takes only the CMU database (the Bandai Namco Research Motion dataset is "
-                         f"reserved for the held-out check): remove or rename the file")
+                         f"the CMU builder takes only the CMU database (a folder of Bandai Namco files "
+                         f"dataset-<N>_... builds with their own importer, poseboard.datasets.mocap.bandai): "
+                         f"remove or rename the file")
     subject, trial = match.group(1), match.group(0)
     if int(subject) in RESERVED_CMU_SUBJECTS:
         raise InputError(f"{path}: CMU subject {subject} is reserved for the held-out check (subjects "
@@ -381,7 +380,6 @@ def build_library(files: Sequence[str | Path], fps: float = DEFAULT_FPS, categor
         "source": source or "unstated (pass --source, e.g. una-dinosauria/cmu-mocap@<commit>)",
         "database": {"url": CMU_URL, "terms": CMU_TERMS, "acknowledgement": CMU_ACKNOWLEDGEMENT},
         "reserved_subjects_refused": [f"{s:02d}" for s in RESERVED_CMU_SUBJECTS],
-        "bandai_namco_refused": True,
         "source_units": {"mm_per_unit": CMU_MM_PER_UNIT, "up": CMU_UP},
         "fps": float(fps),
         "cleaning": _cleaning_constants(min_seconds),
