@@ -15,11 +15,18 @@ point at the image centre), with a note saying so.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from poseboard.datasets.calibration.common import SourceRig, fail, source_camera
+from poseboard.datasets.calibration.common import (
+    SourceRig,
+    as_dist,
+    as_matrix,
+    check_intrinsics,
+    check_size,
+    fail,
+    source_camera,
+)
 from poseboard.datasets.calibration.opencv import read_filestorage
 
 
@@ -42,13 +49,10 @@ def _names(data: dict, path: Path) -> list[str]:
     return names
 
 
-def _size_from_principal_point(K: Any) -> list[int] | None:
-    """``2 · (cx, cy) + 1`` rounded, from a 3×3 ``K``; None when ``K`` is not one or the
-    principal point is not a finite number (the check of ``K`` then names the field)."""
-    if not isinstance(K, np.ndarray) or K.shape != (3, 3) or not np.all(np.isfinite(K[:2, 2])):
-        return None
-    size = 2 * K[:2, 2] + 1
-    return [round(float(v)) for v in size] if np.all(np.abs(size) < 1e9) else None
+def _size_from_principal_point(K: np.ndarray) -> list[int]:
+    """``2 · (cx, cy) + 1`` rounded, from a checked 3×3 ``K`` (finite, within
+    :data:`~poseboard.datasets.calibration.common.MAX_INTRINSIC_PX`)."""
+    return [round(float(2 * v + 1)) for v in K[:2, 2]]
 
 
 def read(path: Path) -> SourceRig:
@@ -63,10 +67,14 @@ def read(path: Path) -> SourceRig:
         K = intri.get(f"K_{name}")
         if K is None:
             raise fail(intri_path, name, f"missing K_{name}", "add the 3×3 intrinsic matrix")
+        # the intrinsics are intri.yml's: checked here, so that a refusal names that file
+        Km = as_matrix(K, (3, 3), intri_path, name, f"K_{name}")
+        check_intrinsics(Km, intri_path, name, f"K_{name}")
+        dist = as_dist(intri.get(f"dist_{name}"), intri_path, name, f"dist_{name}")
         if f"H_{name}" in intri and f"W_{name}" in intri:
-            size = [intri[f"W_{name}"], intri[f"H_{name}"]]
+            size = check_size([intri[f"W_{name}"], intri[f"H_{name}"]], intri_path, name, f"W_{name}/H_{name}")
         else:
-            size = _size_from_principal_point(K)
+            size = check_size(_size_from_principal_point(Km), intri_path, name, f"2·(cx, cy) + 1 of K_{name}")
             guessed.append(name)
         if f"Rot_{name}" in extri:
             R, r_key, rvec = extri[f"Rot_{name}"], f"Rot_{name}", False
@@ -77,10 +85,9 @@ def read(path: Path) -> SourceRig:
                        "add the world → camera rotation")
         if f"T_{name}" not in extri:
             raise fail(extri_path, name, f"missing T_{name}", "add the world → camera translation in metres")
-        where = extri_path if name in extri.get("names", []) else intri_path
-        cams.append(source_camera(where, name, K, intri.get(f"dist_{name}"), R, extri[f"T_{name}"], size,
-                                  rvec=rvec, k_name=f"K_{name}", dist_name=f"dist_{name}", r_name=r_key,
-                                  t_name=f"T_{name}", size_name=f"W_{name}/H_{name}"))
+        cams.append(source_camera(extri_path, name, Km, dist, R, extri[f"T_{name}"], size, rvec=rvec,
+                                  k_name=f"K_{name}", dist_name=f"dist_{name}", r_name=r_key, t_name=f"T_{name}",
+                                  size_name=f"W_{name}/H_{name}"))
     notes = []
     if guessed:
         sizes = ", ".join(f"{c.name} {c.image_size[0]}×{c.image_size[1]}" for c in cams if c.name in guessed)
