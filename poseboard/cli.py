@@ -39,6 +39,7 @@ def _mount() -> None:
         paper_conditions,
         replicate,
     )
+    from poseboard.workflows.fuzz_commands import fuzz
     from poseboard.workflows.ladder_commands import ladder
 
     for name, command in (
@@ -48,6 +49,7 @@ def _mount() -> None:
         ("train", train), ("predict", predict), ("report", report), ("publish", publish), ("track", track),
         ("ui", ui), ("new-method", new_method), ("method", method), ("studio", studio), ("misses", misses),
         ("paper-conditions", paper_conditions), ("epipolar-attention", epipolar_attention), ("ladder", ladder),
+        ("fuzz", fuzz),
     ):
         app.command(name)(command)
     app.add_typer(params_app, name="params", help="Check params.yaml.")

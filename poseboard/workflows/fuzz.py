@@ -234,12 +234,22 @@ def verdict(read: Callable[[Path], str], target: Path, names: Sequence[str]) -> 
 
 
 def _describe(exc: BaseException) -> str:
-    """``Type: message`` and the innermost frame of the package (else the innermost frame)."""
-    frames = traceback.extract_tb(exc.__traceback__)
+    """``Type: message`` and the innermost frame of the package outside the fuzz machinery (else
+    the innermost frame outside it)."""
+    machinery = f"{os.sep}workflows{os.sep}fuzz"
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if machinery not in f.filename]
     ours = [f for f in frames if f"{os.sep}poseboard{os.sep}" in f.filename]
     where = (ours or frames)[-1] if frames else None
     place = f" at {Path(where.filename).name}:{where.lineno} ({where.name})" if where else ""
     return f"{type(exc).__name__}: {str(exc).strip()[:300]}{place}"
+
+
+def signature(message: str) -> str:
+    """What tells crashes apart: the exception's type and where it was raised, without the
+    numbers and quoted values that differ from mutant to mutant."""
+    kind = message.split(":", 1)[0]
+    place = message.rsplit(" at ", 1)[1] if " at " in message else ""
+    return re.sub(r"\d+", "N", f"{kind} at {place}" if place else re.sub(r"'[^']*'", "'…'", message[:120]))
 
 
 def _listing(folder: Path) -> dict[str, int]:
@@ -247,14 +257,19 @@ def _listing(folder: Path) -> dict[str, int]:
 
 
 # ------------------------------------------------------------------------ the table
+#: The header of :func:`table` (then one :func:`table_row` per reader).
+TABLE_HEADER = ("| reader | mutants | refused | accepted | crashed | seconds |\n"
+                "|---|---:|---:|---:|---:|---:|")
+
+
+def table_row(report: Report) -> str:
+    """One reader's row: mutants tried, refused, accepted, crashed, and the seconds it took."""
+    if report.seed_error:
+        return f"| `{report.reader}` | seed file not accepted: {report.seed_error[:160]} | | | | |"
+    return (f"| `{report.reader}` | {len(report.outcomes)} | {report.count('refused')} | {report.count('accepted')} | "
+            f"**{report.count('crashed')}** | {report.seconds:.1f} |")
+
+
 def table(reports: Sequence[Report]) -> str:
     """A Markdown table: per reader, mutants tried, refused, accepted, crashed, and seconds."""
-    lines = ["| reader | mutants | refused | accepted | crashed | seconds |", "|---|---:|---:|---:|---:|---:|"]
-    for r in reports:
-        if r.seed_error:
-            lines.append(f"| `{r.reader}` | seed file not accepted: {r.seed_error[:120]} | | | | |")
-            continue
-        lines.append(f"| `{r.reader}` | {len(r.outcomes)} | {r.count('refused')} | {r.count('accepted')} | "
-                     f"**{r.count('crashed')}** | {r.seconds:.1f} |")
-    return "\n".join(lines)
-
+    return "\n".join([TABLE_HEADER, *(table_row(r) for r in reports)])

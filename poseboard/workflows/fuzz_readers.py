@@ -107,6 +107,14 @@ def _in_world(cam: Any, up: str, mm_per_unit: float) -> tuple[np.ndarray, np.nda
     return cam.R @ up_to_z(up), cam.t / mm_per_unit
 
 
+def _as_opencv_3(path: Path) -> None:
+    """The file with the ``%YAML:1.0`` header OpenCV 3 and 4 write (the files in the wild; OpenCV
+    5 writes ``%YAML 1.2``)."""
+    text = path.read_text()
+    if text.startswith("%YAML 1.2"):
+        path.write_text("%YAML:1.0" + text[len("%YAML 1.2"):])
+
+
 def _imported(rig: Any) -> str:
     for c in rig.cameras:
         finite(f"camera {c.name}", c.K, c.R, c.t, c.dist, c.image_size)
@@ -135,6 +143,7 @@ def seed_opencv_yaml(folder: Path) -> list[Path]:
         fs.write(f"image_width_{c.name}", c.image_size[0])
         fs.write(f"image_height_{c.name}", c.image_size[1])
     fs.release()
+    _as_opencv_3(path)
     return [path]
 
 
@@ -180,6 +189,8 @@ def seed_easymocap(folder: Path) -> list[Path]:
         extri.write(f"T_{c.name}", t.reshape(3, 1))
     intri.release()
     extri.release()
+    for path in (folder / "intri.yml", folder / "extri.yml"):
+        _as_opencv_3(path)
     return [folder / "intri.yml", folder / "extri.yml"]
 
 
@@ -468,17 +479,21 @@ def read_motion(path: Path) -> str:
 
 
 def seed_library(folder: Path) -> list[Path]:
-    """A motion library as ``poseboard motion library`` writes it: three CMU clips, int16 mm."""
+    """The real-people stage's motion library (``data/motion/bandai.npz``, format 2): three
+    Bandai Namco clips, int16 mm, labelled with dataset, style, take and role."""
     from poseboard.datasets.mocap.library_file import library_npz_bytes
 
     lengths = (30, 22, 26)
     poses = np.concatenate([np.stack([STANDING_MM + [8.0 * k, 0.0, 0.0] for k in range(n)]) for n in lengths])
+    stems = ["dataset-1_walk_normal_001", "dataset-2_run_elderly_012", "dataset-1_kick_happy_003"]
     arrays = {"poses": np.round(poses).astype(np.int16),
               "clip_start": np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
-              "clip": np.array(["01_03", "09_01", "16_15.1"]), "trial": np.array(["01_03", "09_01", "16_15"]),
-              "subject": np.array(["01", "09", "16"]), "category": np.array(["walk", "run", "unlabelled"]),
-              "fps": np.array(25.0)}
-    path = folder / "cmu_library.npz"
+              "clip": np.array(stems), "trial": np.array(stems),
+              "subject": np.array(["bandai-1", "bandai-2", "bandai-1"]), "category": np.array(["walk", "run", "kick"]),
+              "fps": np.array(25.0), "dataset": np.array(["1", "2", "1"]),
+              "style": np.array(["normal", "elderly", "happy"]), "take": np.array(["001", "012", "003"]),
+              "role": np.array(["train", "novel-style", "test-take"])}
+    path = folder / "bandai.npz"
     path.write_bytes(library_npz_bytes(arrays))
     return [path]
 
@@ -580,7 +595,8 @@ READERS: dict[str, Reader] = {r.name: r for r in (
     Reader("bvh", "a BVH clip (`poseboard motion import`)", seed_bvh, read_bvh),
     Reader("motion-npz", "poseboard's motion .npz (`poseboard generate --motion`, `motion import`)",
            seed_motion, read_motion),
-    Reader("motion-library", "the real-motion library .npz (the real-people stage)", seed_library, read_library),
+    Reader("motion-library", "the real-people stage's motion library .npz (`generate`'s real motion)", seed_library,
+           read_library),
     Reader("joint-map", "a joint map YAML (`poseboard motion import --joint-map`)", seed_joint_map, read_joint_map),
     Reader("categories", "a categories CSV (`poseboard motion library --categories`)", seed_categories,
            read_categories),
