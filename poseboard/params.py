@@ -98,6 +98,10 @@ class DataProfile(_Strict):
         default=0.0, ge=0.0, le=1.0, description="the share of every training world's sequences (synth-h36m, "
         "synth-panoptic, synth-mupots) driven by the motion library's training clips (the motion_library stage's "
         "data/motion/bandai.npz), retargeted onto the world's bodies; 0: procedural motion only (issue 79)")
+    real_test: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="the share of synth-h36m's test sequences (and so of its held-out "
+        "rig splits, which film the same sequences) performing held-out takes of real clips (the library's "
+        "test-take role) beside the procedural test motion; 0: procedural only (issue 79)")
 
 
 class MotionLibraryParams(_Strict):
@@ -279,9 +283,10 @@ class Params(_Strict):
         if self.motion_library is not None:
             blocks["motion_library.profiles"] = self.motion_library.profiles
         for name, prof in self.profiles.items():
-            if prof.data.real_motion > 0 and self.motion_library is None:
-                raise ValueError(f"profiles.{name}.data.real_motion: {prof.data.real_motion} draws from the motion "
-                                 "library, but there is no `motion_library` block (the archive and its SHA-256)")
+            for key in ("real_motion", "real_test"):
+                if getattr(prof.data, key) > 0 and self.motion_library is None:
+                    raise ValueError(f"profiles.{name}.data.{key}: {getattr(prof.data, key)} draws from the motion "
+                                     "library, but there is no `motion_library` block (the archive and its SHA-256)")
         from poseboard.names import NAME_PATTERN, NAME_RULE
 
         # these keys become paths (checkpoints/<name>, results/<name>/) and HTML ids

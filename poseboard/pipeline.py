@@ -57,12 +57,15 @@ def generate_stage(
         config = config.with_split_sizes("train", samples=data.train_samples)
         config = config.with_split_sizes("test", samples=data.test_samples)
         config = config.with_extra_actions(data.extra_actions)
-        if data.real_motion > 0:  # the library's held-out roles never train (casting.training_clips)
+        if data.real_motion > 0 or data.real_test > 0:  # held-out roles never train (casting.training_clips)
             from poseboard.datasets.synthetic.config import MotionLibrarySpec
 
             config = config.model_copy(update={"motion_library": MotionLibrarySpec(path=motion_library)})
+        if data.real_motion > 0:
             config = config.with_training_world("real_motion", data.real_motion,
                                                 f"profiles.{params.profile}.data.real_motion")
+        if data.real_test > 0:
+            config = config.with_test_real_motion(data.real_test)
         reports = generate_datasets(names, config, out, seed=params.seed, progress=False,
                                     workers=None if workers <= 0 else workers)
     except ValueError as exc:  # a config the preset's overrides leave invalid is the user's input too

@@ -282,6 +282,38 @@ def test_no_held_out_clip_enters_a_training_world(archive_library, tmp_path):
     assert not test["sequence"].str.contains("dataset-").any()  # the test split's motion is not the training clips'
 
 
+def test_the_test_splits_draw_their_own_roles(archive_library, tmp_path):
+    """The in-distribution test's real share performs held-out takes (and its held-out-rig split the
+    very same sequences); the real-people splits perform held-out contents and styles; without a
+    library they are not rendered."""
+    import pandas as pd
+
+    from poseboard.datasets.synthetic.config import MotionLibrarySpec, SynthConfig
+    from poseboard.datasets.synthetic.generator import generate_datasets
+
+    library = load_library(archive_library)
+    role = dict(zip(library.clip.tolist(), library.role.tolist(), strict=True))
+    base = SynthConfig.preset("smoke-broad", crop_size=32)
+    config = base.model_copy(update={"motion_library": MotionLibrarySpec(path=archive_library)})
+    config = config.with_test_real_motion(0.5)
+    names = {"synth-h36m": "test-take", "synth-novel-rig": "test-take", "synth-real-content": "novel-content",
+             "synth-real-style": "novel-style", "synth-real-content-rig": "novel-content",
+             "synth-real-style-rig": "novel-style"}
+    generate_datasets(list(names), config, tmp_path / "data", seed=0, progress=False, workers=1)
+    sequences = {}
+    for name, wanted in names.items():
+        table = pd.read_csv(tmp_path / "data" / name / "test" / "samples.csv")
+        real = table[table["action"] == "RealMotion"]
+        share = real["sequence"].nunique() / table["sequence"].nunique()
+        assert share == (1.0 if name.startswith("synth-real") else pytest.approx(0.5, abs=0.05)), (name, share)
+        clips = {s.rsplit("/", 1)[1].split("@")[0] for s in real["sequence"].unique()}
+        assert clips and {role[c] for c in clips} == {wanted}, (name, clips)
+        sequences[name] = set(real["sequence"])
+    assert sequences["synth-novel-rig"] <= sequences["synth-h36m"]  # the same sequences, other cameras
+    reports = generate_datasets(["synth-real-content"], base, tmp_path / "none", seed=0, progress=False, workers=1)
+    assert reports == [] and not (tmp_path / "none" / "synth-real-content").exists()
+
+
 def test_retargeted_real_motion_keeps_the_worlds_bounds(archive_library):
     """Windows of every role's clips on training and held-out bodies: angles within the joint
     limits, the lowest ankle never below the body's ankle height and at it where a foot is

@@ -162,15 +162,33 @@ def training_clips(config: SynthConfig) -> list[Any]:
 
 
 def _procedural_sequences(name: str, split: str, cfg: MultiViewSplit, spec_area: float, fps: float,
-                          seed: int) -> list[_Sequence]:
+                          seed: int, clips: Sequence[Any] = ()) -> list[_Sequence]:
     """The built-in world's sequences: the named train (or test) subjects, each original action
-    ``sequences_per_action`` times."""
+    ``sequences_per_action`` times. In a test split with ``cfg.real_motion`` and ``clips`` (the
+    library's held-out takes, :func:`role_clips`), that share of the sequences, spread evenly
+    (:func:`_every`), performs a window of one of them instead (:data:`~.real_motion.REAL_ACTION`;
+    the ``k`` of its key is the sequence's index, so each is its own draw)."""
     from poseboard.datasets.synthetic.body import SUBJECTS, TEST_SUBJECTS, TRAIN_SUBJECTS
     from poseboard.datasets.synthetic.motion import ORIGINAL_ACTIONS
 
     subjects = TRAIN_SUBJECTS if split == "train" else TEST_SUBJECTS
     keys = [(SUBJECTS[s], a, k) for s in subjects for a in ORIGINAL_ACTIONS for k in range(cfg.sequences_per_action)]
-    return _perform(name, split, keys, cfg.samples, cfg.stride, spec_area, fps, seed)
+    if split == "test" and cfg.real_motion > 0 and clips:
+        keys = [(body, "RealMotion", j) if _every(j, cfg.real_motion) else (body, a, k)
+                for j, (body, a, k) in enumerate(keys)]
+    return _perform(name, split, keys, cfg.samples, cfg.stride, spec_area, fps, seed, clips=clips)
+
+
+def role_clips(config: SynthConfig, role: str) -> list[Any]:
+    """The motion library's clips of one held-out role (``test-take``, ``novel-content``,
+    ``novel-style``: :mod:`poseboard.datasets.mocap.bandai_split`) a test split draws from; none
+    without a library."""
+    spec = config.motion_library
+    if spec is None:
+        return []
+    from poseboard.datasets.synthetic.real_motion import library_clips
+
+    return [c for c in library_clips(spec.path) if c.role == role]
 
 
 def strided_frames(num_frames: int, fps: float, stride: int, base_fps: float = 50.0) -> list[int]:
@@ -240,7 +258,8 @@ class Cast:
             a copy of the rig's first camera under the slot's name and is never rendered.
         present: (slots,) bool per rig, False for an absent slot.
         rig_of: the rig index of each sequence.
-        motion_source: ``"user"`` or ``"procedural"`` (the manifest records it).
+        motion_source: ``"user"``, ``"procedural"`` or ``"real"`` (a real-people split; the
+            manifest records it).
         look_name: the dataset name that keys the room, clothes, occluders and sensor noise
             (the split's own name, or ``synth-h36m`` for ``synth-novel-rig``, which re-films the
             in-distribution test: the same people in the same clothes and rooms).
@@ -335,7 +354,8 @@ def builtin_cast(name: str, rig_name: str, split: str, cfg: MultiViewSplit, area
                                     recentre=user_rig is None)
     motion_source = "user" if sequences else "procedural"
     if not sequences:  # no user motion, or none of it for this split
-        sequences = _procedural_sequences(name, split, cfg, area_mm, config.fps, seed)
+        clips = role_clips(config, "test-take") if split == "test" and cfg.real_motion > 0 else []
+        sequences = _procedural_sequences(name, split, cfg, area_mm, config.fps, seed, clips)
     if config.capture_area is not None:
         sequences = [confined(s, config.capture_area) for s in sequences]
     rigs: dict[str, list[Camera]] = {}
@@ -470,30 +490,44 @@ def _novel_cast(name: str, config: SynthConfig, spec: NovelSpec, seed: int) -> C
     wide = spec.layouts == "wide"
     if name in ("synth-novel-rig", "synth-extrapolated-rig"):  # the in-distribution test's sequences, other cameras
         h36m = config.h36m
-        sequences = _procedural_sequences("synth-h36m", split, h36m.test, h36m.area_radius_mm, fps, seed)
+        clips = role_clips(config, "test-take") if h36m.test.real_motion > 0 else []
+        sequences = _procedural_sequences("synth-h36m", split, h36m.test, h36m.area_radius_mm, fps, seed, clips)
         far = name == "synth-extrapolated-rig"
         return _layout_cast(sequences, name, split, seed, novel=True,
                             slots=spec.extrapolated_views if far else spec.views,
                             area_mm=h36m.area_radius_mm, look_name="synth-h36m",
                             kind=("extrapolated" if far else "held-out") if wide else None)
     from poseboard.datasets.synthetic.body import SUBJECTS, TEST_SUBJECTS, novel_bodies
+    from poseboard.datasets.synthetic.config import REAL_SPLIT_ROLES
     from poseboard.datasets.synthetic.motion import NOVEL_ACTIONS, ORIGINAL_ACTIONS
 
-    if name == "synth-novel-motion":
+    if name in REAL_SPLIT_ROLES:  # the test subjects in the library's held-out contents or styles
         subjects = [SUBJECTS[s] for s in TEST_SUBJECTS]
-        actions = NOVEL_ACTIONS
-    elif name in ("synth-novel-body", "synth-novel-all"):
-        subjects = novel_bodies(seed, spec.bodies)
-        actions = ORIGINAL_ACTIONS if name == "synth-novel-body" else NOVEL_ACTIONS
+        clips = role_clips(config, REAL_SPLIT_ROLES[name])
+        if not clips:
+            raise InputError(f"{name}: the motion library has no clip of the role {REAL_SPLIT_ROLES[name]!r}")
+        keys = [(b, "RealMotion", k) for b in subjects for k in range(_per_key(spec.sequences, len(subjects), 1))]
+        sequences = _perform(name, split, keys, spec.samples, spec.stride, area, fps, seed, clips=clips)
+        motion_source = "real"
     else:
-        raise InputError(f"unknown generalization split {name!r}")
-    per_key = _per_key(spec.sequences, len(subjects), len(actions))
-    keys = [(b, a, k) for b in subjects for a in actions for k in range(per_key)]
-    sequences = _perform(name, split, keys, spec.samples, spec.stride, area, fps, seed)
-    if name == "synth-novel-all":
-        return _layout_cast(sequences, name, split, seed, novel=True, slots=spec.views, area_mm=area, look_name=name,
+        if name == "synth-novel-motion":
+            subjects = [SUBJECTS[s] for s in TEST_SUBJECTS]
+            actions = NOVEL_ACTIONS
+        elif name in ("synth-novel-body", "synth-novel-all"):
+            subjects = novel_bodies(seed, spec.bodies)
+            actions = ORIGINAL_ACTIONS if name == "synth-novel-body" else NOVEL_ACTIONS
+        else:
+            raise InputError(f"unknown generalization split {name!r}")
+        per_key = _per_key(spec.sequences, len(subjects), len(actions))
+        keys = [(b, a, k) for b in subjects for a in actions for k in range(per_key)]
+        sequences = _perform(name, split, keys, spec.samples, spec.stride, area, fps, seed)
+        motion_source = "procedural"
+    if name in ("synth-novel-all", "synth-real-content-rig", "synth-real-style-rig"):
+        cast = _layout_cast(sequences, name, split, seed, novel=True, slots=spec.views, area_mm=area, look_name=name,
                             kind="held-out" if wide else None)
+        cast.motion_source = motion_source
+        return cast
     rigs = {b.name: build_rig("h36m", purpose_rng(seed, name, split, "rig", b.name)) for b in subjects}
     order = list(rigs)
     return Cast(sequences, [rigs[b] for b in order], [np.ones(4, bool) for _ in order],
-                [order.index(s.subject) for s in sequences], "procedural", name, [None] * len(order))
+                [order.index(s.subject) for s in sequences], motion_source, name, [None] * len(order))

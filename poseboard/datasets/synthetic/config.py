@@ -35,8 +35,13 @@ from poseboard.errors import InputError
 Split = Literal["train", "test"]
 SPLITS: tuple[str, ...] = ("train", "test")
 #: The held-out generalization test splits, one factor (or all three) outside the training world.
+#: The real-people generalization splits (issue 79): the test subjects performing the motion library's
+#: held-out clips of one role (:mod:`poseboard.datasets.mocap.bandai_split`), on the built-in rig or,
+#: ``-rig``, on the held-out layouts of ``synth-novel-rig``; rendered only with a library.
+REAL_SPLIT_ROLES: dict[str, str] = {"synth-real-content": "novel-content", "synth-real-style": "novel-style",
+                                    "synth-real-content-rig": "novel-content", "synth-real-style-rig": "novel-style"}
 NOVEL_DATASETS: tuple[str, ...] = ("synth-novel-rig", "synth-novel-motion", "synth-novel-body", "synth-novel-all",
-                                   "synth-extrapolated-rig")
+                                   "synth-extrapolated-rig", *REAL_SPLIT_ROLES)
 #: Generalization splits that exist only with the wide layout families (``NovelSpec.layouts``).
 WIDE_ONLY_DATASETS: tuple[str, ...] = ("synth-extrapolated-rig",)
 #: Which camera-layout families a world draws: ``narrow`` (the first: training 3–8 cameras 2.5–7 m
@@ -65,6 +70,18 @@ class MultiViewSplit(BaseModel):
     world: TrainingWorld | None = Field(
         None, description="a broad training world (sampled layouts, bodies, actions, styles); None: the "
                           "built-in rig, the named subjects and the original nine actions")
+    real_motion: float = Field(
+        0.0, ge=0.0, le=1.0, description="test splits of the built-in world: the share of the test subjects' "
+        "sequences, spread evenly, that perform held-out takes of real clips (the motion library's test-take "
+        "role, SynthConfig.motion_library) instead of a procedural action; 0 without a library")
+
+    @model_serializer(mode="wrap")
+    def _without_real_motion(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """No ``real_motion`` key at 0: every split rendered before it existed stays byte-identical."""
+        data = handler(self)
+        if not self.real_motion:
+            data.pop("real_motion", None)
+        return data
 
 
 class TrainingWorld(BaseModel):
@@ -352,6 +369,13 @@ class SynthConfig(BaseModel):
             for family in EXTRA_ACTIONS:
                 world.pop(family, None)
         world[field] = value
+        return type(self).model_validate(data)
+
+    def with_test_real_motion(self, share: float) -> SynthConfig:
+        """This config with ``share`` of synth-h36m's test sequences performing held-out takes of
+        real clips (:attr:`MultiViewSplit.real_motion`; the novel-rig splits film the same sequences)."""
+        data = self.model_dump()
+        data["h36m"]["test"]["real_motion"] = float(share)
         return type(self).model_validate(data)
 
     def with_split_sizes(self, split: str, *, samples: int | None = None, stride: int | None = None) -> SynthConfig:

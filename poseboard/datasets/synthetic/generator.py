@@ -63,6 +63,7 @@ from poseboard.datasets.synthetic.config import (  # noqa: F401 - re-exported
     _SECTIONS,
     DATASET_NAMES,
     PRESETS,
+    REAL_SPLIT_ROLES,
     SPLITS,
     WIDE_ONLY_DATASETS,
     MultiViewSpec,
@@ -285,6 +286,8 @@ def _multiview_cast(name: str, split: str, config: SynthConfig, seed: int) -> Ca
         if config.rig_path is not None or config.motion_path is not None:
             return None
         if name in WIDE_ONLY_DATASETS and config.novel.layouts != "wide":
+            return None
+        if name in REAL_SPLIT_ROLES and config.motion_library is None:  # real people need the library
             return None
         return novel_cast(name, config, seed)
     spec: MultiViewSpec = getattr(config, section)
