@@ -86,6 +86,9 @@ def read(path: Path) -> SourceRig:
         c = as_matrix(rec["c"], (2,), path, name, "c")
         k = as_matrix(rec["k"], (3,), path, name, "k")
         p = as_matrix(rec["p"], (2,), path, name, "p")
+        if np.abs(p).max() > 1.0:  # a displacement of r² · p: beyond 1 no lens, and 1e308 overflows the fit
+            raise fail(path, name, f"field 'p': tangential terms {p.tolist()} beyond ±1",
+                       "Human3.6M's are of the order of 1e-3 (is the file damaged?)")
         R = as_matrix(rec["R"], (3, 3), path, name, "R")
         centre = as_matrix(rec["t"], (3,), path, name, "t")
         K = np.array([[f[0], 0.0, c[0]], [0.0, f[1], c[1]], [0.0, 0.0, 1.0]])
