@@ -502,3 +502,41 @@ def test_the_report_states_the_motions_licence_where_the_board_uses_it():
     html = render_html([], [], [], [], [], params=params, motion_terms=smoke, built_at="x")
     assert "<dt>motion capture</dt><dd>" in html and "CC BY-NC 4.0" in html
     assert "motion capture" not in render_html([], [], [], [], [], params=params, built_at="x")
+
+
+def test_a_corrupted_archive_never_costs_a_traceback(clip_files, tmp_path):
+    """The stage's archive reader under mutation (issue 80): a small archive of Bandai-shaped files,
+    truncated or with bytes changed, its SHA-256 stated as the mutant's own so that the unpacking
+    and the importer see the damage: each is refused (InputError, nothing left behind) or builds a
+    valid library; 30 mutants, seed 0."""
+    import hashlib
+    import io
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:xz") as tar:
+        for path in clip_files:
+            tar.add(path, arcname=f"dataset/Bandai-Namco-Research-Motiondataset-1/data/{path.name}")
+    clean = buf.getvalue()
+    rng = np.random.default_rng(0)
+    outcomes = {"refused": 0, "built": 0}
+    for k in range(30):
+        data = bytearray(clean)
+        if k % 3 == 0:
+            data = data[: int(rng.integers(1, len(data)))]
+        else:
+            for i in rng.integers(0, len(data), int(rng.integers(1, 6))):
+                data[int(i)] = int(rng.integers(0, 256))
+        archive = tmp_path / f"mutant-{k}.tar.xz"
+        archive.write_bytes(bytes(data))
+        out = tmp_path / f"out-{k}"
+        try:
+            build_from_archive(archive, out, sha256=hashlib.sha256(bytes(data)).hexdigest())
+        except InputError as exc:
+            assert str(archive) in str(exc) or "dataset-" in str(exc), str(exc)
+            assert not out.exists()
+            outcomes["refused"] += 1
+        else:
+            library = load_library(out / "bandai.npz")
+            assert np.isfinite(library.poses).all()
+            outcomes["built"] += 1
+    assert outcomes["refused"] > 0

@@ -12,6 +12,7 @@ through :mod:`tarfile`'s ``data`` filter (no links, devices, absolute paths or `
 from __future__ import annotations
 
 import hashlib
+import lzma
 import shutil
 import tarfile
 from pathlib import Path, PurePosixPath
@@ -74,7 +75,7 @@ def unpack(archive: Path, dest: Path) -> list[Path]:
         with tarfile.open(archive, "r:xz") as tar:
             members = [m for m in tar.getmembers() if m.isfile() and PurePosixPath(m.name).parts[:1] == ("dataset",)]
             tar.extractall(dest, members=members, filter="data")
-    except (tarfile.TarError, OSError, EOFError) as exc:
+    except (tarfile.TarError, lzma.LZMAError, OSError, EOFError) as exc:
         raise InputError(f"{archive}: not a readable tar.xz archive ({exc}); {HOW_TO_GET}") from None
     files = sorted((p for p in dest.rglob("*.bvh") if p.parent.name == "data"), key=lambda p: p.name)
     if not files:
