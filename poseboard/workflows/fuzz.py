@@ -69,18 +69,16 @@ class Reader:
         name: its name in ``poseboard fuzz --reader``.
         what: the file and the command that reads it.
         write_seed: writes the real-shaped seed file(s) into a folder and returns them: the
-            files a mutant may change.
+            files a mutant may change, the one ``read`` is given first.
         read: reads the file it is given as the command does (in-process, without the
             command's write), checks what it accepted (:class:`Unsound` if not finite or of the
             wrong shape) and returns a one-line summary; refuses with a ``PoseboardError``.
-        target: the file ``read`` is given (None: the first seed file).
     """
 
     name: str
     what: str
     write_seed: Callable[[Path], list[Path]]
     read: Callable[[Path], str]
-    target: str | None = None
 
 
 @dataclass(frozen=True)

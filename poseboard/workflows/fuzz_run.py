@@ -64,7 +64,7 @@ def run_reader(name: str, seed: int, work: Path, indices: Sequence[int], keep: P
     files = reader.write_seed(seed_dir)
     seed_files = {p.name: p.read_bytes() for p in files}
     names = sorted(seed_files)
-    target = reader.target or files[0].name
+    target = files[0].name  # what the command is given (EasyMocap: intri.yml)
     kind, message = verdict(reader.read, seed_dir / target, names)
     if kind != "accepted":
         yield f"{kind}: {message}"

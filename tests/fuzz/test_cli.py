@@ -33,7 +33,7 @@ def mutants(tmp_path: Path, name: str, count: int):
         chosen, mutation = make_mutant(name, SEED, index, files)
         folder = tmp_path / f"{name}-{index}"
         write_mutant(folder, files, chosen, mutation)
-        yield folder / (READERS[name].target or seeds[0].name), chosen
+        yield folder / seeds[0].name, chosen
 
 
 def files_under(folder: Path) -> list[str]:
