@@ -75,7 +75,7 @@ NPZ_MAX_BYTES = 1 << 30
 _NPZ_CHUNK = 1 << 22
 
 
-def load_npz(path: str | Path, what: str = ".npz", max_bytes: int = NPZ_MAX_BYTES,
+def load_npz(path: str | Path | IO[bytes], what: str = ".npz", max_bytes: int = NPZ_MAX_BYTES,
              too_large_hint: str = "") -> dict[str, Any]:
     """Every array of an ``.npz`` archive (``np.savez``), each member read inside the checks, so
     that a damaged or hostile file is refused rather than crashing or exhausting memory.
@@ -86,7 +86,8 @@ def load_npz(path: str | Path, what: str = ".npz", max_bytes: int = NPZ_MAX_BYTE
     allocation. Object arrays are refused (never unpickled).
 
     Args:
-        path: the ``.npz`` file.
+        path: the ``.npz`` file, or a binary file object holding one (its ``str()`` then
+            stands for the file in messages).
         what: what the file is, for messages ("predictions file").
         max_bytes: the most the members may unpack to, together (the zip's own sizes, checked
             again against each member's header).
@@ -103,7 +104,7 @@ def load_npz(path: str | Path, what: str = ".npz", max_bytes: int = NPZ_MAX_BYTE
             the member's size.
 
     Example:
-        >>> import io as _io, numpy as np, tempfile, os
+        >>> import numpy as np, tempfile, os
         >>> path = os.path.join(tempfile.mkdtemp(), "a.npz")
         >>> np.savez(path, x=np.arange(3))
         >>> load_npz(path)["x"].tolist()
@@ -113,7 +114,8 @@ def load_npz(path: str | Path, what: str = ".npz", max_bytes: int = NPZ_MAX_BYTE
 
     from poseboard.errors import ResultFileError
 
-    path = Path(path)
+    if isinstance(path, str | os.PathLike):
+        path = Path(path)
     try:
         archive = zipfile.ZipFile(path)
     except FileNotFoundError:
