@@ -17,7 +17,8 @@ command) and ``tests/fuzz``.
 * ``bytes``: change one to three random bytes;
 * ``numbers``: replace one to three numbers written in the file (ASCII, as in YAML, JSON, TOML,
   BVH and a ``.npy`` header) by ``nan``, ``inf``, ``-inf``, ``1e308``, ``-0``, nothing or a
-  30-digit integer;
+  30-digit integer; each number on a line drawn among the lines holding one, so that a
+  header's few numbers are hit as often as a line of data;
 * ``delete-line`` / ``repeat-line``: drop a line, or write one twice.
 
 A zip archive (``.npz``) is mutated as a whole half of the time (a flipped byte then usually
@@ -33,6 +34,7 @@ limit, a hang and the process dying).
 
 from __future__ import annotations
 
+import bisect
 import io
 import os
 import random
@@ -158,7 +160,7 @@ def _mutate_bytes(data: bytes, rng: random.Random, operation: str) -> Mutation:
     if operation == "numbers":
         found = list(_NUMBER.finditer(data))
         if found:
-            chosen = sorted(rng.sample(found, min(len(found), rng.randint(1, 3))), key=lambda m: m.start())
+            chosen = sorted(_pick_numbers(data, found, rng), key=lambda m: m.start())
             out, last, said = bytearray(), 0, []
             for match in chosen:
                 new = rng.choice(REPLACEMENTS)
@@ -182,6 +184,22 @@ def _mutate_bytes(data: bytes, rng: random.Random, operation: str) -> Mutation:
     repeated = lines[at] if lines[at].endswith(b"\n") else lines[at] + b"\n"
     return Mutation(b"".join([*lines[:at], repeated, *lines[at:]]), operation,
                     f"line {at + 1} of {len(lines)} written twice")
+
+
+def _pick_numbers(data: bytes, found: list[re.Match[bytes]], rng: random.Random) -> list[re.Match[bytes]]:
+    """One to three distinct numbers of ``found``: each on a line drawn among the lines that hold
+    a number, then within the line, so that the few numbers of a header (``Frame Time: 0.0083``,
+    ``rows: 3``, an ``.npy`` header's shape) are drawn as often as the lines of data."""
+    newlines = [m.start() for m in re.finditer(b"\n", data)]
+    by_line: dict[int, list[re.Match[bytes]]] = {}
+    for match in found:
+        by_line.setdefault(bisect.bisect_left(newlines, match.start()), []).append(match)
+    lines = list(by_line.values())
+    chosen: dict[int, re.Match[bytes]] = {}
+    for _ in range(rng.randint(1, 3)):
+        match = rng.choice(rng.choice(lines))
+        chosen[match.start()] = match
+    return list(chosen.values())
 
 
 def mutate_member(data: bytes, rng: random.Random, operation: str | None = None) -> Mutation:

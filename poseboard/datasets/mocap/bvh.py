@@ -215,9 +215,9 @@ def parse_bvh(path: str | Path) -> Bvh:
                        f"a number, got {head[0]!r}, {head[1]!r}") from None
     if frames <= 0:
         raise BvhError(f"{path}: line {motion_line + 2}: 'Frames: {frames}': no motion to import")
-    if not np.isfinite(frame_time) or frame_time <= 0:
+    if not np.isfinite(frame_time) or not 0 < frame_time <= 1:  # over 1 s a frame, resampling multiplies the frames
         raise BvhError(f"{path}: line {motion_line + 3}: 'Frame Time: {frame_time}' must be a positive number of "
-                       f"seconds (e.g. 0.0333333 for 30 fps)")
+                       f"seconds, at most 1 (e.g. 0.0333333 for 30 fps)")
     body = [(n, line) for n, line in enumerate(lines[motion_line + 3:], start=motion_line + 4) if line.strip()]
     if len(body) < frames:
         raise BvhError(f"{path}: truncated: 'Frames: {frames}' but only {len(body)} motion lines follow; "
