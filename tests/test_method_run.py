@@ -116,9 +116,9 @@ def test_clean_clone_to_ranked_row(board, tmp_path, run_as_user):
     # another task (the profile renders other test frames): refused, naming both hashes, nothing ranked
     params = clone / "params.yaml"
     text = params.read_text()
-    assert "data: {preset: smoke-broad, crop_size: 64}" in text
-    params.write_text(text.replace("data: {preset: smoke-broad, crop_size: 64}",
-                                   "data: {preset: smoke-broad, crop_size: 64, test_samples: 40}"))
+    smoke = "data: {preset: smoke-broad, crop_size: 64, real_motion: 0.3, real_test: 0.25}"
+    assert smoke in text
+    params.write_text(text.replace(smoke, smoke[:-1] + ", test_samples: 40}"))
     mtime = (clone / "report" / "method" / "index.html").stat().st_mtime_ns
     refused = run_as_user(_poseboard("method", "my-method"), clone, ok=False)
     assert refused.returncode == 2, refused.stdout + refused.stderr

@@ -358,5 +358,5 @@ def test_load_library_refuses_a_corrupted_file(tmp_path, change, words):
 def test_load_library_refuses_a_truncated_file(tmp_path):
     bad = tmp_path / "cut.npz"
     bad.write_bytes(library_npz_bytes(_arrays())[:300])
-    with pytest.raises(InputError, match=r"cut\.npz: not a readable \.npz archive"):
+    with pytest.raises(InputError, match=r"cut\.npz: not a readable \.npz file"):
         load_library(bad)

@@ -68,9 +68,9 @@ def setup(tmp_path_factory) -> dict[str, Path]:
     save_rig(_rig(), rig)
     params = base / "params.yaml"  # the smoke profile with the board's test design (FRAMES frames)
     text = (ROOT / "params.yaml").read_text()
-    assert "data: {preset: smoke-broad, crop_size: 64}" in text
-    params.write_text(text.replace("data: {preset: smoke-broad, crop_size: 64}",
-                                   f"data: {{preset: smoke-broad, crop_size: 64, test_samples: {FRAMES}}}"))
+    smoke = "data: {preset: smoke-broad, crop_size: 64, real_motion: 0.3, real_test: 0.25}"
+    assert smoke in text
+    params.write_text(text.replace(smoke, smoke[:-1] + f", test_samples: {FRAMES}}}"))
     return {"base": base, "checkpoints": ck, "board": base / "board", "rig": rig, "params": params}
 
 

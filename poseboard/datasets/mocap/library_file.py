@@ -122,28 +122,17 @@ def load_library(path: str | Path) -> MotionLibrary:
     """
     where = str(path)
     fix = "rebuild it with `poseboard motion library`"
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise InputError(f"{where}: no such file") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise InputError(f"{where}: not a readable .npz archive ({exc}); {fix}") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise InputError(f"{where}: a single .npy array, not a motion library .npz; {fix}")
-    with archive:
-        version_2 = sorted(archive.files) == sorted(LIBRARY_KEYS + LABEL_KEYS)
-        if sorted(archive.files) != sorted(LIBRARY_KEYS) and not version_2:
-            raise InputError(f"{where}: keys {sorted(archive.files)}, expected {list(LIBRARY_KEYS)} (format 1) or "
-                             f"those and {list(LABEL_KEYS)} (format 2); {fix}")
-        data: dict[str, np.ndarray] = {}
-        for key in LIBRARY_KEYS + (LABEL_KEYS if version_2 else ()):
-            try:
-                data[key] = archive[key]
-            except ValueError:
-                raise InputError(f"{where}: {key!r} is a pickled object array, which poseboard never loads; {fix}") \
-                    from None
-            except (OSError, EOFError, zipfile.BadZipFile) as exc:
-                raise InputError(f"{where}: {key!r} cannot be read ({exc}); {fix}") from None
+    from poseboard.errors import ResultFileError
+    from poseboard.io import load_npz
+
+    try:  # every member read inside the checks: damaged, non-array or object members are refused
+        data = load_npz(path, what="motion library")
+    except ResultFileError as exc:
+        raise InputError(f"{exc}; {fix}") from None
+    version_2 = sorted(data) == sorted(LIBRARY_KEYS + LABEL_KEYS)
+    if sorted(data) != sorted(LIBRARY_KEYS) and not version_2:
+        raise InputError(f"{where}: keys {sorted(data)}, expected {list(LIBRARY_KEYS)} (format 1) or "
+                         f"those and {list(LABEL_KEYS)} (format 2); {fix}")
     poses, starts = data["poses"], data["clip_start"]
     if poses.dtype != np.int16 or poses.ndim != 3 or poses.shape[1:] != (17, 3) or len(poses) == 0:
         raise InputError(f"{where}: 'poses' must be (F, 17, 3) int16 mm with F ≥ 1, got {poses.shape} {poses.dtype}; "

@@ -20,7 +20,6 @@ object arrays. Example of writing one::
 from __future__ import annotations
 
 import difflib
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -63,36 +62,32 @@ def load_user_motion(path: str | Path) -> list[MotionSequence]:
             ``sequence``/``action``/``subject`` of the wrong length or inconsistent within a
             sequence.
     """
+    from poseboard.errors import ResultFileError
+    from poseboard.io import load_npz
+
     where = str(path)
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise InputError(f"{where}: no such file") from None
-    except (OSError, ValueError, zipfile.BadZipFile) as e:
-        raise InputError(f"{where}: not a readable .npz archive ({e})") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise InputError(f"{where}: expected an .npz archive (np.savez), got a single .npy array")
-    with archive:
-        keys = sorted(archive.files)
-        if "poses" not in keys:
-            raise InputError(f"{where}: missing required key 'poses' ((N, 17, 3) mm); found {keys}")
-        unknown = sorted(set(keys) - set(KEYS))
-        if unknown:
-            hints = [f"{k!r} → {m[0]!r}" for k in unknown
-                     if (m := difflib.get_close_matches(k, KEYS, n=1))]
-            hint = f" (did you mean {', '.join(hints)}?)" if hints else ""
-            raise InputError(
-                f"{where}: unknown key(s) {unknown}{hint}; allowed keys are {list(KEYS)}"
-            )
-        data: dict[str, Any] = {}
-        for key in keys:
-            try:
-                data[key] = archive[key]
-            except ValueError as e:
-                raise InputError(
-                    f"{where}: {key!r} is a pickled object array, which poseboard never loads; "
-                    f"store strings as a unicode array, e.g. np.array(['a', 'b']) ({e})"
-                ) from None
+    if isinstance(path, str | Path):
+        if not Path(path).exists():
+            raise InputError(f"{where}: no such file")
+        if Path(path).is_file():
+            with open(path, "rb") as handle:
+                if handle.read(6) == b"\x93NUMPY":
+                    raise InputError(f"{where}: expected an .npz archive (np.savez), got a single .npy array")
+    try:  # every member read inside the checks: a damaged member is refused, never unpickled
+        data: dict[str, Any] = load_npz(path, what="motion file")
+    except ResultFileError as e:
+        raise InputError(str(e)) from None
+    keys = sorted(data)
+    if "poses" not in keys:
+        raise InputError(f"{where}: missing required key 'poses' ((N, 17, 3) mm); found {keys}")
+    unknown = sorted(set(keys) - set(KEYS))
+    if unknown:
+        hints = [f"{k!r} → {m[0]!r}" for k in unknown
+                 if (m := difflib.get_close_matches(k, KEYS, n=1))]
+        hint = f" (did you mean {', '.join(hints)}?)" if hints else ""
+        raise InputError(
+            f"{where}: unknown key(s) {unknown}{hint}; allowed keys are {list(KEYS)}"
+        )
     poses = data["poses"]
     if poses.ndim != 3 or poses.shape[1:] != (17, 3) or poses.shape[0] == 0:
         raise InputError(
