@@ -20,19 +20,11 @@ MUTANTS = {
     "human36m": 1500, "rig-json": 1500, "bvh": 1000, "motion-npz": 400, "motion-library": 400,
     "joint-map": 800, "categories": 800, "params": 150, "protocol": 800,
 }
-#: readers whose crashes are another engineer's to fix (tests/fuzz/test_regressions.py, OWNER)
-NOT_FIXED_HERE = {"motion-npz": "poseboard/datasets/synthetic/user_motion.py",
-                  "motion-library": "poseboard/datasets/mocap/library_file.py"}
-
-
 def test_every_reader_is_fuzzed():
     assert set(MUTANTS) == set(READERS)
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=f"crashes in {NOT_FIXED_HERE[name]}, another "
-                                                                   "engineer's file; reported"))
-    if name in NOT_FIXED_HERE else name for name in READERS])
+@pytest.mark.parametrize("name", list(READERS))
 def test_fixed_seed_fuzz(name, tmp_path):
     report = run_isolated(name, SEED, tmp_path, range(MUTANTS[name]))
     assert report.seed_error is None, f"the seed file itself is not accepted: {report.seed_error}"
