@@ -328,3 +328,12 @@ def test_motion_archives_with_a_member_that_is_not_an_array(tmp_path, reader, re
     members["fps.npy"] = members["fps.npy"].split(b"\n", 1)[1]
     _repack(path, members)
     refused(read, path, "'fps.npy'")
+
+
+def test_motion_with_finite_but_absurd_coordinates(tmp_path):
+    """KeyError: '+Z' (user_motion.py's up-axis check: a finite 1e305 overflowed the torso's length)."""
+    poses = np.stack([readers.STANDING_MM + [12.0 * k, 0, 0] for k in range(40)])
+    poses[:20, 8, 0] = 1e305
+    path = tmp_path / "plus_z.npz"
+    np.savez(path, poses=poses)
+    refused(readers.read_motion, path, "beyond 1 km")

@@ -102,6 +102,11 @@ def load_user_motion(path: str | Path) -> list[MotionSequence]:
         frames = np.flatnonzero(bad)
         listed = ", ".join(str(f) for f in frames[:10]) + (", …" if len(frames) > 10 else "")
         raise InputError(f"{where}: 'poses' has NaN or inf in {len(frames)} frame(s): {listed}")
+    far = np.abs(poses).max(axis=(1, 2)) > MAX_COORDINATE_MM
+    if far.any():  # finite but absurd: the geometry checks below would overflow
+        frames = np.flatnonzero(far)
+        raise InputError(f"{where}: 'poses' has a coordinate beyond {MAX_COORDINATE_MM / 1e6:g} km in {len(frames)} "
+                         f"frame(s), first {int(frames[0])}; poses are world millimetres of one capture area")
     n = len(poses)
     median_bone = float(np.median(H36M17.bone_lengths(poses)))
     if median_bone == 0.0:
@@ -162,6 +167,10 @@ def load_user_motion(path: str | Path) -> list[MotionSequence]:
 #: Below this median share of the pelvis → thorax vector along +Z the body is not upright in
 #: a Z-up world: upright actions (standing, walking, sitting) give 0.9 and more.
 MIN_UPRIGHT = 0.5
+
+
+#: the largest coordinate a motion may hold, mm (1 km: as the predictions reader)
+MAX_COORDINATE_MM = 1e6
 
 
 def _check_up_axis(poses: np.ndarray, where: str) -> None:
