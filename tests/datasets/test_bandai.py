@@ -540,3 +540,13 @@ def test_a_corrupted_archive_never_costs_a_traceback(clip_files, tmp_path):
             assert np.isfinite(library.poses).all()
             outcomes["built"] += 1
     assert outcomes["refused"] > 0
+
+
+def test_no_motion_data_is_committed():
+    """Nothing of the archive is in git: no BVH, no archive, no library, nothing under data/ (the
+    stage's outputs are DVC's)."""
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    if not files:
+        pytest.skip("not a git checkout")
+    assert not [f for f in files if f.lower().endswith((".bvh", ".tar.xz", ".tar"))]
+    assert not [f for f in files if f.startswith("data/") or ("bandai" in f.lower() and f.endswith(".npz"))]
