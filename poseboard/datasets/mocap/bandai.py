@@ -43,7 +43,7 @@ import numpy as np
 
 from poseboard.datasets.axes import up_to_z
 from poseboard.datasets.mocap.bvh import Bvh, BvhError, forward_kinematics, parse_bvh
-from poseboard.datasets.mocap.convert import DETECT_HEIGHT_MM, body_height
+from poseboard.datasets.mocap.library import checked_body_height
 from poseboard.errors import InputError
 from poseboard.skeleton import H36M17
 
@@ -204,12 +204,5 @@ def bandai_poses(path: str | Path) -> tuple[np.ndarray, float, float]:
     bvh = with_face(parse_bvh(path))
     raw = forward_kinematics(bvh)[:, joint_indices(bvh)]  # (F, 17, 3) cm, Y up
     poses = raw @ up_to_z(UP).T * MM_PER_UNIT
-    finite = np.isfinite(poses).all(axis=(1, 2))
-    height = body_height(poses[finite]) if finite.any() else float("nan")
-    if not DETECT_HEIGHT_MM[0] <= height <= DETECT_HEIGHT_MM[1]:
-        raise InputError(f"{path}: in Bandai's unit (cm) the body is {height / 1000:.3g} m tall, not "
-                         f"{DETECT_HEIGHT_MM[0] / 1000:g}–{DETECT_HEIGHT_MM[1] / 1000:g} m: not a Bandai file")
-    torso_up = np.median((poses[finite, 9] - poses[finite, 6])[:, 2])
-    if torso_up <= 0:
-        raise InputError(f"{path}: with Y up (Bandai's axis) the body stands on its head: not a Bandai file")
-    return poses, bvh.frame_time, height
+    return poses, bvh.frame_time, checked_body_height(poses, path, "Bandai's unit (cm)", "Bandai's axis",
+                                                      "a Bandai file")

@@ -18,15 +18,7 @@ import numpy as np
 
 from poseboard.datasets.mocap import bandai, bandai_split
 from poseboard.datasets.mocap.bvh import BvhError
-from poseboard.datasets.mocap.library import (
-    DEFAULT_FPS,
-    INT16_LIMIT_MM,
-    MIN_SECONDS,
-    _cleaning_constants,
-    _sha256,
-    clean_clip,
-    finish_piece,
-)
+from poseboard.datasets.mocap.library import DEFAULT_FPS, MIN_SECONDS, _cleaning_constants, _sha256, kept_pieces
 from poseboard.datasets.mocap.library_file import FORMAT_2, LABEL_KEYS, LIBRARY_KEYS
 from poseboard.errors import InputError
 
@@ -93,17 +85,7 @@ def build_bandai_library(files: Sequence[str | Path], fps: float = DEFAULT_FPS, 
         if fps > 1 / frame_time * (1 + 1e-3):
             raise InputError(f"{path}: fps {fps:g} is above the file's own rate ({1 / frame_time:.4g} fps)")
         entry.update(source_frames=len(poses), source_fps=round(1 / frame_time, 3), body_height_mm=round(height, 1))
-        kept, drops = clean_clip(poses, frame_time, height, min_seconds)
-        pieces = []
-        for a, b in kept:
-            out = finish_piece(poses[a:b], frame_time, height, fps)
-            if np.abs(out).max() > INT16_LIMIT_MM:
-                drops.append({"rule": "out_of_range", "source_frames": [a, b],
-                              "seconds": round((b - a) * frame_time, 3),
-                              "reason": f"{np.abs(out).max() / 1000:.1f} m from the centre, beyond int16 mm"})
-                continue
-            pieces.append((a, b, out))
-        drops.sort(key=lambda d: (d["source_frames"][0], d["rule"]))
+        pieces, drops = kept_pieces(poses, frame_time, height, fps, min_seconds)
         dropped.extend({"trial": clip.stem, **d} for d in drops)
         for k, (a, b, out) in enumerate(pieces, start=1):
             clips.append({"clip": clip.stem if len(pieces) == 1 else f"{clip.stem}.{k}", "trial": clip.stem,

@@ -187,15 +187,26 @@ def source_poses(path: str | Path) -> tuple[np.ndarray, float, float]:
                          f"the library takes only the CMU database's BVH conversions")
     raw = forward_kinematics(bvh)[:, map_joints(bvh)]  # (F, 17, 3) CMU units, Y up
     poses = raw @ up_to_z(CMU_UP).T * CMU_MM_PER_UNIT
+    height = checked_body_height(poses, path, f"CMU's unit ({CMU_MM_PER_UNIT:.4g} mm)", "CMU's axis",
+                                 "a CMU conversion")
+    return poses, bvh.frame_time, height
+
+
+def checked_body_height(poses: np.ndarray, path: str | Path, unit: str, axis: str, source: str) -> float:
+    """The body height (:func:`.convert.body_height`, mm) of a source's poses (F, 17, 3) mm, Z up,
+    once it is a person's (0.9–2.6 m) standing on its feet.
+
+    Raises:
+        InputError: naming the file, the source's ``unit`` and ``axis``: not ``source``.
+    """
     finite = np.isfinite(poses).all(axis=(1, 2))
     height = body_height(poses[finite]) if finite.any() else float("nan")
     if not DETECT_HEIGHT_MM[0] <= height <= DETECT_HEIGHT_MM[1]:
-        raise InputError(f"{path}: in CMU's unit ({CMU_MM_PER_UNIT:.4g} mm) the body is {height / 1000:.3g} m tall, "
-                         f"not {DETECT_HEIGHT_MM[0] / 1000:g}–{DETECT_HEIGHT_MM[1] / 1000:g} m: not a CMU conversion")
-    torso_up = np.median((poses[finite, 9] - poses[finite, 6])[:, 2])
-    if torso_up <= 0:
-        raise InputError(f"{path}: with Y up (CMU's axis) the body stands on its head: not a CMU conversion")
-    return poses, bvh.frame_time, height
+        raise InputError(f"{path}: in {unit} the body is {height / 1000:.3g} m tall, not "
+                         f"{DETECT_HEIGHT_MM[0] / 1000:g}–{DETECT_HEIGHT_MM[1] / 1000:g} m: not {source}")
+    if np.median((poses[finite, 9] - poses[finite, 6])[:, 2]) <= 0:
+        raise InputError(f"{path}: with Y up ({axis}) the body stands on its head: not {source}")
+    return height
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -279,6 +290,23 @@ def finish_piece(poses: np.ndarray, frame_time: float, height_mm: float, fps: fl
     return out - np.array([centre[0], centre[1], floor])
 
 
+def kept_pieces(poses: np.ndarray, frame_time: float, height_mm: float, fps: float, min_seconds: float = MIN_SECONDS,
+                ) -> tuple[list[tuple[int, int, np.ndarray]], list[dict[str, Any]]]:
+    """A clip through the cleaning rules (:func:`clean_clip`), each kept piece placed and
+    resampled (:func:`finish_piece`) unless it breaks ``out_of_range``: ``[(start, end, (M, 17, 3)
+    mm at fps)]`` in order, and the drops sorted by source frame and rule."""
+    kept, drops = clean_clip(poses, frame_time, height_mm, min_seconds)
+    pieces = []
+    for a, b in kept:
+        out = finish_piece(poses[a:b], frame_time, height_mm, fps)
+        if np.abs(out).max() > INT16_LIMIT_MM:
+            drops.append({"rule": "out_of_range", "source_frames": [a, b], "seconds": round((b - a) * frame_time, 3),
+                          "reason": f"{np.abs(out).max() / 1000:.1f} m from the centre, beyond int16 mm"})
+            continue
+        pieces.append((a, b, out))
+    return pieces, sorted(drops, key=lambda d: (d["source_frames"][0], d["rule"]))
+
+
 # ------------------------------------------------------------------------ the library
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -348,17 +376,8 @@ def build_library(files: Sequence[str | Path], fps: float = DEFAULT_FPS, categor
             raise InputError(f"{path}: --fps {fps:g} is above the file's own rate ({1 / frame_time:.4g} fps)")
         entry.update(source_frames=len(poses), source_fps=round(1 / frame_time, 3),
                      body_height_mm=round(height, 1))
-        kept, drops = clean_clip(poses, frame_time, height, min_seconds)
-        pieces = []
-        for a, b in kept:
-            out = finish_piece(poses[a:b], frame_time, height, fps)
-            if np.abs(out).max() > INT16_LIMIT_MM:
-                drops.append({"rule": "out_of_range", "source_frames": [a, b],
-                              "seconds": round((b - a) * frame_time, 3),
-                              "reason": f"{np.abs(out).max() / 1000:.1f} m from the centre, beyond int16 mm"})
-                continue
-            pieces.append((a, b, out))
-        dropped.extend({"trial": trial, **d} for d in sorted(drops, key=lambda d: (d["source_frames"][0], d["rule"])))
+        pieces, drops = kept_pieces(poses, frame_time, height, fps, min_seconds)
+        dropped.extend({"trial": trial, **d} for d in drops)
         for k, (a, b, out) in enumerate(pieces, start=1):
             clips.append({"clip": trial if len(pieces) == 1 else f"{trial}.{k}", "trial": trial, "subject": subject,
                           "category": category, "frames": len(out), "seconds": round(len(out) / fps, 3),
