@@ -30,6 +30,7 @@ from poseboard.methods.train.loop import (
     resume_file,
     train_loop,
 )
+from tests.conftest import motion_archive
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -210,7 +211,8 @@ def test_dvc_repro_resumes_an_interrupted_pretraining(tmp_path):
     env = {k: v for k, v in os.environ.items()
            if k not in ("MLFLOW_TRACKING_URI", "PYTHONPATH", RESUME_DIR_ENV) and not k.startswith("PYTEST_")}
     env |= {"DVC_NO_ANALYTICS": "1", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
-            "GIT_CONFIG_NOSYSTEM": "1", "POSEBOARD_DEVICE": "cpu"}
+            "GIT_CONFIG_NOSYSTEM": "1", "POSEBOARD_DEVICE": "cpu",
+            "POSEBOARD_MOTION_ARCHIVE": os.environ.get("POSEBOARD_MOTION_ARCHIVE") or str(motion_archive())}
     dvc = str(Path(sys.executable).with_name("dvc"))
     subprocess.run(["git", "init", "-q"], cwd=repo, env=env, check=True)
     subprocess.run([dvc, "repro", "generate"], cwd=repo, env=env, check=True, capture_output=True, timeout=900)

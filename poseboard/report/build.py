@@ -245,7 +245,7 @@ def motion_terms(params: Any, profile: str) -> str | None:
         return None
     if not (prof.data.real_motion > 0 or prof.data.real_test > 0):
         return None
-    from poseboard.datasets.mocap.bandai import ATTRIBUTION
+    from poseboard.datasets.mocap.licence import ATTRIBUTION
 
     return f"The board's motion comes from the {ATTRIBUTION}."
 

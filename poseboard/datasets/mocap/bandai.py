@@ -44,16 +44,15 @@ import numpy as np
 from poseboard.datasets.axes import up_to_z
 from poseboard.datasets.mocap.bvh import Bvh, BvhError, forward_kinematics, parse_bvh
 from poseboard.datasets.mocap.library import checked_body_height
+from poseboard.datasets.mocap.licence import (  # noqa: F401 - the source's terms, re-exported
+    ATTRIBUTION,
+    LICENCE,
+    UPSTREAM_COMMIT,
+    UPSTREAM_REPOSITORY,
+    UPSTREAM_URL,
+)
 from poseboard.errors import InputError
 from poseboard.skeleton import H36M17
-
-UPSTREAM_REPOSITORY = "BandaiNamcoResearchInc/Bandai-Namco-Research-Motiondataset"
-UPSTREAM_COMMIT = "74ead3ba1ae4696404e6086233779f60de8bf9ef"
-UPSTREAM_URL = f"https://github.com/{UPSTREAM_REPOSITORY}"
-LICENCE = "CC BY-NC 4.0"
-ATTRIBUTION = ("Bandai Namco Research Motion datasets 1 and 2, (c) Bandai Namco Research Inc., CC BY-NC 4.0 "
-               f"({UPSTREAM_URL}): non-commercial use only; anything derived from this motion (the motion library, "
-               "weights trained on worlds it drives, their results) carries the same terms and attribution")
 
 #: Bandai's BVH length unit: centimetres
 MM_PER_UNIT = 10.0
