@@ -125,10 +125,13 @@ SMOKE_BOARD_STAGES = ["train@ransac", "predict@ransac-synth-h36m-relative", "sco
 
 
 def motion_archive() -> Path:
-    """The Bandai Namco archive params.yaml names (``motion_library.archive``, relative to this
-    checkout), absolute: a copy of the checkout elsewhere reads it through POSEBOARD_MOTION_ARCHIVE."""
+    """The Bandai Namco archive: POSEBOARD_MOTION_ARCHIVE when set, else the one params.yaml names
+    (``motion_library.archive``, relative to this checkout), absolute. A copy of the checkout
+    elsewhere reads it through POSEBOARD_MOTION_ARCHIVE (:func:`user_env`)."""
     import yaml
 
+    if os.environ.get("POSEBOARD_MOTION_ARCHIVE"):
+        return Path(os.environ["POSEBOARD_MOTION_ARCHIVE"]).resolve()
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     return (ROOT / params["motion_library"]["archive"]).resolve()
 
@@ -142,7 +145,7 @@ def user_env() -> dict[str, str]:
     return env | {"DVC_NO_ANALYTICS": "1", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
                   "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
                   "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t", "POSEBOARD_THREADS": "2",
-                  "POSEBOARD_MOTION_ARCHIVE": os.environ.get("POSEBOARD_MOTION_ARCHIVE") or str(motion_archive())}
+                  "POSEBOARD_MOTION_ARCHIVE": str(motion_archive())}
 
 
 def run_checked(cmd: list[str], cwd: Path, timeout: float = 900, ok: bool = True) -> subprocess.CompletedProcess:

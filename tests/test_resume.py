@@ -212,7 +212,7 @@ def test_dvc_repro_resumes_an_interrupted_pretraining(tmp_path):
            if k not in ("MLFLOW_TRACKING_URI", "PYTHONPATH", RESUME_DIR_ENV) and not k.startswith("PYTEST_")}
     env |= {"DVC_NO_ANALYTICS": "1", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
             "GIT_CONFIG_NOSYSTEM": "1", "POSEBOARD_DEVICE": "cpu",
-            "POSEBOARD_MOTION_ARCHIVE": os.environ.get("POSEBOARD_MOTION_ARCHIVE") or str(motion_archive())}
+            "POSEBOARD_MOTION_ARCHIVE": str(motion_archive())}
     dvc = str(Path(sys.executable).with_name("dvc"))
     subprocess.run(["git", "init", "-q"], cwd=repo, env=env, check=True)
     subprocess.run([dvc, "repro", "generate"], cwd=repo, env=env, check=True, capture_output=True, timeout=900)
