@@ -69,6 +69,18 @@ def load_tensors(path: str | Path, what: str = "weights") -> Any:
                               f"without pickle): {type(exc).__name__}: {reason}") from None
 
 
+def sha256_file(path: str | Path, chunk: int = 1 << 22) -> str:
+    """The SHA-256 (hex) of a file's bytes, read ``chunk`` bytes at a time (an 86 MB archive
+    never sits in memory whole)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 #: Unpacked size above which :func:`load_npz` refuses an archive before reading any member.
 NPZ_MAX_BYTES = 1 << 30
 #: Bytes read from an ``.npz`` member at a time.
@@ -119,8 +131,10 @@ def load_npz(path: str | Path | IO[bytes], what: str = ".npz", max_bytes: int = 
     try:
         archive = zipfile.ZipFile(path)
     except FileNotFoundError:
-        raise ResultFileError(f"{path}: {what} not found") from None
+        raise ResultFileError(f"{path}: {what} not found (no such file)") from None
     except zipfile.BadZipFile as exc:
+        if _starts_with(path, b"\x93NUMPY"):  # np.save of one array where np.savez was meant
+            raise ResultFileError(f"{path}: expected an .npz archive (np.savez), got a single .npy array") from None
         raise ResultFileError(f"{path}: not a readable .npz file (not a zip archive: {exc})") from None
     except _NPZ_ERRORS as exc:  # a damaged archive's directory, or the file cannot be read
         raise ResultFileError(f"{path}: not a readable .npz file ({type(exc).__name__}: {exc})") from None
@@ -145,6 +159,18 @@ def load_npz(path: str | Path | IO[bytes], what: str = ".npz", max_bytes: int = 
                 raise ResultFileError(f"{path}: member {name!r} cannot be read (a damaged .npz: "
                                       f"{type(exc).__name__}: {reason})") from None
     return arrays
+
+
+def _starts_with(source: Path | IO[bytes], magic: bytes) -> bool:
+    """Whether a file (or a seekable binary file object, rewound) begins with ``magic``."""
+    try:
+        if isinstance(source, Path):
+            with source.open("rb") as handle:
+                return handle.read(len(magic)) == magic
+        source.seek(0)
+        return source.read(len(magic)) == magic
+    except (OSError, ValueError):
+        return False
 
 
 class _NpzMemberError(ValueError):

@@ -44,7 +44,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from poseboard.camera import Camera, load_rig, save_rig
 from poseboard.errors import ResultFileError, validation_message
-from poseboard.io import atomic_write_text, atomic_write_with
+from poseboard.io import atomic_write_text, atomic_write_with, sha256_file
 from poseboard.samples import MultiViewSample, Person, SampleMeta, SingleViewScene
 
 FORMAT_NAME = "poseboard-dataset"
@@ -126,14 +126,6 @@ def content_hash(files: dict[str, FileEntry]) -> str:
     return hashlib.sha256(lines.encode()).hexdigest()
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 # --------------------------------------------------------------------------- writer
 class DatasetWriter:
     """Writes one dataset split: images shard by shard as they are rendered, then the tables
@@ -212,7 +204,7 @@ class DatasetWriter:
         files = {}
         for file in sorted(p for p in self.tmp.rglob("*") if p.is_file()):
             rel = file.relative_to(self.tmp).as_posix()
-            files[rel] = FileEntry(bytes=file.stat().st_size, sha256=_sha256_file(file))
+            files[rel] = FileEntry(bytes=file.stat().st_size, sha256=sha256_file(file))
         counts = {**counts, "shards": self._shard, "rigs": self.num_rigs}
         manifest = Manifest(
             format=FORMAT_NAME, format_version=FORMAT_VERSION, name=name, split=split, kind=self.kind,
@@ -273,7 +265,7 @@ def verify_files(path: str | Path, manifest: Manifest | None = None, hashes: boo
         size = file.stat().st_size
         if size != entry.bytes:
             raise ResultFileError(f"{file}: {size} bytes, the manifest says {entry.bytes} (truncated or replaced)")
-        if hashes and _sha256_file(file) != entry.sha256:
+        if hashes and sha256_file(file) != entry.sha256:
             raise ResultFileError(f"{file}: sha256 does not match the manifest (corrupt or modified)")
 
 

@@ -240,10 +240,10 @@ def motion_terms(params: Any, profile: str) -> str | None:
     """The licence the board's motion capture gives its results, when the profile's worlds draw
     on the motion library (``data.real_motion`` or ``data.real_test`` above 0): the Bandai Namco
     Research Motion datasets' attribution and non-commercial terms; None for procedural motion."""
-    prof = getattr(params, "profiles", {}).get(profile) if params is not None else None
-    if prof is None or getattr(params, "motion_library", None) is None:
+    if params is None or params.motion_library is None or profile not in params.profiles:
         return None
-    if not (prof.data.real_motion > 0 or prof.data.real_test > 0):
+    data = params.profiles[profile].data
+    if not (data.real_motion > 0 or data.real_test > 0):
         return None
     from poseboard.datasets.mocap.licence import ATTRIBUTION
 

@@ -65,11 +65,12 @@ def _copy(split: Path, to: Path) -> Path:
 def _rewrite(split: Path, rel: str, array: np.ndarray) -> None:
     """Replace one array file and update the manifest's file hashes and content hash, as a
     split generated with that array would have them."""
-    from poseboard.datasets.storage import MANIFEST, FileEntry, _sha256_file, content_hash
+    from poseboard.datasets.storage import MANIFEST, FileEntry, content_hash
+    from poseboard.io import sha256_file
 
     np.save(split / rel, array)
     manifest = json.loads((split / MANIFEST).read_text())
-    manifest["files"][rel] = {"bytes": (split / rel).stat().st_size, "sha256": _sha256_file(split / rel)}
+    manifest["files"][rel] = {"bytes": (split / rel).stat().st_size, "sha256": sha256_file(split / rel)}
     manifest["content_hash"] = content_hash({k: FileEntry(**v) for k, v in manifest["files"].items()})
     (split / MANIFEST).write_text(json.dumps(manifest))
 

@@ -21,6 +21,7 @@ from poseboard.datasets.storage import (
     verify_files,
 )
 from poseboard.errors import ResultFileError
+from poseboard.io import sha256_file
 
 N, V, S = 5, 2, 16
 
@@ -193,7 +194,7 @@ def test_missing_folder_and_wrong_shapes(tmp_path, mv):
 
     def fix(d):
         f = path / "boxes.npy"
-        d["files"]["boxes.npy"] = {"bytes": f.stat().st_size, "sha256": storage._sha256_file(f)}
+        d["files"]["boxes.npy"] = {"bytes": f.stat().st_size, "sha256": sha256_file(f)}
         d["content_hash"] = storage.content_hash({k: storage.FileEntry(**v) for k, v in d["files"].items()})
 
     _rewrite_manifest(path, fix)

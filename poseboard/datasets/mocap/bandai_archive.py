@@ -11,7 +11,6 @@ through :mod:`tarfile`'s ``data`` filter (no links, devices, absolute paths or `
 
 from __future__ import annotations
 
-import hashlib
 import lzma
 import shutil
 import tarfile
@@ -22,6 +21,7 @@ import numpy as np
 
 from poseboard.datasets.mocap import bandai, bandai_split
 from poseboard.errors import InputError
+from poseboard.io import sha256_file
 
 ARCHIVE_NAME = "bandai-namco-research-motiondataset-74ead3b.tar.xz"
 ARCHIVE_SHA256 = "45a24758045a5d0bca12be5b4af660340a22eba492a4eadc46bd85bb5318d4aa"
@@ -33,15 +33,6 @@ UNPACKED = ".unpacked"
 HOW_TO_GET = (f"get it from {bandai.UPSTREAM_URL} at commit {bandai.UPSTREAM_COMMIT} (its dataset/ folder, packed "
               f"with `tar --sort=name --mtime=2022-01-01 --owner=0 --group=0 -cf - dataset | xz -6`), or set "
               f"motion_library.archive in params.yaml to where your copy is")
-
-
-def sha256_of(path: Path) -> str:
-    """The file's SHA-256, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def check_archive(path: str | Path, sha256: str = ARCHIVE_SHA256) -> Path:
@@ -56,7 +47,7 @@ def check_archive(path: str | Path, sha256: str = ARCHIVE_SHA256) -> Path:
         raise InputError(f"{path}: the Bandai Namco motion archive is missing (expected SHA-256 {sha256}); "
                          f"{HOW_TO_GET}")
     try:
-        actual = sha256_of(path)
+        actual = sha256_file(path)
     except OSError as exc:
         raise InputError(f"{path}: the Bandai Namco motion archive cannot be read ({exc}); {HOW_TO_GET}") from None
     if actual != sha256:
@@ -71,10 +62,11 @@ def unpack(archive: Path, dest: Path) -> list[Path]:
     Raises:
         InputError: naming the archive, when it is not a readable tar.xz or holds no Bandai BVH.
     """
-    try:
-        with tarfile.open(archive, "r:xz") as tar:
-            members = [m for m in tar.getmembers() if m.isfile() and PurePosixPath(m.name).parts[:1] == ("dataset",)]
-            tar.extractall(dest, members=members, filter="data")
+    try:  # one streaming pass: listing the members first and then extracting decompresses twice
+        with tarfile.open(archive, "r|xz") as tar:
+            for member in tar:
+                if member.isfile() and PurePosixPath(member.name).parts[:1] == ("dataset",):
+                    tar.extract(member, dest, filter="data")
     except (tarfile.TarError, lzma.LZMAError, OSError, EOFError) as exc:
         raise InputError(f"{archive}: not a readable tar.xz archive ({exc}); {HOW_TO_GET}") from None
     files = sorted((p for p in dest.rglob("*.bvh") if p.parent.name == "data"), key=lambda p: p.name)

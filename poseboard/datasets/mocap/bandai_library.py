@@ -18,9 +18,10 @@ import numpy as np
 
 from poseboard.datasets.mocap import bandai, bandai_split
 from poseboard.datasets.mocap.bvh import BvhError
-from poseboard.datasets.mocap.library import DEFAULT_FPS, MIN_SECONDS, _cleaning_constants, _sha256, kept_pieces
+from poseboard.datasets.mocap.library import DEFAULT_FPS, MIN_SECONDS, cleaning_constants, kept_pieces
 from poseboard.datasets.mocap.library_file import FORMAT_2, LABEL_KEYS, LIBRARY_KEYS
 from poseboard.errors import InputError
+from poseboard.io import sha256_file
 
 
 def build_bandai_library(files: Sequence[str | Path], fps: float = DEFAULT_FPS, min_seconds: float = MIN_SECONDS,
@@ -72,7 +73,7 @@ def build_bandai_library(files: Sequence[str | Path], fps: float = DEFAULT_FPS, 
     listed: list[dict[str, Any]] = []
     for path, clip in zip(paths, names, strict=True):
         bandai.check_labels(path, clip)
-        entry: dict[str, Any] = {"file": rel(path), "sha256": _sha256(path), "dataset": clip.dataset,
+        entry: dict[str, Any] = {"file": rel(path), "sha256": sha256_file(path), "dataset": clip.dataset,
                                  "content": clip.content, "style": clip.style, "take": clip.take,
                                  "role": role_of[clip]}
         listed.append(entry)
@@ -121,7 +122,7 @@ def build_bandai_library(files: Sequence[str | Path], fps: float = DEFAULT_FPS, 
                         "Neck/Nose": list(bandai.NOSE_CM), "Head (top)": list(bandai.HEAD_TOP_CM)},
         "split": bandai_split.split_table(),
         "fps": float(fps),
-        "cleaning": _cleaning_constants(min_seconds),
+        "cleaning": cleaning_constants(min_seconds),
         "files": listed,
         "clips": clips,
         "dropped": dropped,

@@ -61,6 +61,7 @@ from poseboard.datasets.mocap.library_file import (  # noqa: F401 - the file for
     resample,
 )
 from poseboard.errors import InputError
+from poseboard.io import sha256_file
 from poseboard.skeleton import H36M17
 
 #: a CMU file name: ``<subject>_<trial>`` (``01_03.bvh``, ``143_12.bvh``)
@@ -308,11 +309,7 @@ def kept_pieces(poses: np.ndarray, frame_time: float, height_mm: float, fps: flo
 
 
 # ------------------------------------------------------------------------ the library
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _cleaning_constants(min_seconds: float) -> dict[str, Any]:
+def cleaning_constants(min_seconds: float) -> dict[str, Any]:
     return {"min_seconds": min_seconds, "broken_speed_mm_s": BROKEN_SPEED_MM_S,
             "static_percentile": STATIC_PERCENTILE, "static_baseline_s": STATIC_BASELINE_S,
             "static_speed_mm_s": STATIC_SPEED_MM_S, "floor_tolerance_mm": FLOOR_TOLERANCE_MM,
@@ -363,7 +360,7 @@ def build_library(files: Sequence[str | Path], fps: float = DEFAULT_FPS, categor
     listed: list[dict[str, Any]] = []
     for path, (subject, trial) in zip(paths, names, strict=True):
         category = labels.get(trial, UNLABELLED)
-        entry: dict[str, Any] = {"file": rel(path), "sha256": _sha256(path), "subject": subject, "trial": trial,
+        entry: dict[str, Any] = {"file": rel(path), "sha256": sha256_file(path), "subject": subject, "trial": trial,
                                  "category": category}
         listed.append(entry)
         try:
@@ -401,9 +398,9 @@ def build_library(files: Sequence[str | Path], fps: float = DEFAULT_FPS, categor
         "reserved_subjects_refused": [f"{s:02d}" for s in RESERVED_CMU_SUBJECTS],
         "source_units": {"mm_per_unit": CMU_MM_PER_UNIT, "up": CMU_UP},
         "fps": float(fps),
-        "cleaning": _cleaning_constants(min_seconds),
+        "cleaning": cleaning_constants(min_seconds),
         "categories": None if categories is None else {"file": Path(categories).name,
-                                                        "sha256": _sha256(Path(categories))},
+                                                        "sha256": sha256_file(categories)},
         "files": listed,
         "clips": clips,
         "dropped": dropped,

@@ -157,8 +157,8 @@ def training_clips(config: SynthConfig) -> list[Any]:
         return []
     from poseboard.datasets.synthetic.real_motion import library_clips
 
-    return [c for c in library_clips(spec.path) if c.role == "train"
-            and c.subject not in spec.test_subjects and c.category not in spec.novel_categories]
+    return [c for c in library_clips(spec.path, roles=("train",))
+            if c.subject not in spec.test_subjects and c.category not in spec.novel_categories]
 
 
 def _procedural_sequences(name: str, split: str, cfg: MultiViewSplit, spec_area: float, fps: float,
@@ -188,7 +188,7 @@ def role_clips(config: SynthConfig, role: str) -> list[Any]:
         return []
     from poseboard.datasets.synthetic.real_motion import library_clips
 
-    return [c for c in library_clips(spec.path) if c.role == role]
+    return library_clips(spec.path, roles=(role,))
 
 
 def strided_frames(num_frames: int, fps: float, stride: int, base_fps: float = 50.0) -> list[int]:

@@ -81,15 +81,17 @@ class ClipWindow:
     fps: float
 
 
-def library_clips(path: str | Path) -> list[RealClip]:
-    """Every clip of a motion library file (:func:`poseboard.datasets.mocap.library_file.load_library`,
-    which validates it and refuses a reserved subject), in the library's order."""
+def library_clips(path: str | Path, roles: Sequence[str] | None = None) -> list[RealClip]:
+    """The clips of a motion library file (:func:`poseboard.datasets.mocap.library_file.load_library`,
+    which validates it and refuses a reserved subject), in the library's order: every clip, or
+    those of ``roles`` only (only those are converted to float64)."""
     from poseboard.datasets.mocap.library_file import load_library
 
     library = load_library(path)
     return [RealClip(str(library.clip[i]), str(library.subject[i]), str(library.category[i]),
                      library.clip_poses(i), library.fps, style=library.label("style", i),
-                     role=library.label("role", i)) for i in range(len(library))]
+                     role=library.label("role", i)) for i in range(len(library))
+            if roles is None or library.label("role", i) in roles]
 
 
 def draw_window(clips: Sequence[RealClip], duration_s: float, rng: np.random.Generator) -> ClipWindow:

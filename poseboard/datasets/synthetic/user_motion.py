@@ -66,13 +66,6 @@ def load_user_motion(path: str | Path) -> list[MotionSequence]:
     from poseboard.io import load_npz
 
     where = str(path)
-    if isinstance(path, str | Path):
-        if not Path(path).exists():
-            raise InputError(f"{where}: no such file")
-        if Path(path).is_file():
-            with open(path, "rb") as handle:
-                if handle.read(6) == b"\x93NUMPY":
-                    raise InputError(f"{where}: expected an .npz archive (np.savez), got a single .npy array")
     try:  # every member read inside the checks: a damaged member is refused, never unpickled
         data: dict[str, Any] = load_npz(path, what="motion file")
     except ResultFileError as e:
