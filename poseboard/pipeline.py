@@ -31,11 +31,20 @@ def generate_stage(
     motion_library: Annotated[Path, typer.Option(
         "--motion-library", help="the motion library the profile's `data.real_motion` share draws from (the "
                                  "motion_library stage's output)")] = Path("data/motion/bandai.npz"),
+    keys: Annotated[Path | None, typer.Option(
+        "--keys", help="also write each rendered dataset's training key and recipe here (dvc.yaml: "
+                       "fingerprints/data; what the weight stages depend on instead of the image bytes)")] = None,
+    code_fingerprint: Annotated[Path, typer.Option(
+        "--code-fingerprint", help="the rendering code's fingerprint (the generate_code stage's output), part of "
+                                   "each split's recipe")] = Path("fingerprints/generate.json"),
 ) -> None:
     """Render the synthetic datasets of the active profile (``profiles.<profile>.data``), or the
     ``--dataset`` ones only (each dataset's bytes do not depend on which others are rendered).
     Large freed blocks stay in the process and its render workers (:mod:`poseboard.allocator`;
-    the bytes are the same)."""
+    the bytes are the same). With ``--keys``, each dataset's training key
+    (:mod:`poseboard.datasets.training_key`: its task and, for the board's code and parameters, the
+    board's images hash) is written beside the data, so that weights trained on the board's
+    rendering stay fresh where the same task renders with other image bytes."""
     from poseboard.allocator import keep_freed_memory
     from poseboard.datasets.synthetic.generator import SynthConfig, generate_datasets
     from poseboard.params import load_params
@@ -72,6 +81,14 @@ def generate_stage(
         raise InputError(str(exc)) from None
     for r in reports:
         typer.echo(f"{r.name}/{r.split}: {r.samples} samples, {r.bytes / 1e6:.1f} MB, {r.seconds:.1f} s → {r.path}")
+    if keys is not None:
+        from poseboard.datasets.training_key import write_dataset_key
+
+        for name in names:
+            key = write_dataset_key(out / name, keys, code_fingerprint)
+            kept = ", ".join(f"{split} task {k.task_hash[:12]} images {k.images_hash[:12]}"
+                             for split, k in key.splits.items())
+            typer.echo(f"{name}: training key {kept} → {keys / (name + '.json')}")
 
 
 #: the variable that, when set, replaces ``motion_library.archive`` (a copy elsewhere, a test's checkout)

@@ -148,9 +148,12 @@ def user_env() -> dict[str, str]:
                   "POSEBOARD_MOTION_ARCHIVE": str(motion_archive())}
 
 
-def run_checked(cmd: list[str], cwd: Path, timeout: float = 900, ok: bool = True) -> subprocess.CompletedProcess:
-    """``cmd`` in ``cwd`` under :func:`user_env`; with ``ok``, its failure fails the test with its output."""
-    proc = subprocess.run(cmd, cwd=cwd, env=user_env(), capture_output=True, text=True, timeout=timeout)
+def run_checked(cmd: list[str], cwd: Path, timeout: float = 900, ok: bool = True,
+                env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``cmd`` in ``cwd`` under :func:`user_env` (``env``'s variables over it); with ``ok``, its
+    failure fails the test with its output."""
+    proc = subprocess.run(cmd, cwd=cwd, env={**user_env(), **(env or {})}, capture_output=True, text=True,
+                          timeout=timeout)
     if ok:
         assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{(proc.stdout + proc.stderr)[-6000:]}"
     return proc
