@@ -195,7 +195,7 @@ def render_html(
     highlight: str | None = None,
     motion_terms: str | None = None,
 ) -> str:
-    from poseboard.report.overview import build_overview
+    from poseboard.report.overview import build_overview, section_order
 
     env, Markup = _environment()
     by_method: dict[str, list[Result]] = {}
@@ -210,7 +210,7 @@ def render_html(
         profile=profile,
         profile_description=profile_description,
         data_sources=data_sources or [],
-        boards=boards,
+        boards=section_order(boards),  # the detailed sections in the overview's group order
         significance=significance,
         seed_spread=seed_spread,
         profile_device=profile_device,

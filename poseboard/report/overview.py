@@ -7,12 +7,16 @@ uncalibrated, generalization, root localisation), with its rank on that board an
 the board *decides* its place (the paired, Holm-corrected comparison with the neighbour
 above and the one below are both significant), each cell linking to the detailed section.
 A method named as ``highlight`` (``poseboard method NAME``) and submitted rows stand out.
+
+The detailed sections below follow the same groups (:func:`section_order`): the headline
+protocol's board first, so a reader scrolling down meets the boards in the overview's order.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from poseboard.report.generalization import NOVEL_SPLITS
 from poseboard.report.model import Board
 
 #: Protocol groups: (column label, protocol names tried in order: the first board the method
@@ -26,6 +30,12 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("generalization", ("synth-novel-all", "synth-novel-all-uncalibrated")),
     ("root localisation", ("synth-mupots-root", "mupots-root", "synth-h36m-root")),
 )
+
+#: Group label → further protocols whose detailed sections sit in that group (after the
+#: group's own): the held-out splits the generalization table reads, in its column order.
+KIN: dict[str, tuple[str, ...]] = {
+    "generalization": tuple(pid.split("@")[0] for pid in NOVEL_SPLITS.values()),
+}
 
 
 @dataclass(frozen=True)
@@ -115,3 +125,27 @@ def build_overview(boards: list[Board], highlight: str | None = None) -> Overvie
         return (*((r.cells[g].rank if g in r.cells else 10**6) for g in groups), r.method)
 
     return Overview(groups, columns, sorted(rows.values(), key=key))
+
+
+def section_order(boards: list[Board]) -> list[Board]:
+    """``boards`` in the order of the page's detailed sections: the overview's groups in column
+    order (the headline group first); within a group its protocols as listed (then its
+    :data:`KIN`), each followed by its variants (protocols named ``<name>-…``, by id, e.g.
+    ``synth-mupots-root-ap10`` after ``synth-mupots-root``); then every other board by id.
+    A protocol's versions stay together, oldest first."""
+    by_name: dict[str, list[Board]] = {}
+    for b in sorted(boards, key=lambda b: b.id):
+        by_name.setdefault(b.protocol.name, []).append(b)
+    out: list[Board] = []
+
+    def take(name: str) -> None:
+        out.extend(by_name.pop(name, []))
+
+    for label, names in GROUPS:
+        for name in (*names, *KIN.get(label, ())):
+            take(name)
+            for variant in sorted(n for n in by_name if n.startswith(name + "-")):
+                take(variant)
+    for name in sorted(by_name):
+        take(name)
+    return out

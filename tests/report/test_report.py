@@ -58,6 +58,48 @@ def test_html_is_self_contained_and_complete(built):
     assert "Provenance" in html and "params hash" in html
 
 
+def _sections(html: str) -> list[str]:
+    """The detailed sections' ids (protocol anchors), in the page's order."""
+    return re.findall(r'<section id="([^"]+)" class="board">', html)
+
+
+def _overview_columns(html: str) -> list[str]:
+    """The overview's column boards (their anchors), left to right."""
+    head = html.split('<table class="overview-table">', 1)[1].split("</thead>", 1)[0]
+    return re.findall(r'<th><a href="#([^"]+)">', head)
+
+
+def test_detailed_sections_follow_the_overview(built):
+    """Issue 81: below the overview the detailed sections run in the overview's group order (the
+    headline protocol first), not alphabetically by protocol id (which put the root board before
+    the camera sweep here, and the one-method extrapolated-rig board first on the committed page)."""
+    _, out = built
+    html = (out / "index.html").read_text()
+    sections, columns = _sections(html), _overview_columns(html)
+    assert columns == ["synth-h36m-relative-2", "synth-panoptic-sweep-2", "synth-mupots-root-2"]
+    assert sections == columns
+    assert sections != sorted(sections)  # alphabetically, synth-mupots-root would come second
+    nav = html.split("<nav>", 1)[1].split("</nav>", 1)[0]
+    assert re.findall(r'<a href="#([^"]+)">[^<]*@', nav) == sections  # the header's links likewise
+
+
+def test_committed_page_opens_on_the_headline_board():
+    """The committed report/index.html (the committed results/, every protocol): the first detailed
+    section is the headline protocol's, the overview's columns come in its order, a protocol's
+    variants follow it and the held-out splits sit with the generalization group."""
+    from poseboard.report.overview import GROUPS
+
+    html = (Path(__file__).resolve().parents[2] / "report" / "index.html").read_text()
+    sections, columns = _sections(html), _overview_columns(html)
+    assert sections[0].rsplit("-", 1)[0] in GROUPS[0][1]
+    assert [s for s in sections if s in columns] == columns
+    at = {s.rsplit("-", 1)[0]: i for i, s in enumerate(sections)}
+    if "synth-mupots-root-ap10" in at:
+        assert at["synth-mupots-root-ap10"] == at["synth-mupots-root"] + 1
+    if "synth-extrapolated-rig-uncalibrated" in at:
+        assert at["synth-novel-all"] < at["synth-extrapolated-rig-uncalibrated"] < at["synth-mupots-root"]
+
+
 def test_paper_tables(built):
     _, out = built
     files = sorted(p.stem for p in (out / "tables").glob("*.md"))
