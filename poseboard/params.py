@@ -52,10 +52,14 @@ from poseboard.device import PRECISION_SPELLINGS, PrecisionSpelling
 from poseboard.errors import InputError, PoseboardError
 
 PARAMS_FILE = "params.yaml"
+#: The real-people generalization splits (issue 79; REAL_SPLIT_ROLES of the synthetic config): the
+#: motion library's held-out contents and styles, on the built-in rig and on the held-out rigs.
+REAL_DATASETS = ("synth-real-content", "synth-real-style", "synth-real-content-rig", "synth-real-style-rig")
 DATASETS = ("synth-h36m", "synth-panoptic", "synth-mupots", "synth-novel-rig", "synth-novel-motion", "synth-novel-body",
-            "synth-novel-all", "synth-extrapolated-rig")
+            "synth-novel-all", "synth-extrapolated-rig", *REAL_DATASETS)
 GeneratedDataset = Literal["synth-h36m", "synth-panoptic", "synth-mupots", "synth-novel-rig", "synth-novel-motion",
-                           "synth-novel-body", "synth-novel-all", "synth-extrapolated-rig"]
+                           "synth-novel-body", "synth-novel-all", "synth-extrapolated-rig", "synth-real-content",
+                           "synth-real-style", "synth-real-content-rig", "synth-real-style-rig"]
 
 
 class ParamsError(PoseboardError, ValueError):
@@ -288,6 +292,11 @@ class Params(_Strict):
                 if getattr(prof.data, key) > 0 and self.motion_library is None:
                     raise ValueError(f"profiles.{name}.data.{key}: {getattr(prof.data, key)} draws from the motion "
                                      "library, but there is no `motion_library` block (the archive and its SHA-256)")
+            real = [d for d in prof.data.datasets if d in REAL_DATASETS]
+            if real and self.motion_library is None:
+                raise ValueError(f"profiles.{name}.data.datasets: {', '.join(real)} (listed, or the default list) "
+                                 "render real people from the motion library, but there is no `motion_library` "
+                                 "block (the archive and its SHA-256); add it, or list the datasets without them")
         from poseboard.names import NAME_PATTERN, NAME_RULE
 
         # these keys become paths (checkpoints/<name>, results/<name>/) and HTML ids

@@ -66,17 +66,25 @@ def generate_stage(
         config = config.with_split_sizes("train", samples=data.train_samples)
         config = config.with_split_sizes("test", samples=data.test_samples)
         config = config.with_extra_actions(data.extra_actions)
-        if data.real_motion > 0 or data.real_test > 0:  # held-out roles never train (casting.training_clips)
-            from poseboard.datasets.synthetic.config import MotionLibrarySpec
+        from poseboard.datasets.synthetic.config import REAL_SPLIT_ROLES, MotionLibrarySpec
 
-            config = config.model_copy(update={"motion_library": MotionLibrarySpec(path=motion_library)})
+        library = config.model_copy(update={"motion_library": MotionLibrarySpec(path=motion_library)})
+        if data.real_motion > 0 or data.real_test > 0:  # held-out roles never train (casting.training_clips)
+            config = library
         if data.real_motion > 0:
             config = config.with_training_world("real_motion", data.real_motion,
                                                 f"profiles.{params.profile}.data.real_motion")
         if data.real_test > 0:
             config = config.with_test_real_motion(data.real_test)
-        reports = generate_datasets(names, config, out, seed=params.seed, progress=False,
-                                    workers=None if workers <= 0 else workers)
+        # the real-people splits read the library; the others record it only when a share draws from it,
+        # so that a profile with no share renders them byte for byte as before the library existed
+        real = [n for n in names if n in REAL_SPLIT_ROLES]
+        plain = [n for n in names if n not in REAL_SPLIT_ROLES]
+        reports = []
+        for group, group_config in ((plain, config), (real, config if config.motion_library else library)):
+            if group:
+                reports += generate_datasets(group, group_config, out, seed=params.seed, progress=False,
+                                             workers=None if workers <= 0 else workers)
     except ValueError as exc:  # a config the preset's overrides leave invalid is the user's input too
         raise InputError(str(exc)) from None
     for r in reports:

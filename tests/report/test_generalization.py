@@ -388,8 +388,10 @@ def test_markdown_from_result_files(novel):
     assert "- novel motion: `alpha` ahead of `beta` in distribution" in md and "**reversed**" in md
     assert "- all three: `alpha` ahead of `gamma` in distribution" in md and "**leans the other way**" in md
     assert "Left out of all three's τ and pairs (no result under both protocols): `beta`." in md
-    assert ("No result yet under `synth-novel-body@2` (novel body), `synth-extrapolated-rig@1` (beyond the rigs): "
-            "their columns are left out.") in md
+    assert ("No result yet under `synth-novel-body@2` (novel body), `synth-extrapolated-rig@1` (beyond the rigs), "
+            "`synth-real-content@1` (real contents), `synth-real-style@1` (real styles), `synth-real-content-rig@1` "
+            "(real contents, novel rig), `synth-real-style-rig@1` (real styles, novel rig): their columns are left "
+            "out.") in md
     assert "Uncalibrated methods left out: `uncal`" in md
     assert "**paired** where the split scored the same sequences" in md
     assert render_generalization(build_generalization(boards)) == md  # seeded: the same bytes again
