@@ -28,19 +28,11 @@ def _mount() -> None:
     from poseboard.pipeline import params_app
     from poseboard.protocols.commands import protocols
     from poseboard.report.commands import publish, report
+    from poseboard.studies.commands import epipolar_attention, ladder, paper_conditions
     from poseboard.studio.commands import studio
     from poseboard.tracking.commands import track, ui
-    from poseboard.workflows.commands import (
-        compare,
-        epipolar_attention,
-        method,
-        misses,
-        new_method,
-        paper_conditions,
-        replicate,
-    )
+    from poseboard.workflows.commands import compare, method, misses, new_method, replicate
     from poseboard.workflows.fuzz_commands import fuzz
-    from poseboard.workflows.ladder_commands import ladder
 
     for name, command in (
         ("methods", methods), ("protocols", protocols), ("evaluate", evaluate), ("submit", submit),

@@ -1,5 +1,5 @@
 """The epipolar transformer's mechanism under its paper's occlusion regime (issue 69 item 2,
-poseboard/workflows/epipolar_conditions.py): with ideal per-joint features the attention finds
+poseboard/studies/epipolar_conditions.py): with ideal per-joint features the attention finds
 the true correspondence on the board's crops and rigs, and the fusion recovers joints occluded
 in a view that its neighbour sees. The full table: `poseboard paper-conditions --claim epipolar`
 (docs/findings/epipolar-conditions.md)."""
@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from poseboard.workflows import epipolar_conditions as ec
-from poseboard.workflows.paper_conditions import scenes
+from poseboard.studies import epipolar_conditions as ec
+from poseboard.studies.paper_conditions import scenes
 
 
 @pytest.fixture(scope="module")

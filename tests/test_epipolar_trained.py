@@ -1,4 +1,4 @@
-"""The trained epipolar transformer on occluded joints (issue 69; poseboard/workflows/epipolar_trained.py,
+"""The trained epipolar transformer on occluded joints (issue 69; poseboard/studies/epipolar_trained.py,
 `poseboard epipolar-attention`): the read-outs against brute-force loops and against the
 ideal-feature study's own attention measure, then the command on the tiny world's networks,
 its errors against a direct computation from the methods' predictions."""
@@ -18,9 +18,9 @@ sys.path.insert(0, str(Path(__file__).parent / "methods"))
 import method_fixtures as F
 
 from poseboard.cli import app
-from poseboard.workflows import epipolar_conditions as ec
-from poseboard.workflows.epipolar_trained import attention_peaks, true_cell_peaks
-from poseboard.workflows.paper_conditions import scenes
+from poseboard.studies import epipolar_conditions as ec
+from poseboard.studies.epipolar_trained import attention_peaks, true_cell_peaks
+from poseboard.studies.paper_conditions import scenes
 
 runner = CliRunner()
 

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 from poseboard.errors import InputError
 from poseboard.params import load_params
 from poseboard.protocols.registry import get_protocol
-from poseboard.workflows.ladder import format_ladder, ladder_params, ladder_steps, ladder_summary
-from poseboard.workflows.ladder_commands import ladder
+from poseboard.studies.commands import ladder
+from poseboard.studies.ladder import format_ladder, ladder_params, ladder_steps, ladder_summary
 
 sys.path.insert(0, str(Path(__file__).parent / "report"))  # the result writer (pytest --import-mode=importlib)
 from result_writer import write_sequence_result

@@ -26,6 +26,9 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("apps", ("poseboard.pipeline", "poseboard.board", "poseboard.comparison", "poseboard.report", "poseboard.tracking",
               "poseboard.studio", "poseboard.fingerprint")),
     ("workflows", ("poseboard.workflows",)),
+    # research tools beside the user's workflows (issue 81): they may use a workflow (a ladder rung
+    # is a seed replicate), no workflow uses them
+    ("studies", ("poseboard.studies",)),
     ("cli", ("poseboard.cli",)),
 )
 #: A layer that must not import one below it: a method knows nothing of how it is evaluated
@@ -96,3 +99,20 @@ def test_the_checks_can_fail():
     assert graph.has_edge("poseboard.harness.run", "poseboard.harness.root_localisation")
     assert layer_of("poseboard.methods.rootnet") == "methods" and layer_of("poseboard.harness.run") == "harness"
     assert layer_of("poseboard.datasets.synthetic.render") == "datasets"
+
+
+def test_the_studies_have_their_own_place():
+    """The paper-condition studies and the budget ladders live in poseboard.studies, above the
+    workflows: nothing else in the package imports them but the command line, and no workflow
+    module is a study."""
+    graph = import_graph()
+    studies = {m for m in graph if layer_of(m) == "studies"}
+    assert {"poseboard.studies.paper_conditions", "poseboard.studies.volumetric_conditions",
+            "poseboard.studies.epipolar_conditions", "poseboard.studies.epipolar_trained",
+            "poseboard.studies.ladder", "poseboard.studies.commands"} <= studies
+    users = {a for a, b in graph.edges if b in studies and a not in studies}
+    assert users == {"poseboard.cli"}
+    assert graph.has_edge("poseboard.studies.commands", "poseboard.workflows.replicates")
+    workflows = {m.rsplit(".", 1)[-1] for m in graph if m.startswith("poseboard.workflows.")}
+    assert not workflows & {"paper_conditions", "volumetric_conditions", "epipolar_conditions",
+                            "epipolar_trained", "ladder", "ladder_commands"}

@@ -1,4 +1,4 @@
-"""Probabilistic triangulation under its paper's conditions (poseboard/workflows/paper_conditions.py,
+"""Probabilistic triangulation under its paper's conditions (poseboard/studies/paper_conditions.py,
 issue 69 item 2): with the training rig as its prior the uncalibrated method comes close to
 calibrated triangulation; estimating the cameras from each frame's own joints, as the board's
 broad world forces it to, does not. The full table: `poseboard paper-conditions`
@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from poseboard.workflows.paper_conditions import ARMS, run_scene, scenes, summarise
+from poseboard.studies.paper_conditions import ARMS, run_scene, scenes, summarise
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +109,7 @@ def test_the_camera_pose_error_each_start_reaches(board_scenes):
     training rig it stays about as far from the truth as its start (the rigs' difference, which
     the update does not remove); the per-frame posterior is far off."""
     from poseboard.methods.nets.pose_posterior import relative_pose_from_extrinsics, rotation_angle_deg
-    from poseboard.workflows.paper_conditions import extrinsics
+    from poseboard.studies.paper_conditions import extrinsics
 
     scene = next(s for s in board_scenes if s.subject == "S11" and s.action == "Walking")
     cameras: dict[str, tuple[float, float]] = {}

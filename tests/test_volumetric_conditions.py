@@ -7,8 +7,8 @@ from __future__ import annotations
 import torch
 
 from poseboard.skeleton import H36M17
-from poseboard.workflows import volumetric_conditions as vc
-from poseboard.workflows.paper_conditions import scenes
+from poseboard.studies import volumetric_conditions as vc
+from poseboard.studies.paper_conditions import scenes
 
 BOARD_GRID = (vc.GRIDS[0],)  # 32 voxels over the board's cuboid: the cheapest
 

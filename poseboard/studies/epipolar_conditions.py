@@ -8,7 +8,7 @@ and its baseline are level (0.985×). This study keeps the board's operators and
 replaces the learned features by ideal ones, so that what is left is the mechanism:
 
 * the board's 18 in-distribution test sequences and four-camera rigs, each view's 128-pixel crop
-  and 32 × 32 feature map (:func:`~poseboard.workflows.volumetric_conditions.crop_views`);
+  and 32 × 32 feature map (:func:`~poseboard.studies.volumetric_conditions.crop_views`);
 * features with one channel per joint: a Gaussian of one cell where the detector sees the joint
   (the board's median 2D error, 2.3 crop px), of height ``FEATURE_SCALE``. A joint occluded in a
   view (drawn per frame, view and joint with the regime's probability) keeps only the regime's
@@ -46,8 +46,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from poseboard.workflows.paper_conditions import Scene, scenes
-from poseboard.workflows.volumetric_conditions import (
+from poseboard.studies.paper_conditions import Scene, scenes
+from poseboard.studies.volumetric_conditions import (
     CROP_PX,
     MEDIAN_2D_ERROR_PX,
     camera_tensors,
@@ -61,7 +61,7 @@ from poseboard.workflows.volumetric_conditions import (
 #: at least two of four views; the board: 23–30 % in at least half, docs/findings/paper-claims.md);
 #: heavy; each with an occluded joint keeping 0.3 or 0.5 of its peak (how much of it the occluded
 #: view still shows, which the query of the attention is made from), and 0.86, what the board's
-#: trained networks keep (``poseboard epipolar-attention``, :mod:`poseboard.workflows.epipolar_trained`)
+#: trained networks keep (``poseboard epipolar-attention``, :mod:`poseboard.studies.epipolar_trained`)
 REGIMES: dict[str, tuple[float, float]] = {
     "none": (0.0, 1.0), "board, 0.3 kept": (0.25, 0.3), "board, 0.5 kept": (0.25, 0.5),
     "heavy, 0.3 kept": (0.5, 0.3), "heavy, 0.5 kept": (0.5, 0.5), "board, 0.86 kept (trained)": (0.25, 0.86)}
@@ -153,7 +153,7 @@ def run_scene(scene: Scene, occlusion: float, kept: float, seed: int, frames: in
         out[f"{arm}_mpjpe"] = float(error.mean())
         out[f"{arm}_paper_case"] = float(error[case].mean()) if case.any() else float("nan")
     # the attention at each joint's true reference cell: its strongest sample against the truth next door
-    from poseboard.workflows.epipolar_trained import attention_peaks
+    from poseboard.studies.epipolar_trained import attention_peaks
 
     H, W = maps.shape[-2:]
     stride = CROP_PX / W

@@ -1,7 +1,7 @@
 """The trained epipolar transformer on occluded joints: ``poseboard epipolar-attention``.
 
 He et al. (CVPR 2020) credit the transformer's gain to joints self-occluded in a view and seen
-by its neighbour. With ideal features (:mod:`poseboard.workflows.epipolar_conditions`,
+by its neighbour. With ideal features (:mod:`poseboard.studies.epipolar_conditions`,
 docs/findings/epipolar-conditions.md) the fusion gives that gain when an occluded view keeps
 half its peak and leaves transformer and baseline level when it keeps 0.3, as the board finds
 them. What trained weights keep was the open question; this reads it from a trained

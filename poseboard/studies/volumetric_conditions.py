@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from poseboard.workflows.paper_conditions import Scene, root_relative_mpjpe, scenes
+from poseboard.studies.paper_conditions import Scene, root_relative_mpjpe, scenes
 
 #: the board's crop (px) and heatmap side (cells: stride 4)
 CROP_PX = 128

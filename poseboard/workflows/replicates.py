@@ -141,7 +141,7 @@ def replicate_steps(params_file: Path, seed: int, data_dir: Path = Path("data"),
     ``--precision``) are appended to the pretrain, train and predict commands when given.
     ``folder`` (a relative path) replaces ``seed-<seed>`` under ``checkpoints`` and ``results``:
     another run of the pipeline's commands on its data (a budget ladder's rung,
-    :mod:`poseboard.workflows.ladder`, trains its own params file with the pipeline's seed there).
+    :mod:`poseboard.studies.ladder`, trains its own params file with the pipeline's seed there).
 
     Raises:
         InputError: ``seed`` is the pipeline's own seed and no ``folder`` is given (its results
