@@ -131,8 +131,8 @@ def section_order(boards: list[Board]) -> list[Board]:
     """``boards`` in the order of the page's detailed sections: the overview's groups in column
     order (the headline group first); within a group its protocols as listed (then its
     :data:`KIN`), each followed by its variants (protocols named ``<name>-…``, by id, e.g.
-    ``synth-mupots-root-ap10`` after ``synth-mupots-root``); then every other board by id.
-    A protocol's versions stay together, oldest first."""
+    ``synth-mupots-root-ap10`` after ``synth-mupots-root``); then every other board by protocol
+    name. A protocol's versions stay together, in the order of their ids."""
     by_name: dict[str, list[Board]] = {}
     for b in sorted(boards, key=lambda b: b.id):
         by_name.setdefault(b.protocol.name, []).append(b)
