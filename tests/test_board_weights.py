@@ -1,7 +1,9 @@
-"""``poseboard board pull|push|ship`` (issue 70): the board's checkpoints pushed to a folder,
+"""``poseboard board pull|push|ship`` (issues 70, 81): the board's checkpoints pushed to a folder,
 served over HTTP on 127.0.0.1 by the test itself, pulled into a fresh clone and verified by
 hash; a corrupted or truncated remote file refused with nothing half-written; no remote, or an
-unreachable one, named with the fallback; the shared backbone shipped in the repository.
+unreachable one, named with the fallback; the board shipped in the repository's weights/ within
+a size budget, what it leaves out recorded (weights/shipped.json) and named by a pull as
+lacking; and this repository's own dvc.lock against its own weights/.
 
 A tiny DVC repository of the board's shape (``pretrain_backbone``, ``no_init``, ``train@<key>``
 writing weights and the resumable ``checkpoint.pt`` state that ``.dvcignore`` keeps out of the
@@ -15,6 +17,7 @@ import http.server
 import json
 import shutil
 import socket
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -210,29 +213,158 @@ def test_push_refuses_a_checkpoint_that_is_not_the_boards(board, tmp_path):
     assert not (tmp_path / "store").exists()
 
 
-def test_the_shipped_backbone_needs_no_remote(board, tmp_path):
+def _ship(maint: Path, *args: str) -> str:
+    from tests.conftest import run_checked
+
+    out = run_checked(_poseboard("board", "ship", *args), maint).stdout
+    run_checked(["git", "add", "weights"], maint)
+    run_checked(["git", "commit", "-q", "-m", "ship the board"], maint)
+    return out
+
+
+def test_ship_within_the_budget_holds_every_weight_output(board, tmp_path):
+    from poseboard.board.weights import read_record
+    from poseboard.checkpoint_origin import board_checkpoints
     from tests.conftest import run_checked
 
     maint = tmp_path / "maint"
     shutil.copytree(board, maint)
     (maint / "weights" / "files" / "md5" / "00").mkdir(parents=True)
     (maint / "weights" / "files" / "md5" / "00" / "stale").write_bytes(b"an older board's backbone")
-    out = run_checked(_poseboard("board", "ship"), maint).stdout
+    out = _ship(maint)
     assert "removed weights/files/md5/00/stale" in out
+    assert "ships 4 of 4 checkpoints" in out and "every weight output dvc.lock names" in out, out
     shipped = _objects(maint / "weights")
-    backbone = (maint / "checkpoints/backbone/backbone.pt").read_bytes()
-    # the two outputs' files (the same 12-byte metrics.jsonl in both: one object), nothing else
-    assert sorted(len(p.read_bytes()) for p in shipped.values() if not p.name.endswith(".dir")) == [12, 40, 3000]
-    assert any(p.read_bytes() == backbone for p in shipped.values())
-    run_checked(["git", "add", "weights"], maint)
-    run_checked(["git", "commit", "-q", "-m", "ship the backbone"], maint)
+    # every output's files (the same 12-byte metrics.jsonl in all: one object), nothing else: no resumable state
+    assert sorted(len(p.read_bytes()) for p in shipped.values() if not p.name.endswith(".dir")) == [
+        12, 40, 3000, 5000, 5000]
+    record = read_record(maint)
+    lock = board_checkpoints(maint)
+    assert [(e.stage, e.path, e.md5, e.status) for e in record.outputs] == [
+        (c.stage, c.path, c.md5, "shipped") for c in lock]  # pretrain_backbone and no_init lead dvc.lock here
+    assert record.budget_bytes == 150_000_000 and record.bytes == sum(p.stat().st_size for p in shipped.values())
+    assert {e.stage: e.bytes for e in record.outputs} == {
+        "pretrain_backbone": 3012, "no_init": 52, "train@a": 5012, "train@b": 5012}
 
     clone = _clone(maint, tmp_path / "clone", None)  # no remote at all
-    out = run_checked(_poseboard("board", "pull", "pretrain_backbone", "no_init"), clone).stdout
-    assert "from shipped" in out and "2 pulled" in out
-    assert (clone / "checkpoints/backbone/backbone.pt").read_bytes() == backbone
-    status = _status(clone)
-    assert "pretrain_backbone" not in status and "no_init" not in status
-    proc = run_checked(_poseboard("board", "pull"), clone, ok=False)  # the trained methods are not shipped
-    assert proc.returncode == 2 and "2 of 2 checkpoints could not be pulled" in proc.stderr
-    assert "shipped: the remote folder" in proc.stderr and "`dvc repro train@a`" in proc.stderr
+    out = run_checked(_poseboard("board", "pull"), clone).stdout
+    assert "from shipped" in out and "4 pulled, 0 already here: the board's training stages are up to date" in out
+    assert "lacking" not in out
+    assert _status(clone) == {}
+    for rel in ("checkpoints/backbone/backbone.pt", "checkpoints/b/weights.pt"):
+        assert (clone / rel).read_bytes() == (board / rel).read_bytes()
+
+
+def test_ship_over_the_budget_leaves_methods_out_and_pull_names_them(board, tmp_path):
+    from poseboard.board.weights import read_record
+    from tests.conftest import run_checked
+
+    maint = tmp_path / "maint"
+    shutil.copytree(board, maint)
+    # the backbone, no_init and train@a fit in 10,000 bytes (files and manifests); train@b does not
+    out = _ship(maint, "--budget-mb", "0.01")
+    assert "ships 3 of 4 checkpoints" in out and "of its 10,000 bytes budget" in out, out
+    assert "left out: checkpoints/b (train@b, 5,012 bytes): its 5," in out and "over its budget of 10,000 bytes" in out
+    record = read_record(maint)
+    status = {e.stage: (e.status, e.reason) for e in record.outputs}
+    assert [s for s, (st, _) in status.items() if st == "shipped"] == ["pretrain_backbone", "no_init", "train@a"]
+    assert status["train@b"][0] == "left out" and "over its budget of 10,000 bytes" in status["train@b"][1]
+    assert record.bytes <= 10_000 and record.budget_bytes == 10_000
+    weights_b = (board / "checkpoints/b/weights.pt").read_bytes()
+    assert all(p.read_bytes() != weights_b for p in _objects(maint / "weights").values())
+
+    # a fresh clone, no remote: the shipped three arrive, train@b is lacking as recorded: exit 0
+    clone = _clone(maint, tmp_path / "clone", None)
+    proc = run_checked(_poseboard("board", "pull"), clone)
+    out = proc.stdout
+    assert "pulling 3 checkpoints" in out and "3 pulled, 0 already here, 1 lacking" in out, out
+    lacking = next(line for line in out.splitlines() if "checkpoints/b (train@b" in line)
+    assert "lacking: left out of weights/ (its 5," in lacking and "over its budget of 10,000 bytes)" in lacking
+    assert "`dvc repro train@b`" in lacking and "dvc remote add board URL" in lacking
+    assert not (clone / "checkpoints" / "b").exists()
+    assert set(_status(clone)) == {"train@b"}  # the shipped ones up to date
+    again = run_checked(_poseboard("board", "pull", "train@b"), clone).stdout
+    assert "0 pulled, 0 already here, 1 lacking" in again and "left out of weights/" in again
+
+    # with a board remote that does not answer, the gap is not expected: exit 2, both reasons
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    run_checked([DVC, "remote", "add", "board", f"http://127.0.0.1:{port}"], clone)
+    proc = run_checked(_poseboard("board", "pull"), clone, ok=False)
+    assert proc.returncode == 2 and "1 of 1 checkpoints could not be pulled" in proc.stderr, proc.stderr
+    assert "board: the remote at" in proc.stderr and "shipped: left out of weights/" in proc.stderr
+
+    # a record of another board (re-trained since it shipped) is no excuse: exit 2, ship again
+    stale = _clone(maint, tmp_path / "stale", None)
+    path = stale / "weights" / "shipped.json"
+    path.write_text(path.read_text().replace(next(e.md5 for e in record.outputs if e.stage == "train@b"),
+                                             "0" * 32 + ".dir"))
+    proc = run_checked(_poseboard("board", "pull", "train@b"), stale, ok=False)
+    assert proc.returncode == 2 and "holds another board's train@b" in proc.stderr, proc.stderr
+    assert "`poseboard board ship` again" in proc.stderr
+
+
+def test_ship_refuses_a_budget_the_backbone_does_not_fit(board, tmp_path):
+    from tests.conftest import run_checked
+
+    maint = tmp_path / "maint"
+    shutil.copytree(board, maint)
+    proc = run_checked(_poseboard("board", "ship", "--budget-mb", "0.001"), maint, ok=False)
+    assert proc.returncode == 2 and "checkpoints/backbone (pretrain_backbone) alone" in proc.stderr, proc.stderr
+    assert "nothing shipped" in proc.stderr and not (maint / "weights").exists()
+
+
+def _committed(rel: str) -> bytes:
+    return subprocess.run(["git", "show", f"HEAD:{rel}"], cwd=ROOT, check=True, capture_output=True).stdout
+
+
+def test_this_repository_ships_or_names_every_weight_output_dvc_lock_names(tmp_path):
+    """Issue 81: every weight output the committed dvc.lock names is in the committed weights/
+    (with the hash dvc.lock records), or `make pull` (`poseboard board pull`) says it lacks it.
+    Today no board is shipped: the pull names every one and exits 2. Run on a copy of the
+    committed dvc.lock, dvc.yaml, params.yaml, DVC config and weights/, as a fresh clone with no
+    remote sees them (no user or system DVC config)."""
+    from poseboard.board.weights import SHIPPED_DIR, read_record
+    from poseboard.checkpoint_origin import board_checkpoints
+    from tests.conftest import run_checked
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    env = {"DVC_GLOBAL_CONFIG_DIR": str(tmp_path / "user"), "DVC_SYSTEM_CONFIG_DIR": str(tmp_path / "system")}
+    run_checked(["git", "init", "-q"], repo)
+    run_checked([DVC, "init", "-q"], repo, env=env)
+    weights = subprocess.run(["git", "ls-tree", "-r", "--name-only", "HEAD", "--", SHIPPED_DIR], cwd=ROOT, check=True,
+                             capture_output=True, text=True).stdout.split()
+    for rel in ("dvc.lock", "dvc.yaml", "params.yaml", ".dvcignore", ".dvc/config", *weights):
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_bytes(_committed(rel))
+    outputs = board_checkpoints(repo)
+    assert outputs, "the committed dvc.lock names no weight output"
+    record = read_record(repo)
+    held = {}
+    if record is not None:
+        objects = _objects(repo / SHIPPED_DIR)
+        for o in outputs:
+            entry = record.entry(o.stage)
+            assert entry is not None and entry.md5 == o.md5, (
+                f"{o.stage}: {SHIPPED_DIR}/shipped.json records {entry and entry.md5}, dvc.lock {o.md5}: "
+                "`poseboard board ship` the committed board")
+            if entry.status == "shipped":
+                assert o.md5 in objects, f"{o.path}: recorded as shipped, its manifest is not in {SHIPPED_DIR}/"
+                missing = [f["relpath"] for f in json.loads(objects[o.md5].read_text()) if f["md5"] not in objects]
+                assert not missing, f"{o.path}: recorded as shipped, {SHIPPED_DIR}/ lacks {missing}"
+                held[o.stage] = o
+    proc = run_checked(_poseboard("board", "pull"), repo, ok=False, env=env)
+    said = proc.stdout + proc.stderr
+    lines = said.splitlines()
+    for o in outputs:
+        if o.stage in held:
+            assert f"  {o.path}: " in said and "from shipped, hash" in said, said
+        else:
+            assert any(f"{o.path} ({o.stage}" in line and "lacking" in line for line in lines), (
+                f"dvc.lock names {o.path} ({o.stage}), which {SHIPPED_DIR}/ does not hold, and the pull does not say "
+                f"it lacks it:\n{said}")
+    every_gap_recorded = record is not None and all(
+        o.stage in held or record.left_out(o.stage, o.md5) for o in outputs)
+    assert proc.returncode == (0 if every_gap_recorded else 2), said

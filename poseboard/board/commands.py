@@ -1,5 +1,5 @@
 """``poseboard board pull|push|ship``: the board's trained weights, the DVC way
-(:mod:`poseboard.board.weights`). DVC is imported inside the commands."""
+(:mod:`poseboard.board.weights`, which imports DVC only inside its functions)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from poseboard.board.weights import SHIP_BUDGET_BYTES
 from poseboard.errors import command_app
 
 board_app = command_app(no_args_is_help=True)
@@ -21,18 +22,26 @@ Root = Annotated[Path, typer.Option("--repo", help="the poseboard checkout")]
 def pull_command(
     stages: Stages = None,
     remote: Annotated[str | None, typer.Option(
-        "--remote", help="the DVC remote to pull from (default: 'board', then the repository's shipped backbone)")
+        "--remote", help="the DVC remote to pull from (default: 'board', then the weights the repository ships "
+        "in weights/)")
     ] = None,
     repo: Root = Path("."),
 ) -> None:
     """Fetch the board's checkpoints that dvc.lock names, each verified by hash, so its training
-    stages are up to date: `dvc repro` renders their data and skips them. Exit 2, with the
-    outputs that could not be had and how to train them, when one is missing or corrupted."""
+    stages are up to date: `dvc repro` renders their data and skips them. Without a 'board'
+    remote the repository's weights/ serves: the checkpoints weights/shipped.json records as
+    left out (over its size budget) are named as lacking, with why and how to get them, and
+    exit 0. Exit 2, with the outputs that could not be had and how to train them, when any
+    other is missing or corrupted, or when there is nothing to pull from."""
     from poseboard.board.weights import pull
 
     report = pull(repo, stages or None, remote, say=typer.echo)
-    typer.echo(f"{len(report.pulled)} pulled, {len(report.present)} already here: the board's training stages are "
-               "up to date (`dvc status`)")
+    head = f"{len(report.pulled)} pulled, {len(report.present)} already here"
+    if report.lacking:
+        typer.echo(f"{head}, {len(report.lacking)} lacking (above): those stages are up to date (`dvc status`); "
+                   "`dvc repro` trains the lacking ones")
+    else:
+        typer.echo(f"{head}: the board's training stages are up to date (`dvc status`)")
 
 
 @board_app.command("push")
@@ -49,9 +58,18 @@ def push_command(
 
 
 @board_app.command("ship")
-def ship_command(repo: Root = Path(".")) -> None:
-    """(Maintainers) put the shared backbone into the repository's weights/ folder (a DVC
-    remote), so a clone with no remote still pulls it; commit weights/ with dvc.lock."""
+def ship_command(
+    budget_mb: Annotated[float, typer.Option(
+        "--budget-mb", help="the most weights/ may hold, in MB (10^6 bytes)")] = SHIP_BUDGET_BYTES / 1e6,
+    repo: Root = Path("."),
+) -> None:
+    """(Maintainers) put the board's weights into the repository's weights/ folder (a DVC
+    remote), so a fresh clone with no remote pulls them: every weight output dvc.lock names
+    (pretrain_backbone, no_init, every train@<key>: the seed-0 weights and their records, never
+    the resumable state) within the budget. The backbone and no_init go first, then the methods
+    in dvc.lock's order, each that still fits; the rest are left out, and weights/shipped.json
+    records each output (path, MD5, bytes, shipped or left out and why). Objects of older boards
+    are removed. Commit weights/ with dvc.lock."""
     from poseboard.board.weights import ship
 
-    ship(repo, say=typer.echo)
+    ship(repo, round(budget_mb * 1e6), say=typer.echo)

@@ -14,10 +14,15 @@ output is the committed one or nothing:
   up to date: ``dvc repro`` renders the data they read (deterministic) and skips them.
 * :func:`push` sends the outputs to a remote the maintainers can write to, refusing any output
   that is not the one ``dvc.lock`` records.
-* :func:`ship` keeps the shared backbone in the repository: a DVC remote in the folder
+* :func:`ship` keeps the board's weights in the repository: a DVC remote in the folder
   :data:`SHIPPED_DIR` (``.dvc/config``'s ``shipped`` remote), which :func:`pull` reads when no
-  remote is configured or reachable, so a clone with no network still has the backbone that
-  ``init: backbone`` methods start from.
+  ``board`` remote is configured or reachable, so a fresh clone with no network has them. It
+  ships every weight output ``dvc.lock`` names within a budget (:data:`SHIP_BUDGET_BYTES`):
+  the shared backbone and ``no_init`` first, then the methods in the lock's order, each that
+  still fits; the others are left out, and :data:`SHIPPED_RECORD` (a
+  :class:`~poseboard.board.record.ShippedRecord`) says which and why. :func:`pull` names a
+  left-out output as lacking, with that reason, and counts it as expected (exit 0) when only
+  the folder was there to pull from.
 
 The resumable training state (``checkpoint.pt``: the weights again, the optimiser's moments, the
 RNG states) is excluded from the outputs by ``.dvcignore``: it is needed only while a run is
@@ -35,22 +40,36 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from poseboard.checkpoint_origin import BoardCheckpoint, board_checkpoints, megabytes, origins
+from pydantic import ValidationError
+
+from poseboard.board.record import RECORD_VERSION, ShippedOutput, ShippedRecord
+from poseboard.checkpoint_origin import PULL, BoardCheckpoint, board_checkpoints, megabytes, origins
 from poseboard.errors import InputError
 
 #: The remote users pull the board from (a documented name; its URL is configuration).
 BOARD_REMOTE = "board"
-#: The remote in the repository that ships the shared backbone (``.dvc/config``).
+#: The remote in the repository that ships the board's weights (``.dvc/config``).
 SHIPPED_REMOTE = "shipped"
 #: Its folder, relative to the repository root.
 SHIPPED_DIR = "weights"
-#: The weight stages the repository ships (the backbone every ``init: backbone`` method starts
-#: from, and the empty ``init: none`` marker).
-SHIPPED_STAGES = ("pretrain_backbone", "no_init")
+#: What the folder says it ships (committed with it), relative to the repository root.
+SHIPPED_RECORD = f"{SHIPPED_DIR}/shipped.json"
+#: The most the folder holds, in bytes (150 MB; ``poseboard board ship --budget-mb``): the
+#: repository carries one board's weights, and every clone downloads them.
+SHIP_BUDGET_BYTES = 150_000_000
+#: The weight stages shipped first, whatever the budget (the backbone every ``init: backbone``
+#: method starts from, and the empty ``init: none`` marker); then the methods, as they fit.
+FIRST_STAGES = ("pretrain_backbone", "no_init")
 #: Seconds before a remote that does not answer counts as unreachable.
 PROBE_TIMEOUT_S = 10.0
 
 Say = Callable[[str], None]
+
+
+def size(n: int) -> str:
+    """Bytes as MB (:func:`~poseboard.checkpoint_origin.megabytes`), or as bytes below 0.1 MB,
+    where one decimal of a MB would say nothing."""
+    return megabytes(n) if n >= 100_000 else f"{n:,} bytes"
 
 
 def board_outputs(root: Path) -> list[BoardCheckpoint]:
@@ -153,10 +172,12 @@ def why_missing(url: str, oid: str, root: Path) -> str:
 @dataclass
 class PullReport:
     """What :func:`pull` did: outputs already present, pulled (with the remote each came
-    from), and refused (with why)."""
+    from), lacking as :data:`SHIPPED_RECORD` expects (left out of the folder, with why), and
+    refused (with why)."""
 
     present: list[BoardCheckpoint]
     pulled: list[tuple[BoardCheckpoint, str]]
+    lacking: list[tuple[BoardCheckpoint, str]]
     refused: list[tuple[BoardCheckpoint, list[str]]]
 
 
@@ -184,6 +205,23 @@ def _pull_one(repo: Any, output: BoardCheckpoint, remote: str, url: str, root: P
     return None
 
 
+def read_record(root: Path) -> ShippedRecord | None:
+    """``root``'s :data:`SHIPPED_RECORD`, or None when the folder has none (nothing shipped
+    yet); one that does not parse is refused, naming how to write it again."""
+    path = root / SHIPPED_RECORD
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        if isinstance(data, dict) and data.get("version") != RECORD_VERSION:
+            raise InputError(f"{path}: record version {data.get('version')!r}, this poseboard reads version "
+                             f"{RECORD_VERSION}; update poseboard, or `poseboard board ship` again")
+        return ShippedRecord.model_validate(data)
+    except (ValueError, ValidationError) as exc:
+        raise InputError(f"{path}: not a record of what {SHIPPED_DIR}/ ships ({exc}); restore it with "
+                         f"`git checkout {SHIPPED_RECORD}`, or `poseboard board ship` again") from None
+
+
 def sources(root: Path, remote: str | None) -> list[tuple[str, str]]:
     """(name, URL) of the remotes to pull from, in order: ``remote`` when given (it must be
     configured), else :data:`BOARD_REMOTE` when configured, then :data:`SHIPPED_REMOTE` (the
@@ -200,18 +238,47 @@ def sources(root: Path, remote: str | None) -> list[tuple[str, str]]:
     return out
 
 
+def _not_in_folder(record: ShippedRecord | None, output: BoardCheckpoint) -> str | None:
+    """Why :data:`SHIPPED_DIR` does not hold ``output``, as its record says (left out, or the
+    record is of another board), or None when the record says it is shipped (or says nothing)."""
+    if record is None:
+        return None
+    gap = record.left_out(output.stage, output.md5)
+    if gap is not None:
+        return f"left out of {SHIPPED_DIR}/ ({gap.reason})"
+    entry = record.entry(output.stage)
+    if entry is None:
+        return (f"{SHIPPED_RECORD} does not name {output.stage} (the folder was shipped before this stage was "
+                "on the board): `poseboard board ship` again")
+    if entry.md5 != output.md5:
+        return (f"{SHIPPED_DIR}/ holds another board's {output.stage} ({entry.md5}; dvc.lock records "
+                f"{output.md5}): `poseboard board ship` again")
+    return None
+
+
+def lacking_note(output: BoardCheckpoint, why: str) -> str:
+    """The line for an output a pull expectedly lacks: which, why, and the two ways to get it."""
+    return (f"  {output.path} ({output.stage}, {size(output.size)}): lacking: {why}. Train it: "
+            f"`dvc repro {output.stage}`, or pull it from a remote that holds it: `dvc remote add "
+            f"{BOARD_REMOTE} URL`, then `{PULL} {output.stage}`")
+
+
 def pull(root: Path, stages: Sequence[str] | None = None, remote: str | None = None,
          say: Say = print) -> PullReport:
     """Bring the weight outputs of ``stages`` (all the board's when None) into ``root``'s
     checkout from the remotes :func:`sources` lists, each verified by hash; outputs already
-    present are left alone. Raises :class:`InputError` naming every output that could not be
-    had, why, and how to train it instead, after pulling all the others."""
+    present are left alone.
+
+    An output that :data:`SHIPPED_RECORD` records as left out of the folder, when the folder is
+    the only remote to pull from, is lacking as expected: ``say`` names it, why, and how to get
+    it, and it is in :attr:`PullReport.lacking`. Raises :class:`InputError` naming every other
+    output that could not be had, why, and how to train it instead, after pulling all the others."""
     root = root.resolve()
     wanted = select(board_outputs(root), stages)
     repo = _open_repo(root)
     present = [o.checkpoint for o in origins(wanted) if o.is_boards]  # one DVC repository for all
     needed = [o for o in wanted if o not in present]
-    report = PullReport(present, [], [])
+    report = PullReport(present, [], [], [])
     if present:
         say(f"{len(present)} of {len(wanted)} checkpoints already here and the board's")
     if not needed:
@@ -219,37 +286,68 @@ def pull(root: Path, stages: Sequence[str] | None = None, remote: str | None = N
     order = sources(root, remote)
     if not order:
         raise InputError(_no_remote_message(root, needed))
-    say(f"pulling {len(needed)} checkpoints ({megabytes(sum(o.size for o in needed))}) from "
-        + ", then ".join(f"{name} ({url})" for name, url in order))
+    record = read_record(root) if any(name == SHIPPED_REMOTE for name, _ in order) else None
+    folder_only = all(name == SHIPPED_REMOTE for name, _ in order)
+    gaps = {o.stage: why for o in needed if (why := _not_in_folder(record, o)) is not None}
+    fetched = [o for o in needed if not (folder_only and o.stage in gaps)]
+    if fetched:
+        say(f"pulling {len(fetched)} checkpoints ({megabytes(sum(o.size for o in fetched))}) from "
+            + ", then ".join(f"{name} ({url})" for name, url in order))
     for output in needed:
         reasons = []
         for name, url in order:
-            why = _pull_one(repo, output, name, url, root)
+            why = gaps.get(output.stage) if name == SHIPPED_REMOTE else None
+            if why is None:
+                why = _pull_one(repo, output, name, url, root)
             if why is None:
                 report.pulled.append((output, name))
                 say(f"  {output.path}: {megabytes(output.size)} from {name}, hash {output.md5} verified")
                 break
             reasons.append(f"{name}: {why}")
         else:
-            report.refused.append((output, reasons))
+            expected = folder_only and record is not None and record.left_out(output.stage, output.md5) is not None
+            if expected:
+                report.lacking.append((output, gaps[output.stage]))
+            else:
+                report.refused.append((output, reasons))
+    if report.lacking:
+        say(f"{len(report.lacking)} checkpoints lacking, as {SHIPPED_RECORD} records (expected: "
+            f"{SHIPPED_DIR}/ could not hold them):")
+        for output, why in report.lacking:
+            say(lacking_note(output, why))
     if report.refused:
-        lines = [f"{o.path} ({o.stage}): " + "; ".join(r) + f". Train it instead: `dvc repro {o.stage}`"
+        lines = [f"{o.path} ({o.stage}): lacking: " + "; ".join(r) + f". Train it instead: `dvc repro {o.stage}`"
                  for o, r in report.refused]
+        also = f", {len(report.lacking)} lacking as {SHIPPED_RECORD} records" if report.lacking else ""
         raise InputError(f"{len(report.refused)} of {len(needed)} checkpoints could not be pulled "
-                         f"({len(report.pulled)} were):\n  " + "\n  ".join(lines))
+                         f"({len(report.pulled)} were{also}):\n  " + "\n  ".join(lines))
     return report
 
 
 def _no_remote_message(root: Path, needed: Sequence[BoardCheckpoint]) -> str:
-    stages = " ".join(o.stage for o in needed[:3]) + (" …" if len(needed) > 3 else "")
+    lines = [f"{o.path} ({o.stage}, {size(o.size)}): lacking. Train it: `dvc repro {o.stage}`" for o in needed]
     return (f"{root / '.dvc' / 'config'}: no remote to pull the board's weights from: remote {BOARD_REMOTE!r} is not "
             f"configured and the repository's {SHIPPED_DIR}/ ships none of them. Point {BOARD_REMOTE!r} at a published "
-            f"board (`dvc remote add {BOARD_REMOTE} URL`, docs/pipeline.md), or train them: `dvc repro {stages}`")
+            f"board (`dvc remote add {BOARD_REMOTE} URL`, docs/pipeline.md), or train them. {len(needed)} checkpoints "
+            "lacking:\n  " + "\n  ".join(lines))
 
 
-def push(root: Path, remote: str, stages: Sequence[str] | None = None, say: Say = print) -> list[BoardCheckpoint]:
+def _stale(wanted: Sequence[BoardCheckpoint]) -> list[BoardCheckpoint]:
+    """The outputs of ``wanted`` that are not here as ``dvc.lock`` records them."""
+    return [o.checkpoint for o in origins(wanted) if not o.is_boards]
+
+
+def _refuse_stale(stale: Sequence[BoardCheckpoint], what: str) -> InputError:
+    return InputError(f"not the board's checkpoints (missing, or their hash is not dvc.lock's), nothing {what}: "
+                      + ", ".join(f"{o.path} ({o.stage})" for o in stale)
+                      + f". Run `dvc repro {' '.join(o.stage for o in stale)}` first")
+
+
+def push(root: Path, remote: str, stages: Sequence[str] | None = None, say: Say = print,
+         checked: bool = False) -> list[BoardCheckpoint]:
     """Send the weight outputs of ``stages`` (all the board's when None) to ``remote``; every one
-    must be present and be the output ``dvc.lock`` records (else refused, nothing sent)."""
+    must be present and be the output ``dvc.lock`` records (else refused, nothing sent; ``checked``
+    when the caller has just made sure)."""
     root = root.resolve()
     wanted = select(board_outputs(root), stages)
     configured = remotes(root)
@@ -257,29 +355,80 @@ def push(root: Path, remote: str, stages: Sequence[str] | None = None, say: Say 
         raise InputError(f"{root / '.dvc' / 'config'}: no remote named {remote!r}; add one the maintainers can write "
                          f"to: `dvc remote add {remote} URL` (a folder, s3://, ssh://, …)")
     repo = _open_repo(root)
-    stale = [o.checkpoint for o in origins(wanted) if not o.is_boards]
+    stale = [] if checked else _stale(wanted)
     if stale:
-        raise InputError("not the board's checkpoints (missing, or their hash is not dvc.lock's), nothing pushed: "
-                         + ", ".join(f"{o.path} ({o.stage})" for o in stale)
-                         + f". Run `dvc repro {' '.join(o.stage for o in stale)}` first")
+        raise _refuse_stale(stale, "pushed")
     repo.push(targets=[o.stage for o in wanted], remote=remote)
     say(f"pushed {len(wanted)} checkpoints ({megabytes(sum(o.size for o in wanted))}) to {remote} "
         f"({configured[remote]})")
     return wanted
 
 
-def ship(root: Path, say: Say = print) -> int:
-    """Put the shared backbone (the outputs of :data:`SHIPPED_STAGES`) into the repository's
-    :data:`SHIPPED_DIR` remote and remove every object there that this board does not use (git
-    keeps the old ones in history); returns the bytes the folder now holds."""
+def _objects(repo: Any, output: BoardCheckpoint) -> tuple[dict[str, int], int]:
+    """The objects ``output`` needs in a remote (its ``.dir`` manifest and its files: object id →
+    bytes, from DVC's local cache) and its files' bytes; refused when the cache lacks one."""
+    ids = _object_ids(repo, output)
+    paths = {i: Path(repo.cache.local.oid_to_path(i)) for i in ids or []}
+    if ids is None or not all(p.is_file() for p in paths.values()):
+        raise InputError(f"{output.path} ({output.stage}): its objects are not all in DVC's cache "
+                         f"(.dvc/cache), so it cannot be shipped: `dvc commit {output.stage}` puts them there")
+    sizes = {i: p.stat().st_size for i, p in paths.items()}
+    files = sum(n for i, n in sizes.items() if not (i == output.md5 and i.endswith(".dir")))
+    return sizes, files
+
+
+def plan_ship(outputs: Sequence[BoardCheckpoint], objects: dict[str, dict[str, int]], files: dict[str, int],
+              budget_bytes: int) -> ShippedRecord:
+    """Which outputs :data:`SHIPPED_DIR` holds within ``budget_bytes``: the :data:`FIRST_STAGES`
+    first (refused when they alone do not fit), then the others in ``outputs``' order (``dvc.lock``'s),
+    each that still fits; an object two outputs share is counted once. ``objects``: per stage, its
+    object id → bytes; ``files``: per stage, its files' bytes."""
+    order = [o for o in outputs if o.stage in FIRST_STAGES] + [o for o in outputs if o.stage not in FIRST_STAGES]
+    held: set[str] = set()
+    total = 0
+    shipped, left = [], []
+    for o in order:
+        adds = sum(n for i, n in objects[o.stage].items() if i not in held)
+        fits = total + adds <= budget_bytes
+        if not fits and o.stage in FIRST_STAGES:
+            raise InputError(f"{o.path} ({o.stage}) alone brings {SHIPPED_DIR}/ to {size(total + adds)}, over "
+                             f"its budget of {size(budget_bytes)}: nothing shipped. The shared backbone ships "
+                             "first whatever else does; raise the budget (`poseboard board ship --budget-mb`)")
+        entry = dict(stage=o.stage, path=o.path, md5=o.md5, bytes=files[o.stage])
+        if fits:
+            held.update(objects[o.stage])
+            total += adds
+            shipped.append(ShippedOutput(**entry, status="shipped", reason=None))
+        else:
+            reason = (f"its {size(adds)} would bring {SHIPPED_DIR}/ to {size(total + adds)}, over its budget "
+                      f"of {size(budget_bytes)}")
+            left.append(ShippedOutput(**entry, status="left out", reason=reason))
+    return ShippedRecord(version=RECORD_VERSION, budget_bytes=budget_bytes, bytes=total, outputs=shipped + left)
+
+
+def ship(root: Path, budget_bytes: int = SHIP_BUDGET_BYTES, say: Say = print) -> ShippedRecord:
+    """Put the board's weights into the repository's :data:`SHIPPED_DIR` remote within
+    ``budget_bytes`` (:func:`plan_ship`: the shared backbone and ``no_init`` first, then every
+    method that fits, in ``dvc.lock``'s order), write :data:`SHIPPED_RECORD` (what is shipped,
+    what is left out and why), and remove every object there that this board does not use (git
+    keeps the old ones in history). Every weight output must be here as ``dvc.lock`` records it."""
     root = root.resolve()
-    outputs = [o for o in board_outputs(root) if o.stage in SHIPPED_STAGES]
+    if budget_bytes <= 0:
+        raise InputError(f"--budget-mb: {budget_bytes / 1e6:g} MB; the budget must be positive")
+    outputs = board_outputs(root)
     if not any(o.stage == "pretrain_backbone" for o in outputs):
         raise InputError(f"{root / 'dvc.lock'}: no pretrain_backbone output recorded; run "
                          "`dvc repro pretrain_backbone`")
-    push(root, SHIPPED_REMOTE, [o.stage for o in outputs], say=say)
+    stale = _stale(outputs)
+    if stale:
+        raise _refuse_stale(stale, "shipped")
     repo = _open_repo(root)
-    keep = {i for o in outputs for i in (_object_ids(repo, o) or [])}
+    measured = {o.stage: _objects(repo, o) for o in outputs}
+    record = plan_ship(outputs, {s: m[0] for s, m in measured.items()}, {s: m[1] for s, m in measured.items()},
+                       budget_bytes)
+    chosen = [e.stage for e in record.outputs if e.status == "shipped"]
+    push(root, SHIPPED_REMOTE, chosen, say=say, checked=True)
+    keep = {i for s in chosen for i in measured[s][0]}
     folder = root / SHIPPED_DIR / "files" / "md5"
     total = 0
     for path in sorted(folder.rglob("*")):
@@ -293,5 +442,12 @@ def ship(root: Path, say: Say = print) -> int:
     for d in sorted((p for p in folder.rglob("*") if p.is_dir()), reverse=True):
         if not any(d.iterdir()):
             os.rmdir(d)
-    say(f"{SHIPPED_DIR}/ holds {megabytes(total)}: commit it with dvc.lock (git add {SHIPPED_DIR} dvc.lock)")
-    return total
+    record = record.model_copy(update={"bytes": total})
+    (root / SHIPPED_RECORD).write_text(record.model_dump_json(indent=2) + "\n")
+    left = [e for e in record.outputs if e.status == "left out"]
+    say(f"{SHIPPED_DIR}/ ships {len(chosen)} of {len(outputs)} checkpoints, {size(total)} of its "
+        f"{size(budget_bytes)} budget" + (":" if left else " (every weight output dvc.lock names)"))
+    for e in left:
+        say(f"  left out: {e.path} ({e.stage}, {size(e.bytes)}): {e.reason}")
+    say(f"{SHIPPED_RECORD} records each; commit the folder with dvc.lock: git add {SHIPPED_DIR} dvc.lock")
+    return record
