@@ -32,8 +32,9 @@ REPRO_ARGS ?=
 repro: setup
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python scripts/timed_repro.py --out .dvc/tmp/stage_times.json -- $(REPRO_ARGS)
 
-# The board's checkpoints that dvc.lock names, from the DVC remote `board` (or the backbone shipped in
-# weights/), each verified by hash: the training stages are then up to date (docs/pipeline.md).
+# The board's checkpoints that dvc.lock names, from the DVC remote `board` (or those shipped in weights/,
+# weights/shipped.json says which), each verified by hash: the training stages are then up to date on any
+# CPU kind (docs/pipeline.md); what it could not get, it names.
 pull: setup
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/poseboard board pull
 
