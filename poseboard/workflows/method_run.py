@@ -180,10 +180,11 @@ def upstream_to_run(repo: Path, plan: MethodPlan) -> list[str]:
 
 def kept_board_weights(repo: Path, would_run: list[str]) -> list[Origin]:
     """The board checkpoints among ``would_run``'s weight stages that are here and are the
-    board's (DVC's hash equals ``dvc.lock``'s) although DVC counts their stage as changed: on
-    another CPU generation the generator renders the same task with other image bytes (its
-    kernels round differently; :mod:`poseboard.datasets.identity`), so the data those stages read
-    hashes differently. Such a checkpoint is kept, not re-trained: ``poseboard method`` then runs
+    board's (DVC's hash equals ``dvc.lock``'s) although DVC counts their stage as changed. The
+    weight stages depend on each dataset's training key (:mod:`poseboard.datasets.training_key`),
+    which is the same on another CPU kind for the board's code and parameters; after an edit of
+    the rendering code on another CPU kind the key is that machine's, and the stage counts as
+    changed although the task is the board's. Such a checkpoint is kept, not re-trained: ``poseboard method`` then runs
     its stages with ``dvc repro --single-item`` (DVC's stage-by-stage mode, which does not rebuild
     upstream), and ``dvc status`` keeps saying the kept stage's data differs, which is true."""
     return [o for o in _weight_origins(repo, would_run) if o.present and o.is_boards]
