@@ -99,10 +99,11 @@ class DataProfile(_Strict):
         f"({', '.join(EXTRA_ACTIONS)}; generate --actions, TrainingWorld.extra_actions); the test splits do not "
         "change")
     real_motion: float = Field(
-        default=0.0, ge=0.0, le=1.0, description="the share of synth-h36m's training-world sequences (the one "
-        "procedural training world; the backbone pre-trains on it too) driven by the motion library's training clips "
-        "(the motion_library stage's data/motion/bandai.npz), retargeted onto the world's bodies; 0: procedural "
-        "motion only (issue 79)")
+        default=0.0, ge=0.0, le=1.0, description="the share of every default training world's sequences driven by "
+        "the motion library's training clips (the motion_library stage's data/motion/bandai.npz), retargeted onto "
+        "the worlds' bodies, spread evenly: synth-h36m's training world (the backbone pre-trains on it too), "
+        "synth-panoptic's and synth-mupots's training splits (the scenes' people); 0: procedural motion only "
+        "(issue 79)")
     real_test: float = Field(
         default=0.0, ge=0.0, le=1.0, description="the share of synth-h36m's test sequences (and so of its held-out "
         "rig splits, which film the same sequences) performing held-out takes of real clips (the library's "

@@ -261,8 +261,11 @@ def archive_library(bandai_archive, tmp_path_factory) -> Path:
 
 
 def test_no_held_out_clip_enters_a_training_world(archive_library, tmp_path):
-    """Three clips of every role drive a smoke training world entirely with real motion: every
-    sequence's clip is a training clip, none of the held-out ones."""
+    """Three clips of every role drive the smoke training worlds entirely with real motion (synth-h36m's
+    training world, synth-panoptic's dome, synth-mupots's scenes): every real sequence's clip is a
+    training clip, none of the held-out ones, and no test split draws on the training clips."""
+    import pandas as pd
+
     from poseboard.datasets.synthetic.config import MotionLibrarySpec, SynthConfig
     from poseboard.datasets.synthetic.generator import generate_datasets
 
@@ -270,16 +273,16 @@ def test_no_held_out_clip_enters_a_training_world(archive_library, tmp_path):
     role = dict(zip(library.clip.tolist(), library.role.tolist(), strict=True))
     config = SynthConfig.preset("smoke-broad", crop_size=32).model_copy(
         update={"motion_library": MotionLibrarySpec(path=archive_library)})
-    config = config.with_training_world("real_motion", 1.0, "test")
-    generate_datasets(["synth-h36m"], config, tmp_path / "data", seed=0, progress=False, workers=1)
-    import pandas as pd
-
-    samples = pd.read_csv(tmp_path / "data" / "synth-h36m" / "train" / "samples.csv")
-    clips = {s.rsplit("/", 1)[1].split("@")[0] for s in samples["sequence"].unique()}
-    assert clips and all(role[c] == "train" for c in clips), {c: role[c] for c in clips}
-    assert (samples["action"] == "RealMotion").all()
-    test = pd.read_csv(tmp_path / "data" / "synth-h36m" / "test" / "samples.csv")
-    assert not test["sequence"].str.contains("dataset-").any()  # the test split's motion is not the training clips'
+    config = config.with_training_world("real_motion", 1.0, "test").with_split_sizes("test", samples=8)
+    worlds = {"synth-h36m": "samples.csv", "synth-panoptic": "samples.csv", "synth-mupots": "people.csv"}
+    generate_datasets(list(worlds), config, tmp_path / "data", seed=0, progress=False, workers=1)
+    for name, table in worlds.items():
+        rows = pd.read_csv(tmp_path / "data" / name / "train" / table)
+        clips = {s.rsplit("/", 1)[1].split("@")[0] for s in rows["sequence"].unique()}
+        assert clips and all(role[c] == "train" for c in clips), (name, {c: role[c] for c in clips})
+        assert (rows["action"] == "RealMotion").all(), name
+        test = pd.read_csv(tmp_path / "data" / name / "test" / table)
+        assert not test["sequence"].str.contains("dataset-").any(), name  # the test's motion is not the clips'
 
 
 def test_the_test_splits_draw_their_own_roles(archive_library, tmp_path):

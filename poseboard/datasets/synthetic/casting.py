@@ -6,7 +6,8 @@ each sequence, padded to the split's number of camera slots (an absent slot is a
 ``view_valid`` False that is never rendered). Four kinds:
 
 * the built-in world (:func:`builtin_cast`): the Human3.6M-like rig or the dome, jittered per
-  subject, the named subjects in the original actions, or the user's rig and motion;
+  subject, the named subjects in the original actions (a ``real_motion`` share of them real motion
+  capture, :mod:`.real_motion`), or the user's rig and motion;
 * the broad training world (:func:`training_world_cast`): a camera layout per sequence from
   :data:`~.layouts.TRAIN_LAYOUTS`, bodies from :data:`~.body.TRAIN_PROPORTIONS`, each with its
   own motion style, in :data:`~.motion.TRAIN_ACTIONS`;
@@ -63,6 +64,18 @@ class _Sequence:
     poses: np.ndarray  # (N, 17, 3) world mm
     body: Any  # BodyShape
     frames: list[int]
+    #: a real person performing in pieces (:func:`real_scene_person`): each piece's first frame and
+    #: sequence id, which names its clip; empty: one sequence, ``sequence``
+    pieces: list[tuple[int, str]] = field(default_factory=list)
+
+    def sequence_at(self, frame: int) -> str:
+        """The id of what this person performs at ``frame``: its piece's, or ``sequence``."""
+        current = self.sequence
+        for first, sequence in self.pieces:
+            if first > frame:
+                break
+            current = sequence
+        return current
 
 
 def _user_body(subject: str, poses: np.ndarray):
@@ -107,13 +120,15 @@ def _split_frame_counts(total: int, num_sequences: int) -> list[int]:
 
 def _perform(name: str, split: str, keys: Sequence[tuple[Any, str, int]], samples: int, stride: int,
              area_mm: float, fps: float, seed: int, styles: dict[str, Any] | None = None,
-             clips: Sequence[Any] | None = None) -> list[_Sequence]:
+             clips: Sequence[Any] | None = None, fit_area: bool = False) -> list[_Sequence]:
     """One sequence per ``(body, action, index)`` key, ``samples`` frames spread evenly over
     them, ``stride`` frames apart; ids ``"{body}/{action}/{index:03d}"``. The motion of a key
     depends on the seed, the dataset, the split and the key's own names only: procedural, or,
     for the action :data:`~.real_motion.REAL_ACTION`, a window of one of ``clips``
     (:class:`~.real_motion.RealClip`) retargeted onto the body, its id then ending in
-    ``"/{clip}@{start}s"`` (the clip and where in it the window starts)."""
+    ``"/{clip}@{start}s"`` (the clip and where in it the window starts); with ``fit_area``, a
+    window whose pelvis path does not fit the capture area is redrawn
+    (:func:`~.real_motion.draw_real_sequence`)."""
     from poseboard.datasets.synthetic.motion import generate_sequence
 
     out = []
@@ -123,7 +138,7 @@ def _perform(name: str, split: str, keys: Sequence[tuple[Any, str, int]], sample
         num_frames = max(2, (count - 1) * stride + 1)
         rng = purpose_rng(seed, name, split, "motion", body.name, action, k)
         if action == "RealMotion":
-            seq = _real_sequence(clips, body, action, k, num_frames, rng, fps, area_mm)
+            seq = _real_sequence(clips, body, action, k, num_frames, rng, fps, area_mm, fit_area)
         else:
             style = {} if styles is None else {"style": styles[body.name]}
             seq = generate_sequence(body, action, num_frames, rng, fps=fps, area_radius_mm=area_mm,
@@ -133,18 +148,39 @@ def _perform(name: str, split: str, keys: Sequence[tuple[Any, str, int]], sample
     return out
 
 
+def _no_clips() -> InputError:
+    return InputError("a training world asks for real motion (real_motion > 0) but no clip of the motion library "
+                      "may be trained on: set motion_library.path, and leave it training subjects and categories")
+
+
 def _real_sequence(clips: Sequence[Any] | None, body: Any, action: str, k: int, num_frames: int,
-                   rng: np.random.Generator, fps: float, area_mm: float) -> Any:
+                   rng: np.random.Generator, fps: float, area_mm: float, fit_area: bool = False) -> Any:
     """Key ``(body, action, k)`` of :func:`_perform` driven by real motion (:mod:`.real_motion`)."""
     from poseboard.datasets.synthetic.real_motion import REAL_ACTION, draw_real_sequence
 
     assert action == REAL_ACTION
     if not clips:
-        raise InputError("the training world asks for real motion (world.real_motion > 0) but no clip of the motion "
-                         "library may be trained on: set motion_library.path, and leave it training subjects and "
-                         "categories")
+        raise _no_clips()
     return draw_real_sequence(clips, body, num_frames, rng, fps=fps, area_radius_mm=area_mm,
-                              sequence_id=f"{body.name}/{action}/{k:03d}")[0]
+                              sequence_id=f"{body.name}/{action}/{k:03d}", fit_area=fit_area)[0]
+
+
+def real_scene_person(clips: Sequence[Any], body: Any, num_frames: int, stride: int, rng: np.random.Generator,
+                      fps: float, centre: np.ndarray, area_mm: float, sequence_id: str) -> _Sequence:
+    """A person of a single-view scene (the MuPoTS-like world's ``num_frames`` frames, an image
+    every ``stride``) driven by real motion: a new window of ``clips`` every
+    :data:`~.real_motion.REAL_PIECE_S` seconds of the scene (a whole number of images, at least
+    one), each retargeted onto ``body`` and fitted to the person's area (``area_mm`` around
+    ``centre``, world mm), as :func:`~.real_motion.draw_real_pieces` draws them; ids
+    ``"{sequence_id}/{clip}@{start}s"`` per piece (:meth:`_Sequence.sequence_at`)."""
+    from poseboard.datasets.synthetic.real_motion import REAL_ACTION, REAL_PIECE_S, draw_real_pieces
+
+    if not clips:
+        raise _no_clips()
+    images = max(1, math.floor(REAL_PIECE_S * fps / stride + 1e-9))
+    poses, pieces = draw_real_pieces(clips, body, num_frames, images * stride, rng, fps=fps, area_center=centre,
+                                     area_radius_mm=area_mm, sequence_id=sequence_id)
+    return _Sequence(body.name, REAL_ACTION, sequence_id, poses, body, [], pieces)
 
 
 def training_clips(config: SynthConfig) -> list[Any]:
@@ -164,19 +200,23 @@ def training_clips(config: SynthConfig) -> list[Any]:
 def _procedural_sequences(name: str, split: str, cfg: MultiViewSplit, spec_area: float, fps: float,
                           seed: int, clips: Sequence[Any] = ()) -> list[_Sequence]:
     """The built-in world's sequences: the named train (or test) subjects, each original action
-    ``sequences_per_action`` times. In a test split with ``cfg.real_motion`` and ``clips`` (the
-    library's held-out takes, :func:`role_clips`), that share of the sequences, spread evenly
-    (:func:`_every`), performs a window of one of them instead (:data:`~.real_motion.REAL_ACTION`;
-    the ``k`` of its key is the sequence's index, so each is its own draw)."""
+    ``sequences_per_action`` times. With ``cfg.real_motion``, that share of the sequences, spread
+    evenly (:func:`_every`), performs a window of one of ``clips`` instead
+    (:data:`~.real_motion.REAL_ACTION`; the ``k`` of its key is the sequence's index, so each is
+    its own draw): in a training split the library's training clips (:func:`training_clips`;
+    none is an error), each window fitted to the capture area (the dome films 0.5 m about its
+    centre, as the procedural motion keeps to it); in a test split its held-out takes
+    (:func:`role_clips`; none leaves the split procedural)."""
     from poseboard.datasets.synthetic.body import SUBJECTS, TEST_SUBJECTS, TRAIN_SUBJECTS
     from poseboard.datasets.synthetic.motion import ORIGINAL_ACTIONS
 
     subjects = TRAIN_SUBJECTS if split == "train" else TEST_SUBJECTS
     keys = [(SUBJECTS[s], a, k) for s in subjects for a in ORIGINAL_ACTIONS for k in range(cfg.sequences_per_action)]
-    if split == "test" and cfg.real_motion > 0 and clips:
+    if cfg.real_motion > 0 and (clips or split == "train"):
         keys = [(body, "RealMotion", j) if _every(j, cfg.real_motion) else (body, a, k)
                 for j, (body, a, k) in enumerate(keys)]
-    return _perform(name, split, keys, cfg.samples, cfg.stride, spec_area, fps, seed, clips=clips)
+    return _perform(name, split, keys, cfg.samples, cfg.stride, spec_area, fps, seed, clips=clips,
+                    fit_area=split == "train")
 
 
 def role_clips(config: SynthConfig, role: str) -> list[Any]:
@@ -344,9 +384,10 @@ def _layout_rig(rng: np.random.Generator, kind: str, slots: int, area_mm: float,
 def builtin_cast(name: str, rig_name: str, split: str, cfg: MultiViewSplit, area_mm: float, config: SynthConfig,
                  seed: int) -> Cast:
     """The built-in world: the user's motion (their sequences of this split) or the named
-    subjects' procedural motion, filmed by the user's rig or the built-in rig ``rig_name``
-    jittered per subject (Human3.6M calibrates per subject), ``cfg.views`` of its cameras; with
-    ``config.capture_area``, every sequence :func:`confined` to it."""
+    subjects' procedural motion (a ``cfg.real_motion`` share of it real: :func:`_procedural_sequences`),
+    filmed by the user's rig or the built-in rig ``rig_name`` jittered per subject (Human3.6M
+    calibrates per subject), ``cfg.views`` of its cameras; with ``config.capture_area``, every
+    sequence :func:`confined` to it."""
     user_rig = rig_from_file(config.rig_path) if config.rig_path is not None else None
     sequences: list[_Sequence] = []
     if config.motion_path is not None:
@@ -354,7 +395,9 @@ def builtin_cast(name: str, rig_name: str, split: str, cfg: MultiViewSplit, area
                                     recentre=user_rig is None)
     motion_source = "user" if sequences else "procedural"
     if not sequences:  # no user motion, or none of it for this split
-        clips = role_clips(config, "test-take") if split == "test" and cfg.real_motion > 0 else []
+        clips: list[Any] = []
+        if cfg.real_motion > 0:  # a test split's held-out takes; a training split's training clips
+            clips = role_clips(config, "test-take") if split == "test" else training_clips(config)
         sequences = _procedural_sequences(name, split, cfg, area_mm, config.fps, seed, clips)
     if config.capture_area is not None:
         sequences = [confined(s, config.capture_area) for s in sequences]

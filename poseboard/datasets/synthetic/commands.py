@@ -52,7 +52,8 @@ def with_free_motion(config: SynthConfig, fraction: float | None) -> SynthConfig
 def with_real_motion(config: SynthConfig, library: Path | None, fraction: float | None, subjects: list[str],
                      categories: list[str]) -> SynthConfig:
     """``config`` with the real-motion library ``library`` (its ``subjects`` and ``categories``
-    never trained on) and ``fraction`` of the training world's sequences driven by it.
+    never trained on) and ``fraction`` of every training world's sequences driven by it
+    (:meth:`~.config.SynthConfig.with_training_world`: synth-h36m's, synth-panoptic's, synth-mupots's).
 
     Raises:
         InputError: a fraction or held-out names without a library, or a fraction above 0 that
@@ -114,8 +115,9 @@ def generate(
     ] = None,
     real_motion: Annotated[
         float | None, typer.Option("--real-motion", min=0.0, max=1.0,
-                                   help="fraction of synth-h36m's training sequences driven by real motion from "
-                                        "--motion-library, retargeted onto the world's bodies (default 0)")
+                                   help="fraction of the training sequences of synth-h36m, synth-panoptic and "
+                                        "synth-mupots (the scenes' people) driven by real motion from "
+                                        "--motion-library, retargeted onto the worlds' bodies (default 0)")
     ] = None,
     hold_out_subject: Annotated[
         list[str] | None, typer.Option("--hold-out-subject", help="with --motion-library: a library subject never "

@@ -71,9 +71,10 @@ class MultiViewSplit(BaseModel):
         None, description="a broad training world (sampled layouts, bodies, actions, styles); None: the "
                           "built-in rig, the named subjects and the original nine actions")
     real_motion: float = Field(
-        0.0, ge=0.0, le=1.0, description="test splits of the built-in world: the share of the test subjects' "
-        "sequences, spread evenly, that perform held-out takes of real clips (the motion library's test-take "
-        "role, SynthConfig.motion_library) instead of a procedural action; 0 without a library")
+        0.0, ge=0.0, le=1.0, description="the built-in world's share of sequences, spread evenly, driven by real "
+        "motion capture (SynthConfig.motion_library) instead of a procedural action: in a training split "
+        "(synth-panoptic's) windows of the library's training clips retargeted onto the subjects, each fitted to "
+        "the capture area; in a test split held-out takes of real clips (the test-take role; 0 without a library)")
 
     @model_serializer(mode="wrap")
     def _without_real_motion(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -113,7 +114,8 @@ class TrainingWorld(BaseModel):
     real_motion: float = Field(
         0.0, ge=0.0, le=1.0, description="fraction of the sequences driven by real motion capture: windows of the "
         "motion library's training clips (SynthConfig.motion_library), retargeted onto the sequence's body "
-        "(real_motion.py), spread evenly over the bodies; free_motion and the scripted turn share the others")
+        "(real_motion.py), spread evenly over the bodies; free_motion and the scripted turn share the others "
+        "(SynthConfig.with_training_world sets the same share in synth-panoptic's and synth-mupots's training splits)")
 
     @field_validator("extra_actions")
     @classmethod
@@ -217,6 +219,19 @@ class SingleViewSplit(BaseModel):
     images: int = Field(ge=0, description="images (0: do not generate this split)")
     scenes: int = Field(ge=1, description="scenes (a tripod and its people), images spread over them")
     stride: int = Field(ge=1, description="frames between images of a scene (50 fps)")
+    real_motion: float = Field(
+        0.0, ge=0.0, le=1.0, description="training split only: the share of the people (spread evenly over the "
+        "scenes' people in turn) driven by the motion library's training clips (SynthConfig.motion_library), "
+        "retargeted onto their bodies, a new window every real_motion.REAL_PIECE_S seconds, each fitted to the "
+        "person's area")
+
+    @model_serializer(mode="wrap")
+    def _without_real_motion(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """No ``real_motion`` key at 0: every split rendered before it existed stays byte-identical."""
+        data = handler(self)
+        if not self.real_motion:
+            data.pop("real_motion", None)
+        return data
 
 
 class SingleViewSpec(BaseModel):
@@ -287,7 +302,8 @@ class SynthConfig(BaseModel):
         None, description="user-motion subjects that form the test split (default: S9, S11)"
     )
     motion_library: MotionLibrarySpec | None = Field(
-        None, description="real motion capture for the training world's real_motion share (None: none)")
+        None, description="real motion capture for the training worlds' real_motion share and the test splits' "
+                          "real people (None: none)")
     capture_area: CaptureArea | None = Field(
         None, description="confine the multi-view people's pelvis paths to this floor disc (None: as drawn)")
     batch_views: int = Field(256, ge=1, description="views rendered per batch (memory vs. speed)")
@@ -351,11 +367,19 @@ class SynthConfig(BaseModel):
 
     def with_training_world(self, field: str, value: Any, option: str) -> SynthConfig:
         """This config with ``synth-h36m``'s ``TrainingWorld.<field>`` set to ``value`` (the
-        training split only); ``option`` names the setting in the errors.
+        training split only); ``option`` names the setting in the errors. ``real_motion`` is the
+        share of every training world: it sets the training splits of ``synth-panoptic``
+        (:attr:`MultiViewSplit.real_motion`) and ``synth-mupots`` (:attr:`SingleViewSplit.real_motion`)
+        too, so that one share drives all three.
 
         Raises:
             InputError: a user rig or motion replaces the procedural training world, or the config
                 has none (no ``h36m.train.world``).
+
+        Example:
+            >>> cfg = SynthConfig.preset("smoke-broad").with_training_world("real_motion", 0.3, "--real-motion")
+            >>> cfg.h36m.train.world.real_motion, cfg.panoptic.train.real_motion, cfg.mupots.train.real_motion
+            (0.3, 0.3, 0.3)
         """
         if self.rig_path is not None or self.motion_path is not None:
             raise InputError(f"{option} sets the procedural training world, which a user --rig or --motion "
@@ -369,6 +393,9 @@ class SynthConfig(BaseModel):
             for family in EXTRA_ACTIONS:
                 world.pop(family, None)
         world[field] = value
+        if field == "real_motion":
+            data["panoptic"]["train"]["real_motion"] = value
+            data["mupots"]["train"]["real_motion"] = value
         return type(self).model_validate(data)
 
     def with_test_real_motion(self, share: float) -> SynthConfig:

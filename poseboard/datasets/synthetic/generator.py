@@ -44,6 +44,7 @@ from poseboard.datasets.storage import DatasetWriter, Manifest
 from poseboard.datasets.synthetic import render as R
 from poseboard.datasets.synthetic.casting import (  # noqa: F401 - strided_frames, _user_sequences re-exported
     Cast,
+    _every,
     _file_sha256,
     _pinhole,
     _Sequence,
@@ -52,6 +53,7 @@ from poseboard.datasets.synthetic.casting import (  # noqa: F401 - strided_frame
     _user_sequences,
     builtin_cast,
     novel_cast,
+    real_scene_person,
     strided_frames,
     training_clips,
     training_world_cast,
@@ -457,6 +459,10 @@ class _ScenePlan:
 
 
 def _plan_scenes(name: str, split: str, config: SynthConfig, seed: int) -> tuple[list[_ScenePlan], str]:
+    """The scenes of a single-view split: per scene a tripod, its people (the user's motion, or
+    the named subjects' procedural motion, a ``real_motion`` share of the training split's people,
+    spread evenly over the scenes' people in turn, performing the motion library's training clips:
+    :func:`~.casting.real_scene_person`), their looks, the room and the frames kept."""
     from poseboard.datasets.synthetic.body import SUBJECTS, TEST_SUBJECTS, TRAIN_SUBJECTS
     from poseboard.datasets.synthetic.motion import ORIGINAL_ACTIONS as ACTIONS
     from poseboard.datasets.synthetic.motion import generate_sequence
@@ -474,7 +480,12 @@ def _plan_scenes(name: str, split: str, config: SynthConfig, seed: int) -> tuple
         user_seqs = [_Sequence(s.subject, s.action, s.sequence, s.poses[s.frames], s.body, [])
                      for s in resampled] or None
     subjects = TRAIN_SUBJECTS if split == "train" else TEST_SUBJECTS
+    if cfg.real_motion > 0 and split != "train":
+        raise InputError(f"{name} {split}: real_motion {cfg.real_motion} drives training people only (a test split of "
+                         "real people is a real-people split: synth-real-content, synth-real-style)")
+    clips = training_clips(config) if cfg.real_motion > 0 and user_seqs is None else []
     plans = []
+    person = 0  # the procedural people in turn, over the scenes: which of them are real (_every)
     counts = _split_frame_counts(cfg.images, cfg.scenes)
     for k, count in enumerate(counts):
         if count == 0:
@@ -497,13 +508,19 @@ def _plan_scenes(name: str, split: str, config: SynthConfig, seed: int) -> tuple
                 seq = _Sequence(src.subject, src.action, src.sequence, poses, src.body, [])
             else:
                 subject = subjects[int(rng.integers(len(subjects)))]
-                action = ACTIONS[int(rng.integers(len(ACTIONS)))]
-                motion = generate_sequence(
-                    SUBJECTS[subject], action, num_frames, _rng(seed, name, split, "motion", k, p),
-                    fps=config.fps, area_center=centre, area_radius_mm=spec.area_radius_mm,
-                    sequence_id=f"{subject}/{action}/scene{k:03d}p{p}",
-                )
-                seq = _Sequence(subject, action, motion.sequence, motion.poses, SUBJECTS[subject], [])
+                action = ACTIONS[int(rng.integers(len(ACTIONS)))]  # drawn for a real person too: the scene stays
+                motion_rng = _rng(seed, name, split, "motion", k, p)
+                if _every(person, cfg.real_motion):
+                    seq = real_scene_person(clips, SUBJECTS[subject], num_frames, cfg.stride, motion_rng, config.fps,
+                                            centre, spec.area_radius_mm, f"{subject}/RealMotion/scene{k:03d}p{p}")
+                else:
+                    motion = generate_sequence(
+                        SUBJECTS[subject], action, num_frames, motion_rng,
+                        fps=config.fps, area_center=centre, area_radius_mm=spec.area_radius_mm,
+                        sequence_id=f"{subject}/{action}/scene{k:03d}p{p}",
+                    )
+                    seq = _Sequence(subject, action, motion.sequence, motion.poses, SUBJECTS[subject], [])
+                person += 1
             skin, hair = _subject_look(seed, seq.subject)
             looks.append(R.Appearance.random(rng, skin=skin, hair=hair))
             people.append(seq)
@@ -639,7 +656,8 @@ def _generate_singleview(name: str, split: str, config: SynthConfig, seed: int, 
                 })
                 for q, person in zip(plan.people, per_image, strict=True):
                     people.append(person)
-                    people_rows.append({"image": k, "subject": q.subject, "action": q.action, "sequence": q.sequence})
+                    people_rows.append({"image": k, "subject": q.subject, "action": q.action,
+                                        "sequence": q.sequence_at(f)})
                 k += 1
             bar.update(result["images"].shape[0])
         bar.close()

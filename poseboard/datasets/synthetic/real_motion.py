@@ -173,13 +173,25 @@ SPEED_BOUND_MM_S = 12_000.0
 MAX_DRAWS = 20
 
 
+def pelvis_reach_mm(poses: np.ndarray) -> float:
+    """How far (mm) the pelvis of ``poses`` (F, 17, 3) world mm strays horizontally from the centre
+    of its path's extent: a path fits a floor disc of that radius, and no smaller one about that centre."""
+    xy = poses[:, 6, :2]
+    centre = (xy.min(0) + xy.max(0)) / 2
+    return float(np.linalg.norm(xy - centre, axis=-1).max())
+
+
 def draw_real_sequence(clips: Sequence[RealClip], body: BodyShape, num_frames: int, rng: np.random.Generator, *,
                        fps: float = 50.0, area_center: Sequence[float] = (0.0, 0.0), area_radius_mm: float = 1500.0,
-                       sequence_id: str = "real") -> tuple[MotionSequence, RetargetResult, ClipWindow]:
+                       sequence_id: str = "real", fit_area: bool = False,
+                       ) -> tuple[MotionSequence, RetargetResult, ClipWindow]:
     """A window of ``clips`` (:func:`draw_window`) performed by ``body`` (:func:`real_sequence`),
     redrawn (from the same generator, so the result is still a function of its state) while its
     retargeting slides a planted foot more than :data:`SLIDE_BOUND_MM` or moves a joint faster
-    than :data:`SPEED_BOUND_MM_S`; the sequence id ends in ``/{clip}@{start}s``.
+    than :data:`SPEED_BOUND_MM_S`, or, with ``fit_area``, while its pelvis path reaches further
+    than ``area_radius_mm`` from its centre (:func:`pelvis_reach_mm`: then the whole path stays in
+    the capture area; without it a wider path is centred on the area); the sequence id ends in
+    ``/{clip}@{start}s``.
 
     Raises:
         InputError: :data:`MAX_DRAWS` windows in a row break a bound (the message names the last).
@@ -189,9 +201,55 @@ def draw_real_sequence(clips: Sequence[RealClip], body: BodyShape, num_frames: i
         name = f"{sequence_id}/{window.clip.clip}@{window.start_s:.2f}s"
         seq, result = real_sequence(window, body, num_frames, rng, fps=fps, area_center=area_center,
                                     area_radius_mm=area_radius_mm, sequence_id=name)
-        if result.max_foot_slide_mm <= SLIDE_BOUND_MM and result.max_joint_speed_mm_s <= SPEED_BOUND_MM_S:
+        fits = not fit_area or pelvis_reach_mm(seq.poses) <= area_radius_mm
+        if result.max_foot_slide_mm <= SLIDE_BOUND_MM and result.max_joint_speed_mm_s <= SPEED_BOUND_MM_S and fits:
             return seq, result, window
+    reach = f"; pelvis reach {pelvis_reach_mm(seq.poses):.0f} mm, area {area_radius_mm:g}" if fit_area else ""
     raise InputError(f"{MAX_DRAWS} windows of real motion in a row break the bounds on {body.name} (the last, "
                      f"{name}: foot slide {result.max_foot_slide_mm:.0f} mm, limit {SLIDE_BOUND_MM:g}; fastest joint "
-                     f"{result.max_joint_speed_mm_s:.0f} mm/s, limit {SPEED_BOUND_MM_S:g}); check the library's clips")
+                     f"{result.max_joint_speed_mm_s:.0f} mm/s, limit {SPEED_BOUND_MM_S:g}{reach}); check the library's "
+                     "clips")
+
+
+#: a real person of a long scene (the MuPoTS-like world's: 7.8 s in the default preset, in a
+#: 350 mm area) performs a new window at most this often (s): a real walk leaves such an area in
+#: about half a second, and the scene lasts longer than most clips
+REAL_PIECE_S = 0.5
+
+
+def draw_real_pieces(clips: Sequence[RealClip], body: BodyShape, num_frames: int, piece_frames: int,
+                     rng: np.random.Generator, *, fps: float = 50.0, area_center: Sequence[float] = (0.0, 0.0),
+                     area_radius_mm: float = 1500.0, sequence_id: str = "real",
+                     ) -> tuple[np.ndarray, list[tuple[int, str]]]:
+    """``num_frames`` frames of ``body`` performing real motion in pieces of ``piece_frames``
+    frames (the last one shorter): each piece its own window (:func:`draw_real_sequence`, drawn in
+    turn from ``rng``, fitted to the capture area), so a person whose scene is longer than a
+    clip, or than a real path stays in its area, still performs real motion throughout. The
+    pose jumps between pieces: for a world of single images (a piece per image or two), not
+    for a sequence's motion.
+
+    Returns:
+        The poses (``num_frames``, 17, 3) world mm and, per piece, its first frame and its
+        sequence id (``{sequence_id}/{clip}@{start}s``).
+
+    Example:
+        >>> from poseboard.datasets.synthetic.body import SUBJECTS
+        >>> from poseboard.datasets.synthetic.motion import generate_sequence
+        >>> wave = generate_sequence(SUBJECTS["S1"], "Waving", 150, np.random.default_rng(0), fps=50.0)
+        >>> clip = RealClip("01_01", "01", "wave", wave.poses[::2], 25.0)
+        >>> poses, pieces = draw_real_pieces([clip], SUBJECTS["S9"], 45, 20, np.random.default_rng(1),
+        ...                                  area_radius_mm=350.0, sequence_id="S9/RealMotion/p0")
+        >>> poses.shape, [first for first, _ in pieces]
+        ((45, 17, 3), [0, 20, 40])
+    """
+    if num_frames < 1 or piece_frames < 1:
+        raise InputError(f"draw_real_pieces: num_frames and piece_frames must be ≥ 1, got {num_frames}, {piece_frames}")
+    poses, pieces = [], []
+    for first in range(0, num_frames, piece_frames):
+        count = min(piece_frames, num_frames - first)
+        seq, _, _ = draw_real_sequence(clips, body, max(2, count), rng, fps=fps, area_center=area_center,
+                                       area_radius_mm=area_radius_mm, sequence_id=sequence_id, fit_area=True)
+        poses.append(seq.poses[:count])
+        pieces.append((first, seq.sequence))
+    return np.concatenate(poses), pieces
 
