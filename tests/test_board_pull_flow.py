@@ -33,20 +33,43 @@ def _poseboard(*args: str) -> list[str]:
 
 
 #: A sitecustomize module standing in for another CPU kind's rendering kernels: every image batch
-#: the dataset writer receives leaves with its first pixel one grey level off (the same task).
+#: the dataset writer receives leaves with its first pixel one grey level off (the same task). The
+#: patch waits for poseboard's storage module to be imported (a finder on sys.meta_path), so the
+#: checkout the command runs in is the poseboard it patches.
 OTHER_KERNELS = """
-import poseboard.datasets.storage as storage
-
-_add_images = storage.DatasetWriter.add_images
-
-
-def add_images(self, images):
-    images = images.copy()
-    images.reshape(-1)[0] ^= 1
-    return _add_images(self, images)
+import importlib.abc
+import importlib.machinery
+import sys
 
 
-storage.DatasetWriter.add_images = add_images
+def _patch(storage):
+    add_images = storage.DatasetWriter.add_images
+
+    def other_kernels(self, images):
+        images = images.copy()
+        images.reshape(-1)[0] ^= 1
+        return add_images(self, images)
+
+    storage.DatasetWriter.add_images = other_kernels
+
+
+class _Finder(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name != "poseboard.datasets.storage":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        exec_module = spec.loader.exec_module
+
+        def patched(module):
+            exec_module(module)
+            _patch(module)
+
+        spec.loader.exec_module = patched
+        return spec
+
+
+sys.meta_path.insert(0, _Finder())
 """
 
 
