@@ -57,7 +57,20 @@ _SECTIONS: dict[str, str] = {"synth-h36m": "h36m", "synth-panoptic": "panoptic",
 
 
 # --------------------------------------------------------------------------- configuration
-class MultiViewSplit(BaseModel):
+class _RealMotionOmittedAtZero(BaseModel):
+    """A split size with a ``real_motion`` share, serialized without the key at 0, so that every
+    split rendered before the share existed stays byte-identical (the subclass declares the field)."""
+
+    @model_serializer(mode="wrap")
+    def _without_real_motion(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """No ``real_motion`` key at 0: every split rendered before it existed stays byte-identical."""
+        data = handler(self)
+        if not self.real_motion:
+            data.pop("real_motion", None)
+        return data
+
+
+class MultiViewSplit(_RealMotionOmittedAtZero):
     """Size of one multi-view split."""
 
     model_config = ConfigDict(extra="forbid")
@@ -75,14 +88,6 @@ class MultiViewSplit(BaseModel):
         "motion capture (SynthConfig.motion_library) instead of a procedural action: in a training split "
         "(synth-panoptic's) windows of the library's training clips retargeted onto the subjects, each fitted to "
         "the capture area; in a test split held-out takes of real clips (the test-take role; 0 without a library)")
-
-    @model_serializer(mode="wrap")
-    def _without_real_motion(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """No ``real_motion`` key at 0: every split rendered before it existed stays byte-identical."""
-        data = handler(self)
-        if not self.real_motion:
-            data.pop("real_motion", None)
-        return data
 
 
 class TrainingWorld(BaseModel):
@@ -211,7 +216,7 @@ class MultiViewSpec(BaseModel):
     max_distractors: int = Field(2, ge=0)
 
 
-class SingleViewSplit(BaseModel):
+class SingleViewSplit(_RealMotionOmittedAtZero):
     """Size of one single-view multi-person split."""
 
     model_config = ConfigDict(extra="forbid")
@@ -224,14 +229,6 @@ class SingleViewSplit(BaseModel):
         "scenes' people in turn) driven by the motion library's training clips (SynthConfig.motion_library), "
         "retargeted onto their bodies, a new window every real_motion.REAL_PIECE_S seconds, each fitted to the "
         "person's area")
-
-    @model_serializer(mode="wrap")
-    def _without_real_motion(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """No ``real_motion`` key at 0: every split rendered before it existed stays byte-identical."""
-        data = handler(self)
-        if not self.real_motion:
-            data.pop("real_motion", None)
-        return data
 
 
 class SingleViewSpec(BaseModel):
