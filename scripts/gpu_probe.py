@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         block = params["methods"][key]
         if block["dataset"] == "synth-h36m":
             run(f"predict@{key}", ["poseboard.harness.commands", "predict", key, "--protocol",
-                                   "synth-h36m-relative@2", "--data-dir", "data", "--checkpoints", "checkpoints",
+                                   "synth-h36m-relative@3", "--data-dir", "data", "--checkpoints", "checkpoints",
                                    "--results", "results", "--seed", "0", "--quiet", "--declared-dataset",
                                    "synth-h36m", "--params", "params.yaml"])
     log.close()

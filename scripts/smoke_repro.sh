@@ -33,10 +33,10 @@ echo "second dvc repro: nothing to re-run ($(( $(date +%s) - start )) s, track o
 # Determinism: a learned method's training and scoring run again from scratch (forced) give
 # byte-identical weights and metrics (the `.run.json` sidecars hold timings and may differ).
 keep="$(mktemp -d)"
-cp checkpoints/algebraic/weights.pt results/algebraic/synth-h36m-relative@2.json "$keep/"
+cp checkpoints/algebraic/weights.pt results/algebraic/synth-h36m-relative@3.json "$keep/"
 start=$(date +%s)
 dvc repro -q -f -s train@algebraic predict@algebraic-synth-h36m-relative
 cmp checkpoints/algebraic/weights.pt "$keep/weights.pt" || { echo "forced re-training changed the weights"; exit 1; }
-cmp results/algebraic/synth-h36m-relative@2.json "$keep/synth-h36m-relative@2.json" \
-  || { echo "forced re-run changed results/algebraic/synth-h36m-relative@2.json"; exit 1; }
+cmp results/algebraic/synth-h36m-relative@3.json "$keep/synth-h36m-relative@3.json" \
+  || { echo "forced re-run changed results/algebraic/synth-h36m-relative@3.json"; exit 1; }
 echo "forced re-run of train@algebraic + predict@algebraic-synth-h36m-relative: byte-identical ($(( $(date +%s) - start )) s)"

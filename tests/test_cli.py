@@ -41,7 +41,7 @@ def test_every_command_has_help(command):
 def test_protocols_lists_builtin_protocols():
     result = runner.invoke(app, ["protocols"])
     assert result.exit_code == 0
-    assert "synth-h36m-relative@2" in result.output
+    assert "synth-h36m-relative@3" in result.output
     assert "synth-mupots-root@2" in result.output
 
 

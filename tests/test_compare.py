@@ -14,7 +14,7 @@ from poseboard.cli import app
 from poseboard.workflows.compare import committed_results, compare_results
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULT = "ransac/synth-h36m-relative@2.json"
+RESULT = "ransac/synth-h36m-relative@3.json"
 
 
 def _copy(results: Path, headline: float | None = None) -> None:

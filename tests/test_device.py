@@ -251,7 +251,7 @@ def test_train_precision_reaches_the_train_command_and_not_predict(tmp_path, mon
                               "--checkpoints", str(ck), "--results", str(tmp_path / "results"), "--params",
                               str(params), "-q", "--threads", "1"])
     assert out.exit_code == 0, out.output
-    run = json.loads((tmp_path / "results" / "alg" / "synth-h36m-relative@2.run.json").read_text())
+    run = json.loads((tmp_path / "results" / "alg" / "synth-h36m-relative@3.run.json").read_text())
     assert run["speed"]["device"] == "cpu (1 torch thread)"  # fp32: no ", bf16"
     assert "on cpu (1 torch thread)" in out.output
 
@@ -442,12 +442,12 @@ def test_cpu_fp32_options_change_no_result_byte(tmp_path):
     opted = runner.invoke(app, [*common, "--results", str(tmp_path / "opted"), "--device", "cpu",
                                 "--precision", "fp32"])
     assert opted.exit_code == 0, opted.output
-    for name in ("synth-h36m-relative@2.json", "synth-h36m-relative@2.npz"):
+    for name in ("synth-h36m-relative@3.json", "synth-h36m-relative@3.npz"):
         a, b = (tmp_path / d / "algebraic" / name for d in ("plain", "opted"))
         assert a.read_bytes() == b.read_bytes(), name
     import json
 
-    run = json.loads((tmp_path / "opted" / "algebraic" / "synth-h36m-relative@2.run.json").read_text())
+    run = json.loads((tmp_path / "opted" / "algebraic" / "synth-h36m-relative@3.run.json").read_text())
     assert run["speed"]["device"] == "cpu (1 torch thread)"  # the committed results' wording
     assert "on cpu (1 torch thread)" in opted.output
 

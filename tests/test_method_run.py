@@ -90,7 +90,7 @@ def test_clean_clone_to_ranked_row(board, tmp_path, run_as_user):
             assert lock[name] == entry, f"{name} changed in dvc.lock"
     assert set(lock) - set(committed_lock) == {"train@my-method", "predict@my-method-synth-h36m-relative"}
     # the verdict: its row and the paired comparison with RANSAC
-    assert re.search(r"synth-h36m-relative@2: my-method MPJPE[^\n]* = [\d.]+ mm \[[\d.]+, [\d.]+\], rank \d of 2", out)
+    assert re.search(r"synth-h36m-relative@3: my-method MPJPE[^\n]* = [\d.]+ mm \[[\d.]+, [\d.]+\], rank \d of 2", out)
     assert re.search(r"^  ransac\s+[+-][\d.]+  \[[+-][\d.]+, [+-][\d.]+\]\s+[\d.e-]+  (my-method (better|worse)|not "
                      r"decided)", out, flags=re.MULTILINE), out[-3000:]
     assert "report/method/index.html" in out

@@ -58,12 +58,12 @@ def test_added_methods_leave_the_board_checks_green(smoke_board, run_as_user, tm
         # its own stages only: `init: none` waits for the no_init marker, not for pre-training
         assert ran == {f"train@{name}", f"predict@{name}-synth-h36m-relative"} | (
             {"no_init"} if init == "none" else set()), ran
-        result = json.loads((repo / "results" / name / "synth-h36m-relative@2.json").read_text())
+        result = json.loads((repo / "results" / name / "synth-h36m-relative@3.json").read_text())
         assert result["method"]["name"] == name
-        assert re.search(rf"synth-h36m-relative@2: {name} MPJPE[^\n]* = [\d.]+ mm", out), out[-3000:]
+        assert re.search(rf"synth-h36m-relative@3: {name} MPJPE[^\n]* = [\d.]+ mm", out), out[-3000:]
     # what the checks must not count as the committed board: the methods' untracked results
     untracked = run_as_user(["git", "status", "--porcelain", "--untracked-files=all", "results"], repo).stdout
-    assert all(f"?? results/{name}/synth-h36m-relative@2.json" in untracked for name in METHODS), untracked
+    assert all(f"?? results/{name}/synth-h36m-relative@3.json" in untracked for name in METHODS), untracked
 
     generated = [f"tests/methods/test_{name.replace('-', '_')}.py" for name in METHODS]
     checks = run_as_user([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *CHECKS, *generated],

@@ -128,20 +128,20 @@ def test_scores_name_an_evaluation_with_the_same_inputs(data):
     assert "scores.ransac-synth-h36m-absolute.predictions: no evaluation of 'ransac' under " \
         "'synth-h36m-relative@7'" in _error(d)
     d["scores"] = {"ransac-absolute": {"method": "ransac", "protocol": "synth-h36m-absolute", "version": 2,
-                                       "dataset": "synth-h36m", "predictions": "synth-h36m-relative@2"}}
+                                       "dataset": "synth-h36m", "predictions": "synth-h36m-relative@3"}}
     assert "scores.ransac-absolute: the key must be '<method>-<protocol>'" in _error(d)
     d["scores"] = {"ransac-synth-h36m-relative": {"method": "ransac", "protocol": "synth-h36m-relative",
                                                   "version": 2, "dataset": "synth-h36m",
-                                                  "predictions": "synth-h36m-relative@2"}}
+                                                  "predictions": "synth-h36m-relative@3"}}
     assert "also under `evaluations`" in _error(d)
     # a protocol whose inputs differ (perturbed extrinsics, every 4th frame) is refused by the check
     d["scores"] = {"ransac-synth-h36m-calibration-1": {"method": "ransac", "protocol": "synth-h36m-calibration-1",
                                                        "version": 2, "dataset": "synth-h36m",
-                                                       "predictions": "synth-h36m-relative@2"}}
+                                                       "predictions": "synth-h36m-relative@3"}}
     d["evaluations"].pop("ransac-synth-h36m-calibration-1", None)
     problems = check_params(parse_params(d), deep=False)
-    assert any("scores.ransac-synth-h36m-calibration-1: synth-h36m-calibration-1@2 cannot be scored from the "
-               "predictions of synth-h36m-relative@2" in p and "calibration_noise" in p for p in problems)
+    assert any("scores.ransac-synth-h36m-calibration-1: synth-h36m-calibration-1@3 cannot be scored from the "
+               "predictions of synth-h36m-relative@3" in p and "calibration_noise" in p for p in problems)
 
 
 def test_an_evaluation_declares_the_dataset_its_protocol_reads(data):
@@ -150,7 +150,7 @@ def test_an_evaluation_declares_the_dataset_its_protocol_reads(data):
     d = copy.deepcopy(data)
     d["evaluations"]["ransac-synth-h36m-relative"]["dataset"] = "synth-mupots"
     problems = check_params(parse_params(d), deep=False)
-    assert any("evaluations.ransac-synth-h36m-relative.dataset: protocol synth-h36m-relative@2 reads dataset "
+    assert any("evaluations.ransac-synth-h36m-relative.dataset: protocol synth-h36m-relative@3 reads dataset "
                "'synth-h36m', but the stage declares 'synth-mupots'" in p and "set it to 'synth-h36m'" in p
                for p in problems)
     del d["evaluations"]["ransac-synth-h36m-relative"]["dataset"]

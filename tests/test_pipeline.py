@@ -62,7 +62,7 @@ def test_scaffold_repro_leaderboard(tmp_path, checkout_copy, run_as_user, user_s
     assert "Running stage 'train@mean-pose'" in first
     assert "Running stage 'predict@mean-pose-synth-h36m-relative'" in first
 
-    result = json.loads((repo / "results" / "mean-pose" / "synth-h36m-relative@2.json").read_text())
+    result = json.loads((repo / "results" / "mean-pose" / "synth-h36m-relative@3.json").read_text())
     assert result["method"]["name"] == "mean-pose" and result["metrics"]["headline_value"] > 0
     html = (repo / "report" / "index.html").read_text()
     assert 'data-method="mean-pose"' in html
@@ -71,7 +71,7 @@ def test_scaffold_repro_leaderboard(tmp_path, checkout_copy, run_as_user, user_s
     assert any((repo / "report" / "figures").glob("*.png"))
     metrics = json.loads(_run([dvc, "metrics", "show", "--json"], 120))
     shown = json.dumps(metrics)
-    assert "results/mean-pose/synth-h36m-relative@2.json" in shown
+    assert "results/mean-pose/synth-h36m-relative@3.json" in shown
 
     second = _run([dvc, "repro"], 600)
     ran = re.findall(r"Running stage '([^']+)'", second)
@@ -81,7 +81,7 @@ def test_scaffold_repro_leaderboard(tmp_path, checkout_copy, run_as_user, user_s
     # Determinism: a learned method's training and scoring run again from scratch (forced) give
     # byte-identical weights and metrics (the `.run.json` sidecars hold timings and may differ).
     kept = [repo / "checkpoints" / "algebraic" / "weights.pt",
-            repo / "results" / "algebraic" / "synth-h36m-relative@2.json"]
+            repo / "results" / "algebraic" / "synth-h36m-relative@3.json"]
     before = [path.read_bytes() for path in kept]
     _run([dvc, "repro", "-q", "-f", "-s", "train@algebraic", "predict@algebraic-synth-h36m-relative"], 1200)
     changed = [str(path.relative_to(repo)) for path, old in zip(kept, before, strict=True) if path.read_bytes() != old]

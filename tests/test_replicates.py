@@ -87,7 +87,7 @@ def test_replicate_runs_the_stage_commands_with_its_seed(params_file):
             assert argv[argv.index("--results") + 1] == str(Path("res") / "seed-3")
         assert argv[argv.index("--data-dir") + 1] == "data"
     predict = next(s for s in steps if s.name == "predict@ransac-synth-h36m-relative")
-    assert predict.done_when == Path("res") / "seed-3" / "ransac" / "synth-h36m-relative@2.json"
+    assert predict.done_when == Path("res") / "seed-3" / "ransac" / "synth-h36m-relative@3.json"
 
 
 def test_a_method_without_init_is_replicated_without_the_backbone(params_file):

@@ -37,7 +37,7 @@ def test_scaffold_writes_everything(repo):
     assert params.methods["my-baseline"].init == "backbone"
     assert set(params.methods["my-baseline"].profiles) == set(params.profiles)
     ev = params.evaluations["my-baseline-synth-h36m-relative"]
-    assert (ev.method, ev.protocol_id) == ("my-baseline", "synth-h36m-relative@2")
+    assert (ev.method, ev.protocol_id) == ("my-baseline", "synth-h36m-relative@3")
     assert '"my-baseline": "poseboard.methods.my_baseline:MyBaselineMethod"' in rep.registry.read_text()
     # comments of params.yaml survive
     assert "# Which method is scored under which protocol" in (repo / "params.yaml").read_text()
@@ -95,7 +95,7 @@ def test_generated_root_method_passes_its_test_lint_and_capability_check(repo):
     check = ("from poseboard.methods.registry import get_method; from poseboard.protocols.registry import "
              "get_protocol; cls = get_method('tiny-root'); "
              "[get_protocol(p).check_method(cls.name, cls.capabilities) for p in "
-             "('synth-mupots-root@2', 'synth-mupots-root-detected@2', 'synth-h36m-root@2')]")
+             "('synth-mupots-root@2', 'synth-mupots-root-detected@2', 'synth-h36m-root@3')]")
     proc = subprocess.run([sys.executable, "-c", check], cwd=repo, env=env, capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -59,14 +59,14 @@ __all__ = [
 ]
 
 #: The in-distribution test the held-out splits are compared with (calibrated methods).
-IN_DISTRIBUTION = "synth-h36m-relative@2"
+IN_DISTRIBUTION = "synth-h36m-relative@3"
 #: Split label → its held-out protocol (``name@version``), in the table's column order.
 NOVEL_SPLITS: dict[str, str] = {
-    "novel rig": "synth-novel-rig@3",
+    "novel rig": "synth-novel-rig@4",
     "novel motion": "synth-novel-motion@2",
     "novel body": "synth-novel-body@2",
     "all three": "synth-novel-all@3",
-    "beyond the rigs": "synth-extrapolated-rig@1",
+    "beyond the rigs": "synth-extrapolated-rig@2",
     # real people (issue 79): the motion library's held-out contents and styles, on the built-in rig
     # and on the held-out rigs of synth-novel-rig
     "real contents": "synth-real-content@1",
@@ -77,7 +77,7 @@ NOVEL_SPLITS: dict[str, str] = {
 #: The procedural held-out splits that have an uncalibrated protocol too.
 _UNCALIBRATED_LABELS = ("novel rig", "novel motion", "novel body", "all three", "beyond the rigs")
 #: The uncalibrated methods' in-distribution test (the same frames, extrinsics withheld).
-UNCALIBRATED_IN_DISTRIBUTION = "synth-h36m-uncalibrated@2"
+UNCALIBRATED_IN_DISTRIBUTION = "synth-h36m-uncalibrated@3"
 #: Split label → the held-out protocol an uncalibrated method is scored under.
 UNCALIBRATED_NOVEL_SPLITS: dict[str, str] = {
     label: NOVEL_SPLITS[label].replace("@", "-uncalibrated@") for label in _UNCALIBRATED_LABELS

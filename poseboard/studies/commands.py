@@ -93,7 +93,7 @@ def epipolar_attention(
     transformer: Annotated[str, typer.Argument(help="a trained epipolar transformer (CHECKPOINTS/NAME)")] = "epipolar",
     baseline: Annotated[str, typer.Argument(help="its baseline without the transformer")] = "epipolar-baseline",
     protocol: Annotated[str, typer.Option("--protocol", help="a multi-view protocol, name or name@version")
-                        ] = "synth-h36m-relative@2",
+                        ] = "synth-h36m-relative@3",
     data_dir: DataDirOpt = Path("data"),
     checkpoints: CheckpointsOpt = Path("checkpoints"),
     frames: Annotated[int | None, typer.Option("--frames", min=1, help="only the protocol's first N frames")] = None,

@@ -30,7 +30,7 @@ them; the ground truth is read after they return.
 
 Example (after ``dvc repro``, or in a ladder's checkpoints)::
 
-    poseboard epipolar-attention --protocol synth-h36m-relative@2
+    poseboard epipolar-attention --protocol synth-h36m-relative@3
 """
 
 from __future__ import annotations

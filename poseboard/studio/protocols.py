@@ -2,8 +2,8 @@
 
 Two protocols score the user's split as the board scores the in-distribution test, with every
 camera of the user's rig: calibrated methods under :data:`CALIBRATED` (the copy of
-``synth-h36m-relative@2``), methods that take no extrinsics under :data:`UNCALIBRATED` (the copy of
-``synth-h36m-uncalibrated@2``: intrinsics only, scored in the first camera's frame). With
+``synth-h36m-relative@3``), methods that take no extrinsics under :data:`UNCALIBRATED` (the copy of
+``synth-h36m-uncalibrated@3``: intrinsics only, scored in the first camera's frame). With
 ``--cameras K`` each also gets a camera sweep (sizes 1..K, ``subsets`` seeded random subsets of
 each size, as ``synth-panoptic-sweep``): the "how many views are enough" question. The
 uncalibrated sweep's subsets all hold the first camera, listed first (its methods predict in

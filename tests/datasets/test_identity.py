@@ -184,8 +184,8 @@ def test_other_task_is_refused(renderings, tmp_path):
     b = _score(moved, tmp_path / "results-moved", "noise-20mm", 20.0, 1)
     with pytest.raises(InputError, match="different tasks"):
         check_pairable(a, b)
-    result = CliRunner().invoke(app, ["compare-methods", str(results / "noise-10mm" / "synth-h36m-relative@2.json"),
-                                      str(tmp_path / "results-moved" / "noise-20mm" / "synth-h36m-relative@2.json"),
+    result = CliRunner().invoke(app, ["compare-methods", str(results / "noise-10mm" / "synth-h36m-relative@3.json"),
+                                      str(tmp_path / "results-moved" / "noise-20mm" / "synth-h36m-relative@3.json"),
                                       "--protocol", "synth-h36m-relative", "--resamples", "200"])
     assert result.exit_code == 2 and "different tasks" in result.output
 
@@ -195,7 +195,7 @@ def test_older_result_file_loads_and_is_resolved_by_the_task_records(renderings,
 
     results = tmp_path / "results"
     scored = _score(renderings["auto"], results, "noise-10mm", 10.0, 0)
-    path = results / "noise-10mm" / "synth-h36m-relative@2.json"
+    path = results / "noise-10mm" / "synth-h36m-relative@3.json"
     data = json.loads(path.read_text())
     for key in ("task_hash", "images_hash"):
         data["dataset"].pop(key)

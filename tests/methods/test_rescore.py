@@ -44,30 +44,30 @@ def test_a_rescored_result_is_the_result_of_running_the_method_again(checkpoints
     _, direct = run_protocol("algebraic", "synth-h36m-absolute", data_dir=F.data_dir(), checkpoints=checkpoints,
                              results_dir=tmp_path / "run")
     cli = CliRunner().invoke(pipeline_app, [
-        "score", "algebraic", "--protocol", "synth-h36m-absolute@2", "--predictions", "synth-h36m-relative@2",
+        "score", "algebraic", "--protocol", "synth-h36m-absolute@3", "--predictions", "synth-h36m-relative@3",
         "--results", str(tmp_path / "scored"), "--data-dir", str(F.data_dir())])
     assert cli.exit_code == 0, cli.output
-    path = tmp_path / "scored" / "algebraic" / "synth-h36m-absolute@2.json"
+    path = tmp_path / "scored" / "algebraic" / "synth-h36m-absolute@3.json"
     scored, again = json.loads(path.read_text()), json.loads(direct.read_text())
-    assert scored.pop("notes") == [*again.pop("notes"), "scored from the predictions of synth-h36m-relative@2 "
+    assert scored.pop("notes") == [*again.pop("notes"), "scored from the predictions of synth-h36m-relative@3 "
                                    "(same frames, cameras and inputs)"]
     assert scored == again  # metrics, intervals, method record, seeds, sample hash: all the same
     result = read_result(path)
-    assert rescored_from(result) == "synth-h36m-relative@2" and rescored_from(read_result(direct)) is None
-    relative = read_result(tmp_path / "scored" / "algebraic" / "synth-h36m-relative@2.json")
+    assert rescored_from(result) == "synth-h36m-relative@3" and rescored_from(read_result(direct)) is None
+    relative = read_result(tmp_path / "scored" / "algebraic" / "synth-h36m-relative@3.json")
     assert result.speed == relative.speed  # the speed of the run that made the predictions
 
 
 def test_rescoring_refuses_other_inputs_and_missing_predictions(checkpoints, tmp_path):
     _, source = run_protocol("algebraic", "synth-h36m-relative", data_dir=F.data_dir(), checkpoints=checkpoints,
                              results_dir=tmp_path)
-    with pytest.raises(InputError, match=r"synth-h36m-calibration-1@2 cannot be scored .*calibration_noise"):
+    with pytest.raises(InputError, match=r"synth-h36m-calibration-1@3 cannot be scored .*calibration_noise"):
         rescore(source, "synth-h36m-calibration-1", data_dir=F.data_dir(), results_dir=tmp_path)
-    assert not (tmp_path / "algebraic" / "synth-h36m-calibration-1@2.json").exists()
+    assert not (tmp_path / "algebraic" / "synth-h36m-calibration-1@3.json").exists()
     with pytest.raises(InputError, match=r"reads dataset 'synth-h36m', but the stage declares 'synth-panoptic'"):
         rescore(source, "synth-h36m-absolute", data_dir=F.data_dir(), results_dir=tmp_path,
                 declared_dataset="synth-panoptic")
-    assert not (tmp_path / "algebraic" / "synth-h36m-absolute@2.json").exists()
+    assert not (tmp_path / "algebraic" / "synth-h36m-absolute@3.json").exists()
     source.with_suffix(".npz").unlink()
     with pytest.raises(ResultFileError, match=r"predictions .* are missing"):
         rescore(source, "synth-h36m-absolute", data_dir=F.data_dir(), results_dir=tmp_path)

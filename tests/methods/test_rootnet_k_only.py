@@ -151,7 +151,7 @@ def test_registered_and_runs_under_rootnets_protocols():
     cls = REGISTRY.get("rootnet-k-only")
     assert cls is RootNetKOnlyMethod and not cls.capabilities.trainable
     assert cls.capabilities.outputs == ("root",) and cls.capabilities.output_frame == "camera"
-    for key in ("synth-mupots-root@2", "synth-mupots-root-detected@2", "synth-h36m-root@2"):
+    for key in ("synth-mupots-root@2", "synth-mupots-root-detected@2", "synth-h36m-root@3"):
         get_protocol(key).check_method(cls.name, cls.capabilities)
 
 

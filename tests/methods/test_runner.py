@@ -35,7 +35,7 @@ def checkpoints(tmp_path_factory) -> Path:
 def test_result_file_embeds_what_a_leaderboard_needs(checkpoints, tmp_path):
     result, path = run_protocol("algebraic", "synth-h36m-relative", data_dir=F.data_dir(),
                                 checkpoints=checkpoints, results_dir=tmp_path)
-    assert path == tmp_path / "algebraic" / "synth-h36m-relative@2.json"
+    assert path == tmp_path / "algebraic" / "synth-h36m-relative@3.json"
     again = read_result(path)
     assert again.method.capabilities == get_method("algebraic").capabilities
     assert again.method.config["heatmap_multiplier"] == 100.0
@@ -134,15 +134,15 @@ def test_train_and_predict_commands(checkpoints, tmp_path):
     out = runner.invoke(app, ["predict", "ransac", "--protocol", "synth-h36m-absolute", "--results",
                               str(tmp_path), *common])
     assert out.exit_code == 0, out.output
-    assert "synth-h36m-absolute@2  ransac: mpjpe =" in out.output
-    assert (tmp_path / "ransac" / "synth-h36m-absolute@2.json").exists()
+    assert "synth-h36m-absolute@3  ransac: mpjpe =" in out.output
+    assert (tmp_path / "ransac" / "synth-h36m-absolute@3.json").exists()
     out = runner.invoke(app, ["predict", "ransac", "--protocol", "synth-h36m-single-view", *common])
     assert out.exit_code == 2 and "cannot run" in out.output
     # a DVC stage that declares another dataset than its protocol reads is refused, nothing written
     out = runner.invoke(app, ["predict", "ransac", "--protocol", "synth-h36m-relative", "--results", str(tmp_path),
                               "--declared-dataset", "synth-mupots", *common])
     assert out.exit_code == 2 and "reads dataset 'synth-h36m', but the stage declares 'synth-mupots'" in out.output
-    assert not (tmp_path / "ransac" / "synth-h36m-relative@2.json").exists()
+    assert not (tmp_path / "ransac" / "synth-h36m-relative@3.json").exists()
 
 
 def test_calibration_noise_reaches_calibrated_methods_only(checkpoints, tmp_path):
@@ -169,10 +169,10 @@ def test_calibration_noise_reaches_calibrated_methods_only(checkpoints, tmp_path
     shutil.copytree(checkpoints / "algebraic", tmp_path / "ck" / "algebraic-copy")
     result, path = run_protocol("algebraic-copy", "synth-h36m-relative", data_dir=F.data_dir(),
                                 checkpoints=tmp_path / "ck", results_dir=tmp_path / "variant")
-    assert path == tmp_path / "variant" / "algebraic-copy" / "synth-h36m-relative@2.json"
+    assert path == tmp_path / "variant" / "algebraic-copy" / "synth-h36m-relative@3.json"
     assert result.method.name == "algebraic-copy" and result.method.registered == "algebraic"
     assert result.metrics.headline_value == clean.metrics.headline_value
-    assert path.with_name("synth-h36m-relative@2.run.json").exists()
+    assert path.with_name("synth-h36m-relative@3.run.json").exists()
     assert "speed" not in path.read_text() and read_result(path).speed.batch_size == 8
 
 

@@ -178,12 +178,12 @@ def _result(tmp_path):
 def test_result_round_trip(tmp_path):
     result = _result(tmp_path)
     path = write_result(result, result_path(tmp_path, "toy", result.protocol.id))
-    assert path.name == "synth-h36m-relative@2.json"
+    assert path.name == "synth-h36m-relative@3.json"
     back = read_result(path)
     assert back == result
     assert back.git["commit"] is None or len(back.git["commit"]) == 40
     assert back.versions["numpy"] == np.__version__
-    assert [r.key for r in read_results(tmp_path)] == [("toy", "synth-h36m-relative@2")]
+    assert [r.key for r in read_results(tmp_path)] == [("toy", "synth-h36m-relative@3")]
     assert not list(tmp_path.rglob("*.tmp"))  # atomic write leaves no temporary
 
 

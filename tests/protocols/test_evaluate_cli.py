@@ -45,7 +45,7 @@ def test_evaluate_pose_predictions(data, tmp_path):
     result = runner.invoke(app, ["evaluate", "-p", str(preds), "--protocol", "synth-h36m-absolute",
                                  "--method", "gt-noise", "--data-dir", str(data), "--out", str(tmp_path / "results")])
     assert result.exit_code == 0, result.output
-    record = read_result(tmp_path / "results" / "gt-noise" / "synth-h36m-absolute@2.json")
+    record = read_result(tmp_path / "results" / "gt-noise" / "synth-h36m-absolute@3.json")
     expected = np.linalg.norm(noise, axis=-1).mean()
     assert record.metrics.headline_value == pytest.approx(expected)
     assert record.num_samples == len(ids)
@@ -122,9 +122,9 @@ def test_results_are_never_written_through_a_symlink_out_of_the_results_folder(d
     outside.mkdir()
     (results / "linked").symlink_to(outside)
     with pytest.raises(InputError, match="outside the folder"):
-        result_path(results, "linked", "synth-h36m-relative@2")
-    assert result_path(results, "my-method.v2_b", "synth-h36m-relative@2") == \
-        results / "my-method.v2_b" / "synth-h36m-relative@2.json"
+        result_path(results, "linked", "synth-h36m-relative@3")
+    assert result_path(results, "my-method.v2_b", "synth-h36m-relative@3") == \
+        results / "my-method.v2_b" / "synth-h36m-relative@3.json"
 
 
 def test_predictions_in_metres_are_refused_with_the_conversion_and_nothing_is_written(data, tmp_path):
@@ -167,7 +167,7 @@ def test_a_result_file_with_an_unsafe_method_name_is_refused_when_read(data, tmp
     save_pose_predictions(preds, PosePredictions(ids, store.joints_3d))
     assert runner.invoke(app, ["evaluate", "-p", str(preds), "--protocol", "synth-h36m-relative", "--method", "fine",
                                "--data-dir", str(data), "--results", str(tmp_path / "r")]).exit_code == 0
-    path = tmp_path / "r" / "fine" / "synth-h36m-relative@2.json"
+    path = tmp_path / "r" / "fine" / "synth-h36m-relative@3.json"
     record = json.loads(path.read_text())
     record["method"]["name"] = "<img src=x onerror=alert(1)>"
     path.write_text(json.dumps(record))

@@ -178,7 +178,7 @@ def test_harness_compares_a_batchs_detections_in_its_view_order():
 
 
 def test_score_pose_writes_the_failure_metrics():
-    protocol = get_protocol("synth-h36m-relative@2")
+    protocol = get_protocol("synth-h36m-relative@3")
     n = 4
     gt = _pose(n) + np.array([1000.0, 2000.0, 900.0])
     meta = pd.DataFrame({"sample_id": [f"s{i}" for i in range(n)], "subject": "S9", "action": "Walk",

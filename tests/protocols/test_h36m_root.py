@@ -43,7 +43,7 @@ def _method() -> RootNetMethod:
 
 def test_protocol_record():
     p = get_protocol(PROTOCOL)
-    assert p.id == "synth-h36m-root@2" and p.task == "root_localisation" and p.dataset == "synth-h36m"
+    assert p.id == "synth-h36m-root@3" and p.task == "root_localisation" and p.dataset == "synth-h36m"
     assert p.headline == "mrpe" and p.weighting == "frame" and p.cameras == (0, 1, 2, 3)
     assert p.check_method("rootnet", RootNetMethod.capabilities) == (1,)
     anchor = next(a for a in p.paper if a.dataset == "Human3.6M")
@@ -74,7 +74,7 @@ def test_ground_truth_is_one_image_per_valid_view(p5_data):
 def test_evaluate_roots_matches_the_view_mrpe(p5_data, tmp_path):
     method = _method()
     _, path = evaluate_roots(method, PROTOCOL, data_dir=p5_data, results_dir=tmp_path, batch_size=5)
-    assert path == tmp_path / "rootnet" / "synth-h36m-root@2.json" and path.with_suffix(".npz").exists()
+    assert path == tmp_path / "rootnet" / "synth-h36m-root@3.json" and path.with_suffix(".npz").exists()
     record = read_result(path)
     main = record.metrics.main
     independent = evaluate_view_mrpe(method, MultiViewDataset(p5_data / "synth-h36m" / "test"), batch_size=7)
@@ -130,6 +130,6 @@ def test_rootnet_h36m_variant_trains_and_predicts(p5_data, p5_backbone, tmp_path
     assert summary["method"] == "rootnet-h36m" and summary["steps"] == 4 and "mrpe" in summary["val"]
     result, path = run_protocol("rootnet-h36m", f"{PROTOCOL}@2", data_dir=p5_data, checkpoints=checkpoints,
                                 results_dir=tmp_path / "results")
-    assert path == tmp_path / "results" / "rootnet-h36m" / "synth-h36m-root@2.json"
+    assert path == tmp_path / "results" / "rootnet-h36m" / "synth-h36m-root@3.json"
     assert result.method.name == "rootnet-h36m" and result.method.registered == "rootnet"
     assert result.metrics.headline_value > 0

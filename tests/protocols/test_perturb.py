@@ -63,7 +63,7 @@ def test_inputs_without_extrinsics_pass_untouched(rig):
 
 
 def test_noise_protocols_are_registered_and_consistent():
-    p = get_protocol("synth-h36m-calibration-1@2")
+    p = get_protocol("synth-h36m-calibration-1@3")
     assert p.calibration_noise is not None and p.calibration_noise.rotation_deg == 1.0
     assert p.provides_extrinsics
     with pytest.raises(ValueError, match="provides_extrinsics"):
@@ -71,10 +71,10 @@ def test_noise_protocols_are_registered_and_consistent():
 
 
 def test_the_calibration_sweep_protocol_validates_its_levels(tmp_path):
-    p = get_protocol("synth-h36m-calibration@2")
+    p = get_protocol("synth-h36m-calibration@3")
     cal = p.calibration_sweep
     assert cal is not None and [lv.label for lv in cal.levels] == ["0deg-0mm", "0.5deg-10mm", "1deg-25mm", "3deg-75mm"]
-    assert "calibration_sweep" not in get_protocol("synth-h36m-relative@2").model_dump()  # others keep their bytes
+    assert "calibration_sweep" not in get_protocol("synth-h36m-relative@3").model_dump()  # others keep their bytes
     data = p.model_dump()
     with pytest.raises(ValueError, match="increasing and unique"):
         p.model_validate(data | {"calibration_sweep": {"levels": [{"rotation_deg": 1, "translation_mm": 25},

@@ -33,7 +33,7 @@ def test_every_builtin_protocol_is_consistent(key):
 
 
 def test_lookup_by_name_and_version():
-    assert get_protocol("synth-h36m-relative").id == "synth-h36m-relative@2"
+    assert get_protocol("synth-h36m-relative").id == "synth-h36m-relative@3"
     with pytest.raises(UnknownProtocolError, match="did you mean"):
         get_protocol("synth-h36m-relativ")
     with pytest.raises(UnknownProtocolError, match="no version 9"):

@@ -56,12 +56,12 @@ def test_submit_writes_one_self_contained_result_and_the_leaderboard_badges_it(d
     out = _submit(preds, data, results, _card(tmp_path))
     assert out.exit_code == 0, out.output
     assert "(submitted)" in out.output
-    record = read_result(results / "better-tri" / "synth-h36m-relative@2.json")
+    record = read_result(results / "better-tri" / "synth-h36m-relative@3.json")
     assert record.submission is not None
     assert record.submission.card.title == CARD["title"]
     assert record.submission.predictions_file == "preds.npz"
     assert record.submission.predictions_sha256 == file_sha256(preds)
-    assert str(tmp_path) not in (results / "better-tri" / "synth-h36m-relative@2.json").read_text()
+    assert str(tmp_path) not in (results / "better-tri" / "synth-h36m-relative@3.json").read_text()
 
     from poseboard.report.build import build_report
 
@@ -76,7 +76,7 @@ def test_pipeline_result_files_keep_their_bytes_without_a_submission(data, preds
     out = runner.invoke(app, ["evaluate", "-p", str(preds), "--protocol", "synth-h36m-relative", "--method", "plain",
                               "--data-dir", str(data), "--results", str(tmp_path / "r")])
     assert out.exit_code == 0, out.output
-    assert '"submission"' not in (tmp_path / "r" / "plain" / "synth-h36m-relative@2.json").read_text()
+    assert '"submission"' not in (tmp_path / "r" / "plain" / "synth-h36m-relative@3.json").read_text()
 
 
 BAD_CARDS = {
@@ -141,7 +141,7 @@ def test_submit_checks_predictions_like_evaluate(data, preds, tmp_path):
     # a pipeline-made (evaluate) result under the same name is not overwritten
     assert runner.invoke(app, ["evaluate", "-p", str(preds), "--protocol", "synth-h36m-relative", "--method",
                                "mine", "--data-dir", str(data), "--results", str(results)]).exit_code == 0
-    before = (results / "mine" / "synth-h36m-relative@2.json").read_bytes()
+    before = (results / "mine" / "synth-h36m-relative@3.json").read_bytes()
     out = _submit(preds, data, results, _card(tmp_path), "mine")
     assert out.exit_code == 2 and "already exists" in out.output
-    assert (results / "mine" / "synth-h36m-relative@2.json").read_bytes() == before
+    assert (results / "mine" / "synth-h36m-relative@3.json").read_bytes() == before

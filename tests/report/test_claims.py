@@ -22,12 +22,12 @@ RELATIVE = next(t for t in TABLES if t.name == "iskakov2019_relative_mpjpe")
 
 
 def _as_methods(results_dir: Path, out: Path, mapping: dict[str, str]) -> Path:
-    """Copy the noise pseudo-methods' ``synth-h36m-relative@2`` results as ``mapping`` (method →
+    """Copy the noise pseudo-methods' ``synth-h36m-relative@3`` results as ``mapping`` (method →
     noise pseudo-method), the method name inside each file changed too."""
     for method, source in mapping.items():
-        data = json.loads((results_dir / source / "synth-h36m-relative@2.json").read_text())
+        data = json.loads((results_dir / source / "synth-h36m-relative@3.json").read_text())
         data["method"]["name"] = method
-        path = out / method / "synth-h36m-relative@2.json"
+        path = out / method / "synth-h36m-relative@3.json"
         path.parent.mkdir(parents=True)
         path.write_text(json.dumps(data))
     return out
@@ -48,9 +48,9 @@ def _relative(results: Path):
 def test_claim_verdicts_come_from_the_results(results_dir, tmp_path, mapping, expected):
     table = _relative(_as_methods(results_dir, tmp_path / "results", mapping))
     assert [v.verdict for v in table.claims] == expected
-    assert all(v.where == "synth-h36m-relative@2" for v in table.claims)
+    assert all(v.where == "synth-h36m-relative@3" for v in table.claims)
     heads = ("algebraic < ransac", "volumetric < algebraic")
-    parts = [f"{h}: {v} (synth-h36m-relative@2)" + (f"; {c}" if (c := cause_text(h, v)) else "")
+    parts = [f"{h}: {v} (synth-h36m-relative@3)" + (f"; {c}" if (c := cause_text(h, v)) else "")
              for h, v in zip(heads, expected, strict=True)]
     assert table.status == "; ".join(parts)
     assert all(v.cause == cause_text(v.head, v.verdict) for v in table.claims)  # the measured causes, by verdict
@@ -78,7 +78,7 @@ def test_the_index_says_per_claim_whether_it_holds(results_dir, tmp_path):
                           {"algebraic": "noise-8mm", "ransac": "noise-20mm", "volumetric": "noise-20.5mm"})
     summary = build_report(results, tmp_path / "report", params_file=None)
     index = (tmp_path / "report" / "tables" / "README.md").read_text()
-    assert "| algebraic < ransac: holds (synth-h36m-relative@2); volumetric < algebraic: reversed" in index
+    assert "| algebraic < ransac: holds (synth-h36m-relative@3); volumetric < algebraic: reversed" in index
     assert "| reproduced" not in index  # results existing is not a claim holding
     by_name = {t.name: t for t in summary.tables}
     assert by_name["iskakov2019_absolute_mpjpe"].status == "not yet (no results)"

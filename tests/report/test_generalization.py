@@ -373,7 +373,7 @@ def test_markdown_from_result_files(novel):
     # the board's own "all pairs" line decides the same pairs
     board = next(b for b in boards if b.id == IN_DISTRIBUTION)
     assert view.decided == board.all_pairs == (3, 3)
-    assert ("- novel rig (`synth-novel-rig@3`): the in-distribution ranking survives — τ = 1.00 over 3 methods; of "
+    assert ("- novel rig (`synth-novel-rig@4`): the in-distribution ranking survives — τ = 1.00 over 3 methods; of "
             "the 3 pairs the in-distribution board decides, none is reversed, none is undecided here, 3 are "
             "confirmed. The split itself decides 3 of its 3 pairs.") in md
     assert "here). The split itself decides 0 of its 1 pairs." in md  # all three
@@ -388,7 +388,7 @@ def test_markdown_from_result_files(novel):
     assert "- novel motion: `alpha` ahead of `beta` in distribution" in md and "**reversed**" in md
     assert "- all three: `alpha` ahead of `gamma` in distribution" in md and "**leans the other way**" in md
     assert "Left out of all three's τ and pairs (no result under both protocols): `beta`." in md
-    assert ("No result yet under `synth-novel-body@2` (novel body), `synth-extrapolated-rig@1` (beyond the rigs), "
+    assert ("No result yet under `synth-novel-body@2` (novel body), `synth-extrapolated-rig@2` (beyond the rigs), "
             "`synth-real-content@1` (real contents), `synth-real-style@1` (real styles), `synth-real-content-rig@1` "
             "(real contents, novel rig), `synth-real-style-rig@1` (real styles, novel rig): their columns are left "
             "out.") in md
@@ -512,7 +512,7 @@ def test_uncalibrated_row_appears_with_a_held_out_uncalibrated_result(novel, tmp
     rng = np.random.default_rng(9)
     uncal = next(r for r in read_results(novel) if r.method.name == "uncal")
     base = np.asarray(uncal.metrics.main.per_sequence.sums) / 5  # its per-sequence means in distribution
-    _write(results, "uncal", "synth-novel-rig-uncalibrated@3", base + 12 + rng.normal(0, 1, len(base)), IN_LABELS)
+    _write(results, "uncal", "synth-novel-rig-uncalibrated@4", base + 12 + rng.normal(0, 1, len(base)), IN_LABELS)
     view = build_generalization(build_boards(read_results(results)))
     (line,) = [line for line in view.rows if line.uncalibrated]
     assert line.method == "uncal" and line.change["novel rig"].paired
@@ -556,11 +556,11 @@ def test_results_without_per_sequence_errors_or_without_an_in_distribution_board
     md = render_generalization(build_generalization(build_boards(read_results(results))))
     assert _cells(md, "`alpha`")[3] == "+5.0 (no interval: no per-sequence errors)"
     assert _cells(md, "**reversed decided pairs**")[2] == "0 of 3 (0 undecided, 3 untested)"
-    assert "- novel rig (`synth-novel-rig@3`): its decided pairs cannot be tested here" in md
+    assert "- novel rig (`synth-novel-rig@4`): its decided pairs cannot be tested here" in md
     held_out = [r for r in read_results(novel) if r.protocol.id in NOVEL_SPLITS.values()]
     md = render_generalization(build_generalization(build_boards(held_out)))
     assert _cells(md, "`alpha`")[1:4] == ["—", "107.6", "—"]
-    assert "no result under `synth-h36m-relative@2`, so there is no decided order to reverse" in md
+    assert "no result under `synth-h36m-relative@3`, so there is no decided order to reverse" in md
 
 
 # --------------------------------------------------------------------------- where the error comes from
@@ -607,7 +607,7 @@ def test_failure_table_from_result_files_with_and_without_the_metrics(novel, tmp
             "3.0 px, 11.0 % gross.") in md
     assert "beyond 12.8 crop px" in md
     missing = next(ln for ln in md.splitlines() if ln.startswith("- Missing"))
-    assert "every metric under `synth-h36m-relative@2` (`alpha`, `beta`, `gamma`); `synth-novel-rig@3`" in missing
+    assert "every metric under `synth-h36m-relative@3` (`alpha`, `beta`, `gamma`); `synth-novel-rig@4`" in missing
     assert "; and 2D median, 2D gross under `synth-novel-motion@2` (`gamma`)." in missing
     assert "`ransac`" not in missing
     summary = build_report(results, tmp_path / "report", params_file=None)
@@ -616,7 +616,7 @@ def test_failure_table_from_result_files_with_and_without_the_metrics(novel, tmp
     html = (tmp_path / "report" / "index.html").read_text()
     section = html.split('<section id="generalization">')[1].split("</section>")[0]
     assert 'class="generalization-failures"' in section
-    assert 'data-split="synth-novel-rig@3" data-method="ransac"' in section
+    assert 'data-split="synth-novel-rig@4" data-method="ransac"' in section
     assert "detector unchanged, hard argmax" in section and "`" not in section
 
 
@@ -666,7 +666,7 @@ def test_failure_section_says_the_metrics_are_missing_in_older_result_files(nove
     section = md.split("## Where the error comes from")[1]
     assert "No result file carries these metrics yet." in section and "|" not in section
     assert "no `ransac` result with 2D detections" in section
-    assert "every metric under `synth-h36m-relative@2` (`alpha`, `beta`, `gamma`)" in section
+    assert "every metric under `synth-h36m-relative@3` (`alpha`, `beta`, `gamma`)" in section
     assert "Re-run `poseboard predict" in section
     summary = build_report(novel, tmp_path / "report", params_file=None)
     html = (tmp_path / "report" / "index.html").read_text()

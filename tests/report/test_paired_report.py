@@ -20,7 +20,7 @@ from poseboard.report.build import render_html
 from poseboard.report.model import build_boards
 from poseboard.report.tables import verdict_lines
 
-PROTOCOL = "synth-h36m-relative@2"
+PROTOCOL = "synth-h36m-relative@3"
 
 
 @pytest.fixture

@@ -25,8 +25,8 @@ def built(results_dir, tmp_path_factory):
 
 def test_boards_rank_and_ci(results_dir):
     boards = {b.id: b for b in build_boards(read_results(results_dir))}
-    assert set(boards) == {"synth-h36m-relative@2", "synth-panoptic-sweep@2", "synth-mupots-root@2"}
-    rel = boards["synth-h36m-relative@2"]
+    assert set(boards) == {"synth-h36m-relative@3", "synth-panoptic-sweep@2", "synth-mupots-root@2"}
+    rel = boards["synth-h36m-relative@3"]
     assert [r.method for r in rel.rows] == ["noise-8mm", "noise-20mm", "noise-20.5mm"]
     assert all(r.ci95 is not None and r.ci95[0] <= r.value <= r.ci95[1] for r in rel.rows)
     # 8 mm vs 20 mm noise differ; 20 vs 20.5 mm do not
@@ -105,7 +105,7 @@ def test_paper_tables(built):
     files = sorted(p.stem for p in (out / "tables").glob("*.md"))
     assert set(files) == {t.name for t in TABLES} | {"README", "generalization"}
     rel = (out / "tables" / "iskakov2019_relative_mpjpe.md").read_text()
-    assert "| method | paper | paper's dataset | source | poseboard `synth-h36m-relative@2` |" in rel
+    assert "| method | paper | paper's dataset | source | poseboard `synth-h36m-relative@3` |" in rel
     assert "27.4" in rel and "not run" in rel  # the paper's RANSAC number, and no invented poseboard row
     assert "the data differ" in rel
     missing = (out / "tables" / "poseboard_calibration_robustness.md").read_text()
@@ -140,11 +140,11 @@ def test_deterministic_tables_and_figures(results_dir, tmp_path):
 def test_user_strings_are_escaped(results_dir, tmp_path):
     res = tmp_path / "results"
     shutil.copytree(results_dir, res)
-    path = res / "noise-8mm" / "synth-h36m-relative@2.json"
+    path = res / "noise-8mm" / "synth-h36m-relative@3.json"
     data = json.loads(path.read_text())
     data["method"]["name"] = "evil"
     data["method"]["config"] = {"note": "<img src=x onerror=alert(1)>", "other": "<script>alert('x')</script>"}
-    evil = res / "evil" / "synth-h36m-relative@2.json"
+    evil = res / "evil" / "synth-h36m-relative@3.json"
     evil.parent.mkdir()
     evil.write_text(json.dumps(data))
     build_report(res, tmp_path / "report", params_file=None)
@@ -155,7 +155,7 @@ def test_user_strings_are_escaped(results_dir, tmp_path):
     # a method *name* is a folder and an HTML id: one that is not a plain slug is refused, naming the file
     data["method"]["name"] = "<script>alert('x')</script>"
     evil.write_text(json.dumps(data))
-    with pytest.raises(ResultFileError, match=r"evil/synth-h36m-relative@2.json.*not a valid method name"):
+    with pytest.raises(ResultFileError, match=r"evil/synth-h36m-relative@3.json.*not a valid method name"):
         build_report(res, tmp_path / "report2", params_file=None)
     assert not (tmp_path / "report2" / "index.html").exists()
 

@@ -45,7 +45,7 @@ def test_server_serves_runs_and_metrics(results_dir, store, tmp_path):
         metrics = {m["key"]: m["value"] for m in runs[0]["data"]["metrics"]}
         assert 10 < metrics["mpjpe"] < 30
         tags = {t["key"]: t["value"] for t in runs[0]["data"]["tags"]}
-        assert tags["protocol"] == "synth-h36m-relative@2"
+        assert tags["protocol"] == "synth-h36m-relative@3"
     finally:
         proc.terminate()
         proc.wait(timeout=30)

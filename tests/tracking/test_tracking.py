@@ -49,22 +49,22 @@ def test_track_is_idempotent(results_dir, store, tmp_path):
     runs = cl.search_runs([exp.experiment_id])
     assert len(runs) == 3
     run = next(r for r in runs if r.data.tags["method"] == "noise-8mm")
-    assert run.data.tags["protocol"] == "synth-h36m-relative@2"
+    assert run.data.tags["protocol"] == "synth-h36m-relative@3"
     assert run.data.tags["dvc_stage"] == "predict@noise-8mm-synth-h36m-relative"
     for tag in ("git_commit", "params_hash", "data_hash", HASH_TAG):
         assert tag in run.data.tags
-    result = json.loads((res / "noise-8mm" / "synth-h36m-relative@2.json").read_text())
+    result = json.loads((res / "noise-8mm" / "synth-h36m-relative@3.json").read_text())
     assert abs(run.data.metrics["mpjpe"] - result["metrics"]["main"]["overall"]["mpjpe"]) < 1e-6
     assert "ci95_low.mpjpe" in run.data.metrics and "per_action.mpjpe.Walking" in run.data.metrics
     arts = [a.path for a in cl.list_artifacts(run.info.run_id, "result")]
-    assert arts == ["result/synth-h36m-relative@2.json"]
+    assert arts == ["result/synth-h36m-relative@3.json"]
     sweep = cl.get_metric_history(
         next(r for r in cl.search_runs([cl.get_experiment_by_name("poseboard/synth-panoptic").experiment_id])
              if r.data.tags["method"] == "noise-8mm").info.run_id, "sweep.mpjpe")
     assert sorted(m.step for m in sweep) == [1, 2, 3, 4, 6, 8, 12, 16]
 
     # a changed result is logged anew; the older run is marked superseded
-    path = res / "noise-8mm" / "synth-h36m-relative@2.json"
+    path = res / "noise-8mm" / "synth-h36m-relative@3.json"
     data = json.loads(path.read_text())
     data["notes"] = ["re-run"]
     path.write_text(json.dumps(data))
