@@ -492,14 +492,15 @@ def test_check_archive_names_the_fix(tmp_path):
 def test_the_report_states_the_motions_licence_where_the_board_uses_it():
     """The leaderboard's provenance and report/tables/README.md name the Bandai Namco datasets and
     their non-commercial terms for a profile whose worlds draw on the library (smoke), and say
-    nothing of them for procedural motion (the default profile, until its share is chosen)."""
+    nothing of them for procedural motion (a profile with no share, or no params)."""
     from poseboard.params import load_params
     from poseboard.report.build import _tables_index, motion_terms, render_html
 
     params = load_params(ROOT / "params.yaml")
     smoke = motion_terms(params, "smoke")
     assert smoke is not None and "CC BY-NC 4.0" in smoke and "Bandai Namco Research Inc." in smoke
-    assert motion_terms(params, "default") is None and motion_terms(None, "smoke") is None
+    assert motion_terms(params, "default") == smoke  # the board's profile draws from the library since issue 79
+    assert motion_terms(params, "gpu") is None and motion_terms(None, "smoke") is None
     assert f"Motion capture: {smoke}" in _tables_index([], smoke)
     assert "Motion capture" not in _tables_index([], None)
     html = render_html([], [], [], [], [], params=params, motion_terms=smoke, built_at="x")
