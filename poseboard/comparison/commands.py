@@ -53,8 +53,8 @@ def compare_methods(
 
 
 def seed_spread(
-    replicates: Annotated[list[Path], typer.Argument(
-        help="folders of replicate results (replicate --results); those under --results are read with it")],
+    replicates: Annotated[list[Path] | None, typer.Argument(
+        help="folders of replicate results (replicate --results); those under --results are read with it")] = None,
     results: Annotated[
         Path, typer.Option("--results", "-r", help="the pipeline's results (its own seed)")
     ] = Path("results"),
@@ -67,11 +67,16 @@ def seed_spread(
     keep: Annotated[Path | None, typer.Option(
         "--keep", help="an earlier seed_spread.json: its protocols these replicates do not measure are kept "
                        "(replicates of some methods or protocols only); the note says which")] = None,
+    carry: Annotated[Path | None, typer.Option(
+        "--carry-over", help="an earlier board's seed_spread.json, re-keyed to today's protocol versions and "
+                             "written as this board's floor until its replicates run (no replicates read); "
+                             "--note says why")] = None,
 ) -> None:
     """Measure each method's training-seed spread from replicates and write the noise floor
     the leaderboard adds to single-run comparisons (results/seed_spread.json)."""
     from poseboard.comparison.seed_spread import (
         SEED_SPREAD_FILE,
+        carry_over,
         keep_unmeasured,
         measure_seed_spread,
         read_seed_spread,
@@ -81,6 +86,25 @@ def seed_spread(
 
     if backbone not in ("shared", "retrained"):
         raise InputError(f"--backbone: 'shared' or 'retrained', got {backbone!r}")
+    if carry is not None:
+        if replicates or keep is not None:
+            raise InputError("--carry-over reads no replicates: give it alone (with --note), or measure instead")
+        from poseboard.protocols.registry import all_protocols
+
+        earlier_board = read_seed_spread(carry)
+        if earlier_board is None:
+            raise PoseboardError(f"--carry-over: {carry} does not exist (give the earlier board's seed_spread.json)")
+        versions: dict[str, int] = {}
+        for proto in all_protocols().values():
+            versions[proto.name] = max(versions.get(proto.name, 0), proto.version)
+        carried = carry_over(earlier_board, versions, note)
+        path = write_seed_spread(carried, out or results / SEED_SPREAD_FILE)
+        for now, old in sorted(carried.carried_over.items()):
+            typer.echo(f"{old} → {now}: {len(carried.spread[now])} methods")
+        typer.echo(f"wrote {path}")
+        return
+    if not replicates:
+        raise InputError("give the replicates' result folders (or --carry-over an earlier board's spread)")
     earlier = None
     if keep is not None:
         earlier = read_seed_spread(keep)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -26,8 +26,8 @@ from poseboard.errors import InputError, ResultFileError, validation_message
 from poseboard.io import atomic_write_text
 from poseboard.protocols.results import Result
 
-__all__ = ["SEED_SPREAD_FILE", "MethodSpread", "SeedSpread", "keep_unmeasured", "measure_seed_spread",
-           "read_seed_spread", "write_seed_spread"]
+__all__ = ["SEED_SPREAD_FILE", "MethodSpread", "SeedSpread", "carry_over", "keep_unmeasured",
+           "measure_seed_spread", "read_seed_spread", "write_seed_spread"]
 
 #: File name of the measured spread inside a results folder (not a ``name@version.json`` result).
 SEED_SPREAD_FILE = "seed_spread.json"
@@ -54,6 +54,10 @@ class SeedSpread(BaseModel):
                     "noise only, a lower bound)")
     note: str = Field("", description="how and where it was measured")
     spread: dict[str, dict[str, MethodSpread]] = Field(description="protocol id → method → spread")
+    carried_over: dict[str, str] = Field(
+        default_factory=dict,
+        description="protocol id → the id of the earlier board's protocol version whose spread stands in for it "
+                    "(`poseboard seed-spread --carry-over`): measured on that board, not this one")
 
     def sd(self, protocol_id: str, method: str) -> float | None:
         entry = self.spread.get(protocol_id, {}).get(method)
@@ -115,6 +119,38 @@ def keep_unmeasured(measured: SeedSpread, earlier: SeedSpread) -> SeedSpread:
         note += (f" Dropped from the earlier measurement (their protocols are re-measured here, without "
                  f"them): {', '.join(dropped)}.")
     return measured.model_copy(update={"note": note.strip(), "spread": {**measured.spread, **kept}})
+
+
+def carry_over(earlier: SeedSpread, current_versions: Mapping[str, int], note: str) -> SeedSpread:
+    """``earlier``'s spread re-keyed to today's protocol versions, for a new board whose replicates
+    have not run yet.
+
+    Why: a new board (another training world, a protocol whose test frames changed and whose
+    version was bumped) has one training run per method until ``poseboard replicate`` has trained
+    the others. Without a floor its paired tests see test-set noise only, and call differences
+    significant that another seed reverses. The earlier board's measured seed SD, the same methods
+    and budgets on a nearby world, is the best estimate there is until then; this says it is one.
+
+    Each ``name@v`` entry moves to ``name@<current version>`` (recorded in ``carried_over``);
+    entries of protocols that no longer exist are dropped. ``note`` (why, and what differs) is put
+    first; the earlier note follows.
+    """
+    spread: dict[str, dict[str, MethodSpread]] = {}
+    carried: dict[str, str] = {}
+    for pid, methods in earlier.spread.items():
+        name = pid.partition("@")[0]
+        if name not in current_versions:
+            continue
+        now = f"{name}@{current_versions[name]}"
+        spread[now] = methods
+        carried[now] = earlier.carried_over.get(pid, pid)
+    if not spread:
+        raise InputError("--carry-over: none of the earlier spread's protocols exists any more; measure the "
+                         "spread with `poseboard replicate` and `poseboard seed-spread` instead")
+    moved = sorted(f"{old} → {now}" for now, old in carried.items() if old != now)
+    text = (f"{note.strip()} Carried over from an earlier board, not measured on this one"
+            + (f" (re-keyed: {', '.join(moved)})" if moved else "") + f". Its note: {earlier.note}")
+    return earlier.model_copy(update={"note": text.strip(), "spread": spread, "carried_over": carried})
 
 
 def write_seed_spread(spread: SeedSpread, path: str | Path) -> Path:

@@ -228,6 +228,9 @@ class Board:
     #: (pairs decided, pairs compared) over *all* pairs of rows, paired and Holm-corrected over
     #: that family: a board whose neighbours are close may still separate into tiers.
     all_pairs: tuple[int, int] | None = None
+    #: Where the rows' noise floor was measured when it was carried over from an earlier board
+    #: (``seed_spread.json``'s ``carried_over``: that board's protocol id), else None.
+    seed_floor_from: str | None = None
 
     @property
     def seeds(self) -> int:
@@ -668,7 +671,8 @@ def build_boards(results: list[Result], level: float = 0.05, seed_spread: SeedSp
         sizes = sorted({int(s) for r in group for s in (r.metrics.sweep or {})})
         boards.append(Board(protocol=protocol, rows=rows, higher_is_better=hib,
                             unit=m0.units.get(m0.headline, ""), metric_names=names, sweep_sizes=sizes,
-                            detectable=detectable, num_sequences=sequences, level=level, all_pairs=all_pairs))
+                            detectable=detectable, num_sequences=sequences, level=level, all_pairs=all_pairs,
+                            seed_floor_from=seed_spread.carried_over.get(pid) if seed_spread is not None else None))
     return boards
 
 

@@ -402,8 +402,11 @@ def verdict_lines(board: Board) -> list[str]:
         text += " Training-seed SD: " + ", ".join(f"`{r.method}` {r.seed_sd:.1f}" for r in spread) + f" {unit}."
     floor = [r for r in board.rows if r.seed_floor_sd is not None]
     if floor:
-        text += (" Noise floor, the training-seed SD measured once (`results/seed_spread.json`, docs/statistics.md): "
-                 + ", ".join(f"`{r.method}` {r.seed_floor_sd:.1f}" for r in floor) + f" {unit}; the verdicts add "
+        where = (f" on an earlier board (`{board.seed_floor_from}`; this board's replicates have not run)"
+                 if board.seed_floor_from else "")
+        text += (f" Noise floor, the training-seed SD measured once{where} (`results/seed_spread.json`, "
+                 "docs/statistics.md): " + ", ".join(f"`{r.method}` {r.seed_floor_sd:.1f}" for r in floor)
+                 + f" {unit}; the verdicts add "
                  "the seed spread of each pair's difference (the methods' per-seed differences where both have "
                  "two seeds, else both SDs) to the paired variance, with Student's t at the Welch–Satterthwaite "
                  "degrees of freedom (a variance from n seeds has n − 1), so a difference another seed could "
