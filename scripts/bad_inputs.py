@@ -290,15 +290,15 @@ def cases(world: World) -> list[Case]:
     def tampered(w, edit):
         code, text = W.evaluate(w, W.preds(w), "mine")
         assert code == 0, text
-        path = w / "results" / "mine" / f"{PROTOCOL}@2.json"
+        path = w / "results" / "mine" / f"{PROTOCOL}@3.json"
         edit(path)
         return _cli("report", "--results", str(w / "results"), "--out", str(w / "report"), "--params",
                     str(w / "none.yaml"))
     add("result file: method name edited to markup", "result JSON",
         lambda w: tampered(w, lambda p: p.write_text(p.read_text().replace('"name": "mine"', '"name": "<b>x</b>"'))),
-        "not a valid method name", "@2.json", ("report",))
+        "not a valid method name", "@3.json", ("report",))
     add("result file: truncated JSON", "result JSON",
-        lambda w: tampered(w, lambda p: p.write_text(p.read_text()[:200])), "JSON", "@2.json", ("report",))
+        lambda w: tampered(w, lambda p: p.write_text(p.read_text()[:200])), "JSON", "@3.json", ("report",))
     return out
 
 

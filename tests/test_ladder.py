@@ -129,12 +129,12 @@ def test_a_rungs_commands_train_its_params_with_the_pipelines_seed(params_file, 
             assert argv[argv.index("--params") + 1] == str(res / "params-2x.yaml")
     train = next(s for s in rung.steps if s.name == "train@volumetric")
     assert train.argv[train.argv.index("--init") + 1] == "algebraic"  # from the rung's algebraic
-    assert rung.steps[-1].done_when == res / "ladder-2x" / "volumetric" / f"{PROTOCOL}@2.json"
+    assert rung.steps[-1].done_when == res / "ladder-2x" / "volumetric" / f"{PROTOCOL}@3.json"
     # another seed goes inside the rung
     (rung,) = ladder_steps(params_file, ["volumetric", "algebraic"], [2], [PROTOCOL], Path("data"), ck, res,
                            seeds=[seed, 5])
     assert rung.steps[5].argv[-1] == str(ck / "ladder-2x" / "seed-5" / "backbone")
-    assert rung.steps[-1].done_when == res / "ladder-2x" / "seed-5" / "volumetric" / f"{PROTOCOL}@2.json"
+    assert rung.steps[-1].done_when == res / "ladder-2x" / "seed-5" / "volumetric" / f"{PROTOCOL}@3.json"
 
 
 def test_a_ladder_refuses_what_would_mix_runs(params_file, tmp_path, monkeypatch):
@@ -201,7 +201,7 @@ def test_the_summary_pairs_each_rung_and_measures_the_change(tmp_path):
     width = np.hypot(base["ci_high"] - base["ci_low"], up["ci_high"] - up["ci_low"])
     assert up["change_high"] - up["change_low"] < width / 2
     text = format_ladder(s)
-    assert f"{PROTOCOL}@2, mpjpe (mm): volumetric − algebraic" in text and "| 2× |" in text
+    assert f"{PROTOCOL}@3, mpjpe (mm): volumetric − algebraic" in text and "| 2× |" in text
     assert f"{up['change']:+.2f} [" in text and "0 (base)" in text
 
 

@@ -136,7 +136,7 @@ def test_scores_name_an_evaluation_with_the_same_inputs(data):
     assert "also under `evaluations`" in _error(d)
     # a protocol whose inputs differ (perturbed extrinsics, every 4th frame) is refused by the check
     d["scores"] = {"ransac-synth-h36m-calibration-1": {"method": "ransac", "protocol": "synth-h36m-calibration-1",
-                                                       "version": 2, "dataset": "synth-h36m",
+                                                       "version": 3, "dataset": "synth-h36m",
                                                        "predictions": "synth-h36m-relative@3"}}
     d["evaluations"].pop("ransac-synth-h36m-calibration-1", None)
     problems = check_params(parse_params(d), deep=False)

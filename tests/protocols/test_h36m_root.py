@@ -128,7 +128,7 @@ def test_rootnet_h36m_variant_trains_and_predicts(p5_data, p5_backbone, tmp_path
                            profile="smoke", config_path=config, config_key="methods.rootnet-h36m.smoke",
                            progress=False, name="rootnet-h36m")
     assert summary["method"] == "rootnet-h36m" and summary["steps"] == 4 and "mrpe" in summary["val"]
-    result, path = run_protocol("rootnet-h36m", f"{PROTOCOL}@2", data_dir=p5_data, checkpoints=checkpoints,
+    result, path = run_protocol("rootnet-h36m", f"{PROTOCOL}@3", data_dir=p5_data, checkpoints=checkpoints,
                                 results_dir=tmp_path / "results")
     assert path == tmp_path / "results" / "rootnet-h36m" / "synth-h36m-root@3.json"
     assert result.method.name == "rootnet-h36m" and result.method.registered == "rootnet"

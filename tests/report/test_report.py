@@ -76,7 +76,7 @@ def test_detailed_sections_follow_the_overview(built):
     _, out = built
     html = (out / "index.html").read_text()
     sections, columns = _sections(html), _overview_columns(html)
-    assert columns == ["synth-h36m-relative-2", "synth-panoptic-sweep-2", "synth-mupots-root-2"]
+    assert columns == ["synth-h36m-relative-3", "synth-panoptic-sweep-2", "synth-mupots-root-2"]
     assert sections == columns
     assert sections != sorted(sections)  # alphabetically, synth-mupots-root would come second
     nav = html.split("<nav>", 1)[1].split("</nav>", 1)[0]
