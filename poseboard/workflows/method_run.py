@@ -159,11 +159,12 @@ def upstream_stages(repo: Path, plan: MethodPlan) -> dict[str, bool]:
             names.add(target)
             names |= {s.addressing for s in nx.descendants(graph, by_name[target])}
         out = {}
-        for name in sorted(names):
-            try:
-                out[name] = bool(by_name[name].changed())
-            except Exception:  # a dependency DVC cannot hash: the stage would have to run
-                out[name] = True
+        with dvc_repo.lock:  # Stage.changed() asserts the repo lock is held: unlocked, every stage read as changed
+            for name in sorted(names):
+                try:
+                    out[name] = bool(by_name[name].changed())
+                except Exception:  # a dependency DVC cannot hash: the stage would have to run
+                    out[name] = True
     return out
 
 
